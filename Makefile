@@ -1,0 +1,93 @@
+# gort — build, test, install.  Plain `make` builds build/libgort.a and
+# build/libgort.so.  BUILD=dir puts everything elsewhere (sanitizer builds,
+# parallel work trees).
+CC        ?= cc
+BUILD     ?= build
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+OPT       ?= -O2 -g
+SAN       ?=
+CFLAGS_COMMON = -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+                -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+                -pthread -Iinclude $(OPT) $(SAN)
+# The runtime: hidden by default, no block partitioning so every function
+# stays in .text (renamed to gort_text below), no stack protector noise.
+RT_CFLAGS = $(CFLAGS_COMMON) -fvisibility=hidden -fPIC -fno-reorder-blocks-and-partition \
+            -Isrc $(EXTRA_RT_CFLAGS)
+TEST_CFLAGS = $(CFLAGS_COMMON) $(EXTRA_TEST_CFLAGS)
+LDLIBS_RT = -pthread -ldl
+
+RT_C   := $(wildcard src/*.c) $(wildcard src/arch/*_amd64.c)
+RT_S   := $(wildcard src/arch/*_amd64.S)
+RT_OBJ := $(RT_C:src/%.c=$(BUILD)/obj/%.o) $(RT_S:src/%.S=$(BUILD)/obj/%.o)
+HDRS   := include/gort.h $(wildcard src/*.h) $(wildcard src/arch/*.h)
+
+TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+
+# The runtime's code is renamed from .text to gort_text so the preemption
+# safe-point check can tell it from the program's own code even when
+# libgort.a is linked statically (the linker then defines
+# __start_gort_text/__stop_gort_text).
+RENAME = --rename-section .text=gort_text,alloc,load,readonly,code,contents
+
+.PHONY: all lib tests examples test test-asan test-ubsan demo install clean check-sections \
+        check-install
+all: lib
+lib: $(BUILD)/libgort.a $(BUILD)/libgort.so
+
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) -c $< -o $@.tmp.o
+	objcopy $(RENAME) $@.tmp.o $@ && rm -f $@.tmp.o
+
+$(BUILD)/obj/%.o: src/%.S $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) -c $< -o $@.tmp.o
+	objcopy $(RENAME) $@.tmp.o $@ && rm -f $@.tmp.o
+
+$(BUILD)/libgort.a: $(RT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libgort.so: $(RT_OBJ)
+	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS_RT) -Wl,-soname,libgort.so
+
+# Tests link the static library (the common case we must preempt within).
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+
+tests: $(TESTS)
+examples: $(EXAMPLES)
+
+test: tests
+	@sh tests/run.sh $(BUILD)/tests
+
+test-asan:
+	$(MAKE) BUILD=build-asan CC=$(CC) OPT="-O1 -g" SAN="-fsanitize=address" test
+
+test-ubsan:
+	$(MAKE) BUILD=build-ubsan CC=$(CC) OPT="-O1 -g" SAN="-fsanitize=undefined -fno-sanitize-recover=undefined" test
+
+demo: examples
+	@sh examples/demo.sh $(BUILD)/examples
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libgort.so $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' gort.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+
+# Stage `make install` in a temporary DESTDIR and build/run examples/hello.c
+# against it through pkg-config, statically and dynamically.
+check-install: lib
+	@CC="$(CC)" MAKE="$(MAKE)" sh tests/test_install.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan build-ubsan build-*

@@ -1,0 +1,219 @@
+/*
+ * gort.h — the whole public API of gort: Go's runtime concurrency model
+ * (goroutines on an M:N scheduler, channels, select, timers, sync, and
+ * asynchronous loop preemption) for C.
+ *
+ * Conventions.  Calls that can fail return an errno value, or NULL/-1 with
+ * errno set.  Misuse that Go treats as a panic (send on a closed channel,
+ * unlock of an unlocked mutex, a negative WaitGroup counter, ...) stops the
+ * program with "gort: fatal error: <what>" and a goroutine traceback.
+ * Blocking calls work on goroutines (they park the goroutine) and on plain
+ * threads that are not goroutines (they block that thread), so threaded C
+ * code can talk to goroutines.
+ *
+ * Goroutines may move between OS threads at every gort call and, with
+ * asynchronous preemption, at any instruction of preemptible code: do not
+ * keep the address of a __thread variable (errno included) across either.
+ */
+#ifndef GORT_H
+#define GORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef GORT_API
+#define GORT_API __attribute__((visibility("default")))
+#endif
+
+/* ======================================================================
+ * Runtime
+ * ====================================================================== */
+
+/* Start the runtime and run fn(arg) as goroutine 1.  Returns 0 when fn
+ * returns (other goroutines are never run again), or an errno value if the
+ * runtime could not start (EBUSY if called twice). */
+GORT_API int gort_main(void (*fn)(void *), void *arg);
+
+/* Start a goroutine running fn(arg): 0, or ENOMEM/EAGAIN. */
+GORT_API int gort_go(void (*fn)(void *), void *arg);
+
+/* Let other goroutines run (runtime.Gosched). */
+GORT_API void gort_yield(void);
+
+/* Sleep for ns nanoseconds (<= 0 yields, like time.Sleep(0)). */
+GORT_API void gort_sleep(int64_t ns);
+
+/* Monotonic clock in nanoseconds. */
+GORT_API int64_t gort_nanotime(void);
+
+/* Id of the calling goroutine; 0 on threads that are not goroutines. */
+GORT_API uint64_t gort_self(void);
+
+/* Like runtime.GOMAXPROCS: n <= 0 only asks; returns the previous value.
+ * Resizing stops the world. */
+GORT_API int gort_maxprocs(int n);
+
+/* Goroutines that exist now (started and not yet returned). */
+GORT_API int gort_num_goroutine(void);
+
+typedef struct gort_stats {
+    uint64_t goroutines;       /* live goroutines */
+    uint64_t threads;          /* Ms (scheduler threads) created */
+    uint64_t procs;            /* Ps (GORTMAXPROCS) */
+    uint64_t async_preempts;   /* goroutines stopped by the preemption signal */
+    uint64_t sync_preempts;    /* goroutines stopped at a runtime call by a pending request */
+    uint64_t context_switches; /* goroutine switches on all Ps */
+    uint64_t steals;           /* successful work steals */
+    uint64_t preempt_requests; /* preemption requests made (sysmon, STW) */
+    uint64_t signals_sent;     /* preemption signals sent */
+    uint64_t stw_count;        /* stop-the-world operations */
+    uint64_t spawned;          /* goroutines created since start */
+} gort_stats;
+
+GORT_API void gort_read_stats(gort_stats *s);
+
+/* ======================================================================
+ * Channels
+ * elem_size 0 is allowed (a chan struct{}).  elem pointers may be NULL
+ * when elem_size is 0, or on receive when the value is not wanted.
+ * ====================================================================== */
+
+typedef struct gort_chan gort_chan;
+
+/* NULL with errno set on failure (ENOMEM, EINVAL on size overflow). */
+GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap);
+GORT_API void gort_chan_send(gort_chan *c, const void *elem);
+/* false once closed and drained (elem is then zeroed). */
+GORT_API bool gort_chan_recv(gort_chan *c, void *elem);
+GORT_API void gort_chan_close(gort_chan *c);
+/* Free a channel no goroutine uses any more.  NULL is ignored. */
+GORT_API void gort_chan_free(gort_chan *c);
+GORT_API size_t gort_chan_len(const gort_chan *c);
+GORT_API size_t gort_chan_cap(const gort_chan *c);
+
+/* Non-blocking forms (Go's select with a default case): true if done. */
+GORT_API bool gort_chan_trysend(gort_chan *c, const void *elem);
+GORT_API bool gort_chan_tryrecv(gort_chan *c, void *elem, bool *ok);
+
+/* ======================================================================
+ * Select
+ * ====================================================================== */
+
+enum { GORT_SEND = 1, GORT_RECV = 2 };
+
+typedef struct gort_case {
+    gort_chan *chan; /* NULL: the case never fires */
+    int op;          /* GORT_SEND or GORT_RECV */
+    void *elem;      /* value to send / where to receive (may be NULL) */
+    bool ok;         /* for a receive that fired: false if the channel was closed */
+} gort_case;
+
+/* Index of the case that fired (uniformly random among ready ones); -1 on
+ * timeout.  timeout 0 = don't block (Go's default:), < 0 = wait forever. */
+GORT_API int gort_select(gort_case *cases, size_t n, int64_t timeout_ns);
+
+/* ======================================================================
+ * Timers
+ * ====================================================================== */
+
+/* A channel of int64_t that receives the gort_nanotime() of expiry once,
+ * after ns nanoseconds (time.After).  The caller frees it with
+ * gort_chan_free once it is no longer used by any goroutine. */
+GORT_API gort_chan *gort_after(int64_t ns);
+
+/* ======================================================================
+ * Sync — a zeroed object is ready to use; none may be copied once used.
+ * ====================================================================== */
+
+typedef struct gort_mutex {
+    int32_t state;  /* locked | woken | starving | waiter count << 3 */
+    uint32_t sema;  /* handoff semaphore */
+} gort_mutex;
+#define GORT_MUTEX_INIT {0, 0}
+
+GORT_API void gort_mutex_lock(gort_mutex *m);
+GORT_API void gort_mutex_unlock(gort_mutex *m);
+GORT_API bool gort_mutex_trylock(gort_mutex *m);
+
+typedef struct gort_waitgroup {
+    uint64_t state; /* counter << 32 | waiters */
+    uint32_t sema;
+} gort_waitgroup;
+#define GORT_WAITGROUP_INIT {0, 0}
+
+GORT_API void gort_wg_add(gort_waitgroup *wg, int delta);
+GORT_API void gort_wg_done(gort_waitgroup *wg);
+GORT_API void gort_wg_wait(gort_waitgroup *wg);
+
+typedef struct gort_once {
+    uint32_t done;
+    gort_mutex m;
+} gort_once;
+#define GORT_ONCE_INIT {0, GORT_MUTEX_INIT}
+
+GORT_API void gort_once_do(gort_once *o, void (*fn)(void *), void *arg);
+
+typedef struct gort_cond {
+    uint32_t wait;   /* next ticket to hand a waiter */
+    uint32_t notify; /* next ticket to wake */
+    uint32_t lock;   /* runtime lock guarding the list */
+    uint32_t pad_;
+    void *head, *tail; /* waiters, in ticket order */
+} gort_cond;
+#define GORT_COND_INIT {0, 0, 0, 0, 0, 0}
+
+GORT_API void gort_cond_wait(gort_cond *c, gort_mutex *m);
+GORT_API void gort_cond_signal(gort_cond *c);
+GORT_API void gort_cond_broadcast(gort_cond *c);
+
+/* ======================================================================
+ * Preemption
+ * A goroutine in a call-free loop is preempted asynchronously by a signal
+ * once it has run longer than the time slice (GORTDEBUG=quantum=10ms).
+ * ====================================================================== */
+
+/* Mark a function as never asynchronously preemptible (Go's //go:nosplit
+ * for preemption).  It must finish promptly, or it holds its P. */
+#define GORT_NOSPLIT __attribute__((section("gort_nosplit"), noinline))
+
+/* Critical sections in which the calling goroutine is not preempted; they
+ * nest (Go's m.locks).  Blocking inside one is allowed. */
+GORT_API void gort_preempt_disable(void);
+GORT_API void gort_preempt_enable(void);
+
+/* Stop every other P (preempting running goroutines at once) and return
+ * once they are all stopped; gort_start_the_world resumes them.  Between
+ * the two calls the caller is the only goroutine running.  Must be called
+ * by a goroutine and must not block in between. */
+GORT_API void gort_stop_the_world(void);
+GORT_API void gort_start_the_world(void);
+
+/* The program's own executable is preemptible code.  A shared object is
+ * preemptible once registered; every module that includes this header
+ * registers itself from a constructor (define GORT_NO_AUTO_REGISTER to opt
+ * out).  lo..hi is one executable range; nosplit_lo..hi its GORT_NOSPLIT
+ * functions.  Safe to call before gort_main. */
+GORT_API void gort_register_module(const void *addr_in_module,
+                                   const void *nosplit_lo,
+                                   const void *nosplit_hi);
+
+#if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_AUTO_REGISTER)
+extern char __start_gort_nosplit[] __attribute__((weak, visibility("hidden")));
+extern char __stop_gort_nosplit[] __attribute__((weak, visibility("hidden")));
+__attribute__((constructor, unused)) static void gort__register_this_module(void)
+{
+    gort_register_module((const void *)&gort__register_this_module,
+                         __start_gort_nosplit, __stop_gort_nosplit);
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GORT_H */

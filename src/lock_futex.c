@@ -1,0 +1,117 @@
+/*
+ * lock_futex.c — the runtime's own mutex and one-shot notes on Linux futexes
+ * (Go's lock_futex.go).
+ *
+ * Invariants: a gort__lock key is 0 (free), 1 (held) or 2 (held, maybe
+ * sleepers).  gort__lock/unlock count themselves in m->locks so the
+ * preemption handler can see that the M is inside a runtime critical section
+ * (the runtime's code is never an async safe point anyway, but m->locks also
+ * covers user-visible windows such as gort_preempt_disable).  A note is
+ * cleared by its owner, slept on by one thread and woken once.
+ *
+ * Alternatives rejected: pthread_mutex (not usable from code that must also
+ * run with no M and whose acquisition we want to count), plain spinlocks
+ * (a preempted or descheduled holder would make every other M burn CPU).
+ */
+#include "runtime.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
+{
+    struct timespec ts, *tsp = NULL;
+    if (deadline >= 0) {
+        int64_t ns = deadline - gort_nanotime();
+        if (ns <= 0)
+            return;
+        ts.tv_sec = ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        tsp = &ts;
+    }
+    /* EINTR/EAGAIN/ETIMEDOUT all just return: every caller re-checks its
+     * condition in a loop, which is the EINTR retry. */
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+}
+
+void gort__futex_wake(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+void gort__lock_raw(gort__mutex *l)
+{
+    uint32_t c = 0;
+    if (likely(atomic_compare_exchange_strong_explicit(&l->key, &c, 1,
+                                                       memory_order_acquire,
+                                                       memory_order_relaxed)))
+        return;
+    /* Spin a little: runtime critical sections are a few dozen instructions
+     * and the holder is usually running on another core. */
+    for (int i = 0; i < 64; i++) {
+        __builtin_ia32_pause();
+        c = 0;
+        if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&l->key, &c, 1,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+    }
+    /* Announce a sleeper (2) and sleep until the holder releases. */
+    while (atomic_exchange_explicit(&l->key, 2, memory_order_acquire) != 0)
+        gort__futex_wait(&l->key, 2, -1);
+}
+
+void gort__unlock_raw(gort__mutex *l)
+{
+    if (atomic_exchange_explicit(&l->key, 0, memory_order_release) == 2)
+        gort__futex_wake(&l->key, 1);
+}
+
+void gort__lock(gort__mutex *l)
+{
+    M *m = gort__getm();
+    if (m)
+        m->locks++;
+    gort__lock_raw(l);
+}
+
+void gort__unlock(gort__mutex *l)
+{
+    gort__unlock_raw(l);
+    M *m = gort__getm();
+    if (m) {
+        if (unlikely(--m->locks < 0))
+            gort__throw("runtime lock count went negative");
+    }
+}
+
+void gort__noteclear(gort__note *n)
+{
+    atomic_store_explicit(&n->key, 0, memory_order_relaxed);
+}
+
+void gort__notewakeup(gort__note *n)
+{
+    if (atomic_exchange_explicit(&n->key, 1, memory_order_release) != 0)
+        gort__throw("notewakeup: double wakeup");
+    gort__futex_wake(&n->key, 1);
+}
+
+void gort__notesleep(gort__note *n)
+{
+    while (atomic_load_explicit(&n->key, memory_order_acquire) == 0)
+        gort__futex_wait(&n->key, 0, -1);
+}
+
+bool gort__notetsleep_until(gort__note *n, int64_t deadline)
+{
+    while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) {
+        if (gort_nanotime() >= deadline)
+            return false;
+        gort__futex_wait(&n->key, 0, deadline);
+    }
+    return true;
+}

@@ -1,0 +1,993 @@
+/*
+ * proc.c — the scheduler (Go's proc.go): goroutine creation and exit, the
+ * schedule/findrunnable loop, parking and readying, Ms and Ps.
+ *
+ * Invariants.
+ *  - A G runs only on an M that holds a P.  Every switch goes G -> g0 (the
+ *    M's own pthread stack, via mcall) -> G (via gogo), so a G is completely
+ *    saved before it appears on any queue another M can read.
+ *  - g->status changes with atomics at hand-offs: RUNNING->WAITING on g0
+ *    after the G is saved (gopark), WAITING->RUNNABLE by whoever readies it
+ *    (goready; exactly once, by winning a channel/sema/timer race under that
+ *    object's lock), RUNNABLE->RUNNING in execute.
+ *  - An M is either running with a P, spinning with a P looking for work,
+ *    parked on m->park (on sched.midle), or the timer sleeper.  Spinning Ms
+ *    are capped at half the busy Ps, as in Go, so a burst of wakeups does
+ *    not make every idle M burn CPU; an idle program has no runnable M and
+ *    no spinning M, so it uses no CPU.
+ *  - gort_main's own thread is not an M: it only waits for goroutine 1.
+ *    That keeps the caller's stack, signal mask and TLS out of the
+ *    scheduler, and makes "return when fn returns" trivial.
+ *
+ * Threads that are not Ms call the same channel/sync code: their "G" is a
+ * pseudo-G (foreign=true) parked by blocking the thread on a futex.
+ *
+ * Rejected: running the scheduler on the goroutine's stack (a G would be
+ * visible on a queue while still running its switch code), a thread per
+ * goroutine for blocking work (not C's model: we cannot intercept syscalls,
+ * so a goroutine blocked in the kernel keeps its P; see DESIGN.md).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT_ASAN 1
+#endif
+#ifdef GORT_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+gort__sched gort__sched_state;
+
+static __thread M *m_tls __attribute__((tls_model("initial-exec")));
+static __thread G *foreign_g_tls __attribute__((tls_model("initial-exec")));
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_key_t foreign_key;
+static _Atomic bool main_called;
+static _Atomic int32_t mid_gen;
+
+static GORT_NORETURN void schedule(void);
+
+M *gort__getm(void) { return m_tls; }
+
+P *gort__getp(void)
+{
+    M *m = m_tls;
+    return m ? m->p : NULL;
+}
+
+static void foreign_g_free(void *p) { free(p); }
+
+G *gort__getg(void)
+{
+    M *m = m_tls;
+    if (m)
+        return m->curg;
+    G *g = foreign_g_tls;
+    if (likely(g))
+        return g;
+    gort__schedinit();
+    g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->foreign = true;
+    atomic_store(&g->status, G_RUNNING);
+    foreign_g_tls = g;
+    pthread_setspecific(foreign_key, g);
+    return g;
+}
+
+/* ---------------------------------------------------------------------
+ * Initialisation
+ * ------------------------------------------------------------------- */
+
+static void schedinit_once(void)
+{
+    gort__parse_env();
+    gort__stack_init();
+    pthread_key_create(&foreign_key, foreign_g_free);
+    sched.allp_cap = 1024;
+    sched.allp = calloc((size_t)sched.allp_cap, sizeof(P *));
+    if (!sched.allp)
+        gort__throw("schedinit: out of memory");
+    int32_t n = gort__cfg.maxprocs;
+    if (n < 1)
+        n = 1;
+    if (n > sched.allp_cap)
+        n = sched.allp_cap;
+    atomic_store(&sched.goidgen, 1); /* goroutine 1 is gort_main's */
+    gort__procresize(n);
+    gort__lock(&sched.lock);
+    for (int32_t i = n - 1; i >= 0; i--)
+        gort__pidleput(sched.allp[i]);
+    gort__unlock(&sched.lock);
+    gort__signal_init();
+}
+
+void gort__schedinit(void) { pthread_once(&init_once, schedinit_once); }
+
+/* Make Ps [0, n) exist (new ones P_STOPPED), move work off Ps >= n, and
+ * publish n.  Called at init and during stop-the-world only (the caller
+ * puts Ps on the idle list); Ps are never freed, so racy readers of allp
+ * (sysmon) never see a dangling pointer. */
+void gort__procresize(int32_t n)
+{
+    for (int32_t i = 0; i < n; i++) {
+        if (sched.allp[i])
+            continue;
+        P *pp = aligned_alloc(GORT_CACHELINE, (sizeof(P) + GORT_CACHELINE - 1) & ~(size_t)(GORT_CACHELINE - 1));
+        if (!pp)
+            gort__throw("procresize: out of memory");
+        memset(pp, 0, sizeof *pp);
+        pp->id = i;
+        atomic_store(&pp->status, P_STOPPED);
+        sched.allp[i] = pp;
+    }
+    int32_t old = sched.gomaxprocs;
+    gort__lock(&sched.lock);
+    for (int32_t i = n; i < old; i++) {
+        P *pp = sched.allp[i];
+        G *g;
+        while ((g = gort__runqget(pp)))
+            gort__globrunqput(g);
+        while (pp->gfree) {
+            G *x = pp->gfree;
+            pp->gfree = x->schedlink;
+            gort__lock(&sched.gflock);
+            x->schedlink = sched.gfree;
+            sched.gfree = x;
+            sched.gfreecnt++;
+            gort__unlock(&sched.gflock);
+        }
+        pp->gfreecnt = 0;
+        atomic_store(&pp->status, P_STOPPED);
+    }
+    sched.gomaxprocs = n;
+    gort__unlock(&sched.lock);
+    /* Timers of removed Ps move to P0 (time.c). */
+    extern void gort__movetimers(P * to, P * from);
+    for (int32_t i = n; i < old; i++)
+        gort__movetimers(sched.allp[0], sched.allp[i]);
+}
+
+/* ---------------------------------------------------------------------
+ * Stack switching, with the sanitizers told about it
+ * ------------------------------------------------------------------- */
+
+static void mcall_entry(G *g)
+{
+    M *m = m_tls;
+#ifdef GORT_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+    /* Earlier scheduler frames at these addresses were abandoned, not
+     * returned from: clear their poisoning. */
+    char here;
+    __asan_unpoison_memory_region((void *)m->g0_lo, (uintptr_t)&here - m->g0_lo);
+#endif
+    m->mcall_fn(g);
+    gort__throw("mcall function returned");
+}
+
+/* Switch from the running G to g0 and run fn(g) there. */
+static void mcall(void (*fn)(G *))
+{
+    M *m = m_tls;
+    G *g = m->curg;
+    m->mcall_fn = fn;
+#ifdef GORT_ASAN
+    __sanitizer_start_switch_fiber(m->mcall_dying ? NULL : &g->asan_fake_stack,
+                                   (void *)m->g0_lo, m->g0_hi - m->g0_lo);
+#endif
+    gort__mcall_asm(g, mcall_entry, m->g0_sp);
+#ifdef GORT_ASAN
+    __sanitizer_finish_switch_fiber(g->asan_fake_stack, NULL, NULL);
+#endif
+}
+
+static GORT_NORETURN void gogo(G *g)
+{
+#ifdef GORT_ASAN
+    /* g0's frames are abandoned at every switch (NULL: no fake stack to keep). */
+    __sanitizer_start_switch_fiber(NULL, (void *)g->stack_lo, g->stack_hi - g->stack_lo);
+#endif
+    gort__gogo_asm(g);
+}
+
+/* ---------------------------------------------------------------------
+ * Goroutine creation and exit
+ * ------------------------------------------------------------------- */
+
+static G *newg(void (*fn)(void *), void *arg)
+{
+    P *pp = gort__getp();
+    G *g = NULL;
+    if (pp) {
+        g = gort__gfget(pp);
+    } else if (atomic_load_explicit((_Atomic int32_t *)&sched.gfreecnt, memory_order_relaxed) > 0) {
+        gort__lock(&sched.gflock);
+        g = sched.gfree;
+        if (g) {
+            sched.gfree = g->schedlink;
+            sched.gfreecnt--;
+        }
+        gort__unlock(&sched.gflock);
+#ifdef GORT_ASAN
+        if (g)
+            __asan_unpoison_memory_region((void *)g->stack_lo, g->stack_hi - g->stack_lo);
+#endif
+    }
+    if (!g) {
+        g = gort__stackalloc_g();
+        if (!g)
+            return NULL;
+        gort__lock(&sched.allglock);
+        g->alllink = sched.allgs;
+        sched.allgs = g;
+        sched.nallgs++;
+        gort__unlock(&sched.allglock);
+    }
+    g->fn = fn;
+    g->arg = arg;
+    g->schedlink = NULL;
+    g->m = NULL;
+    g->is_main = false;
+    atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
+    g->preempt_off = 0;
+    g->preempt_reported = false;
+    g->async_preempted = false;
+    g->waitreason = NULL;
+    g->param = NULL;
+    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
+    g->waiting = NULL;
+    g->asan_fake_stack = NULL;
+    gort__arch_newstack(g);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+    return g;
+}
+
+int gort_go(void (*fn)(void *), void *arg)
+{
+    gort__schedinit();
+    gort__preempt_check();
+    G *g = newg(fn, arg);
+    if (!g)
+        return ENOMEM;
+    g->goid = atomic_fetch_add_explicit(&sched.goidgen, 1, memory_order_relaxed) + 1;
+    atomic_fetch_add_explicit(&sched.ngoroutines, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sched.nspawned, 1, memory_order_relaxed);
+    P *pp = gort__getp();
+    if (pp) {
+        gort__runqput(pp, g, true);
+    } else {
+        gort__lock(&sched.lock);
+        gort__globrunqput(g);
+        gort__unlock(&sched.lock);
+    }
+    if (atomic_load_explicit(&sched.started, memory_order_relaxed))
+        gort__wakep();
+    return 0;
+}
+
+/* First C frame of every goroutine (called by the gostart trampoline). */
+void gort__goentry(G *g);
+void gort__goentry(G *g)
+{
+#ifdef GORT_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    g->fn(g->arg);
+    /* goexit: never returns */
+    extern GORT_NORETURN void gort__goexit(void);
+    gort__goexit();
+}
+
+static void goexit0(G *g)
+{
+    M *m = m_tls;
+    P *pp = m->p;
+    atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
+    m->curg = NULL;
+    g->m = NULL;
+    m->mcall_dying = false;
+    atomic_fetch_sub_explicit(&sched.ngoroutines, 1, memory_order_relaxed);
+    if (g->is_main) {
+        /* Goroutine 1 returned: nothing runs again; wake gort_main. */
+        atomic_store(&sched.exiting, true);
+        gort__notewakeup(&sched.mainnote);
+    }
+    gort__gfput(pp, g);
+    schedule();
+}
+
+GORT_NORETURN void gort__goexit(void);
+GORT_NORETURN void gort__goexit(void)
+{
+    M *m = m_tls;
+    m->mcall_dying = true;
+    mcall(goexit0);
+    __builtin_unreachable();
+}
+
+/* ---------------------------------------------------------------------
+ * M and P management
+ * ------------------------------------------------------------------- */
+
+void gort__acquirep(P *pp)
+{
+    M *m = m_tls;
+    if (pp->m || m->p)
+        gort__throw("acquirep: P %d already in use", pp->id);
+    m->p = pp;
+    pp->m = m;
+    atomic_store_explicit(&pp->status, P_RUNNING, memory_order_relaxed);
+}
+
+P *gort__releasep(void)
+{
+    M *m = m_tls;
+    P *pp = m->p;
+    if (!pp || pp->m != m)
+        gort__throw("releasep: invalid P state");
+    pp->m = NULL;
+    m->p = NULL;
+    atomic_store_explicit(&pp->status, P_IDLE, memory_order_relaxed);
+    return pp;
+}
+
+static void *mstart(void *arg)
+{
+    M *m = arg;
+    m_tls = m;
+    m->tid = (pid_t)syscall(SYS_gettid);
+    pthread_attr_t attr;
+    void *lo = NULL;
+    size_t sz = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lo, &sz);
+        pthread_attr_destroy(&attr);
+    }
+    /* Every mcall restarts the scheduler just below this frame: g0 never
+     * unwinds, so its stack does not grow with the number of switches. */
+    m->g0_sp = ((uintptr_t)__builtin_frame_address(0) - 256) & ~(uintptr_t)15;
+    m->g0_lo = (uintptr_t)lo;
+    m->g0_hi = m->g0_sp;
+    gort__minit_signals(m);
+    P *pp = m->nextp;
+    m->nextp = NULL;
+    gort__acquirep(pp);
+    schedule();
+    return NULL;
+}
+
+/* Create an M that starts with pp.  Returns 0 or an errno value. */
+static int newm(P *pp, bool spinning)
+{
+    M *m = calloc(1, sizeof *m);
+    if (!m)
+        return ENOMEM;
+    m->id = atomic_fetch_add(&mid_gen, 1);
+    m->nextp = pp;
+    m->spinning = spinning;
+    m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
+    gort__lock(&sched.lock);
+    m->alllink = sched.allm;
+    sched.allm = m;
+    sched.mcount++;
+    gort__unlock(&sched.lock);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* The preemption signal must only land on goroutine code, which the
+     * new thread unblocks itself once it is an M (signal_linux.c). */
+    pthread_t th;
+    int rc = pthread_create(&th, &attr, mstart, m);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        gort__lock(&sched.lock);
+        sched.mcount--;
+        gort__unlock(&sched.lock);
+        return rc;
+    }
+    return 0;
+}
+
+/* Caller holds sched.lock. */
+static M *mget(void)
+{
+    M *m = sched.midle;
+    if (m) {
+        sched.midle = m->schedlink;
+        sched.nmidle--;
+    }
+    return m;
+}
+
+void gort__startm(P *pp, bool spinning)
+{
+    gort__lock(&sched.lock);
+    if (!pp) {
+        pp = gort__pidleget();
+        if (!pp) {
+            gort__unlock(&sched.lock);
+            if (spinning)
+                atomic_fetch_sub(&sched.nmspinning, 1);
+            return;
+        }
+    }
+    M *nm = mget();
+    gort__unlock(&sched.lock);
+    if (!nm) {
+        int rc = newm(pp, spinning);
+        if (rc != 0)
+            gort__throw("cannot create a new thread (error %d)", rc);
+        return;
+    }
+    nm->spinning = spinning;
+    nm->nextp = pp;
+    gort__notewakeup(&nm->park);
+}
+
+void gort__wakep(void)
+{
+    if (atomic_load_explicit(&sched.npidle, memory_order_relaxed) == 0)
+        return;
+    int32_t z = 0;
+    if (atomic_load_explicit(&sched.nmspinning, memory_order_relaxed) != 0 ||
+        !atomic_compare_exchange_strong(&sched.nmspinning, &z, 1))
+        return;
+    gort__startm(NULL, true);
+}
+
+/* Deadlock detection (Go's checkdead), with sched.lock held, when an M goes
+ * idle.  Every M idle, no timer pending and no thread we do not know about
+ * that could still call into gort: nothing can ever run again. */
+static void checkdead(void)
+{
+    if (!atomic_load(&sched.started) || atomic_load(&sched.exiting))
+        return;
+    if (sched.timer_sleeper || sched.mcount - sched.nmidle > 0)
+        return;
+    if (atomic_load(&sched.runqsize) > 0 || gort__timesleepuntil() != 0)
+        return;
+    for (int32_t i = 0; i < sched.gomaxprocs; i++)
+        if (!gort__runqempty(sched.allp[i]))
+            return;
+    int known = sched.mcount + 1 /* gort_main's thread */ +
+                atomic_load(&sched.nforeign_blocked) +
+                (atomic_load(&sched.sysmon_started) ? 1 : 0);
+    int nthreads = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            nthreads++;
+    closedir(d);
+    if (nthreads > known)
+        return; /* another thread may still send, close or unlock */
+    gort__fatal_exit2("all goroutines are asleep - deadlock!");
+}
+
+/* Park this M until startm hands it a P. */
+static void stopm(void)
+{
+    M *m = m_tls;
+    if (m->p)
+        gort__throw("stopm holding a P");
+    gort__lock(&sched.lock);
+    m->schedlink = sched.midle;
+    sched.midle = m;
+    sched.nmidle++;
+    checkdead();
+    gort__unlock(&sched.lock);
+    gort__notesleep(&m->park);
+    gort__noteclear(&m->park);
+    P *pp = m->nextp;
+    m->nextp = NULL;
+    gort__acquirep(pp);
+}
+
+void gort__gcstopm(void)
+{
+    M *m = m_tls;
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&sched.nmspinning, 1);
+    }
+    P *pp = gort__releasep();
+    gort__lock(&sched.lock);
+    atomic_store(&pp->status, P_STOPPED);
+    if (--sched.stopwait == 0)
+        gort__notewakeup(&sched.stopnote);
+    gort__unlock(&sched.lock);
+    stopm();
+}
+
+/* After main returns, Ms never run anything again. */
+static GORT_NORETURN void park_forever(void)
+{
+    _Atomic uint32_t never = 0;
+    for (;;)
+        gort__futex_wait(&never, 0, -1);
+}
+
+/* ---------------------------------------------------------------------
+ * The scheduler loop (runs on g0)
+ * ------------------------------------------------------------------- */
+
+static void resetspinning(void)
+{
+    M *m = m_tls;
+    m->spinning = false;
+    if (atomic_fetch_sub(&sched.nmspinning, 1) == 1)
+        gort__wakep(); /* we were the last spinner: keep one looking */
+}
+
+static G *stealwork(P *pp, int64_t now, bool *rantimers)
+{
+    int32_t n = sched.gomaxprocs;
+    if (n <= 1)
+        return NULL;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        bool last = attempt == 3;
+        /* Random start and a random stride coprime to n: every P once,
+         * in an order that differs between thieves (Go's randomOrder). */
+        uint32_t un = (uint32_t)n;
+        uint32_t start = gort__fastrandn(un);
+        uint32_t stride = 1;
+        for (uint32_t k = 0, s = 1 + gort__fastrandn(un); k < un; k++, s = s % un + 1) {
+            uint32_t a = s, b = un;
+            while (b) {
+                uint32_t t = a % b;
+                a = b;
+                b = t;
+            }
+            if (a == 1) {
+                stride = s;
+                break;
+            }
+        }
+        for (int32_t i = 0; i < n; i++) {
+            if (atomic_load(&sched.gcwaiting))
+                return NULL;
+            P *p2 = sched.allp[(start + (uint32_t)i * stride) % (uint32_t)n];
+            if (p2 == pp)
+                continue;
+            if (last && atomic_load_explicit(&p2->timer0_when, memory_order_relaxed) != 0) {
+                int64_t w = atomic_load(&p2->timer0_when);
+                if (w && w <= now) {
+                    gort__checktimers(p2, now);
+                    *rantimers = true;
+                    G *g = gort__runqget(pp);
+                    if (g)
+                        return g;
+                }
+            }
+            if (atomic_load_explicit(&p2->status, memory_order_relaxed) != P_IDLE ||
+                !gort__runqempty(p2)) {
+                G *g = gort__runqsteal(pp, p2, last);
+                if (g) {
+                    atomic_fetch_add_explicit(&pp->nsteal, 1, memory_order_relaxed);
+                    return g;
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Sleep this M until the next timer (or until woken); called without P. */
+static void timersleep(M *m, int64_t until)
+{
+    gort__noteclear(&m->park);
+    gort__notetsleep_until(&m->park, until);
+    gort__lock(&sched.lock);
+    if (sched.timer_sleeper == m) {
+        sched.timer_sleeper = NULL;
+        atomic_store(&sched.timer_sleep_until, 0);
+    }
+    gort__unlock(&sched.lock);
+    /* If a waker saw us as the sleeper it wrote the note; clear for stopm. */
+    gort__noteclear(&m->park);
+}
+
+void gort__timerwake(int64_t when);
+/* A timer was armed at `when` from a place that will not check it soon:
+ * make sure some M does. */
+void gort__timerwake(int64_t when)
+{
+    int64_t su = atomic_load(&sched.timer_sleep_until);
+    if (su != 0) {
+        if (when >= su)
+            return;
+        gort__lock(&sched.lock);
+        M *s = sched.timer_sleeper;
+        if (s && atomic_load(&sched.timer_sleep_until) > when) {
+            sched.timer_sleeper = NULL;
+            atomic_store(&sched.timer_sleep_until, 0);
+            atomic_store(&s->park.key, 1);
+            gort__futex_wake(&s->park.key, 1);
+        }
+        gort__unlock(&sched.lock);
+        return;
+    }
+    gort__wakep();
+}
+
+static G *findrunnable(void)
+{
+    M *m = m_tls;
+top:;
+    P *pp = m->p;
+    if (atomic_load(&sched.gcwaiting)) {
+        gort__gcstopm();
+        goto top;
+    }
+    if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
+        park_forever();
+    int64_t now = gort_nanotime();
+    gort__checktimers(pp, now);
+    G *g = gort__runqget(pp);
+    if (g)
+        return g;
+    if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0) {
+        gort__lock(&sched.lock);
+        g = gort__globrunqget(pp, 0);
+        gort__unlock(&sched.lock);
+        if (g)
+            return g;
+    }
+    int32_t procs = sched.gomaxprocs;
+    if (m->spinning ||
+        2 * atomic_load(&sched.nmspinning) < procs - atomic_load(&sched.npidle)) {
+        if (!m->spinning) {
+            m->spinning = true;
+            atomic_fetch_add(&sched.nmspinning, 1);
+        }
+        bool rantimers = false;
+        g = stealwork(pp, now, &rantimers);
+        if (g)
+            return g;
+        if (rantimers)
+            goto top;
+    }
+
+    /* Nothing to do: give up the P. */
+    gort__lock(&sched.lock);
+    if (atomic_load(&sched.gcwaiting)) {
+        gort__unlock(&sched.lock);
+        goto top;
+    }
+    if (atomic_load(&sched.runqsize) > 0) {
+        g = gort__globrunqget(pp, 0);
+        gort__unlock(&sched.lock);
+        return g;
+    }
+    gort__releasep();
+    gort__pidleput(pp);
+    gort__unlock(&sched.lock);
+
+    /* A spinning M must look once more after dropping the P: work that
+     * arrived meanwhile saw a spinning M and did not wake anyone. */
+    if (m->spinning) {
+        m->spinning = false;
+        if (atomic_fetch_sub(&sched.nmspinning, 1) < 1)
+            gort__throw("findrunnable: negative nmspinning");
+        for (int32_t i = 0; i < procs; i++) {
+            if (!gort__runqempty(sched.allp[i])) {
+                gort__lock(&sched.lock);
+                P *p2 = gort__pidleget();
+                gort__unlock(&sched.lock);
+                if (p2) {
+                    gort__acquirep(p2);
+                    m->spinning = true;
+                    atomic_fetch_add(&sched.nmspinning, 1);
+                    goto top;
+                }
+                break;
+            }
+        }
+    }
+
+    /* Timers: one M sleeps until the earliest of them. */
+    int64_t next = gort__timesleepuntil();
+    if (next != 0) {
+        gort__lock(&sched.lock);
+        M *s = sched.timer_sleeper;
+        if (!s) {
+            sched.timer_sleeper = m;
+            atomic_store(&sched.timer_sleep_until, next);
+            gort__unlock(&sched.lock);
+            timersleep(m, next);
+            gort__lock(&sched.lock);
+            P *p2 = gort__pidleget();
+            gort__unlock(&sched.lock);
+            if (p2) {
+                gort__acquirep(p2);
+                goto top;
+            }
+            stopm();
+            goto top;
+        }
+        if (atomic_load(&sched.timer_sleep_until) > next) {
+            /* The sleeper waits too long: wake it to re-plan. */
+            sched.timer_sleeper = NULL;
+            atomic_store(&sched.timer_sleep_until, 0);
+            atomic_store(&s->park.key, 1);
+            gort__futex_wake(&s->park.key, 1);
+        }
+        gort__unlock(&sched.lock);
+    }
+    stopm();
+    goto top;
+}
+
+static GORT_NORETURN void execute(G *g)
+{
+    M *m = m_tls;
+    P *pp = m->p;
+    m->curg = g;
+    g->m = m;
+    atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
+    g->preempt_reported = false;
+    atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+    atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
+                          memory_order_relaxed);
+    atomic_fetch_add_explicit(&pp->nswitch, 1, memory_order_relaxed);
+    if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed)))
+        gort__sysmon_wake();
+    gogo(g);
+}
+
+static GORT_NORETURN void schedule(void)
+{
+    M *m = m_tls;
+top:;
+    if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
+        park_forever();
+    if (atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed)) {
+        gort__gcstopm();
+        goto top;
+    }
+    P *pp = m->p;
+    int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
+    if (tw != 0)
+        gort__checktimers(pp, gort_nanotime());
+    G *g = NULL;
+    /* Every 61st schedule look at the global queue first, so a P with a
+     * busy local queue cannot starve it. */
+    if (pp->schedtick % 61 == 0 && atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0) {
+        gort__lock(&sched.lock);
+        g = gort__globrunqget(pp, 1);
+        gort__unlock(&sched.lock);
+    }
+    if (!g)
+        g = gort__runqget(pp);
+    if (!g)
+        g = findrunnable();
+    if (m->spinning)
+        resetspinning();
+    execute(g);
+}
+
+/* ---------------------------------------------------------------------
+ * Parking and readying
+ * ------------------------------------------------------------------- */
+
+static void park_m(G *g)
+{
+    M *m = m_tls;
+    atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+    m->curg = NULL;
+    g->m = NULL;
+    bool (*fn)(G *, void *) = m->waitunlockf;
+    if (fn) {
+        m->waitunlockf = NULL;
+        bool ok = fn(g, m->waitlock);
+        m->waitlock = NULL;
+        if (!ok) {
+            atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+            execute(g);
+        }
+    }
+    schedule();
+}
+
+void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
+{
+    M *m = m_tls;
+    if (m && m->curg) {
+        m->waitunlockf = unlockf;
+        m->waitlock = lock;
+        m->curg->waitreason = reason;
+        mcall(park_m);
+        return;
+    }
+    /* A thread that is not an M: block it on its pseudo-G's status word. */
+    G *g = gort__getg();
+    if (!g)
+        gort__throw("gopark: no G");
+    g->waitreason = reason;
+    atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+    if (unlockf && !unlockf(g, lock)) {
+        atomic_store(&g->status, G_RUNNING);
+        return;
+    }
+    gort__foreign_block();
+    while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
+        gort__futex_wait(&g->status, G_WAITING, -1);
+    gort__foreign_unblock();
+    atomic_store(&g->status, G_RUNNING);
+}
+
+static bool unlock_runtime_lock(G *g, void *l)
+{
+    (void)g;
+    gort__unlock(l);
+    return true;
+}
+
+void gort__goparkunlock(gort__mutex *l, const char *reason)
+{
+    gort__gopark(unlock_runtime_lock, l, reason);
+}
+
+void gort__goready(G *g, bool next)
+{
+    if (g->foreign) {
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+        gort__futex_wake(&g->status, 1);
+        return;
+    }
+    uint32_t want = G_WAITING;
+    if (!atomic_compare_exchange_strong(&g->status, &want, G_RUNNABLE))
+        gort__throw("goready: goroutine %llu not waiting (status %u)",
+                    (unsigned long long)g->goid, want);
+    M *m = m_tls;
+    P *pp = m ? m->p : NULL;
+    if (pp) {
+        gort__runqput(pp, g, next);
+    } else {
+        gort__lock(&sched.lock);
+        gort__globrunqput(g);
+        gort__unlock(&sched.lock);
+    }
+    gort__wakep();
+}
+
+/* Yield and preemption both put the G on the global queue (as Go does), so
+ * it runs after everything already waiting, on whichever P gets there. */
+static void gosched_m(G *g)
+{
+    M *m = m_tls;
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    m->curg = NULL;
+    g->m = NULL;
+    gort__lock(&sched.lock);
+    gort__globrunqput(g);
+    gort__unlock(&sched.lock);
+    schedule();
+}
+
+void gort__gosched(void)
+{
+    M *m = m_tls;
+    if (!m || !m->curg) {
+        sched_yield();
+        return;
+    }
+    mcall(gosched_m);
+}
+
+void gort__preempt_check(void)
+{
+    M *m = m_tls;
+    if (!m)
+        return;
+    G *g = m->curg;
+    if (!g || likely(!atomic_load_explicit(&g->preempt, memory_order_relaxed)))
+        return;
+    if (g->preempt_off > 0 || m->locks > 0)
+        return;
+    atomic_fetch_add_explicit(&m->p->nsyncpreempt, 1, memory_order_relaxed);
+    mcall(gosched_m);
+}
+
+void gort__asyncpreempt2(void)
+{
+    M *m = m_tls;
+    G *g = m->curg;
+    g->async_preempted = true;
+    atomic_fetch_add_explicit(&m->p->nasyncpreempt, 1, memory_order_relaxed);
+    mcall(gosched_m);
+    g->async_preempted = false;
+}
+
+void gort__foreign_block(void) { atomic_fetch_add(&sched.nforeign_blocked, 1); }
+void gort__foreign_unblock(void) { atomic_fetch_sub(&sched.nforeign_blocked, 1); }
+
+/* ---------------------------------------------------------------------
+ * Public runtime API
+ * ------------------------------------------------------------------- */
+
+int gort_main(void (*fn)(void *), void *arg)
+{
+    if (atomic_exchange(&main_called, true))
+        return EBUSY;
+    gort__schedinit();
+    G *g = newg(fn, arg);
+    if (!g)
+        return ENOMEM;
+    g->goid = 1;
+    g->is_main = true;
+    atomic_fetch_add(&sched.ngoroutines, 1);
+    atomic_fetch_add(&sched.nspawned, 1);
+    gort__noteclear(&sched.mainnote);
+    gort__lock(&sched.lock);
+    gort__globrunqput(g);
+    P *pp = gort__pidleget();
+    gort__unlock(&sched.lock);
+    atomic_store(&sched.started, true);
+    int rc = newm(pp, false);
+    if (rc != 0)
+        return rc;
+    gort__sysmon_start();
+    /* Work queued by gort_go before gort_main needs Ms too. */
+    gort__wakep();
+    gort__notesleep(&sched.mainnote);
+    return 0;
+}
+
+void gort_yield(void)
+{
+    gort__gosched();
+}
+
+uint64_t gort_self(void)
+{
+    M *m = m_tls;
+    return m && m->curg ? m->curg->goid : 0;
+}
+
+int gort_num_goroutine(void)
+{
+    return atomic_load(&sched.ngoroutines);
+}
+
+void gort_read_stats(gort_stats *s)
+{
+    gort__schedinit();
+    memset(s, 0, sizeof *s);
+    s->goroutines = (uint64_t)atomic_load(&sched.ngoroutines);
+    gort__lock(&sched.lock);
+    s->threads = (uint64_t)sched.mcount;
+    gort__unlock(&sched.lock);
+    s->procs = (uint64_t)sched.gomaxprocs;
+    for (int32_t i = 0; i < sched.allp_cap && sched.allp[i]; i++) {
+        P *pp = sched.allp[i];
+        s->context_switches += atomic_load_explicit(&pp->nswitch, memory_order_relaxed);
+        s->steals += atomic_load_explicit(&pp->nsteal, memory_order_relaxed);
+        s->sync_preempts += atomic_load_explicit(&pp->nsyncpreempt, memory_order_relaxed);
+        s->async_preempts += atomic_load_explicit(&pp->nasyncpreempt, memory_order_relaxed);
+    }
+    s->preempt_requests = atomic_load(&sched.npreemptreq);
+    s->signals_sent = atomic_load(&sched.nsignals);
+    s->stw_count = atomic_load(&sched.nstw);
+    s->spawned = atomic_load(&sched.nspawned);
+}

@@ -1,0 +1,221 @@
+/*
+ * runq.c — run queues: each P's lock-free local ring and runnext slot, the
+ * global queue, and the idle-P list (Go's runqput/runqget/runqgrab and
+ * globrunq* from proc.go).
+ *
+ * Invariants.  A P's ring is single-producer (only the M holding the P
+ * writes runqtail) and multi-consumer (the owner and stealers advance
+ * runqhead with CAS).  Slots are read before the head CAS that claims them
+ * and written before the tail store-release that publishes them, so a
+ * stealer that wins the CAS owns exactly the Gs it read.  runnext holds at
+ * most one G that the owner runs before the ring: a G readied by the
+ * running one (a channel partner) inherits the rest of the time slice,
+ * which is what makes ping-pong cheap.  The global queue and the idle-P
+ * list are guarded by sched.lock.
+ *
+ * Rejected: a locked deque per P (every put would take a lock), a single
+ * global queue (contention across all Ms on every switch).
+ */
+#include "runtime.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#define RQ(i) ((i) % GORT_RUNQ_SIZE)
+
+bool gort__runqempty(P *pp)
+{
+    /* Read head, tail, runnext, then check tail did not move: otherwise a
+     * put that moved runnext into the ring could make us see both empty. */
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
+        G *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
+        if (t == atomic_load_explicit(&pp->runqtail, memory_order_acquire))
+            return h == t && next == NULL;
+    }
+}
+
+/* Ring full: move half of it plus g to the global queue in one batch. */
+static bool runqputslow(P *pp, G *g, uint32_t h, uint32_t t)
+{
+    G *batch[GORT_RUNQ_SIZE / 2 + 1];
+    uint32_t n = (t - h) / 2;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&pp->runq[RQ(h + i)], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&pp->runqhead, &h, h + n,
+                                                 memory_order_release, memory_order_relaxed))
+        return false; /* a stealer took some; the caller retries the fast path */
+    batch[n] = g;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
+    gort__lock(&sched.lock);
+    gort__globrunqputbatch(batch[0], batch[n], (int32_t)n + 1);
+    gort__unlock(&sched.lock);
+    return true;
+}
+
+void gort__runqput(P *pp, G *g, bool next)
+{
+    if (next) {
+        G *old = atomic_exchange_explicit(&pp->runnext, g, memory_order_acq_rel);
+        if (!old)
+            return;
+        g = old; /* the displaced runnext goes to the tail */
+    }
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t - h < GORT_RUNQ_SIZE) {
+            atomic_store_explicit(&pp->runq[RQ(t)], g, memory_order_relaxed);
+            atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
+            return;
+        }
+        if (runqputslow(pp, g, h, t))
+            return;
+    }
+}
+
+G *gort__runqget(P *pp)
+{
+    G *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+    if (next && atomic_compare_exchange_strong_explicit(&pp->runnext, &next, NULL,
+                                                        memory_order_acq_rel,
+                                                        memory_order_relaxed))
+        return next;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t == h)
+            return NULL;
+        G *g = atomic_load_explicit(&pp->runq[RQ(h)], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&pp->runqhead, &h, h + 1,
+                                                  memory_order_release, memory_order_relaxed))
+            return g;
+    }
+}
+
+/* Claim up to half of p2's ring into batch[]; returns how many. */
+static uint32_t runqgrab(P *p2, G **batch, bool stealrunnext)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p2->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&p2->runqtail, memory_order_acquire);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (!stealrunnext)
+                return 0;
+            G *next = atomic_load_explicit(&p2->runnext, memory_order_acquire);
+            if (!next)
+                return 0;
+            /* The owner is probably about to run its runnext (it was just
+             * readied by the running G): give it a moment, as Go does, so
+             * we don't bounce a ping-pong pair between Ps. */
+            if (atomic_load_explicit(&p2->status, memory_order_relaxed) == P_RUNNING)
+                usleep(3);
+            if (!atomic_compare_exchange_strong_explicit(&p2->runnext, &next, NULL,
+                                                         memory_order_acq_rel,
+                                                         memory_order_relaxed))
+                continue;
+            batch[0] = next;
+            return 1;
+        }
+        if (n > GORT_RUNQ_SIZE / 2)
+            continue; /* inconsistent h/t snapshot */
+        for (uint32_t i = 0; i < n; i++)
+            batch[i] = atomic_load_explicit(&p2->runq[RQ(h + i)], memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&p2->runqhead, &h, h + n,
+                                                    memory_order_release,
+                                                    memory_order_relaxed))
+            return n;
+    }
+}
+
+G *gort__runqsteal(P *pp, P *p2, bool stealrunnext)
+{
+    G *batch[GORT_RUNQ_SIZE / 2];
+    uint32_t n = runqgrab(p2, batch, stealrunnext);
+    if (n == 0)
+        return NULL;
+    G *g = batch[--n];
+    if (n == 0)
+        return g;
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+    if (t - h + n >= GORT_RUNQ_SIZE)
+        gort__throw("runqsteal: runq overflow");
+    for (uint32_t i = 0; i < n; i++)
+        atomic_store_explicit(&pp->runq[RQ(t + i)], batch[i], memory_order_relaxed);
+    atomic_store_explicit(&pp->runqtail, t + n, memory_order_release);
+    return g;
+}
+
+void gort__globrunqput(G *g)
+{
+    g->schedlink = NULL;
+    if (sched.runqtail)
+        sched.runqtail->schedlink = g;
+    else
+        sched.runqhead = g;
+    sched.runqtail = g;
+    atomic_fetch_add_explicit(&sched.runqsize, 1, memory_order_relaxed);
+}
+
+void gort__globrunqputbatch(G *head, G *tail, int32_t n)
+{
+    tail->schedlink = NULL;
+    if (sched.runqtail)
+        sched.runqtail->schedlink = head;
+    else
+        sched.runqhead = head;
+    sched.runqtail = tail;
+    atomic_fetch_add_explicit(&sched.runqsize, n, memory_order_relaxed);
+}
+
+/* Take a fair share of the global queue: one G to return, the rest (up to
+ * half a ring) into pp's ring. */
+G *gort__globrunqget(P *pp, int32_t max)
+{
+    int32_t size = atomic_load_explicit(&sched.runqsize, memory_order_relaxed);
+    if (size == 0)
+        return NULL;
+    int32_t n = size / sched.gomaxprocs + 1;
+    if (n > size)
+        n = size;
+    if (max > 0 && n > max)
+        n = max;
+    if (n > GORT_RUNQ_SIZE / 2)
+        n = GORT_RUNQ_SIZE / 2;
+    atomic_fetch_sub_explicit(&sched.runqsize, n, memory_order_relaxed);
+    G *g = sched.runqhead;
+    sched.runqhead = g->schedlink;
+    for (int32_t i = 1; i < n; i++) {
+        G *x = sched.runqhead;
+        sched.runqhead = x->schedlink;
+        gort__runqput(pp, x, false);
+    }
+    if (!sched.runqhead)
+        sched.runqtail = NULL;
+    g->schedlink = NULL;
+    return g;
+}
+
+void gort__pidleput(P *pp)
+{
+    atomic_store_explicit(&pp->status, P_IDLE, memory_order_relaxed);
+    pp->link = sched.pidle;
+    sched.pidle = pp;
+    atomic_fetch_add_explicit(&sched.npidle, 1, memory_order_relaxed);
+}
+
+P *gort__pidleget(void)
+{
+    P *pp = sched.pidle;
+    if (pp) {
+        sched.pidle = pp->link;
+        pp->link = NULL;
+        atomic_fetch_sub_explicit(&sched.npidle, 1, memory_order_relaxed);
+    }
+    return pp;
+}

@@ -1,0 +1,515 @@
+/*
+ * runtime.h — gort's internal header: every runtime structure, what each
+ * field means, and which lock (or which owner) guards it.
+ *
+ * The model is Go's (src/runtime/runtime2.go):
+ *   G  a goroutine: a stack plus saved registers.  Gs are never freed; a
+ *      dead G keeps its stack and waits on a free list for reuse.  The G
+ *      struct lives at the top of its own stack mapping, so a parked
+ *      goroutine costs one touched page plus nothing else.
+ *   M  an OS thread.  It runs the scheduler on its own pthread stack ("g0")
+ *      and goroutines on theirs.  An M needs a P to run Go... C code.
+ *   P  a processor: the right to run goroutines, GORTMAXPROCS of them.  It
+ *      owns a local run queue, a G free list and a timer heap.
+ * Threads that are not Ms ("foreign threads") get a pseudo-G (foreign=true)
+ * so channel and sync code can treat every waiter as a G; parking one
+ * blocks its thread on a futex instead of switching stacks.
+ *
+ * Lock order (take left before right, never the reverse):
+ *   chan.lock (several: by address) -> sema root lock / cond lock ->
+ *   p.timerslock -> sched.lock -> sched.gflock -> allglock
+ * Runtime locks are futex mutexes; holding one increments m->locks, which
+ * makes the M non-preemptible.  Nothing may block (park) holding one, except
+ * through gort__gopark's unlock callback, which releases it on g0.
+ */
+#ifndef GORT_RUNTIME_H
+#define GORT_RUNTIME_H
+
+#define GORT_BUILDING_RUNTIME 1
+#include "gort.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define GORT_HIDDEN __attribute__((visibility("hidden")))
+#define GORT_NORETURN __attribute__((noreturn))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+typedef struct gort_g G;
+typedef struct gort_m M;
+typedef struct gort_p P;
+typedef struct gort__sudog gort__sudog;
+typedef struct gort__timer gort__timer;
+
+/* ---------------------------------------------------------------------
+ * Low-level locks and notes (lock_futex.c)
+ * ------------------------------------------------------------------- */
+
+/* A futex mutex: 0 unlocked, 1 locked, 2 locked with sleepers. */
+typedef struct gort__lock { _Atomic uint32_t key; } gort__mutex;
+void gort__lock(gort__mutex *l);   /* also m->locks++ on an M */
+void gort__unlock(gort__mutex *l); /* also m->locks-- */
+/* Raw variants that do not touch m->locks (usable with no M, e.g. foreign
+ * threads, or where the caller accounts for it). */
+void gort__lock_raw(gort__mutex *l);
+void gort__unlock_raw(gort__mutex *l);
+
+/* A one-shot wakeup: clear, then one sleeper and one waker. */
+typedef struct gort__note { _Atomic uint32_t key; } gort__note;
+void gort__noteclear(gort__note *n);
+void gort__notewakeup(gort__note *n);
+void gort__notesleep(gort__note *n);
+/* Sleep until woken or until the monotonic deadline (ns); true if woken. */
+bool gort__notetsleep_until(gort__note *n, int64_t deadline);
+
+/* futex helpers; EINTR is retried by the callers' loops. */
+void gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline /* <0: none */);
+void gort__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* ---------------------------------------------------------------------
+ * G status (Go's _Gidle.._Gdead, without the GC-only states)
+ * ------------------------------------------------------------------- */
+enum {
+    G_IDLE = 0,     /* just allocated */
+    G_RUNNABLE,     /* on a run queue, not running */
+    G_RUNNING,      /* running user code on an M with a P */
+    G_WAITING,      /* parked: a channel, sema, timer or cond will ready it */
+    G_DEAD,         /* finished; on a free list */
+    G_PREEMPTED,    /* stopped by an async preemption, about to be queued */
+};
+
+/* ---------------------------------------------------------------------
+ * Timers (time.c) — per-P 4-ary heaps ordered by `when`, like Go's.
+ * A timer is in at most one heap (t->pp), guarded by that P's timerslock.
+ * Callbacks run WITHOUT any timer lock held (so a callback may take channel
+ * locks, and code holding channel locks may arm timers); while one runs the
+ * timer's state is T_RUNNING and gort__deltimer waits for it to finish, so
+ * deltimer must be called with no runtime lock held.
+ * ------------------------------------------------------------------- */
+enum { T_IDLE = 0, T_ARMED, T_RUNNING };
+struct gort__timer {
+    int64_t when;                 /* monotonic ns; guarded by pp->timerslock */
+    int64_t period;               /* >0: re-arm every period ns after firing */
+    void (*f)(void *arg, uint64_t seq); /* callback; runs on an M, no timer lock held */
+    void *arg;
+    uint64_t seq;                 /* passed to f */
+    P *pp;                        /* heap it is in, NULL if none; guarded by pp->timerslock */
+    int32_t idx;                  /* index in pp->timers */
+    _Atomic uint32_t state;       /* T_*; changed under the heap's timerslock */
+};
+/* Arm t (state must be T_IDLE) to fire at t->when on the calling M's P
+ * (P0 from a thread without a P), waking a sleeping M if it is earlier
+ * than anything that M waits for.  May be called holding channel/sema
+ * locks (lock order: chan -> timerslock). */
+void gort__addtimer(gort__timer *t);
+/* Disarm t.  Returns true if it was removed before firing; false if it had
+ * already fired (waits for a running callback to finish).  No runtime lock
+ * may be held. */
+bool gort__deltimer(gort__timer *t);
+/* Run the expired timers of pp; returns the next `when` (0 if none).
+ * Called by the scheduler on an M that holds a P. */
+int64_t gort__checktimers(P *pp, int64_t now);
+/* Earliest timer of all Ps, 0 if none. */
+int64_t gort__timesleepuntil(void);
+
+/* ---------------------------------------------------------------------
+ * Sudog (chan.c, select.c, sema.c): a G waiting on one object.  Lives on
+ * the waiting G's stack frame for the duration of the wait.
+ * ------------------------------------------------------------------- */
+struct gort__sudog {
+    G *g;
+    gort__sudog *next, *prev;   /* wait queue links; guarded by the object's lock */
+    void *elem;                 /* data element (chan) */
+    void *c;                    /* channel (select: which case) */
+    gort__sudog *waitlink;      /* g->waiting list (select) */
+    uint64_t ticket;            /* sema: ticket / cond: notify ticket */
+    uint32_t *semaaddr;         /* sema: address waited on */
+    int64_t acquiretime;
+    bool isselect;              /* waiting in a select: wakers must win g->selectdone */
+    bool success;               /* chan: woken by a value (true) or close (false) */
+};
+
+/* ---------------------------------------------------------------------
+ * G — a goroutine.  Fields marked [own] are touched only by the M that
+ * runs the G (or, while it is parked, by the M that parked/readies it with
+ * the hand-off ordered by the status CAS).
+ * ------------------------------------------------------------------- */
+struct gort_g {
+    uintptr_t sched_sp;     /* [own] saved rsp while switched out; MUST be first (asm) */
+    uintptr_t stack_lo;     /* lowest usable address of the stack */
+    uintptr_t stack_hi;     /* one past the highest usable address */
+    void *stack_map;        /* mapping holding guard+stack+G, NULL for a foreign pseudo-G */
+    size_t stack_maplen;    /* its length */
+    _Atomic uint32_t status;/* G_*; changed with CAS at hand-offs; futex word for foreign Gs */
+    bool foreign;           /* pseudo-G of a thread that is not an M */
+    bool guarded;           /* stack has a guard page (false: slab stack) */
+    bool is_main;           /* goroutine 1: its exit ends gort_main */
+    uint64_t goid;          /* id; 0 for foreign pseudo-Gs */
+    G *schedlink;           /* run queue / free list link; guarded by that list's owner */
+    G *alllink;             /* allgs list; guarded by sched.allglock; never unlinked */
+    M *m;                   /* M running it, NULL if not running */
+    void (*fn)(void *);     /* entry */
+    void *arg;
+
+    /* preemption (preempt.c) */
+    _Atomic bool preempt;   /* a preemption was requested; checked at runtime calls */
+    int32_t preempt_off;    /* [own] gort_preempt_disable depth */
+    int64_t preempt_since;  /* when the oldest pending request was made (sysmon's view) */
+    bool preempt_reported;  /* the "cannot preempt" diagnostic was printed for this request */
+    bool async_preempted;   /* [own] last stop was asynchronous (stats/traces) */
+
+    /* parking (proc.c, chan.c, select.c, sema.c) */
+    const char *waitreason; /* why it is parked, for tracebacks */
+    void *param;            /* set by the waker: the sudog that completed, or NULL */
+    _Atomic uint32_t selectdone; /* 0 until a waker (or the timeout) wins the wakeup */
+    gort__sudog *waiting;   /* [own] sudogs of the current select */
+    gort__timer timer;      /* sleep / select timeout timer */
+    uint64_t timerseq;      /* [own] incarnation of g->timer, for stale firings */
+
+    /* tools */
+    void *asan_fake_stack;  /* ASan fiber bookkeeping */
+    unsigned valgrind_id;   /* valgrind stack registration */
+};
+
+/* ---------------------------------------------------------------------
+ * M — an OS thread.
+ * ------------------------------------------------------------------- */
+struct gort_m {
+    G *curg;                /* G running now, NULL on g0; written by this M only */
+    P *p;                   /* attached P, NULL if none; written by this M only */
+    P *nextp;               /* P handed over by startm; guarded by sched.lock hand-off */
+    int32_t id;
+    pid_t tid;              /* kernel thread id for tgkill */
+    uintptr_t g0_sp;        /* top of g0 (pthread) stack that every mcall restarts at */
+    uintptr_t g0_lo, g0_hi; /* g0 stack bounds (ASan, checks) */
+    void *g0_asan_fake;
+    int32_t locks;          /* runtime locks held + critical sections: >0 = not preemptible */
+    bool spinning;          /* looking for work; counted in sched.nmspinning */
+    bool incheckdead;
+    gort__note park;        /* stopm sleeps here */
+    M *schedlink;           /* sched.midle link; guarded by sched.lock */
+    M *alllink;             /* allm list; append-only, guarded by sched.lock */
+    _Atomic uint32_t signal_pending; /* a SIGURG is in flight (coalescing) */
+    _Atomic uint32_t in_runtime;     /* >0 while in scheduler/g0 code (sysmon reads) */
+    void *altstack;         /* sigaltstack memory */
+    uint64_t fastrand;      /* per-M PRNG state */
+    int64_t preempt_gen;    /* count of handled preempt signals */
+
+    /* --- async preemption (preempt.c, signal_linux.c; issue 3) ---------
+     * Written by this M's SIGURG handler unless marked [sysmon]; read
+     * racily by sysmon for the "cannot be preempted" diagnostic. */
+    uintptr_t preempt_lastpc;     /* pc the last preemption signal interrupted */
+    int32_t preempt_lastreason;   /* GORT_PR_* for it; GORT_PR_SAFE = preempted */
+    int32_t preempt_insyscall;    /* [sysmon] last request found the thread in the
+                                     kernel: syscall nr + 1 (0 = no, -1 = not a syscall) */
+    uintptr_t preempt_kpc;        /* [sysmon] its user pc then (from /proc) */
+    int64_t preempt_reqgen;       /* [sysmon] preempt_gen when the current request began */
+    uint64_t sigmask_base;        /* signals blocked when the M started (minit);
+                                     a context blocking more is not preempted */
+    /* --- end async preemption --- */
+    /* gopark hand-off to g0 (this M only) */
+    bool (*waitunlockf)(G *, void *);
+    void *waitlock;
+    void (*mcall_fn)(G *);  /* function mcall runs on g0 */
+    bool mcall_dying;       /* the G switching out will never resume (ASan) */
+};
+
+/* ---------------------------------------------------------------------
+ * P — a processor.
+ * ------------------------------------------------------------------- */
+#define GORT_RUNQ_SIZE 256
+enum { P_IDLE = 0, P_RUNNING, P_STOPPED };
+
+struct gort_p {
+    int32_t id;
+    _Atomic uint32_t status;     /* P_*; P_IDLE only on sched.pidle */
+    P *link;                     /* sched.pidle link; guarded by sched.lock */
+    M *m;                        /* M holding it, NULL if idle */
+    uint32_t schedtick;          /* incremented by execute(); sysmon reads racily (atomic) */
+
+    /* Local run queue: lock-free single-producer (the owner) multi-consumer
+     * (stealers) ring, as in Go.  runnext is a one-G fast path. */
+    _Atomic uint32_t runqhead;   /* consumers CAS it */
+    _Atomic uint32_t runqtail;   /* only the owner stores it */
+    G *_Atomic runq[GORT_RUNQ_SIZE];
+    G *_Atomic runnext;
+
+    /* Dead Gs with stacks, ready for reuse; owner only. */
+    G *gfree;
+    int32_t gfreecnt;
+
+    /* Timers (time.c) */
+    gort__mutex timerslock;
+    gort__timer **timers;        /* 4-ary min-heap by when; guarded by timerslock */
+    int32_t ntimers, timerscap;
+    _Atomic int64_t timer0_when; /* when of timers[0], 0 if none; readable without the lock */
+
+    /* sysmon's view (sysmon only) */
+    uint32_t sysmon_tick;
+    int64_t sysmon_when;         /* when sysmon first saw sysmon_tick */
+
+    /* Statistics: written by the owner, summed racily. */
+    _Atomic uint64_t nswitch, nsteal, nsyncpreempt, nasyncpreempt;
+};
+
+/* ---------------------------------------------------------------------
+ * The scheduler's global state.
+ * ------------------------------------------------------------------- */
+typedef struct gort__sched {
+    gort__mutex lock;             /* guards the fields below unless marked */
+    M *midle; int32_t nmidle;    /* idle Ms */
+    int32_t mcount;              /* Ms created */
+    _Atomic int32_t nmspinning;  /* Ms spinning (atomic, read without lock) */
+    P *pidle;                    /* idle Ps */
+    _Atomic int32_t npidle;      /* len(pidle) (atomic, read without lock) */
+    G *runqhead, *runqtail; _Atomic int32_t runqsize; /* global run queue */
+    M *allm;                     /* all Ms */
+
+    gort__mutex gflock;           /* guards the global G free list */
+    G *gfree; int32_t gfreecnt;
+
+    gort__mutex allglock;         /* guards allgs */
+    G *allgs; int32_t nallgs;
+
+    _Atomic uint64_t goidgen;
+    _Atomic int32_t ngoroutines; /* live goroutines (not dead) */
+    int32_t gomaxprocs;          /* len(allp) in use; changed only during STW */
+    P **allp;                    /* Ps, [0, gomaxprocs); capacity allp_cap */
+    int32_t allp_cap;
+
+    /* stop the world */
+    _Atomic uint32_t gcwaiting;  /* STW in progress: Ps stop at the next schedule */
+    int32_t stopwait;            /* Ps still to stop; guarded by lock */
+    gort__note stopnote;         /* STW caller sleeps here */
+    gort__mutex stwlock;          /* one STW at a time */
+
+    /* timers: an M sleeping in findrunnable until the next timer */
+    _Atomic int64_t timer_sleep_until; /* its deadline, 0 if none sleeps */
+    M *timer_sleeper;            /* guarded by lock */
+
+    /* sysmon */
+    _Atomic uint32_t sysmonwait; /* sysmon sleeps until woken (all idle) */
+    gort__note sysmonnote;
+    _Atomic bool sysmon_started;
+
+    /* lifecycle */
+    _Atomic bool started;        /* gort_main is running */
+    _Atomic bool exiting;        /* main goroutine returned: run nothing more */
+    gort__note mainnote;         /* gort_main's thread waits here */
+    _Atomic int32_t nforeign_blocked; /* foreign threads blocked in gort calls */
+
+    /* statistics not owned by a P */
+    _Atomic uint64_t nspawned, npreemptreq, nsignals, nstw;
+    _Atomic uint64_t nasync_foreign; /* spare */
+} gort__sched;
+
+extern gort__sched gort__sched_state;
+#define sched gort__sched_state
+
+/* ---------------------------------------------------------------------
+ * Configuration (debug.c): GORTMAXPROCS, GORTSTACKSIZE, GORTDEBUG.
+ * ------------------------------------------------------------------- */
+typedef struct gort__config {
+    int32_t maxprocs;        /* initial GORTMAXPROCS */
+    size_t stacksize;        /* bytes of usable stack per goroutine */
+    int64_t schedtrace_ms;   /* GORTDEBUG=schedtrace=MS, 0 = off */
+    int64_t quantum_ns;      /* GORTDEBUG=quantum=..., default 10ms */
+    bool asyncpreemptoff;    /* GORTDEBUG=asyncpreemptoff=1 */
+    int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
+    bool scheddetail;
+} gort__config;
+extern gort__config gort__cfg;
+void gort__parse_env(void);
+/* Parse a duration like "500us", "10ms", "1s", "250" (ns); -1 if bad. */
+int64_t gort__parse_duration(const char *s);
+
+/* ---------------------------------------------------------------------
+ * Architecture (arch/asm_amd64.S, arch/arch_amd64.c)
+ * ------------------------------------------------------------------- */
+/* Save the callee-saved state of the running G into g->sched_sp, switch
+ * to the stack top `g0sp` and call fn(g) there; fn never returns. */
+void gort__mcall_asm(G *g, void (*fn)(G *), uintptr_t g0sp);
+/* Resume g from g->sched_sp. */
+GORT_NORETURN void gort__gogo_asm(G *g);
+/* Lay out a new G's stack so gort__gogo_asm starts it in the entry
+ * trampoline, which calls gort__goentry(g). */
+void gort__arch_newstack(G *g);
+/* Async preemption trampoline (issue 3). */
+void gort__asyncpreempt(void);
+
+/* ---------------------------------------------------------------------
+ * Scheduler (proc.c)
+ * ------------------------------------------------------------------- */
+/* The calling thread's M, or NULL on a foreign thread.  Not inlined: a
+ * goroutine can change threads across any call, and a compiler may cache
+ * TLS addresses within a function. */
+M *gort__getm(void) __attribute__((noinline));
+/* The calling goroutine, or the calling foreign thread's pseudo-G
+ * (created on first use; NULL only if that allocation failed). */
+G *gort__getg(void) __attribute__((noinline));
+
+/* Park the current G.  On a goroutine this switches to g0, marks the G
+ * waiting and then calls unlockf(g, lock) there (if not NULL; it returns
+ * false to resume at once).  On a foreign thread it marks the pseudo-G
+ * waiting, calls unlockf, and blocks the thread until readied. */
+void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason);
+/* gort__gopark with unlockf = release this runtime lock. */
+void gort__goparkunlock(gort__mutex *l, const char *reason);
+/* Make a parked G runnable (foreign: wake its thread).  Callable from any
+ * thread, with runtime locks held.  `next`: run it next on this P. */
+void gort__goready(G *g, bool next);
+/* Yield: current G to the global queue (gort_yield). */
+void gort__gosched(void);
+/* Check a pending preemption request at a runtime call (Go's stack-check
+ * path): yields if one is pending. */
+void gort__preempt_check(void);
+/* Fatal error: message, traceback of the current goroutine, abort. */
+GORT_NORETURN void gort__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same, but exit(2) instead of abort (deadlock), with all goroutines. */
+GORT_NORETURN void gort__fatal_exit2(const char *msg);
+/* Make sure the scheduler is initialised (idempotent, thread-safe). */
+void gort__schedinit(void);
+/* Wake an idle P if there is work and no spinning M (Go's wakep). */
+void gort__wakep(void);
+/* Foreign-thread bookkeeping for deadlock detection. */
+void gort__foreign_block(void);
+void gort__foreign_unblock(void);
+
+/* Called by the async preemption trampoline on the interrupted G's stack:
+ * stop the G (it goes to the global run queue) and return when it is
+ * resumed, possibly on another M. */
+void gort__asyncpreempt2(void);
+/* Run queues (runq.c) */
+void gort__runqput(P *pp, G *g, bool next);
+G *gort__runqget(P *pp);
+bool gort__runqempty(P *pp);
+/* Steal half of p2's queue into pp; returns one G to run or NULL. */
+G *gort__runqsteal(P *pp, P *p2, bool stealrunnext);
+/* Global queue; caller holds sched.lock. */
+void gort__globrunqput(G *g);
+void gort__globrunqputbatch(G *head, G *tail, int32_t n);
+G *gort__globrunqget(P *pp, int32_t max);
+/* Idle P list; caller holds sched.lock. */
+void gort__pidleput(P *pp);
+P *gort__pidleget(void);
+/* Start an M running pp (an idle P if NULL); caller holds no lock. */
+void gort__startm(P *pp, bool spinning);
+void gort__acquirep(P *pp);
+P *gort__releasep(void);
+/* STW support for schedule(): give up the P and sleep until restarted. */
+void gort__gcstopm(void);
+/* Allocate and initialise Ps up to n (STW or init). */
+void gort__procresize(int32_t n);
+
+/* proc helpers used by the preemption code */
+void gort__stoptheworld(const char *reason);
+void gort__starttheworld(void);
+P *gort__getp(void); /* current P or NULL */
+
+/* ---------------------------------------------------------------------
+ * Stacks (stack.c)
+ * ------------------------------------------------------------------- */
+/* Allocate a G with a stack of gort__cfg.stacksize; NULL on ENOMEM. */
+G *gort__stackalloc_g(void);
+/* Return a dead G's stack pages that grew deep (madvise). */
+void gort__stack_scavenge(G *g);
+void gort__stack_init(void);
+/* Dead-G pools: a G with a stack from pp's free list (refilled from the
+ * global one), NULL if none; and back onto it (owner of pp only). */
+G *gort__gfget(P *pp);
+void gort__gfput(P *pp, G *g);
+
+/* ---------------------------------------------------------------------
+ * Preemption (preempt.c, signal_linux.c) — issue 3.
+ * ------------------------------------------------------------------- */
+void gort__signal_init(void);           /* install the SIGURG handler */
+void gort__minit_signals(M *m);         /* per-M: alternate signal stack */
+/* Ask the G running on pp to stop (sysmon, STW).  Returns true if a
+ * request was made. */
+bool gort__preemptone(P *pp);
+void gort__sysmon_start(void);
+void gort__sysmon_wake(void);
+bool gort__pc_preemptible(uintptr_t pc); /* in registered, non-nosplit user text */
+const char *gort__pc_unsafe_reason(uintptr_t pc, M *m, G *g);
+
+/* --- async preemption internals (preempt.c, signal_linux.c,
+ * arch/arch_amd64.c, arch/preempt_amd64.S) -------------------------- */
+/* Why a context is not an async safe point (0 = it is). */
+enum {
+    GORT_PR_SAFE = 0,
+    GORT_PR_NO_G,        /* M on g0 / no goroutine, or G not running here */
+    GORT_PR_PREEMPT_OFF, /* g->preempt_off > 0 */
+    GORT_PR_LOCKS,       /* m->locks > 0 */
+    GORT_PR_RUNTIME,     /* pc in the gort runtime */
+    GORT_PR_NOSPLIT,     /* pc in a GORT_NOSPLIT function */
+    GORT_PR_FOREIGN,     /* pc in libc / ld.so / vDSO / an unregistered object */
+    GORT_PR_OFFSTACK,    /* rsp not on the goroutine's stack */
+    GORT_PR_NOROOM,      /* not enough stack for the trampoline frame */
+    GORT_PR_SIGMASK,     /* more signals blocked than usual (inside a handler?) */
+    GORT_PR_NREASONS
+};
+/* Full check used by the signal handler: every condition for injecting a
+ * call to gort__asyncpreempt at (pc, sp).  Async-signal-safe, lock-free. */
+int gort__preempt_unsafe_code(uintptr_t pc, uintptr_t sp, M *m, G *g);
+const char *gort__preempt_reason_str(int code);
+/* sysmon: print the "cannot be preempted" report once per request for
+ * pp's goroutine if its request is older than gort__cfg.stuck_report_ns. */
+void gort__preempt_diag(P *pp, int64_t now);
+/* Once, before any signal: XSAVE detection (arch_amd64.c), main
+ * executable registration (preempt.c).  Called by gort__signal_init. */
+void gort__arch_preempt_init(void);
+void gort__preempt_init(void);
+extern size_t gort__asyncpreempt_frame; /* trampoline frame bytes (arch_amd64.c) */
+/* Stack the handler insists on below the trampoline frame, for
+ * gort__asyncpreempt2 and what it calls before switching to g0. */
+#define GORT_ASYNCPREEMPT_MARGIN 4096
+/* --- end async preemption internals --- */
+
+/* ---------------------------------------------------------------------
+ * Traceback (traceback.c)
+ * ------------------------------------------------------------------- */
+void gort__traceback_here(int fd);           /* current stack via frame pointers */
+void gort__traceback_g(int fd, G *g);        /* a parked G's stack */
+void gort__dump_goroutines(int fd);          /* every goroutine (deadlock) */
+/* Describe pc as "func+0xoff (module)" into buf. */
+void gort__symbolize(uintptr_t pc, char *buf, size_t n);
+
+/* ---------------------------------------------------------------------
+ * Misc
+ * ------------------------------------------------------------------- */
+static inline int64_t gort__now(void) { return gort_nanotime(); }
+uint32_t gort__fastrand(void);               /* per-M xorshift; any thread */
+static inline uint32_t gort__fastrandn(uint32_t n)
+{
+    return (uint32_t)(((uint64_t)gort__fastrand() * n) >> 32);
+}
+/* Write to stderr without stdio (usable with locks held / in handlers). */
+void gort__print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Runtime statistics counters not in P */
+#define GORT_CACHELINE 64
+
+/* ---------------------------------------------------------------------
+ * Semaphores (sema.c) — address-keyed semaphores and the cond notify list.
+ * ------------------------------------------------------------------- */
+/* Wait until *addr > 0, then decrement it.  lifo: queue at the front of
+ * addr's waiters (a mutex waiter that already slept once).  reason is the
+ * wait reason shown in tracebacks. */
+void gort__semacquire(uint32_t *addr, bool lifo, const char *reason);
+/* Increment *addr and wake one waiter if any.  handoff: give the unit to
+ * the woken waiter directly and yield to it (starving mutex). */
+void gort__semrelease(uint32_t *addr, bool handoff);
+/* gort_cond's notify list: take a ticket (with the user mutex held), then
+ * wait for it (mutex released); notify wakes the oldest ticket / all. */
+uint32_t gort__notifylist_add(gort_cond *c);
+void gort__notifylist_wait(gort_cond *c, uint32_t ticket);
+void gort__notifylist_notify_one(gort_cond *c);
+void gort__notifylist_notify_all(gort_cond *c);
+
+#endif /* GORT_RUNTIME_H */

@@ -1,0 +1,156 @@
+/*
+ * sysmon.c — the system monitor thread (Go's sysmon): notices goroutines
+ * that have run longer than the time slice and asks for their preemption,
+ * retries requests that landed at unsafe points, reports goroutines that
+ * cannot be preempted, keeps timers on idle Ps from being forgotten, and
+ * prints GORTDEBUG=schedtrace lines.
+ *
+ * Timing.  A P's schedtick changes at every goroutine switch; sysmon
+ * records when it first saw each tick (sysmon_when), so a G's run time is
+ * known to within one sysmon period.  While any P is running, the period
+ * is quantum/8 (at least 20 us): lateness stays near one quantum, where
+ * Go's sysmon (10 ms period at worst) lets a hog run two to four.  With
+ * nothing running for a while sysmon sleeps on a note until execute() wakes
+ * it, so an idle program uses no CPU.
+ *
+ * A request is only made when something else wants the P: its run queue or
+ * runnext is not empty, the global queue has work and no P is idle, one of
+ * its timers is due, or the world is being stopped.  A lone hog is never
+ * signalled.
+ *
+ * sysmon is a plain thread, not an M: it holds no P and runs no goroutine,
+ * so the preemption signal handler ignores it.
+ */
+#include "runtime.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static int64_t last_trace;
+
+static bool p_wanted(P *pp, int64_t now)
+{
+    if (!gort__runqempty(pp))
+        return true;
+    if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0 &&
+        atomic_load_explicit(&sched.npidle, memory_order_relaxed) == 0)
+        return true;
+    int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
+    if (tw && tw <= now)
+        return true;
+    return atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) != 0;
+}
+
+static void schedtrace(int64_t now)
+{
+    int64_t every = gort__cfg.schedtrace_ms * 1000000;
+    if (every <= 0 || now - last_trace < every)
+        return;
+    last_trace = now;
+    char line[1024];
+    int n = snprintf(line, sizeof line,
+                     "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
+                     "idlethreads=%d runqueue=%d goroutines=%d [",
+                     (long long)(now / 1000000), sched.gomaxprocs, atomic_load(&sched.npidle),
+                     sched.mcount, atomic_load(&sched.nmspinning), sched.nmidle,
+                     atomic_load(&sched.runqsize), atomic_load(&sched.ngoroutines));
+    for (int32_t i = 0; i < sched.gomaxprocs && n < (int)sizeof line - 16; i++) {
+        P *pp = sched.allp[i];
+        uint32_t len = atomic_load(&pp->runqtail) - atomic_load(&pp->runqhead);
+        n += snprintf(line + n, sizeof line - (size_t)n, i ? " %u" : "%u", len);
+    }
+    gort__print("%s]\n", line);
+}
+
+static void *sysmon(void *arg)
+{
+    (void)arg;
+    int idle_rounds = 0;
+    for (;;) {
+        if (atomic_load(&sched.exiting))
+            return NULL;
+        int64_t now = gort_nanotime();
+        int64_t q = gort__cfg.quantum_ns;
+        int64_t period = q / 8 < 20000 ? 20000 : q / 8;
+        int64_t next = now + period;
+        bool running = false;
+        for (int32_t i = 0; i < sched.gomaxprocs; i++) {
+            P *pp = sched.allp[i];
+            if (atomic_load_explicit(&pp->status, memory_order_relaxed) != P_RUNNING)
+                continue;
+            running = true;
+            uint32_t tick = atomic_load_explicit((_Atomic uint32_t *)&pp->schedtick,
+                                                 memory_order_relaxed);
+            if (tick != pp->sysmon_tick) {
+                pp->sysmon_tick = tick;
+                pp->sysmon_when = now;
+                continue;
+            }
+            if (now - pp->sysmon_when < q) {
+                if (pp->sysmon_when + q < next)
+                    next = pp->sysmon_when + q;
+                continue;
+            }
+            if (p_wanted(pp, now))
+                gort__preemptone(pp);
+            if (gort__cfg.stuck_report_ns > 0)
+                gort__preempt_diag(pp, now);
+        }
+        /* Timers due on idle Ps with no M watching them. */
+        int64_t tw = gort__timesleepuntil();
+        if (tw && tw <= now && atomic_load(&sched.timer_sleep_until) == 0)
+            gort__wakep();
+        schedtrace(now);
+        if (running) {
+            idle_rounds = 0;
+        } else if (++idle_rounds > 20 && gort__cfg.schedtrace_ms <= 0) {
+            /* Nothing has run for a while: sleep until execute() wakes us. */
+            gort__noteclear(&sched.sysmonnote);
+            atomic_store(&sched.sysmonwait, 1);
+            bool any = false;
+            for (int32_t i = 0; i < sched.gomaxprocs; i++)
+                if (atomic_load(&sched.allp[i]->status) == P_RUNNING)
+                    any = true;
+            if (!any)
+                gort__notesleep(&sched.sysmonnote);
+            if (atomic_exchange(&sched.sysmonwait, 0) == 0)
+                gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
+            idle_rounds = 0;
+            continue;
+        } else {
+            next = now + (q > 10000000 ? 10000000 : q);
+        }
+        if (gort__cfg.schedtrace_ms > 0 && last_trace + gort__cfg.schedtrace_ms * 1000000 < next)
+            next = last_trace + gort__cfg.schedtrace_ms * 1000000;
+        gort__note n = {0};
+        gort__notetsleep_until(&n, next);
+    }
+}
+
+void gort__sysmon_wake(void)
+{
+    if (atomic_exchange(&sched.sysmonwait, 0))
+        gort__notewakeup(&sched.sysmonnote);
+}
+
+void gort__sysmon_start(void)
+{
+    if (atomic_exchange(&sched.sysmon_started, true))
+        return;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    /* sysmon never runs goroutines: keep the preemption signal off it. */
+    sigset_t all, old;
+    sigemptyset(&all);
+    sigaddset(&all, SIGURG);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t th;
+    if (pthread_create(&th, &attr, sysmon, NULL) != 0)
+        atomic_store(&sched.sysmon_started, false);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Run every test binary in $1 as its own process under a timeout; a hang is
+# a failure with the test's name.  Ends with "N passed, N failed".
+dir=${1:-build/tests}
+limit=${GORT_TEST_TIMEOUT:-120}
+pass=0; fail=0; failed=""
+for t in "$dir"/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    start=$(date +%s.%N)
+    timeout -k 5 "$limit" "$t" > "$t.log" 2>&1
+    rc=$?
+    secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}')
+    if [ $rc -eq 0 ]; then
+        pass=$((pass+1)); printf 'PASS %-32s %ss\n' "$name" "$secs"
+    else
+        fail=$((fail+1)); failed="$failed $name"
+        if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then why="TIMEOUT after ${limit}s"; else why="exit $rc"; fi
+        printf 'FAIL %-32s %s\n' "$name" "$why"
+        sed 's/^/    | /' "$t.log" | tail -n 40
+    fi
+done
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
