@@ -12,9 +12,10 @@ CFLAGS_COMMON = -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
                 -pthread -Iinclude $(OPT) $(SAN)
 # The runtime: hidden by default, no block partitioning so every function
 # stays in .text (renamed to gort_text below), no stack protector noise.
-RT_CFLAGS = $(CFLAGS_COMMON) -fvisibility=hidden -fPIC -fno-reorder-blocks-and-partition \
+NOSPLITBLOCKS := $(shell $(CC) -fno-reorder-blocks-and-partition -E -x c /dev/null >/dev/null 2>&1 && echo -fno-reorder-blocks-and-partition)
+RT_CFLAGS = $(CFLAGS_COMMON) -fvisibility=hidden -fPIC $(NOSPLITBLOCKS) \
             -Isrc $(EXTRA_RT_CFLAGS)
-TEST_CFLAGS = $(CFLAGS_COMMON) $(EXTRA_TEST_CFLAGS)
+TEST_CFLAGS = $(CFLAGS_COMMON) -Wno-format-zero-length $(EXTRA_TEST_CFLAGS)
 LDLIBS_RT = -pthread -ldl
 
 RT_C   := $(wildcard src/*.c) $(wildcard src/arch/*_amd64.c)
@@ -29,7 +30,10 @@ EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c)
 # safe-point check can tell it from the program's own code even when
 # libgort.a is linked statically (the linker then defines
 # __start_gort_text/__stop_gort_text).
-RENAME = --rename-section .text=gort_text,alloc,load,readonly,code,contents
+RENAME = --rename-section .text=gort_text,alloc,load,readonly,code,contents \
+         --rename-section .text.unlikely=gort_text,alloc,load,readonly,code,contents \
+         --rename-section .text.hot=gort_text,alloc,load,readonly,code,contents \
+         --rename-section .text.startup=gort_text,alloc,load,readonly,code,contents
 
 .PHONY: all lib tests examples test test-asan test-ubsan demo install clean check-sections \
         check-install

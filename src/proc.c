@@ -825,14 +825,17 @@ void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
         gort__throw("gopark: no G");
     g->waitreason = reason;
     atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+    /* Counted as blocked before the lock is released, and uncounted by the
+     * waker: a thread that has been readied but not yet run must not look
+     * blocked to checkdead. */
+    gort__foreign_block();
     if (unlockf && !unlockf(g, lock)) {
+        gort__foreign_unblock();
         atomic_store(&g->status, G_RUNNING);
         return;
     }
-    gort__foreign_block();
     while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
         gort__futex_wait(&g->status, G_WAITING, -1);
-    gort__foreign_unblock();
     atomic_store(&g->status, G_RUNNING);
 }
 
@@ -851,6 +854,7 @@ void gort__goparkunlock(gort__mutex *l, const char *reason)
 void gort__goready(G *g, bool next)
 {
     if (g->foreign) {
+        gort__foreign_unblock();
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
         gort__futex_wake(&g->status, 1);
         return;

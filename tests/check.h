@@ -8,6 +8,7 @@
 #ifndef GORT_TEST_CHECK_H
 #define GORT_TEST_CHECK_H
 #include <gort.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
