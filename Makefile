@@ -95,3 +95,10 @@ check-install: lib
 
 clean:
 	rm -rf build build-asan build-ubsan build-*
+
+# Benchmarks: gort vs its Go and Boost.Fiber twins (bench/run.sh installs
+# what it needs, builds everything, runs interleaved rounds and writes
+# bench/results.md and bench/results.svg; raw data in $(BUILD)/bench/raw).
+.PHONY: bench
+bench: lib
+	BUILD=$(BUILD) CC=$(CC) bash bench/run.sh

@@ -60,6 +60,11 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t foreign_key;
 static _Atomic bool main_called;
 static _Atomic int32_t mid_gen;
+static _Atomic uint64_t foreign_gen;  /* bumped by every foreign block/unblock */
+/* Pseudo-Gs of exited threads, reused rather than freed: a waker may still
+ * be about to futex-wake the status word of a G whose thread has exited. */
+static gort__mutex foreign_free_lock;
+static G *foreign_free;
 
 static GORT_NORETURN void schedule(void);
 
@@ -71,7 +76,14 @@ P *gort__getp(void)
     return m ? m->p : NULL;
 }
 
-static void foreign_g_free(void *p) { free(p); }
+static void foreign_g_free(void *p)
+{
+    G *g = p;
+    gort__lock_raw(&foreign_free_lock);
+    g->schedlink = foreign_free;
+    foreign_free = g;
+    gort__unlock_raw(&foreign_free_lock);
+}
 
 G *gort__getg(void)
 {
@@ -82,7 +94,15 @@ G *gort__getg(void)
     if (likely(g))
         return g;
     gort__schedinit();
-    g = calloc(1, sizeof *g);
+    gort__lock_raw(&foreign_free_lock);
+    g = foreign_free;
+    if (g)
+        foreign_free = g->schedlink;
+    gort__unlock_raw(&foreign_free_lock);
+    if (g)
+        memset(g, 0, sizeof *g);
+    else
+        g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
     g->foreign = true;
@@ -467,6 +487,9 @@ static void checkdead(void)
     for (int32_t i = 0; i < sched.gomaxprocs; i++)
         if (!gort__runqempty(sched.allp[i]))
             return;
+    /* Foreign threads block, get readied and exit concurrently with this
+     * check: only trust a count that no block/ready changed meanwhile. */
+    uint64_t gen = atomic_load(&foreign_gen);
     int known = sched.mcount + 1 /* gort_main's thread */ +
                 atomic_load(&sched.nforeign_blocked) +
                 (atomic_load(&sched.sysmon_started) ? 1 : 0);
@@ -481,6 +504,8 @@ static void checkdead(void)
     closedir(d);
     if (nthreads > known)
         return; /* another thread may still send, close or unlock */
+    if (atomic_load(&foreign_gen) != gen || atomic_load(&sched.runqsize) > 0)
+        return;
     gort__fatal_exit2("all goroutines are asleep - deadlock!");
 }
 
@@ -689,8 +714,11 @@ top:;
         m->spinning = false;
         if (atomic_fetch_sub(&sched.nmspinning, 1) < 1)
             gort__throw("findrunnable: negative nmspinning");
-        for (int32_t i = 0; i < procs; i++) {
-            if (!gort__runqempty(sched.allp[i])) {
+        /* Global queue too: a thread without a P queues there and its
+         * wakep saw us spinning, so it woke nobody. */
+        bool global = atomic_load(&sched.runqsize) > 0;
+        for (int32_t i = global ? procs - 1 : 0; i < procs; i++) {
+            if (global || !gort__runqempty(sched.allp[i])) {
                 gort__lock(&sched.lock);
                 P *p2 = gort__pidleget();
                 gort__unlock(&sched.lock);
@@ -923,8 +951,17 @@ void gort__asyncpreempt2(void)
     g->async_preempted = false;
 }
 
-void gort__foreign_block(void) { atomic_fetch_add(&sched.nforeign_blocked, 1); }
-void gort__foreign_unblock(void) { atomic_fetch_sub(&sched.nforeign_blocked, 1); }
+void gort__foreign_block(void)
+{
+    atomic_fetch_add(&sched.nforeign_blocked, 1);
+    atomic_fetch_add(&foreign_gen, 1);
+}
+
+void gort__foreign_unblock(void)
+{
+    atomic_fetch_sub(&sched.nforeign_blocked, 1);
+    atomic_fetch_add(&foreign_gen, 1);
+}
 
 /* ---------------------------------------------------------------------
  * Public runtime API

@@ -206,10 +206,12 @@ struct gort_m {
      * racily by sysmon for the "cannot be preempted" diagnostic. */
     uintptr_t preempt_lastpc;     /* pc the last preemption signal interrupted */
     int32_t preempt_lastreason;   /* GORT_PR_* for it; GORT_PR_SAFE = preempted */
-    int32_t preempt_insyscall;    /* [sysmon] last request found the thread in the
-                                     kernel: syscall nr + 1 (0 = no, -1 = not a syscall) */
-    uintptr_t preempt_kpc;        /* [sysmon] its user pc then (from /proc) */
     int64_t preempt_reqgen;       /* [sysmon] preempt_gen when the current request began */
+    /* [sysmon] samples of the thread (preempt.c want_signal): a signal is
+     * sent only to a thread that is running and used CPU since the last. */
+    bool preempt_blocked;         /* last sample: not busy in user code */
+    int64_t preempt_cpu;          /* last sample: thread CPU time (ns) */
+    int64_t preempt_wall;         /* last sample: when (gort__now) */
     uint64_t sigmask_base;        /* signals blocked when the M started (minit);
                                      a context blocking more is not preempted */
     /* --- end async preemption --- */

@@ -29,6 +29,7 @@
 #include <string.h>
 
 static int64_t last_trace;
+static int64_t start_time; /* schedtrace prints ms since sysmon started, as Go does */
 
 static bool p_wanted(P *pp, int64_t now)
 {
@@ -53,7 +54,7 @@ static void schedtrace(int64_t now)
     int n = snprintf(line, sizeof line,
                      "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
                      "idlethreads=%d runqueue=%d goroutines=%d [",
-                     (long long)(now / 1000000), sched.gomaxprocs, atomic_load(&sched.npidle),
+                     (long long)((now - start_time) / 1000000), sched.gomaxprocs, atomic_load(&sched.npidle),
                      sched.mcount, atomic_load(&sched.nmspinning), sched.nmidle,
                      atomic_load(&sched.runqsize), atomic_load(&sched.ngoroutines));
     for (int32_t i = 0; i < sched.gomaxprocs && n < (int)sizeof line - 16; i++) {
@@ -139,6 +140,8 @@ void gort__sysmon_start(void)
 {
     if (atomic_exchange(&sched.sysmon_started, true))
         return;
+    start_time = gort_nanotime();
+    last_trace = start_time;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -1,0 +1,554 @@
+/*
+ * preempt.c — asynchronous preemption policy: which code may be stopped at
+ * an arbitrary instruction (the async safe-point check), preemption
+ * requests (gort__preemptone, called by sysmon and stop-the-world), the
+ * registry of preemptible modules, gort_preempt_disable/enable, and the
+ * "goroutine N cannot be preempted" diagnostic.
+ *
+ * The mechanism (Go 1.14's): a request sets g->preempt, which the goroutine
+ * honours at its next runtime call (gort__preempt_check), and sends SIGURG
+ * to the M's thread.  The handler (signal_linux.c) asks
+ * gort__preempt_unsafe_code whether the interrupted instruction is an
+ * async safe point; if so it injects a call to gort__asyncpreempt
+ * (arch/preempt_amd64.S).  If not, nothing happens: the request stays
+ * pending and sysmon (or the STW loop) simply asks again later.
+ *
+ * An async safe point is an instruction where stopping the goroutine and
+ * running others (possibly on the same thread) cannot deadlock or corrupt
+ * anything.  Go knows this per instruction from compiler metadata; gort
+ * only knows addresses, so it is conservative:
+ *   - the M is running a goroutine (curg, G_RUNNING, with a P) and the
+ *     interrupted rsp is on that goroutine's stack with room for the
+ *     trampoline's frame: the scheduler's own g0 code is never stopped;
+ *   - no runtime lock held (m->locks) and no gort_preempt_disable section
+ *     (g->preempt_off);
+ *   - pc is in *registered* code: the main executable and shared objects
+ *     that include gort.h (their constructor registers them).  libc, ld.so,
+ *     the vDSO and every other object are never registered, because they
+ *     may hold locks of their own (malloc's arena lock, stdio's FILE lock,
+ *     ld.so's lock) that another goroutine on the same thread would then
+ *     deadlock on, and because they keep thread-local state across
+ *     instructions (errno, TLS caches) that must not migrate;
+ *   - pc is not gort's own code: [__start_gort_text, __stop_gort_text) when
+ *     libgort.a is linked into the executable (the Makefile renames the
+ *     runtime's .text), and libgort.so, which is never registered;
+ *   - pc is not in a GORT_NOSPLIT function (section gort_nosplit);
+ *   - the thread's signal mask blocks nothing beyond what the M started
+ *     with: otherwise we are probably inside another signal handler running
+ *     on the goroutine stack, and parking that would move a handler frame
+ *     to another thread.
+ *
+ * Registry invariants: a fixed static table (it must work from
+ * constructors, before the runtime or malloc can be relied on).  Writers
+ * (gort_register_module, init) serialise on a spinlock; the signal handler
+ * reads lock-free: an entry is filled completely before the module count
+ * is published with a release store, and a nosplit range is filled before
+ * its count is; entries are never removed or changed otherwise.
+ * dlclose of a registered module leaves a stale entry (documented limit).
+ *
+ * Alternatives rejected: per-instruction metadata (Go's PCDATA) needs
+ * compiler support; signalling with SIGUSR1/2 (programs use them; SIGURG
+ * is ignored by default, rare in practice, and spurious deliveries are
+ * harmless, as Go found); forward simulation to a "safe" instruction
+ * (single-stepping is complex and slow).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------------
+ * The registry of preemptible code.
+ * ------------------------------------------------------------------- */
+
+#define MAX_MODULES 128
+#define MAX_SEGS 8     /* executable PT_LOAD segments per module */
+#define MAX_NOSPLIT 8  /* nosplit ranges per module (normally one) */
+
+typedef struct { uintptr_t lo, hi; } range;
+
+typedef struct module {
+    uintptr_t key;              /* dlpi_addr + first executable vaddr: identity */
+    int nseg;
+    range seg[MAX_SEGS];
+    _Atomic int nnosplit;       /* published after nosplit[i] is filled */
+    range nosplit[MAX_NOSPLIT];
+} module;
+
+static module modules[MAX_MODULES];
+static _Atomic int nmodules;          /* published after modules[i] is filled */
+static atomic_flag reglock = ATOMIC_FLAG_INIT;
+static _Atomic bool reg_overflow_warned;
+
+/* The runtime's own code when it is a shared object (never registered,
+ * only recorded so the diagnostic can say "inside the gort runtime"). */
+static range rt_seg[MAX_SEGS];
+static _Atomic int rt_nseg;
+
+/* The runtime's code inside the executable (static link): the Makefile
+ * renames the runtime's .text to gort_text.  Weak: in a link without that
+ * section (or in libgort.so, where these are libgort.so's own bounds) they
+ * still resolve. */
+extern char __start_gort_text[] __attribute__((weak, visibility("hidden")));
+extern char __stop_gort_text[] __attribute__((weak, visibility("hidden")));
+
+static void reg_lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&reglock, memory_order_acquire))
+        __builtin_ia32_pause();
+}
+
+static void reg_unlock(void) { atomic_flag_clear_explicit(&reglock, memory_order_release); }
+
+static inline bool in_ranges(const range *r, int n, uintptr_t pc)
+{
+    for (int i = 0; i < n; i++)
+        if (pc >= r[i].lo && pc < r[i].hi)
+            return true;
+    return false;
+}
+
+/* What dl_iterate_phdr found for one address. */
+typedef struct {
+    uintptr_t addr;  /* address to look for; 0 = the main executable */
+    int index;       /* callback counter: index 0 is the main program */
+    bool found, is_main;
+    uintptr_t key;
+    int nseg;
+    range seg[MAX_SEGS];
+} find_ctx;
+
+static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    find_ctx *c = arg;
+    int idx = c->index++;
+    range seg[MAX_SEGS];
+    int n = 0;
+    bool hit = false;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (c->addr && c->addr >= lo && c->addr < hi)
+            hit = true;
+        if ((ph->p_flags & PF_X) && n < MAX_SEGS)
+            seg[n++] = (range){lo, hi};
+    }
+    if (c->addr == 0 ? idx != 0 : !hit)
+        return 0;
+    c->found = true;
+    c->is_main = idx == 0;
+    c->nseg = n;
+    memcpy(c->seg, seg, sizeof seg);
+    c->key = n ? seg[0].lo : info->dlpi_addr;
+    return 1;
+}
+
+static bool find_module(uintptr_t addr, find_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    c->addr = addr;
+    dl_iterate_phdr(find_cb, c);
+    return c->found;
+}
+
+/* Add (or extend) the registry entry for the module described by c.
+ * Caller holds reglock. */
+static void add_module_locked(const find_ctx *c, uintptr_t nlo, uintptr_t nhi)
+{
+    int n = atomic_load_explicit(&nmodules, memory_order_relaxed);
+    module *md = NULL;
+    for (int i = 0; i < n; i++)
+        if (modules[i].key == c->key)
+            md = &modules[i];
+    if (!md) {
+        if (n == MAX_MODULES) {
+            if (!atomic_exchange(&reg_overflow_warned, true))
+                gort__print("gort: warning: more than %d modules registered; "
+                            "the rest are not preemptible\n", MAX_MODULES);
+            return;
+        }
+        md = &modules[n];
+        md->key = c->key;
+        md->nseg = c->nseg;
+        memcpy(md->seg, c->seg, sizeof md->seg);
+        atomic_store_explicit(&md->nnosplit, 0, memory_order_relaxed);
+        if (nlo < nhi) {
+            md->nosplit[0] = (range){nlo, nhi};
+            atomic_store_explicit(&md->nnosplit, 1, memory_order_relaxed);
+        }
+        atomic_store_explicit(&nmodules, n + 1, memory_order_release);
+        return;
+    }
+    if (nlo >= nhi)
+        return;
+    int k = atomic_load_explicit(&md->nnosplit, memory_order_relaxed);
+    for (int i = 0; i < k; i++)
+        if (md->nosplit[i].lo == nlo && md->nosplit[i].hi == nhi)
+            return; /* every translation unit of a module registers the same range */
+    if (k == MAX_NOSPLIT) {
+        gort__print("gort: warning: too many GORT_NOSPLIT ranges in one module\n");
+        return;
+    }
+    md->nosplit[k] = (range){nlo, nhi};
+    atomic_store_explicit(&md->nnosplit, k + 1, memory_order_release);
+}
+
+static bool is_runtime_module(const find_ctx *c)
+{
+    return in_ranges(c->seg, c->nseg, (uintptr_t)&gort__asyncpreempt);
+}
+
+void gort_register_module(const void *addr_in_module, const void *nosplit_lo,
+                          const void *nosplit_hi)
+{
+    find_ctx c;
+    if (!addr_in_module || !find_module((uintptr_t)addr_in_module, &c))
+        return;
+    /* libgort.so itself is never preemptible code.  When the runtime is
+     * linked into the executable, the executable is registered as usual
+     * and the runtime's part is excluded by the gort_text bounds. */
+    if (is_runtime_module(&c) && !c.is_main)
+        return;
+    reg_lock();
+    add_module_locked(&c, (uintptr_t)nosplit_lo, (uintptr_t)nosplit_hi);
+    reg_unlock();
+}
+
+void gort__preempt_init(void)
+{
+    find_ctx c;
+    /* The main executable is preemptible even if no file of it includes
+     * gort.h (its constructor, if any, adds its nosplit range). */
+    if (find_module(0, &c)) {
+        reg_lock();
+        add_module_locked(&c, 0, 0);
+        reg_unlock();
+    }
+    if (find_module((uintptr_t)&gort__asyncpreempt, &c) && !c.is_main) {
+        memcpy(rt_seg, c.seg, sizeof rt_seg);
+        atomic_store_explicit(&rt_nseg, c.nseg, memory_order_release);
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * The safe-point check.  Called from the signal handler: no locks, no
+ * allocation, nothing but loads.
+ * ------------------------------------------------------------------- */
+
+static int pc_code(uintptr_t pc)
+{
+    if (pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text)
+        return GORT_PR_RUNTIME;
+    int nrt = atomic_load_explicit(&rt_nseg, memory_order_acquire);
+    if (in_ranges(rt_seg, nrt, pc))
+        return GORT_PR_RUNTIME;
+    int n = atomic_load_explicit(&nmodules, memory_order_acquire);
+    for (int i = 0; i < n; i++) {
+        const module *md = &modules[i];
+        if (!in_ranges(md->seg, md->nseg, pc))
+            continue;
+        int k = atomic_load_explicit(&md->nnosplit, memory_order_acquire);
+        if (in_ranges(md->nosplit, k, pc))
+            return GORT_PR_NOSPLIT;
+        return GORT_PR_SAFE;
+    }
+    return GORT_PR_FOREIGN;
+}
+
+bool gort__pc_preemptible(uintptr_t pc) { return pc_code(pc) == GORT_PR_SAFE; }
+
+/* Order of the checks = priority of the reason shown by the diagnostic:
+ * explicit user choices first, then where the pc is, then the stack. */
+int gort__preempt_unsafe_code(uintptr_t pc, uintptr_t sp, M *m, G *g)
+{
+    if (m) {
+        if (!g || g->m != m || !m->p ||
+            atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING)
+            return GORT_PR_NO_G;
+    }
+    if (g && g->preempt_off > 0)
+        return GORT_PR_PREEMPT_OFF;
+    if (m && m->locks > 0)
+        return GORT_PR_LOCKS;
+    int c = pc_code(pc);
+    if (c != GORT_PR_SAFE)
+        return c;
+    if (g && sp) {
+        if (sp < g->stack_lo || sp >= g->stack_hi)
+            return GORT_PR_OFFSTACK;
+        if (sp - g->stack_lo < gort__asyncpreempt_frame + GORT_ASYNCPREEMPT_MARGIN)
+            return GORT_PR_NOROOM;
+    }
+    return GORT_PR_SAFE;
+}
+
+static const char *const reason_str[GORT_PR_NREASONS] = {
+    [GORT_PR_SAFE] = NULL,
+    [GORT_PR_NO_G] = "not running a goroutine",
+    [GORT_PR_PREEMPT_OFF] = "preemption disabled (gort_preempt_disable)",
+    [GORT_PR_LOCKS] = "runtime lock held",
+    [GORT_PR_RUNTIME] = "inside the gort runtime",
+    [GORT_PR_NOSPLIT] = "GORT_NOSPLIT function",
+    [GORT_PR_FOREIGN] = "inside libc or another unregistered object",
+    [GORT_PR_OFFSTACK] = "not on the goroutine stack",
+    [GORT_PR_NOROOM] = "not enough stack",
+    [GORT_PR_SIGMASK] = "signals blocked (inside a signal handler?)",
+};
+
+const char *gort__preempt_reason_str(int code)
+{
+    if (code <= 0 || code >= GORT_PR_NREASONS)
+        return NULL;
+    return reason_str[code];
+}
+
+const char *gort__pc_unsafe_reason(uintptr_t pc, M *m, G *g)
+{
+    return gort__preempt_reason_str(gort__preempt_unsafe_code(pc, 0, m, g));
+}
+
+/* ---------------------------------------------------------------------
+ * gort_preempt_disable / gort_preempt_enable
+ * ------------------------------------------------------------------- */
+
+void gort_preempt_disable(void)
+{
+    M *m = gort__getm();
+    G *g = m ? m->curg : NULL;
+    if (!g)
+        return; /* g0 and foreign threads are never preempted */
+    g->preempt_off++;
+    /* The handler runs on this thread: the store must be done before we
+     * return to code that can be interrupted. */
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+void gort_preempt_enable(void)
+{
+    M *m = gort__getm();
+    G *g = m ? m->curg : NULL;
+    if (!g)
+        return;
+    if (g->preempt_off <= 0)
+        gort__throw("gort_preempt_enable without gort_preempt_disable");
+    g->preempt_off--;
+    atomic_signal_fence(memory_order_seq_cst);
+    /* A request that arrived during the section was refused by the
+     * handler; honour it now, as Go does when m.locks drops to zero. */
+    if (g->preempt_off == 0 && atomic_load_explicit(&g->preempt, memory_order_relaxed))
+        gort__preempt_check();
+}
+
+/* ---------------------------------------------------------------------
+ * Requests
+ * ------------------------------------------------------------------- */
+
+/* Read a small /proc/self/task/<tid>/<name> file into buf (NUL-terminated);
+ * length, or -1. */
+static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/%s", (int)tid, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, buf, n - 1);
+    close(fd);
+    if (r < 0)
+        return -1;
+    buf[r] = 0;
+    return r;
+}
+
+/* CPU time thread tid has used, in ns (the kernel includes the slice in
+ * progress), or -1.  The clock id is the kernel's per-thread CPU clock
+ * encoding, the one glibc's pthread_getcpuclockid builds. */
+static int64_t thread_cputime(pid_t tid)
+{
+    clockid_t cid = (clockid_t)((~(unsigned)tid << 3) | 6); /* PERTHREAD | SCHED */
+    struct timespec ts;
+    if (clock_gettime(cid, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Is thread tid's state 'R' (running or runnable) in /proc/.../stat, the
+ * letter after the command name (which may contain spaces and parentheses,
+ * hence the last ')')?  True if /proc cannot tell. */
+static bool thread_state_running(pid_t tid)
+{
+    char buf[512];
+    if (read_task_file(tid, "stat", buf, sizeof buf) <= 0)
+        return true;
+    char *rp = strrchr(buf, ')');
+    if (!rp || rp[1] != ' ' || !rp[2])
+        return true;
+    return rp[2] == 'R';
+}
+
+/* Should a preemption signal go to M's thread now?  Only if it is busy
+ * running user code, not asleep in the kernel.  A SIGURG to a thread
+ * blocked in read() would be restarted at best (SA_RESTART); nanosleep(),
+ * select(), poll() and friends fail with EINTR even with SA_RESTART, in
+ * code that never expected a signal.  The state alone is not enough:
+ * "running" also means "runnable, waiting for a CPU", e.g. a goroutine
+ * that sleeps in a loop, just woken or about to enter its next sleep, on a
+ * loaded machine.  So the thread must also have used a fair share of the
+ * CPU since the previous sample (at least 1/8 of the wall time and 5 us):
+ * a goroutine that mostly sleeps never qualifies, a hog always does, even
+ * sharing its CPU with several others.  The first request after a quiet
+ * period only takes a sample: the signal goes one sysmon period later.
+ * The CPU-time read is one system call; /proc is read only for busy
+ * threads. */
+static bool want_signal(M *m, pid_t tid, int64_t now)
+{
+    int64_t cpu = thread_cputime(tid);
+    int64_t pcpu = __atomic_load_n(&m->preempt_cpu, __ATOMIC_RELAXED);
+    int64_t pwall = __atomic_load_n(&m->preempt_wall, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->preempt_cpu, cpu, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->preempt_wall, now, __ATOMIC_RELAXED);
+    bool busy;
+    if (cpu < 0)
+        busy = true; /* no per-thread CPU clock: go by the state only */
+    else if (pwall == 0 || pcpu < 0 || now <= pwall)
+        busy = false; /* first sample */
+    else
+        busy = cpu - pcpu >= 5000 && (cpu - pcpu) * 8 >= now - pwall;
+    bool running = busy && thread_state_running(tid);
+    __atomic_store_n(&m->preempt_blocked, !running, __ATOMIC_RELAXED);
+    return running;
+}
+
+bool gort__preemptone(P *pp)
+{
+    M *m = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    if (!m)
+        return false;
+    uint32_t tick = __atomic_load_n(&pp->schedtick, __ATOMIC_ACQUIRE);
+    G *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
+    if (!g || atomic_load(&g->status) != G_RUNNING)
+        return false;
+    /* A new request (none pending) restarts the diagnostic's clock. */
+    if (!atomic_load(&g->preempt)) {
+        g->preempt_since = gort__now();
+        g->preempt_reported = false;
+        __atomic_store_n(&m->preempt_reqgen, __atomic_load_n(&m->preempt_gen, __ATOMIC_RELAXED),
+                         __ATOMIC_RELAXED);
+    }
+    atomic_store(&g->preempt, true);
+    atomic_fetch_add_explicit(&sched.npreemptreq, 1, memory_order_relaxed);
+    if (gort__cfg.asyncpreemptoff)
+        return true;
+    pid_t tid = m->tid;
+    if (tid <= 0 || tid == (pid_t)syscall(SYS_gettid))
+        return true; /* not started yet / ourselves: the flag is enough */
+    if (!want_signal(m, tid, gort__now()))
+        return true; /* asleep in the kernel: the flag waits for it */
+    /* Sampling took tens of microseconds.  If the M switched goroutines
+     * meanwhile, the sample says nothing about the one running now (which
+     * may be entering a sleep): ask again next time. */
+    if (__atomic_load_n(&pp->schedtick, __ATOMIC_ACQUIRE) != tick ||
+        __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE) != m ||
+        __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE) != g)
+        return true;
+    uint32_t zero = 0;
+    if (!atomic_compare_exchange_strong(&m->signal_pending, &zero, 1))
+        return true; /* one already in flight: signals coalesce anyway */
+    if (syscall(SYS_tgkill, getpid(), tid, SIGURG) == 0)
+        atomic_fetch_add_explicit(&sched.nsignals, 1, memory_order_relaxed);
+    else
+        atomic_store(&m->signal_pending, 0);
+    return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Diagnostic: a goroutine that ignores preemption for a long time holds
+ * its P (and blocks stop-the-world).  Say where it is and why, once per
+ * request.  Called by sysmon; may use stdio-free formatting only.
+ * ------------------------------------------------------------------- */
+
+void gort__preempt_diag(P *pp, int64_t now)
+{
+    if (gort__cfg.stuck_report_ns <= 0)
+        return;
+    M *m = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    if (!m)
+        return;
+    G *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
+    if (!g || atomic_load(&g->status) != G_RUNNING || !atomic_load(&g->preempt) ||
+        g->preempt_reported)
+        return;
+    int64_t age = now - g->preempt_since;
+    if (age < gort__cfg.stuck_report_ns)
+        return;
+
+    uintptr_t pc = 0;
+    const char *why;
+    char whybuf[96];
+    bool blocked = __atomic_load_n(&m->preempt_blocked, __ATOMIC_RELAXED);
+    bool sampled = __atomic_load_n(&m->preempt_gen, __ATOMIC_RELAXED) >
+                   __atomic_load_n(&m->preempt_reqgen, __ATOMIC_RELAXED);
+    /* A signal handled since the request began knows best where the
+     * goroutine is and why it was refused; give one up to another
+     * stuck_report_ns to arrive (a loaded machine delays them).  After
+     * that, say what the last attempt to send one saw. */
+    if (!gort__cfg.asyncpreemptoff && !sampled && age < 2 * gort__cfg.stuck_report_ns)
+        return;
+    if (gort__cfg.asyncpreemptoff) {
+        why = "asynchronous preemption is off (GORTDEBUG=asyncpreemptoff=1)";
+    } else if (sampled) {
+        pc = __atomic_load_n(&m->preempt_lastpc, __ATOMIC_RELAXED);
+        int code = __atomic_load_n(&m->preempt_lastreason, __ATOMIC_RELAXED);
+        why = gort__preempt_reason_str(code);
+        if (!why)
+            why = "preemption pending";
+    } else if (blocked) {
+        /* "nr a1 .. a6 sp pc" or "-1 sp pc": the user pc is the last word. */
+        char buf[256];
+        why = "not running user code (asleep in the kernel, or starved of CPU)";
+        if (m->tid > 0 && read_task_file(m->tid, "syscall", buf, sizeof buf) > 0 &&
+            strncmp(buf, "running", 7) != 0) {
+            long nr = strtol(buf, NULL, 10);
+            char *last = strrchr(buf, ' ');
+            if (last)
+                pc = (uintptr_t)strtoull(last + 1, NULL, 16);
+            if (nr >= 0) {
+                snprintf(whybuf, sizeof whybuf, "blocked in system call %ld", nr);
+                why = whybuf;
+            }
+        }
+    } else if (atomic_load(&m->signal_pending)) {
+        why = "preemption signal not delivered (SIGURG blocked?)";
+    } else {
+        why = "no preemption signal handled yet";
+    }
+    char sym[256];
+    if (pc)
+        gort__symbolize(pc, sym, sizeof sym);
+    else
+        snprintf(sym, sizeof sym, "unknown code");
+    char msg[512];
+    int len = snprintf(msg, sizeof msg,
+                       "gort: goroutine %llu cannot be preempted for %lld.%llds: stuck in %s (%s)\n",
+                       (unsigned long long)g->goid, (long long)(age / 1000000000),
+                       (long long)(age / 100000000 % 10), sym, why);
+    if (len > 0) {
+        if ((size_t)len >= sizeof msg)
+            len = sizeof msg - 1;
+        ssize_t w = write(2, msg, (size_t)len);
+        (void)w;
+    }
+    g->preempt_reported = true;
+}

@@ -1,0 +1,174 @@
+/*
+ * signal_linux.c — the preemption signal: installing the SIGURG handler,
+ * per-M alternate signal stacks, and the handler itself.
+ *
+ * The handler does as little as possible ("get out of the signal handler
+ * ASAP"): decide whether the interrupted instruction is an async safe point
+ * (preempt.c) and, if so, rewrite the saved context so that returning from
+ * the handler "calls" gort__asyncpreempt (arch/preempt_amd64.S).  All the
+ * real work (saving state, parking the goroutine, scheduling) happens
+ * there, in ordinary code on the goroutine's stack.  The handler takes no
+ * locks, allocates nothing and uses no stdio; it saves and restores errno.
+ *
+ * Why SIGURG: the signal must be one programs do not use for anything
+ * that matters, whose default action is harmless (SIGURG's is to ignore),
+ * and that tolerates spurious delivery and coalescing; it is what Go uses,
+ * for those reasons.  A program's own SIGURG handler (installed before the
+ * runtime starts) keeps working: every SIGURG that is not ours is passed
+ * to it.  Ours are recognised by si_code == SI_TKILL from our own pid on an
+ * M whose m->signal_pending we set; a tgkill(SIGURG) by the program itself
+ * racing with one of ours on the same M would be taken for ours (and
+ * swallowed), the same limitation Go has.
+ *
+ * The context rewrite respects the System V red zone: the 128 bytes below
+ * the interrupted rsp may hold live data of the interrupted leaf function,
+ * so the fake return address goes at rsp - 136 and rsp becomes rsp - 136;
+ * the trampoline's `ret $128` undoes both exactly.
+ *
+ * Alternate stacks: every M handles signals on its own sigaltstack
+ * (SA_ONSTACK), so a signal never pushes a multi-kilobyte AVX-512 signal
+ * frame onto a small goroutine stack.  A stack the thread already had (set
+ * by the program) is kept if it is big enough.
+ *
+ * Ownership: the handler only touches the interrupted thread's own M (its
+ * signal_pending, preempt_gen and preempt_last* fields) and reads its G.
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+static struct sigaction prev_sigurg; /* written once, before ours is live */
+static pthread_once_t signal_once = PTHREAD_ONCE_INIT;
+
+/* Hand a SIGURG that is not ours to whatever handled it before us. */
+static void chain_prev(int sig, siginfo_t *info, void *ctx)
+{
+    const struct sigaction *pa = &prev_sigurg;
+    if (pa->sa_handler == SIG_IGN || pa->sa_handler == SIG_DFL)
+        return; /* SIGURG's default action is to ignore it */
+    /* Run it with the mask it asked for, as the kernel would have. */
+    sigset_t old;
+    pthread_sigmask(SIG_BLOCK, &pa->sa_mask, &old);
+    if (pa->sa_flags & SA_SIGINFO)
+        pa->sa_sigaction(sig, info, ctx);
+    else
+        pa->sa_handler(sig);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The first word of the kernel's signal mask (signals 1..64), which is
+ * all of it on x86-64. */
+static inline uint64_t mask_word(const sigset_t *s)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
+{
+    int saved_errno = errno;
+    M *m = NULL;
+    /* Cheapest tests first; getpid() is a syscall, but only for tkills. */
+    if (!info || info->si_code != SI_TKILL || info->si_pid != getpid() ||
+        (m = gort__getm()) == NULL ||
+        !atomic_exchange_explicit(&m->signal_pending, 0, memory_order_acquire)) {
+        chain_prev(sig, info, ctx);
+        errno = saved_errno;
+        return;
+    }
+
+    ucontext_t *uc = ctx;
+    greg_t *gr = uc->uc_mcontext.gregs;
+    uintptr_t pc = (uintptr_t)gr[REG_RIP];
+    uintptr_t sp = (uintptr_t)gr[REG_RSP];
+    G *g = m->curg;
+    int why = gort__preempt_unsafe_code(pc, sp, m, g);
+    if (why == GORT_PR_SAFE && (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
+        why = GORT_PR_SIGMASK;
+    /* The request may have been satisfied (the G yielded) or a different
+     * G may be running by now: only preempt a G that still wants it. */
+    if (why == GORT_PR_SAFE && atomic_load_explicit(&g->preempt, memory_order_relaxed)) {
+        /* Simulate `call gort__asyncpreempt` from pc, below the red zone. */
+        uintptr_t nsp = sp - 128 - 8;
+        *(uintptr_t *)nsp = pc;
+        gr[REG_RSP] = (greg_t)nsp;
+        gr[REG_RIP] = (greg_t)(uintptr_t)&gort__asyncpreempt;
+    }
+    __atomic_store_n(&m->preempt_lastpc, pc, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->preempt_lastreason, why, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&m->preempt_gen, 1, __ATOMIC_RELEASE);
+    errno = saved_errno;
+}
+
+static void signal_init_once(void)
+{
+    /* Before the handler exists: the trampoline's XSAVE parameters and
+     * the registry of preemptible code. */
+    gort__arch_preempt_init();
+    gort__preempt_init();
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = sigurg_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGURG, NULL, &prev_sigurg) != 0)
+        gort__throw("sigaction(SIGURG) query failed: errno %d", errno);
+    if (sigaction(SIGURG, &sa, NULL) != 0)
+        gort__throw("sigaction(SIGURG) failed: errno %d", errno);
+}
+
+void gort__signal_init(void) { pthread_once(&signal_once, signal_init_once); }
+
+#ifndef MAP_STACK
+#define MAP_STACK 0
+#endif
+
+void gort__minit_signals(M *m)
+{
+    size_t want = 64 * 1024;
+#ifdef _SC_SIGSTKSZ
+    long k = sysconf(_SC_SIGSTKSZ); /* may exceed 64 KiB on AMX machines */
+    if (k > 0 && (size_t)k > want)
+        want = (size_t)k;
+#endif
+    if ((size_t)SIGSTKSZ > want)
+        want = (size_t)SIGSTKSZ;
+
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) && cur.ss_size >= want) {
+        m->altstack = NULL; /* the program's: keep it, do not own it */
+    } else {
+        long pg = sysconf(_SC_PAGESIZE);
+        size_t page = pg > 0 ? (size_t)pg : 4096;
+        want = (want + page - 1) & ~(page - 1);
+        /* One guard page below, so an overflow faults instead of silently
+         * scribbling on whatever is mapped there. */
+        char *mem = mmap(NULL, want + page, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (mem == MAP_FAILED)
+            gort__throw("cannot allocate a signal stack: errno %d", errno);
+        mprotect(mem, page, PROT_NONE);
+        stack_t ss = {.ss_sp = mem + page, .ss_size = want, .ss_flags = 0};
+        if (sigaltstack(&ss, NULL) != 0)
+            gort__throw("sigaltstack failed: errno %d", errno);
+        m->altstack = mem;
+    }
+
+    /* The mask the M runs goroutines with.  A preemption signal that finds
+     * more blocked than this interrupted something unusual (a signal
+     * handler on the goroutine stack) and is not acted on. */
+    sigset_t urg, cur_mask;
+    sigemptyset(&urg);
+    sigaddset(&urg, SIGURG);
+    pthread_sigmask(SIG_UNBLOCK, &urg, &cur_mask);
+    sigdelset(&cur_mask, SIGURG);
+    m->sigmask_base = mask_word(&cur_mask);
+}
