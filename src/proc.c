@@ -30,7 +30,7 @@
 #define _GNU_SOURCE
 #include "runtime.h"
 
-#include <dirent.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -412,8 +412,8 @@ static int newm(P *pp, bool spinning)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    /* The preemption signal must only land on goroutine code, which the
-     * new thread unblocks itself once it is an M (signal_linux.c). */
+    /* A SIGURG that reaches the thread before it is an M (m_tls unset) is
+     * passed on to the program's handler, like any signal not ours. */
     pthread_t th;
     int rc = pthread_create(&th, &attr, mstart, m);
     pthread_attr_destroy(&attr);
@@ -493,15 +493,19 @@ static void checkdead(void)
     int known = sched.mcount + 1 /* gort_main's thread */ +
                 atomic_load(&sched.nforeign_blocked) +
                 (atomic_load(&sched.sysmon_started) ? 1 : 0);
+    /* The kernel's own thread count: atomic, unlike a readdir of
+     * /proc/self/task, which can skip live threads while others exit. */
     int nthreads = 0;
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
         return;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            nthreads++;
-    closedir(d);
+    char line[128];
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &nthreads) == 1)
+            break;
+    fclose(f);
+    if (nthreads <= 0)
+        return;
     if (nthreads > known)
         return; /* another thread may still send, close or unlock */
     if (atomic_load(&foreign_gen) != gen || atomic_load(&sched.runqsize) > 0)
@@ -853,15 +857,16 @@ void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
         gort__throw("gopark: no G");
     g->waitreason = reason;
     atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
-    /* Counted as blocked before the lock is released, and uncounted by the
-     * waker: a thread that has been readied but not yet run must not look
-     * blocked to checkdead. */
-    gort__foreign_block();
     if (unlockf && !unlockf(g, lock)) {
-        gort__foreign_unblock();
         atomic_store(&g->status, G_RUNNING);
         return;
     }
+    /* Counted as blocked only once unlockf is done (a select may still be
+     * arming its timer in there), and uncounted by the waker, so a thread
+     * that has been readied but not yet run never looks blocked.  A waker
+     * that gets in before this increment leaves the count one low for a
+     * moment, which only ever errs towards "not dead". */
+    gort__foreign_block();
     while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
         gort__futex_wait(&g->status, G_WAITING, -1);
     atomic_store(&g->status, G_RUNNING);
@@ -887,20 +892,29 @@ void gort__goready(G *g, bool next)
         gort__futex_wake(&g->status, 1);
         return;
     }
-    uint32_t want = G_WAITING;
-    if (!atomic_compare_exchange_strong(&g->status, &want, G_RUNNABLE))
-        gort__throw("goready: goroutine %llu not waiting (status %u)",
-                    (unsigned long long)g->goid, want);
     M *m = m_tls;
     P *pp = m ? m->p : NULL;
+    uint32_t want = G_WAITING;
     if (pp) {
+        if (!atomic_compare_exchange_strong(&g->status, &want, G_RUNNABLE))
+            goto bad;
         gort__runqput(pp, g, next);
     } else {
+        /* Under sched.lock, so checkdead never sees a runnable G that is
+         * on no queue while every M is idle. */
         gort__lock(&sched.lock);
+        if (!atomic_compare_exchange_strong(&g->status, &want, G_RUNNABLE)) {
+            gort__unlock(&sched.lock);
+            goto bad;
+        }
         gort__globrunqput(g);
         gort__unlock(&sched.lock);
     }
     gort__wakep();
+    return;
+bad:
+    gort__throw("goready: goroutine %llu not waiting (status %u)",
+                (unsigned long long)g->goid, want);
 }
 
 /* Yield and preemption both put the G on the global queue (as Go does), so

@@ -25,7 +25,9 @@ static void setter(void *arg)
     atomic_store_explicit(&flag, 1, memory_order_relaxed);
 }
 
-static int64_t mono_ns(void)
+/* Always inlined: a call from the GORT_NOSPLIT function to an ordinary
+ * function would be a legitimate preemption point (as in Go). */
+static inline __attribute__((always_inline)) int64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -1,0 +1,464 @@
+/*
+ * chan.c — channels (Go's hchan): make/free, blocking and non-blocking
+ * send and receive, close, len/cap, and gort_after (time.After).
+ *
+ * Design (the reference is Go's runtime/chan.go; this is an independent C
+ * rendering of the same algorithm):
+ *   - One runtime futex lock per channel guards everything mutable in it.
+ *     A send first looks for a parked receiver and, if there is one, copies
+ *     the value straight into the receiver's destination (which lives on the
+ *     receiver's stack or in its own memory) and readies it; only without a
+ *     waiting receiver does it use the ring buffer, and only with a full (or
+ *     absent) buffer does it park.  Receive is the mirror image, except that
+ *     a receive from a full buffer with a parked sender takes the head and
+ *     moves the sender's value into the freed tail slot, which keeps FIFO
+ *     order across buffer and waiters.
+ *   - Waiters are sudogs in the waiting goroutine's own stack frame.  A
+ *     parked G's frame cannot go away until it is readied, and the waker
+ *     is the only one allowed to ready it, so the frame is a safe home for
+ *     the sudog and waiting costs no allocation and cannot fail.  (Rejected:
+ *     Go's per-P sudog caches — they exist because Go's stacks move; ours
+ *     never do.  Also rejected: a heap sudog per wait, which would make a
+ *     blocking send fail on ENOMEM, something Go's API cannot express.)
+ *   - Parking goes through gort__gopark with an unlock callback, so the
+ *     channel lock is released only after the G is marked waiting: a waker
+ *     that takes the lock afterwards always finds a G that goready accepts.
+ *     Foreign threads are pseudo-Gs and take exactly the same path.
+ *   - Wakers fill in g->param (the sudog) and sg->success, drop the lock and
+ *     only then call goready: the woken G may free the channel as soon as it
+ *     runs, so nothing may touch the channel after the ready.
+ *   - A select sudog (isselect) is shared among several channels' queues;
+ *     gort__chanq_dequeue claims its G with a CAS on g->selectdone and skips
+ *     sudogs whose G another channel, or the select's timeout, already
+ *     claimed.  select.c removes the leftovers.
+ *
+ * Lock order: a channel lock is taken before any sema/timer/scheduler lock
+ * (runtime.h).  chan.c holds one channel lock at a time; select.c holds
+ * several, always in ascending address order.  Timer callbacks run with no
+ * timer lock held, so gort_after's callback may take the channel lock.
+ *
+ * Ownership: the channel owns its buffer (same allocation) and, for
+ * gort_after, its timer; gort_chan_free disarms the timer (waiting for a
+ * callback in flight) before freeing both.
+ */
+#include "chan.h"
+
+#include <stdlib.h>
+
+/* ---------------------------------------------------------------------
+ * Wait queues
+ * ------------------------------------------------------------------- */
+
+void gort__chanq_enqueue(gort__waitq *q, gort__sudog *sg)
+{
+    sg->next = NULL;
+    sg->prev = q->last;
+    if (q->last)
+        q->last->next = sg;
+    else
+        q->first = sg;
+    q->last = sg;
+}
+
+static void unlink_sudog(gort__waitq *q, gort__sudog *sg)
+{
+    if (sg->prev)
+        sg->prev->next = sg->next;
+    else
+        q->first = sg->next;
+    if (sg->next)
+        sg->next->prev = sg->prev;
+    else
+        q->last = sg->prev;
+    /* Both links NULL and not first: gort__chanq_remove's "not queued". */
+    sg->next = sg->prev = NULL;
+}
+
+gort__sudog *gort__chanq_dequeue(gort__waitq *q)
+{
+    for (;;) {
+        gort__sudog *sg = q->first;
+        if (sg == NULL)
+            return NULL;
+        unlink_sudog(q, sg);
+        if (sg->isselect) {
+            /* The select is parked on several channels (and maybe a
+             * timer); only the first claimant may complete it.  Losing
+             * means the G is already being woken elsewhere: this sudog is
+             * dead weight that select.c would remove anyway. */
+            uint32_t zero = 0;
+            if (!atomic_compare_exchange_strong(&sg->g->selectdone, &zero, 1))
+                continue;
+        }
+        return sg;
+    }
+}
+
+void gort__chanq_remove(gort__waitq *q, gort__sudog *sg)
+{
+    if (sg->prev == NULL && q->first != sg)
+        return; /* already dequeued by a waker (won or lost) */
+    unlink_sudog(q, sg);
+}
+
+/* ---------------------------------------------------------------------
+ * Element movement (c locked)
+ * ------------------------------------------------------------------- */
+
+G *gort__chan_send_direct(gort_chan *c, gort__sudog *sg, const void *elem)
+{
+    /* The receiver's destination is only written while it is parked and
+     * we are its sole waker, so the copy needs no further synchronisation;
+     * goready's status hand-off publishes it. */
+    gort__elemcopy(c, sg->elem, elem);
+    G *g = sg->g;
+    sg->success = true;
+    g->param = sg;
+    return g;
+}
+
+G *gort__chan_recv_direct(gort_chan *c, gort__sudog *sg, void *elem)
+{
+    if (c->dataqsiz == 0) {
+        gort__elemcopy(c, elem, sg->elem);
+    } else {
+        /* Buffer full (a sender waits): take the oldest value and put the
+         * sender's value at the tail, which is the slot just freed. */
+        void *slot = gort__chanbuf(c, c->recvx);
+        gort__elemcopy(c, elem, slot);
+        gort__elemcopy(c, slot, sg->elem);
+        if (++c->recvx == c->dataqsiz)
+            c->recvx = 0;
+        c->sendx = c->recvx;
+    }
+    G *g = sg->g;
+    sg->success = true;
+    g->param = sg;
+    return g;
+}
+
+void gort__chan_bufput(gort_chan *c, const void *elem)
+{
+    gort__elemcopy(c, gort__chanbuf(c, c->sendx), elem);
+    if (++c->sendx == c->dataqsiz)
+        c->sendx = 0;
+    gort__chan_setqcount(c, c->qcount + 1);
+}
+
+void gort__chan_bufget(gort_chan *c, void *elem)
+{
+    void *slot = gort__chanbuf(c, c->recvx);
+    gort__elemcopy(c, elem, slot);
+    /* Clear the slot so the buffer never holds stale copies of data the
+     * program believes it has handed over (matters for pointers). */
+    gort__elemcopy(c, slot, NULL);
+    if (++c->recvx == c->dataqsiz)
+        c->recvx = 0;
+    gort__chan_setqcount(c, c->qcount - 1);
+}
+
+/* ---------------------------------------------------------------------
+ * Make / free / len / cap
+ * ------------------------------------------------------------------- */
+
+gort_chan *gort_chan_make(size_t elem_size, size_t cap)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(elem_size, cap, &bytes) ||
+        __builtin_add_overflow(bytes, sizeof(gort_chan), &bytes) ||
+        bytes > (size_t)PTRDIFF_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    gort_chan *c = calloc(1, bytes);
+    if (c == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->elemsize = elem_size;
+    c->dataqsiz = cap;
+    return c;
+}
+
+void gort_chan_free(gort_chan *c)
+{
+    if (c == NULL)
+        return;
+    if (c->timer) {
+        /* Waits for a callback in flight, which may be sending on c. */
+        gort__deltimer(c->timer);
+        free(c->timer);
+    }
+    free(c);
+}
+
+size_t gort_chan_len(const gort_chan *c)
+{
+    return c ? gort__chan_qcount(c) : 0;
+}
+
+size_t gort_chan_cap(const gort_chan *c)
+{
+    return c ? c->dataqsiz : 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Send
+ * ------------------------------------------------------------------- */
+
+static G *self_or_throw(void)
+{
+    G *g = gort__getg();
+    if (g == NULL)
+        gort__throw("out of memory creating the calling thread's goroutine state");
+    return g;
+}
+
+static void park_forever(const char *reason)
+{
+    gort__gopark(NULL, NULL, reason);
+    gort__throw("unreachable: woken from a wait on a nil channel");
+}
+
+static bool chansend(gort_chan *c, const void *elem, bool block)
+{
+    if (c == NULL) {
+        if (!block)
+            return false;
+        park_forever("chan send (nil chan)");
+    }
+    if (block)
+        gort__preempt_check();
+
+    /* Lock-free "would block" test for trysend.  Reading closed before
+     * fullness is the safe order: if the channel was open and full at the
+     * instant closed was read, reporting "not sent" is a correct outcome of
+     * a non-blocking send at that instant, even if it closes later. */
+    if (!block && gort__chan_closed(c) == 0 &&
+        ((c->dataqsiz == 0 && __atomic_load_n(&c->recvq.first, __ATOMIC_RELAXED) == NULL) ||
+         (c->dataqsiz > 0 && gort__chan_qcount(c) == c->dataqsiz)))
+        return false;
+
+    gort__lock(&c->lock);
+    if (c->closed) {
+        gort__unlock(&c->lock);
+        gort__throw("send on closed channel");
+    }
+    gort__sudog *sg = gort__chanq_dequeue(&c->recvq);
+    if (sg) {
+        G *g = gort__chan_send_direct(c, sg, elem);
+        gort__unlock(&c->lock);
+        gort__goready(g, true);
+        return true;
+    }
+    if (c->qcount < c->dataqsiz) {
+        gort__chan_bufput(c, elem);
+        gort__unlock(&c->lock);
+        return true;
+    }
+    if (!block) {
+        gort__unlock(&c->lock);
+        return false;
+    }
+
+    G *me = self_or_throw();
+    gort__sudog mysg = {0};
+    mysg.g = me;
+    /* The receiver copies straight out of the caller's value; it stays
+     * valid because the caller is parked until the copy is done. */
+    mysg.elem = (void *)elem;
+    mysg.c = c;
+    me->param = NULL;
+    gort__chanq_enqueue(&c->sendq, &mysg);
+    gort__goparkunlock(&c->lock, "chan send");
+    if (me->param != &mysg)
+        gort__throw("chan send: woken without its sudog (param=%p)", me->param);
+    me->param = NULL;
+    if (!mysg.success)
+        gort__throw("send on closed channel");
+    return true;
+}
+
+void gort_chan_send(gort_chan *c, const void *elem)
+{
+    chansend(c, elem, true);
+}
+
+bool gort_chan_trysend(gort_chan *c, const void *elem)
+{
+    return chansend(c, elem, false);
+}
+
+/* ---------------------------------------------------------------------
+ * Receive.  Returns whether it completed; *ok is false when the channel
+ * was closed and drained.
+ * ------------------------------------------------------------------- */
+
+static bool chanrecv(gort_chan *c, void *elem, bool block, bool *ok)
+{
+    *ok = false;
+    if (c == NULL) {
+        if (!block)
+            return false;
+        park_forever("chan receive (nil chan)");
+    }
+    if (block)
+        gort__preempt_check();
+
+    if (!block) {
+        /* Lock-free "would block" test.  Emptiness is read before closed;
+         * if the channel then turns out closed, emptiness must be checked
+         * again, since a value may have been sent and the channel closed in
+         * between, and a closed channel must still yield its values. */
+        bool empty = c->dataqsiz == 0
+                         ? __atomic_load_n(&c->sendq.first, __ATOMIC_RELAXED) == NULL
+                         : gort__chan_qcount(c) == 0;
+        if (empty) {
+            if (gort__chan_closed(c) == 0)
+                return false;
+            empty = c->dataqsiz == 0 ||
+                    __atomic_load_n(&c->qcount, __ATOMIC_ACQUIRE) == 0;
+            if (empty) {
+                gort__elemcopy(c, elem, NULL);
+                return true;
+            }
+        }
+    }
+
+    gort__lock(&c->lock);
+    if (c->closed && c->qcount == 0) {
+        gort__unlock(&c->lock);
+        gort__elemcopy(c, elem, NULL);
+        return true;
+    }
+    if (!c->closed) {
+        gort__sudog *sg = gort__chanq_dequeue(&c->sendq);
+        if (sg) {
+            G *g = gort__chan_recv_direct(c, sg, elem);
+            gort__unlock(&c->lock);
+            gort__goready(g, true);
+            *ok = true;
+            return true;
+        }
+    }
+    if (c->qcount > 0) {
+        gort__chan_bufget(c, elem);
+        gort__unlock(&c->lock);
+        *ok = true;
+        return true;
+    }
+    if (!block) {
+        gort__unlock(&c->lock);
+        return false;
+    }
+
+    G *me = self_or_throw();
+    gort__sudog mysg = {0};
+    mysg.g = me;
+    mysg.elem = elem;
+    mysg.c = c;
+    me->param = NULL;
+    gort__chanq_enqueue(&c->recvq, &mysg);
+    gort__goparkunlock(&c->lock, "chan receive");
+    if (me->param != &mysg)
+        gort__throw("chan receive: woken without its sudog (param=%p)", me->param);
+    me->param = NULL;
+    *ok = mysg.success; /* close zeroed *elem already */
+    return true;
+}
+
+bool gort_chan_recv(gort_chan *c, void *elem)
+{
+    bool ok;
+    chanrecv(c, elem, true, &ok);
+    return ok;
+}
+
+bool gort_chan_tryrecv(gort_chan *c, void *elem, bool *ok)
+{
+    bool okv;
+    bool done = chanrecv(c, elem, false, &okv);
+    if (ok)
+        *ok = okv;
+    return done;
+}
+
+/* ---------------------------------------------------------------------
+ * Close
+ * ------------------------------------------------------------------- */
+
+void gort_chan_close(gort_chan *c)
+{
+    if (c == NULL)
+        gort__throw("close of nil channel");
+    gort__lock(&c->lock);
+    if (c->closed) {
+        gort__unlock(&c->lock);
+        gort__throw("close of closed channel");
+    }
+    __atomic_store_n(&c->closed, 1, __ATOMIC_RELEASE);
+
+    /* Collect every waiter first and ready them after unlocking (a woken G
+     * may free c at once).  The dequeued sudogs are chained through their
+     * own next field: they stay valid until their G is readied. */
+    gort__sudog *wake = NULL, **tail = &wake;
+    gort__sudog *sg;
+    while ((sg = gort__chanq_dequeue(&c->recvq)) != NULL) {
+        gort__elemcopy(c, sg->elem, NULL);
+        sg->success = false;
+        sg->g->param = sg;
+        *tail = sg;
+        tail = &sg->next;
+    }
+    while ((sg = gort__chanq_dequeue(&c->sendq)) != NULL) {
+        sg->success = false; /* the sender throws "send on closed channel" */
+        sg->g->param = sg;
+        *tail = sg;
+        tail = &sg->next;
+    }
+    *tail = NULL;
+    gort__unlock(&c->lock);
+
+    while (wake) {
+        gort__sudog *next = wake->next;
+        G *g = wake->g;
+        gort__goready(g, false); /* wake may be gone after this */
+        wake = next;
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * gort_after
+ * ------------------------------------------------------------------- */
+
+static void after_fire(void *arg, uint64_t seq)
+{
+    (void)seq;
+    gort_chan *c = arg;
+    int64_t now = gort_nanotime();
+    /* Capacity 1 and a single firing: this never finds the buffer full,
+     * and it must never block on a timer M in any case. */
+    gort_chan_trysend(c, &now);
+}
+
+gort_chan *gort_after(int64_t ns)
+{
+    gort_chan *c = gort_chan_make(sizeof(int64_t), 1);
+    if (c == NULL)
+        return NULL;
+    gort__timer *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        free(c);
+        errno = ENOMEM;
+        return NULL;
+    }
+    int64_t now = gort_nanotime();
+    if (ns < 0)
+        ns = 0;
+    t->when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+    t->f = after_fire;
+    t->arg = c;
+    c->timer = t; /* before arming: the callback may run at once */
+    gort__addtimer(t);
+    return c;
+}

@@ -1,0 +1,99 @@
+/*
+ * chan.h — private to chan.c and select.c: the channel structure (Go's
+ * hchan) and the few primitives both files need.  Nothing outside those two
+ * files may include it; the public face of a channel is gort.h's opaque
+ * gort_chan.
+ *
+ * Invariants (all under c->lock):
+ *   - 0 <= qcount <= dataqsiz; buffered elements are the qcount slots
+ *     starting at recvx, wrapping at dataqsiz; sendx == (recvx + qcount)
+ *     mod dataqsiz.
+ *   - recvq non-empty implies qcount == 0 (a receiver only waits when there
+ *     is nothing to take); sendq non-empty implies qcount == dataqsiz.
+ *     Select sudogs that already lost the wake-up race may sit in either
+ *     queue transiently; they are skipped, so the invariant is about live
+ *     waiters.
+ *   - Once closed is set it never clears, and both queues are empty of
+ *     live waiters (close wakes them all).
+ *
+ * A sudog in a queue belongs to the waiting G (it lives in that G's frame);
+ * the channel only links it.  Whoever unlinks it with gort__chanq_dequeue
+ * (and, for a select, wins g->selectdone) owns the right to fill in
+ * sg->success / g->param and to ready the G — exactly once — and must do
+ * the goready only after dropping the channel lock, because the woken G may
+ * free the channel immediately.
+ */
+#ifndef GORT_CHAN_H
+#define GORT_CHAN_H
+
+#include "runtime.h"
+
+#include <string.h>
+
+typedef struct gort__waitq {
+    gort__sudog *first, *last;
+} gort__waitq;
+
+struct gort_chan {
+    struct gort__lock lock; /* tag, not typedef: robust to the typedef name */
+    uint32_t closed;      /* written under lock; read racily by fast paths */
+    size_t qcount;        /* written under lock; read racily by len/fast paths */
+    size_t dataqsiz;      /* capacity; immutable */
+    size_t elemsize;      /* immutable */
+    size_t sendx, recvx;  /* ring indices; under lock */
+    gort__waitq recvq;    /* blocked receivers */
+    gort__waitq sendq;    /* blocked senders */
+    gort__timer *timer;   /* gort_after's timer, owned by the channel, or NULL */
+    _Alignas(max_align_t) unsigned char buf[]; /* dataqsiz * elemsize bytes */
+};
+
+static inline void *gort__chanbuf(gort_chan *c, size_t i)
+{
+    return c->buf + i * c->elemsize;
+}
+
+/* Racy-but-atomic accessors: len() and the lock-free "would block" checks
+ * read these without the lock, as Go does; they are only hints there. */
+static inline size_t gort__chan_qcount(const gort_chan *c)
+{
+    return __atomic_load_n(&c->qcount, __ATOMIC_RELAXED);
+}
+static inline void gort__chan_setqcount(gort_chan *c, size_t n)
+{
+    __atomic_store_n(&c->qcount, n, __ATOMIC_RELAXED);
+}
+static inline uint32_t gort__chan_closed(const gort_chan *c)
+{
+    return __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE);
+}
+
+/* Copy one element.  A NULL source stands for the zero value; a NULL
+ * destination means the value is not wanted. */
+static inline void gort__elemcopy(const gort_chan *c, void *dst, const void *src)
+{
+    if (c->elemsize == 0 || dst == NULL)
+        return;
+    if (src)
+        memcpy(dst, src, c->elemsize);
+    else
+        memset(dst, 0, c->elemsize);
+}
+
+void gort__chanq_enqueue(gort__waitq *q, gort__sudog *sg);
+/* Unlink and return the first waiter that may be woken (skipping select
+ * sudogs whose G was already claimed by another waker or its timeout), or
+ * NULL.  Caller holds the channel lock. */
+gort__sudog *gort__chanq_dequeue(gort__waitq *q);
+/* Unlink sg if it is still queued (select cleanup). */
+void gort__chanq_remove(gort__waitq *q, gort__sudog *sg);
+
+/* Complete a hand-off with the waiter sg (just dequeued, c locked): copy
+ * the element, set sg->success and g->param.  Return the G to ready, which
+ * the caller must pass to gort__goready only after unlocking c. */
+G *gort__chan_send_direct(gort_chan *c, gort__sudog *sg, const void *elem);
+G *gort__chan_recv_direct(gort_chan *c, gort__sudog *sg, void *elem);
+/* Buffer operations; c locked, room / data known to be present. */
+void gort__chan_bufput(gort_chan *c, const void *elem);
+void gort__chan_bufget(gort_chan *c, void *elem);
+
+#endif /* GORT_CHAN_H */

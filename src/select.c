@@ -1,0 +1,325 @@
+/*
+ * select.c — gort_select: wait on several channel operations at once, with
+ * an optional timeout (Go's select, including `default:` as timeout 0).
+ *
+ * The algorithm is Go's selectgo (runtime/select.go), written afresh:
+ *   1. Poll order: a uniformly random permutation of the cases whose
+ *      channel is not NULL (inside-out Fisher-Yates with gort__fastrandn).
+ *      Pass 1 takes the first ready case in this order, which makes every
+ *      ready case equally likely to fire.
+ *   2. Lock order: the same cases sorted by channel address (heapsort, no
+ *      allocation); all channels are locked in that order, each distinct
+ *      channel once.  Address order is what makes it safe for two selects
+ *      to lock overlapping channel sets concurrently.
+ *   3. Pass 1 (locks held): find a case that can proceed now and complete it
+ *      exactly like chan.c would.
+ *   4. Nothing ready: with timeout 0 return -1.  Otherwise pass 2 queues one
+ *      sudog (isselect) per case on its channel, links them on g->waiting
+ *      in lock order, and parks.  The park callback runs on g0 once the G
+ *      is marked waiting; it arms the timeout timer (if any) and only then
+ *      drops the channel locks, so that no waker — channel or timer — can
+ *      reach the G before the timer is armed, and the G never runs its
+ *      post-wake deltimer before the addtimer.
+ *   5. Whoever wakes the G first wins g->selectdone (0 -> 1): a channel
+ *      waker inside gort__chanq_dequeue, or the timer callback.  Losers
+ *      leave the G alone.  The winner records the completed sudog in
+ *      g->param (NULL for the timer).
+ *   6. After waking: disarm the timer with no lock held (gort__deltimer
+ *      waits for a callback in flight, so none can touch the G after
+ *      this), relock everything, unlink the sudogs that did not fire, reset
+ *      selectdone, unlock, report.
+ *
+ * Ownership: cases[], the sudogs and the order arrays belong to the caller's
+ * frame for the whole call; a waker touches a sudog only while it holds
+ * that sudog's channel lock and (for the winner) until it readies the G.
+ * Up to SELECT_STACK_CASES cases everything lives on the stack; beyond
+ * that one malloc holds sudogs and orders (rejected: VLAs, which turn a big
+ * n into a silent overflow of a fixed-size goroutine stack).
+ *
+ * Lock order: channel locks by ascending address, then timerslock (inside
+ * gort__addtimer).  gort__deltimer runs with no lock held.
+ */
+#include "chan.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+#define SELECT_STACK_CASES 16
+
+typedef struct selstate {
+    gort_case *cases;
+    uint32_t *lockorder;
+    size_t nlock;
+    int64_t deadline; /* < 0: no timer */
+} selstate;
+
+/* ---------------------------------------------------------------------
+ * Locking all channels of the select
+ * ------------------------------------------------------------------- */
+
+static void sellock(const selstate *s)
+{
+    gort_chan *last = NULL;
+    for (size_t i = 0; i < s->nlock; i++) {
+        gort_chan *c = s->cases[s->lockorder[i]].chan;
+        if (c != last)
+            gort__lock(&c->lock);
+        last = c;
+    }
+}
+
+static void selunlock(const selstate *s)
+{
+    /* Reverse order; each distinct channel once (duplicates are adjacent). */
+    for (size_t i = s->nlock; i-- > 0;) {
+        gort_chan *c = s->cases[s->lockorder[i]].chan;
+        if (i > 0 && s->cases[s->lockorder[i - 1]].chan == c)
+            continue;
+        gort__unlock(&c->lock);
+    }
+}
+
+/* Heapsort of lockorder by channel address: O(n log n) and in place. */
+static void sift_down(gort_case *cases, uint32_t *a, size_t root, size_t n)
+{
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n &&
+            (uintptr_t)cases[a[child + 1]].chan > (uintptr_t)cases[a[child]].chan)
+            child++;
+        if ((uintptr_t)cases[a[root]].chan >= (uintptr_t)cases[a[child]].chan)
+            return;
+        uint32_t t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
+static void sort_lockorder(gort_case *cases, uint32_t *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(cases, a, i, n);
+    for (size_t end = n; end-- > 1;) {
+        uint32_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(cases, a, 0, end);
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * Parking and the timeout
+ * ------------------------------------------------------------------- */
+
+static void select_timeout(void *arg, uint64_t seq)
+{
+    (void)seq;
+    G *g = arg;
+    uint32_t zero = 0;
+    /* Losing means a channel already completed the select and will (or
+     * did) ready the G; the G itself disarms us before it returns. */
+    if (atomic_compare_exchange_strong(&g->selectdone, &zero, 1)) {
+        g->param = NULL;
+        gort__goready(g, false);
+    }
+}
+
+static bool selparkcommit(G *g, void *arg)
+{
+    selstate *s = arg;
+    if (s->deadline >= 0) {
+        gort__timer *t = &g->timer;
+        t->when = s->deadline;
+        t->period = 0;
+        t->f = select_timeout;
+        t->arg = g;
+        t->seq = ++g->timerseq;
+        gort__addtimer(t);
+    }
+    /* Past the first unlock a waker may ready the G, but the G's first act
+     * is to relock every channel, so it cannot leave this frame (and `s`
+     * stays valid) until the last unlock here is done. */
+    selunlock(s);
+    return true;
+}
+
+/* ---------------------------------------------------------------------
+ * gort_select
+ * ------------------------------------------------------------------- */
+
+int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
+{
+    if (n > (size_t)INT_MAX / 2)
+        gort__throw("select: too many cases (%zu)", n);
+    if (timeout_ns != 0)
+        gort__preempt_check();
+
+    gort__sudog sg_stack[SELECT_STACK_CASES];
+    uint32_t order_stack[2 * SELECT_STACK_CASES];
+    gort__sudog *sgs = sg_stack;
+    uint32_t *pollorder = order_stack;
+    void *heap = NULL;
+    if (n > SELECT_STACK_CASES) {
+        heap = malloc(n * (sizeof(gort__sudog) + 2 * sizeof(uint32_t)));
+        if (heap == NULL)
+            gort__throw("select: out of memory for %zu cases", n);
+        sgs = heap;
+        pollorder = (uint32_t *)(sgs + n);
+    }
+    uint32_t *lockorder = pollorder + n;
+
+    /* 1. Random poll order over the non-NULL cases. */
+    size_t norder = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cases[i].chan == NULL)
+            continue;
+        if (cases[i].op != GORT_SEND && cases[i].op != GORT_RECV)
+            gort__throw("select: case %zu has invalid op %d", i, cases[i].op);
+        uint32_t j = gort__fastrandn((uint32_t)norder + 1);
+        pollorder[norder] = pollorder[j];
+        pollorder[j] = (uint32_t)i;
+        norder++;
+    }
+
+    /* 2. Lock order. */
+    for (size_t i = 0; i < norder; i++)
+        lockorder[i] = pollorder[i];
+    sort_lockorder(cases, lockorder, norder);
+
+    selstate s = {
+        .cases = cases, .lockorder = lockorder, .nlock = norder, .deadline = -1,
+    };
+    if (timeout_ns > 0) {
+        int64_t now = gort_nanotime();
+        s.deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+    }
+
+    sellock(&s);
+
+    /* 3. Pass 1: the first ready case in poll order. */
+    int casi = -1;
+    for (size_t k = 0; k < norder; k++) {
+        uint32_t i = pollorder[k];
+        gort_case *cs = &cases[i];
+        gort_chan *c = cs->chan;
+        if (cs->op == GORT_SEND) {
+            if (c->closed) {
+                selunlock(&s);
+                gort__throw("send on closed channel");
+            }
+            gort__sudog *sg = gort__chanq_dequeue(&c->recvq);
+            if (sg) {
+                G *g = gort__chan_send_direct(c, sg, cs->elem);
+                selunlock(&s);
+                gort__goready(g, true);
+                casi = (int)i;
+                goto out;
+            }
+            if (c->qcount < c->dataqsiz) {
+                gort__chan_bufput(c, cs->elem);
+                selunlock(&s);
+                casi = (int)i;
+                goto out;
+            }
+        } else {
+            /* A closed channel keeps no live senders (close woke them). */
+            gort__sudog *sg = c->closed ? NULL : gort__chanq_dequeue(&c->sendq);
+            if (sg) {
+                G *g = gort__chan_recv_direct(c, sg, cs->elem);
+                selunlock(&s);
+                gort__goready(g, true);
+                cs->ok = true;
+                casi = (int)i;
+                goto out;
+            }
+            if (c->qcount > 0) {
+                gort__chan_bufget(c, cs->elem);
+                selunlock(&s);
+                cs->ok = true;
+                casi = (int)i;
+                goto out;
+            }
+            if (c->closed) {
+                selunlock(&s);
+                gort__elemcopy(c, cs->elem, NULL);
+                cs->ok = false;
+                casi = (int)i;
+                goto out;
+            }
+        }
+    }
+
+    if (timeout_ns == 0) {
+        selunlock(&s);
+        goto out;
+    }
+
+    /* 4. Pass 2: queue on every channel, in lock order. */
+    G *me = gort__getg();
+    if (me == NULL) {
+        selunlock(&s);
+        gort__throw("out of memory creating the calling thread's goroutine state");
+    }
+    atomic_store(&me->selectdone, 0);
+    gort__sudog **link = &me->waiting;
+    for (size_t k = 0; k < norder; k++) {
+        uint32_t i = lockorder[k];
+        gort__sudog *sg = &sgs[i];
+        *sg = (gort__sudog){0};
+        sg->g = me;
+        sg->isselect = true;
+        sg->elem = cases[i].elem;
+        sg->c = cases[i].chan;
+        *link = sg;
+        link = &sg->waitlink;
+        gort__chanq_enqueue(cases[i].op == GORT_SEND ? &cases[i].chan->sendq
+                                                     : &cases[i].chan->recvq,
+                            sg);
+    }
+    *link = NULL;
+    me->param = NULL;
+
+    const char *reason = norder ? "select" : "select (no cases)";
+    gort__gopark(selparkcommit, &s, reason);
+
+    /* 6. Woken.  No callback may run against the G after this. */
+    if (s.deadline >= 0)
+        gort__deltimer(&me->timer);
+
+    sellock(&s);
+    gort__sudog *won = me->param;
+    me->param = NULL;
+    atomic_store(&me->selectdone, 0);
+    for (size_t k = 0; k < norder; k++) {
+        uint32_t i = lockorder[k];
+        gort__sudog *sg = &sgs[i];
+        if (sg == won)
+            continue; /* its waker unlinked it */
+        gort_chan *c = cases[i].chan;
+        gort__chanq_remove(cases[i].op == GORT_SEND ? &c->sendq : &c->recvq, sg);
+    }
+    me->waiting = NULL;
+    selunlock(&s);
+
+    if (won == NULL) {
+        if (s.deadline < 0)
+            gort__throw("select: woken without a case and without a timeout");
+        goto out; /* timed out */
+    }
+    if (won < sgs || won >= sgs + n)
+        gort__throw("select: woken by a foreign sudog %p", (void *)won);
+    casi = (int)(won - sgs);
+    if (cases[casi].op == GORT_SEND) {
+        if (!won->success)
+            gort__throw("send on closed channel");
+    } else {
+        cases[casi].ok = won->success;
+    }
+
+out:
+    free(heap);
+    return casi;
+}
