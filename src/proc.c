@@ -401,6 +401,7 @@ static int newm(P *pp, bool spinning)
     if (!m)
         return ENOMEM;
     m->id = atomic_fetch_add(&mid_gen, 1);
+    m->statfd = -1; /* opened by gort__minit_signals */
     m->nextp = pp;
     m->spinning = spinning;
     m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
@@ -799,12 +800,22 @@ top:;
     }
     P *pp = m->p;
     int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
-    if (tw != 0)
+    bool timerready = false;
+    if (tw != 0 && tw <= gort_nanotime()) {
+        G *before = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
         gort__checktimers(pp, gort_nanotime());
+        timerready = atomic_load_explicit(&pp->runnext, memory_order_relaxed) != before;
+    }
     G *g = NULL;
     /* Every 61st schedule look at the global queue first, so a P with a
-     * busy local queue cannot starve it. */
-    if (pp->schedtick % 61 == 0 && atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0) {
+     * busy local queue cannot starve it; deferred by one schedule when a
+     * timer just readied a G, which would otherwise wait a whole slice
+     * behind (say) a preempted hog from the global queue. */
+    if (pp->schedtick % 61 == 0)
+        pp->globalcheck = true;
+    if (pp->globalcheck && !timerready &&
+        atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0) {
+        pp->globalcheck = false;
         gort__lock(&sched.lock);
         g = gort__globrunqget(pp, 1);
         gort__unlock(&sched.lock);

@@ -211,6 +211,7 @@ struct gort_m {
      * sent only to a thread that is running and used CPU since the last. */
     bool preempt_blocked;         /* last sample: not busy in user code */
     int64_t preempt_cpu;          /* last sample: thread CPU time (ns) */
+    int statfd;                   /* open /proc/self/task/<tid>/stat (or -1), read by sysmon/STW */
     int64_t preempt_wall;         /* last sample: when (gort__now) */
     uint64_t sigmask_base;        /* signals blocked when the M started (minit);
                                      a context blocking more is not preempted */
@@ -234,6 +235,7 @@ struct gort_p {
     P *link;                     /* sched.pidle link; guarded by sched.lock */
     M *m;                        /* M holding it, NULL if idle */
     uint32_t schedtick;          /* incremented by execute(); sysmon reads racily (atomic) */
+    bool globalcheck;            /* owner: the 1-in-61 global queue look is due */
 
     /* Local run queue: lock-free single-producer (the owner) multi-consumer
      * (stealers) ring, as in Go.  runnext is a one-G fast path. */

@@ -40,6 +40,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -171,4 +173,10 @@ void gort__minit_signals(M *m)
     pthread_sigmask(SIG_UNBLOCK, &urg, &cur_mask);
     sigdelset(&cur_mask, SIGURG);
     m->sigmask_base = mask_word(&cur_mask);
+
+    /* Kept open for the "is this thread on a CPU?" check before signalling
+     * it (preempt.c): one descriptor per M. */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)m->tid);
+    m->statfd = open(path, O_RDONLY | O_CLOEXEC);
 }

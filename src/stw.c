@@ -68,6 +68,22 @@ void gort__stoptheworld(const char *reason)
     gort__unlock(&sched.lock);
     if (wait) {
         preemptall(mine);
+        /* Spin for the first 100 us: a preempted P normally stops within
+         * tens of microseconds, and waking a futex sleeper costs as much
+         * again.  Then sleep, re-requesting every 50 us in case a signal
+         * landed at an unsafe point. */
+        int64_t t0 = gort_nanotime(), last = t0;
+        while (!atomic_load_explicit(&sched.stopnote.key, memory_order_acquire)) {
+            int64_t now = gort_nanotime();
+            if (now - t0 > 100000)
+                break;
+            if (now - last > 50000) {
+                preemptall(mine);
+                last = now;
+            }
+            for (int i = 0; i < 64; i++)
+                __builtin_ia32_pause();
+        }
         while (!gort__notetsleep_until(&sched.stopnote, gort_nanotime() + 50000))
             preemptall(mine);
     }

@@ -8,8 +8,11 @@
  * Timing.  A P's schedtick changes at every goroutine switch; sysmon
  * records when it first saw each tick (sysmon_when), so a G's run time is
  * known to within one sysmon period.  While any P is running, the period
- * is quantum/8 (at least 20 us): lateness stays near one quantum, where
- * Go's sysmon (10 ms period at worst) lets a hog run two to four.  With
+ * is quantum/8 (at least 20 us): a hog is stopped near one quantum, where
+ * Go's sysmon (10 ms period at worst) lets it run two to four.  A timer
+ * due on a busy P does not wait for the quantum: sysmon wakes at its
+ * deadline and stops the G once it has run at least one period, so a
+ * sleeper next to hogs is late by about a period (Go: two to four slices).  With
  * nothing running for a while sysmon sleeps on a note until execute() wakes
  * it, so an idle program uses no CPU.
  *
@@ -27,6 +30,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 static int64_t last_trace;
 static int64_t start_time; /* schedtrace prints ms since sysmon started, as Go does */
@@ -68,6 +72,9 @@ static void schedtrace(int64_t now)
 static void *sysmon(void *arg)
 {
     (void)arg;
+    /* sysmon's sleeps are deadlines (a quantum's end, a timer's): the
+     * default 50 us timer slack would blur them. */
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     int idle_rounds = 0;
     for (;;) {
         if (atomic_load(&sched.exiting))
@@ -84,14 +91,25 @@ static void *sysmon(void *arg)
             running = true;
             uint32_t tick = atomic_load_explicit((_Atomic uint32_t *)&pp->schedtick,
                                                  memory_order_relaxed);
+            int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
             if (tick != pp->sysmon_tick) {
                 pp->sysmon_tick = tick;
                 pp->sysmon_when = now;
+                if (tw && tw < next)
+                    next = tw < now + period ? now + period : tw;
                 continue;
             }
-            if (now - pp->sysmon_when < q) {
+            int64_t ran = now - pp->sysmon_when;
+            /* A due timer is waiting work that cannot run elsewhere (it is
+             * this P's): it cuts the slice short once the G has run for a
+             * sysmon period, so a sleeper is late by about a period, not by
+             * up to a whole quantum. */
+            bool timer_due = tw && tw <= now;
+            if (ran < q && !(timer_due && ran >= period)) {
                 if (pp->sysmon_when + q < next)
                     next = pp->sysmon_when + q;
+                if (tw && tw < next)
+                    next = tw > now ? tw : now + period;
                 continue;
             }
             if (p_wanted(pp, now))
