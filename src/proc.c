@@ -698,7 +698,10 @@ top:;
             goto top;
     }
 
-    /* Nothing to do: give up the P. */
+    /* Nothing to do: return deep stacks of the goroutines that died here
+     * (free now: this P has no work), then give up the P. */
+    if (pp->gfree_unscanned)
+        gort__gfscavenge(pp);
     gort__lock(&sched.lock);
     if (atomic_load(&sched.gcwaiting)) {
         gort__unlock(&sched.lock);

@@ -247,6 +247,7 @@ struct gort_p {
     /* Dead Gs with stacks, ready for reuse; owner only. */
     G *gfree;
     int32_t gfreecnt;
+    int32_t gfree_unscanned;     /* Gs at the head of gfree not yet checked for deep stacks */
 
     /* Timers (time.c) */
     gort__mutex timerslock;
@@ -428,6 +429,9 @@ void gort__stack_init(void);
  * global one), NULL if none; and back onto it (owner of pp only). */
 G *gort__gfget(P *pp);
 void gort__gfput(P *pp, G *g);
+/* Return the pages of pp's recently pooled stacks that grew deep; called by
+ * the owner when pp is about to go idle. */
+void gort__gfscavenge(P *pp);
 
 /* ---------------------------------------------------------------------
  * Preemption (preempt.c, signal_linux.c) — issue 3.

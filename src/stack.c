@@ -17,11 +17,19 @@
  *
  * Ownership.  Gs are never freed (Go does the same): a dead G keeps its
  * stack and goes to its P's free list (owner-only, no lock), spilling half
- * to the global list (sched.gflock) when the local one is full.  Stacks
- * moving to the global list are scavenged: resident pages below the top
- * few are returned with MADV_DONTNEED, so a burst of deep goroutines does
- * not pin memory.  mincore() first makes this cheap for shallow stacks
- * (no TLB shootdown for a madvise that would free nothing).
+ * to the global list (sched.gflock) when the local one is full.
+ *
+ * Deep stacks give their pages back, so a burst of deep goroutines does
+ * not pin memory in the pools.  Deciding which stacks grew deep must not
+ * slow every goroutine exit, so it is done when a P runs out of work
+ * (gort__gfscavenge, from findrunnable, before the P sleeps): the Gs that
+ * died since the last scan are at the head of its free list, and for each
+ * one mincore() says whether any page below the kept top (SCAVENGE_KEEP)
+ * is resident; if so, those pages go back with MADV_DONTNEED.  Stacks
+ * spilled to the global list are scanned on the way.  Rejected: mincore()
+ * at every exit (a syscall per goroutine on the spawn path), probing a few
+ * words below the top (misses sparse frames), a canary written at creation
+ * (commits a page per goroutine).
  *
  * Rejected: copying/growable stacks (C has no stack maps to fix pointers
  * into the stack), malloc'd stacks (no guard page, eager commit by some
@@ -159,20 +167,27 @@ void gort__stack_scavenge(G *g)
         return;
     size_t npages = (hi - lo) / pagesz;
     unsigned char vec[256];
-    bool resident = false;
-    for (size_t done = 0; done < npages && !resident;) {
+    /* Scan from the top down: a stack that grew at all grew from there. */
+    for (size_t done = 0; done < npages;) {
         size_t n = npages - done < sizeof vec ? npages - done : sizeof vec;
-        if (mincore((void *)(lo + done * pagesz), n * pagesz, vec) != 0)
+        uintptr_t at = hi - (done + n) * pagesz;
+        if (mincore((void *)at, n * pagesz, vec) != 0)
             return;
         for (size_t i = 0; i < n; i++)
             if (vec[i] & 1) {
-                resident = true;
-                break;
+                madvise((void *)lo, hi - lo, MADV_DONTNEED);
+                return;
             }
         done += n;
     }
-    if (resident)
-        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+void gort__gfscavenge(P *p)
+{
+    G *g = p->gfree;
+    for (int32_t n = p->gfree_unscanned; g && n > 0; n--, g = g->schedlink)
+        gort__stack_scavenge(g);
+    p->gfree_unscanned = 0;
 }
 
 /* Reset a pooled G's stack for a new goroutine.  Sanitizer shadow left by
@@ -203,6 +218,8 @@ G *gort__gfget(P *p)
     if (g) {
         p->gfree = g->schedlink;
         p->gfreecnt--;
+        if (p->gfree_unscanned > 0)
+            p->gfree_unscanned--; /* reused: no need to scan it */
         g->schedlink = NULL;
         stack_reuse(g);
     }
@@ -214,17 +231,21 @@ void gort__gfput(P *p, G *g)
     g->schedlink = p->gfree;
     p->gfree = g;
     p->gfreecnt++;
+    p->gfree_unscanned++;
     if (p->gfreecnt < GFREE_LOCAL_MAX)
         return;
-    /* Spill half to the global pool, scavenging deep stacks on the way;
-     * done outside the lock because mincore/madvise are syscalls. */
+    /* Spill half to the global pool, scanning the not yet scanned ones
+     * (the head of the list) on the way; outside the lock (syscalls). */
     G *head = NULL, *tail = NULL;
     int n = 0;
     while (p->gfreecnt > GFREE_LOCAL_MAX / 2) {
         G *x = p->gfree;
         p->gfree = x->schedlink;
         p->gfreecnt--;
-        gort__stack_scavenge(x);
+        if (p->gfree_unscanned > 0) {
+            p->gfree_unscanned--;
+            gort__stack_scavenge(x);
+        }
         x->schedlink = head;
         head = x;
         if (!tail)
