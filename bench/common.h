@@ -1,0 +1,136 @@
+/*
+ * common.h — helpers shared by gort's benchmark programs (the bench directory).
+ *
+ * Every program prints exactly one line on stdout:
+ *   RESULT name=<bench> impl=gort unit=<unit> value=<v> key=value ...
+ * The extra key=values include gort's own counters (gort_read_stats) taken
+ * as a delta over the measured section, so bench/report.py can explain a
+ * result.  Latency benchmarks also dump their raw samples (ns, one per
+ * line) to the file named by $BENCH_SAMPLES when it is set.
+ *
+ * Clock: CLOCK_MONOTONIC through clock_gettime (vDSO), the clock Go's
+ * time.Now()/time.Since() and Boost's std::chrono::steady_clock read.
+ */
+#ifndef GORT_BENCH_COMMON_H
+#define GORT_BENCH_COMMON_H
+
+#include <gort.h>
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline int64_t bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* argv[1] as a positive count, else def. */
+static inline long bench_arg(int argc, char **argv, long def)
+{
+    if (argc > 1) {
+        long v = strtol(argv[1], NULL, 0);
+        if (v > 0)
+            return v;
+    }
+    return def;
+}
+
+/* Resident set size of this process in bytes (/proc/self/statm). */
+static inline long bench_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, rss = 0;
+    if (!f)
+        return -1;
+    if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+        rss = -1;
+    fclose(f);
+    return rss < 0 ? -1 : rss * sysconf(_SC_PAGESIZE);
+}
+
+static inline void bench_die(const char *what)
+{
+    fprintf(stderr, "bench: %s\n", what);
+    exit(2);
+}
+
+/* Start a goroutine or die (the benchmarks cannot continue without it). */
+static inline void bench_go(void (*fn)(void *), void *arg)
+{
+    if (gort_go(fn, arg) != 0)
+        bench_die("gort_go failed");
+}
+
+/* gort's counters over a section, as " key=value" pairs appended to buf. */
+static inline void bench_stats_str(const gort_stats *a, const gort_stats *b,
+                                   char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "procs=%" PRIu64 " threads=%" PRIu64 " async_preempts=%" PRIu64
+             " sync_preempts=%" PRIu64 " ctxsw=%" PRIu64 " steals=%" PRIu64
+             " preempt_requests=%" PRIu64 " signals=%" PRIu64 " stw=%" PRIu64
+             " spawned=%" PRIu64,
+             b->procs, b->threads, b->async_preempts - a->async_preempts,
+             b->sync_preempts - a->sync_preempts,
+             b->context_switches - a->context_switches, b->steals - a->steals,
+             b->preempt_requests - a->preempt_requests,
+             b->signals_sent - a->signals_sent, b->stw_count - a->stw_count,
+             b->spawned - a->spawned);
+}
+
+static int bench_cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Sort s[0..n) and return the nearest-rank q-quantile (0 < q <= 1). */
+static inline int64_t bench_quantile_sorted(const int64_t *s, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    size_t k = (size_t)(q * (double)n + 0.999999);
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    return s[k - 1];
+}
+
+static inline void bench_sort(int64_t *s, size_t n)
+{
+    qsort(s, n, sizeof *s, bench_cmp_i64);
+}
+
+/* Write the samples (unsorted order is fine) to $BENCH_SAMPLES if set. */
+static inline void bench_dump_samples(const int64_t *s, size_t n)
+{
+    const char *path = getenv("BENCH_SAMPLES");
+    if (!path || !*path)
+        return;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%" PRId64 "\n", s[i]);
+    fclose(f);
+}
+
+/* The call-free compute kernel shared by the spin/hog/compute benchmarks:
+ * a 64-bit LCG step followed by an xorshift, a serial dependency chain the
+ * compiler can neither vectorize nor shortcut.  The Go twin runs the
+ * identical arithmetic.  Inlined into each caller so the loop that runs is
+ * the caller's own (preemptible) code. */
+#define BENCH_MIX(x) ((x) = (x) * 6364136223846793005ULL + 1442695040888963407ULL, \
+                      (x) ^= (x) >> 29)
+
+#endif /* GORT_BENCH_COMMON_H */

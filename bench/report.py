@@ -1,0 +1,471 @@
+#!/usr/bin/env python3
+"""report.py — turn bench/run.sh's raw output into bench/results.md and an
+SVG of plots (latency CDFs and relative-throughput bars).
+
+Usage: report.py RAW_DIR RESULTS_MD RESULTS_SVG
+
+RAW_DIR holds results.txt (one `RESULT key=value ...` line per run, with
+label= and round= appended by run.sh, or `FAIL ...`), env.txt, and
+samples/<bench>-<label>-r<round>.txt (raw latency samples in ns).
+Plain python3 only: the SVG is written by hand, no matplotlib needed.
+"""
+import glob
+import math
+import os
+import statistics
+import sys
+
+# name, description, unit, target gort/Go ratio (None: no ratio target)
+BENCHES = [
+    ("spawn", "goroutine spawn+join, 1M, WaitGroup (per goroutine)", 0.7),
+    ("pingpong", "unbuffered ping-pong (per round trip)", 0.7),
+    ("yield", "yield ping-pong, 1 P (per yield)", 1.0),
+    ("buffered", "buffered channel cap 128, producer->consumer (per msg)", 1.0),
+    ("select", "select over 4 channels (per select)", 1.0),
+    ("mutex", "contended mutex, 8 goroutines on 2 Ps (per op)", 1.0),
+    ("parked_rss", "1M goroutines parked on a channel: RSS per goroutine", 1.6),
+    ("stw", "stop-the-world pause p99, P-1 Ps spinning call-free", 0.1),
+    ("sleeper", "1 ms sleeper wake-up lateness p99, every P hogged", 0.35),
+    ("spinwait", "seed spin-wait on 1 P: time to finish (median)", None),
+    ("compute", "call-free loop overhead, gort vs plain threads", None),
+]
+# The sleeper's target compares gort at a 1 ms slice with Go's fixed 10 ms.
+TARGET_LABEL = {"sleeper": "gort-q1ms"}
+BOOST_TWINS = {"spawn", "pingpong", "yield", "buffered", "mutex", "parked_rss"}
+COMPUTE_TARGET_PCT = 1.0
+COUNTERS = ["procs", "threads", "ctxsw", "steals", "async_preempts", "sync_preempts",
+            "preempt_requests", "signals", "stw"]
+COLORS = {"gort": "#1f77b4", "gort-q1ms": "#17becf", "go": "#2ca02c", "boost": "#d62728"}
+LATENCY = [("stw", "Stop-the-world pause (caller's view)"),
+           ("sleeper", "1 ms sleeper lateness, every P hogged"),
+           ("spinwait", "Spin-wait on 1 P: time to finish")]
+
+
+def num(s):
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def load(raw):
+    runs, fails = [], {}
+    path = os.path.join(raw, "results.txt")
+    if not os.path.exists(path):
+        return runs, fails
+    for line in open(path):
+        words = line.split()
+        if not words:
+            continue
+        kv = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        if words[0] == "RESULT":
+            runs.append(kv)
+        elif words[0] == "FAIL":
+            key = (kv.get("name"), kv.get("label"))
+            fails[key] = fails.get(key, 0) + 1
+    return runs, fails
+
+
+def group(runs):
+    g = {}
+    for r in runs:
+        g.setdefault((r["name"], r.get("label", r.get("impl"))), []).append(r)
+    return g
+
+
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def field(rs, k):
+    return med([num(r[k]) for r in rs if k in r])
+
+
+def fmt(v, unit):
+    if v is None:
+        return "—"
+    if unit in ("ns", "ns/op"):
+        suffix = "/op" if unit == "ns/op" else ""
+        a = abs(v)
+        if a >= 1e6:
+            return "%.2f ms%s" % (v / 1e6, suffix)
+        if a >= 1e4:
+            return "%.1f µs%s" % (v / 1e3, suffix)
+        if a >= 1e3:
+            return "%.2f µs%s" % (v / 1e3, suffix)
+        return "%.1f ns%s" % (v, suffix)
+    if unit == "bytes":
+        return "%.0f B" % v
+    if unit == "%":
+        return "%+.2f %%" % v
+    return "%.4g %s" % (v, unit)
+
+
+def scale_of(v, unit):
+    """(divisor, unit text) for showing values around v."""
+    if unit in ("ns", "ns/op"):
+        suffix = "/op" if unit == "ns/op" else ""
+        a = abs(v)
+        if a >= 1e6:
+            return 1e6, "ms" + suffix
+        if a >= 1e3:
+            return 1e3, "µs" + suffix
+        return 1, "ns" + suffix
+    if unit == "bytes":
+        return 1, "B"
+    return 1, unit
+
+
+def fmt_spread(vals, unit):
+    """median (min – max) unit, all in the median's scale."""
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "—"
+    m = med(vals)
+    if len(vals) == 1:
+        return fmt(m, unit)
+    div, u = scale_of(m, unit)
+    digits = lambda x: ("%.0f" if unit == "bytes" else
+                        "%+.2f" if unit == "%" else
+                        "%.1f" if abs(x / div) >= 10 else "%.2f") % (x / div)
+    return "%s (%s – %s) %s" % (digits(m), digits(min(vals)), digits(max(vals)), u)
+
+
+def samples(raw, name, label):
+    out = []
+    for p in sorted(glob.glob(os.path.join(raw, "samples", "%s-%s-r*.txt" % (name, label)))):
+        for line in open(p):
+            v = num(line.strip())
+            if v is not None:
+                out.append(v)
+    out.sort()
+    return out
+
+
+def q(s, p):
+    if not s:
+        return None
+    k = min(len(s), max(1, math.ceil(p * len(s))))
+    return s[k - 1]
+
+
+# ------------------------------------------------------------------ markdown
+def write_md(raw, path, runs, fails):
+    g = group(runs)
+    labels_of = {}
+    for (n, l) in list(g) + list(fails):
+        labels_of.setdefault(n, set()).add(l)
+    env = open(os.path.join(raw, "env.txt")).read().strip() if os.path.exists(
+        os.path.join(raw, "env.txt")) else ""
+    L = []
+    L.append("# gort benchmark results\n")
+    L.append("Generated by `make bench` (bench/run.sh + bench/report.py). Each cell is the "
+             "median over rounds with the spread (min – max) in parentheses; rounds were "
+             "interleaved (every implementation of every benchmark once per round). "
+             "Ratios are gort median / twin median: lower is better for gort.\n")
+    if env:
+        L.append("```\n" + env + "\n```\n")
+        loads = [float(l.split(":")[1].split()[0]) for l in env.splitlines()
+                 if l.startswith("load at ")]
+        if loads and max(loads) > 3.0:
+            L.append("**Warning: the 1-minute load average reached %.1f on this %s-CPU "
+                     "machine during the run (the benchmarks themselves keep at most 2-3 threads "
+                     "runnable): other processes competed for the CPUs, "
+                     "so latencies (stw, sleeper, spinwait) and the compute overhead "
+                     "are inflated by OS scheduling delays, and the spreads are wide.**\n"
+                     % (max(loads), os.cpu_count()))
+    L.append("## Summary\n")
+    L.append("| benchmark | gort | Go | Boost.Fiber | gort/Go | gort/Boost | target | met |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for name, desc, target in BENCHES:
+        labels = sorted(l for l in labels_of.get(name, ()) if l.startswith("gort"))
+        if not labels:
+            labels = ["gort"]
+        go = g.get((name, "go"), [])
+        bo = g.get((name, "boost"), [])
+        unit = next((r["unit"] for r in g.get((name, labels[0]), []) + go + bo), "")
+        gov = [num(r["value"]) for r in go]
+        bov = [num(r["value"]) for r in bo]
+        for lab in labels:
+            rs = g.get((name, lab), [])
+            vals = [num(r["value"]) for r in rs]
+            gm, om, bm = med(vals), med(gov), med(bov)
+            rgo = gm / om if gm is not None and om not in (None, 0) and unit != "%" else None
+            rbo = gm / bm if gm is not None and bm not in (None, 0) else None
+            title = "%s — %s" % (name, desc)
+            if lab != "gort":
+                title += " [%s]" % lab
+            cell = lambda v, l: fmt_spread(v, unit) + (
+                " FAIL×%d" % fails[(name, l)] if (name, l) in fails else "")
+            tgt, met = "—", "—"
+            if name == "compute":
+                tgt = "≤ %.0f %%" % COMPUTE_TARGET_PCT
+                met = "—" if gm is None else ("yes" if gm <= COMPUTE_TARGET_PCT else "**no**")
+            elif target is not None:
+                tgt = "≤ %.2g" % target
+                if TARGET_LABEL.get(name, "gort") != lab:
+                    met = "(info)"
+                elif rgo is not None:
+                    met = "yes" if rgo <= target else "**no**"
+            row = [title, cell(vals, lab), cell(gov, "go"),
+                   cell(bov, "boost") if name in BOOST_TWINS else "n/a",
+                   "%.2f" % rgo if rgo is not None else ("n/a" if unit == "%" else "—"),
+                   "%.2f" % rbo if rbo is not None else "—", tgt, met]
+            L.append("| " + " | ".join(row) + " |")
+    L.append("")
+    L.append("n/a: no such twin (Boost.Fiber has no select, no preemption and no "
+             "stop-the-world; a spinning fiber would never yield). The compute row's "
+             "value is an overhead in percent, so it has no ratio: gort's is "
+             "2 goroutines on 2 Ps vs 2 plain threads; Go's (no run without its "
+             "runtime) is 4 goroutines vs 2 goroutines on 2 Ps, i.e. the cost of "
+             "time slicing. The sleeper target compares gort at GORTDEBUG=quantum=1ms "
+             "with Go's fixed 10 ms slice; the default-slice row is for information.\n")
+
+    # latency distributions, pooled over rounds
+    L.append("## Latency distributions (all samples of all rounds pooled)\n")
+    L.append("| benchmark | impl | samples | p50 | p90 | p99 | p99.9 | max |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for name, _ in LATENCY:
+        for lab in sorted(labels_of.get(name, ())):
+            s = samples(raw, name, lab)
+            if not s:
+                continue
+            L.append("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
+                name, lab, len(s), fmt(q(s, .5), "ns"), fmt(q(s, .9), "ns"), fmt(q(s, .99), "ns"),
+                fmt(q(s, .999), "ns"), fmt(s[-1], "ns")))
+    L.append("")
+
+    # gort counters
+    L.append("## gort's counters per benchmark (gort_read_stats delta over the measured "
+             "section, median over rounds)\n")
+    L.append("| benchmark | impl | n | " + " | ".join(COUNTERS) + " | ctxsw/op | steals/op |")
+    L.append("|---|---|---|" + "---|" * (len(COUNTERS) + 2))
+    for name, _, _ in BENCHES:
+        for lab in sorted(l for l in labels_of.get(name, ()) if l.startswith("gort")):
+            rs = g.get((name, lab), [])
+            if not rs:
+                continue
+            n = field(rs, "n")
+            cs = [field(rs, c) for c in COUNTERS]
+            per = lambda k: "%.3g" % (field(rs, k) / n) if n and field(rs, k) is not None else "—"
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                name, lab, "%.0f" % n if n else "—",
+                " | ".join("%.0f" % c if c is not None else "—" for c in cs),
+                per("ctxsw"), per("steals")))
+    L.append("")
+    L.append("For compute the counters cover the 2-goroutine runs (all rounds summed); "
+             "the 4-goroutine (time-sliced) runs are in the details below "
+             "(oversub_*). For spawn/parked_rss, `spawned` includes only the measured "
+             "round.\n")
+
+    # every other numeric field, median over rounds
+    L.append("## Details (median of each reported field over rounds)\n")
+    skip = set(COUNTERS) | {"name", "impl", "unit", "label", "round", "value", "spawned"}
+    for name, _, _ in BENCHES:
+        for lab in sorted(labels_of.get(name, ())):
+            rs = g.get((name, lab), [])
+            if not rs:
+                continue
+            keys = []
+            for r in rs:
+                for k in r:
+                    if k not in skip and k not in keys:
+                        keys.append(k)
+            parts = []
+            for k in keys:
+                vals = [num(r[k]) for r in rs if k in r]
+                if all(v is not None for v in vals):
+                    m = med(vals)
+                    parts.append("%s=%s" % (k, "%.0f" % m if m == int(m) or abs(m) >= 1e4
+                                            else "%.4g" % m))
+                else:
+                    parts.append("%s=%s" % (k, rs[0][k]))
+            L.append("- **%s / %s** (%d runs): %s" % (name, lab, len(rs), ", ".join(parts)))
+    L.append("")
+    if fails:
+        L.append("## Failed runs\n")
+        for (n, l), c in sorted(fails.items()):
+            L.append("- %s / %s: %d failed run(s); see the logs in the raw directory" % (n, l, c))
+        L.append("")
+    L.append("Plots: [results.svg](results.svg) — latency CDFs (log time axis) and "
+             "throughput relative to Go (log axis; > 1 is faster than Go).\n")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+# ------------------------------------------------------------------ svg
+class Svg:
+    def __init__(self, w, h):
+        self.w, self.h, self.el = w, h, []
+
+    def add(self, s):
+        self.el.append(s)
+
+    def text(self, x, y, s, size=12, anchor="start", color="#222", rotate=None, bold=False):
+        s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        tr = ' transform="rotate(%d %.1f %.1f)"' % (rotate, x, y) if rotate else ""
+        wt = ' font-weight="bold"' if bold else ""
+        self.add('<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s" fill="%s"%s%s>%s</text>'
+                 % (x, y, size, anchor, color, tr, wt, s))
+
+    def line(self, x1, y1, x2, y2, color="#888", width=1, dash=None):
+        d = ' stroke-dasharray="%s"' % dash if dash else ""
+        self.add('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="%s"%s/>'
+                 % (x1, y1, x2, y2, color, width, d))
+
+    def save(self, path):
+        with open(path, "w") as f:
+            f.write('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+                    'font-family="sans-serif">\n<rect width="100%%" height="100%%" fill="white"/>\n'
+                    % (self.w, self.h))
+            f.write("\n".join(self.el))
+            f.write("\n</svg>\n")
+
+
+def tick_label(ns):
+    if ns >= 1e9:
+        return "%.3g s" % (ns / 1e9)
+    if ns >= 1e6:
+        return "%.3g ms" % (ns / 1e6)
+    if ns >= 1e3:
+        return "%.3g µs" % (ns / 1e3)
+    return "%.3g ns" % ns
+
+
+def cdf_panel(svg, x0, y0, w, h, title, series):
+    svg.text(x0 + w / 2, y0 - 12, title, 14, "middle", bold=True)
+    svg.add('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#444"/>'
+            % (x0, y0, w, h))
+    pos = [v for _, s in series for v in s if v > 0]
+    if not pos:
+        svg.text(x0 + w / 2, y0 + h / 2, "no samples", 12, "middle")
+        return
+    lo = 10 ** math.floor(math.log10(max(min(pos), 100)))
+    hi = 10 ** math.ceil(math.log10(max(pos)))
+    if hi <= lo:
+        hi = lo * 10
+    lx = lambda v: x0 + w * (math.log10(max(v, lo)) - math.log10(lo)) / (
+        math.log10(hi) - math.log10(lo))
+    ly = lambda p: y0 + h * (1 - p)
+    d = lo
+    while d <= hi * 1.0001:
+        X = lx(d)
+        svg.line(X, y0, X, y0 + h, "#ddd")
+        svg.text(X, y0 + h + 16, tick_label(d), 11, "middle")
+        for m in range(2, 10):
+            if d * m < hi:
+                svg.line(lx(d * m), y0 + h, lx(d * m), y0 + h - 4, "#aaa")
+        d *= 10
+    for p in (0, 0.25, 0.5, 0.75, 0.9, 0.99):
+        Y = ly(p)
+        svg.line(x0, Y, x0 + w, Y, "#eee" if p not in (0.5, 0.99) else "#bbb",
+                 dash="4,3" if p == 0.99 else None)
+        svg.text(x0 - 6, Y + 4, "%g" % p, 10, "end")
+    svg.text(x0 - 36, y0 + h / 2, "fraction of samples ≤ x", 11, "middle", rotate=-90)
+    for i, (label, s) in enumerate(series):
+        n = len(s)
+        step = max(1, n // 1500)
+        pts = []
+        prev_y = 0.0
+        for k in list(range(0, n, step)) + [n - 1]:
+            X, Y = lx(s[k]), ly((k + 1) / n)
+            pts.append("%.1f,%.1f %.1f,%.1f" % (X, ly(prev_y), X, Y))
+            prev_y = (k + 1) / n
+        color = COLORS.get(label, "#000")
+        svg.add('<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>'
+                % (color, " ".join(pts)))
+        ly_leg = y0 + h - 12 - 16 * (len(series) - 1 - i)
+        lx0 = x0 + w - 250
+        svg.add('<rect x="%.1f" y="%.1f" width="244" height="15" fill="white" opacity="0.85"/>'
+                % (lx0 - 4, ly_leg - 12))
+        svg.line(lx0, ly_leg - 4, lx0 + 20, ly_leg - 4, color, 3)
+        svg.text(lx0 + 26, ly_leg, "%s: n=%d, p50 %s, p99 %s" % (
+            label, n, tick_label(q(s, .5)), tick_label(q(s, .99))), 11)
+
+
+def bar_panel(svg, x0, y0, w, h, title, groups):
+    """groups: [(bench, [(label, value_rel_to_go, text)])]"""
+    svg.text(x0 + w / 2, y0 - 12, title, 14, "middle", bold=True)
+    svg.add('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#444"/>'
+            % (x0, y0, w, h))
+    vals = [v for _, bars in groups for _, v, _ in bars if v and v > 0]
+    if not vals:
+        svg.text(x0 + w / 2, y0 + h / 2, "no data", 12, "middle")
+        return
+    lo = 10 ** math.floor(math.log10(min(vals + [0.5])))
+    hi = 10 ** math.ceil(math.log10(max(vals + [2])))
+    ly = lambda v: y0 + h * (1 - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)))
+    d = lo
+    while d <= hi * 1.0001:
+        svg.line(x0, ly(d), x0 + w, ly(d), "#999" if abs(d - 1) < 1e-9 else "#e5e5e5")
+        svg.text(x0 - 6, ly(d) + 4, "%g×" % d, 10, "end")
+        d *= 10
+    svg.text(x0 - 40, y0 + h / 2, "throughput relative to Go (Go = 1)", 11, "middle", rotate=-90)
+    gw = w / max(1, len(groups))
+    for gi, (bench, bars) in enumerate(groups):
+        bw = gw * 0.8 / max(1, len(bars))
+        for bi, (label, v, text) in enumerate(bars):
+            if not v or v <= 0:
+                continue
+            X = x0 + gi * gw + gw * 0.1 + bi * bw
+            top, base = ly(v), ly(1)
+            y, hh = min(top, base), abs(base - top)
+            svg.add('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>'
+                    % (X + 1, y, bw - 2, max(hh, 1), COLORS.get(label, "#777")))
+            svg.text(X + bw / 2, (top - 4) if v >= 1 else (top + 11), text, 9, "middle")
+        svg.text(x0 + gi * gw + gw / 2, y0 + h + 16, bench, 11, "middle")
+    labels = []
+    for _, bars in groups:
+        for l, _, _ in bars:
+            if l not in labels:
+                labels.append(l)
+    for i, l in enumerate(labels):
+        svg.add('<rect x="%.1f" y="%.1f" width="12" height="10" fill="%s"/>'
+                % (x0 + w - 120, y0 + 10 + 16 * i, COLORS.get(l, "#777")))
+        svg.text(x0 + w - 102, y0 + 19 + 16 * i, l, 11)
+
+
+def write_svg(raw, path, runs):
+    g = group(runs)
+    svg = Svg(1300, 980)
+    envp = os.path.join(raw, "env.txt")
+    sub = ""
+    if os.path.exists(envp):
+        kv = dict(l.split(": ", 1) for l in open(envp).read().splitlines() if ": " in l)
+        sub = " — %s, %s" % (kv.get("date", "?"), kv.get("host", "?"))
+    svg.text(650, 24, "gort vs Go 1.19 vs Boost.Fiber%s" % sub, 15, "middle", bold=True)
+    boxes = [(90, 70), (740, 70), (90, 560)]
+    for (name, title), (x, y) in zip(LATENCY, boxes):
+        labels = sorted({l for (n, l) in g if n == name})
+        series = [(l, samples(raw, name, l)) for l in labels]
+        series = [(l, s) for l, s in series if s]
+        cdf_panel(svg, x, y, 500, 380, title, series)
+    groups = []
+    for name in ("spawn", "pingpong", "yield", "buffered", "select", "mutex", "parked_rss"):
+        gom = med([num(r["value"]) for r in g.get((name, "go"), [])])
+        if not gom:
+            continue
+        bars = []
+        for lab in ("gort", "go", "boost"):
+            m = med([num(r["value"]) for r in g.get((name, lab), [])])
+            if m:
+                unit = g[(name, lab)][0]["unit"]
+                bars.append((lab, gom / m, fmt(m, unit).replace("/op", "")))
+        groups.append((name if name != "parked_rss" else "memory", bars))
+    bar_panel(svg, 740, 560, 500, 380, "Throughput (memory: bytes) relative to Go", groups)
+    svg.save(path)
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    raw, md, svgp = sys.argv[1:]
+    runs, fails = load(raw)
+    write_md(raw, md, runs, fails)
+    write_svg(raw, svgp, runs)
+    print("bench: wrote %s and %s (%d runs, %d failed)" % (md, svgp, len(runs), sum(fails.values())))
+
+
+if __name__ == "__main__":
+    main()

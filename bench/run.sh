@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# bench/run.sh — build and run gort's benchmarks against their Go and
+# Boost.Fiber twins, then write bench/results.md and bench/results.svg.
+#
+#   make bench                  (builds $(BUILD)/libgort.a first)
+#   BUILD=build-bench bash bench/run.sh
+#
+# Environment: BUILD (library dir, default build), CC (default cc),
+# ROUNDS (default 5), BENCH_ONLY="spawn pingpong ..." to run a subset,
+# BENCH_TIMEOUT (seconds per run, default 120), BENCH_NO_INSTALL=1 to
+# never call apt-get.
+#
+# Every benchmark is run ROUNDS times, interleaved: round 1 runs every
+# implementation of every benchmark (gort, Go, Boost, ...), then round 2,
+# and so on, so drift (thermal, noisy neighbours) spreads over all of them.
+# The slow ones (1M parked goroutines, the sleepers, Boost's spawn) run
+# fewer rounds so that the whole run stays under ~10 minutes on 2 cores.
+# Raw output: $BUILD/bench/raw/ (results.txt, per-run logs, latency
+# samples).
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=${BUILD:-build}
+CC=${CC:-cc}
+ROUNDS=${ROUNDS:-5}
+TIMEOUT=${BENCH_TIMEOUT:-120}
+OUT=$ROOT/$BUILD/bench
+RAW=$OUT/raw
+PROCS=2
+
+log() { printf '%s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- tools
+SUDO=
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
+APT_UPDATED=0
+install_pkg() {
+    if [ "${BENCH_NO_INSTALL:-0}" = 1 ]; then
+        log "bench: $* missing and BENCH_NO_INSTALL=1"
+        return 1
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        log "bench: $* missing and there is no apt-get"
+        return 1
+    fi
+    if [ $APT_UPDATED = 0 ]; then
+        log "bench: apt-get update"
+        $SUDO apt-get update -qq >/dev/null 2>&1 || true
+        APT_UPDATED=1
+    fi
+    log "bench: installing $*"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+GO=/usr/lib/go-1.19/bin/go
+[ -x "$GO" ] || install_pkg golang-1.19-go || true
+HAVE_GO=0; [ -x "$GO" ] && HAVE_GO=1
+[ -f /usr/include/boost/fiber/all.hpp ] || install_pkg libboost-fiber-dev || true
+command -v g++ >/dev/null 2>&1 || install_pkg g++ || true
+HAVE_BOOST=0
+[ -f /usr/include/boost/fiber/all.hpp ] && command -v g++ >/dev/null 2>&1 && HAVE_BOOST=1
+# The report and its SVG plots are written by plain python3 (no matplotlib
+# or gnuplot needed).
+command -v python3 >/dev/null 2>&1 || install_pkg python3 || { log "bench: python3 is required"; exit 1; }
+
+# ---------------------------------------------------------------- build
+mkdir -p "$OUT" "$RAW/logs" "$RAW/samples"
+if [ ! -f "$BUILD/libgort.a" ]; then
+    log "bench: building $BUILD/libgort.a"
+    make -s BUILD="$BUILD" lib || log "bench: the runtime does not build: only the twins run"
+fi
+HAVE_GORT=0; [ -f "$BUILD/libgort.a" ] && HAVE_GORT=1
+
+C_BENCHES="spawn pingpong yield buffered select mutex parked_rss stw sleeper spinwait compute"
+BOOST_BENCHES="spawn pingpong yield buffered mutex parked_rss"
+CFLAGS="-std=gnu11 -O2 -Wall -Wextra -pthread -Iinclude"
+build_failed=""
+for b in $C_BENCHES; do
+    [ $HAVE_GORT = 1 ] || break
+    rm -f "$OUT/$b"
+    log "bench: cc bench/$b.c"
+    $CC $CFLAGS "bench/$b.c" -o "$OUT/$b" "$BUILD/libgort.a" -pthread -ldl -lm ||
+        build_failed="$build_failed gort:$b"
+done
+if [ $HAVE_GO = 1 ]; then
+    log "bench: go build bench/go"
+    (cd bench/go && env GOCACHE="$OUT/gocache" GOPATH="$OUT/gopath" GOFLAGS=-mod=mod \
+        GOPROXY=off GO111MODULE=on CGO_ENABLED=0 "$GO" build -o "$OUT/gobench" .) ||
+        { build_failed="$build_failed go"; HAVE_GO=0; }
+else
+    log "bench: no Go 1.19: skipping the Go twins"
+fi
+if [ $HAVE_BOOST = 1 ]; then
+    for b in $BOOST_BENCHES; do
+        log "bench: g++ bench/boost/$b.cpp"
+        rm -f "$OUT/boost_$b"
+        g++ -std=c++17 -O2 -Wall -Wextra -pthread "bench/boost/$b.cpp" -o "$OUT/boost_$b" \
+            -lboost_fiber -lboost_context || build_failed="$build_failed boost:$b"
+    done
+else
+    log "bench: no Boost.Fiber: skipping the Boost twins"
+fi
+[ -n "$build_failed" ] && log "bench: build failures:$build_failed"
+
+# ---------------------------------------------------------------- plan
+# name  label  procs  rounds  command...   (label selects the environment)
+PLAN=$(cat <<EOF
+spawn       gort       $PROCS 5 $OUT/spawn
+spawn       go         $PROCS 5 $OUT/gobench spawn
+spawn       boost      $PROCS 3 $OUT/boost_spawn
+pingpong    gort       $PROCS 5 $OUT/pingpong
+pingpong    go         $PROCS 5 $OUT/gobench pingpong
+pingpong    boost      $PROCS 5 $OUT/boost_pingpong
+yield       gort       1      5 $OUT/yield
+yield       go         1      5 $OUT/gobench yield
+yield       boost      1      5 $OUT/boost_yield
+buffered    gort       $PROCS 5 $OUT/buffered
+buffered    go         $PROCS 5 $OUT/gobench buffered
+buffered    boost      $PROCS 5 $OUT/boost_buffered
+select      gort       $PROCS 5 $OUT/select
+select      go         $PROCS 5 $OUT/gobench select
+mutex       gort       $PROCS 5 $OUT/mutex
+mutex       go         $PROCS 5 $OUT/gobench mutex
+mutex       boost      $PROCS 5 $OUT/boost_mutex
+parked_rss  gort       $PROCS 3 $OUT/parked_rss
+parked_rss  go         $PROCS 3 $OUT/gobench parked_rss
+parked_rss  boost      $PROCS 3 $OUT/boost_parked_rss
+stw         gort       $PROCS 5 $OUT/stw
+stw         go         $PROCS 5 $OUT/gobench stw
+sleeper     gort       $PROCS 3 $OUT/sleeper
+sleeper     gort-q1ms  $PROCS 3 $OUT/sleeper
+sleeper     go         $PROCS 3 $OUT/gobench sleeper
+spinwait    gort       1      5 $OUT/spinwait
+spinwait    go         1      5 $OUT/gobench spinwait
+compute     gort       $PROCS 3 $OUT/compute
+compute     go         $PROCS 3 $OUT/gobench compute
+EOF
+)
+
+available() { # label -> 0 if that implementation was built
+    case $1 in
+        gort*) [ -x "$OUT/$2" ] ;;
+        go) [ $HAVE_GO = 1 ] ;;
+        boost) [ -x "$OUT/boost_$2" ] ;;
+    esac
+}
+
+: > "$RAW/results.txt"
+{
+    echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "host: $(uname -srm), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    echo "gort: $(git rev-parse --short HEAD 2>/dev/null || echo 'no commit yet'), $CC $($CC -dumpversion) -O2"
+    [ $HAVE_GO = 1 ] && echo "go: $("$GO" version | cut -d' ' -f3)"
+    [ $HAVE_BOOST = 1 ] && echo "boost: $(dpkg-query -W -f='${Version}' libboost-fiber-dev 2>/dev/null || echo '?'), g++ $(g++ -dumpversion) -O2"
+    echo "rounds: $ROUNDS, procs: $PROCS (1 for yield and spinwait)"
+    echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$RAW/env.txt"
+load1=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load1" 'BEGIN{exit !(l > 0.5)}'; then
+    log "bench: warning: load average is $load1: other work on this machine will skew the results"
+fi
+
+START=$(date +%s)
+for round in $(seq 1 "$ROUNDS"); do
+    log "=== round $round/$ROUNDS ($(( $(date +%s) - START ))s elapsed)"
+    while read -r name label procs rounds cmd; do
+        [ -z "$name" ] && continue
+        if [ -n "${BENCH_ONLY:-}" ]; then
+            case " $BENCH_ONLY " in *" $name "*) ;; *) continue ;; esac
+        fi
+        [ "$round" -le "$rounds" ] || continue
+        available "$label" "$name" || continue
+        envs=(BENCH_SAMPLES="$RAW/samples/$name-$label-r$round.txt")
+        case $label in
+            gort) envs+=(GORTMAXPROCS="$procs") ;;
+            gort-q1ms) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=1ms) ;;
+            go) envs+=(GOMAXPROCS="$procs") ;;
+            boost) envs+=(BENCH_THREADS="$procs") ;;
+        esac
+        logf="$RAW/logs/$name-$label-r$round.log"
+        t0=$(date +%s.%N)
+        load_before=$(cut -d' ' -f1 /proc/loadavg)
+        # shellcheck disable=SC2086
+        env "${envs[@]}" timeout -k 5 "$TIMEOUT" $cmd < /dev/null > "$logf" 2>&1
+        rc=$?
+        secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+        line=$(grep -m1 '^RESULT ' "$logf")
+        if [ $rc -eq 0 ] && [ -n "$line" ]; then
+            echo "$line label=$label round=$round secs=$secs load1=$load_before" >> "$RAW/results.txt"
+            val=$(printf '%s\n' "$line" | sed -n 's/.* value=\([^ ]*\).*/\1/p')
+            unit=$(printf '%s\n' "$line" | sed -n 's/.* unit=\([^ ]*\).*/\1/p')
+            printf '  [%d/%d] %-10s %-9s %14s %-6s (%ss)\n' "$round" "$ROUNDS" "$name" "$label" "$val" "$unit" "$secs" >&2
+        else
+            why="exit $rc"
+            { [ $rc -eq 124 ] || [ $rc -eq 137 ]; } && why="timeout ${TIMEOUT}s"
+            echo "FAIL name=$name label=$label round=$round rc=$rc" >> "$RAW/results.txt"
+            printf '  [%d/%d] %-10s %-9s FAILED (%s), log: %s\n' "$round" "$ROUNDS" "$name" "$label" "$why" "$logf" >&2
+            tail -n 5 "$logf" | sed 's/^/      | /' >&2
+        fi
+    done <<< "$PLAN"
+done
+log "=== done in $(( $(date +%s) - START ))s"
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg) (run took $(( $(date +%s) - START ))s)" >> "$RAW/env.txt"
+
+python3 bench/report.py "$RAW" bench/results.md bench/results.svg

@@ -1,0 +1,93 @@
+/*
+ * stw.c — stop-the-world latency while every other P spins in a call-free
+ * loop.  With P Ps, P-1 goroutines spin (`while (!stop) mix(x)`: no calls,
+ * so only an asynchronous preemption can stop them).  The main goroutine
+ * takes S samples: sleep 100 us, then time gort_stop_the_world() +
+ * gort_start_the_world() (the full pause seen by the caller; the stop part
+ * alone is reported too).  Value: p99 in ns; raw samples go to
+ * $BENCH_SAMPLES.  Twin: bench/go "stw" times runtime.ReadMemStats(), which
+ * does stopTheWorld + a few us of stats reading + startTheWorld, with
+ * GOMAXPROCS-1 goroutines spinning the same loop.  No Boost twin
+ * (Boost.Fiber has no preemption and no stop-the-world).
+ */
+#include "common.h"
+
+static atomic_int stop, spinning;
+static gort_waitgroup wg = GORT_WAITGROUP_INIT;
+static volatile uint64_t sink;
+static long n_samples;
+
+static void spinner(void *arg)
+{
+    uint64_t x = (uintptr_t)arg;
+    atomic_fetch_add(&spinning, 1);
+    while (!atomic_load_explicit(&stop, memory_order_relaxed))
+        BENCH_MIX(x);
+    sink = x;
+    gort_wg_done(&wg);
+}
+
+static void bench(void *arg)
+{
+    (void)arg;
+    long n = n_samples;
+    int procs = gort_maxprocs(0);
+    int nspin = procs > 1 ? procs - 1 : 0;
+    int64_t *tot = calloc((size_t)n, sizeof *tot);
+    int64_t *stp = calloc((size_t)n, sizeof *stp);
+    gort_stats s0, s1;
+    char st[512];
+    if (!tot || !stp)
+        bench_die("out of memory");
+
+    gort_wg_add(&wg, nspin);
+    for (int i = 0; i < nspin; i++)
+        bench_go(spinner, (void *)(uintptr_t)(i + 1));
+    while (atomic_load(&spinning) < nspin)
+        gort_sleep(1000000);
+    for (int i = 0; i < 20; i++) { /* warm-up */
+        gort_sleep(100000);
+        gort_stop_the_world();
+        gort_start_the_world();
+    }
+    gort_read_stats(&s0);
+    for (long i = 0; i < n; i++) {
+        gort_sleep(100000);
+        int64_t t0 = bench_now();
+        gort_stop_the_world();
+        int64_t t1 = bench_now();
+        gort_start_the_world();
+        int64_t t2 = bench_now();
+        tot[i] = t2 - t0;
+        stp[i] = t1 - t0;
+    }
+    gort_read_stats(&s1);
+    atomic_store(&stop, 1);
+    gort_wg_wait(&wg);
+
+    bench_dump_samples(tot, (size_t)n);
+    bench_sort(tot, (size_t)n);
+    bench_sort(stp, (size_t)n);
+    double mean = 0;
+    for (long i = 0; i < n; i++)
+        mean += (double)tot[i] / (double)n;
+    bench_stats_str(&s0, &s1, st, sizeof st);
+    printf("RESULT name=stw impl=gort unit=ns value=%" PRId64 " n=%ld spinners=%d p50=%" PRId64
+           " p90=%" PRId64 " p99=%" PRId64 " max=%" PRId64 " mean=%.0f stop_p50=%" PRId64
+           " stop_p99=%" PRId64 " %s\n",
+           bench_quantile_sorted(tot, (size_t)n, 0.99), n, nspin,
+           bench_quantile_sorted(tot, (size_t)n, 0.50),
+           bench_quantile_sorted(tot, (size_t)n, 0.90),
+           bench_quantile_sorted(tot, (size_t)n, 0.99), bench_quantile_sorted(tot, (size_t)n, 1.0), mean,
+           bench_quantile_sorted(stp, (size_t)n, 0.50),
+           bench_quantile_sorted(stp, (size_t)n, 0.99), st);
+    fflush(stdout);
+    free(tot);
+    free(stp);
+}
+
+int main(int argc, char **argv)
+{
+    n_samples = bench_arg(argc, argv, 1000);
+    return gort_main(bench, NULL) ? 1 : 0;
+}
