@@ -133,4 +133,58 @@ static inline void bench_dump_samples(const int64_t *s, size_t n)
 #define BENCH_MIX(x) ((x) = (x) * 6364136223846793005ULL + 1442695040888963407ULL, \
                       (x) ^= (x) >> 29)
 
+/* Spinners: goroutines that run BENCH_MIX in a call-free loop, so that only
+ * an asynchronous preemption can take their P (sleeper's hogs, stw's
+ * spinners).  bench_spinners_start(n) starts n of them (spinner i seeded
+ * with i + 1) and returns once all n run; bench_spinners_stop() stops them
+ * and waits until they are done.  One set per program. */
+struct bench_spinners {
+    atomic_int stop, spinning;
+    gort_waitgroup wg;
+    volatile uint64_t sink;
+};
+
+static inline struct bench_spinners *bench_spinners_state(void)
+{
+    static struct bench_spinners s = { .wg = GORT_WAITGROUP_INIT };
+    return &s;
+}
+
+static inline void bench_spinner(void *arg)
+{
+    struct bench_spinners *s = bench_spinners_state();
+    uint64_t x = (uintptr_t)arg;
+    atomic_fetch_add(&s->spinning, 1);
+    while (!atomic_load_explicit(&s->stop, memory_order_relaxed))
+        BENCH_MIX(x);
+    s->sink = x;
+    gort_wg_done(&s->wg);
+}
+
+static inline void bench_spinners_start(int n)
+{
+    struct bench_spinners *s = bench_spinners_state();
+    gort_wg_add(&s->wg, n);
+    for (int i = 0; i < n; i++)
+        bench_go(bench_spinner, (void *)(uintptr_t)(i + 1));
+    while (atomic_load(&s->spinning) < n)
+        gort_sleep(1000000);
+}
+
+static inline void bench_spinners_stop(void)
+{
+    struct bench_spinners *s = bench_spinners_state();
+    atomic_store(&s->stop, 1);
+    gort_wg_wait(&s->wg);
+}
+
+/* Mean of s[0..n), summed as s[i] / n in index order. */
+static inline double bench_mean(const int64_t *s, size_t n)
+{
+    double mean = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += (double)s[i] / (double)n;
+    return mean;
+}
+
 #endif /* GORT_BENCH_COMMON_H */

@@ -10,20 +10,7 @@
  */
 #include "common.h"
 
-static atomic_int stop, spinning;
-static gort_waitgroup wg = GORT_WAITGROUP_INIT;
-static volatile uint64_t sink;
 static long n_samples;
-
-static void hog(void *arg)
-{
-    uint64_t x = (uintptr_t)arg;
-    atomic_fetch_add(&spinning, 1);
-    while (!atomic_load_explicit(&stop, memory_order_relaxed))
-        BENCH_MIX(x);
-    sink = x;
-    gort_wg_done(&wg);
-}
 
 static void bench(void *arg)
 {
@@ -41,11 +28,7 @@ static void bench(void *arg)
     if (q)
         sscanf(q + 8, "%31[^,]", quantum);
 
-    gort_wg_add(&wg, procs);
-    for (int i = 0; i < procs; i++)
-        bench_go(hog, (void *)(uintptr_t)(i + 1));
-    while (atomic_load(&spinning) < procs)
-        gort_sleep(1000000);
+    bench_spinners_start(procs); /* the hogs */
     for (int i = 0; i < 5; i++) /* warm-up */
         gort_sleep(1000000);
     gort_read_stats(&s0);
@@ -55,14 +38,11 @@ static void bench(void *arg)
         late[i] = bench_now() - t0 - 1000000;
     }
     gort_read_stats(&s1);
-    atomic_store(&stop, 1);
-    gort_wg_wait(&wg);
+    bench_spinners_stop();
 
     bench_dump_samples(late, (size_t)n);
     bench_sort(late, (size_t)n);
-    double mean = 0;
-    for (long i = 0; i < n; i++)
-        mean += (double)late[i] / (double)n;
+    double mean = bench_mean(late, (size_t)n);
     bench_stats_str(&s0, &s1, st, sizeof st);
     printf("RESULT name=sleeper impl=gort unit=ns value=%" PRId64 " n=%ld hogs=%d quantum=%s"
            " p50=%" PRId64 " p90=%" PRId64 " p99=%" PRId64 " max=%" PRId64 " mean=%.0f %s\n",

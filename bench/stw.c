@@ -12,20 +12,7 @@
  */
 #include "common.h"
 
-static atomic_int stop, spinning;
-static gort_waitgroup wg = GORT_WAITGROUP_INIT;
-static volatile uint64_t sink;
 static long n_samples;
-
-static void spinner(void *arg)
-{
-    uint64_t x = (uintptr_t)arg;
-    atomic_fetch_add(&spinning, 1);
-    while (!atomic_load_explicit(&stop, memory_order_relaxed))
-        BENCH_MIX(x);
-    sink = x;
-    gort_wg_done(&wg);
-}
 
 static void bench(void *arg)
 {
@@ -40,11 +27,7 @@ static void bench(void *arg)
     if (!tot || !stp)
         bench_die("out of memory");
 
-    gort_wg_add(&wg, nspin);
-    for (int i = 0; i < nspin; i++)
-        bench_go(spinner, (void *)(uintptr_t)(i + 1));
-    while (atomic_load(&spinning) < nspin)
-        gort_sleep(1000000);
+    bench_spinners_start(nspin);
     for (int i = 0; i < 20; i++) { /* warm-up */
         gort_sleep(100000);
         gort_stop_the_world();
@@ -62,15 +45,12 @@ static void bench(void *arg)
         stp[i] = t1 - t0;
     }
     gort_read_stats(&s1);
-    atomic_store(&stop, 1);
-    gort_wg_wait(&wg);
+    bench_spinners_stop();
 
     bench_dump_samples(tot, (size_t)n);
     bench_sort(tot, (size_t)n);
     bench_sort(stp, (size_t)n);
-    double mean = 0;
-    for (long i = 0; i < n; i++)
-        mean += (double)tot[i] / (double)n;
+    double mean = bench_mean(tot, (size_t)n);
     bench_stats_str(&s0, &s1, st, sizeof st);
     printf("RESULT name=stw impl=gort unit=ns value=%" PRId64 " n=%ld spinners=%d p50=%" PRId64
            " p90=%" PRId64 " p99=%" PRId64 " max=%" PRId64 " mean=%.0f stop_p50=%" PRId64

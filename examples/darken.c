@@ -7,54 +7,12 @@
  * ticking; without it (a child re-run with GORTDEBUG=asyncpreemptoff=1) it
  * is starved until the darkening stops. */
 #include <gort.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Re-execute this program (/proc/self/exe) with GORT_DEMO_CHILD=mode and
- * GORTDEBUG=dbg; SIGKILL it if it is not done within limit_s seconds. */
-static bool run_child(const char *mode, const char *dbg, int limit_s)
-{
-    fflush(NULL);
-    double t0 = now_s();
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(1);
-    }
-    if (pid == 0) {
-        setenv("GORT_DEMO_CHILD", mode, 1);
-        setenv("GORTDEBUG", dbg, 1);
-        execl("/proc/self/exe", mode, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, WNOHANG) == 0) {
-        if (now_s() - t0 > limit_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            printf("  => hung (killed after %d s)\n", limit_s);
-            return false;
-        }
-        usleep(10000);
-    }
-    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    printf(ok ? "  => finished (child ran %.2f s)\n" : "  => child failed after %.2f s\n",
-           now_s() - t0);
-    return ok;
-}
+#include "demo_child.h"
 
 enum { W = 1024, H = 512, MAXTICKS = 4096 };
 #define RUN_S 1.5
@@ -94,12 +52,6 @@ static void ticker(void *arg)
     gort_wg_done(&ticker_wg);
 }
 
-static int cmp64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static void main_goroutine(void *arg)
 {
     int procs = gort_maxprocs(0);
@@ -135,9 +87,7 @@ static void main_goroutine(void *arg)
 
 int main(void)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0); /* keep order with the child's stderr */
-    if (getenv("GORT_DEMO_CHILD"))
-        return gort_main(main_goroutine, NULL);
+    demo_start(main_goroutine);
     printf("-- with async preemption:\n");
     bool ok = run_child("on", "", 10);
     printf("-- without (GORTDEBUG=asyncpreemptoff=1):\n");

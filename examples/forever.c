@@ -10,54 +10,12 @@
  * The same program with an ordinary loop prints Hello thanks to preemption,
  * and hangs again with GORTDEBUG=asyncpreemptoff=1. */
 #include <gort.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Re-execute this program (/proc/self/exe) with GORT_DEMO_CHILD=mode and
- * GORTDEBUG=dbg; SIGKILL it if it is not done within limit_s seconds. */
-static bool run_child(const char *mode, const char *dbg, int limit_s)
-{
-    fflush(NULL);
-    double t0 = now_s();
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(1);
-    }
-    if (pid == 0) {
-        setenv("GORT_DEMO_CHILD", mode, 1);
-        setenv("GORTDEBUG", dbg, 1);
-        execl("/proc/self/exe", mode, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, WNOHANG) == 0) {
-        if (now_s() - t0 > limit_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            printf("  => hung (killed after %d s)\n", limit_s);
-            return false;
-        }
-        usleep(10000);
-    }
-    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    printf(ok ? "  => finished (child ran %.2f s)\n" : "  => child failed after %.2f s\n",
-           now_s() - t0);
-    return ok;
-}
+#include "demo_child.h"
 
 GORT_NOSPLIT static void forever(void)
 {
@@ -88,9 +46,7 @@ static void main_goroutine(void *arg)
 
 int main(void)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0); /* keep order with the child's stderr */
-    if (getenv("GORT_DEMO_CHILD"))
-        return gort_main(main_goroutine, NULL); /* exits with the loops running */
+    demo_start(main_goroutine); /* exits with the loops running */
     printf("-- GORT_NOSPLIT forever() on every P (GORTDEBUG=stuckreport=300ms):\n");
     bool hung = !run_child("nosplit", "stuckreport=300ms", 2);
     printf("     %s\n", hung ? "no Hello: nosplit code is never preempted, like Go"

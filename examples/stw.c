@@ -8,54 +8,12 @@
  * (a child re-run with GORTDEBUG=asyncpreemptoff=1) the first stop never
  * completes: it hangs. */
 #include <gort.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Re-execute this program (/proc/self/exe) with GORT_DEMO_CHILD=mode and
- * GORTDEBUG=dbg; SIGKILL it if it is not done within limit_s seconds. */
-static bool run_child(const char *mode, const char *dbg, int limit_s)
-{
-    fflush(NULL);
-    double t0 = now_s();
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(1);
-    }
-    if (pid == 0) {
-        setenv("GORT_DEMO_CHILD", mode, 1);
-        setenv("GORTDEBUG", dbg, 1);
-        execl("/proc/self/exe", mode, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, WNOHANG) == 0) {
-        if (now_s() - t0 > limit_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            printf("  => hung (killed after %d s)\n", limit_s);
-            return false;
-        }
-        usleep(10000);
-    }
-    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    printf(ok ? "  => finished (child ran %.2f s)\n" : "  => child failed after %.2f s\n",
-           now_s() - t0);
-    return ok;
-}
+#include "demo_child.h"
 
 enum { ROUNDS = 500 };
 static atomic_int stop, started;
@@ -68,12 +26,6 @@ static void spinner(void *arg)
     while (!atomic_load_explicit(&stop, memory_order_relaxed))
         n++; /* call-free: no gort call, nowhere to stop voluntarily */
     atomic_fetch_add(&spins, n);
-}
-
-static int cmp64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
 }
 
 static void main_goroutine(void *arg)
@@ -106,9 +58,7 @@ static void main_goroutine(void *arg)
 
 int main(void)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0); /* keep order with the child's stderr */
-    if (getenv("GORT_DEMO_CHILD"))
-        return gort_main(main_goroutine, NULL);
+    demo_start(main_goroutine);
     printf("-- with async preemption:\n");
     bool ok = run_child("on", "", 10);
     printf("-- without (GORTDEBUG=asyncpreemptoff=1):\n");

@@ -247,7 +247,37 @@ void gort__preempt_init(void)
  * allocation, nothing but loads.
  * ------------------------------------------------------------------- */
 
-static int pc_code(uintptr_t pc)
+/* Is pc on an instruction of a PLT stub (a call's trampoline into another
+ * object, normally libc)?  Such stubs sit in the calling object's text,
+ * which is registered, but stopping there is stopping inside the call to
+ * the foreign function.  The stubs have fixed shapes; recognised from the
+ * code bytes (the text is mapped readable):
+ *   ff 25 rel32          jmp *GOT(%rip)             (.plt, .plt.got)
+ *   f2 ff 25 rel32       bnd jmp *GOT(%rip)         (.plt.sec, MPX/IBT)
+ *   f3 0f 1e fa          endbr64, before either     (.plt.sec)
+ *   68 imm32 / e9 rel32  push index; jmp PLT0       (lazy .plt tail)
+ *   ff 35 rel32          push GOT+8                 (PLT0)
+ * An ordinary function starting with `jmp *x(%rip)` (a hand-written
+ * tail call through a pointer) is also refused: only a delay. */
+static bool in_plt_stub(uintptr_t pc, range seg)
+{
+    /* Every byte read stays inside the mapped segment. */
+    if (pc + 10 > seg.hi || pc < seg.lo + 5)
+        return false;
+    const unsigned char *c = (const unsigned char *)pc;
+    if (c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa)
+        c += 4;
+    if (c[0] == 0xf2)
+        c++;
+    if (c[0] == 0xff && (c[1] == 0x25 || c[1] == 0x35))
+        return true;
+    if (c[0] == 0x68 && c[5] == 0xe9)
+        return true;
+    /* The jmp after a lazy stub's push: preceded by 68 imm32. */
+    return c[0] == 0xe9 && ((const unsigned char *)pc)[-5] == 0x68;
+}
+
+int gort__pc_code(uintptr_t pc)
 {
     if (pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text)
         return GORT_PR_RUNTIME;
@@ -257,17 +287,19 @@ static int pc_code(uintptr_t pc)
     int n = atomic_load_explicit(&nmodules, memory_order_acquire);
     for (int i = 0; i < n; i++) {
         const module *md = &modules[i];
-        if (!in_ranges(md->seg, md->nseg, pc))
-            continue;
-        int k = atomic_load_explicit(&md->nnosplit, memory_order_acquire);
-        if (in_ranges(md->nosplit, k, pc))
-            return GORT_PR_NOSPLIT;
-        return GORT_PR_SAFE;
+        for (int j = 0; j < md->nseg; j++) {
+            if (pc < md->seg[j].lo || pc >= md->seg[j].hi)
+                continue;
+            int k = atomic_load_explicit(&md->nnosplit, memory_order_acquire);
+            if (in_ranges(md->nosplit, k, pc))
+                return GORT_PR_NOSPLIT;
+            return in_plt_stub(pc, md->seg[j]) ? GORT_PR_FOREIGN : GORT_PR_SAFE;
+        }
     }
     return GORT_PR_FOREIGN;
 }
 
-bool gort__pc_preemptible(uintptr_t pc) { return pc_code(pc) == GORT_PR_SAFE; }
+bool gort__pc_preemptible(uintptr_t pc) { return gort__pc_code(pc) == GORT_PR_SAFE; }
 
 /* Order of the checks = priority of the reason shown by the diagnostic:
  * explicit user choices first, then where the pc is, then the stack. */
@@ -282,7 +314,7 @@ int gort__preempt_unsafe_code(uintptr_t pc, uintptr_t sp, M *m, G *g)
         return GORT_PR_PREEMPT_OFF;
     if (m && m->locks > 0)
         return GORT_PR_LOCKS;
-    int c = pc_code(pc);
+    int c = gort__pc_code(pc);
     if (c != GORT_PR_SAFE)
         return c;
     if (g && sp) {
@@ -304,6 +336,7 @@ static const char *const reason_str[GORT_PR_NREASONS] = {
     [GORT_PR_FOREIGN] = "inside libc or another unregistered object",
     [GORT_PR_OFFSTACK] = "not on the goroutine stack",
     [GORT_PR_NOROOM] = "not enough stack",
+    [GORT_PR_CALLBACK] = "in a callback from libc or another unregistered object",
     [GORT_PR_SIGMASK] = "signals blocked (inside a signal handler?)",
 };
 
@@ -409,28 +442,41 @@ static bool thread_state_running(M *m, pid_t tid)
  * select(), poll() and friends fail with EINTR even with SA_RESTART, in
  * code that never expected a signal.  The state alone is not enough:
  * "running" also means "runnable, waiting for a CPU", e.g. a goroutine
- * that sleeps in a loop, just woken or about to enter its next sleep, on a
- * loaded machine.  So the thread must also have used a fair share of the
- * CPU since the previous sample (at least 1/8 of the wall time and 5 us):
- * a goroutine that mostly sleeps never qualifies, a hog always does, even
- * sharing its CPU with several others.  The first request after a quiet
- * period only takes a sample: the signal goes one sysmon period later.
- * The CPU-time read is one system call; /proc is read only for busy
- * threads. */
+ * that sleeps in a loop, just woken or about to enter its next sleep.  So
+ * the thread must also have used a fair share of the CPU (at least 1/8 of
+ * the wall time and 5 us) over a window of at least BUSY_WINDOW: a thread
+ * that wakes for a few microseconds between sleeps looks busy over a 25 us
+ * window but not over a millisecond, while a hog does over any window,
+ * even sharing its CPU with several others.  Two samples are kept so the
+ * window is always between one and two BUSY_WINDOWs when requests are
+ * frequent; with only an ancient sample (the first request after a quiet
+ * period), the kernel state decides alone.  The CPU-time read is one
+ * system call; /proc is read only for busy threads. */
+#define BUSY_WINDOW 1000000
+#define STALE_WINDOW 100000000
+
 static bool want_signal(M *m, pid_t tid, int64_t now)
 {
     int64_t cpu = thread_cputime(tid);
-    int64_t pcpu = __atomic_load_n(&m->preempt_cpu, __ATOMIC_RELAXED);
-    int64_t pwall = __atomic_load_n(&m->preempt_wall, __ATOMIC_RELAXED);
-    __atomic_store_n(&m->preempt_cpu, cpu, __ATOMIC_RELAXED);
-    __atomic_store_n(&m->preempt_wall, now, __ATOMIC_RELAXED);
-    bool busy;
     if (cpu < 0)
-        busy = true; /* no per-thread CPU clock: go by the state only */
-    else if (pwall == 0 || pcpu < 0 || now <= pwall)
-        busy = false; /* first sample */
+        return thread_state_running(m, tid); /* no per-thread CPU clock */
+    /* Window start: the older sample, unless the newer one is already a
+     * full window old; then the newer one becomes the older. */
+    if (m->preempt_wall && now - m->preempt_wall >= BUSY_WINDOW) {
+        m->preempt_cpu0 = m->preempt_cpu;
+        m->preempt_wall0 = m->preempt_wall;
+        m->preempt_cpu = cpu;
+        m->preempt_wall = now;
+    } else if (!m->preempt_wall) {
+        m->preempt_cpu = cpu;
+        m->preempt_wall = now;
+    }
+    int64_t w0 = m->preempt_wall0, c0 = m->preempt_cpu0;
+    bool busy;
+    if (!w0 || now - w0 > STALE_WINDOW)
+        busy = true; /* no recent history: go by the state only */
     else
-        busy = cpu - pcpu >= 5000 && (cpu - pcpu) * 8 >= now - pwall;
+        busy = cpu - c0 >= 5000 && (cpu - c0) * 8 >= now - w0;
     bool running = busy && thread_state_running(m, tid);
     __atomic_store_n(&m->preempt_blocked, !running, __ATOMIC_RELAXED);
     return running;

@@ -39,14 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GORT_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define GORT_ASAN 1
-#endif
 #ifdef GORT_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -169,12 +161,19 @@ void gort__procresize(int32_t n)
             G *x = pp->gfree;
             pp->gfree = x->schedlink;
             gort__lock(&sched.gflock);
-            x->schedlink = sched.gfree;
-            sched.gfree = x;
-            sched.gfreecnt++;
+            if (x->stack_clean) {
+                x->schedlink = sched.gfree;
+                sched.gfree = x;
+                sched.gfreecnt++;
+            } else {
+                x->schedlink = sched.gfree_dirty;
+                sched.gfree_dirty = x;
+                sched.ndirty++;
+            }
             gort__unlock(&sched.gflock);
         }
         pp->gfreecnt = 0;
+        pp->gfree_unscanned = 0;
         atomic_store(&pp->status, P_STOPPED);
     }
     sched.gomaxprocs = n;
@@ -601,6 +600,8 @@ static G *stealwork(P *pp, int64_t now, bool *rantimers)
                 continue;
             if (last && atomic_load_explicit(&p2->timer0_when, memory_order_relaxed) != 0) {
                 int64_t w = atomic_load(&p2->timer0_when);
+                if (w && now == 0)
+                    now = gort_nanotime();
                 if (w && w <= now) {
                     gort__checktimers(p2, now);
                     *rantimers = true;
@@ -671,8 +672,13 @@ top:;
     }
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
         park_forever();
-    int64_t now = gort_nanotime();
-    gort__checktimers(pp, now);
+    /* The clock is read only if there are timers: a yield goes through
+     * here on every switch. */
+    int64_t now = 0;
+    if (atomic_load_explicit(&pp->timer0_when, memory_order_relaxed)) {
+        now = gort_nanotime();
+        gort__checktimers(pp, now);
+    }
     G *g = gort__runqget(pp);
     if (g)
         return g;
@@ -786,6 +792,9 @@ static GORT_NORETURN void execute(G *g)
     atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
                           memory_order_relaxed);
     atomic_fetch_add_explicit(&pp->nswitch, 1, memory_order_relaxed);
+    /* A preemption the signal handler committed to is over (signal_linux.c). */
+    if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
+        atomic_store_explicit(&m->signal_pending, 0, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed)))
         gort__sysmon_wake();
     gogo(g);

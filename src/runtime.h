@@ -36,6 +36,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Building under AddressSanitizer (gcc defines the macro, clang has the
+ * feature test): stack switches are announced to it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT_ASAN 1
+#endif
+#endif
+
 #define GORT_HIDDEN __attribute__((visibility("hidden")))
 #define GORT_NORETURN __attribute__((noreturn))
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -150,6 +160,7 @@ struct gort_g {
     bool foreign;           /* pseudo-G of a thread that is not an M */
     bool guarded;           /* stack has a guard page (false: slab stack) */
     bool is_main;           /* goroutine 1: its exit ends gort_main */
+    bool stack_clean;       /* dead G whose stack was checked for deep pages (stack.c) */
     uint64_t goid;          /* id; 0 for foreign pseudo-Gs */
     G *schedlink;           /* run queue / free list link; guarded by that list's owner */
     G *alllink;             /* allgs list; guarded by sched.allglock; never unlinked */
@@ -210,9 +221,11 @@ struct gort_m {
     /* [sysmon] samples of the thread (preempt.c want_signal): a signal is
      * sent only to a thread that is running and used CPU since the last. */
     bool preempt_blocked;         /* last sample: not busy in user code */
-    int64_t preempt_cpu;          /* last sample: thread CPU time (ns) */
+    int64_t preempt_cpu;          /* newest sample: thread CPU time (ns) */
+    int64_t preempt_wall;         /* newest sample: when (gort__now) */
+    int64_t preempt_cpu0;         /* the sample before it, >= 1 ms older */
+    int64_t preempt_wall0;
     int statfd;                   /* open /proc/self/task/<tid>/stat (or -1), read by sysmon/STW */
-    int64_t preempt_wall;         /* last sample: when (gort__now) */
     uint64_t sigmask_base;        /* signals blocked when the M started (minit);
                                      a context blocking more is not preempted */
     /* --- end async preemption --- */
@@ -247,7 +260,7 @@ struct gort_p {
     /* Dead Gs with stacks, ready for reuse; owner only. */
     G *gfree;
     int32_t gfreecnt;
-    int32_t gfree_unscanned;     /* Gs at the head of gfree not yet checked for deep stacks */
+    int32_t gfree_unscanned;     /* Gs on gfree with !stack_clean (a hint for gfscavenge) */
 
     /* Timers (time.c) */
     gort__mutex timerslock;
@@ -276,8 +289,9 @@ typedef struct gort__sched {
     G *runqhead, *runqtail; _Atomic int32_t runqsize; /* global run queue */
     M *allm;                     /* all Ms */
 
-    gort__mutex gflock;           /* guards the global G free list */
-    G *gfree; int32_t gfreecnt;
+    gort__mutex gflock;           /* guards the global G free lists */
+    G *gfree; int32_t gfreecnt;   /* dead Gs (gfree: stacks already scanned for depth, */
+    G *gfree_dirty; int32_t ndirty; /* gfree_dirty: not yet; sysmon scans them) */
 
     gort__mutex allglock;         /* guards allgs */
     G *allgs; int32_t nallgs;
@@ -432,6 +446,8 @@ void gort__gfput(P *pp, G *g);
 /* Return the pages of pp's recently pooled stacks that grew deep; called by
  * the owner when pp is about to go idle. */
 void gort__gfscavenge(P *pp);
+/* sysmon: scan a batch of the global pool's unscanned stacks. */
+void gort__gfscavenge_global(void);
 
 /* ---------------------------------------------------------------------
  * Preemption (preempt.c, signal_linux.c) — issue 3.
@@ -444,6 +460,12 @@ bool gort__preemptone(P *pp);
 void gort__sysmon_start(void);
 void gort__sysmon_wake(void);
 bool gort__pc_preemptible(uintptr_t pc); /* in registered, non-nosplit user text */
+int gort__pc_code(uintptr_t pc);         /* GORT_PR_SAFE/RUNTIME/NOSPLIT/FOREIGN for pc */
+/* preempt_frames.c: rebuild the table of loaded code if objects were
+ * loaded or unloaded; does frame pointer fp's chain (or the word at sp)
+ * hold a return address into unregistered code? */
+void gort__codemap_refresh(void);
+bool gort__foreign_caller(uintptr_t sp, uintptr_t fp, G *g);
 const char *gort__pc_unsafe_reason(uintptr_t pc, M *m, G *g);
 
 /* --- async preemption internals (preempt.c, signal_linux.c,
@@ -460,6 +482,7 @@ enum {
     GORT_PR_OFFSTACK,    /* rsp not on the goroutine's stack */
     GORT_PR_NOROOM,      /* not enough stack for the trampoline frame */
     GORT_PR_SIGMASK,     /* more signals blocked than usual (inside a handler?) */
+    GORT_PR_CALLBACK,    /* unregistered code's frames below: a callback from libc */
     GORT_PR_NREASONS
 };
 /* Full check used by the signal handler: every condition for injecting a

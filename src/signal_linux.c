@@ -94,6 +94,8 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
     int why = gort__preempt_unsafe_code(pc, sp, m, g);
     if (why == GORT_PR_SAFE && (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
         why = GORT_PR_SIGMASK;
+    if (why == GORT_PR_SAFE && gort__foreign_caller(sp, (uintptr_t)gr[REG_RBP], g))
+        why = GORT_PR_CALLBACK;
     /* The request may have been satisfied (the G yielded) or a different
      * G may be running by now: only preempt a G that still wants it. */
     if (why == GORT_PR_SAFE && atomic_load_explicit(&g->preempt, memory_order_relaxed)) {
@@ -102,6 +104,11 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
         *(uintptr_t *)nsp = pc;
         gr[REG_RSP] = (greg_t)nsp;
         gr[REG_RIP] = (greg_t)(uintptr_t)&gort__asyncpreempt;
+        /* This M is being preempted: no further signal until the next G
+         * starts here (execute() clears the bit).  Otherwise a second
+         * request could reach whatever runs next on this thread, e.g. a
+         * goroutine entering nanosleep(), as EINTR. */
+        atomic_store_explicit(&m->signal_pending, 1, memory_order_relaxed);
     }
     __atomic_store_n(&m->preempt_lastpc, pc, __ATOMIC_RELAXED);
     __atomic_store_n(&m->preempt_lastreason, why, __ATOMIC_RELAXED);
@@ -115,6 +122,7 @@ static void signal_init_once(void)
      * the registry of preemptible code. */
     gort__arch_preempt_init();
     gort__preempt_init();
+    gort__codemap_refresh();
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -26,8 +26,10 @@
  * died since the last scan are at the head of its free list, and for each
  * one mincore() says whether any page below the kept top (SCAVENGE_KEEP)
  * is resident; if so, those pages go back with MADV_DONTNEED.  Stacks
- * spilled to the global list are scanned on the way.  Rejected: mincore()
- * at every exit (a syscall per goroutine on the spawn path), probing a few
+ * spilled to the global pool unscanned go to its dirty list, which sysmon
+ * scans in batches off the goroutines' path (one P spawning and another
+ * retiring would otherwise pay a syscall per goroutine).  Rejected:
+ * mincore() at every exit (a syscall per goroutine on the spawn path), probing a few
  * words below the top (misses sparse frames), a canary written at creation
  * (commits a page per goroutine).
  *
@@ -43,14 +45,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GORT_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define GORT_ASAN 1
-#endif
 #ifdef GORT_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
@@ -184,10 +178,13 @@ void gort__stack_scavenge(G *g)
 
 void gort__gfscavenge(P *p)
 {
-    G *g = p->gfree;
-    for (int32_t n = p->gfree_unscanned; g && n > 0; n--, g = g->schedlink)
+    for (G *g = p->gfree; g && p->gfree_unscanned > 0; g = g->schedlink) {
+        if (g->stack_clean)
+            continue;
         gort__stack_scavenge(g);
-    p->gfree_unscanned = 0;
+        g->stack_clean = true;
+        p->gfree_unscanned--;
+    }
 }
 
 /* Reset a pooled G's stack for a new goroutine.  Sanitizer shadow left by
@@ -200,25 +197,37 @@ static void stack_reuse(G *g)
     (void)g;
 }
 
+/* Move Gs off a global list (gflock held) onto p's, up to half full. */
+static void refill(P *p, G **list, int32_t *cnt)
+{
+    while (p->gfreecnt < GFREE_LOCAL_MAX / 2 && *list) {
+        G *g = *list;
+        *list = g->schedlink;
+        (*cnt)--;
+        g->schedlink = p->gfree;
+        p->gfree = g;
+        p->gfreecnt++;
+        if (!g->stack_clean)
+            p->gfree_unscanned++;
+    }
+}
+
 G *gort__gfget(P *p)
 {
-    if (!p->gfree && atomic_load_explicit((_Atomic int32_t *)&sched.gfreecnt, memory_order_relaxed) > 0) {
+    if (!p->gfree &&
+        (atomic_load_explicit((_Atomic int32_t *)&sched.gfreecnt, memory_order_relaxed) > 0 ||
+         atomic_load_explicit((_Atomic int32_t *)&sched.ndirty, memory_order_relaxed) > 0)) {
         gort__lock(&sched.gflock);
-        while (p->gfreecnt < GFREE_LOCAL_MAX / 2 && sched.gfree) {
-            G *g = sched.gfree;
-            sched.gfree = g->schedlink;
-            sched.gfreecnt--;
-            g->schedlink = p->gfree;
-            p->gfree = g;
-            p->gfreecnt++;
-        }
+        /* Unscanned ones first: reusing a stack makes scanning it moot. */
+        refill(p, &sched.gfree_dirty, &sched.ndirty);
+        refill(p, &sched.gfree, &sched.gfreecnt);
         gort__unlock(&sched.gflock);
     }
     G *g = p->gfree;
     if (g) {
         p->gfree = g->schedlink;
         p->gfreecnt--;
-        if (p->gfree_unscanned > 0)
+        if (!g->stack_clean)
             p->gfree_unscanned--; /* reused: no need to scan it */
         g->schedlink = NULL;
         stack_reuse(g);
@@ -228,33 +237,62 @@ G *gort__gfget(P *p)
 
 void gort__gfput(P *p, G *g)
 {
+    g->stack_clean = false;
     g->schedlink = p->gfree;
     p->gfree = g;
     p->gfreecnt++;
     p->gfree_unscanned++;
     if (p->gfreecnt < GFREE_LOCAL_MAX)
         return;
-    /* Spill half to the global pool, scanning the not yet scanned ones
-     * (the head of the list) on the way; outside the lock (syscalls). */
-    G *head = NULL, *tail = NULL;
-    int n = 0;
+    /* Spill half to the global pool: the unscanned ones (at the head) to
+     * its dirty list for sysmon, the rest to the clean list. */
+    gort__lock(&sched.gflock);
     while (p->gfreecnt > GFREE_LOCAL_MAX / 2) {
         G *x = p->gfree;
         p->gfree = x->schedlink;
         p->gfreecnt--;
-        if (p->gfree_unscanned > 0) {
+        if (!x->stack_clean) {
             p->gfree_unscanned--;
-            gort__stack_scavenge(x);
+            x->schedlink = sched.gfree_dirty;
+            sched.gfree_dirty = x;
+            sched.ndirty++;
+        } else {
+            x->schedlink = sched.gfree;
+            sched.gfree = x;
+            sched.gfreecnt++;
         }
-        x->schedlink = head;
-        head = x;
-        if (!tail)
-            tail = x;
+    }
+    gort__unlock(&sched.gflock);
+}
+
+void gort__gfscavenge_global(void)
+{
+    if (atomic_load_explicit((_Atomic int32_t *)&sched.ndirty, memory_order_relaxed) == 0)
+        return;
+    /* A batch off the dirty list; scanned without the lock (syscalls). */
+    G *batch = NULL;
+    int32_t n = 0;
+    gort__lock_raw(&sched.gflock);
+    while (sched.gfree_dirty && n < 256) {
+        G *g = sched.gfree_dirty;
+        sched.gfree_dirty = g->schedlink;
+        sched.ndirty--;
+        g->schedlink = batch;
+        batch = g;
         n++;
     }
-    gort__lock(&sched.gflock);
+    gort__unlock_raw(&sched.gflock);
+    G *tail = batch;
+    for (G *g = batch; g; g = g->schedlink) {
+        gort__stack_scavenge(g);
+        g->stack_clean = true;
+        tail = g;
+    }
+    if (!batch)
+        return;
+    gort__lock_raw(&sched.gflock);
     tail->schedlink = sched.gfree;
-    sched.gfree = head;
+    sched.gfree = batch;
     sched.gfreecnt += n;
-    gort__unlock(&sched.gflock);
+    gort__unlock_raw(&sched.gflock);
 }

@@ -76,6 +76,7 @@ static void *sysmon(void *arg)
      * default 50 us timer slack would blur them. */
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     int idle_rounds = 0;
+    int64_t last_codemap = 0;
     for (;;) {
         if (atomic_load(&sched.exiting))
             return NULL;
@@ -122,6 +123,14 @@ static void *sysmon(void *arg)
         if (tw && tw <= now && atomic_load(&sched.timer_sleep_until) == 0)
             gort__wakep();
         schedtrace(now);
+        /* Objects loaded or unloaded since: keep the handler's code map
+         * current (a cheap counter check when nothing changed). */
+        if (now - last_codemap > 100000000) {
+            last_codemap = now;
+            gort__codemap_refresh();
+        }
+        /* Stacks spilled to the global pool unscanned (stack.c). */
+        gort__gfscavenge_global();
         if (running) {
             idle_rounds = 0;
         } else if (++idle_rounds > 20 && gort__cfg.schedtrace_ms <= 0) {

@@ -1,9 +1,11 @@
 /*
  * check.h — tiny assertion and child-process helpers for gort's tests.
  * Every test is a standalone program: exit 0 = pass.  CHECK prints the
- * failing condition with file:line and exits 1.  expect_child_fatal runs a
+ * failing condition with file:line and exits 1.  expect_child runs a
  * function in a forked child and checks its exit status and that stderr
- * contains a given message (used for misuse that must stop the program).
+ * contains a given message (used for misuse that must stop the program);
+ * capture_child is the same run without the checks, for tests that look at
+ * the status and stderr themselves.  rss_bytes reads the resident set size.
  */
 #ifndef GORT_TEST_CHECK_H
 #define GORT_TEST_CHECK_H
@@ -33,11 +35,10 @@
     CHECK((long long)(a) == (long long)(b), "%lld != %lld",                \
           (long long)(a), (long long)(b))
 
-/* Run fn(arg) in a child process.  The child's stderr is captured.  Passes
- * if the child exited with `want_status` (-1: killed by any signal or
- * exited non-zero) and its stderr contains every non-NULL needle. */
-static inline void expect_child(void (*fn)(void *), void *arg, int want_status,
-                                const char *needle1, const char *needle2)
+/* Run fn(arg) in a child process (it exits 0 if fn returns) with its stderr
+ * captured into buf (n bytes, NUL-terminated); returns the raw wait
+ * status. */
+static inline int capture_child(void (*fn)(void *), void *arg, char *buf, size_t n)
 {
     char path[] = "/tmp/gort-test-XXXXXX";
     int fd = mkstemp(path);
@@ -53,10 +54,20 @@ static inline void expect_child(void (*fn)(void *), void *arg, int want_status,
     }
     int st = 0;
     CHECK(waitpid(pid, &st, 0) == pid);
-    char buf[16384];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    ssize_t r = pread(fd, buf, n - 1, 0);
     close(fd);
-    buf[n > 0 ? n : 0] = 0;
+    buf[r > 0 ? r : 0] = 0;
+    return st;
+}
+
+/* Run fn(arg) in a child process.  The child's stderr is captured.  Passes
+ * if the child exited with `want_status` (-1: killed by any signal or
+ * exited non-zero) and its stderr contains every non-NULL needle. */
+static inline void expect_child(void (*fn)(void *), void *arg, int want_status,
+                                const char *needle1, const char *needle2)
+{
+    char buf[16384];
+    int st = capture_child(fn, arg, buf, sizeof buf);
     int ok_status;
     if (want_status == -1)
         ok_status = WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0);
@@ -70,6 +81,16 @@ static inline void expect_child(void (*fn)(void *), void *arg, int want_status,
                 needle2 ? needle2 : "");
         CHECK(0, "child did not fail as expected");
     }
+}
+
+/* Resident set size of this process in bytes (/proc/self/statm). */
+static inline long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, res = 0;
+    CHECK(f && fscanf(f, "%ld %ld", &size, &res) == 2);
+    fclose(f);
+    return res * sysconf(_SC_PAGESIZE);
 }
 
 /* Run fn(arg) as the main goroutine under gort_main and check it returned 0. */

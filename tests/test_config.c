@@ -11,30 +11,6 @@
 #include <fcntl.h>
 #include <sched.h>
 
-/* Run fn(arg) in a child with stderr captured into buf; returns the raw
- * wait status. */
-static int capture(void (*fn)(void *), void *arg, char *buf, size_t n)
-{
-    char path[] = "/tmp/gort-test-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    unlink(path);
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(fd, 2);
-        fn(arg);
-        _exit(0);
-    }
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    ssize_t r = pread(fd, buf, n - 1, 0);
-    close(fd);
-    buf[r > 0 ? r : 0] = 0;
-    return st;
-}
-
 static int count(const char *hay, const char *needle)
 {
     int c = 0;
@@ -182,7 +158,7 @@ static void child_bad_debug(void *arg)
 static void test_warnings(void)
 {
     char buf[8192];
-    int st = capture(child_bad_debug, NULL, buf, sizeof buf);
+    int st = capture_child(child_bad_debug, NULL, buf, sizeof buf);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, buf);
     CHECK_EQ(count(buf, "gort: warning: GORTDEBUG: unknown key 'foo'\n"), 1);
     CHECK_EQ(count(buf, "gort: warning: GORTDEBUG: unknown key 'bar'\n"), 1);
@@ -309,7 +285,7 @@ static void test_fatal(void)
 
     /* A misuse on a goroutine: message, blank line, our goroutine's stack
      * with symbolized frames (static functions of the test too), exit 2. */
-    int st = capture(child_misuse, NULL, buf, sizeof buf);
+    int st = capture_child(child_misuse, NULL, buf, sizeof buf);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x:\n%s", st, buf);
     CHECK(strstr(buf, "gort: fatal error: sync: unlock of unlocked mutex\n\n"), "%s", buf);
     CHECK(strstr(buf, "goroutine 1 [running]:\n"), "%s", buf);
@@ -319,14 +295,14 @@ static void test_fatal(void)
     CHECK(strstr(buf, "\tgort__gostart+0x"), "goroutine stack must end at the trampoline:\n%s", buf);
 
     /* On a plain thread, before the runtime ever started. */
-    st = capture(child_throw_thread, NULL, buf, sizeof buf);
+    st = capture_child(child_throw_thread, NULL, buf, sizeof buf);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x:\n%s", st, buf);
     CHECK(strstr(buf, "gort: fatal error: boom 42\n\nthread "), "%s", buf);
     CHECK(strstr(buf, "(not a goroutine) [running]:\n\tgort__throw+0x"), "%s", buf);
     CHECK(strstr(buf, "\tchild_throw_thread+0x"), "%s", buf);
 
     /* Deadlock: every goroutine with its wait reason and a trace. */
-    st = capture(child_deadlock, NULL, buf, sizeof buf);
+    st = capture_child(child_deadlock, NULL, buf, sizeof buf);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x:\n%s", st, buf);
     CHECK(strstr(buf, "gort: fatal error: all goroutines are asleep - deadlock!\n\n"), "%s", buf);
     CHECK(strstr(buf, "goroutine 1 [chan receive]:\n"), "%s", buf);

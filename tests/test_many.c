@@ -10,15 +10,6 @@ static gort_chan *gate;
 static gort_waitgroup started, finished;
 static _Atomic long sum;
 
-static long rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, res = 0;
-    CHECK(f && fscanf(f, "%ld %ld", &size, &res) == 2);
-    fclose(f);
-    return res * sysconf(_SC_PAGESIZE);
-}
-
 static void parked(void *arg)
 {
     gort_wg_done(&started);

@@ -92,23 +92,8 @@ static void child(void *arg)
  * must contain each needle. */
 static void run_case(void (*fn)(void *), const char *n1, const char *n2, const char *n3)
 {
-    char path[] = "/tmp/gort-test-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    unlink(path);
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(fd, 2);
-        child((void *)fn);
-    }
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
     char buf[16384];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
+    int st = capture_child(child, (void *)fn, buf, sizeof buf); /* child never returns */
     fprintf(stderr, "child stderr: %s", buf);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
     CHECK(strstr(buf, n1), "missing '%s'", n1);

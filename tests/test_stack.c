@@ -5,33 +5,28 @@
 #include "check.h"
 #include <signal.h>
 
-static long rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, res = 0;
-    CHECK(f && fscanf(f, "%ld %ld", &size, &res) == 2);
-    fclose(f);
-    return res * sysconf(_SC_PAGESIZE);
-}
-
 /* Each level uses ~1 KiB of stack that the compiler cannot elide. */
 __attribute__((noinline)) static long deep(int n)
 {
     volatile char buf[1000];
     buf[0] = (char)n;
     buf[999] = (char)n;
+    /* The address escapes: the compiler must keep all 1000 bytes (clang
+     * otherwise lays out only the elements it sees used). */
+    __asm__ volatile("" : : "r"(buf) : "memory");
     if (n == 0)
         return buf[0];
     return deep(n - 1) + buf[999];
 }
 
-static gort_waitgroup wg;
+static gort_waitgroup wg, reached;
 static gort_chan *hold;
 
 static void use_stack(void *arg)
 {
     long levels = (long)(intptr_t)arg;
     CHECK(deep((int)levels) >= 0);
+    gort_wg_done(&reached);
     gort_chan_recv(hold, NULL); /* keep the stack alive until released */
     gort_wg_done(&wg);
 }
@@ -44,9 +39,10 @@ static void burst_main(void *arg)
     const int n = 300;
     long before = rss_bytes();
     gort_wg_add(&wg, n);
+    gort_wg_add(&reached, n);
     for (int i = 0; i < n; i++)
         gort_go(use_stack, (void *)(intptr_t)128); /* ~128 KiB each */
-    gort_sleep(50000000);
+    gort_wg_wait(&reached);
     long peak = rss_bytes();
     gort_chan_close(hold);
     gort_wg_wait(&wg);
