@@ -292,6 +292,18 @@ int gort_go(void (*fn)(void *), void *arg)
     P *pp = gort__getp();
     if (pp) {
         gort__runqput(pp, g, true);
+        /* Back-pressure: a goroutine that has filled its P's run queue
+         * lets the P run what it queued (their stacks are still hot and
+         * return to this P's pool) instead of overflowing into the global
+         * queue while new stacks are mapped for ever more live goroutines. */
+        uint32_t n = atomic_load_explicit(&pp->runqtail, memory_order_relaxed) -
+                     atomic_load_explicit(&pp->runqhead, memory_order_relaxed);
+        if (unlikely(n >= GORT_RUNQ_SIZE - 1)) {
+            if (atomic_load_explicit(&sched.started, memory_order_relaxed))
+                gort__wakep();
+            gort__gosched();
+            return 0;
+        }
     } else {
         gort__lock(&sched.lock);
         gort__globrunqput(g);

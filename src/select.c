@@ -7,6 +7,10 @@
  *      channel is not NULL (inside-out Fisher-Yates with gort__fastrandn).
  *      Pass 1 takes the first ready case in this order, which makes every
  *      ready case equally likely to fire.
+ *   1b. Pass 0: the first case in poll order that looks ready from racy
+ *      reads is tried under its own channel's lock alone; if it proceeds,
+ *      that is the select (one lock, no sort).  Only when nothing does are
+ *      all channels locked for the exact passes below.
  *   2. Lock order: the same cases sorted by channel address (heapsort, no
  *      allocation); all channels are locked in that order, each distinct
  *      channel once.  Address order is what makes it safe for two selects
@@ -147,6 +151,65 @@ static bool selparkcommit(G *g, void *arg)
 }
 
 /* ---------------------------------------------------------------------
+ * One case
+ * ------------------------------------------------------------------- */
+
+/* Lock-free hint that cs could proceed (racy reads, as Go's fast paths
+ * do); only ever followed by a check under the channel's lock. */
+static bool looks_ready(const gort_case *cs)
+{
+    const gort_chan *c = cs->chan;
+    if (__atomic_load_n(&c->closed, __ATOMIC_RELAXED))
+        return true;
+    if (cs->op == GORT_SEND)
+        return __atomic_load_n(&c->recvq.first, __ATOMIC_RELAXED) != NULL ||
+               gort__chan_qcount(c) < c->dataqsiz;
+    return gort__chan_qcount(c) > 0 ||
+           __atomic_load_n(&c->sendq.first, __ATOMIC_RELAXED) != NULL;
+}
+
+/* Complete cs if it can proceed now; its channel's lock is held.  Returns
+ * 1 if done (*wake: a G to ready once the locks are dropped), 0 if not
+ * ready, -1 for a send on a closed channel (the caller throws after
+ * unlocking). */
+static int try_case(gort_case *cs, G **wake)
+{
+    gort_chan *c = cs->chan;
+    if (cs->op == GORT_SEND) {
+        if (c->closed)
+            return -1;
+        gort__sudog *sg = gort__chanq_dequeue(&c->recvq);
+        if (sg) {
+            *wake = gort__chan_send_direct(c, sg, cs->elem);
+            return 1;
+        }
+        if (c->qcount < c->dataqsiz) {
+            gort__chan_bufput(c, cs->elem);
+            return 1;
+        }
+        return 0;
+    }
+    /* A closed channel keeps no live senders (close woke them). */
+    gort__sudog *sg = c->closed ? NULL : gort__chanq_dequeue(&c->sendq);
+    if (sg) {
+        *wake = gort__chan_recv_direct(c, sg, cs->elem);
+        cs->ok = true;
+        return 1;
+    }
+    if (c->qcount > 0) {
+        gort__chan_bufget(c, cs->elem);
+        cs->ok = true;
+        return 1;
+    }
+    if (c->closed) {
+        gort__elemcopy(c, cs->elem, NULL);
+        cs->ok = false;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
  * gort_select
  * ------------------------------------------------------------------- */
 
@@ -184,11 +247,7 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
         norder++;
     }
 
-    /* 2. Lock order. */
-    for (size_t i = 0; i < norder; i++)
-        lockorder[i] = pollorder[i];
-    sort_lockorder(cases, lockorder, norder);
-
+    int casi = -1;
     selstate s = {
         .cases = cases, .lockorder = lockorder, .nlock = norder, .deadline = -1,
     };
@@ -197,58 +256,53 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
         s.deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
     }
 
-    sellock(&s);
-
-    /* 3. Pass 1: the first ready case in poll order. */
-    int casi = -1;
+    /* 3a. Pass 0: the first case that looks ready, locking only its own
+     * channel.  The common select (something is ready) then costs one lock
+     * instead of all of them, and no sort.  Same random order, so the
+     * choice is as uniform as pass 1's; a case that looked ready but is not
+     * under its lock is simply passed over. */
     for (size_t k = 0; k < norder; k++) {
         uint32_t i = pollorder[k];
         gort_case *cs = &cases[i];
         gort_chan *c = cs->chan;
-        if (cs->op == GORT_SEND) {
-            if (c->closed) {
-                selunlock(&s);
-                gort__throw("send on closed channel");
-            }
-            gort__sudog *sg = gort__chanq_dequeue(&c->recvq);
-            if (sg) {
-                G *g = gort__chan_send_direct(c, sg, cs->elem);
-                selunlock(&s);
-                gort__goready(g, true);
-                casi = (int)i;
-                goto out;
-            }
-            if (c->qcount < c->dataqsiz) {
-                gort__chan_bufput(c, cs->elem);
-                selunlock(&s);
-                casi = (int)i;
-                goto out;
-            }
-        } else {
-            /* A closed channel keeps no live senders (close woke them). */
-            gort__sudog *sg = c->closed ? NULL : gort__chanq_dequeue(&c->sendq);
-            if (sg) {
-                G *g = gort__chan_recv_direct(c, sg, cs->elem);
-                selunlock(&s);
-                gort__goready(g, true);
-                cs->ok = true;
-                casi = (int)i;
-                goto out;
-            }
-            if (c->qcount > 0) {
-                gort__chan_bufget(c, cs->elem);
-                selunlock(&s);
-                cs->ok = true;
-                casi = (int)i;
-                goto out;
-            }
-            if (c->closed) {
-                selunlock(&s);
-                gort__elemcopy(c, cs->elem, NULL);
-                cs->ok = false;
-                casi = (int)i;
-                goto out;
-            }
+        if (!looks_ready(cs))
+            continue;
+        gort__lock(&c->lock);
+        G *wake = NULL;
+        int r = try_case(cs, &wake);
+        gort__unlock(&c->lock);
+        if (r < 0)
+            gort__throw("send on closed channel");
+        if (r > 0) {
+            if (wake)
+                gort__goready(wake, true);
+            casi = (int)i;
+            goto out;
+        }
+    }
+
+    /* 2. Lock order. */
+    for (size_t i = 0; i < norder; i++)
+        lockorder[i] = pollorder[i];
+    sort_lockorder(cases, lockorder, norder);
+
+    sellock(&s);
+
+    /* 3b. Pass 1, every channel locked: the first ready case in poll order. */
+    for (size_t k = 0; k < norder; k++) {
+        uint32_t i = pollorder[k];
+        G *wake = NULL;
+        int r = try_case(&cases[i], &wake);
+        if (r < 0) {
+            selunlock(&s);
+            gort__throw("send on closed channel");
+        }
+        if (r > 0) {
+            selunlock(&s);
+            if (wake)
+                gort__goready(wake, true);
+            casi = (int)i;
+            goto out;
         }
     }
 

@@ -77,13 +77,23 @@ static void *sysmon(void *arg)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     int idle_rounds = 0;
     int64_t last_codemap = 0;
+    int64_t backoff = 0;
     for (;;) {
         if (atomic_load(&sched.exiting))
             return NULL;
         int64_t now = gort_nanotime();
         int64_t q = gort__cfg.quantum_ns;
         int64_t period = q / 8 < 20000 ? 20000 : q / 8;
-        int64_t next = now + period;
+        /* While nothing waits for a busy P, poll less: the period doubles
+         * up to quantum/2 and drops back as soon as something is wanted.
+         * Quantum ends and timer deadlines still wake sysmon exactly; only
+         * work readied onto a busy machine from outside is noticed up to
+         * quantum/2 later.  (A lone call-free loop otherwise pays for 800
+         * sysmon wakeups a second.) */
+        if (backoff < period)
+            backoff = period;
+        bool wanted_any = false;
+        int64_t next = now + backoff;
         bool running = false;
         for (int32_t i = 0; i < sched.gomaxprocs; i++) {
             P *pp = sched.allp[i];
@@ -113,8 +123,10 @@ static void *sysmon(void *arg)
                     next = tw > now ? tw : now + period;
                 continue;
             }
-            if (p_wanted(pp, now))
+            if (p_wanted(pp, now)) {
+                wanted_any = true;
                 gort__preemptone(pp);
+            }
             if (gort__cfg.stuck_report_ns > 0)
                 gort__preempt_diag(pp, now);
         }
@@ -131,6 +143,10 @@ static void *sysmon(void *arg)
         }
         /* Stacks spilled to the global pool unscanned (stack.c). */
         gort__gfscavenge_global();
+        if (wanted_any)
+            backoff = period;
+        else if (running && backoff < q / 2)
+            backoff *= 2;
         if (running) {
             idle_rounds = 0;
         } else if (++idle_rounds > 20 && gort__cfg.schedtrace_ms <= 0) {
