@@ -96,8 +96,10 @@ static bool in_foreign_code(const codemap *cm, uintptr_t a)
     return false;
 }
 
-/* Called from the signal handler once pc itself is known to be safe. */
-bool gort__foreign_caller(uintptr_t sp, uintptr_t fp, G *g)
+/* Called from the signal handler once pc itself is known to be safe.
+ * Reads raw stack words (saved frame pointers, redzones included), like
+ * any unwinder: not instrumented by ASan. */
+__attribute__((no_sanitize_address)) bool gort__foreign_caller(uintptr_t sp, uintptr_t fp, G *g)
 {
     const codemap *cm = atomic_load_explicit(&current, memory_order_acquire);
     if (!cm)
