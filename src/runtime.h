@@ -457,6 +457,8 @@ void gort__minit_signals(M *m);         /* per-M: alternate signal stack */
 /* Ask the G running on pp to stop (sysmon, STW).  Returns true if a
  * request was made. */
 bool gort__preemptone(P *pp);
+/* Its address marks the runtime's own preemption signals (si_value). */
+extern const char gort__preempt_cookie;
 void gort__sysmon_start(void);
 void gort__sysmon_wake(void);
 bool gort__pc_preemptible(uintptr_t pc); /* in registered, non-nosplit user text */

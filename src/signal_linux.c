@@ -15,10 +15,9 @@
  * and that tolerates spurious delivery and coalescing; it is what Go uses,
  * for those reasons.  A program's own SIGURG handler (installed before the
  * runtime starts) keeps working: every SIGURG that is not ours is passed
- * to it.  Ours are recognised by si_code == SI_TKILL from our own pid on an
- * M whose m->signal_pending we set; a tgkill(SIGURG) by the program itself
- * racing with one of ours on the same M would be taken for ours (and
- * swallowed), the same limitation Go has.
+ * to it.  Ours are recognised by what they carry: they are sent with
+ * rt_tgsigqueueinfo (si_code SI_QUEUE, our pid) and hold the address of a
+ * runtime variable in si_value, which no other sender has.
  *
  * The context rewrite respects the System V red zone: the 128 bytes below
  * the interrupted rsp may hold live data of the interrupted leaf function,
@@ -77,11 +76,21 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
 {
     int saved_errno = errno;
     M *m = NULL;
-    /* Cheapest tests first; getpid() is a syscall, but only for tkills. */
-    if (!info || info->si_code != SI_TKILL || info->si_pid != getpid() ||
-        (m = gort__getm()) == NULL ||
-        !atomic_exchange_explicit(&m->signal_pending, 0, memory_order_acquire)) {
+    /* Ours carry the runtime's cookie (gort__preempt_cookie) in si_value,
+     * sent with rt_tgsigqueueinfo from this process; the pending bit only
+     * coalesces requests, it does not identify them (a signal in flight can
+     * outlive the bit, which execute() clears).  getpid() is a syscall,
+     * but only for queued signals. */
+    if (!info || info->si_code != SI_QUEUE ||
+        info->si_value.sival_ptr != (void *)&gort__preempt_cookie || info->si_pid != getpid()) {
         chain_prev(sig, info, ctx);
+        errno = saved_errno;
+        return;
+    }
+    m = gort__getm();
+    if (m == NULL ||
+        !atomic_exchange_explicit(&m->signal_pending, 0, memory_order_acquire)) {
+        /* Ours but stale (the request was settled meanwhile): drop it. */
         errno = saved_errno;
         return;
     }
