@@ -596,16 +596,17 @@ void gort__preempt_diag(P *pp, int64_t now)
     } else {
         why = "no preemption signal handled yet";
     }
-    char sym[256];
-    if (pc)
+    /* Where it is stuck is known only if a signal sampled its pc. */
+    char sym[256] = "", where[280] = "";
+    if (pc) {
         gort__symbolize(pc, sym, sizeof sym);
-    else
-        snprintf(sym, sizeof sym, "unknown code");
-    char msg[512];
+        snprintf(where, sizeof where, ": stuck in %s", sym);
+    }
+    char msg[600];
     int len = snprintf(msg, sizeof msg,
-                       "gort: goroutine %llu cannot be preempted for %lld.%llds: stuck in %s (%s)\n",
+                       "gort: goroutine %llu cannot be preempted for %lld.%llds%s (%s)\n",
                        (unsigned long long)g->goid, (long long)(age / 1000000000),
-                       (long long)(age / 100000000 % 10), sym, why);
+                       (long long)(age / 100000000 % 10), where, why);
     if (len > 0) {
         if ((size_t)len >= sizeof msg)
             len = sizeof msg - 1;

@@ -157,29 +157,12 @@ void gort__procresize(int32_t n)
         G *g;
         while ((g = gort__runqget(pp)))
             gort__globrunqput(g);
-        while (pp->gfree) {
-            G *x = pp->gfree;
-            pp->gfree = x->schedlink;
-            gort__lock(&sched.gflock);
-            if (x->stack_clean) {
-                x->schedlink = sched.gfree;
-                sched.gfree = x;
-                sched.gfreecnt++;
-            } else {
-                x->schedlink = sched.gfree_dirty;
-                sched.gfree_dirty = x;
-                sched.ndirty++;
-            }
-            gort__unlock(&sched.gflock);
-        }
-        pp->gfreecnt = 0;
-        pp->gfree_unscanned = 0;
+        gort__gfdrain(pp, 0);
         atomic_store(&pp->status, P_STOPPED);
     }
     sched.gomaxprocs = n;
     gort__unlock(&sched.lock);
     /* Timers of removed Ps move to P0 (time.c). */
-    extern void gort__movetimers(P * to, P * from);
     for (int32_t i = n; i < old; i++)
         gort__movetimers(sched.allp[0], sched.allp[i]);
 }
@@ -314,19 +297,6 @@ int gort_go(void (*fn)(void *), void *arg)
     return 0;
 }
 
-/* First C frame of every goroutine (called by the gostart trampoline). */
-void gort__goentry(G *g);
-void gort__goentry(G *g)
-{
-#ifdef GORT_ASAN
-    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
-#endif
-    g->fn(g->arg);
-    /* goexit: never returns */
-    extern GORT_NORETURN void gort__goexit(void);
-    gort__goexit();
-}
-
 static void goexit0(G *g)
 {
     M *m = m_tls;
@@ -345,13 +315,23 @@ static void goexit0(G *g)
     schedule();
 }
 
-GORT_NORETURN void gort__goexit(void);
-GORT_NORETURN void gort__goexit(void)
+/* The goroutine's function returned: switch to g0 for good. */
+static GORT_NORETURN void goexit1(void)
 {
     M *m = m_tls;
     m->mcall_dying = true;
     mcall(goexit0);
     __builtin_unreachable();
+}
+
+/* First C frame of every goroutine (called by the gostart trampoline). */
+void gort__goentry(G *g)
+{
+#ifdef GORT_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    g->fn(g->arg);
+    goexit1();
 }
 
 /* ---------------------------------------------------------------------
@@ -650,9 +630,6 @@ static void timersleep(M *m, int64_t until)
     gort__noteclear(&m->park);
 }
 
-void gort__timerwake(int64_t when);
-/* A timer was armed at `when` from a place that will not check it soon:
- * make sure some M does. */
 void gort__timerwake(int64_t when)
 {
     int64_t su = atomic_load(&sched.timer_sleep_until);

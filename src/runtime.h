@@ -127,6 +127,12 @@ bool gort__deltimer(gort__timer *t);
 int64_t gort__checktimers(P *pp, int64_t now);
 /* Earliest timer of all Ps, 0 if none. */
 int64_t gort__timesleepuntil(void);
+/* Move every timer of `from` (a P being removed, world stopped) to `to`. */
+void gort__movetimers(P *to, P *from);
+/* A timer was armed at `when` where no running P will see it soon (a
+ * thread without a P): wake the timer-sleeping M if it sleeps longer, or
+ * an idle P (proc.c). */
+void gort__timerwake(int64_t when);
 
 /* ---------------------------------------------------------------------
  * Sudog (chan.c, select.c, sema.c): a G waiting on one object.  Lives on
@@ -359,6 +365,9 @@ GORT_NORETURN void gort__gogo_asm(G *g);
 /* Lay out a new G's stack so gort__gogo_asm starts it in the entry
  * trampoline, which calls gort__goentry(g). */
 void gort__arch_newstack(G *g);
+/* First C frame of every goroutine, called by the entry trampoline
+ * (gort__gostart) with the G: runs g->fn(g->arg), then exits the G. */
+void gort__goentry(G *g);
 /* Async preemption trampoline (issue 3). */
 void gort__asyncpreempt(void);
 
@@ -443,6 +452,8 @@ void gort__stack_init(void);
  * global one), NULL if none; and back onto it (owner of pp only). */
 G *gort__gfget(P *pp);
 void gort__gfput(P *pp, G *g);
+/* Move pp's pooled Gs beyond `keep` to the global pool (owner of pp). */
+void gort__gfdrain(P *pp, int32_t keep);
 /* Return the pages of pp's recently pooled stacks that grew deep; called by
  * the owner when pp is about to go idle. */
 void gort__gfscavenge(P *pp);

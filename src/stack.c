@@ -244,10 +244,15 @@ void gort__gfput(P *p, G *g)
     p->gfree_unscanned++;
     if (p->gfreecnt < GFREE_LOCAL_MAX)
         return;
-    /* Spill half to the global pool: the unscanned ones (at the head) to
-     * its dirty list for sysmon, the rest to the clean list. */
+    gort__gfdrain(p, GFREE_LOCAL_MAX / 2);
+}
+
+void gort__gfdrain(P *p, int32_t keep)
+{
+    /* Unscanned stacks to the global dirty list for sysmon, the rest to
+     * the clean list. */
     gort__lock(&sched.gflock);
-    while (p->gfreecnt > GFREE_LOCAL_MAX / 2) {
+    while (p->gfreecnt > keep) {
         G *x = p->gfree;
         p->gfree = x->schedlink;
         p->gfreecnt--;

@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-void gort__timerwake(int64_t when);
-
 static P *timer_pp(gort__timer *t)
 {
     return __atomic_load_n(&t->pp, __ATOMIC_ACQUIRE);
@@ -191,8 +189,6 @@ int64_t gort__timesleepuntil(void)
     return next;
 }
 
-void gort__movetimers(P *to, P *from);
-/* Move every timer of `from` (a P being removed, world stopped) to `to`. */
 void gort__movetimers(P *to, P *from)
 {
     if (to == from)
