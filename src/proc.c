@@ -62,6 +62,14 @@ static GORT_NORETURN void schedule(void);
 
 M *gort__getm(void) { return m_tls; }
 
+/* A counter only its owner writes: a plain increment (no lock prefix),
+ * published for racy readers. */
+static inline void owner_inc(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
 P *gort__getp(void)
 {
     M *m = m_tls;
@@ -269,10 +277,18 @@ int gort_go(void (*fn)(void *), void *arg)
     G *g = newg(fn, arg);
     if (!g)
         return ENOMEM;
-    g->goid = atomic_fetch_add_explicit(&sched.goidgen, 1, memory_order_relaxed) + 1;
-    atomic_fetch_add_explicit(&sched.ngoroutines, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&sched.nspawned, 1, memory_order_relaxed);
     P *pp = gort__getp();
+    if (pp) {
+        if (pp->goidcache == pp->goidcacheend) {
+            pp->goidcache = atomic_fetch_add_explicit(&sched.goidgen, 16, memory_order_relaxed) + 1;
+            pp->goidcacheend = pp->goidcache + 16;
+        }
+        g->goid = pp->goidcache++;
+        owner_inc(&pp->ncreated);
+    } else {
+        g->goid = atomic_fetch_add_explicit(&sched.goidgen, 1, memory_order_relaxed) + 1;
+        atomic_fetch_add_explicit(&sched.ncreated_nop, 1, memory_order_relaxed);
+    }
     if (pp) {
         gort__runqput(pp, g, true);
         /* Back-pressure: a goroutine that has filled its P's run queue
@@ -305,7 +321,7 @@ static void goexit0(G *g)
     m->curg = NULL;
     g->m = NULL;
     m->mcall_dying = false;
-    atomic_fetch_sub_explicit(&sched.ngoroutines, 1, memory_order_relaxed);
+    owner_inc(&pp->nexited);
     if (g->is_main) {
         /* Goroutine 1 returned: nothing runs again; wake gort_main. */
         atomic_store(&sched.exiting, true);
@@ -1003,8 +1019,7 @@ int gort_main(void (*fn)(void *), void *arg)
         return ENOMEM;
     g->goid = 1;
     g->is_main = true;
-    atomic_fetch_add(&sched.ngoroutines, 1);
-    atomic_fetch_add(&sched.nspawned, 1);
+    atomic_fetch_add(&sched.ncreated_nop, 1);
     gort__noteclear(&sched.mainnote);
     gort__lock(&sched.lock);
     gort__globrunqput(g);
@@ -1032,16 +1047,32 @@ uint64_t gort_self(void)
     return m && m->curg ? m->curg->goid : 0;
 }
 
+int64_t gort__ngoroutines(uint64_t *created)
+{
+    uint64_t c = (uint64_t)atomic_load_explicit(&sched.ncreated_nop, memory_order_relaxed), x = 0;
+    for (int32_t i = 0; i < sched.allp_cap && sched.allp && sched.allp[i]; i++) {
+        /* Exits first: a goroutine counted exited here was created before,
+         * so the difference never goes negative under concurrent updates. */
+        x += atomic_load_explicit(&sched.allp[i]->nexited, memory_order_acquire);
+    }
+    for (int32_t i = 0; i < sched.allp_cap && sched.allp && sched.allp[i]; i++)
+        c += atomic_load_explicit(&sched.allp[i]->ncreated, memory_order_acquire);
+    if (created)
+        *created = c;
+    return c > x ? (int64_t)(c - x) : 0;
+}
+
 int gort_num_goroutine(void)
 {
-    return atomic_load(&sched.ngoroutines);
+    gort__schedinit();
+    return (int)gort__ngoroutines(NULL);
 }
 
 void gort_read_stats(gort_stats *s)
 {
     gort__schedinit();
     memset(s, 0, sizeof *s);
-    s->goroutines = (uint64_t)atomic_load(&sched.ngoroutines);
+    s->goroutines = (uint64_t)gort__ngoroutines(&s->spawned);
     gort__lock(&sched.lock);
     s->threads = (uint64_t)sched.mcount;
     gort__unlock(&sched.lock);
@@ -1056,5 +1087,4 @@ void gort_read_stats(gort_stats *s)
     s->preempt_requests = atomic_load(&sched.npreemptreq);
     s->signals_sent = atomic_load(&sched.nsignals);
     s->stw_count = atomic_load(&sched.nstw);
-    s->spawned = atomic_load(&sched.nspawned);
 }

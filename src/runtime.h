@@ -280,6 +280,12 @@ struct gort_p {
 
     /* Statistics: written by the owner, summed racily. */
     _Atomic uint64_t nswitch, nsteal, nsyncpreempt, nasyncpreempt;
+    /* Goroutines created on / exited on this P (owner only; live count =
+     * sum of created - sum of exited, so spawn and exit touch no shared
+     * cache line), and a cache of goroutine ids taken 16 at a time from
+     * sched.goidgen (Go's goidcache). */
+    _Atomic uint64_t ncreated, nexited;
+    uint64_t goidcache, goidcacheend;
 };
 
 /* ---------------------------------------------------------------------
@@ -303,7 +309,7 @@ typedef struct gort__sched {
     G *allgs; int32_t nallgs;
 
     _Atomic uint64_t goidgen;
-    _Atomic int32_t ngoroutines; /* live goroutines (not dead) */
+    _Atomic int64_t ncreated_nop; /* goroutines created by threads without a P */
     int32_t gomaxprocs;          /* len(allp) in use; changed only during STW */
     P **allp;                    /* Ps, [0, gomaxprocs); capacity allp_cap */
     int32_t allp_cap;
@@ -330,7 +336,7 @@ typedef struct gort__sched {
     _Atomic int32_t nforeign_blocked; /* foreign threads blocked in gort calls */
 
     /* statistics not owned by a P */
-    _Atomic uint64_t nspawned, npreemptreq, nsignals, nstw;
+    _Atomic uint64_t npreemptreq, nsignals, nstw;
     _Atomic uint64_t nasync_foreign; /* spare */
 } gort__sched;
 
@@ -392,6 +398,8 @@ void gort__goparkunlock(gort__mutex *l, const char *reason);
 /* Make a parked G runnable (foreign: wake its thread).  Callable from any
  * thread, with runtime locks held.  `next`: run it next on this P. */
 void gort__goready(G *g, bool next);
+/* Live goroutines and goroutines ever created (sums over Ps). */
+int64_t gort__ngoroutines(uint64_t *created);
 /* Yield: current G to the global queue (gort_yield). */
 void gort__gosched(void);
 /* Check a pending preemption request at a runtime call (Go's stack-check

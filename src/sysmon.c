@@ -60,7 +60,7 @@ static void schedtrace(int64_t now)
                      "idlethreads=%d runqueue=%d goroutines=%d [",
                      (long long)((now - start_time) / 1000000), sched.gomaxprocs, atomic_load(&sched.npidle),
                      sched.mcount, atomic_load(&sched.nmspinning), sched.nmidle,
-                     atomic_load(&sched.runqsize), atomic_load(&sched.ngoroutines));
+                     atomic_load(&sched.runqsize), (int)gort__ngoroutines(NULL));
     for (int32_t i = 0; i < sched.gomaxprocs && n < (int)sizeof line - 16; i++) {
         P *pp = sched.allp[i];
         uint32_t len = atomic_load(&pp->runqtail) - atomic_load(&pp->runqhead);

@@ -6,14 +6,17 @@
 #include <stdatomic.h>
 
 static _Atomic int ran;
-static _Atomic uint64_t idsum;
+/* Ids are unique but not dense: each P takes them 16 at a time (as Go's
+ * goidcache does), so allow a few batches of slack. */
+#define IDMAX (5000 + 16 * 64 + 16)
+static _Atomic unsigned char idseen[IDMAX];
 static gort_waitgroup wg;
 
 static void child(void *arg)
 {
     uint64_t id = gort_self();
-    CHECK(id > 1, "child id %llu", (unsigned long long)id);
-    atomic_fetch_add(&idsum, id);
+    CHECK(id > 1 && id < IDMAX, "child id %llu", (unsigned long long)id);
+    CHECK(atomic_exchange(&idseen[id], 1) == 0, "id %llu given twice", (unsigned long long)id);
     for (int i = 0; i < 10; i++)
         gort_yield();
     atomic_fetch_add(&ran, (int)(intptr_t)arg);
@@ -43,8 +46,10 @@ static void gmain(void *arg)
     CHECK(gort_num_goroutine() >= 1);
     gort_wg_wait(&wg);
     CHECK_EQ(atomic_load(&ran), n);
-    /* ids are unique: 2..n+1 in some order */
-    CHECK_EQ(atomic_load(&idsum), (uint64_t)(n + 1) * (n + 2) / 2 - 1);
+    int distinct = 0;
+    for (int i = 0; i < IDMAX; i++)
+        distinct += atomic_load(&idseen[i]);
+    CHECK_EQ(distinct, n);
 
     /* Resize while goroutines run. */
     gort_wg_add(&wg, 8);
