@@ -26,9 +26,9 @@
  *
  *   Spinning: only while the lock is held in normal mode, at most
  *   SPIN_ITERS rounds, only on a multicore machine, and only if some other
- *   P is running user code (the holder may be there) and our own P has no
- *   runnable goroutines that spinning would delay.  Otherwise spinning just
- *   burns the CPU the holder needs.
+ *   P is running user code (the holder may be there); otherwise spinning
+ *   just burns the CPU the holder needs.  Unlike Go, a non-empty local run
+ *   queue does not forbid it (see can_spin: that starts convoys).
  *
  * WaitGroup: state = counter << 32 | waiters, one 64-bit word so Add can
  *   see in one atomic step whether the counter hit zero with waiters.  When
@@ -100,15 +100,16 @@ static bool can_spin(int iter)
         return procs > idle;
     if (procs <= idle + 1)
         return false; /* no other P is running: the holder is not either */
-    /* Do not delay runnable goroutines of our own P -- except runnext: in
-     * a contended mutex it is usually the waiter an unlock on this P just
-     * woke, and refusing to spin because of it sends every locker to
-     * sleep, each sleep waking another (a convoy: 8 goroutines on 2 Ps
-     * made ~2 parks per 100 lock operations and ran 2.5x slower than
-     * Go).  A spin is at most SPIN_ITERS * SPIN_PAUSES pauses. */
-    if (atomic_load_explicit(&pp->runqhead, memory_order_relaxed) !=
-        atomic_load_explicit(&pp->runqtail, memory_order_relaxed))
-        return false;
+    /* Go also refuses to spin while its own P has runnable goroutines.
+     * Here that starts a convoy: the runnable goroutines of a contended
+     * mutex are mostly lockers an unlock just woke (runnext, and the ring
+     * behind it), so refusing sends every locker to sleep, and each sleep
+     * makes an unlock wake another (8 goroutines on 2 Ps: 1-2 parks per
+     * 100 lock operations, 49-66 ns/op against Go's 28; without the check
+     * ~17 ns/op and almost no parks).  A spin is bounded (SPIN_ITERS x
+     * SPIN_PAUSES pauses, a few microseconds), which is all the delay
+     * this P's queue can see. */
+    (void)pp;
     return true;
 }
 
