@@ -297,7 +297,11 @@ int gort_go(void (*fn)(void *), void *arg)
          * queue while new stacks are mapped for ever more live goroutines. */
         uint32_t n = atomic_load_explicit(&pp->runqtail, memory_order_relaxed) -
                      atomic_load_explicit(&pp->runqhead, memory_order_relaxed);
-        if (unlikely(n >= GORT_RUNQ_SIZE - 1)) {
+        M *m = m_tls;
+        /* Not inside gort_preempt_disable or a stopped world (m->locks):
+         * there the caller must keep running. */
+        if (unlikely(n >= GORT_RUNQ_SIZE - 1) && m->curg && m->curg->preempt_off == 0 &&
+            m->locks == 0) {
             if (atomic_load_explicit(&sched.started, memory_order_relaxed))
                 gort__wakep();
             gort__gosched();
@@ -818,9 +822,10 @@ top:;
     P *pp = m->p;
     int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
     bool timerready = false;
-    if (tw != 0 && tw <= gort_nanotime()) {
+    int64_t now;
+    if (tw != 0 && tw <= (now = gort_nanotime())) {
         G *before = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
-        gort__checktimers(pp, gort_nanotime());
+        gort__checktimers(pp, now);
         timerready = atomic_load_explicit(&pp->runnext, memory_order_relaxed) != before;
     }
     G *g = NULL;

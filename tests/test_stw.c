@@ -16,6 +16,14 @@ static void spin(void *arg)
     gort_wg_done(&wg);
 }
 
+static _Atomic int ndone;
+static void note_done(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&ndone, 1);
+    gort_wg_done(&wg);
+}
+
 static uint64_t total(int n)
 {
     uint64_t s = 0;
@@ -51,6 +59,21 @@ static void gmain(void *arg)
     fprintf(stderr, "STW worst latency over 200 rounds: %.1f us\n", worst / 1e3);
     atomic_store(&stop, true);
     gort_wg_wait(&wg);
+    /* Spawning more goroutines than a run queue holds, with the world
+     * stopped and then with preemption disabled: gort_go must not yield
+     * there (it used to, to relieve a full queue, and deadlocked). */
+    gort_wg_add(&wg, 2000);
+    gort_stop_the_world();
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ(gort_go(note_done, NULL), 0);
+    gort_start_the_world();
+    gort_preempt_disable();
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ(gort_go(note_done, NULL), 0);
+    gort_preempt_enable();
+    gort_wg_wait(&wg);
+    CHECK_EQ(atomic_load(&ndone), 2000);
+
     gort_stats s;
     gort_read_stats(&s);
     CHECK(s.stw_count >= 200);
