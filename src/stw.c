@@ -93,6 +93,8 @@ void gort__stoptheworld(const char *reason)
 
 void gort__starttheworld(void)
 {
+    if (!atomic_load(&stw_busy) || !atomic_load(&sched.gcwaiting))
+        gort__throw("start the world without stopping it");
     M *m = gort__getm();
     P *mine = m ? m->p : NULL;
     P *work[64];

@@ -80,8 +80,21 @@ static void gmain(void *arg)
     CHECK(s.async_preempts > 0);
 }
 
+static void start_unstopped(void *arg)
+{
+    (void)arg;
+    gort_start_the_world();
+}
+
+static void child_start_unstopped(void *arg)
+{
+    exit(gort_main(start_unstopped, arg));
+}
+
 int main(void)
 {
+    expect_child(child_start_unstopped, NULL, 2,
+                 "gort: fatal error: start the world without stopping it", "goroutine 1");
     run_main(gmain, NULL);
     return 0;
 }
