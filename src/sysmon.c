@@ -77,7 +77,7 @@ static void *sysmon(void *arg)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     int idle_rounds = 0;
     int64_t last_codemap = 0;
-    int64_t backoff = 0;
+    int64_t backoff = 0, prev_round = 0;
     for (;;) {
         if (atomic_load(&sched.exiting))
             return NULL;
@@ -85,10 +85,10 @@ static void *sysmon(void *arg)
         int64_t q = gort__cfg.quantum_ns;
         int64_t period = q / 8 < 20000 ? 20000 : q / 8;
         /* While nothing waits for a busy P, poll less: the period doubles
-         * up to quantum/2 and drops back as soon as something is wanted.
+         * up to quantum/4 and drops back as soon as something is wanted.
          * Quantum ends and timer deadlines still wake sysmon exactly; only
          * work readied onto a busy machine from outside is noticed up to
-         * quantum/2 later.  (A lone call-free loop otherwise pays for 800
+         * quantum/4 later.  (A lone call-free loop otherwise pays for 800
          * sysmon wakeups a second.) */
         if (backoff < period)
             backoff = period;
@@ -105,7 +105,11 @@ static void *sysmon(void *arg)
             int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
             if (tick != pp->sysmon_tick) {
                 pp->sysmon_tick = tick;
-                pp->sysmon_when = now;
+                /* The switch happened since the last round: date it at
+                 * the middle of that window, not at its end (an error of
+                 * half a period either way instead of a whole one late),
+                 * unless the window is long (sysmon slept). */
+                pp->sysmon_when = now - prev_round <= 2 * backoff ? now - (now - prev_round) / 2 : now;
                 if (tw && tw < next)
                     next = tw < now + period ? now + period : tw;
                 continue;
@@ -145,8 +149,9 @@ static void *sysmon(void *arg)
         gort__gfscavenge_global();
         if (wanted_any)
             backoff = period;
-        else if (running && backoff < q / 2)
+        else if (running && backoff < q / 4)
             backoff *= 2;
+        prev_round = now;
         if (running) {
             idle_rounds = 0;
         } else if (++idle_rounds > 20 && gort__cfg.schedtrace_ms <= 0) {
