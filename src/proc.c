@@ -871,6 +871,12 @@ static void park_m(G *g)
             execute(g);
         }
     }
+    /* The callback released the lock the G waited under; anything still
+     * held means the G blocked inside a stopped world (or holding a
+     * runtime lock), which would never be woken. */
+    if (unlikely(m->locks != 0))
+        gort__throw("goroutine %llu blocked (%s) with the world stopped or a runtime lock held",
+                    (unsigned long long)g->goid, g->waitreason ? g->waitreason : "?");
     schedule();
 }
 
@@ -971,6 +977,8 @@ void gort__gosched(void)
         sched_yield();
         return;
     }
+    if (unlikely(m->locks != 0))
+        gort__throw("yield with the world stopped or a runtime lock held");
     mcall(gosched_m);
 }
 

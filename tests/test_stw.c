@@ -91,10 +91,35 @@ static void child_start_unstopped(void *arg)
     exit(gort_main(start_unstopped, arg));
 }
 
+/* Blocking or yielding inside a stopped world would never be woken: it is
+ * reported instead of hanging. */
+static void sleep_stopped(void *arg)
+{
+    (void)arg;
+    gort_stop_the_world();
+    gort_sleep(1000000);
+}
+
+static void yield_stopped(void *arg)
+{
+    (void)arg;
+    gort_stop_the_world();
+    gort_yield();
+}
+
+static void child_main(void *fn)
+{
+    exit(gort_main((void (*)(void *))fn, NULL));
+}
+
 int main(void)
 {
     expect_child(child_start_unstopped, NULL, 2,
                  "gort: fatal error: start the world without stopping it", "goroutine 1");
+    expect_child(child_main, (void *)sleep_stopped, 2,
+                 "gort: fatal error: goroutine 1 blocked (sleep) with the world stopped", NULL);
+    expect_child(child_main, (void *)yield_stopped, 2,
+                 "gort: fatal error: yield with the world stopped", NULL);
     run_main(gmain, NULL);
     return 0;
 }
