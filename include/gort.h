@@ -188,8 +188,10 @@ GORT_API void gort_preempt_enable(void);
 
 /* Stop every other P (preempting running goroutines at once) and return
  * once they are all stopped; gort_start_the_world resumes them.  Between
- * the two calls the caller is the only goroutine running.  Must be called
- * by a goroutine and must not block in between. */
+ * the two calls the caller is the only goroutine running; it must not
+ * block or yield there (that is a fatal error: nothing could wake it).
+ * A goroutine blocked in a system call gort cannot see (a plain read())
+ * holds its P, so the stop waits for that call to return. */
 GORT_API void gort_stop_the_world(void);
 GORT_API void gort_start_the_world(void);
 
