@@ -45,7 +45,7 @@ GORT_API int gort_go(void (*fn)(void *), void *arg);
 /* Let other goroutines run (runtime.Gosched). */
 GORT_API void gort_yield(void);
 
-/* Sleep for ns nanoseconds (<= 0 yields, like time.Sleep(0)). */
+/* Sleep for ns nanoseconds; <= 0 returns at once, like time.Sleep(0). */
 GORT_API void gort_sleep(int64_t ns);
 
 /* Monotonic clock in nanoseconds. */
@@ -122,8 +122,9 @@ GORT_API int gort_select(gort_case *cases, size_t n, int64_t timeout_ns);
  * ====================================================================== */
 
 /* A channel of int64_t that receives the gort_nanotime() of expiry once,
- * after ns nanoseconds (time.After).  The caller frees it with
- * gort_chan_free once it is no longer used by any goroutine. */
+ * after ns nanoseconds (time.After).  Receive only: closing it is a fatal
+ * error.  The caller frees it with gort_chan_free once it is no longer
+ * used by any goroutine. */
 GORT_API gort_chan *gort_after(int64_t ns);
 
 /* ======================================================================

@@ -391,6 +391,10 @@ void gort_chan_close(gort_chan *c)
 {
     if (c == NULL)
         gort__throw("close of nil channel");
+    /* Its timer owns the sending side (Go's time.After channel is
+     * receive-only, so this cannot even compile there). */
+    if (c->timer)
+        gort__throw("close of a gort_after channel");
     gort__lock(&c->lock);
     if (c->closed) {
         gort__unlock(&c->lock);

@@ -118,6 +118,10 @@ struct gort__timer {
  * than anything that M waits for.  May be called holding channel/sema
  * locks (lock order: chan -> timerslock). */
 void gort__addtimer(gort__timer *t);
+/* Wait out a callback of t still running, set its fields (one-shot) and
+ * arm it: for a G's embedded timer, reused the moment the G runs again. */
+void gort__armtimer(gort__timer *t, int64_t when, void (*f)(void *, uint64_t), void *arg,
+                    uint64_t seq);
 /* Disarm t.  Returns true if it was removed before firing; false if it had
  * already fired (waits for a running callback to finish).  No runtime lock
  * may be held. */

@@ -134,19 +134,17 @@ static void select_timeout(void *arg, uint64_t seq)
 static bool selparkcommit(G *g, void *arg)
 {
     selstate *s = arg;
-    if (s->deadline >= 0) {
-        gort__timer *t = &g->timer;
-        t->when = s->deadline;
-        t->period = 0;
-        t->f = select_timeout;
-        t->arg = g;
-        t->seq = ++g->timerseq;
-        gort__addtimer(t);
-    }
-    /* Past the first unlock a waker may ready the G, but the G's first act
-     * is to relock every channel, so it cannot leave this frame (and `s`
-     * stays valid) until the last unlock here is done. */
-    selunlock(s);
+    /* Read before the timer is armed: with no channel locked nothing holds
+     * the G back once the timer fires, and it may leave gort_select (whose
+     * frame holds `s`) while we are still here. */
+    size_t nlock = s->nlock;
+    if (s->deadline >= 0)
+        gort__armtimer(&g->timer, s->deadline, select_timeout, g, ++g->timerseq);
+    /* With channels locked: past the first unlock a waker may ready the G,
+     * but its first act is to relock every channel, starting with the one
+     * unlocked last here, so `s` stays valid until we are done. */
+    if (nlock)
+        selunlock(s);
     return true;
 }
 

@@ -105,11 +105,29 @@ static void heap_del(P *pp, int32_t i)
     update_timer0(pp);
 }
 
-void gort__addtimer(gort__timer *t)
+/* A callback that readied this timer's G may not have returned yet (and
+ * checktimers reads the timer after it returns): wait it out. */
+static void wait_not_running(gort__timer *t)
 {
-    /* A callback that readied this timer's G may not have returned yet. */
     while (atomic_load_explicit(&t->state, memory_order_acquire) == T_RUNNING)
         __builtin_ia32_pause();
+}
+
+void gort__armtimer(gort__timer *t, int64_t when, void (*f)(void *, uint64_t), void *arg,
+                    uint64_t seq)
+{
+    wait_not_running(t);
+    t->when = when;
+    t->period = 0;
+    t->f = f;
+    t->arg = arg;
+    t->seq = seq;
+    gort__addtimer(t);
+}
+
+void gort__addtimer(gort__timer *t)
+{
+    wait_not_running(t);
     gort__schedinit();
     M *m = gort__getm();
     P *pp = m && m->p ? m->p : sched.allp[0];
@@ -215,34 +233,27 @@ static void sleep_fire(void *arg, uint64_t seq)
 
 /* Arm the sleep timer on g0, after the G is saved and marked waiting, so
  * the timer cannot ready a G that is still running. */
-static bool sleep_arm(G *g, void *unused)
+static bool sleep_arm(G *g, void *deadline)
 {
-    (void)unused;
-    gort__addtimer(&g->timer);
+    gort__armtimer(&g->timer, *(int64_t *)deadline, sleep_fire, g, ++g->timerseq);
     return true;
 }
 
 void gort_sleep(int64_t ns)
 {
-    if (ns <= 0) {
-        gort_yield();
-        return;
-    }
+    if (ns <= 0)
+        return; /* as time.Sleep(0) */
+    int64_t now = gort_nanotime();
+    int64_t deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns; /* "forever" */
     M *m = gort__getm();
     if (!m || !m->curg) {
         /* A plain thread: just sleep it, restarting after signals. */
-        int64_t deadline = gort_nanotime() + ns;
         for (int64_t left = ns; left > 0; left = deadline - gort_nanotime()) {
             struct timespec ts = {left / 1000000000, left % 1000000000};
             nanosleep(&ts, NULL);
         }
         return;
     }
-    G *g = m->curg;
-    g->timer.when = gort_nanotime() + ns;
-    g->timer.period = 0;
-    g->timer.f = sleep_fire;
-    g->timer.arg = g;
-    g->timer.seq = ++g->timerseq;
-    gort__gopark(sleep_arm, NULL, "sleep");
+    /* deadline lives in this frame: the G is parked while sleep_arm reads it. */
+    gort__gopark(sleep_arm, &deadline, "sleep");
 }

@@ -106,8 +106,24 @@ static void gmain(void *arg)
     printf("test_after: ok\n");
 }
 
+/* The timer owns the sending side: closing the channel is misuse, caught
+ * at the close (not later, inside the scheduler, when the timer fires). */
+static void close_after(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_after(ms(1));
+    gort_chan_close(c);
+}
+
+static void child(void *fn)
+{
+    _exit(gort_main((void (*)(void *))fn, NULL) == 0 ? 0 : 3);
+}
+
 int main(void)
 {
+    expect_child(child, (void *)close_after, 2,
+                 "gort: fatal error: close of a gort_after channel", "close_after");
     run_main(gmain, NULL);
     return 0;
 }

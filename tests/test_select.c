@@ -9,6 +9,8 @@
  */
 #include "check.h"
 
+#include <stdatomic.h>
+
 #include <stdint.h>
 
 static int64_t ms(int64_t n) { return n * 1000000; }
@@ -369,6 +371,49 @@ static void child(void *fn)
     _exit(gort_main((void (*)(void *))fn, NULL) == 0 ? 0 : 3);
 }
 
+/* ---- select with no usable case and a timeout ------------------------ */
+
+/* The park callback of a select with no channel to lock must not touch the
+ * select's frame after arming the timer: the timer can wake the goroutine,
+ * which then returns and reuses that stack (this crashed under load). */
+static gort_waitgroup wg_nocase;
+static void nocase_sleeper(void *arg)
+{
+    gort_case nilcase = {.chan = NULL, .op = GORT_RECV};
+    for (int i = 0; i < 3000; i++) {
+        CHECK_EQ(gort_select(arg ? &nilcase : NULL, arg ? 1 : 0, 1000), -1);
+        volatile char scribble[2048];
+        for (size_t k = 0; k < sizeof scribble; k += 64)
+            scribble[k] = (char)0xa5;
+    }
+    gort_wg_done(&wg_nocase);
+}
+
+static _Atomic int stop_hog;
+static void busy(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&stop_hog, memory_order_relaxed))
+        ;
+    gort_wg_done(&wg_nocase);
+}
+
+static void test_no_case_timeout(void)
+{
+    gort_wg_add(&wg_nocase, 5);
+    gort_go(nocase_sleeper, NULL);
+    gort_go(nocase_sleeper, (void *)1);
+    gort_go(nocase_sleeper, NULL);
+    gort_go(nocase_sleeper, (void *)1);
+    atomic_store(&stop_hog, 0);
+    gort_go(busy, NULL);
+    /* Let the sleepers finish (the hog is preempted for them). */
+    while (gort_num_goroutine() > 2)
+        gort_sleep(1000000);
+    atomic_store(&stop_hog, 1);
+    gort_wg_wait(&wg_nocase);
+}
+
 static void gmain(void *arg)
 {
     (void)arg;
@@ -379,6 +424,7 @@ static void gmain(void *arg)
     test_same_chan();
     test_many_cases();
     test_timeout_race();
+    test_no_case_timeout();
     test_forever();
 }
 

@@ -26,6 +26,14 @@ static void sleeper(void *arg)
     gort_wg_done(&wg);
 }
 
+static _Atomic int forever_woke;
+static void sleep_forever(void *arg)
+{
+    (void)arg;
+    gort_sleep(INT64_MAX);
+    atomic_store(&forever_woke, 1);
+}
+
 static void *thread_sleep(void *arg)
 {
     int64_t t0 = gort_nanotime();
@@ -68,6 +76,16 @@ static void gmain(void *arg)
     }
     fprintf(stderr, "single sleeper worst lateness %.3f ms, 1000 sleepers worst %.3f ms\n",
             worst / 1e6, atomic_load(&maxlate) / 1e6);
+
+    /* <= 0 returns at once (time.Sleep(0)); "forever" does not overflow
+     * into "now" (it used to return at once). */
+    int64_t t0 = gort_nanotime();
+    gort_sleep(0);
+    gort_sleep(-5);
+    CHECK(gort_nanotime() - t0 < 50000000);
+    gort_go(sleep_forever, NULL);
+    gort_sleep(100000000);
+    CHECK_EQ(atomic_load(&forever_woke), 0);
 
     /* Sleeping from a plain thread. */
     pthread_t th;
