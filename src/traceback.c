@@ -289,15 +289,28 @@ static bool read_frame(uintptr_t p, const bounds *b, uintptr_t out[2])
         return true;
     if (r < 0 && errno == EFAULT)
         return false;
-    /* process_vm_readv refused (seccomp, no ptrace rights): mincore at
-     * least tells a mapped page from a hole. */
-    long pg = sysconf(_SC_PAGESIZE);
-    unsigned char vec;
-    uintptr_t page = p & ~(uintptr_t)(pg - 1);
-    if (mincore((void *)page, (size_t)pg, &vec) != 0)
+    /* process_vm_readv refused (seccomp, no ptrace rights): let the kernel
+     * copy through a pipe instead.  write() fails with EFAULT on memory we
+     * cannot read (a guard page, which mincore would call mapped), and
+     * reading the bytes back is the copy.  The pipe is made once and kept. */
+    static int pfd[2] = {-1, -1};
+    if (pfd[0] < 0 && pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0)
         return false;
-    memcpy(out, (const void *)p, 16);
-    return true;
+    ssize_t w;
+    do
+        w = write(pfd[1], (const void *)p, 16);
+    while (w < 0 && errno == EINTR);
+    if (w != 16) {
+        char drain[16];
+        while (w > 0 && read(pfd[0], drain, (size_t)w) < 0 && errno == EINTR)
+            ;
+        return false;
+    }
+    ssize_t rd;
+    do
+        rd = read(pfd[0], out, 16);
+    while (rd < 0 && errno == EINTR);
+    return rd == 16;
 }
 
 /* Print the return addresses along the chain that starts at frame fp. */
