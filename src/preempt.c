@@ -299,7 +299,6 @@ int gort__pc_code(uintptr_t pc)
     return GORT_PR_FOREIGN;
 }
 
-bool gort__pc_preemptible(uintptr_t pc) { return gort__pc_code(pc) == GORT_PR_SAFE; }
 
 /* Order of the checks = priority of the reason shown by the diagnostic:
  * explicit user choices first, then where the pc is, then the stack. */
@@ -345,11 +344,6 @@ const char *gort__preempt_reason_str(int code)
     if (code <= 0 || code >= GORT_PR_NREASONS)
         return NULL;
     return reason_str[code];
-}
-
-const char *gort__pc_unsafe_reason(uintptr_t pc, M *m, G *g)
-{
-    return gort__preempt_reason_str(gort__preempt_unsafe_code(pc, 0, m, g));
 }
 
 /* ---------------------------------------------------------------------

@@ -91,7 +91,6 @@ enum {
     G_RUNNING,      /* running user code on an M with a P */
     G_WAITING,      /* parked: a channel, sema, timer or cond will ready it */
     G_DEAD,         /* finished; on a free list */
-    G_PREEMPTED,    /* stopped by an async preemption, about to be queued */
 };
 
 /* ---------------------------------------------------------------------
@@ -212,12 +211,10 @@ struct gort_m {
     void *g0_asan_fake;
     int32_t locks;          /* runtime locks held + critical sections: >0 = not preemptible */
     bool spinning;          /* looking for work; counted in sched.nmspinning */
-    bool incheckdead;
     gort__note park;        /* stopm sleeps here */
     M *schedlink;           /* sched.midle link; guarded by sched.lock */
     M *alllink;             /* allm list; append-only, guarded by sched.lock */
     _Atomic uint32_t signal_pending; /* a SIGURG is in flight (coalescing) */
-    _Atomic uint32_t in_runtime;     /* >0 while in scheduler/g0 code (sysmon reads) */
     void *altstack;         /* sigaltstack memory */
     uint64_t fastrand;      /* per-M PRNG state */
     int64_t preempt_gen;    /* count of handled preempt signals */
@@ -322,7 +319,6 @@ typedef struct gort__sched {
     _Atomic uint32_t gcwaiting;  /* STW in progress: Ps stop at the next schedule */
     int32_t stopwait;            /* Ps still to stop; guarded by lock */
     gort__note stopnote;         /* STW caller sleeps here */
-    gort__mutex stwlock;          /* one STW at a time */
 
     /* timers: an M sleeping in findrunnable until the next timer */
     _Atomic int64_t timer_sleep_until; /* its deadline, 0 if none sleeps */
@@ -341,7 +337,6 @@ typedef struct gort__sched {
 
     /* statistics not owned by a P */
     _Atomic uint64_t npreemptreq, nsignals, nstw;
-    _Atomic uint64_t nasync_foreign; /* spare */
 } gort__sched;
 
 extern gort__sched gort__sched_state;
@@ -484,14 +479,12 @@ bool gort__preemptone(P *pp);
 extern const char gort__preempt_cookie;
 void gort__sysmon_start(void);
 void gort__sysmon_wake(void);
-bool gort__pc_preemptible(uintptr_t pc); /* in registered, non-nosplit user text */
 int gort__pc_code(uintptr_t pc);         /* GORT_PR_SAFE/RUNTIME/NOSPLIT/FOREIGN for pc */
 /* preempt_frames.c: rebuild the table of loaded code if objects were
  * loaded or unloaded; does frame pointer fp's chain (or the word at sp)
  * hold a return address into unregistered code? */
 void gort__codemap_refresh(void);
 bool gort__foreign_caller(uintptr_t sp, uintptr_t fp, G *g);
-const char *gort__pc_unsafe_reason(uintptr_t pc, M *m, G *g);
 
 /* --- async preemption internals (preempt.c, signal_linux.c,
  * arch/arch_amd64.c, arch/preempt_amd64.S) -------------------------- */

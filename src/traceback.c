@@ -368,7 +368,6 @@ static const char *status_string(G *g, uint32_t st)
     case G_RUNNING: return "running";
     case G_WAITING: return g->waitreason && *g->waitreason ? g->waitreason : "waiting";
     case G_DEAD: return "dead";
-    case G_PREEMPTED: return "preempted";
     default: return "?";
     }
 }
