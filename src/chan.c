@@ -240,20 +240,14 @@ static bool chansend(gort_chan *c, const void *elem, bool block)
         return false;
 
     gort__lock(&c->lock);
-    if (c->closed) {
+    G *wake;
+    int r = gort__chan_tryop(c, GORT_SEND, (void *)elem, NULL, &wake);
+    if (r != 0) {
         gort__unlock(&c->lock);
-        gort__throw("send on closed channel");
-    }
-    gort__sudog *sg = gort__chanq_dequeue(&c->recvq);
-    if (sg) {
-        G *g = gort__chan_send_direct(c, sg, elem);
-        gort__unlock(&c->lock);
-        gort__goready(g, true);
-        return true;
-    }
-    if (c->qcount < c->dataqsiz) {
-        gort__chan_bufput(c, elem);
-        gort__unlock(&c->lock);
+        if (r < 0)
+            gort__throw("send on closed channel");
+        if (wake)
+            gort__goready(wake, true);
         return true;
     }
     if (!block) {
@@ -326,25 +320,11 @@ static bool chanrecv(gort_chan *c, void *elem, bool block, bool *ok)
     }
 
     gort__lock(&c->lock);
-    if (c->closed && c->qcount == 0) {
+    G *wake;
+    if (gort__chan_tryop(c, GORT_RECV, elem, ok, &wake)) {
         gort__unlock(&c->lock);
-        gort__elemcopy(c, elem, NULL);
-        return true;
-    }
-    if (!c->closed) {
-        gort__sudog *sg = gort__chanq_dequeue(&c->sendq);
-        if (sg) {
-            G *g = gort__chan_recv_direct(c, sg, elem);
-            gort__unlock(&c->lock);
-            gort__goready(g, true);
-            *ok = true;
-            return true;
-        }
-    }
-    if (c->qcount > 0) {
-        gort__chan_bufget(c, elem);
-        gort__unlock(&c->lock);
-        *ok = true;
+        if (wake)
+            gort__goready(wake, true);
         return true;
     }
     if (!block) {

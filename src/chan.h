@@ -92,8 +92,53 @@ void gort__chanq_remove(gort__waitq *q, gort__sudog *sg);
  * the caller must pass to gort__goready only after unlocking c. */
 G *gort__chan_send_direct(gort_chan *c, gort__sudog *sg, const void *elem);
 G *gort__chan_recv_direct(gort_chan *c, gort__sudog *sg, void *elem);
+/* Complete a send (op GORT_SEND) or receive (GORT_RECV) on c now if it
+ * can proceed; c locked.  Returns 1 if done (*wake: a G to ready once c is
+ * unlocked, or NULL; for a receive *ok tells a value from a close), 0 if it
+ * would block, -1 for a send on a closed channel (the caller unlocks and
+ * throws).  The one copy of Go's "immediate" paths, for chan.c and both of
+ * select's passes. */
 /* Buffer operations; c locked, room / data known to be present. */
 void gort__chan_bufput(gort_chan *c, const void *elem);
 void gort__chan_bufget(gort_chan *c, void *elem);
+
+/* Inline: it is the hot path of every channel operation, as the code it
+ * replaced in chansend/chanrecv was. */
+static inline int gort__chan_tryop(gort_chan *c, int op, void *elem, bool *ok, G **wake)
+{
+    *wake = NULL;
+    if (op == GORT_SEND) {
+        if (c->closed)
+            return -1;
+        gort__sudog *sg = gort__chanq_dequeue(&c->recvq);
+        if (sg) {
+            *wake = gort__chan_send_direct(c, sg, elem);
+            return 1;
+        }
+        if (c->qcount < c->dataqsiz) {
+            gort__chan_bufput(c, elem);
+            return 1;
+        }
+        return 0;
+    }
+    /* A closed channel keeps no live senders (close woke them). */
+    gort__sudog *sg = c->closed ? NULL : gort__chanq_dequeue(&c->sendq);
+    if (sg) {
+        *wake = gort__chan_recv_direct(c, sg, elem);
+        *ok = true;
+        return 1;
+    }
+    if (c->qcount > 0) {
+        gort__chan_bufget(c, elem);
+        *ok = true;
+        return 1;
+    }
+    if (c->closed) {
+        gort__elemcopy(c, elem, NULL);
+        *ok = false;
+        return 1;
+    }
+    return 0;
+}
 
 #endif /* GORT_CHAN_H */

@@ -166,47 +166,6 @@ static bool looks_ready(const gort_case *cs)
            __atomic_load_n(&c->sendq.first, __ATOMIC_RELAXED) != NULL;
 }
 
-/* Complete cs if it can proceed now; its channel's lock is held.  Returns
- * 1 if done (*wake: a G to ready once the locks are dropped), 0 if not
- * ready, -1 for a send on a closed channel (the caller throws after
- * unlocking). */
-static int try_case(gort_case *cs, G **wake)
-{
-    gort_chan *c = cs->chan;
-    if (cs->op == GORT_SEND) {
-        if (c->closed)
-            return -1;
-        gort__sudog *sg = gort__chanq_dequeue(&c->recvq);
-        if (sg) {
-            *wake = gort__chan_send_direct(c, sg, cs->elem);
-            return 1;
-        }
-        if (c->qcount < c->dataqsiz) {
-            gort__chan_bufput(c, cs->elem);
-            return 1;
-        }
-        return 0;
-    }
-    /* A closed channel keeps no live senders (close woke them). */
-    gort__sudog *sg = c->closed ? NULL : gort__chanq_dequeue(&c->sendq);
-    if (sg) {
-        *wake = gort__chan_recv_direct(c, sg, cs->elem);
-        cs->ok = true;
-        return 1;
-    }
-    if (c->qcount > 0) {
-        gort__chan_bufget(c, cs->elem);
-        cs->ok = true;
-        return 1;
-    }
-    if (c->closed) {
-        gort__elemcopy(c, cs->elem, NULL);
-        cs->ok = false;
-        return 1;
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------------
  * gort_select
  * ------------------------------------------------------------------- */
@@ -266,8 +225,8 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
         if (!looks_ready(cs))
             continue;
         gort__lock(&c->lock);
-        G *wake = NULL;
-        int r = try_case(cs, &wake);
+        G *wake;
+        int r = gort__chan_tryop(c, cs->op, cs->elem, &cs->ok, &wake);
         gort__unlock(&c->lock);
         if (r < 0)
             gort__throw("send on closed channel");
@@ -289,8 +248,8 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
     /* 3b. Pass 1, every channel locked: the first ready case in poll order. */
     for (size_t k = 0; k < norder; k++) {
         uint32_t i = pollorder[k];
-        G *wake = NULL;
-        int r = try_case(&cases[i], &wake);
+        G *wake;
+        int r = gort__chan_tryop(cases[i].chan, cases[i].op, cases[i].elem, &cases[i].ok, &wake);
         if (r < 0) {
             selunlock(&s);
             gort__throw("send on closed channel");
