@@ -137,26 +137,6 @@ G *gort__chan_recv_direct(gort_chan *c, gort__sudog *sg, void *elem)
     return g;
 }
 
-void gort__chan_bufput(gort_chan *c, const void *elem)
-{
-    gort__elemcopy(c, gort__chanbuf(c, c->sendx), elem);
-    if (++c->sendx == c->dataqsiz)
-        c->sendx = 0;
-    gort__chan_setqcount(c, c->qcount + 1);
-}
-
-void gort__chan_bufget(gort_chan *c, void *elem)
-{
-    void *slot = gort__chanbuf(c, c->recvx);
-    gort__elemcopy(c, elem, slot);
-    /* Clear the slot so the buffer never holds stale copies of data the
-     * program believes it has handed over (matters for pointers). */
-    gort__elemcopy(c, slot, NULL);
-    if (++c->recvx == c->dataqsiz)
-        c->recvx = 0;
-    gort__chan_setqcount(c, c->qcount - 1);
-}
-
 /* ---------------------------------------------------------------------
  * Make / free / len / cap
  * ------------------------------------------------------------------- */

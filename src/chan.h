@@ -71,12 +71,26 @@ static inline uint32_t gort__chan_closed(const gort_chan *c)
  * destination means the value is not wanted. */
 static inline void gort__elemcopy(const gort_chan *c, void *dst, const void *src)
 {
-    if (c->elemsize == 0 || dst == NULL)
+    size_t n = c->elemsize;
+    if (n == 0 || dst == NULL)
         return;
-    if (src)
-        memcpy(dst, src, c->elemsize);
-    else
-        memset(dst, 0, c->elemsize);
+    /* The copy runs under the channel lock, where every cycle is paid by
+     * the contending side too: word-sized elements (the common case) are
+     * moved inline instead of through a libc call. */
+    if (src) {
+        switch (n) {
+        case 4: memcpy(dst, src, 4); return;
+        case 8: memcpy(dst, src, 8); return;
+        case 16: memcpy(dst, src, 16); return;
+        default: memcpy(dst, src, n); return;
+        }
+    }
+    switch (n) {
+    case 4: memset(dst, 0, 4); return;
+    case 8: memset(dst, 0, 8); return;
+    case 16: memset(dst, 0, 16); return;
+    default: memset(dst, 0, n); return;
+    }
 }
 
 void gort__chanq_enqueue(gort__waitq *q, gort__sudog *sg);
@@ -98,9 +112,34 @@ G *gort__chan_recv_direct(gort_chan *c, gort__sudog *sg, void *elem);
  * would block, -1 for a send on a closed channel (the caller unlocks and
  * throws).  The one copy of Go's "immediate" paths, for chan.c and both of
  * select's passes. */
-/* Buffer operations; c locked, room / data known to be present. */
-void gort__chan_bufput(gort_chan *c, const void *elem);
-void gort__chan_bufget(gort_chan *c, void *elem);
+/* Buffer operations; c locked, room / data known to be present.  Inline:
+ * they are the whole critical section of a buffered send or receive. */
+static inline void gort__chan_bufput(gort_chan *c, const void *elem)
+{
+    gort__elemcopy(c, gort__chanbuf(c, c->sendx), elem);
+    if (++c->sendx == c->dataqsiz)
+        c->sendx = 0;
+    gort__chan_setqcount(c, c->qcount + 1);
+}
+
+static inline void gort__chan_bufget(gort_chan *c, void *elem)
+{
+    void *slot = gort__chanbuf(c, c->recvx);
+    gort__elemcopy(c, elem, slot);
+    /* Clear the slot so the buffer never holds stale copies of data the
+     * program believes it has handed over (matters for pointers). */
+    gort__elemcopy(c, slot, NULL);
+    if (++c->recvx == c->dataqsiz)
+        c->recvx = 0;
+    gort__chan_setqcount(c, c->qcount - 1);
+}
+
+/* The wait queues are empty on almost every immediate operation: test that
+ * inline and call out only when there is someone to dequeue. */
+static inline gort__sudog *gort__chanq_first_live(gort__waitq *q)
+{
+    return q->first ? gort__chanq_dequeue(q) : NULL;
+}
 
 /* Inline: it is the hot path of every channel operation, as the code it
  * replaced in chansend/chanrecv was. */
@@ -110,7 +149,7 @@ static inline int gort__chan_tryop(gort_chan *c, int op, void *elem, bool *ok, G
     if (op == GORT_SEND) {
         if (c->closed)
             return -1;
-        gort__sudog *sg = gort__chanq_dequeue(&c->recvq);
+        gort__sudog *sg = gort__chanq_first_live(&c->recvq);
         if (sg) {
             *wake = gort__chan_send_direct(c, sg, elem);
             return 1;
@@ -122,7 +161,7 @@ static inline int gort__chan_tryop(gort_chan *c, int op, void *elem, bool *ok, G
         return 0;
     }
     /* A closed channel keeps no live senders (close woke them). */
-    gort__sudog *sg = c->closed ? NULL : gort__chanq_dequeue(&c->sendq);
+    gort__sudog *sg = c->closed ? NULL : gort__chanq_first_live(&c->sendq);
     if (sg) {
         *wake = gort__chan_recv_direct(c, sg, elem);
         *ok = true;
