@@ -408,9 +408,15 @@ static void *mstart(void *arg)
 /* Create an M that starts with pp.  Returns 0 or an errno value. */
 static int newm(P *pp, bool spinning)
 {
-    M *m = calloc(1, sizeof *m);
+    /* Cache-line aligned and padded, like P: M's hot fields (locks,
+     * fastrand, the preemption words) are written by its own thread and
+     * read by sysmon and signal senders; calloc could pack two Ms, or an
+     * M and unrelated heap data, into one line. */
+    size_t msize = (sizeof(M) + GORT_CACHELINE - 1) & ~(size_t)(GORT_CACHELINE - 1);
+    M *m = aligned_alloc(GORT_CACHELINE, msize);
     if (!m)
         return ENOMEM;
+    memset(m, 0, msize);
     m->id = atomic_fetch_add(&mid_gen, 1);
     m->statfd = -1; /* opened by gort__minit_signals */
     m->nextp = pp;
