@@ -482,8 +482,13 @@ void gort__startm(P *pp, bool spinning)
 
 void gort__wakep(void)
 {
-    if (atomic_load_explicit(&sched.npidle, memory_order_relaxed) == 0)
+    if (atomic_load_explicit(&sched.npidle, memory_order_relaxed) == 0) {
+        /* Work for a busy machine: sysmon, if it stopped polling because
+         * only lone loops were running, must now time their slices. */
+        if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed)))
+            gort__sysmon_wake();
         return;
+    }
     int32_t z = 0;
     if (atomic_load_explicit(&sched.nmspinning, memory_order_relaxed) != 0 ||
         !atomic_compare_exchange_strong(&sched.nmspinning, &z, 1))

@@ -325,7 +325,7 @@ typedef struct gort__sched {
     M *timer_sleeper;            /* guarded by lock */
 
     /* sysmon */
-    _Atomic uint32_t sysmonwait; /* sysmon sleeps until woken (all idle) */
+    _Atomic uint32_t sysmonwait; /* sysmon sleeps until woken: all Ps idle, or a quiet spell (sysmon.c) */
     gort__note sysmonnote;
     _Atomic bool sysmon_started;
 

@@ -16,6 +16,14 @@
  * nothing running for a while sysmon sleeps on a note until execute() wakes
  * it, so an idle program uses no CPU.
  *
+ * Quiet spells.  When every running P has kept its goroutine for a few
+ * rounds and nothing wants one (lone call-free loops), sysmon stops
+ * polling and sleeps on sysmonnote until its next known deadline, at most
+ * DEEP_MAX_NS; whatever could make a P wanted wakes it through sysmonwait:
+ * a switch (execute), runnable work while no P is idle (wakep), a new
+ * earliest timer (addtimer).  A lone loop then sees ~25 sysmon wakeups a
+ * second instead of ~400.
+ *
  * A request is only made when something else wants the P: its run queue or
  * runnext is not empty, the global queue has work and no P is idle, one of
  * its timers is due, or the world is being stopped.  A lone hog is never
@@ -31,6 +39,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+
+/* Quiet rounds before sysmon stops polling, and its longest sleep then
+ * (it still refreshes the code map and scavenges stacks that often). */
+#define DEEP_AFTER 4
+#define DEEP_MAX_NS 50000000
 
 static int64_t last_trace;
 static int64_t start_time; /* schedtrace prints ms since sysmon started, as Go does */
@@ -78,6 +91,7 @@ static void *sysmon(void *arg)
     int idle_rounds = 0;
     int64_t last_codemap = 0;
     int64_t backoff = 0, prev_round = 0;
+    int quiet_rounds = 0;
     for (;;) {
         if (atomic_load(&sched.exiting))
             return NULL;
@@ -92,8 +106,10 @@ static void *sysmon(void *arg)
          * sysmon wakeups a second.) */
         if (backoff < period)
             backoff = period;
-        bool wanted_any = false;
-        int64_t next = now + backoff;
+        bool wanted_any = false, switched = false;
+        /* The earliest deadline known (quantum ends, timers); the polling
+         * interval is applied below unless sysmon goes quiet. */
+        int64_t next = now + DEEP_MAX_NS;
         bool running = false;
         for (int32_t i = 0; i < sched.gomaxprocs; i++) {
             P *pp = sched.allp[i];
@@ -105,6 +121,7 @@ static void *sysmon(void *arg)
             int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
             if (tick != pp->sysmon_tick) {
                 pp->sysmon_tick = tick;
+                switched = true;
                 /* The switch happened since the last round: date it at
                  * the middle of that window, not at its end (an error of
                  * half a period either way instead of a whole one late),
@@ -138,6 +155,8 @@ static void *sysmon(void *arg)
         int64_t tw = gort__timesleepuntil();
         if (tw && tw <= now && atomic_load(&sched.timer_sleep_until) == 0)
             gort__wakep();
+        else if (tw && tw < next)
+            next = tw; /* so a quiet sleep does not oversleep it */
         schedtrace(now);
         /* Objects loaded or unloaded since: keep the handler's code map
          * current (a cheap counter check when nothing changed). */
@@ -152,6 +171,34 @@ static void *sysmon(void *arg)
         else if (running && backoff < q / 4)
             backoff *= 2;
         prev_round = now;
+        /* Quiet: every running P has kept the same goroutine since the
+         * last round and none is wanted -- lone call-free loops.  After a
+         * few such rounds sysmon sleeps until the next deadline it knows
+         * (quantum ends, timers) or until something changes: execute(),
+         * new runnable work on a busy machine (wakep) and a new earliest
+         * timer wake it through sysmonwait.  Polling at quantum/4 instead
+         * cost a lone loop 400 wakeups a second, ~0.5-1% of its CPU on 2
+         * cores.  Any switch ends the quiet spell, and re-entering takes
+         * DEEP_AFTER quiet rounds again, so code that switches often never
+         * pays a wakeup per switch. */
+        if (running && !wanted_any && !switched)
+            quiet_rounds++;
+        else
+            quiet_rounds = 0;
+        if (running && quiet_rounds > DEEP_AFTER && gort__cfg.schedtrace_ms <= 0) {
+            gort__noteclear(&sched.sysmonnote);
+            atomic_store(&sched.sysmonwait, 1);
+            gort__notetsleep_until(&sched.sysmonnote, next);
+            if (atomic_exchange(&sched.sysmonwait, 0) == 0)
+                gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
+            else
+                continue; /* timed out: a deadline, no news */
+            quiet_rounds = 0;
+            backoff = period;
+            continue;
+        }
+        if (next > now + backoff)
+            next = now + backoff;
         if (running) {
             idle_rounds = 0;
         } else if (++idle_rounds > 20 && gort__cfg.schedtrace_ms <= 0) {

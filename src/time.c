@@ -90,6 +90,10 @@ static void heap_add(P *pp, gort__timer *t)
     __atomic_store_n(&t->pp, pp, __ATOMIC_RELEASE);
     atomic_store_explicit(&t->state, T_ARMED, memory_order_release);
     update_timer0(pp);
+    /* A new earliest deadline on a P that may be busy: a sysmon sleeping
+     * through a quiet spell did not plan for it. */
+    if (pp->timers[0] == t && unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed)))
+        gort__sysmon_wake();
 }
 
 /* Remove timers[i]; caller holds pp->timerslock. */
