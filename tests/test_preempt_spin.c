@@ -5,13 +5,16 @@
  * preemption signal; a ring of spinners passing a token needs a
  * preemption for (nearly) every hand-off and finishes too.  With
  * GORTDEBUG=asyncpreemptoff=1 the same spin-wait never finishes: the child
- * running it is killed by alarm().
+ * running it is killed by alarm().  Work a plain thread readies onto a P
+ * whose lone loop has run past its slice is run within a few ms, even
+ * though sysmon has stopped polling by then.
  *
  * Every case runs in its own child process, because the configuration is
  * read once per process, when the runtime starts.
  */
 #include "check.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -72,6 +75,66 @@ static void main_spin(void *arg)
     CHECK(st.signals_sent >= st.async_preempts);
 }
 
+/* Work readied onto a P whose lone loop has run for a while: sysmon has
+ * stopped polling by then (a quiet spell), so only the wake-up that new
+ * runnable work sends it gets the loop preempted within about a quantum
+ * (at quantum=1ms), rather than at sysmon's next timed check (tens of
+ * ms).  A plain thread starts the goroutine, as C code handing work to
+ * goroutines would. */
+#define NLATE 5
+static _Atomic int late_stop;
+static _Atomic int64_t late_t0, late_t1;
+static gort_waitgroup late_wg = GORT_WAITGROUP_INIT;
+
+static void late_hog(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&late_stop, memory_order_relaxed))
+        ;
+    gort_wg_done(&late_wg);
+}
+
+static void late_work(void *arg)
+{
+    (void)arg;
+    atomic_store(&late_t1, gort_nanotime());
+    atomic_store_explicit(&late_stop, 1, memory_order_relaxed);
+    gort_wg_done(&late_wg);
+}
+
+static void *late_starter(void *arg)
+{
+    (void)arg;
+    /* Let the hog's slice expire and sysmon go quiet (after a few 250 us
+     * rounds); 20 ms is well inside sysmon's longest quiet sleep (50 ms),
+     * so without the wake-up the work would wait ~30 ms. */
+    usleep(20 * 1000);
+    atomic_store(&late_t0, gort_nanotime());
+    CHECK_EQ(gort_go(late_work, NULL), 0);
+    return NULL;
+}
+
+static void main_late(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(gort_maxprocs(0), 1);
+    int64_t worst = 0;
+    for (int i = 0; i < NLATE; i++) {
+        atomic_store(&late_stop, 0);
+        gort_wg_add(&late_wg, 2);
+        CHECK_EQ(gort_go(late_hog, NULL), 0);
+        pthread_t th;
+        CHECK_EQ(pthread_create(&th, NULL, late_starter, NULL), 0);
+        gort_wg_wait(&late_wg);
+        CHECK_EQ(pthread_join(th, NULL), 0);
+        int64_t d = atomic_load(&late_t1) - atomic_load(&late_t0);
+        if (d > worst)
+            worst = d;
+    }
+    printf("work readied onto a lone loop ran after at most %.2f ms (quantum 1 ms)\n", worst / 1e6);
+    CHECK(worst < 10 * 1000000LL, "%.2f ms", worst / 1e6);
+}
+
 /* Run main_spin under the given GORTDEBUG in a child; returns its status. */
 static int run_child(const char *gortdebug, bool ring, unsigned alarm_s)
 {
@@ -91,6 +154,16 @@ static int run_child(const char *gortdebug, bool ring, unsigned alarm_s)
     return st;
 }
 
+static void late_child(void *arg)
+{
+    (void)arg;
+    setenv("GORTMAXPROCS", "1", 1);
+    setenv("GORTDEBUG", "quantum=1ms", 1);
+    alarm(20);
+    run_main(main_late, NULL);
+    fflush(NULL);
+}
+
 int main(void)
 {
     /* Preemption on: both finish well inside the alarm. */
@@ -98,6 +171,10 @@ int main(void)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "spin child status %#x", st);
     st = run_child("quantum=1ms", true, 60);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ring child status %#x", st);
+
+    char err[4096];
+    st = capture_child(late_child, NULL, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "late-work child status %#x: %s", st, err);
 
     /* Preemption off: the spin-wait with one P can never end. */
     st = run_child("quantum=1ms,asyncpreemptoff=1,stuckreport=0", false, 2);
