@@ -7,7 +7,8 @@
  * GORTDEBUG=asyncpreemptoff=1 the same spin-wait never finishes: the child
  * running it is killed by alarm().  Work a plain thread readies onto a P
  * whose lone loop has run past its slice is run within a few ms, even
- * though sysmon has stopped polling by then.
+ * though sysmon has stopped polling by then, and so does a timer such a
+ * loop arms without blocking.
  *
  * Every case runs in its own child process, because the configuration is
  * read once per process, when the runtime starts.
@@ -114,6 +115,27 @@ static void *late_starter(void *arg)
     return NULL;
 }
 
+/* The same for a timer that a lone loop arms without ever blocking: its
+ * P must be taken from the loop when the timer is due, so sysmon has to
+ * learn of the new deadline while it sleeps. */
+static _Atomic int64_t timer_late;
+
+static void timer_hog(void *arg)
+{
+    (void)arg;
+    int64_t t0 = gort_nanotime();
+    while (gort_nanotime() - t0 < 20 * 1000000LL) /* sysmon goes quiet */
+        ;
+    gort_chan *ch = gort_after(5 * 1000000LL);
+    CHECK(ch != NULL);
+    int64_t armed = gort_nanotime();
+    while (gort_chan_len(ch) == 0)
+        ;
+    atomic_store(&timer_late, gort_nanotime() - armed - 5 * 1000000LL);
+    gort_chan_free(ch);
+    gort_wg_done(&late_wg);
+}
+
 static void main_late(void *arg)
 {
     (void)arg;
@@ -133,6 +155,13 @@ static void main_late(void *arg)
     }
     printf("work readied onto a lone loop ran after at most %.2f ms (quantum 1 ms)\n", worst / 1e6);
     CHECK(worst < 10 * 1000000LL, "%.2f ms", worst / 1e6);
+
+    gort_wg_add(&late_wg, 1);
+    CHECK_EQ(gort_go(timer_hog, NULL), 0);
+    gort_wg_wait(&late_wg);
+    int64_t tl = atomic_load(&timer_late);
+    printf("a 5 ms timer armed by a lone loop fired %.2f ms late\n", tl / 1e6);
+    CHECK(tl < 10 * 1000000LL, "%.2f ms", tl / 1e6);
 }
 
 /* Run main_spin under the given GORTDEBUG in a child; returns its status. */
