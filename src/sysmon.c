@@ -16,8 +16,8 @@
  * nothing running for a while sysmon sleeps on a note until execute() wakes
  * it, so an idle program uses no CPU.
  *
- * Quiet spells.  When every running P has kept its goroutine for a few
- * rounds and nothing wants one (lone call-free loops), sysmon stops
+ * Quiet spells.  When every P is running and has kept its goroutine for a
+ * few rounds, and nothing wants one (lone call-free loops), sysmon stops
  * polling and sleeps on sysmonnote until its next known deadline, at most
  * DEEP_MAX_NS; whatever could make a P wanted wakes it through sysmonwait:
  * a switch (execute), runnable work while no P is idle (wakep), a new
@@ -111,11 +111,13 @@ static void *sysmon(void *arg)
          * interval is applied below unless sysmon goes quiet. */
         int64_t next = now + DEEP_MAX_NS;
         bool running = false;
+        int32_t nrunning = 0;
         for (int32_t i = 0; i < sched.gomaxprocs; i++) {
             P *pp = sched.allp[i];
             if (atomic_load_explicit(&pp->status, memory_order_relaxed) != P_RUNNING)
                 continue;
             running = true;
+            nrunning++;
             uint32_t tick = atomic_load_explicit((_Atomic uint32_t *)&pp->schedtick,
                                                  memory_order_relaxed);
             int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
@@ -155,8 +157,8 @@ static void *sysmon(void *arg)
         int64_t tw = gort__timesleepuntil();
         if (tw && tw <= now && atomic_load(&sched.timer_sleep_until) == 0)
             gort__wakep();
-        else if (tw && tw < next)
-            next = tw; /* so a quiet sleep does not oversleep it */
+        else if (tw && tw < next && atomic_load(&sched.timer_sleep_until) == 0)
+            next = tw; /* nobody watches it: do not oversleep it */
         schedtrace(now);
         /* Objects loaded or unloaded since: keep the handler's code map
          * current (a cheap counter check when nothing changed). */
@@ -171,8 +173,11 @@ static void *sysmon(void *arg)
         else if (running && backoff < q / 4)
             backoff *= 2;
         prev_round = now;
-        /* Quiet: every running P has kept the same goroutine since the
-         * last round and none is wanted -- lone call-free loops.  After a
+        /* Quiet: every P is running and has kept the same goroutine since
+         * the last round, and none is wanted -- lone call-free loops on
+         * the whole machine.  (With a P idle, goroutines that come and go
+         * there would turn each of their timers and wakeups into a wake-up
+         * of sysmon; polling is cheaper then.)  After a
          * few such rounds sysmon sleeps until the next deadline it knows
          * (quantum ends, timers) or until something changes: execute(),
          * new runnable work on a busy machine (wakep) and a new earliest
@@ -181,7 +186,7 @@ static void *sysmon(void *arg)
          * cores.  Any switch ends the quiet spell, and re-entering takes
          * DEEP_AFTER quiet rounds again, so code that switches often never
          * pays a wakeup per switch. */
-        if (running && !wanted_any && !switched)
+        if (nrunning == sched.gomaxprocs && !wanted_any && !switched)
             quiet_rounds++;
         else
             quiet_rounds = 0;
