@@ -61,6 +61,29 @@ static bool p_wanted(P *pp, int64_t now)
     return atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) != 0;
 }
 
+/* Has anything changed since the scan that planned a quiet sleep until
+ * `until`: a switch on some P, queued work, an earlier timer?  The wakers
+ * (execute, wakep, addtimer) publish their change and then read
+ * sysmonwait with no fence in between -- a fence cost pingpong 7% -- so a
+ * change can still be invisible right after sysmonwait is set; see the
+ * second re-check in sysmon(). */
+static bool still_quiet(int64_t until)
+{
+    if (atomic_load(&sched.runqsize) != 0)
+        return false;
+    for (int32_t i = 0; i < sched.gomaxprocs; i++) {
+        P *pp = sched.allp[i];
+        if (atomic_load(&pp->status) != P_RUNNING ||
+            atomic_load((_Atomic uint32_t *)&pp->schedtick) != pp->sysmon_tick ||
+            !gort__runqempty(pp))
+            return false;
+        int64_t tw = atomic_load(&pp->timer0_when);
+        if (tw && tw < until)
+            return false;
+    }
+    return true;
+}
+
 static void schedtrace(int64_t now)
 {
     int64_t every = gort__cfg.schedtrace_ms * 1000000;
@@ -192,7 +215,21 @@ static void *sysmon(void *arg)
             quiet_rounds = 0;
         if (running && quiet_rounds > DEEP_AFTER && gort__cfg.schedtrace_ms <= 0) {
             gort__noteclear(&sched.sysmonnote);
-            atomic_store(&sched.sysmonwait, 1);
+            atomic_store(&sched.sysmonwait, 1); /* seq_cst */
+            /* Two re-checks close the race with a waker that changed
+             * something after the scan but read sysmonwait before it was
+             * set: one now, and one after a period's sleep, by when any
+             * such change has long left its author's store buffer. */
+            bool quiet = still_quiet(next);
+            if (quiet && !gort__notetsleep_until(&sched.sysmonnote,
+                                                 next < now + period ? next : now + period))
+                quiet = still_quiet(next);
+            if (!quiet) {
+                if (atomic_exchange(&sched.sysmonwait, 0) == 0)
+                    gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
+                quiet_rounds = 0;
+                continue;
+            }
             gort__notetsleep_until(&sched.sysmonnote, next);
             if (atomic_exchange(&sched.sysmonwait, 0) == 0)
                 gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
