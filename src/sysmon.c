@@ -21,7 +21,7 @@
  * polling and sleeps on sysmonnote until its next known deadline, at most
  * DEEP_MAX_NS; whatever could make a P wanted wakes it through sysmonwait:
  * a switch (execute), runnable work while no P is idle (wakep), a new
- * earliest timer (addtimer).  A lone loop then sees ~25 sysmon wakeups a
+ * earliest timer (addtimer).  A lone loop then sees ~45 sysmon wakeups a
  * second instead of ~400.
  *
  * A request is only made when something else wants the P: its run queue or
