@@ -200,15 +200,15 @@ static void *sysmon(void *arg)
          * the last round, and none is wanted -- lone call-free loops on
          * the whole machine.  (With a P idle, goroutines that come and go
          * there would turn each of their timers and wakeups into a wake-up
-         * of sysmon; polling is cheaper then.)  After a
-         * few such rounds sysmon sleeps until the next deadline it knows
-         * (quantum ends, timers) or until something changes: execute(),
-         * new runnable work on a busy machine (wakep) and a new earliest
-         * timer wake it through sysmonwait.  Polling at quantum/4 instead
-         * cost a lone loop 400 wakeups a second, ~0.5-1% of its CPU on 2
-         * cores.  Any switch ends the quiet spell, and re-entering takes
-         * DEEP_AFTER quiet rounds again, so code that switches often never
-         * pays a wakeup per switch. */
+         * of sysmon; polling is cheaper then.)  After a few such rounds
+         * sysmon sleeps until the next deadline it knows (quantum ends,
+         * timers) or until something changes: execute(), new runnable work
+         * on a busy machine (wakep) and a new earliest timer wake it
+         * through sysmonwait.  Polling at quantum/4 instead cost a lone
+         * loop 400 wakeups a second, ~0.5-1% of its CPU on 2 cores.  Any
+         * switch ends the quiet spell, and re-entering takes DEEP_AFTER
+         * quiet rounds again, so code that switches often never pays a
+         * wakeup per switch. */
         if (nrunning == sched.gomaxprocs && !wanted_any && !switched)
             quiet_rounds++;
         else
