@@ -74,6 +74,19 @@ static int64_t run_goroutines(int n, void (*fn)(void *))
     return bench_now() - t0;
 }
 
+/* acc += b - a, counter by counter (the counters summed over rounds). */
+static void stats_acc(gort_stats *acc, const gort_stats *a, const gort_stats *b)
+{
+    acc->async_preempts += b->async_preempts - a->async_preempts;
+    acc->sync_preempts += b->sync_preempts - a->sync_preempts;
+    acc->context_switches += b->context_switches - a->context_switches;
+    acc->steals += b->steals - a->steals;
+    acc->preempt_requests += b->preempt_requests - a->preempt_requests;
+    acc->signals_sent += b->signals_sent - a->signals_sent;
+    acc->stw_count += b->stw_count - a->stw_count;
+    acc->spawned += b->spawned - a->spawned;
+}
+
 static int64_t median(int64_t *v, int n) /* sorts v */
 {
     bench_sort(v, (size_t)n);
@@ -95,20 +108,11 @@ static void bench(void *arg)
         gort_read_stats(&a);
         g2[r] = run_goroutines(2, g_full);
         gort_read_stats(&b);
-        acc2.async_preempts += b.async_preempts - a.async_preempts;
-        acc2.sync_preempts += b.sync_preempts - a.sync_preempts;
-        acc2.context_switches += b.context_switches - a.context_switches;
-        acc2.steals += b.steals - a.steals;
-        acc2.preempt_requests += b.preempt_requests - a.preempt_requests;
-        acc2.signals_sent += b.signals_sent - a.signals_sent;
-        acc2.stw_count += b.stw_count - a.stw_count;
-        acc2.spawned += b.spawned - a.spawned;
+        stats_acc(&acc2, &a, &b);
         gort_read_stats(&a);
         g4[r] = run_goroutines(4, g_half);
         gort_read_stats(&b);
-        acc4.async_preempts += b.async_preempts - a.async_preempts;
-        acc4.context_switches += b.context_switches - a.context_switches;
-        acc4.signals_sent += b.signals_sent - a.signals_sent;
+        stats_acc(&acc4, &a, &b);
     }
     int64_t mp = median(plain, R), m2 = median(g2, R), m4 = median(g4, R);
     int64_t bp = plain[0], b2 = g2[0], b4 = g4[0]; /* sorted: the minima */

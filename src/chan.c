@@ -194,6 +194,27 @@ static G *self_or_throw(void)
     return g;
 }
 
+/* Block the caller on c's queue q until a peer completes the operation
+ * (or close wakes it); c locked, unlocked on return.  elem is what the
+ * peer copies from (send) or into (receive): it stays valid because the
+ * caller is parked until the copy is done.  Returns the sudog's success:
+ * false when close woke it. */
+static bool chan_wait(gort_chan *c, gort__waitq *q, void *elem, const char *reason)
+{
+    G *me = self_or_throw();
+    gort__sudog mysg = {0};
+    mysg.g = me;
+    mysg.elem = elem;
+    mysg.c = c;
+    me->param = NULL;
+    gort__chanq_enqueue(q, &mysg);
+    gort__goparkunlock(&c->lock, reason);
+    if (me->param != &mysg)
+        gort__throw("%s: woken without its sudog (param=%p)", reason, me->param);
+    me->param = NULL;
+    return mysg.success;
+}
+
 static void park_forever(const char *reason)
 {
     gort__gopark(NULL, NULL, reason);
@@ -235,20 +256,8 @@ static bool chansend(gort_chan *c, const void *elem, bool block)
         return false;
     }
 
-    G *me = self_or_throw();
-    gort__sudog mysg = {0};
-    mysg.g = me;
-    /* The receiver copies straight out of the caller's value; it stays
-     * valid because the caller is parked until the copy is done. */
-    mysg.elem = (void *)elem;
-    mysg.c = c;
-    me->param = NULL;
-    gort__chanq_enqueue(&c->sendq, &mysg);
-    gort__goparkunlock(&c->lock, "chan send");
-    if (me->param != &mysg)
-        gort__throw("chan send: woken without its sudog (param=%p)", me->param);
-    me->param = NULL;
-    if (!mysg.success)
+    /* The receiver copies straight out of the caller's value. */
+    if (!chan_wait(c, &c->sendq, (void *)elem, "chan send"))
         gort__throw("send on closed channel");
     return true;
 }
@@ -312,18 +321,7 @@ static bool chanrecv(gort_chan *c, void *elem, bool block, bool *ok)
         return false;
     }
 
-    G *me = self_or_throw();
-    gort__sudog mysg = {0};
-    mysg.g = me;
-    mysg.elem = elem;
-    mysg.c = c;
-    me->param = NULL;
-    gort__chanq_enqueue(&c->recvq, &mysg);
-    gort__goparkunlock(&c->lock, "chan receive");
-    if (me->param != &mysg)
-        gort__throw("chan receive: woken without its sudog (param=%p)", me->param);
-    me->param = NULL;
-    *ok = mysg.success; /* close zeroed *elem already */
+    *ok = chan_wait(c, &c->recvq, elem, "chan receive"); /* close zeroed *elem already */
     return true;
 }
 

@@ -145,15 +145,27 @@ void gort__schedinit(void) { pthread_once(&init_once, schedinit_once); }
  * publish n.  Called at init and during stop-the-world only (the caller
  * puts Ps on the idle list); Ps are never freed, so racy readers of allp
  * (sysmon) never see a dangling pointer. */
+/* Zeroed, cache-line aligned and padded to whole lines: P and M are
+ * written by their own thread and read by others (sysmon, stealers, signal
+ * senders); malloc could pack two of them, or unrelated heap data, into
+ * one line. */
+static void *alloc_lines(size_t size)
+{
+    size = (size + GORT_CACHELINE - 1) & ~(size_t)(GORT_CACHELINE - 1);
+    void *p = aligned_alloc(GORT_CACHELINE, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
 void gort__procresize(int32_t n)
 {
     for (int32_t i = 0; i < n; i++) {
         if (sched.allp[i])
             continue;
-        P *pp = aligned_alloc(GORT_CACHELINE, (sizeof(P) + GORT_CACHELINE - 1) & ~(size_t)(GORT_CACHELINE - 1));
+        P *pp = alloc_lines(sizeof(P));
         if (!pp)
             gort__throw("procresize: out of memory");
-        memset(pp, 0, sizeof *pp);
         pp->id = i;
         atomic_store(&pp->status, P_STOPPED);
         sched.allp[i] = pp;
@@ -408,15 +420,9 @@ static void *mstart(void *arg)
 /* Create an M that starts with pp.  Returns 0 or an errno value. */
 static int newm(P *pp, bool spinning)
 {
-    /* Cache-line aligned and padded, like P: M's hot fields (locks,
-     * fastrand, the preemption words) are written by its own thread and
-     * read by sysmon and signal senders; calloc could pack two Ms, or an
-     * M and unrelated heap data, into one line. */
-    size_t msize = (sizeof(M) + GORT_CACHELINE - 1) & ~(size_t)(GORT_CACHELINE - 1);
-    M *m = aligned_alloc(GORT_CACHELINE, msize);
+    M *m = alloc_lines(sizeof(M));
     if (!m)
         return ENOMEM;
-    memset(m, 0, msize);
     m->id = atomic_fetch_add(&mid_gen, 1);
     m->statfd = -1; /* opened by gort__minit_signals */
     m->nextp = pp;

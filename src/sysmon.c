@@ -84,6 +84,18 @@ static bool still_quiet(int64_t until)
     return true;
 }
 
+/* End a sleep on sysmonnote that was announced by setting sysmonwait.
+ * Returns true if a waker took the flag (gort__sysmon_wake), after waiting
+ * for its notewakeup so the note is not left set for the next sleep;
+ * false if sysmon cleared the flag itself (nobody woke it). */
+static bool end_wait(void)
+{
+    if (atomic_exchange(&sched.sysmonwait, 0) != 0)
+        return false;
+    gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
+    return true;
+}
+
 static void schedtrace(int64_t now)
 {
     int64_t every = gort__cfg.schedtrace_ms * 1000000;
@@ -225,15 +237,12 @@ static void *sysmon(void *arg)
                                                  next < now + period ? next : now + period))
                 quiet = still_quiet(next);
             if (!quiet) {
-                if (atomic_exchange(&sched.sysmonwait, 0) == 0)
-                    gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
+                end_wait();
                 quiet_rounds = 0;
                 continue;
             }
             gort__notetsleep_until(&sched.sysmonnote, next);
-            if (atomic_exchange(&sched.sysmonwait, 0) == 0)
-                gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
-            else
+            if (!end_wait())
                 continue; /* timed out: a deadline, no news */
             quiet_rounds = 0;
             backoff = period;
@@ -253,8 +262,7 @@ static void *sysmon(void *arg)
                     any = true;
             if (!any)
                 gort__notesleep(&sched.sysmonnote);
-            if (atomic_exchange(&sched.sysmonwait, 0) == 0)
-                gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
+            end_wait();
             idle_rounds = 0;
             continue;
         } else {
