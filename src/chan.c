@@ -198,8 +198,11 @@ static G *self_or_throw(void)
  * (or close wakes it); c locked, unlocked on return.  elem is what the
  * peer copies from (send) or into (receive): it stays valid because the
  * caller is parked until the copy is done.  Returns the sudog's success:
- * false when close woke it. */
-static bool chan_wait(gort_chan *c, gort__waitq *q, void *elem, const char *reason)
+ * false when close woke it.  Always inlined: as an out-of-line call it
+ * cost the ping-pong benchmark 5% (139 vs 132 ns per round trip, each of
+ * which parks twice). */
+static inline __attribute__((always_inline)) bool
+chan_wait(gort_chan *c, gort__waitq *q, void *elem, const char *reason)
 {
     G *me = self_or_throw();
     gort__sudog mysg = {0};
