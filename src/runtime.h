@@ -29,6 +29,7 @@
 #include "gort.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -192,6 +193,11 @@ struct gort_g {
     gort__timer timer;      /* sleep / select timeout timer */
     uint64_t timerseq;      /* [own] incarnation of g->timer, for stale firings */
 
+    /* tracebacks and dumps (traceback.c) */
+    int64_t waitsince;      /* [own] gort_nanotime() when it last parked, for "[chan receive, 2 minutes]" */
+    uintptr_t gopc;         /* return address of the gort_go call that created it ("created by") */
+    uint64_t parentgoid;    /* goid of the creating goroutine, 0 for a plain thread */
+
     /* tools */
     void *asan_fake_stack;  /* ASan fiber bookkeeping */
     unsigned valgrind_id;   /* valgrind stack registration */
@@ -343,8 +349,18 @@ extern gort__sched gort__sched_state;
 #define sched gort__sched_state
 
 /* ---------------------------------------------------------------------
- * Configuration (debug.c): GORTMAXPROCS, GORTSTACKSIZE, GORTDEBUG.
+ * Configuration (runtime1.c): GORTMAXPROCS, GORTSTACKSIZE, GORTDEBUG,
+ * GORTTRACEBACK.
  * ------------------------------------------------------------------- */
+/* GORTTRACEBACK levels, Go's GOTRACEBACK meanings: what a fatal error,
+ * a fatal signal or SIGQUIT prints. */
+enum {
+    GORT_TB_NONE = 0, /* no goroutine stacks at all */
+    GORT_TB_SINGLE,   /* default: the failing goroutine only */
+    GORT_TB_ALL,      /* every user goroutine */
+    GORT_TB_SYSTEM,   /* all, plus runtime frames and the scheduler's */
+    GORT_TB_CRASH,    /* system, then abort (SIGABRT) for a core dump */
+};
 typedef struct gort__config {
     int32_t maxprocs;        /* initial GORTMAXPROCS */
     size_t stacksize;        /* bytes of usable stack per goroutine */
@@ -353,11 +369,16 @@ typedef struct gort__config {
     bool asyncpreemptoff;    /* GORTDEBUG=asyncpreemptoff=1 */
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
     bool scheddetail;
+    int traceback;           /* GORTTRACEBACK: GORT_TB_*, default single */
 } gort__config;
 extern gort__config gort__cfg;
 void gort__parse_env(void);
 /* Parse a duration like "500us", "10ms", "1s", "250" (ns); -1 if bad. */
 int64_t gort__parse_duration(const char *s);
+/* Unsigned decimal [s, e) into *out; false on empty, garbage, overflow. */
+bool gort__parse_u64(const char *s, const char *e, uint64_t *out);
+/* CPUs this process may use: affinity and cgroup quota (cpus_linux.c). */
+int gort__ncpu(void);
 
 /* ---------------------------------------------------------------------
  * Architecture (arch/asm_amd64.S, arch/arch_amd64.c)
@@ -538,8 +559,10 @@ static inline uint32_t gort__fastrandn(uint32_t n)
 {
     return (uint32_t)(((uint64_t)gort__fastrand() * n) >> 32);
 }
-/* Write to stderr without stdio (usable with locks held / in handlers). */
+/* Write to stderr without stdio (usable with locks held / in handlers),
+ * and the same to any fd (print.c). */
 void gort__print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gort__vfdprint(int fd, const char *fmt, va_list ap);
 
 /* Runtime statistics counters not in P */
 #define GORT_CACHELINE 64

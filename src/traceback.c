@@ -52,8 +52,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* debug.c */
-GORT_HIDDEN void gort__vfdprint(int fd, const char *fmt, va_list ap);
 /* asm_amd64.S: the outermost frame of every goroutine. */
 extern void gort__gostart(void);
 

@@ -1,0 +1,231 @@
+/*
+ * cpus_linux.c — how many CPUs this process may actually use, for the
+ * default GORTMAXPROCS: the affinity mask, lowered by a cgroup CPU quota
+ * (v2 cpu.max or v1 cpu.cfs_quota_us/period) anywhere on the path from our
+ * cgroup up to the hierarchy's root, rounded up — a container limited to
+ * 1.5 CPUs gets 2 Ps, not one per host core.
+ *
+ * Rejected: sysconf(_SC_NPROCESSORS_ONLN) (ignores affinity and quotas),
+ * reading cgroup limits only at /sys/fs/cgroup/cpu.max (wrong inside
+ * nested cgroups and on v1 hosts: we follow /proc/self/cgroup through
+ * /proc/self/mountinfo instead).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int affinity_cpus(void)
+{
+    /* Retry with larger masks: hosts with > 1024 CPUs need more than the
+     * fixed cpu_set_t. */
+    for (int ncpu = 1024; ncpu <= (1 << 16); ncpu *= 2) {
+        size_t sz = CPU_ALLOC_SIZE(ncpu);
+        cpu_set_t *set = CPU_ALLOC(ncpu);
+        if (!set)
+            break;
+        CPU_ZERO_S(sz, set);
+        if (sched_getaffinity(0, sz, set) == 0) {
+            int n = CPU_COUNT_S(sz, set);
+            CPU_FREE(set);
+            return n > 0 ? n : 1;
+        }
+        CPU_FREE(set);
+        if (errno != EINVAL)
+            break;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Read a small file into buf (NUL-terminated, trailing newline cut). */
+static bool read_small(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t r = fread(buf, 1, n - 1, f);
+    fclose(f);
+    buf[r] = 0;
+    while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
+        buf[--r] = 0;
+    return r > 0;
+}
+
+/* CPUs allowed by the quota files in dir, or 0 for "no limit here". */
+static int cgroup_dir_limit(const char *dir, bool v2)
+{
+    char path[PATH_MAX], a[64], b[64];
+    uint64_t quota, period;
+    if (v2) {
+        /* cpu.max: "max 100000" or "<quota> <period>" */
+        if (snprintf(path, sizeof path, "%s/cpu.max", dir) >= (int)sizeof path ||
+            !read_small(path, a, sizeof a))
+            return 0;
+        char *sp = strchr(a, ' ');
+        if (!sp)
+            return 0;
+        if (!gort__parse_u64(a, sp, &quota) || !gort__parse_u64(sp + 1, sp + 1 + strlen(sp + 1), &period))
+            return 0; /* "max" lands here */
+    } else {
+        if (snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir) >= (int)sizeof path ||
+            !read_small(path, a, sizeof a))
+            return 0;
+        if (a[0] == '-') /* -1: unlimited */
+            return 0;
+        if (snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir) >= (int)sizeof path ||
+            !read_small(path, b, sizeof b))
+            return 0;
+        if (!gort__parse_u64(a, a + strlen(a), &quota) || !gort__parse_u64(b, b + strlen(b), &period))
+            return 0;
+    }
+    if (quota == 0 || period == 0)
+        return 0;
+    uint64_t cpus = (quota + period - 1) / period;
+    return cpus > INT_MAX ? INT_MAX : (int)cpus;
+}
+
+/* Undo mountinfo's octal escapes (\040 for space) in place. */
+static void unescape_mountinfo(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; ) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 4;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+}
+
+static bool has_item(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    for (const char *p = list; p && *p; ) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == n && memcmp(p, item, n) == 0)
+            return true;
+        p = c ? c + 1 : NULL;
+    }
+    return false;
+}
+
+/* Smallest CPU quota on our cgroup's path (v2 or v1 "cpu" hierarchy), 0 if
+ * none.  Best effort: any parse problem means "no limit found". */
+static int cgroup_cpus(void)
+{
+    char v2path[PATH_MAX] = "", v1path[PATH_MAX] = "";
+    bool have_v2 = false, have_v1 = false;
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f)
+        return 0;
+    while (getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c1 = *c2 = 0;
+        if (strcmp(line, "0") == 0 && c1[1] == 0) {
+            snprintf(v2path, sizeof v2path, "%s", c2 + 1);
+            have_v2 = true;
+        } else if (has_item(c1 + 1, "cpu")) {
+            snprintf(v1path, sizeof v1path, "%s", c2 + 1);
+            have_v1 = true;
+        }
+    }
+    fclose(f);
+
+    int best = 0;
+    f = fopen("/proc/self/mountinfo", "re");
+    if (!f) {
+        free(line);
+        return 0;
+    }
+    while (getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\n")] = 0;
+        /* id parent maj:min root mountpoint opts [optional...] - fstype src superopts */
+        char *fld[6] = {0};
+        char *save = NULL, *tok = strtok_r(line, " ", &save);
+        int nf = 0;
+        while (tok && nf < 5) {
+            fld[nf++] = tok;
+            tok = strtok_r(NULL, " ", &save);
+        }
+        if (nf < 5)
+            continue;
+        while (tok && strcmp(tok, "-") != 0)
+            tok = strtok_r(NULL, " ", &save);
+        char *fstype = tok ? strtok_r(NULL, " ", &save) : NULL;
+        char *src = fstype ? strtok_r(NULL, " ", &save) : NULL;
+        char *superopts = src ? strtok_r(NULL, " ", &save) : NULL;
+        if (!fstype)
+            continue;
+        bool v2;
+        const char *cgpath;
+        if (strcmp(fstype, "cgroup2") == 0 && have_v2) {
+            v2 = true;
+            cgpath = v2path;
+        } else if (strcmp(fstype, "cgroup") == 0 && have_v1 && has_item(superopts, "cpu")) {
+            v2 = false;
+            cgpath = v1path;
+        } else {
+            continue;
+        }
+        char *root = fld[3], *mnt = fld[4];
+        unescape_mountinfo(root);
+        unescape_mountinfo(mnt);
+        /* Our cgroup relative to what is mounted here.  If it is not below
+         * the mount's root (a cgroup namespace boundary), the mount point
+         * itself is the closest directory we can see. */
+        size_t rl = strlen(root);
+        const char *rel = "";
+        if (strcmp(root, "/") == 0)
+            rel = cgpath;
+        else if (strncmp(cgpath, root, rl) == 0 && (cgpath[rl] == '/' || cgpath[rl] == 0))
+            rel = cgpath + rl;
+        char dir[PATH_MAX];
+        if (snprintf(dir, sizeof dir, "%s%s", mnt, strcmp(rel, "/") == 0 ? "" : rel) >=
+            (int)sizeof dir)
+            continue;
+        /* Walk up to the mount point: a parent's quota limits us too. */
+        size_t mntlen = strlen(mnt);
+        for (;;) {
+            int lim = cgroup_dir_limit(dir, v2);
+            if (lim > 0 && (best == 0 || lim < best))
+                best = lim;
+            size_t dl = strlen(dir);
+            if (dl <= mntlen)
+                break;
+            char *slash = strrchr(dir, '/');
+            if (!slash || (size_t)(slash - dir) < mntlen)
+                break;
+            *slash = 0;
+            if (strlen(dir) < mntlen)
+                break;
+        }
+    }
+    fclose(f);
+    free(line);
+    return best;
+}
+
+int gort__ncpu(void)
+{
+    int n = affinity_cpus();
+    int q = cgroup_cpus();
+    if (q > 0 && q < n)
+        n = q;
+    return n < 1 ? 1 : n;
+}
