@@ -547,6 +547,13 @@ extern size_t gort__asyncpreempt_frame; /* trampoline frame bytes (arch_amd64.c)
 void gort__traceback_here(int fd);           /* current stack via frame pointers */
 void gort__traceback_g(int fd, G *g);        /* a parked G's stack */
 void gort__dump_goroutines(int fd);          /* every goroutine (deadlock) */
+/* Every live goroutine except `skip` (the caller's own is walked from
+ * the call); returns how many were printed. */
+int gort__dump_others(int fd, G *skip);
+/* Frames of an interrupted context (a signal handler's ucontext): pc
+ * itself, then the frame-pointer chain from fp, reads bounded by g's
+ * stack when fp lies on it, probed otherwise. */
+void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g);
 /* Describe pc as "func+0xoff (module)" into buf. */
 void gort__symbolize(uintptr_t pc, char *buf, size_t n);
 

@@ -420,6 +420,17 @@ void gort__traceback_g(int fd, G *g)
     traceback_other(fd, g, atomic_load(&g->status));
 }
 
+void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g)
+{
+    print_frame(fd, pc, false);
+    bounds b = {0, 0};
+    if (g && !g->foreign && fp >= g->stack_lo && fp < g->stack_hi) {
+        b.lo = g->stack_lo;
+        b.hi = g->stack_hi;
+    }
+    walk(fd, fp, &b);
+}
+
 /* ---------------------------------------------------------------------
  * Goroutine dumps
  * ------------------------------------------------------------------- */
@@ -445,9 +456,7 @@ static void allglock_release(void)
         gort__futex_wake(&sched.allglock.key, 1);
 }
 
-/* Print every live goroutine except `skip`; the caller's own goroutine is
- * walked from here.  Returns how many were printed. */
-static int dump_all(int fd, G *skip)
+int gort__dump_others(int fd, G *skip)
 {
     M *m = gort__getm();
     G *cur = m ? m->curg : NULL;
@@ -483,7 +492,7 @@ static int dump_all(int fd, G *skip)
 
 void gort__dump_goroutines(int fd)
 {
-    dump_all(fd, NULL);
+    gort__dump_others(fd, NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -555,7 +564,7 @@ void gort__throw(const char *fmt, ...)
     /* Like Go's throw: the other goroutines too, they are often the clue. */
     if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
         fdprint(2, "\n");
-        dump_all(2, cur);
+        gort__dump_others(2, cur);
     }
     _exit(2);
 }
@@ -563,6 +572,6 @@ void gort__throw(const char *fmt, ...)
 void gort__fatal_exit2(const char *msg)
 {
     fatal_enter(msg);
-    dump_all(2, NULL);
+    gort__dump_others(2, NULL);
     _exit(2);
 }
