@@ -17,6 +17,13 @@ RT_CFLAGS = $(CFLAGS_COMMON) -fvisibility=hidden -fPIC $(NOSPLITBLOCKS) \
             -Isrc $(EXTRA_RT_CFLAGS)
 TEST_CFLAGS = $(CFLAGS_COMMON) -Wno-format-zero-length $(EXTRA_TEST_CFLAGS)
 LDLIBS_RT = -pthread -ldl
+# Shared library versioning: the SONAME carries the ABI major only, the
+# file name the full version; libgort.so (the link-time name) and
+# libgort.so.$(ABI) (the loader's name) are symlinks to it, as distributions
+# lay libraries out.  Bump ABI when a public struct or signature changes.
+VERSION   := 0.1.0
+ABI       := 0
+SONAME    := libgort.so.$(ABI)
 
 RT_C   := $(wildcard src/*.c) $(wildcard src/arch/*_amd64.c)
 RT_S   := $(wildcard src/arch/*_amd64.S)
@@ -54,8 +61,12 @@ $(BUILD)/libgort.a: $(RT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libgort.so: $(RT_OBJ)
-	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS_RT) -Wl,-soname,libgort.so
+$(BUILD)/libgort.so.$(VERSION): $(RT_OBJ)
+	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS_RT) -Wl,-soname,$(SONAME)
+
+$(BUILD)/libgort.so: $(BUILD)/libgort.so.$(VERSION)
+	ln -sf libgort.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf libgort.so.$(VERSION) $@
 
 # Tests link the static library (the common case we must preempt within).
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
@@ -85,13 +96,20 @@ install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libgort.so $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' gort.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+	install -m 755 $(BUILD)/libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' gort.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' gort-static.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort-static.pc
 
 # Stage `make install` in a temporary DESTDIR and build/run examples/hello.c
-# against it through pkg-config, statically and dynamically.
+# against it through pkg-config, statically and dynamically; check the
+# SONAME and symlinks, and that gort.h is clean under the C and C++
+# standards users compile with.
 check-install: lib
-	@CC="$(CC)" MAKE="$(MAKE)" sh tests/test_install.sh $(BUILD)
+	@CC="$(CC)" MAKE="$(MAKE)" VERSION="$(VERSION)" SONAME="$(SONAME)" sh tests/test_install.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-ubsan build-*

@@ -208,10 +208,12 @@ GORT_API void gort_register_module(const void *addr_in_module,
 #if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_AUTO_REGISTER)
 extern char __start_gort_nosplit[] __attribute__((weak, visibility("hidden")));
 extern char __stop_gort_nosplit[] __attribute__((weak, visibility("hidden")));
+/* Any address inside this module names it; a data object's, because ISO C
+ * has no conversion from a function pointer to `const void *`. */
+__attribute__((unused)) static const char gort__module_anchor = 0;
 __attribute__((constructor, unused)) static void gort__register_this_module(void)
 {
-    gort_register_module((const void *)&gort__register_this_module,
-                         __start_gort_nosplit, __stop_gort_nosplit);
+    gort_register_module(&gort__module_anchor, __start_gort_nosplit, __stop_gort_nosplit);
 }
 #endif
 

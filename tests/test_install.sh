@@ -1,45 +1,89 @@
 #!/bin/sh
 # test_install.sh BUILD — `make check-install`: stage `make install` into a
-# temporary DESTDIR, then build examples/hello.c the way a user would, with
-# pkg-config against the staged tree, linked statically and dynamically,
-# and run both.  Not a test_* binary, so tests/run.sh does not pick it up.
+# temporary DESTDIR, then check what a user of the installed tree relies on:
+#   - the shared library's SONAME (libgort.so.$ABI) and its two symlinks;
+#   - examples/hello.c built the way README says, through pkg-config:
+#     statically (gort-static.pc) and dynamically (gort.pc), and run;
+#   - the static binary needs no libgort.so, the shared one loads the
+#     staged library through the rpath README recommends;
+#   - gort.h compiles warning-free as C99/C11 -pedantic and as C++17, with
+#     every compiler available (gcc, clang, g++, clang++).
+# Not a test_* binary, so tests/run.sh does not pick it up.
 set -eu
 build=${1:-build}
 make=${MAKE:-make}
 cc=${CC:-cc}
+version=${VERSION:?}
+soname=${SONAME:?}
 tmp=$(mktemp -d /tmp/gort-install-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 fail() { echo "check-install: FAIL: $*" >&2; exit 1; }
 
 "$make" --no-print-directory BUILD="$build" install DESTDIR="$tmp" PREFIX=/usr/local >/dev/null
-for f in include/gort.h lib/libgort.a lib/libgort.so lib/pkgconfig/gort.pc; do
+lib=$tmp/usr/local/lib
+for f in include/gort.h lib/libgort.a lib/libgort.so.$version lib/pkgconfig/gort.pc \
+         lib/pkgconfig/gort-static.pc; do
     [ -f "$tmp/usr/local/$f" ] || fail "missing /usr/local/$f"
 done
+[ "$(readlink "$lib/$soname")" = "libgort.so.$version" ] || fail "$soname is not a link to libgort.so.$version"
+[ "$(readlink "$lib/libgort.so")" = "libgort.so.$version" ] || fail "libgort.so is not a link to libgort.so.$version"
+got=$(objdump -p "$lib/libgort.so.$version" | awk '$1 == "SONAME" {print $2}')
+[ "$got" = "$soname" ] || fail "SONAME is '$got', want $soname"
+echo "check-install: SONAME $got, links $soname libgort.so -> libgort.so.$version"
 
 # The .pc names the final prefix; the sysroot variable points it at the
 # staged tree, as a cross or packaging build would.
-export PKG_CONFIG_PATH="$tmp/usr/local/lib/pkgconfig"
+export PKG_CONFIG_PATH="$lib/pkgconfig"
 export PKG_CONFIG_SYSROOT_DIR="$tmp"
 cflags=$(pkg-config --cflags gort) || fail "pkg-config --cflags"
 libs=$(pkg-config --libs gort) || fail "pkg-config --libs"
-slibs=$(pkg-config --static --libs gort | sed 's/-lgort/-l:libgort.a/') || fail "pkg-config --static"
+slibs=$(pkg-config --libs gort-static) || fail "pkg-config --libs gort-static"
+libdir=$(pkg-config --variable=libdir gort) || fail "pkg-config --variable=libdir"
+case $libdir in "$tmp"/*) ;; *) libdir=$tmp$libdir ;; esac  # pkg-config versions differ on sysroot here
 echo "check-install: cflags: $cflags"
 echo "check-install: libs:   $libs"
+echo "check-install: static: $slibs"
 
 want="sum of squares = 385"
 
 # shellcheck disable=SC2086
 $cc examples/hello.c $cflags $slibs -o "$tmp/hello-static" || fail "static link"
+if readelf -d "$tmp/hello-static" | grep -q 'libgort'; then
+    fail "hello-static needs a shared libgort"
+fi
 out=$("$tmp/hello-static") || fail "hello-static exited $?"
 echo "$out" | grep -q "$want" || fail "hello-static printed: $out"
 echo "check-install: static: $out"
 
 # shellcheck disable=SC2086
-$cc examples/hello.c $cflags $libs -o "$tmp/hello-shared" || fail "shared link"
-LD_LIBRARY_PATH="$tmp/usr/local/lib" ldd "$tmp/hello-shared" | grep -q "$tmp/usr/local/lib/libgort.so" ||
-    fail "hello-shared does not load the staged libgort.so"
-out=$(LD_LIBRARY_PATH="$tmp/usr/local/lib" "$tmp/hello-shared") || fail "hello-shared exited $?"
+$cc examples/hello.c $cflags $libs -Wl,-rpath,"$libdir" -o "$tmp/hello-shared" || fail "shared link"
+readelf -d "$tmp/hello-shared" | grep -q "NEEDED.*\[$soname\]" || fail "hello-shared does not need $soname"
+ldd "$tmp/hello-shared" | grep -q "$soname => $lib/$soname" || { ldd "$tmp/hello-shared"; fail "hello-shared does not load the staged $soname"; }
+out=$("$tmp/hello-shared") || fail "hello-shared exited $?"
 echo "$out" | grep -q "$want" || fail "hello-shared printed: $out"
 echo "check-install: shared: $out"
+
+# The public header, as users compile it.
+printf '#include <gort.h>\nint main(void) { return gort_num_goroutine() < 0; }\n' > "$tmp/h.c"
+cp "$tmp/h.c" "$tmp/h.cc"
+checked=0
+for c in gcc clang; do
+    command -v $c >/dev/null 2>&1 || continue
+    for std in c99 c11; do
+        # shellcheck disable=SC2086
+        $c -std=$std -pedantic -Wall -Wextra -Werror $cflags -c "$tmp/h.c" -o "$tmp/h.o" ||
+            fail "gort.h under $c -std=$std -pedantic"
+        checked=$((checked + 1))
+    done
+done
+for cxx in g++ clang++; do
+    command -v $cxx >/dev/null 2>&1 || continue
+    # shellcheck disable=SC2086
+    $cxx -std=c++17 -pedantic -Wall -Wextra -Werror $cflags -c "$tmp/h.cc" -o "$tmp/h.o" ||
+        fail "gort.h under $cxx -std=c++17 -pedantic"
+    checked=$((checked + 1))
+done
+[ $checked -ge 3 ] || fail "only $checked compiler/standard pairs available for the header check"
+echo "check-install: gort.h clean in $checked compiler/standard pairs"
 echo "check-install: OK"
