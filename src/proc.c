@@ -363,6 +363,11 @@ void gort__goentry(G *g)
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
     g->fn(g->arg);
+    /* With the world stopped (or a runtime lock held) nothing could ever
+     * start it again: the program would hang silently. */
+    if (unlikely(gort__getm()->locks != 0))
+        gort__throw("goroutine %llu exited with the world stopped or a runtime lock held",
+                    (unsigned long long)g->goid);
     goexit1();
 }
 
@@ -577,9 +582,29 @@ void gort__gcstopm(void)
     stopm();
 }
 
-/* After main returns, Ms never run anything again. */
+/* After goroutine 1 returned, Ms never run anything again.  The P goes
+ * where gort_main's stop of every P (gort__exitstop) counts it: stopped,
+ * if that stop has begun (the same check, under the same lock, as
+ * gcstopm), else idle, where the stop collects it. */
 static GORT_NORETURN void park_forever(void)
 {
+    M *m = m_tls;
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&sched.nmspinning, 1);
+    }
+    if (m->p) {
+        P *pp = gort__releasep();
+        gort__lock(&sched.lock);
+        if (atomic_load(&sched.gcwaiting)) {
+            atomic_store(&pp->status, P_STOPPED);
+            if (--sched.stopwait == 0)
+                gort__notewakeup(&sched.stopnote);
+        } else {
+            gort__pidleput(pp);
+        }
+        gort__unlock(&sched.lock);
+    }
     _Atomic uint32_t never = 0;
     for (;;)
         gort__futex_wait(&never, 0, -1);
@@ -1063,6 +1088,9 @@ int gort_main(void (*fn)(void *), void *arg)
     /* Work queued by gort_go before gort_main needs Ms too. */
     gort__wakep();
     gort__notesleep(&sched.mainnote);
+    /* Goroutine 1 returned: stop every other goroutine before the caller
+     * goes on (Go's exit; see gort.h and DESIGN.md). */
+    gort__exitstop();
     return 0;
 }
 
