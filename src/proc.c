@@ -59,6 +59,7 @@ static gort__mutex foreign_free_lock;
 static G *foreign_free;
 
 static GORT_NORETURN void schedule(void);
+static GORT_NORETURN void park_forever(gort__note *wake);
 
 M *gort__getm(void) { return m_tls; }
 
@@ -338,12 +339,14 @@ static void goexit0(G *g)
     g->m = NULL;
     m->mcall_dying = false;
     owner_inc(&pp->nexited);
-    if (g->is_main) {
-        /* Goroutine 1 returned: nothing runs again; wake gort_main. */
-        atomic_store(&sched.exiting, true);
-        gort__notewakeup(&sched.mainnote);
-    }
     gort__gfput(pp, g);
+    if (g->is_main) {
+        /* Goroutine 1 returned: nothing runs again.  This P is given up
+         * before gort_main is woken, so its stop of every P (gort__exitstop)
+         * need not wait for it. */
+        atomic_store(&sched.exiting, true);
+        park_forever(&sched.mainnote);
+    }
     schedule();
 }
 
@@ -586,7 +589,7 @@ void gort__gcstopm(void)
  * where gort_main's stop of every P (gort__exitstop) counts it: stopped,
  * if that stop has begun (the same check, under the same lock, as
  * gcstopm), else idle, where the stop collects it. */
-static GORT_NORETURN void park_forever(void)
+static GORT_NORETURN void park_forever(gort__note *wake)
 {
     M *m = m_tls;
     if (m->spinning) {
@@ -605,6 +608,8 @@ static GORT_NORETURN void park_forever(void)
         }
         gort__unlock(&sched.lock);
     }
+    if (wake)
+        gort__notewakeup(wake);
     _Atomic uint32_t never = 0;
     for (;;)
         gort__futex_wait(&never, 0, -1);
@@ -722,7 +727,7 @@ top:;
         goto top;
     }
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
-        park_forever();
+        park_forever(NULL);
     /* The clock is read only if there are timers: a yield goes through
      * here on every switch. */
     int64_t now = 0;
@@ -856,7 +861,7 @@ static GORT_NORETURN void schedule(void)
     M *m = m_tls;
 top:;
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
-        park_forever();
+        park_forever(NULL);
     if (atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed)) {
         gort__gcstopm();
         goto top;

@@ -102,9 +102,27 @@ static void libcer(void *arg)
     }
 }
 
-static void gmain(void *arg)
+/* Inside gort_preempt_disable a goroutine is not frozen (it may be in
+ * the middle of something the program needs finished): gort_main waits
+ * until it leaves the section, where it stops at the runtime call. */
+static _Atomic bool main_returning, left_section;
+static void nopreempt(void *arg)
 {
     (void)arg;
+    gort_preempt_disable();
+    while (!atomic_load(&main_returning))
+        ;
+    int64_t t0 = gort_nanotime();
+    while (gort_nanotime() - t0 < 20000000)
+        ;
+    atomic_store(&left_section, true);
+    gort_preempt_enable();
+    count(C_SPIN); /* not reached: it stops in gort_preempt_enable */
+    atomic_store(&left_section, false);
+}
+
+static void gmain(void *arg)
+{
     /* Goroutines blocked in the kernel keep their Ps, and the timers on
      * them (a known limit): leave Ps free to run goroutine 1's. */
     gort_maxprocs(8);
@@ -118,6 +136,11 @@ static void gmain(void *arg)
     for (int i = 0; i < NC; i++)
         while (atomic_load(&sh->n[i]) == 0)
             gort_sleep(200000);
+    if (arg) {
+        CHECK_EQ(gort_go(nopreempt, NULL), 0);
+        gort_sleep(1000000);
+        atomic_store(&main_returning, true);
+    }
 }
 
 static void take(uint64_t *out)
@@ -148,11 +171,12 @@ static void at_exit(void)
 
 static void child_round(void *arg)
 {
-    (void)arg;
     struct shared *s = calloc(1, sizeof *s);
     CHECK(s && pipe(pipefd) == 0);
     atomic_store(&sh, s);
-    CHECK_EQ(gort_main(gmain, NULL), 0);
+    bool nop = arg != NULL;
+    CHECK_EQ(gort_main(gmain, arg), 0);
+    CHECK(!nop || atomic_load(&left_section), "gort_main returned before a goroutine left its gort_preempt_disable section");
     uint64_t a[NC], b[NC];
     take(a);
     ms_sleep(5);
@@ -229,7 +253,7 @@ int main(int argc, char **argv)
     expect_child(child_main, (void *)main_waits, 2,
                  "gort: fatal error: goroutine ", "exited with the world stopped");
     for (int r = 0; r < rounds; r++)
-        expect_child(child_round, NULL, 0, NULL, NULL);
+        expect_child(child_round, r % 2 ? (void *)1 : NULL, 0, NULL, NULL);
     int64_t worst = 0, sum = 0;
     for (int r = 0; r < 5; r++) {
         char buf[4096];
