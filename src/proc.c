@@ -15,9 +15,10 @@
  *    are capped at half the busy Ps, as in Go, so a burst of wakeups does
  *    not make every idle M burn CPU; an idle program has no runnable M and
  *    no spinning M, so it uses no CPU.
- *  - gort_main's own thread is not an M: it only waits for goroutine 1.
- *    That keeps the caller's stack, signal mask and TLS out of the
- *    scheduler, and makes "return when fn returns" trivial.
+ *  - gort_main's own thread is not an M: it only waits for goroutine 1,
+ *    then stops every P for good (stw.c gort__exitstop), so no goroutine
+ *    runs after it returns.  That keeps the caller's stack, signal mask
+ *    and TLS out of the scheduler.
  *
  * Threads that are not Ms call the same channel/sync code: their "G" is a
  * pseudo-G (foreign=true) parked by blocking the thread on a futex.

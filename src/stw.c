@@ -1,6 +1,7 @@
 /*
- * stw.c — stop-the-world and GOMAXPROCS resizing (Go's stopTheWorldWithSema
- * / startTheWorldWithSema / procresize).
+ * stw.c — stop-the-world, GOMAXPROCS resizing (Go's stopTheWorldWithSema
+ * / startTheWorldWithSema / procresize), and the exit: stopping every
+ * goroutine for good when goroutine 1 returns.
  *
  * Protocol.  The stopper sets sched.gcwaiting and sched.stopwait = the
  * number of Ps, stops its own P and every idle P itself, then asks every
@@ -18,7 +19,27 @@
  *
  * Limitation (documented in DESIGN.md): a P whose goroutine is blocked in a
  * system call that gort did not see (plain read(), nanosleep()) cannot stop
- * until the call returns.
+ * until the call returns (the exit alone freezes it there, see below).
+ *
+ * Exit (gort__exitstop, from gort_main's thread once goroutine 1 returned
+ * and set sched.exiting): a stop-the-world that is never undone, so that
+ * no goroutine code runs after gort_main returns, as none runs after Go's
+ * main.  Its requests also freeze goroutines: an exit signal (SIGURG with
+ * gort__exit_cookie) goes to every M holding a running P, including one
+ * asleep in the kernel, and the handler parks the thread for good, inside
+ * the handler with every signal blocked, if the goroutine is at a point it
+ * could be preempted at or at a system call instruction (blocked in it:
+ * the call is abandoned; with SA_RESTART the kernel rewinds rip to the
+ * instruction, for an EINTR call rip follows it with -EINTR in rax).  The
+ * stopper then takes the frozen M's P (m->exit_frozen).  Anything else
+ * (inside libc, runtime locks, gort_preempt_disable, GORT_NOSPLIT, a
+ * callback from libc) runs on to its next runtime call or the next signal.
+ * Rejected: waiting for every goroutine to reach schedule() (a goroutine
+ * in read() or sleep() would hang gort_main for ever); returning anyway
+ * (it would run during the caller's cleanup); freezing wherever the signal
+ * lands (inside malloc or printf it would keep libc's locks held and
+ * deadlock the caller); pthread_kill/cancel (cannot stop a thread
+ * without running its unwinders in the middle of user code).
  */
 #define _GNU_SOURCE
 #include "runtime.h"
