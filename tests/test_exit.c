@@ -105,15 +105,17 @@ static void libcer(void *arg)
 /* Inside gort_preempt_disable a goroutine is not frozen (it may be in
  * the middle of something the program needs finished): gort_main waits
  * until it leaves the section, where it stops at the runtime call. */
-static _Atomic bool main_returning, left_section;
+static _Atomic bool entered, main_returning, left_section;
 static void nopreempt(void *arg)
 {
     (void)arg;
     gort_preempt_disable();
+    atomic_store(&entered, true);
     while (!atomic_load(&main_returning))
         ;
-    int64_t t0 = gort_nanotime();
-    while (gort_nanotime() - t0 < 20000000)
+    /* Work on past goroutine 1's return (no system call: one would be
+     * a place to freeze it). */
+    for (volatile long k = 0; k < 20000000; k++)
         ;
     atomic_store(&left_section, true);
     gort_preempt_enable();
@@ -138,7 +140,8 @@ static void gmain(void *arg)
             gort_sleep(200000);
     if (arg) {
         CHECK_EQ(gort_go(nopreempt, NULL), 0);
-        gort_sleep(1000000);
+        while (!atomic_load(&entered))
+            gort_sleep(200000);
         atomic_store(&main_returning, true);
     }
 }
