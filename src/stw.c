@@ -25,21 +25,20 @@
  * and set sched.exiting): a stop-the-world that is never undone, so that
  * no goroutine code runs after gort_main returns, as none runs after Go's
  * main.  Its requests also freeze goroutines: an exit signal (SIGURG with
- * gort__exit_cookie) goes to every M holding a running P, including one
- * asleep in the kernel, and the handler parks the thread for good, inside
- * the handler with every signal blocked, if the goroutine is at a point it
- * could be preempted at or at a system call instruction (blocked in it:
- * the call is abandoned; with SA_RESTART the kernel rewinds rip to the
- * instruction, for an EINTR call rip follows it with -EINTR in rax).  The
- * stopper then takes the frozen M's P (m->exit_frozen).  Anything else
+ * gort__exit_cookie) goes to every M holding a running P, even one asleep
+ * in the kernel, and the handler parks the thread for good, in the handler
+ * with every signal blocked, if the goroutine is at a point it could be
+ * preempted at, or if the signal interrupted a system call it was blocked
+ * in (the saved registers tell, see in_syscall; the call is abandoned).
+ * The stopper then takes the frozen M's P (m->exit_frozen).  Anywhere else
  * (inside libc, runtime locks, gort_preempt_disable, GORT_NOSPLIT, a
- * callback from libc) runs on to its next runtime call or the next signal.
- * Rejected: waiting for every goroutine to reach schedule() (a goroutine
- * in read() or sleep() would hang gort_main for ever); returning anyway
- * (it would run during the caller's cleanup); freezing wherever the signal
- * lands (inside malloc or printf it would keep libc's locks held and
- * deadlock the caller); pthread_kill/cancel (cannot stop a thread
- * without running its unwinders in the middle of user code).
+ * callback from libc) the goroutine runs on to its next runtime call or
+ * the next signal.  Rejected: waiting for every goroutine to reach
+ * schedule() (one in read() or sleep() would hang gort_main for ever);
+ * returning anyway (it would run during the caller's cleanup); freezing
+ * wherever the signal lands (inside malloc or printf it would keep libc's
+ * locks and deadlock the caller); ending the threads (no such thing for
+ * one thread: pthread_cancel runs unwinding code in the goroutine).
  */
 #define _GNU_SOURCE
 #include "runtime.h"
@@ -68,19 +67,25 @@ static inline uint64_t mask_word(const sigset_t *s)
     return w;
 }
 
-/* Is the interrupted thread at a system call instruction (`syscall` =
- * 0f 05)?  Either at it (about to enter it, or blocked in it and rewound
- * by the kernel to restart it: SA_RESTART) or just after it with -EINTR in
- * rax (blocked in a call that a handled signal ends with EINTR whatever
- * SA_RESTART says: nanosleep, poll, epoll_wait...).  Bytes are read only
- * within pc's page, which is mapped since the thread executes there. */
-static bool at_syscall(uintptr_t pc, long rax)
+/* Was the interrupted thread blocked in a system call that our signal
+ * interrupted?  The `syscall` instruction (0f 05) leaves the address after
+ * it in rcx, and the kernel saves that rcx in the signal context, so:
+ *  - restarted (SA_RESTART; read(), write(), futex waits...): the kernel
+ *    rewound rip to the instruction, and rcx = rip + 2;
+ *  - ended with EINTR whatever SA_RESTART says (nanosleep, poll,
+ *    epoll_wait...): rip follows the instruction, rcx = rip, rax = -EINTR.
+ * Only an interrupted wait gives either.  A thread merely about to enter a
+ * call (rip at the instruction, inside malloc's mmap say, holding its
+ * lock) or just back from one that completed does not match.  Bytes are
+ * read only within pc's page, which is mapped since the thread executes
+ * there. */
+static bool in_syscall(uintptr_t pc, uintptr_t rcx, long rax)
 {
     const unsigned char *c = (const unsigned char *)pc;
     uintptr_t off = pc & 4095;
-    if (off <= 4094 && c[0] == 0x0f && c[1] == 0x05)
-        return true;
-    return off >= 2 && rax == -EINTR && c[-2] == 0x0f && c[-1] == 0x05;
+    if (rcx == pc + 2 && off <= 4094)
+        return c[0] == 0x0f && c[1] == 0x05;
+    return rcx == pc && rax == -EINTR && off >= 2 && c[-2] == 0x0f && c[-1] == 0x05;
 }
 
 /* Called by the SIGURG handler (signal_linux.c) with sched.exiting set:
@@ -88,8 +93,8 @@ static bool at_syscall(uintptr_t pc, long rax)
  * rest of the process may need, park the thread here for good.  Such a
  * point is one where it could be asynchronously preempted (its own code,
  * no runtime lock, not inside libc: libc's locks - malloc's, stdio's,
- * ld.so's - would stay held), or a system call instruction (blocked in
- * the kernel; the call is abandoned, never completed).  The frame that
+ * ld.so's - would stay held), or blocked in a system call (the call is
+ * abandoned, never completed).  The frame that
  * would be pushed for a preemption is not needed, so a goroutine off its
  * stack or short of room is frozen too.  Anything else returns: the
  * goroutine runs on to its next runtime call (the sync flag) or the next
@@ -101,13 +106,15 @@ void gort__exit_freeze(M *m, void *ctx)
     uintptr_t pc = (uintptr_t)gr[REG_RIP], sp = (uintptr_t)gr[REG_RSP];
     G *g = m->curg;
     int why = gort__preempt_unsafe_code(pc, sp, m, g);
-    /* Scheduler code (no G) and runtime locks reach schedule() by
-     * themselves; a context blocking more signals than the M does is a
-     * signal handler of the program's, which may have interrupted libc. */
-    if (why == GORT_PR_NO_G || why == GORT_PR_LOCKS ||
+    /* Scheduler code (no G) and runtime locks (tested apart: `why` names
+     * gort_preempt_disable first) reach schedule() by themselves, and a
+     * lock must not stay held; a context blocking more signals than the M
+     * does is a signal handler of the program's, which may have
+     * interrupted libc. */
+    if (why == GORT_PR_NO_G || m->locks > 0 ||
         (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
         return;
-    if (!at_syscall(pc, (long)gr[REG_RAX])) {
+    if (!in_syscall(pc, (uintptr_t)gr[REG_RCX], (long)gr[REG_RAX])) {
         if (why != GORT_PR_SAFE && why != GORT_PR_OFFSTACK && why != GORT_PR_NOROOM)
             return;
         if (gort__foreign_caller(sp, (uintptr_t)gr[REG_RBP], g))

@@ -3,24 +3,29 @@
  * in every way a goroutine can be busy or blocked: a call-free loop, a
  * channel ping-pong, a gort_sleep loop, a plain usleep() loop (blocked in
  * nanosleep, which a signal would end with EINTR), a read() on a pipe that
- * nobody writes yet (restarted by SA_RESTART), and a loop spending its time
- * inside libc's memset (where a goroutine cannot be stopped).  Goroutine 1
- * returns once every one of them has counted; then the child's main thread
- * watches the counters, writes to the pipe (a reader still alive would wake
- * and count), frees the memory the goroutines write to and poisons their
- * pointers, watches again, and exits through an atexit handler that checks
- * once more.  Any goroutine code running after gort_main returned changes a
- * counter or crashes on the freed memory.
+ * nobody writes yet (restarted by SA_RESTART), a pthread_mutex_lock of a
+ * mutex the caller holds (a futex wait in libc), and a loop spending its
+ * time inside libc's memset (where a goroutine cannot be stopped).
+ * Goroutine 1 returns once every one of them has counted; then the child's
+ * main thread watches the counters, writes to the pipe and unlocks the
+ * mutex (a reader or locker still alive would wake and count), frees the
+ * memory the goroutines write to and poisons their pointer, watches again,
+ * and exits through an atexit handler that checks once more.  Any
+ * goroutine code running after gort_main returned changes a counter or
+ * crashes on the freed memory.  Every other round, a goroutine inside
+ * gort_preempt_disable must be waited for, not frozen.
  *
  * Also: a goroutine that exits with the world stopped, and goroutine 1
  * returning with the world stopped, are fatal errors (they used to hang). */
 #include "check.h"
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
 
-enum { C_SPIN, C_PINGPONG, C_GSLEEP, C_USLEEP, C_READ, C_LIBC, NC };
-static const char *const cname[NC] = {"spin", "pingpong", "gort_sleep", "usleep", "read", "libc"};
+enum { C_SPIN, C_PINGPONG, C_GSLEEP, C_USLEEP, C_READ, C_LIBC, C_MUTEX, NC };
+static const char *const cname[NC] = {"spin",  "pingpong", "gort_sleep", "usleep",
+                                      "read",  "libc",     "pthread_mutex"};
 
 struct shared {
     _Atomic uint64_t n[NC];
@@ -93,6 +98,18 @@ static void reader(void *arg)
     count(C_READ); /* EOF or an error (EINTR) counts too */
 }
 
+/* Blocked in a futex wait inside libc, on a mutex the caller holds and
+ * releases after gort_main returns. */
+static pthread_mutex_t callers_mu = PTHREAD_MUTEX_INITIALIZER;
+static void locker(void *arg)
+{
+    (void)arg;
+    count(C_MUTEX);
+    pthread_mutex_lock(&callers_mu);
+    count(C_MUTEX);
+    pthread_mutex_unlock(&callers_mu);
+}
+
 static void libcer(void *arg)
 {
     (void)arg;
@@ -130,7 +147,7 @@ static void gmain(void *arg)
     gort_maxprocs(8);
     ping = gort_chan_make(sizeof(int), 0);
     pong = gort_chan_make(sizeof(int), 0);
-    void (*fns[])(void *) = {spinner, pinger, ponger, gsleeper, usleeper, reader, libcer};
+    void (*fns[])(void *) = {spinner, pinger, ponger, gsleeper, usleeper, reader, libcer, locker};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         CHECK_EQ(gort_go(fns[i], NULL), 0);
     /* Return only once each kind has run (a wait for a condition, not for
@@ -177,6 +194,7 @@ static void child_round(void *arg)
     struct shared *s = calloc(1, sizeof *s);
     CHECK(s && pipe(pipefd) == 0);
     atomic_store(&sh, s);
+    pthread_mutex_lock(&callers_mu);
     bool nop = arg != NULL;
     CHECK_EQ(gort_main(gmain, arg), 0);
     CHECK(!nop || atomic_load(&left_section), "gort_main returned before a goroutine left its gort_preempt_disable section");
@@ -188,6 +206,7 @@ static void child_round(void *arg)
     /* Wake the reader: if it still ran, it would count. */
     CHECK_EQ(write(pipefd[1], "xyz", 3), 3);
     close(pipefd[1]);
+    pthread_mutex_unlock(&callers_mu);
     ms_sleep(5);
     take(b);
     compare(a, b, "after the pipe was written");
