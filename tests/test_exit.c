@@ -200,29 +200,32 @@ static void child_round(void *arg)
      * their preemption requests for ever and must not be reported. */
     setenv("GORTDEBUG", "stuckreport=2ms", 1);
     CHECK_EQ(gort_main(gmain, arg), 0);
-    /* From here the runtime must print nothing: catch it apart. */
+    CHECK(!nop || atomic_load(&left_section),
+          "gort_main returned before a goroutine left its gort_preempt_disable section");
+    /* From here the runtime must print nothing: catch its stderr apart
+     * (restored before any CHECK). */
     char errpath[] = "/tmp/gort-exit-XXXXXX";
     int errfd = mkstemp(errpath), olderr = dup(2);
     CHECK(errfd >= 0 && olderr >= 0);
     unlink(errpath);
     dup2(errfd, 2);
-    CHECK(!nop || atomic_load(&left_section), "gort_main returned before a goroutine left its gort_preempt_disable section");
-    uint64_t a[NC], b[NC];
+    uint64_t a[NC], b[NC], c[NC];
     take(a);
     ms_sleep(5);
     take(b);
-    compare(a, b, "right after");
-    /* Wake the reader: if it still ran, it would count. */
-    CHECK_EQ(write(pipefd[1], "xyz", 3), 3);
+    /* Wake the reader and the locker: if they still ran, they would count. */
+    ssize_t w = write(pipefd[1], "xyz", 3);
     close(pipefd[1]);
     pthread_mutex_unlock(&callers_mu);
     ms_sleep(5);
-    take(b);
-    compare(a, b, "after the pipe was written");
+    take(c);
     char out[512];
     ssize_t n = pread(errfd, out, sizeof out - 1, 0);
     out[n > 0 ? n : 0] = 0;
     dup2(olderr, 2);
+    CHECK_EQ(w, 3);
+    compare(a, b, "right after");
+    compare(a, c, "after the pipe was written and the mutex unlocked");
     CHECK(n == 0, "the runtime printed after gort_main returned: %s", out);
     /* The caller's cleanup: free what the goroutines use, poison it. */
     memcpy(snap, a, sizeof snap);
