@@ -35,8 +35,24 @@ extern "C" {
  * ====================================================================== */
 
 /* Start the runtime and run fn(arg) as goroutine 1.  Returns 0 when fn
- * returns (other goroutines are never run again), or an errno value if the
- * runtime could not start (EBUSY if called twice). */
+ * returns, or an errno value if the runtime could not start (EBUSY if
+ * called twice).
+ *
+ * As when Go's main returns, no goroutine code runs after gort_main has
+ * returned: before returning it stops every other goroutine where it is.
+ * One that is parked (channel, sleep, lock...), about to run, or running
+ * its own code is stopped at once; one blocked in a system call (read(),
+ * sleep()...) is frozen inside it and the call never completes.  One
+ * running inside libc (or another object that did not include gort.h), in
+ * a gort_preempt_disable section or a GORT_NOSPLIT function is waited for
+ * until it leaves it, so gort_main waits as long as that takes: libc's own
+ * locks are never left held.  The stopped goroutines' threads stay, idle;
+ * whatever the goroutines held (memory, a pthread mutex, a file
+ * descriptor) stays as it was.  Threads that are not goroutines are left
+ * alone: one blocked in a gort call stays blocked unless another such
+ * thread wakes it.  A goroutine that blocks SIGURG is stopped only at its
+ * next gort call.  A goroutine returning with the world stopped
+ * (gort_stop_the_world) is a fatal error. */
 GORT_API int gort_main(void (*fn)(void *), void *arg);
 
 /* Start a goroutine running fn(arg): 0, or ENOMEM/EAGAIN. */

@@ -15,9 +15,10 @@
  *    are capped at half the busy Ps, as in Go, so a burst of wakeups does
  *    not make every idle M burn CPU; an idle program has no runnable M and
  *    no spinning M, so it uses no CPU.
- *  - gort_main's own thread is not an M: it only waits for goroutine 1.
- *    That keeps the caller's stack, signal mask and TLS out of the
- *    scheduler, and makes "return when fn returns" trivial.
+ *  - gort_main's own thread is not an M: it only waits for goroutine 1,
+ *    then stops every P for good (stw.c gort__exitstop), so no goroutine
+ *    runs after it returns.  That keeps the caller's stack, signal mask
+ *    and TLS out of the scheduler.
  *
  * Threads that are not Ms call the same channel/sync code: their "G" is a
  * pseudo-G (foreign=true) parked by blocking the thread on a futex.
@@ -59,6 +60,7 @@ static gort__mutex foreign_free_lock;
 static G *foreign_free;
 
 static GORT_NORETURN void schedule(void);
+static GORT_NORETURN void park_forever(gort__note *wake);
 
 M *gort__getm(void) { return m_tls; }
 
@@ -338,12 +340,14 @@ static void goexit0(G *g)
     g->m = NULL;
     m->mcall_dying = false;
     owner_inc(&pp->nexited);
-    if (g->is_main) {
-        /* Goroutine 1 returned: nothing runs again; wake gort_main. */
-        atomic_store(&sched.exiting, true);
-        gort__notewakeup(&sched.mainnote);
-    }
     gort__gfput(pp, g);
+    if (g->is_main) {
+        /* Goroutine 1 returned: nothing runs again.  This P is given up
+         * before gort_main is woken, so its stop of every P (gort__exitstop)
+         * need not wait for it. */
+        atomic_store(&sched.exiting, true);
+        park_forever(&sched.mainnote);
+    }
     schedule();
 }
 
@@ -363,6 +367,11 @@ void gort__goentry(G *g)
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
     g->fn(g->arg);
+    /* With the world stopped (or a runtime lock held) nothing could ever
+     * start it again: the program would hang silently. */
+    if (unlikely(gort__getm()->locks != 0))
+        gort__throw("goroutine %llu exited with the world stopped or a runtime lock held",
+                    (unsigned long long)g->goid);
     goexit1();
 }
 
@@ -577,9 +586,31 @@ void gort__gcstopm(void)
     stopm();
 }
 
-/* After main returns, Ms never run anything again. */
-static GORT_NORETURN void park_forever(void)
+/* After goroutine 1 returned, Ms never run anything again.  The P goes
+ * where gort_main's stop of every P (gort__exitstop) counts it: stopped,
+ * if that stop has begun (the same check, under the same lock, as
+ * gcstopm), else idle, where the stop collects it. */
+static GORT_NORETURN void park_forever(gort__note *wake)
 {
+    M *m = m_tls;
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&sched.nmspinning, 1);
+    }
+    if (m->p) {
+        P *pp = gort__releasep();
+        gort__lock(&sched.lock);
+        if (atomic_load(&sched.gcwaiting)) {
+            atomic_store(&pp->status, P_STOPPED);
+            if (--sched.stopwait == 0)
+                gort__notewakeup(&sched.stopnote);
+        } else {
+            gort__pidleput(pp);
+        }
+        gort__unlock(&sched.lock);
+    }
+    if (wake)
+        gort__notewakeup(wake);
     _Atomic uint32_t never = 0;
     for (;;)
         gort__futex_wait(&never, 0, -1);
@@ -697,7 +728,7 @@ top:;
         goto top;
     }
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
-        park_forever();
+        park_forever(NULL);
     /* The clock is read only if there are timers: a yield goes through
      * here on every switch. */
     int64_t now = 0;
@@ -831,7 +862,7 @@ static GORT_NORETURN void schedule(void)
     M *m = m_tls;
 top:;
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
-        park_forever();
+        park_forever(NULL);
     if (atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed)) {
         gort__gcstopm();
         goto top;
@@ -1063,6 +1094,9 @@ int gort_main(void (*fn)(void *), void *arg)
     /* Work queued by gort_go before gort_main needs Ms too. */
     gort__wakep();
     gort__notesleep(&sched.mainnote);
+    /* Goroutine 1 returned: stop every other goroutine before the caller
+     * goes on (Go's exit; see gort.h and DESIGN.md). */
+    gort__exitstop();
     return 0;
 }
 

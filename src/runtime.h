@@ -247,6 +247,10 @@ struct gort_m {
     void *waitlock;
     void (*mcall_fn)(G *);  /* function mcall runs on g0 */
     bool mcall_dying;       /* the G switching out will never resume (ASan) */
+    /* Set by this M's signal handler when, after goroutine 1 returned, it
+     * froze the thread for good (stw.c gort__exit_freeze); read by the
+     * exit's stop-the-world, which then takes the M's P back. */
+    _Atomic bool exit_frozen;
 };
 
 /* ---------------------------------------------------------------------
@@ -498,6 +502,12 @@ void gort__minit_signals(M *m);         /* per-M: alternate signal stack */
 bool gort__preemptone(P *pp);
 /* Its address marks the runtime's own preemption signals (si_value). */
 extern const char gort__preempt_cookie;
+/* Exit (stw.c): the mark of the signals that freeze goroutines after
+ * goroutine 1 returned; gort_main's stop of every P; and the handler's
+ * part, which returns only if the interrupted point cannot be frozen. */
+extern const char gort__exit_cookie;
+void gort__exitstop(void);
+void gort__exit_freeze(M *m, void *ucontext);
 void gort__sysmon_start(void);
 void gort__sysmon_wake(void);
 int gort__pc_code(uintptr_t pc);         /* GORT_PR_SAFE/RUNTIME/NOSPLIT/FOREIGN for pc */

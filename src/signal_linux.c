@@ -81,13 +81,23 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
      * coalesces requests, it does not identify them (a signal in flight can
      * outlive the bit, which execute() clears).  getpid() is a syscall,
      * but only for queued signals. */
+    bool exit_sig = info && info->si_value.sival_ptr == (void *)&gort__exit_cookie;
     if (!info || info->si_code != SI_QUEUE ||
-        info->si_value.sival_ptr != (void *)&gort__preempt_cookie || info->si_pid != getpid()) {
+        (info->si_value.sival_ptr != (void *)&gort__preempt_cookie && !exit_sig) ||
+        info->si_pid != getpid()) {
         chain_prev(sig, info, ctx);
         errno = saved_errno;
         return;
     }
     m = gort__getm();
+    /* After goroutine 1 returned, any of our signals may freeze the
+     * goroutine here for good (stw.c); an exit signal does nothing else. */
+    if (m && atomic_load_explicit(&sched.exiting, memory_order_relaxed))
+        gort__exit_freeze(m, ctx);
+    if (exit_sig) {
+        errno = saved_errno;
+        return;
+    }
     if (m == NULL ||
         !atomic_exchange_explicit(&m->signal_pending, 0, memory_order_acquire)) {
         /* Ours but stale (the request was settled meanwhile): drop it. */

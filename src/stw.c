@@ -1,6 +1,7 @@
 /*
- * stw.c — stop-the-world and GOMAXPROCS resizing (Go's stopTheWorldWithSema
- * / startTheWorldWithSema / procresize).
+ * stw.c — stop-the-world, GOMAXPROCS resizing (Go's stopTheWorldWithSema
+ * / startTheWorldWithSema / procresize), and the exit: stopping every
+ * goroutine for good when goroutine 1 returns.
  *
  * Protocol.  The stopper sets sched.gcwaiting and sched.stopwait = the
  * number of Ps, stops its own P and every idle P itself, then asks every
@@ -18,19 +19,171 @@
  *
  * Limitation (documented in DESIGN.md): a P whose goroutine is blocked in a
  * system call that gort did not see (plain read(), nanosleep()) cannot stop
- * until the call returns.
+ * until the call returns (the exit alone freezes it there, see below).
+ *
+ * Exit (gort__exitstop, from gort_main's thread once goroutine 1 returned
+ * and set sched.exiting): a stop-the-world that is never undone, so that
+ * no goroutine code runs after gort_main returns, as none runs after Go's
+ * main.  Its requests also freeze goroutines: an exit signal (SIGURG with
+ * gort__exit_cookie) goes to every M holding a running P, even one asleep
+ * in the kernel, and the handler parks the thread for good, in the handler
+ * with every signal blocked, if the goroutine is at a point it could be
+ * preempted at, or if the signal interrupted a system call it was blocked
+ * in (the saved registers tell, see in_syscall; the call is abandoned).
+ * The stopper then takes the frozen M's P (m->exit_frozen).  Anywhere else
+ * (inside libc, runtime locks, gort_preempt_disable, GORT_NOSPLIT, a
+ * callback from libc) the goroutine runs on to its next runtime call or
+ * the next signal.  Rejected: waiting for every goroutine to reach
+ * schedule() (one in read() or sleep() would hang gort_main for ever);
+ * returning anyway (it would run during the caller's cleanup); freezing
+ * wherever the signal lands (inside malloc or printf it would keep libc's
+ * locks and deadlock the caller); ending the threads (no such thing for
+ * one thread: pthread_cancel runs unwinding code in the goroutine).
  */
+#define _GNU_SOURCE
 #include "runtime.h"
 
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 static _Atomic bool stw_busy;
 
+/* ---------------------------------------------------------------------
+ * Exit: after goroutine 1 returned, no goroutine code runs again.
+ * ------------------------------------------------------------------- */
+
+const char gort__exit_cookie = 0;
+
+/* The first word of the kernel's signal mask (signals 1..64). */
+static inline uint64_t mask_word(const sigset_t *s)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* Was the interrupted thread blocked in a system call that our signal
+ * interrupted?  The `syscall` instruction (0f 05) leaves the address after
+ * it in rcx, and the kernel saves that rcx in the signal context, so:
+ *  - restarted (SA_RESTART; read(), write(), futex waits...): the kernel
+ *    rewound rip to the instruction, and rcx = rip + 2;
+ *  - ended with EINTR whatever SA_RESTART says (nanosleep, poll,
+ *    epoll_wait...): rip follows the instruction, rcx = rip, rax = -EINTR.
+ * Only an interrupted wait gives either.  A thread merely about to enter a
+ * call (rip at the instruction, inside malloc's mmap say, holding its
+ * lock) or just back from one that completed does not match.  Bytes are
+ * read only within pc's page, which is mapped since the thread executes
+ * there. */
+static bool in_syscall(uintptr_t pc, uintptr_t rcx, long rax)
+{
+    const unsigned char *c = (const unsigned char *)pc;
+    uintptr_t off = pc & 4095;
+    if (rcx == pc + 2 && off <= 4094)
+        return c[0] == 0x0f && c[1] == 0x05;
+    return rcx == pc && rax == -EINTR && off >= 2 && c[-2] == 0x0f && c[-1] == 0x05;
+}
+
+/* Called by the SIGURG handler (signal_linux.c) with sched.exiting set:
+ * if the interrupted goroutine is at a point where it holds nothing the
+ * rest of the process may need, park the thread here for good.  Such a
+ * point is one where it could be asynchronously preempted (its own code,
+ * no runtime lock, not inside libc: libc's locks - malloc's, stdio's,
+ * ld.so's - would stay held), or blocked in a system call (the call is
+ * abandoned, never completed).  The frame that
+ * would be pushed for a preemption is not needed, so a goroutine off its
+ * stack or short of room is frozen too.  Anything else returns: the
+ * goroutine runs on to its next runtime call (the sync flag) or the next
+ * signal.  Async-signal-safe: loads, sigprocmask, futex. */
+void gort__exit_freeze(M *m, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    greg_t *gr = uc->uc_mcontext.gregs;
+    uintptr_t pc = (uintptr_t)gr[REG_RIP], sp = (uintptr_t)gr[REG_RSP];
+    G *g = m->curg;
+    int why = gort__preempt_unsafe_code(pc, sp, m, g);
+    /* Scheduler code (no G) and runtime locks (tested apart: `why` names
+     * gort_preempt_disable first) reach schedule() by themselves, and a
+     * lock must not stay held; a context blocking more signals than the M
+     * does is a signal handler of the program's, which may have
+     * interrupted libc. */
+    if (why == GORT_PR_NO_G || m->locks > 0 ||
+        (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
+        return;
+    if (!in_syscall(pc, (uintptr_t)gr[REG_RCX], (long)gr[REG_RAX])) {
+        if (why != GORT_PR_SAFE && why != GORT_PR_OFFSTACK && why != GORT_PR_NOROOM)
+            return;
+        if (gort__foreign_caller(sp, (uintptr_t)gr[REG_RBP], g))
+            return; /* called back from libc, which may hold a lock */
+    }
+    /* Every signal blocked (glibc keeps its internal ones, so setuid() and
+     * friends still work): process-directed signals go to other threads. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    atomic_store_explicit(&m->exit_frozen, true, memory_order_release);
+    _Atomic uint32_t never = 0;
+    for (;;)
+        gort__futex_wait(&never, 0, -1);
+}
+
+/* Queue an exit signal to M's thread, whatever it is doing. */
+static void exit_signal(M *m)
+{
+    pid_t tid = m->tid;
+    if (tid <= 0)
+        return; /* not started: it will see sched.exiting in schedule() */
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGURG;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = (void *)&gort__exit_cookie;
+    if (syscall(SYS_rt_tgsigqueueinfo, si.si_pid, tid, SIGURG, &si) == 0)
+        atomic_fetch_add_explicit(&sched.nsignals, 1, memory_order_relaxed);
+}
+
+/* One round of the exit's requests for a running P: a frozen M's P counts
+ * as stopped (its M will never touch it again, so it is taken from it);
+ * any other gets the sync flag and an exit signal, sent even to a thread
+ * asleep in the kernel, which is exactly where it may be frozen. */
+static void exit_stopone(P *pp)
+{
+    M *m = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    if (!m)
+        return;
+    if (atomic_load_explicit(&m->exit_frozen, memory_order_acquire)) {
+        gort__lock(&sched.lock);
+        if (pp->m == m && atomic_load(&pp->status) == P_RUNNING) {
+            pp->m = NULL;
+            m->p = NULL;
+            atomic_store(&pp->status, P_STOPPED);
+            if (--sched.stopwait == 0)
+                gort__notewakeup(&sched.stopnote);
+        }
+        gort__unlock(&sched.lock);
+        return;
+    }
+    gort__preemptone(pp);
+    if (m->tid != (pid_t)syscall(SYS_gettid))
+        exit_signal(m);
+}
+
 static void preemptall(P *mine)
 {
+    bool exiting = atomic_load(&sched.exiting);
     for (int32_t i = 0; i < sched.gomaxprocs; i++) {
         P *pp = sched.allp[i];
-        if (pp != mine && atomic_load(&pp->status) == P_RUNNING)
+        if (pp == mine || atomic_load(&pp->status) != P_RUNNING)
+            continue;
+        if (exiting)
+            exit_stopone(pp);
+        else
             gort__preemptone(pp);
     }
 }
@@ -119,6 +272,17 @@ void gort__starttheworld(void)
     if (m)
         m->locks--;
     atomic_store(&stw_busy, false);
+}
+
+/* gort_main's thread, once goroutine 1 returned (sched.exiting set): stop
+ * every P and never start them again.  A stop-the-world whose requests
+ * also freeze goroutines blocked in system calls (exit_stopone).  Waits
+ * for a stop-the-world in progress to end first, like any other. */
+void gort__exitstop(void)
+{
+    if (!atomic_load(&sched.exiting))
+        gort__throw("exitstop: goroutine 1 has not returned");
+    gort__stoptheworld("exit");
 }
 
 void gort_stop_the_world(void) { gort__stoptheworld("user"); }
