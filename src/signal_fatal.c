@@ -197,17 +197,25 @@ static void forward(const struct sigaction *pa, int sig, siginfo_t *info, void *
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Did g run off its stack?  The fault is in its guard page, or rsp is
- * already below the stack (a frame bigger than the guard page, or a slab
- * stack without one) by no more than a frame could plausibly move it. */
-static bool is_overflow(const G *g, int sig, const siginfo_t *info, uintptr_t sp)
+/* A fault in g's guard page: it ran off its stack, whatever rsp says (a
+ * frame bigger than a page moves rsp past the guard, possibly onto another
+ * mapping, g0's pthread stack included, before the probe that faults). */
+static bool in_guard(const G *g, int sig, const siginfo_t *info)
 {
     if ((sig != SIGSEGV && sig != SIGBUS) || from_user(info))
         return false;
     uintptr_t addr = (uintptr_t)info->si_addr;
+    return g->guarded && addr >= (uintptr_t)g->stack_map && addr < g->stack_lo;
+}
+
+/* Or rsp is already below the stack (a frame bigger than the guard page,
+ * or a slab stack without one) by no more than a frame could plausibly
+ * move it. */
+static bool below_stack(const G *g, int sig, const siginfo_t *info, uintptr_t sp)
+{
+    if ((sig != SIGSEGV && sig != SIGBUS) || from_user(info))
+        return false;
     uintptr_t lo = g->stack_lo;
-    if (g->guarded && addr >= (uintptr_t)g->stack_map && addr < lo)
-        return true;
     uintptr_t reach = (g->stack_hi - lo) + ((uintptr_t)1 << 20);
     return sp < lo && lo - sp <= reach;
 }
@@ -336,9 +344,18 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
     uintptr_t pc = (uintptr_t)gr[REG_RIP];
     uintptr_t sp = (uintptr_t)gr[REG_RSP];
     uintptr_t fp = (uintptr_t)gr[REG_RBP];
+    /* curg is still set for a moment after a switch to g0 (until park_m,
+     * goexit0 ... clear it) and already set before gogo leaves g0: a fault
+     * on the scheduler's stack is the scheduler's.  mstart's own frame
+     * lies a little above g0_hi. */
+    bool overflow = g && in_guard(g, sig, info);
+    if (g && !overflow && m->g0_hi && sp >= m->g0_lo && sp < m->g0_hi + 4096)
+        g = NULL;
+    if (g && !overflow)
+        overflow = below_stack(g, sig, info, sp);
     int level = gort__cfg.traceback;
     if (g) {
-        if (is_overflow(g, sig, info, sp)) {
+        if (overflow) {
             char have[32], raise[32];
             size_t size = gort__cfg.stacksize;
             report_signal("stack overflow", i, info, pc);

@@ -11,6 +11,7 @@
  * them the check is the forwarding itself: the sanitizer's report, no gort
  * report. */
 #include "check.h"
+#include "../src/runtime.h" /* gort__mcall_asm, gort__getm: a fault on g0 */
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -264,6 +265,22 @@ static void with_parked_helper(void *arg)
     null_deref();    no_tail_call();
 }
 
+/* Runtime code faulting on the scheduler's stack (g0), as a gort bug would:
+ * switch to g0 the way every park does, and trap there.  SIGILL, which no
+ * sanitizer takes, so every build sees gort's report. */
+static void g0_trap(G *g)
+{
+    (void)g;
+    __builtin_trap();
+}
+
+static void g0_main(void *arg)
+{
+    (void)arg;
+    M *m = gort__getm();
+    gort__mcall_asm(gort__getg(), g0_trap, m->g0_sp);
+}
+
 #ifdef TEST_ASAN
 static void heap_overflow_main(void *arg)
 {
@@ -408,6 +425,19 @@ static void test_traceback_levels(void)
     }
 }
 
+static void test_scheduler_fault(void)
+{
+    crash_case c = {"fault on g0", g0_main, NULL, NULL, NULL, false};
+    int st = run_case(&c);
+    want(&c, st, "gort: fatal error: unexpected signal SIGILL: illegal instruction in the "
+                 "scheduler (M");
+    want(&c, st, "[signal SIGILL: illegal instruction code=ILL_ILLOPN");
+    want(&c, st, "\nscheduler stack (M");
+    want(&c, st, "\tg0_trap");
+    want_not(&c, st, "goroutine 1 [running]");
+    want_killed(&c, st, SIGILL);
+}
+
 /* ASan's own reports (not signals at all) come out as they always did. */
 static void test_asan(void)
 {
@@ -435,6 +465,7 @@ int main(void)
     test_signals();
     test_not_ours();
     test_traceback_levels();
+    test_scheduler_fault();
     test_asan();
     printf("ok\n");
     return 0;
