@@ -10,11 +10,13 @@
  * SIGBUS, SIGFPE; clang's UBSan too).  gort forwards those unchanged, so for
  * them the check is the forwarding itself: the sanitizer's report, no gort
  * report. */
+#define _GNU_SOURCE /* memfd_create */
 #include "check.h"
 #include "../src/runtime.h" /* gort__mcall_asm, gort__getm: a fault on g0 */
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -228,6 +230,23 @@ static void trap_main(void *arg)
     breakpoint_here();    no_tail_call();
 }
 
+/* A page of a file mapping past the file's end: SIGBUS (BUS_ADRERR). */
+__attribute__((noinline)) static void past_eof(void)
+{
+    int fd = memfd_create("gort-test-crash", MFD_CLOEXEC);
+    CHECK(fd >= 0);
+    volatile char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED);
+    p[0] = 1; /* the file is empty */
+}
+
+static void bus_main(void *arg)
+{
+    (void)arg;
+    past_eof();
+    no_tail_call();
+}
+
 static void *thread_fault(void *arg)
 {
     (void)arg;
@@ -344,6 +363,10 @@ static void test_signals(void)
          "gort: fatal error: unexpected signal SIGFPE: floating-point exception\n",
          "[signal SIGFPE: floating-point exception code=FPE_INTDIV addr=0x",
          "\tdivide", "\tfpe_main"},
+        {{"mapping past EOF", bus_main, NULL, NULL, NULL, false}, SIGBUS,
+         "gort: fatal error: unexpected signal SIGBUS: bus error\n",
+         "[signal SIGBUS: bus error code=BUS_ADRERR addr=0x",
+         "\tpast_eof", "\tbus_main"},
         {{"__builtin_trap", ill_main, NULL, NULL, NULL, false}, SIGILL,
          "gort: fatal error: unexpected signal SIGILL: illegal instruction\n",
          "[signal SIGILL: illegal instruction code=ILL_ILLOPN addr=0x",
