@@ -92,7 +92,9 @@ static const struct fatal_sig {
 static struct sigaction prev[NFATAL]; /* written once, before ours are live */
 
 static _Atomic int report_owner;   /* 0, or tid of the thread reporting */
-static __thread int report_sig;    /* signal this thread is reporting, 0 if none */
+/* Signal this thread is reporting, 0 if none.  initial-exec: a handler
+ * must not reach __tls_get_addr, which may allocate in a dlopen'd copy. */
+static __thread int report_sig __attribute__((tls_model("initial-exec")));
 
 __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {

@@ -1,10 +1,10 @@
 /* Fatal signals (signal_fatal.c): a goroutine's stack overflow and its
  * faults (SIGSEGV, SIGFPE, SIGILL, SIGTRAP) are reported with the goroutine's
  * traceback, as GORTTRACEBACK asks, and the process then dies of the signal
- * itself (or SIGABRT with GORTTRACEBACK=crash); faults on plain threads and
- * signals owned by a handler installed before gort (the program's, a
- * sanitizer's) are left alone.  Each case runs in a child with core dumps
- * off.
+ * itself (or SIGABRT with GORTTRACEBACK=crash); SIGBUS and a trap on the
+ * scheduler's stack (g0) too; faults on plain threads and signals owned by
+ * a handler installed before gort (the program's, a sanitizer's) are left
+ * alone.  Each case runs in a child with core dumps off.
  *
  * A sanitizer build may own some signals before main runs (ASan: SIGSEGV,
  * SIGBUS, SIGFPE; clang's UBSan too).  gort forwards those unchanged, so for
