@@ -497,6 +497,10 @@ void gort__gfscavenge_global(void);
  * ------------------------------------------------------------------- */
 void gort__signal_init(void);           /* install the SIGURG handler */
 void gort__minit_signals(M *m);         /* per-M: alternate signal stack */
+/* signal_fatal.c: report faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP)
+ * of goroutines, then die of the signal; handlers installed earlier keep
+ * their signals.  Called once by gort__signal_init. */
+void gort__signal_fatal_init(void);
 /* Ask the G running on pp to stop (sysmon, STW).  Returns true if a
  * request was made. */
 bool gort__preemptone(P *pp);

@@ -152,6 +152,7 @@ static void signal_init_once(void)
         gort__throw("sigaction(SIGURG) query failed: errno %d", errno);
     if (sigaction(SIGURG, &sa, NULL) != 0)
         gort__throw("sigaction(SIGURG) failed: errno %d", errno);
+    gort__signal_fatal_init(); /* SIGSEGV & co. (signal_fatal.c) */
 }
 
 void gort__signal_init(void) { pthread_once(&signal_once, signal_init_once); }

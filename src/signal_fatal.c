@@ -1,0 +1,414 @@
+/*
+ * signal_fatal.c — fatal signals raised by goroutine code: SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL and SIGTRAP (Go's signal_unix.go sighandler/sigfwd/
+ * dieFromSignal, for C).
+ *
+ * What it does.  A synchronous fault on a goroutine is reported the way Go
+ * reports a fault it cannot turn into a panic:
+ *     gort: fatal error: unexpected signal SIGSEGV: segmentation violation
+ *     [signal SIGSEGV: segmentation violation code=SEGV_MAPERR addr=0x0 pc=0x...]
+ *
+ *     goroutine 5 [running]:
+ *         <frames from the signal context>
+ * or, for a fault in the goroutine's guard page (or with rsp already below
+ * its stack, a frame larger than the guard page), "gort: fatal error: stack
+ * overflow" with the goroutine, its stack size and the GORTSTACKSIZE that
+ * would double it.  GORTTRACEBACK decides the rest: none prints no stacks,
+ * all/system add every other goroutine, crash then aborts (SIGABRT).
+ * Otherwise the signal's own default action follows: the disposition goes
+ * back to SIG_DFL and the signal is raised again, unblocked, so a core is
+ * still written and the exit status still names the signal (Go exits 2
+ * instead; a C program's supervisors and tests expect "killed by SIGSEGV").
+ * A fault on the scheduler's own stack (g0: rsp on the M's pthread stack,
+ * whether or not curg is still set) is a gort bug or memory corruption; it
+ * is reported the same way, with the scheduler stack, like Go's faults in
+ * runtime code.
+ *
+ * Who owns the signal.  A handler installed before gort (by the program, a
+ * crash reporter, or a sanitizer: ASan installs one for SIGSEGV, SIGBUS and
+ * SIGFPE, clang's standalone UBSan too) keeps the signal: every fault is
+ * passed to it unchanged, with the mask and flags it asked for, and gort
+ * prints nothing.  Such a handler may be using faults on purpose (a GC's
+ * mprotect write barrier, a JIT's guard pages) and then a report would be
+ * wrong, and a sanitizer's report is better than ours; this is Go's
+ * forwarding of faults in non-Go code, applied to every fault because
+ * every goroutine runs C.  Faults on threads that are not Ms (plain
+ * pthreads, gort_main's caller, sysmon) are not gort's either: they go to
+ * the previous handler, or get the default action, with no message.
+ *
+ * Invariants.  The handler runs on the M's alternate signal stack
+ * (SA_ONSTACK; gort__minit_signals gives every M one of at least 64 KiB;
+ * measured: the kernel's frame 3.3 KiB, up to 12 KiB with AMX state, and
+ * the deepest write of the report 6.1 KiB below it), so a goroutine that
+ * overflowed its stack can still be reported.  It may interrupt anything, with any
+ * runtime lock held: it uses no malloc, no stdio stream, no runtime lock,
+ * only snprintf of numbers and strings (which neither allocates nor locks
+ * in glibc), write(2) through gort__vfdprint and the traceback code, built
+ * for this (bounded, probed reads; allglock only tried).  Only one thread
+ * reports; a second faulting thread says so in one line and waits for the
+ * first to end the process.  A fault while reporting, on the same thread,
+ * is a different signal (the one being handled is blocked, so a repeat of
+ * it takes the kernel's default action at once); it prints one line and
+ * dies of the first signal.  SIGURG is blocked while the handler runs, so
+ * the preemption signal cannot add frames to the alternate stack.
+ *
+ * Ownership.  prev[] is written once, by gort__signal_fatal_init, before
+ * the handlers are live, and only read afterwards.
+ *
+ * Rejected: returning from the handler to let the fault repeat under
+ * SIG_DFL (does not work for int3, kill(2)-sent signals or a fault whose
+ * cause went away); abort() after every report (turns every fault into
+ * SIGABRT, losing which signal it was; only GORTTRACEBACK=crash asks for
+ * it); reporting first and then calling the previous handler (a handler
+ * that fixes the fault and returns would leave a fatal report behind in a
+ * program that did not die); not installing anything under ASan (the
+ * forwarding rule already hands ASan its signals, and a build with ASan
+ * that handles no SIGILL still gets our report for SIGILL).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+static const struct fatal_sig {
+    int sig;
+    const char *name, *desc;
+} fatal_sigs[] = {
+    {SIGSEGV, "SIGSEGV", "segmentation violation"},
+    {SIGBUS, "SIGBUS", "bus error"},
+    {SIGFPE, "SIGFPE", "floating-point exception"},
+    {SIGILL, "SIGILL", "illegal instruction"},
+    {SIGTRAP, "SIGTRAP", "trace trap"},
+};
+#define NFATAL ((int)(sizeof fatal_sigs / sizeof fatal_sigs[0]))
+
+static struct sigaction prev[NFATAL]; /* written once, before ours are live */
+
+static _Atomic int report_owner;   /* 0, or tid of the thread reporting */
+/* Signal this thread is reporting, 0 if none.  initial-exec: a handler
+ * must not reach __tls_get_addr, which may allocate in a dlopen'd copy. */
+static __thread int report_sig __attribute__((tls_model("initial-exec")));
+
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gort__vfdprint(2, fmt, ap);
+    va_end(ap);
+}
+
+static int sig_index(int sig)
+{
+    for (int i = 0; i < NFATAL; i++)
+        if (fatal_sigs[i].sig == sig)
+            return i;
+    return -1;
+}
+
+/* si_code as the <signal.h> name, or NULL for a number to be printed. */
+static const char *code_name(int sig, int code)
+{
+    switch (code) {
+    case SI_USER: return "SI_USER";
+    case SI_KERNEL: return "SI_KERNEL";
+    case SI_QUEUE: return "SI_QUEUE";
+    case SI_TKILL: return "SI_TKILL";
+    }
+    static const char *const segv[] = {NULL, "SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR",
+                                       "SEGV_PKUERR"};
+    static const char *const bus[] = {NULL, "BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR",
+                                      "BUS_MCEERR_AR", "BUS_MCEERR_AO"};
+    static const char *const fpe[] = {NULL, "FPE_INTDIV", "FPE_INTOVF", "FPE_FLTDIV",
+                                      "FPE_FLTOVF", "FPE_FLTUND", "FPE_FLTRES",
+                                      "FPE_FLTINV", "FPE_FLTSUB"};
+    static const char *const ill[] = {NULL, "ILL_ILLOPC", "ILL_ILLOPN", "ILL_ILLADR",
+                                      "ILL_ILLTRP", "ILL_PRVOPC", "ILL_PRVREG",
+                                      "ILL_COPROC", "ILL_BADSTK"};
+    static const char *const trap[] = {NULL, "TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH",
+                                       "TRAP_HWBKPT"};
+#define PICK(tab) (code > 0 && code < (int)(sizeof tab / sizeof tab[0]) ? tab[code] : NULL)
+    switch (sig) {
+    case SIGSEGV: return PICK(segv);
+    case SIGBUS: return PICK(bus);
+    case SIGFPE: return PICK(fpe);
+    case SIGILL: return PICK(ill);
+    case SIGTRAP: return PICK(trap);
+    }
+#undef PICK
+    return NULL;
+}
+
+/* Sent by a process (kill, sigqueue, tgkill: si_code <= 0) rather than
+ * raised by the instruction (positive codes, SI_KERNEL included). */
+static bool from_user(const siginfo_t *info)
+{
+    return info && info->si_code <= 0;
+}
+
+/* The signal's default action: SIG_DFL, unblocked, raised on this thread.
+ * For a fault the default is to dump core and die, so this does not
+ * return; if a concurrent sigaction made it survive, exit as a throw does. */
+static GORT_NORETURN void die_from(int sig)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    /* Raise first, then unblock: the pending signal is delivered as the
+     * unblock returns, with no window for this thread to do anything else. */
+    syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    _exit(2);
+}
+
+/* Run the handler that was installed before ours as the kernel would have:
+ * its mask on top of the current one, sig blocked unless SA_NODEFER, and
+ * SA_RESETHAND honoured. */
+static void forward(const struct sigaction *pa, int sig, siginfo_t *info, void *ctx)
+{
+    sigset_t mask, old;
+    pthread_sigmask(SIG_SETMASK, NULL, &old);
+    mask = old;
+    for (int s = 1; s < NSIG; s++)
+        if (sigismember(&pa->sa_mask, s) == 1)
+            sigaddset(&mask, s);
+    if (pa->sa_flags & SA_NODEFER)
+        sigdelset(&mask, sig);
+    else
+        sigaddset(&mask, sig);
+    if (pa->sa_flags & SA_RESETHAND) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, NULL);
+    }
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    if (pa->sa_flags & SA_SIGINFO)
+        pa->sa_sigaction(sig, info, ctx);
+    else
+        pa->sa_handler(sig);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* A fault in g's guard page: it ran off its stack, whatever rsp says (a
+ * frame bigger than a page moves rsp past the guard, possibly onto another
+ * mapping, g0's pthread stack included, before the probe that faults). */
+static bool in_guard(const G *g, int sig, const siginfo_t *info)
+{
+    if ((sig != SIGSEGV && sig != SIGBUS) || from_user(info))
+        return false;
+    uintptr_t addr = (uintptr_t)info->si_addr;
+    return g->guarded && addr >= (uintptr_t)g->stack_map && addr < g->stack_lo;
+}
+
+/* Or rsp is already below the stack (a frame bigger than the guard page,
+ * or a slab stack without one) by no more than a frame could plausibly
+ * move it. */
+static bool below_stack(const G *g, int sig, const siginfo_t *info, uintptr_t sp)
+{
+    if ((sig != SIGSEGV && sig != SIGBUS) || from_user(info))
+        return false;
+    uintptr_t lo = g->stack_lo;
+    uintptr_t reach = (g->stack_hi - lo) + ((uintptr_t)1 << 20);
+    return sp < lo && lo - sp <= reach;
+}
+
+/* n bytes as "256 KiB" (human) or "256K" (a GORTSTACKSIZE value). */
+static const char *fmt_size(char *buf, size_t len, size_t n, bool env)
+{
+    if (n % (1u << 20) == 0)
+        snprintf(buf, len, "%zu%s", n >> 20, env ? "M" : " MiB");
+    else if (n % 1024 == 0)
+        snprintf(buf, len, "%zu%s", n >> 10, env ? "K" : " KiB");
+    else
+        snprintf(buf, len, "%zu%s", n, env ? "" : " bytes");
+    return buf;
+}
+
+/* The first lines of the report: what happened, where. */
+static void report_signal(const char *title, int i, const siginfo_t *info, uintptr_t pc)
+{
+    const struct fatal_sig *fs = &fatal_sigs[i];
+    int code = info ? info->si_code : 0;
+    const char *cn = code_name(fs->sig, code);
+    char num[16];
+    if (!cn) {
+        snprintf(num, sizeof num, "%#x", (unsigned)code);
+        cn = num;
+    }
+    say("gort: fatal error: %s\n", title);
+    say("[signal %s: %s code=%s addr=0x%lx pc=0x%lx]\n", fs->name, fs->desc, cn,
+        (unsigned long)(info ? (uintptr_t)info->si_addr : 0), (unsigned long)pc);
+}
+
+/* Copy n bytes at p without faulting (false if unreadable): the kernel
+ * does the reading and fails with EFAULT instead. */
+static bool peek(uintptr_t p, void *out, size_t n)
+{
+    struct iovec local = {out, n}, remote = {(void *)p, n};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
+}
+
+/* Does ra follow a call instruction?  The usual x86-64 encodings: call
+ * rel32, call *%reg (with or without REX), call *disp32(%rip), call
+ * *(%reg) and call *disp8(%reg). */
+static bool after_call(uintptr_t ra)
+{
+    unsigned char b[6];
+    if (ra < sizeof b || !peek(ra - sizeof b, b, sizeof b))
+        return false;
+    /* b[5] is the byte just before ra, b[0] six before it. */
+    return b[1] == 0xe8 ||                                 /* e8 rel32 */
+           (b[4] == 0xff && (b[5] & 0xf8) == 0xd0) ||      /* ff d0+r */
+           (b[0] == 0xff && b[1] == 0x15) ||               /* ff 15 disp32 */
+           (b[4] == 0xff && (b[5] & 0xf8) == 0x10) ||      /* ff /2, (reg) */
+           (b[3] == 0xff && (b[4] & 0xf8) == 0x50);        /* ff /2, disp8(reg) */
+}
+
+/* Walk the goroutine's frames from the signal context.  A fault in a leaf
+ * function compiled without a frame (gcc omits it in leaves even with
+ * -fno-omit-frame-pointer) leaves rbp pointing at the caller's caller, and
+ * the caller, whose return address is the word at rsp, would be missing
+ * from the chain.  When that word follows a call instruction and the chain
+ * does not already start with it, a frame record {fp, it} is written just
+ * below the red zone (the goroutine will never run again) and the walk
+ * starts there. */
+static void traceback_fault(G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
+{
+    uintptr_t ra = 0, top[2] = {0, 0};
+    uintptr_t rec = (sp - 128 - 16) & ~(uintptr_t)15;
+    if (sp >= g->stack_lo && sp + 8 <= g->stack_hi && rec >= g->stack_lo && fp > sp &&
+        peek(sp, &ra, sizeof ra) && after_call(ra) &&
+        !(peek(fp, top, sizeof top) && top[1] == ra)) {
+        uintptr_t *r = (uintptr_t *)rec;
+        r[0] = fp;
+        r[1] = ra;
+        fp = rec;
+    }
+    gort__traceback_ctx(2, pc, fp, g);
+}
+
+static void fatal_handler(int sig, siginfo_t *info, void *ctx)
+{
+    int saved_errno = errno;
+    int i = sig_index(sig);
+    if (i < 0) { /* cannot happen: only installed for fatal_sigs */
+        errno = saved_errno;
+        return;
+    }
+    const struct sigaction *pa = &prev[i];
+    if (pa->sa_handler != SIG_DFL && pa->sa_handler != SIG_IGN) {
+        forward(pa, sig, info, ctx);
+        errno = saved_errno;
+        return;
+    }
+    /* An ignored signal stays ignored when a process sent it; a fault
+     * cannot be ignored (the kernel would force the default action). */
+    if (pa->sa_handler == SIG_IGN && from_user(info)) {
+        errno = saved_errno;
+        return;
+    }
+    M *m = gort__getm();
+    if (m == NULL)
+        die_from(sig); /* not a goroutine: what would have happened without us */
+
+    if (report_sig != 0) {
+        say("gort: fatal error: signal %s while reporting signal %s\n",
+            fatal_sigs[i].name, fatal_sigs[sig_index(report_sig)].name);
+        die_from(report_sig);
+    }
+    report_sig = sig;
+    int me = (int)syscall(SYS_gettid);
+    int want = 0;
+    G *g = m->curg;
+    if (!atomic_compare_exchange_strong(&report_owner, &want, me)) {
+        say("gort: fatal error: unexpected signal %s on another thread too (%s %llu)\n",
+            fatal_sigs[i].name, g ? "goroutine" : "M", g ? (unsigned long long)g->goid
+                                                          : (unsigned long long)m->id);
+        /* The first report ends the process; give it time to finish. */
+        struct timespec ts = {5, 0};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        die_from(sig);
+    }
+
+    const ucontext_t *uc = ctx;
+    const greg_t *gr = uc->uc_mcontext.gregs;
+    uintptr_t pc = (uintptr_t)gr[REG_RIP];
+    uintptr_t sp = (uintptr_t)gr[REG_RSP];
+    uintptr_t fp = (uintptr_t)gr[REG_RBP];
+    /* curg is still set for a moment after a switch to g0 (until park_m,
+     * goexit0 ... clear it) and already set before gogo leaves g0: a fault
+     * on the scheduler's stack is the scheduler's.  mstart's own frame
+     * lies a little above g0_hi. */
+    bool overflow = g && in_guard(g, sig, info);
+    if (g && !overflow && m->g0_hi && sp >= m->g0_lo && sp < m->g0_hi + 4096)
+        g = NULL;
+    if (g && !overflow)
+        overflow = below_stack(g, sig, info, sp);
+    int level = gort__cfg.traceback;
+    if (g) {
+        if (overflow) {
+            char have[32], raise[32];
+            size_t size = gort__cfg.stacksize;
+            report_signal("stack overflow", i, info, pc);
+            say("goroutine %llu exceeded its %s stack (sp=%#lx, stack=[%#lx, %#lx)); "
+                "raise the limit with GORTSTACKSIZE=%s\n",
+                (unsigned long long)g->goid, fmt_size(have, sizeof have, size, false),
+                (unsigned long)sp, (unsigned long)g->stack_lo, (unsigned long)g->stack_hi,
+                fmt_size(raise, sizeof raise, 2 * size, true));
+        } else {
+            char title[96];
+            snprintf(title, sizeof title, "unexpected signal %s: %s", fatal_sigs[i].name,
+                     fatal_sigs[i].desc);
+            report_signal(title, i, info, pc);
+        }
+        if (level > GORT_TB_NONE) {
+            say("\ngoroutine %llu [running]:\n", (unsigned long long)g->goid);
+            traceback_fault(g, pc, sp, fp);
+        }
+    } else {
+        char title[128];
+        snprintf(title, sizeof title, "unexpected signal %s: %s in the scheduler (M%d)",
+                 fatal_sigs[i].name, fatal_sigs[i].desc, (int)m->id);
+        report_signal(title, i, info, pc);
+        if (level > GORT_TB_NONE) {
+            say("\nscheduler stack (M%d):\n", (int)m->id);
+            gort__traceback_ctx(2, pc, fp, NULL);
+        }
+    }
+    if (level >= GORT_TB_ALL) {
+        say("\n");
+        gort__dump_others(2, g);
+    }
+    if (level >= GORT_TB_CRASH)
+        die_from(SIGABRT);
+    die_from(sig);
+}
+
+void gort__signal_fatal_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fatal_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGURG); /* no preemption signal on top of a report */
+    for (int i = 0; i < NFATAL; i++)
+        if (sigaction(fatal_sigs[i].sig, NULL, &prev[i]) != 0)
+            gort__throw("sigaction(%s) query failed: errno %d", fatal_sigs[i].name, errno);
+    for (int i = 0; i < NFATAL; i++)
+        if (sigaction(fatal_sigs[i].sig, &sa, NULL) != 0)
+            gort__throw("sigaction(%s) failed: errno %d", fatal_sigs[i].name, errno);
+}

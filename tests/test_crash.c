@@ -1,0 +1,495 @@
+/* Fatal signals (signal_fatal.c): a goroutine's stack overflow and its
+ * faults (SIGSEGV, SIGFPE, SIGILL, SIGTRAP) are reported with the goroutine's
+ * traceback, as GORTTRACEBACK asks, and the process then dies of the signal
+ * itself (or SIGABRT with GORTTRACEBACK=crash); SIGBUS and a trap on the
+ * scheduler's stack (g0) too; faults on plain threads and signals owned by
+ * a handler installed before gort (the program's, a sanitizer's) are left
+ * alone.  Each case runs in a child with core dumps off.
+ *
+ * A sanitizer build may own some signals before main runs (ASan: SIGSEGV,
+ * SIGBUS, SIGFPE; clang's UBSan too).  gort forwards those unchanged, so for
+ * them the check is the forwarding itself: the sanitizer's report, no gort
+ * report. */
+#define _GNU_SOURCE /* memfd_create */
+#include "check.h"
+#include "../src/runtime.h" /* gort__mcall_asm, gort__getm: a fault on g0 */
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+
+static bool owned[NSIG]; /* a handler was installed before main */
+
+typedef struct crash_case {
+    const char *name;
+    void (*fn)(void *);
+    const char *traceback; /* GORTTRACEBACK, NULL: unset */
+    const char *stacksize; /* GORTSTACKSIZE, NULL: unset */
+    const char *maxprocs;  /* GORTMAXPROCS, NULL: unset */
+    bool prev_handler;     /* install marker_handler before gort_main */
+} crash_case;
+
+static void marker_handler(int sig)
+{
+    static const char msg[] = "program's own handler ran\n";
+    (void)sig;
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    (void)r;
+    _exit(42);
+}
+
+static void child(void *arg)
+{
+    const crash_case *c = arg;
+    struct rlimit rl = {0, 0};
+    setrlimit(RLIMIT_CORE, &rl); /* no core files from the tests */
+    unsetenv("GORTTRACEBACK");
+    if (c->traceback)
+        setenv("GORTTRACEBACK", c->traceback, 1);
+    if (c->stacksize)
+        setenv("GORTSTACKSIZE", c->stacksize, 1);
+    if (c->maxprocs)
+        setenv("GORTMAXPROCS", c->maxprocs, 1);
+    if (c->prev_handler) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = marker_handler;
+        sigemptyset(&sa.sa_mask);
+        CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
+    }
+    gort_main(c->fn, NULL);
+    _exit(0); /* the fault did not kill us: the caller's checks fail */
+}
+
+static char out[65536];
+
+static int run_case(const crash_case *c)
+{
+    int st = capture_child(child, (void *)c, out, sizeof out);
+    return st;
+}
+
+static void fail_case(const crash_case *c, int st, const char *why)
+{
+    fprintf(stderr, "case %s: status %#x; stderr:\n%s\n", c->name, st, out);
+    CHECK(0, "case %s: %s", c->name, why);
+}
+
+static void want(const crash_case *c, int st, const char *needle)
+{
+    if (!strstr(out, needle))
+        fail_case(c, st, needle);
+}
+
+static void want_not(const crash_case *c, int st, const char *needle)
+{
+    if (strstr(out, needle))
+        fail_case(c, st, needle);
+}
+
+static void want_killed(const crash_case *c, int st, int sig)
+{
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != sig) {
+        char why[64];
+        snprintf(why, sizeof why, "not killed by signal %d", sig);
+        fail_case(c, st, why);
+    }
+}
+
+/* The signal belongs to a sanitizer: gort must have passed it on. */
+static bool forwarded(const crash_case *c, int st, int sig)
+{
+    if (!owned[sig])
+        return false;
+    want_not(c, st, "gort: fatal error");
+    want(c, st, "Sanitizer");
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        fail_case(c, st, "exited 0");
+    printf("  %s: signal %d owned by the sanitizer, forwarded\n", c->name, sig);
+    return true;
+}
+
+/* ---------------------------------------------------------------------
+ * What the goroutines do
+ * ------------------------------------------------------------------- */
+
+/* Keeps the entry function's frame in the traceback: a call in tail
+ * position would become a jump. */
+#define no_tail_call() __asm__ volatile("" ::: "memory")
+
+static volatile int depth_limit = 1 << 30;
+
+__attribute__((noinline)) static int recurse(int n)
+{
+    volatile char frame[256];
+    frame[0] = (char)n;
+    if (n >= depth_limit)
+        return n;
+    return recurse(n + 1) + frame[0];
+}
+
+static void overflow_recursion(void *arg)
+{
+    (void)arg;
+    recurse(0);
+}
+
+__attribute__((noinline)) static void big_frame(void)
+{
+    /* 300 KiB of locals on a 256 KiB stack.  Touched from the top down, in
+     * page steps, as a compiler's stack-clash probes would: the first page
+     * off the stack is its guard page. */
+    volatile char a[300 * 1024];
+    for (long i = (long)sizeof a - 1; i >= 0; i -= 4096)
+        a[i] = 1;
+}
+
+static void overflow_big_frame(void *arg)
+{
+    (void)arg;
+    big_frame();    no_tail_call();
+}
+
+static void overflow_in_child_goroutine(void *arg)
+{
+    gort_chan *done = arg;
+    recurse(0);
+    gort_chan_send(done, NULL);
+}
+
+static void overflow_other(void *arg)
+{
+    (void)arg;
+    gort_chan *done = gort_chan_make(0, 0);
+    gort_go(overflow_in_child_goroutine, done);
+    gort_chan_recv(done, NULL);
+}
+
+static int *volatile null_ptr;
+
+/* The store is written in asm: UBSan would report a C store through NULL
+ * (and stop the program) before the CPU faults. */
+__attribute__((noinline)) static void null_deref(void)
+{
+    __asm__ volatile("movl $1, (%0)" : : "r"(null_ptr) : "memory");
+}
+
+static void segv_main(void *arg)
+{
+    (void)arg;
+    null_deref();    no_tail_call();
+}
+
+/* Integer division by zero in the instruction itself: C's `/` would be
+ * undefined behaviour that UBSan reports before the CPU ever divides. */
+__attribute__((noinline)) static int divide(int a, int b)
+{
+    int q;
+    __asm__ volatile("cltd\n\tidivl %2" : "=a"(q) : "0"(a), "r"(b) : "edx", "cc");
+    return q;
+}
+
+static volatile int zero;
+
+static void fpe_main(void *arg)
+{
+    (void)arg;
+    printf("%d\n", divide(1, zero));
+}
+
+__attribute__((noinline)) static void trap_here(void)
+{
+    __builtin_trap(); /* ud2 on x86-64: SIGILL */
+}
+
+static void ill_main(void *arg)
+{
+    (void)arg;
+    trap_here();    no_tail_call();
+}
+
+__attribute__((noinline)) static void breakpoint_here(void)
+{
+    /* int3: SIGTRAP with the pc already past it, so only re-raising (not
+     * returning to let the fault repeat) can end the process. */
+    __asm__ volatile("int3");
+}
+
+static void trap_main(void *arg)
+{
+    (void)arg;
+    breakpoint_here();    no_tail_call();
+}
+
+/* A page of a file mapping past the file's end: SIGBUS (BUS_ADRERR). */
+__attribute__((noinline)) static void past_eof(void)
+{
+    int fd = memfd_create("gort-test-crash", MFD_CLOEXEC);
+    CHECK(fd >= 0);
+    volatile char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED);
+    p[0] = 1; /* the file is empty */
+}
+
+static void bus_main(void *arg)
+{
+    (void)arg;
+    past_eof();
+    no_tail_call();
+}
+
+static void *thread_fault(void *arg)
+{
+    (void)arg;
+    null_deref();
+    return NULL;
+}
+
+static void plain_thread_main(void *arg)
+{
+    (void)arg;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, thread_fault, NULL) == 0);
+    pthread_join(th, NULL);
+}
+
+static gort_chan *started, *never;
+
+__attribute__((noinline)) static void parked_helper(void *arg)
+{
+    (void)arg;
+    gort_chan_send(started, NULL);
+    gort_chan_recv(never, NULL);
+    no_tail_call();
+}
+
+/* With GORTMAXPROCS=1 the helper has parked on `never` before main runs
+ * again: its send makes main runnable but keeps the only P. */
+static void with_parked_helper(void *arg)
+{
+    (void)arg;
+    started = gort_chan_make(0, 0);
+    never = gort_chan_make(0, 0);
+    gort_go(parked_helper, NULL);
+    gort_chan_recv(started, NULL);
+    null_deref();    no_tail_call();
+}
+
+/* Runtime code faulting on the scheduler's stack (g0), as a gort bug would:
+ * switch to g0 the way every park does, and trap there.  SIGILL, which no
+ * sanitizer takes, so every build sees gort's report. */
+static void g0_trap(G *g)
+{
+    (void)g;
+    __builtin_trap();
+}
+
+static void g0_main(void *arg)
+{
+    (void)arg;
+    M *m = gort__getm();
+    gort__mcall_asm(gort__getg(), g0_trap, m->g0_sp);
+}
+
+#ifdef TEST_ASAN
+static void heap_overflow_main(void *arg)
+{
+    (void)arg;
+    volatile char *p = malloc(16);
+    p[16] = 1;
+    free((void *)p);
+}
+#endif
+
+/* ---------------------------------------------------------------------
+ * The cases
+ * ------------------------------------------------------------------- */
+
+static void test_overflow(void)
+{
+    static const crash_case cases[] = {
+        {"recursion", overflow_recursion, NULL, NULL, NULL, false},
+        {"big frame", overflow_big_frame, NULL, NULL, NULL, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const crash_case *c = &cases[i];
+        int st = run_case(c);
+        if (forwarded(c, st, SIGSEGV))
+            continue;
+        want(c, st, "gort: fatal error: stack overflow\n");
+        want(c, st, "[signal SIGSEGV: segmentation violation code=SEGV_ACCERR");
+        want(c, st, "goroutine 1 exceeded its 256 KiB stack");
+        want(c, st, "raise the limit with GORTSTACKSIZE=512K\n");
+        want(c, st, "\ngoroutine 1 [running]:\n");
+        want(c, st, i == 0 ? "\trecurse" : "\tbig_frame");
+        want_not(c, st, "unexpected signal");
+        want_killed(c, st, SIGSEGV);
+    }
+    /* A goroutine other than main, with a smaller stack. */
+    crash_case c = {"other goroutine, 64K", overflow_other, NULL, "64K", NULL, false};
+    int st = run_case(&c);
+    if (!forwarded(&c, st, SIGSEGV)) {
+        want(&c, st, "gort: fatal error: stack overflow\n");
+        want(&c, st, "exceeded its 64 KiB stack");
+        want(&c, st, "GORTSTACKSIZE=128K\n");
+        want(&c, st, "\trecurse");
+        want_not(&c, st, "goroutine 1 exceeded");
+        want_not(&c, st, "goroutine 1 [");
+        want_killed(&c, st, SIGSEGV);
+    }
+}
+
+static void test_signals(void)
+{
+    static const struct {
+        crash_case c;
+        int sig;
+        const char *title, *line, *frame, *entry;
+    } cases[] = {
+        {{"NULL", segv_main, NULL, NULL, NULL, false}, SIGSEGV,
+         "gort: fatal error: unexpected signal SIGSEGV: segmentation violation\n",
+         "[signal SIGSEGV: segmentation violation code=SEGV_MAPERR addr=0x0 pc=0x",
+         "\tnull_deref", "\tsegv_main"},
+        {{"divide by zero", fpe_main, NULL, NULL, NULL, false}, SIGFPE,
+         "gort: fatal error: unexpected signal SIGFPE: floating-point exception\n",
+         "[signal SIGFPE: floating-point exception code=FPE_INTDIV addr=0x",
+         "\tdivide", "\tfpe_main"},
+        {{"mapping past EOF", bus_main, NULL, NULL, NULL, false}, SIGBUS,
+         "gort: fatal error: unexpected signal SIGBUS: bus error\n",
+         "[signal SIGBUS: bus error code=BUS_ADRERR addr=0x",
+         "\tpast_eof", "\tbus_main"},
+        {{"__builtin_trap", ill_main, NULL, NULL, NULL, false}, SIGILL,
+         "gort: fatal error: unexpected signal SIGILL: illegal instruction\n",
+         "[signal SIGILL: illegal instruction code=ILL_ILLOPN addr=0x",
+         "\ttrap_here", "\till_main"},
+        {{"int3", trap_main, NULL, NULL, NULL, false}, SIGTRAP,
+         "gort: fatal error: unexpected signal SIGTRAP: trace trap\n",
+         "[signal SIGTRAP: trace trap code=SI_KERNEL addr=0x0 pc=0x",
+         "\tbreakpoint_here", "\ttrap_main"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const crash_case *c = &cases[i].c;
+        int st = run_case(c);
+        if (forwarded(c, st, cases[i].sig))
+            continue;
+        want(c, st, cases[i].title);
+        want(c, st, cases[i].line);
+        want(c, st, "\ngoroutine 1 [running]:\n");
+        want(c, st, cases[i].frame);
+        want(c, st, cases[i].entry);
+        want_not(c, st, "stack overflow");
+        want_killed(c, st, cases[i].sig);
+    }
+}
+
+/* Not gort's: a plain thread's fault, and a signal the program handles. */
+static void test_not_ours(void)
+{
+    crash_case c = {"plain pthread", plain_thread_main, NULL, NULL, NULL, false};
+    int st = run_case(&c);
+    if (!forwarded(&c, st, SIGSEGV)) {
+        want_not(&c, st, "gort:");
+        want_killed(&c, st, SIGSEGV);
+    }
+
+    /* Installed before gort (so gort saw it as the previous handler): it
+     * runs, in place of any report, in every build. */
+    crash_case p = {"previous handler", segv_main, NULL, NULL, NULL, true};
+    st = run_case(&p);
+    want(&p, st, "program's own handler ran\n");
+    want_not(&p, st, "gort: fatal error");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 42)
+        fail_case(&p, st, "did not exit 42 from the program's handler");
+}
+
+static void test_traceback_levels(void)
+{
+    /* SIGILL: no sanitizer handles it, so every build checks these. */
+    crash_case none = {"GORTTRACEBACK=none", ill_main, "none", NULL, NULL, false};
+    int st = run_case(&none);
+    want(&none, st, "gort: fatal error: unexpected signal SIGILL: illegal instruction\n");
+    want(&none, st, "[signal SIGILL: illegal instruction code=ILL_ILLOPN");
+    want_not(&none, st, "goroutine 1");
+    want_not(&none, st, "trap_here");
+    want_killed(&none, st, SIGILL);
+
+    crash_case crash = {"GORTTRACEBACK=crash", ill_main, "crash", NULL, NULL, false};
+    st = run_case(&crash);
+    want(&crash, st, "gort: fatal error: unexpected signal SIGILL: illegal instruction\n");
+    want(&crash, st, "\ttrap_here");
+    want_killed(&crash, st, SIGABRT);
+
+    /* The parked helper goroutine shows up only at all (and above). */
+    crash_case single = {"GORTTRACEBACK=single", with_parked_helper, "single", NULL, "1", false};
+    st = run_case(&single);
+    if (!forwarded(&single, st, SIGSEGV)) {
+        want(&single, st, "\tnull_deref");
+        want(&single, st, "\twith_parked_helper");
+        want_not(&single, st, "\tparked_helper");
+        want_killed(&single, st, SIGSEGV);
+    }
+    crash_case all = {"GORTTRACEBACK=all", with_parked_helper, "all", NULL, "1", false};
+    st = run_case(&all);
+    if (!forwarded(&all, st, SIGSEGV)) {
+        want(&all, st, "\ngoroutine 1 [running]:\n");
+        want(&all, st, "\tnull_deref");
+        want(&all, st, "\tparked_helper");
+        want(&all, st, "chan receive");
+        want_killed(&all, st, SIGSEGV);
+    }
+}
+
+static void test_scheduler_fault(void)
+{
+    crash_case c = {"fault on g0", g0_main, NULL, NULL, NULL, false};
+    int st = run_case(&c);
+    want(&c, st, "gort: fatal error: unexpected signal SIGILL: illegal instruction in the "
+                 "scheduler (M");
+    want(&c, st, "[signal SIGILL: illegal instruction code=ILL_ILLOPN");
+    want(&c, st, "\nscheduler stack (M");
+    want(&c, st, "\tg0_trap");
+    want_not(&c, st, "goroutine 1 [running]");
+    want_killed(&c, st, SIGILL);
+}
+
+/* ASan's own reports (not signals at all) come out as they always did. */
+static void test_asan(void)
+{
+#ifdef TEST_ASAN
+    crash_case c = {"ASan heap overflow", heap_overflow_main, NULL, NULL, NULL, false};
+    int st = run_case(&c);
+    want(&c, st, "AddressSanitizer: heap-buffer-overflow");
+    want_not(&c, st, "gort: fatal error");
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        fail_case(&c, st, "exited 0");
+#else
+    printf("  ASan report case: not an ASan build, skipped\n");
+#endif
+}
+
+int main(void)
+{
+    for (int s = 1; s < NSIG; s++) {
+        struct sigaction sa;
+        if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+            owned[s] = true;
+    }
+    setvbuf(stdout, NULL, _IONBF, 0);
+    test_overflow();
+    test_signals();
+    test_not_ours();
+    test_traceback_levels();
+    test_scheduler_fault();
+    test_asan();
+    printf("ok\n");
+    return 0;
+}
