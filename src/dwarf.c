@@ -23,10 +23,10 @@
  * that is accepted for the same callers under the same rule.  The
  * fatal-signal report (signal_fatal.c) never opens the session: it prints
  * file:line only if an earlier dump or throw opened it, since a crashing
- * process may have a broken heap.  Lookups need stack: they are skipped
- * when less than DWARF_STACK_NEED bytes remain on the current stack
- * (goroutine stack, signal stack), and the frame is printed without
- * file:line.  Modules loaded after the session opened have no file:line.
+ * process may have a broken heap.  libdw needs much stack (below), so it
+ * always runs on a 1 MiB stack of its own, whatever stack the caller is on
+ * (signal stack, small goroutine stack).  Modules loaded after the session
+ * opened have no file:line.
  *
  * Ownership.  The session is not thread-safe: every use is under dw_busy,
  * a try-lock; a caller that finds it busy (another thread dumping, or a
@@ -49,8 +49,8 @@
 #include "runtime.h"
 
 #include <dlfcn.h>
-#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* The parts of <elfutils/libdwfl.h> we use.  Dwfl_Callbacks is four
@@ -80,10 +80,40 @@ static Dwfl *session;
 static _Atomic int dw_state; /* 0 not tried, 1 opening, 2 open, 3 unavailable */
 static _Atomic int dw_busy;
 
-/* A lookup and its callees in libdw stay well below this (measured peak
- * about 10 KiB for the first lookup in a module, which reads its line
- * table); the margin covers libdw versions and inflation under ASan. */
-#define DWARF_STACK_NEED (32 * 1024)
+/* libdw runs on a stack of its own: reading a line table keeps up to a
+ * few thousand line records on the stack (measured: 150 KiB for a small
+ * compilation unit, elfutils 0.188), more than a signal stack (64 KiB) or
+ * a small goroutine stack has.  Mapped once, used under dw_busy. */
+#define DW_STACK_SIZE ((size_t)1 << 20)
+static char *dw_stack_top;
+
+/* Call fn(arg) with rsp at top (16-byte aligned), then come back.  Every
+ * caller-saved register is declared clobbered; rbx keeps our rsp. */
+static void call_on_stack(void (*fn)(void *), void *arg, char *top)
+{
+    __asm__ volatile("mov %%rsp, %%rbx\n\t"
+                     "mov %[top], %%rsp\n\t"
+                     "call *%[fn]\n\t"
+                     "mov %%rbx, %%rsp"
+                     : "+D"(arg), [fn] "+r"(fn)
+                     : [top] "r"(top)
+                     : "rbx", "rax", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory",
+                       "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
+static bool map_stack(void)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t page = pg > 0 ? (size_t)pg : 4096;
+    char *mem = mmap(NULL, DW_STACK_SIZE + page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED)
+        return false;
+    mprotect(mem, page, PROT_NONE); /* overflow faults instead of scribbling */
+    dw_stack_top = mem + page + DW_STACK_SIZE;
+    return true;
+}
 
 static bool open_session(void)
 {
@@ -111,6 +141,11 @@ static bool open_session(void)
     return true;
 }
 
+static void open_on_stack(void *ok)
+{
+    *(bool *)ok = open_session();
+}
+
 void gort__dwarf_open(void)
 {
     int want = 0;
@@ -118,7 +153,9 @@ void gort__dwarf_open(void)
         !atomic_compare_exchange_strong(&dw_state, &want, 1))
         return; /* open, unavailable, or being opened by another thread */
     int saved = errno;
-    bool ok = open_session();
+    bool ok = false;
+    if (map_stack())
+        call_on_stack(open_on_stack, &ok, dw_stack_top);
     errno = saved;
     atomic_store_explicit(&dw_state, ok ? 2 : 3, memory_order_release);
     /* libdw's code is not registered as the program's, so the preemption
@@ -130,48 +167,45 @@ bool gort__dwarf_available(void)
     return atomic_load_explicit(&dw_state, memory_order_acquire) == 2;
 }
 
-/* Bytes left below sp on the stack we are running on, or SIZE_MAX when the
- * bounds are unknown (a plain thread's own stack: assumed large). */
-static size_t stack_left(void)
+typedef struct lookup {
+    uintptr_t pc;
+    char *file;
+    size_t n;
+    int line;
+    bool ok;
+} lookup;
+
+static void lookup_on_stack(void *arg)
 {
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    stack_t ss;
-    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK) && ss.ss_sp &&
-        sp >= (uintptr_t)ss.ss_sp && sp < (uintptr_t)ss.ss_sp + ss.ss_size)
-        return sp - (uintptr_t)ss.ss_sp;
-    M *m = gort__getm();
-    if (m && m->curg && !m->curg->foreign && sp >= m->curg->stack_lo && sp < m->curg->stack_hi)
-        return sp - m->curg->stack_lo;
-    if (m && m->g0_hi && sp >= m->g0_lo && sp < m->g0_hi)
-        return sp - m->g0_lo;
-    return SIZE_MAX;
+    lookup *lk = arg;
+    Dwfl_Module *mod = dw.addrmodule(session, lk->pc);
+    Dwfl_Line *l = mod ? dw.getsrc(mod, lk->pc) : NULL;
+    int ln = 0;
+    const char *f = l ? dw.lineinfo(l, NULL, &ln, NULL, NULL, NULL) : NULL;
+    if (f && *f && ln > 0) {
+        size_t len = strlen(f);
+        if (len >= lk->n)
+            len = lk->n - 1;
+        memcpy(lk->file, f, len);
+        lk->file[len] = 0;
+        lk->line = ln;
+        lk->ok = true;
+    }
 }
 
 bool gort__dwarf_fileline(uintptr_t pc, char *file, size_t n, int *line)
 {
     if (!gort__dwarf_available() || n == 0)
         return false;
-    if (stack_left() < DWARF_STACK_NEED)
-        return false;
     int want = 0;
     if (!atomic_compare_exchange_strong(&dw_busy, &want, 1))
         return false;
     int saved = errno;
-    bool ok = false;
-    Dwfl_Module *mod = dw.addrmodule(session, pc);
-    Dwfl_Line *l = mod ? dw.getsrc(mod, pc) : NULL;
-    int ln = 0;
-    const char *f = l ? dw.lineinfo(l, NULL, &ln, NULL, NULL, NULL) : NULL;
-    if (f && *f && ln > 0) {
-        size_t len = strlen(f);
-        if (len >= n)
-            len = n - 1;
-        memcpy(file, f, len);
-        file[len] = 0;
-        *line = ln;
-        ok = true;
-    }
+    lookup lk = {pc, file, n, 0, false};
+    call_on_stack(lookup_on_stack, &lk, dw_stack_top);
     atomic_store(&dw_busy, 0);
     errno = saved;
-    return ok;
+    if (lk.ok)
+        *line = lk.line;
+    return lk.ok;
 }

@@ -10,14 +10,16 @@
  * the real one even mid-loop), every other goroutine, and exits 2; at
  * GORTTRACEBACK=crash it dies by SIGABRT instead.
  *
- * A program that handles or ignores SIGQUIT itself keeps it: if a handler
- * or SIG_IGN is in place when gort starts, gort installs nothing and never
- * dumps on SIGQUIT (Go installs its handler over an inherited SIG_IGN, but
- * gort is a library inside someone else's program, like Go's c-archive
- * mode, which leaves SIGQUIT alone entirely).  Such a program can call
- * gort_dump_goroutines from its own handling (from ordinary code: the
- * call is not meant for a signal handler).  A handler the program installs
- * after gort started simply replaces ours.
+ * A program that handles SIGQUIT itself keeps it: if a handler is in place
+ * when gort starts, gort installs nothing and never dumps on SIGQUIT (Go's
+ * c-archive mode leaves SIGQUIT to the host program too).  Such a program
+ * can call gort_dump_goroutines from its own handling (from ordinary code:
+ * the call is not meant for a signal handler).  A handler the program
+ * installs after gort started simply replaces ours.  An inherited SIG_IGN
+ * is overridden, as Go does: shells start background jobs (`prog &` in a
+ * script) with SIGQUIT ignored, and those are the programs one wants to
+ * dump; a program that wants SIGQUIT ignored sets SIG_IGN after gort_main
+ * starts, or handles it.
  *
  * Invariants.  The handler runs on the thread's alternate signal stack
  * (SA_ONSTACK; every M has one) and saves errno; it does not return when
@@ -56,8 +58,9 @@ static void install(void)
     struct sigaction old;
     if (sigaction(SIGQUIT, NULL, &old) != 0)
         return;
-    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
-        return; /* the program's own handler, or SIG_IGN: leave it be */
+    if ((old.sa_flags & SA_SIGINFO) ||
+        (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN))
+        return; /* the program's own handler: leave it be */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = sigquit_handler;

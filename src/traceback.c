@@ -712,6 +712,20 @@ void gort__fatal_exit2(const char *msg)
     _exit(2);
 }
 
+/* May a signal handler that interrupted pc load libdw (dlopen, malloc)?
+ * Yes if pc is in the program or the runtime: the thread is not inside
+ * malloc or the loader.  Inside libc only for its raw syscall() wrapper,
+ * a leaf that holds no lock: that is where every parked thread of the
+ * runtime sits (futex waits), so a SIGQUIT to an idle process, which the
+ * kernel usually hands to such a thread, still gets file:line. */
+static bool safe_to_load(uintptr_t pc)
+{
+    if (gort__pc_code(pc) != GORT_PR_FOREIGN)
+        return true;
+    gort__sym s;
+    return gort__symtab_lookup(pc, &s) && s.name && strcmp(s.name, "syscall") == 0;
+}
+
 void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
 {
     /* One report; a fatal error being printed already wins (it exits). */
@@ -725,9 +739,7 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
          code);
     int level = gort__cfg.traceback;
     if (level > GORT_TB_NONE) {
-        /* Load libdw only if this thread was interrupted in the program or
-         * the runtime, never inside libc (malloc, the loader). */
-        if (gort__pc_code(pc) != GORT_PR_FOREIGN)
+        if (safe_to_load(pc))
             gort__dwarf_open();
         frame_cache_reset();
         bool system = level >= GORT_TB_SYSTEM;

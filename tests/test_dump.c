@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 /* Runtime-internal (hidden, but linkable from the static library): the
@@ -268,6 +269,36 @@ static void test_sigquit(void)
     CHECK(strstr(buf, "[sync.Cond.Wait]:"), "%s", buf);
 }
 
+/* SIGQUIT with no dump before it: the handler itself loads libdw (the
+ * signal interrupts libc's syscall(), where loading is allowed), and the
+ * interrupted goroutine's frames come from the signal context. */
+__attribute__((noinline)) static void quit_me(void)
+{
+    syscall(SYS_tgkill, getpid(), gettid(), SIGQUIT);
+    NOTAIL();
+}
+static void main_fresh(void *a)
+{
+    (void)a;
+    quit_me();
+    NOTAIL();
+}
+static void child_fresh(void *a)
+{
+    (void)a;
+    gort_main(main_fresh, NULL);
+    _exit(5);
+}
+static void test_sigquit_fresh(void)
+{
+    static char buf[1 << 16];
+    int st = capture_child(child_fresh, NULL, buf, sizeof buf);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %#x:\n%s", st, buf);
+    CHECK(strstr(buf, "SIGQUIT: quit\nPC="), "%s", buf);
+    CHECK(strstr(buf, "goroutine 1 [running]:\n"), "%s", buf);
+    check_frame(buf, "main_fresh");
+}
+
 /* A program that handles SIGQUIT itself keeps its handler: no dump. */
 static volatile sig_atomic_t own_quits;
 static void own_handler(int sig) { (void)sig; own_quits++; }
@@ -404,6 +435,7 @@ int main(void)
 #ifndef GORT_TEST_NODEBUG
     test_minutes();
     test_sigquit();
+    test_sigquit_fresh();
     st = capture_child(child_own, NULL, buf, sizeof buf);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "status %#x:\n%s", st, buf);
     CHECK(!strstr(buf, "SIGQUIT"), "%s", buf);
