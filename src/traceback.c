@@ -26,7 +26,9 @@
  * every goroutine for fatal errors and SIGQUIT (Go forces "all" for both;
  * single vs all only differs for Go's panics, which gort has not), with
  * the runtime's internal frames (gort__*) hidden; system: those frames too;
- * crash: as system, then die by SIGABRT so a core is written.
+ * crash: as system, then die by SIGABRT so a core is written.  SIGQUIT is
+ * a runtime crash to Go, printed at level "system" at least; we do the
+ * same, but let "none" silence it (Go's runtime throws ignore "none").
  *
  * Invariants.  Everything here may run with runtime locks held, on g0, on
  * a foreign thread, or in a signal handler: no malloc (except inside libdw,
@@ -604,6 +606,17 @@ int gort_dump_goroutines(int fd)
  * Fatal errors and SIGQUIT
  * ------------------------------------------------------------------- */
 
+/* Load libdw for a fatal error raised in ordinary code; not when raised
+ * inside a signal handler (on the signal stack), where the interrupted
+ * code may hold malloc's or the loader's lock (see dwarf.c). */
+static void dwarf_open_unless_handler(void)
+{
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
+        return;
+    gort__dwarf_open();
+}
+
 /* GORTTRACEBACK=crash: die by SIGABRT (default action: core dump), as
  * Go's crash() does, instead of exiting 2. */
 static void die_abort(void)
@@ -673,9 +686,7 @@ void gort__throw(const char *fmt, ...)
 
     int level = gort__cfg.traceback;
     if (level > GORT_TB_NONE) {
-        /* Not a signal handler: the thread is in runtime code, holding no
-         * libc lock, so libdw may be loaded (see dwarf.c). */
-        gort__dwarf_open();
+        dwarf_open_unless_handler();
         bool system = level >= GORT_TB_SYSTEM;
         M *m = gort__getm();
         G *cur = m ? m->curg : NULL;
@@ -700,7 +711,7 @@ void gort__fatal_exit2(const char *msg)
     fatal_enter(msg);
     int level = gort__cfg.traceback;
     if (level > GORT_TB_NONE) {
-        gort__dwarf_open();
+        dwarf_open_unless_handler();
         tbout o;
         out_init(&o, 2);
         M *m = gort__getm();
@@ -742,7 +753,9 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
         if (safe_to_load(pc))
             gort__dwarf_open();
         frame_cache_reset();
-        bool system = level >= GORT_TB_SYSTEM;
+        /* Go reports SIGQUIT as a runtime crash, whose level is at least
+         * "system": runtime frames are shown whatever the setting. */
+        bool system = true;
         G *cur = m ? m->curg : NULL;
         if (cur && !cur->foreign && sp >= cur->stack_lo && sp < cur->stack_hi) {
             header(&o, cur, G_RUNNING, true);
@@ -754,7 +767,7 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
                 outf(&o, "scheduler stack (M%d):\n", m->id);
             else
                 outf(&o, "thread %d (not a goroutine) [running]:\n", (int)gettid());
-            trace_ctx(&o, pc, fp, NULL, true);
+            trace_ctx(&o, pc, fp, NULL, system);
         }
         if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
             outf(&o, "\n");
