@@ -488,11 +488,14 @@ static void trace_ctx(tbout *o, uintptr_t pc, uintptr_t fp, G *g, bool system)
     walk(o, fp, &b, system);
 }
 
+/* For the fatal-signal report (signal_fatal.c): a runtime crash to Go,
+ * whose level is then "system" at least, so runtime frames are shown, as
+ * they are by gort__dump_others. */
 void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g)
 {
     tbout o;
     out_init(&o, fd);
-    trace_ctx(&o, pc, fp, g, level_system());
+    trace_ctx(&o, pc, fp, g, true);
     out_flush(&o);
 }
 
@@ -557,7 +560,7 @@ int gort__dump_others(int fd, G *skip)
     tbout o;
     out_init(&o, fd);
     M *m = gort__getm();
-    int n = dump_others(&o, skip, m ? m->curg : NULL, level_system());
+    int n = dump_others(&o, skip, m ? m->curg : NULL, true);
     out_flush(&o);
     return n;
 }
