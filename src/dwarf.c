@@ -58,6 +58,8 @@
 typedef struct Dwfl Dwfl;
 typedef struct Dwfl_Module Dwfl_Module;
 typedef struct Dwfl_Line Dwfl_Line;
+typedef struct Dwarf_Die Dwarf_Die; /* only handled through libdw's pointers */
+typedef struct Dwarf_Line Dwarf_Line;
 typedef struct {
     void *find_elf;
     void *find_debuginfo;
@@ -72,6 +74,13 @@ static struct {
     Dwfl_Module *(*addrmodule)(Dwfl *, uint64_t);
     Dwfl_Line *(*getsrc)(Dwfl_Module *, uint64_t);
     const char *(*lineinfo)(Dwfl_Line *, uint64_t *, int *, int *, uint64_t *, uint64_t *);
+    /* for modules without .debug_aranges (clang does not emit it by
+     * default), where dwfl_module_getsrc finds nothing: */
+    Dwarf_Die *(*nextcu)(Dwfl_Module *, Dwarf_Die *, uint64_t *);
+    int (*haspc)(Dwarf_Die *, uint64_t);
+    Dwarf_Line *(*getsrc_die)(Dwarf_Die *, uint64_t);
+    int (*lineno)(Dwarf_Line *, int *);
+    const char *(*linesrc)(Dwarf_Line *, uint64_t *, uint64_t *);
 } dw;
 
 static dwfl_callbacks callbacks;
@@ -126,11 +135,17 @@ static bool open_session(void)
     *(void **)&dw.addrmodule = dlsym(h, "dwfl_addrmodule");
     *(void **)&dw.getsrc = dlsym(h, "dwfl_module_getsrc");
     *(void **)&dw.lineinfo = dlsym(h, "dwfl_lineinfo");
+    *(void **)&dw.nextcu = dlsym(h, "dwfl_module_nextcu");
+    *(void **)&dw.haspc = dlsym(h, "dwarf_haspc");
+    *(void **)&dw.getsrc_die = dlsym(h, "dwarf_getsrc_die");
+    *(void **)&dw.lineno = dlsym(h, "dwarf_lineno");
+    *(void **)&dw.linesrc = dlsym(h, "dwarf_linesrc");
     callbacks.find_elf = dlsym(h, "dwfl_linux_proc_find_elf");
     callbacks.find_debuginfo = dlsym(h, "dwfl_standard_find_debuginfo");
     callbacks.debuginfo_path = &debuginfo_path;
     if (!dw.begin || !dw.proc_report || !dw.report_end || !dw.addrmodule || !dw.getsrc ||
-        !dw.lineinfo || !callbacks.find_elf || !callbacks.find_debuginfo)
+        !dw.lineinfo || !dw.nextcu || !dw.haspc || !dw.getsrc_die || !dw.lineno ||
+        !dw.linesrc || !callbacks.find_elf || !callbacks.find_debuginfo)
         return false; /* the handle stays open: harmless, and dlclose is not */
     Dwfl *d = dw.begin(&callbacks);
     if (!d)
@@ -182,6 +197,19 @@ static void lookup_on_stack(void *arg)
     Dwfl_Line *l = mod ? dw.getsrc(mod, lk->pc) : NULL;
     int ln = 0;
     const char *f = l ? dw.lineinfo(l, NULL, &ln, NULL, NULL, NULL) : NULL;
+    if (!l && mod) {
+        /* No address index: find the compilation unit covering pc.  Linear
+         * in the module's units, once per distinct pc (traceback.c caches). */
+        uint64_t bias = 0;
+        for (Dwarf_Die *cu = dw.nextcu(mod, NULL, &bias); cu; cu = dw.nextcu(mod, cu, &bias)) {
+            if (dw.haspc(cu, lk->pc - bias) <= 0)
+                continue;
+            Dwarf_Line *dl = dw.getsrc_die(cu, lk->pc - bias);
+            if (dl && dw.lineno(dl, &ln) == 0)
+                f = dw.linesrc(dl, NULL, NULL);
+            break;
+        }
+    }
     if (f && *f && ln > 0) {
         size_t len = strlen(f);
         if (len >= lk->n)
