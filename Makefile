@@ -30,7 +30,8 @@ RT_S   := $(wildcard src/arch/*_amd64.S)
 RT_OBJ := $(RT_C:src/%.c=$(BUILD)/obj/%.o) $(RT_S:src/%.S=$(BUILD)/obj/%.o)
 HDRS   := include/gort.h $(wildcard src/*.h) $(wildcard src/arch/*.h)
 
-TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c)) \
+            $(BUILD)/tests/test_dump_nog
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 # The runtime's code is renamed from .text to gort_text so the preemption
@@ -72,6 +73,12 @@ $(BUILD)/libgort.so: $(BUILD)/libgort.so.$(VERSION)
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+
+# The dump test once more without debug info: tracebacks must fall back
+# to function+offset, with no file:line.
+$(BUILD)/tests/test_dump_nog: tests/test_dump.c tests/check.h $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -g0 -DGORT_TEST_NODEBUG $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)

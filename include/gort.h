@@ -221,6 +221,19 @@ GORT_API void gort_register_module(const void *addr_in_module,
                                    const void *nosplit_lo,
                                    const void *nosplit_hi);
 
+/* ======================================================================
+ * Debugging
+ * SIGQUIT (kill -QUIT, Ctrl-\) prints every goroutine and exits with
+ * status 2, unless the program handled or ignored SIGQUIT before gort
+ * started.  GORTTRACEBACK=none|single|all|system|crash chooses how much.
+ * ====================================================================== */
+
+/* Write the same dump (every goroutine: state, wait, stack, creator) to
+ * fd, without exiting.  Returns 0, or the errno of the failed write (EBADF
+ * for a bad fd).  From ordinary code (a goroutine or a thread), not from a
+ * signal handler. */
+GORT_API int gort_dump_goroutines(int fd);
+
 #if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_AUTO_REGISTER)
 extern char __start_gort_nosplit[] __attribute__((weak, visibility("hidden")));
 extern char __stop_gort_nosplit[] __attribute__((weak, visibility("hidden")));

@@ -139,6 +139,7 @@ static void schedinit_once(void)
         gort__pidleput(sched.allp[i]);
     gort__unlock(&sched.lock);
     gort__signal_init();
+    gort__sigquit_init();
 }
 
 void gort__schedinit(void) { pthread_once(&init_once, schedinit_once); }
@@ -278,6 +279,7 @@ static G *newg(void (*fn)(void *), void *arg)
     g->param = NULL;
     atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
     g->waiting = NULL;
+    g->waitsince = 0;
     g->asan_fake_stack = NULL;
     gort__arch_newstack(g);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
@@ -291,6 +293,10 @@ int gort_go(void (*fn)(void *), void *arg)
     G *g = newg(fn, arg);
     if (!g)
         return ENOMEM;
+    /* "created by" in dumps: where, and by which goroutine (0: a thread). */
+    g->gopc = (uintptr_t)__builtin_return_address(0);
+    M *cm = gort__getm();
+    g->parentgoid = cm && cm->curg ? cm->curg->goid : 0;
     P *pp = gort__getp();
     if (pp) {
         if (pp->goidcache == pp->goidcacheend) {
@@ -935,6 +941,7 @@ void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
         m->waitunlockf = unlockf;
         m->waitlock = lock;
         m->curg->waitreason = reason;
+        m->curg->waitsince = gort__waitclock();
         mcall(park_m);
         return;
     }
@@ -1080,6 +1087,8 @@ int gort_main(void (*fn)(void *), void *arg)
         return ENOMEM;
     g->goid = 1;
     g->is_main = true;
+    g->gopc = 0;
+    g->parentgoid = 0;
     atomic_fetch_add(&sched.ncreated_nop, 1);
     gort__noteclear(&sched.mainnote);
     gort__lock(&sched.lock);

@@ -568,8 +568,36 @@ int gort__dump_others(int fd, G *skip);
  * itself, then the frame-pointer chain from fp, reads bounded by g's
  * stack when fp lies on it, probed otherwise. */
 void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g);
+/* SIGQUIT (sigquit_linux.c's handler): print the report for the context
+ * interrupted at pc/sp/fp and every goroutine, then exit 2 (or abort at
+ * GORTTRACEBACK=crash).  Returns only if a report is already under way. */
+void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code);
+void gort__sigquit_init(void);               /* install it (sigquit_linux.c) */
+/* Whole minutes between since and now, 0 if since is 0 (never parked). */
+int64_t gort__wait_minutes(int64_t since, int64_t now);
+int64_t gort__waitclock(void);               /* clock of g->waitsince (coarse, ns) */
+
+/* Symbols (symtab.c): the module and function containing `lookup`;
+ * false if no module maps it.  name is NULL when unknown, and may point to
+ * a thread-local buffer valid until the next lookup on this thread. */
+typedef struct gort__sym {
+    const char *name;
+    uintptr_t start;      /* function start (if name) */
+    const char *module;   /* path, "?" if unknown */
+    uintptr_t fbase;      /* module load address (if found) */
+} gort__sym;
+bool gort__symtab_lookup(uintptr_t lookup, gort__sym *out);
 /* Describe pc as "func+0xoff (module)" into buf. */
 void gort__symbolize(uintptr_t pc, char *buf, size_t n);
+/* Same, naming the function containing `lookup` (pc - 1 for a return address). */
+void gort__symbolize_at(uintptr_t pc, uintptr_t lookup, char *buf, size_t n);
+
+/* File:line (dwarf.c, libdw loaded with dlopen).  Open the session: only
+ * where allocating and taking the loader lock is safe (see dwarf.c). */
+void gort__dwarf_open(void);
+bool gort__dwarf_available(void);
+/* Source position of pc into file/line; false if unknown. */
+bool gort__dwarf_fileline(uintptr_t pc, char *file, size_t n, int *line);
 
 /* ---------------------------------------------------------------------
  * Misc

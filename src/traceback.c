@@ -1,24 +1,45 @@
 /*
- * traceback.c — fatal errors and goroutine tracebacks (Go's panic.go throw
- * and traceback.go, without stack maps or DWARF).
+ * traceback.c — fatal errors, goroutine tracebacks and goroutine dumps
+ * (Go's panic.go throw, traceback.go and the SIGQUIT report of
+ * signal_unix.go), without stack maps.
  *
  * What it does.  gort__throw prints "gort: fatal error: <msg>", the
  * current goroutine's stack and every other goroutine's, then exits with
  * status 2 as Go does.  gort__fatal_exit2 (deadlock) prints every
- * goroutine and exits 2.  Stacks are walked through the frame-pointer
- * chain (the runtime, tests and examples build with
- * -fno-omit-frame-pointer; user code that omits frame pointers just
- * shortens the trace), and addresses are named with dladdr, falling back
- * to the module's own ELF .symtab, which also names static and hidden
- * functions (the whole runtime is hidden).
+ * goroutine and exits 2.  gort__sigquit_report is the SIGQUIT dump
+ * (sigquit_linux.c installs the handler), gort_dump_goroutines the same
+ * dump on demand, to any descriptor, without exiting.  Stacks are walked
+ * through the frame-pointer chain (the runtime, tests and examples build
+ * with -fno-omit-frame-pointer; user code that omits frame pointers just
+ * shortens the trace); symtab.c names the addresses, dwarf.c adds file:line
+ * when the binary has debug info and libdw is there.
+ *
+ * Output, like Go's: a header per goroutine, "goroutine 7 [chan receive,
+ * 2 minutes]:" (the wait is shown from one minute on, in whole minutes, as
+ * Go does), then one entry per frame:
+ *     worker(...)
+ *             /src/app.c:42 +0x1d          with debug info, or
+ *             worker+0x1d (./app)          without
+ * then "created by <function> in goroutine N" and the position of the
+ * gort_go call.  GORTTRACEBACK (gort__cfg.traceback) picks what is
+ * printed, with Go's meanings: none: no stacks; single (default) and all:
+ * every goroutine for fatal errors and SIGQUIT (Go forces "all" for both;
+ * single vs all only differs for Go's panics, which gort has not), with
+ * the runtime's internal frames (gort__*) hidden; system: those frames too;
+ * crash: as system, then die by SIGABRT so a core is written.  SIGQUIT is
+ * a runtime crash to Go, printed at level "system" at least; we do the
+ * same, but let "none" silence it (Go's runtime throws ignore "none").
  *
  * Invariants.  Everything here may run with runtime locks held, on g0, on
- * a foreign thread, or in a signal handler: no malloc, no stdio, no
- * blocking lock.  Every memory read during a walk is checked first: inside
- * the known stack [lo, hi) of the goroutine or g0, or, where no bounds are
- * known (foreign threads, the signal stack), probed with process_vm_readv,
- * which fails with EFAULT instead of faulting.  Frame pointers must strictly
- * increase, so a corrupt chain ends instead of looping.
+ * a foreign thread, or in a signal handler: no malloc (except inside libdw,
+ * see dwarf.c for when), no stdio, no blocking lock.  Every memory read
+ * during a walk is checked first: inside the known stack [lo, hi) of the
+ * goroutine or g0, or, where no bounds are known (foreign threads, the
+ * signal stack), probed with process_vm_readv, which fails with EFAULT
+ * instead of faulting.  Frame pointers must strictly increase, so a corrupt
+ * chain ends instead of looping.  Output goes through a 4 KiB buffer on the
+ * stack (one write per 4 KiB, not per line), so a dump of a million
+ * goroutines is streamed in constant memory.
  *
  * A parked G's frame is the one gort__mcall_asm pushed (asm_amd64.S):
  *     sched_sp+0 MXCSR/x87 CW, +8..+40 r15 r14 r13 r12 rbx, +48 rbp, +56 pc
@@ -28,26 +49,30 @@
  * dump walks it even when allglock cannot be taken (a fatal error raised
  * with allglock held, or by a thread that is stuck holding it): it tries the
  * lock briefly, then reads without it.  Racy reads of a G that changes state
- * meanwhile can only produce a wrong but bounds-checked trace.
+ * meanwhile can only produce a wrong but bounds-checked trace.  The frame
+ * cache (resolved names and lines by pc) is a try-locked static table: a
+ * million parked goroutines share a handful of pcs, and naming each frame
+ * afresh (dladdr, a symbol-table scan, a DWARF lookup) would take minutes;
+ * a caller that finds it busy resolves without it.
  *
  * Rejected: backtrace(3)/libgcc unwinding (may malloc and take the loader
  * lock on first use, and needs .eh_frame for every frame), abort() on a
  * fatal error (a core dump and SIGABRT where Go exits 2; tests check the
- * status), exit() (atexit handlers may re-enter the runtime while we hold
- * its locks).
+ * status; GORTTRACEBACK=crash asks for it), exit() (atexit handlers may
+ * re-enter the runtime while we hold its locks), stopping running
+ * goroutines to trace them (Go does; a dump that needs every thread's
+ * cooperation hangs exactly when a thread is stuck, so their stacks are
+ * reported as unavailable instead).
  */
 #define _GNU_SOURCE
 #include "runtime.h"
 
-#include <dlfcn.h>
-#include <elf.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/auxv.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,199 +92,172 @@ __attribute__((format(printf, 2, 3))) static void fdprint(int fd, const char *fm
 }
 
 /* ---------------------------------------------------------------------
- * Symbolization
+ * Buffered output
  * ------------------------------------------------------------------- */
 
-/* One module's mapped ELF file, cached so a dump of many goroutines does
- * not map the file once per frame.  Entries are only appended, under
- * cache_busy; a caller that finds the cache busy maps privately. */
-typedef struct elfmod {
-    const void *fbase;       /* dli_fbase identifying the module */
-    const unsigned char *map;
-    size_t len;
-    const Elf64_Sym *syms;
-    size_t nsyms;
-    const char *strs;
-    size_t strslen;
-    uintptr_t bias;          /* runtime address - link-time address */
-} elfmod;
+typedef struct tbout {
+    int fd;
+    int err;          /* first write error (errno), 0 if none */
+    size_t n;
+    char buf[4096];
+} tbout;
 
-#define ELF_CACHE 16
-static elfmod elf_cache[ELF_CACHE];
-static int elf_ncache;
-static _Atomic int cache_busy;
-
-static bool main_program(const void *fbase)
+static void out_init(tbout *o, int fd)
 {
-    /* The kernel maps the executable's program headers in its first page:
-     * AT_PHDR lies just above the main program's dli_fbase. */
-    uintptr_t phdr = (uintptr_t)getauxval(AT_PHDR);
-    return phdr >= (uintptr_t)fbase && phdr - (uintptr_t)fbase < 4096;
+    o->fd = fd;
+    o->err = 0;
+    o->n = 0;
 }
 
-/* Map the file and find its symbol table; false if it is not usable. */
-static bool elf_open(const char *path, const void *fbase, elfmod *em)
+static void out_flush(tbout *o)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
-        close(fd);
-        return false;
-    }
-    size_t len = (size_t)st.st_size;
-    const unsigned char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED)
-        return false;
-    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)map;
-    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_phentsize != sizeof(Elf64_Phdr) ||
-        eh->e_shoff > len || eh->e_shnum > (len - eh->e_shoff) / sizeof(Elf64_Shdr) ||
-        eh->e_phoff > len || eh->e_phnum > (len - eh->e_phoff) / sizeof(Elf64_Phdr))
-        goto bad;
-
-    /* Load bias: where the lowest PT_LOAD landed versus its p_vaddr. */
-    const Elf64_Phdr *ph = (const Elf64_Phdr *)(map + eh->e_phoff);
-    uintptr_t minva = UINTPTR_MAX;
-    for (int i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr < minva)
-            minva = ph[i].p_vaddr;
-    if (minva == UINTPTR_MAX)
-        goto bad;
-    minva &= ~(uintptr_t)4095;
-
-    const Elf64_Shdr *sh = (const Elf64_Shdr *)(map + eh->e_shoff);
-    const Elf64_Shdr *symsh = NULL;
-    for (int i = 0; i < eh->e_shnum; i++)
-        if (sh[i].sh_type == SHT_SYMTAB)
-            symsh = &sh[i];
-    if (!symsh) /* stripped: the dynamic table is better than nothing */
-        for (int i = 0; i < eh->e_shnum; i++)
-            if (sh[i].sh_type == SHT_DYNSYM)
-                symsh = &sh[i];
-    if (!symsh || symsh->sh_link >= eh->e_shnum || symsh->sh_offset > len ||
-        symsh->sh_size > len - symsh->sh_offset)
-        goto bad;
-    const Elf64_Shdr *strsh = &sh[symsh->sh_link];
-    if (strsh->sh_offset > len || strsh->sh_size > len - strsh->sh_offset)
-        goto bad;
-
-    em->fbase = fbase;
-    em->map = map;
-    em->len = len;
-    em->syms = (const Elf64_Sym *)(map + symsh->sh_offset);
-    em->nsyms = symsh->sh_size / sizeof(Elf64_Sym);
-    em->strs = (const char *)(map + strsh->sh_offset);
-    em->strslen = strsh->sh_size;
-    em->bias = (uintptr_t)fbase - minva;
-    return true;
-bad:
-    munmap((void *)map, len);
-    return false;
-}
-
-/* Function containing link-time address `addr`: name and start, or NULL. */
-static const char *elf_lookup(const elfmod *em, uintptr_t addr, uintptr_t *start)
-{
-    const Elf64_Sym *best = NULL;
-    for (size_t i = 0; i < em->nsyms; i++) {
-        const Elf64_Sym *s = &em->syms[i];
-        int type = ELF64_ST_TYPE(s->st_info);
-        if ((type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE) ||
-            s->st_shndx == SHN_UNDEF || s->st_shndx >= SHN_LORESERVE || s->st_name == 0 ||
-            s->st_name >= em->strslen || s->st_value > addr)
-            continue;
-        if (s->st_size != 0) {
-            if (addr - s->st_value < s->st_size) {
-                best = s;
-                break; /* exact containment beats any sizeless label */
-            }
-        } else if (type != STT_NOTYPE || em->strs[s->st_name] != '.') {
-            /* sizeless symbol (hand-written asm): nearest one below */
-            if (!best || s->st_value > best->st_value)
-                best = s;
+    int saved = errno;
+    const char *p = o->buf;
+    size_t n = o->n;
+    while (n > 0 && o->err == 0) {
+        ssize_t w = write(o->fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            o->err = errno; /* keep formatting, write nothing more */
+            break;
         }
+        p += w;
+        n -= (size_t)w;
     }
-    if (!best)
-        return NULL;
-    /* a sizeless match far away is more misleading than no name */
-    if (best->st_size == 0 && addr - best->st_value > 4096)
-        return NULL;
-    *start = best->st_value;
-    return em->strs + best->st_name;
+    o->n = 0;
+    errno = saved;
 }
 
-/* Look up pc in the module at fbase/path via the cache (or a private
- * mapping when another thread is using the cache). */
-static const char *elf_name(const char *path, const void *fbase, uintptr_t pc,
-                            uintptr_t *symaddr)
+__attribute__((format(printf, 2, 3))) static void outf(tbout *o, const char *fmt, ...)
 {
-    const char *file = (main_program(fbase) || !path || !*path) ? "/proc/self/exe" : path;
-    const char *name = NULL;
-    uintptr_t start = 0;
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&cache_busy, &expected, 1)) {
-        elfmod *em = NULL;
-        for (int i = 0; i < elf_ncache; i++)
-            if (elf_cache[i].fbase == fbase)
-                em = &elf_cache[i];
-        if (!em && elf_ncache < ELF_CACHE && elf_open(file, fbase, &elf_cache[elf_ncache]))
-            em = &elf_cache[elf_ncache++];
-        if (em && (name = elf_lookup(em, pc - em->bias, &start)))
-            *symaddr = start + em->bias;
-        atomic_store(&cache_busy, 0);
-        if (em || elf_ncache < ELF_CACHE)
-            return name;
+    for (int tries = 0; tries < 2; tries++) {
+        size_t room = sizeof o->buf - o->n;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(o->buf + o->n, room, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+            return;
+        if ((size_t)k < room) {
+            o->n += (size_t)k;
+            return;
+        }
+        if (o->n == 0) { /* longer than the whole buffer: cut it */
+            o->n = sizeof o->buf - 1;
+            o->buf[o->n - 1] = '\n';
+            return;
+        }
+        out_flush(o);
     }
-    elfmod tmp;
-    if (!elf_open(file, fbase, &tmp))
-        return NULL;
-    /* The name points into the mapping, so copy it out before unmapping. */
-    static __thread char namebuf[256];
-    if ((name = elf_lookup(&tmp, pc - tmp.bias, &start))) {
-        snprintf(namebuf, sizeof namebuf, "%s", name);
-        name = namebuf;
-        *symaddr = start + tmp.bias;
-    }
-    munmap((void *)tmp.map, tmp.len);
-    return name;
 }
 
-/* Name `pc`, looking it up at `lookup` (pc - 1 for a return address, so a
- * call at the very end of a function is not attributed to the next one). */
-static void symbolize_at(uintptr_t pc, uintptr_t lookup, char *buf, size_t n)
+/* ---------------------------------------------------------------------
+ * Naming frames, with a cache
+ * ------------------------------------------------------------------- */
+
+typedef struct frameinfo {
+    uintptr_t lookup;  /* key: the address looked up; 0 = empty slot */
+    uintptr_t start;   /* function start; valid if named */
+    uintptr_t fbase;   /* module base; valid if found */
+    int line;          /* > 0 if file holds the source file */
+    bool found, named, internal, dwarf_tried;
+    char name[128];
+    char module[128];
+    char file[200];
+} frameinfo;
+
+#define FRAME_CACHE 256
+static frameinfo fcache[FRAME_CACHE];
+static _Atomic int fcache_busy;
+
+static void copy_str(char *dst, size_t n, const char *src)
 {
-    Dl_info info;
-    memset(&info, 0, sizeof info);
-    if (!dladdr((void *)lookup, &info) || !info.dli_fbase) {
-        snprintf(buf, n, "0x%lx (?)", (unsigned long)pc);
+    size_t len = strlen(src);
+    if (len >= n)
+        len = n - 1;
+    memcpy(dst, src, len);
+    dst[len] = 0;
+}
+
+static void resolve(uintptr_t lookup, frameinfo *fi)
+{
+    gort__sym s;
+    fi->lookup = lookup;
+    fi->found = gort__symtab_lookup(lookup, &s);
+    fi->named = fi->found && s.name != NULL;
+    fi->start = s.start;
+    fi->fbase = s.fbase;
+    copy_str(fi->name, sizeof fi->name, fi->named ? s.name : "?");
+    copy_str(fi->module, sizeof fi->module, s.module);
+    /* The runtime's internal functions: hidden below GORTTRACEBACK=system
+     * (Go hides runtime.* but its exported functions; the public gort_*
+     * entry points are ours). */
+    bool public = fi->named && strncmp(fi->name, "gort_", 5) == 0 && fi->name[5] != '_';
+    fi->internal = !public && gort__pc_code(lookup) == GORT_PR_RUNTIME;
+    fi->dwarf_tried = gort__dwarf_available();
+    fi->line = 0;
+    if (fi->dwarf_tried && !gort__dwarf_fileline(lookup, fi->file, sizeof fi->file, &fi->line))
+        fi->line = 0;
+}
+
+/* The frame info for `lookup`, from the cache when possible.  The result
+ * is copied to *tmp, so it stays valid whatever other threads do. */
+static const frameinfo *frame_info(uintptr_t lookup, frameinfo *tmp)
+{
+    int want = 0;
+    if (!atomic_compare_exchange_strong(&fcache_busy, &want, 1)) {
+        resolve(lookup, tmp);
+        return tmp;
+    }
+    frameinfo *e = &fcache[(lookup ^ (lookup >> 9)) % FRAME_CACHE];
+    /* An entry made before libdw was available is made again. */
+    if (e->lookup != lookup || (!e->dwarf_tried && gort__dwarf_available()))
+        resolve(lookup, e);
+    *tmp = *e;
+    atomic_store(&fcache_busy, 0);
+    return tmp;
+}
+
+/* Forget cached names: a module may have been unloaded and another loaded
+ * at its address since the last dump.  Called at the start of each dump. */
+static void frame_cache_reset(void)
+{
+    int want = 0;
+    if (!atomic_compare_exchange_strong(&fcache_busy, &want, 1))
         return;
-    }
-    const char *mod = info.dli_fname && *info.dli_fname ? info.dli_fname : "?";
-    const char *name = info.dli_sname;
-    uintptr_t sym = (uintptr_t)info.dli_saddr;
-    if (!name || !sym) {
-        name = elf_name(info.dli_fname, info.dli_fbase, lookup, &sym);
-    }
-    if (name)
-        snprintf(buf, n, "%s+0x%lx (%s)", name, (unsigned long)(pc - sym), mod);
+    for (int i = 0; i < FRAME_CACHE; i++)
+        fcache[i].lookup = 0;
+    atomic_store(&fcache_busy, 0);
+}
+
+/* The position part of a frame: "\tfile:line +0xoff" or "\tname+0xoff (module)". */
+static void print_pos(tbout *o, const frameinfo *fi, uintptr_t pc)
+{
+    if (fi->line > 0 && fi->named)
+        outf(o, "\t%s:%d +0x%lx\n", fi->file, fi->line, (unsigned long)(pc - fi->start));
+    else if (fi->named)
+        outf(o, "\t%s+0x%lx (%s)\n", fi->name, (unsigned long)(pc - fi->start), fi->module);
+    else if (fi->found)
+        outf(o, "\t0x%lx (%s+0x%lx)\n", (unsigned long)pc, fi->module,
+             (unsigned long)(pc - fi->fbase));
     else
-        snprintf(buf, n, "0x%lx (%s+0x%lx)", (unsigned long)pc, mod,
-                 (unsigned long)(pc - (uintptr_t)info.dli_fbase));
+        outf(o, "\t0x%lx (?)\n", (unsigned long)pc);
 }
 
-void gort__symbolize(uintptr_t pc, char *buf, size_t n)
+/* One frame; false if it was hidden (a runtime-internal frame below
+ * GORTTRACEBACK=system).  A return address is looked up at pc - 1, so a
+ * call at the very end of a function is not named after the next one. */
+static bool print_frame(tbout *o, uintptr_t pc, bool return_address, bool system)
 {
-    symbolize_at(pc, pc, buf, n);
-}
-
-static void print_frame(int fd, uintptr_t pc, bool return_address)
-{
-    char buf[512];
-    symbolize_at(pc, return_address && pc ? pc - 1 : pc, buf, sizeof buf);
-    fdprint(fd, "\t%s\n", buf);
+    frameinfo tmp;
+    const frameinfo *fi = frame_info(return_address && pc ? pc - 1 : pc, &tmp);
+    if (fi->internal && !system)
+        return false;
+    if (fi->line > 0 && fi->named)
+        outf(o, "%s(...)\n", fi->name);
+    print_pos(o, fi, pc);
+    return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -311,21 +309,22 @@ static bool read_frame(uintptr_t p, const bounds *b, uintptr_t out[2])
     return rd == 16;
 }
 
+
 /* Print the return addresses along the chain that starts at frame fp. */
-static void walk(int fd, uintptr_t fp, const bounds *b)
+static void walk(tbout *o, uintptr_t fp, const bounds *b, bool system)
 {
     int saved = errno;
-    int depth = 0;
+    int depth = 0, steps = 0;
     uintptr_t fr[2];
     while (read_frame(fp, b, fr)) {
         if (fr[1] == 0)
             break;
-        if (depth == MAX_FRAMES) {
-            fdprint(fd, "\t...additional frames elided...\n");
+        if (depth == MAX_FRAMES || ++steps > 4 * MAX_FRAMES) {
+            outf(o, "...additional frames elided...\n");
             break;
         }
-        print_frame(fd, fr[1], true);
-        depth++;
+        if (print_frame(o, fr[1], true, system))
+            depth++;
         if (fr[0] <= fp)
             break; /* outermost frame (gort__gostart's rbp is 0), or a
                     * chain that does not go up */
@@ -351,84 +350,153 @@ static bounds bounds_for(uintptr_t fp)
     return b;
 }
 
-__attribute__((noinline)) void gort__traceback_here(int fd)
+static bool level_system(void)
+{
+    return gort__cfg.traceback >= GORT_TB_SYSTEM;
+}
+
+/* Our caller's frames and up (noinline: frame 0 is this function's). */
+__attribute__((noinline)) static void trace_here(tbout *o, bool system)
 {
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     bounds b = bounds_for(fp);
-    walk(fd, fp, &b); /* first frame printed: our caller */
+    walk(o, fp, &b, system); /* first frame printed: our caller */
 }
 
-static const char *status_string(G *g, uint32_t st)
+__attribute__((noinline)) void gort__traceback_here(int fd)
 {
-    switch (st) {
-    case G_IDLE: return "idle";
-    case G_RUNNABLE: return "runnable";
-    case G_RUNNING: return "running";
-    case G_WAITING: return g->waitreason && *g->waitreason ? g->waitreason : "waiting";
-    case G_DEAD: return "dead";
-    default: return "?";
+    tbout o;
+    out_init(&o, fd);
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    bounds b = bounds_for(fp);
+    walk(&o, fp, &b, true);
+    out_flush(&o);
+}
+
+int64_t gort__wait_minutes(int64_t since, int64_t now)
+{
+    if (since <= 0 || now <= since)
+        return 0;
+    return (now - since) / ((int64_t)60 * 1000 * 1000 * 1000);
+}
+
+/* The clock waitsince is taken with (gopark): coarse, a few ns per park. */
+int64_t gort__waitclock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void header(tbout *o, G *g, uint32_t st, bool running_here)
+{
+    const char *what;
+    switch (running_here ? G_RUNNING : st) {
+    case G_IDLE: what = "idle"; break;
+    case G_RUNNABLE: what = "runnable"; break;
+    case G_RUNNING: what = "running"; break;
+    case G_WAITING: what = g->waitreason && *g->waitreason ? g->waitreason : "waiting"; break;
+    case G_DEAD: what = "dead"; break;
+    default: what = "?"; break;
     }
+    int64_t mins = 0;
+    if (!running_here && st == G_WAITING)
+        mins = gort__wait_minutes(__atomic_load_n(&g->waitsince, __ATOMIC_RELAXED),
+                                  gort__waitclock());
+    if (mins > 0) /* Go's words, "1 minutes" included */
+        outf(o, "goroutine %llu [%s, %lld minutes]:\n", (unsigned long long)g->goid, what,
+             (long long)mins);
+    else
+        outf(o, "goroutine %llu [%s]:\n", (unsigned long long)g->goid, what);
+}
+
+/* "goroutine function:" (where it started, useful when the stack is not)
+ * and Go's "created by" with the position of the gort_go call. */
+static void trailer(tbout *o, G *g)
+{
+    frameinfo tmp;
+    if (g->fn) {
+        const frameinfo *fi = frame_info((uintptr_t)g->fn, &tmp);
+        outf(o, "\tgoroutine function: ");
+        if (fi->named)
+            outf(o, "%s+0x%lx (%s)\n", fi->name, (unsigned long)((uintptr_t)g->fn - fi->start),
+                 fi->module);
+        else
+            outf(o, "%p\n", (void *)g->fn);
+    }
+    uintptr_t pc = g->gopc;
+    if (g->is_main || !pc)
+        return;
+    const frameinfo *fi = frame_info(pc - 1, &tmp);
+    if (g->parentgoid)
+        outf(o, "created by %s in goroutine %llu\n", fi->name,
+             (unsigned long long)g->parentgoid);
+    else
+        outf(o, "created by %s on a thread that is not a goroutine\n", fi->name);
+    print_pos(o, fi, pc);
 }
 
 /* Frames of g, which is not the caller's own running goroutine. */
-static void traceback_other(int fd, G *g, uint32_t st)
+static void trace_other(tbout *o, G *g, uint32_t st, bool system)
 {
     if (g->foreign) {
-        fdprint(fd, "\tthread that is not a goroutine; stack unavailable\n");
+        outf(o, "\tthread that is not a goroutine; stack unavailable\n");
         return;
     }
     if (st == G_RUNNING) {
-        fdprint(fd, "\tgoroutine running on other thread; stack unavailable\n");
+        outf(o, "\tgoroutine running on other thread; stack unavailable\n");
         return;
     }
     bounds b = {g->stack_lo, g->stack_hi};
     uintptr_t sp = __atomic_load_n(&g->sched_sp, __ATOMIC_RELAXED);
     if (sp < b.lo || b.hi < 64 || sp > b.hi - 64 || (sp & 7) != 0) {
-        fdprint(fd, "\tno saved context (sp=%#lx)\n", (unsigned long)sp);
+        outf(o, "\tno saved context (sp=%#lx)\n", (unsigned long)sp);
         return;
     }
     const uintptr_t *frame = (const uintptr_t *)sp;
     uintptr_t rbp = frame[6], pc = frame[7];
     if (pc == (uintptr_t)gort__gostart) {
-        fdprint(fd, "\tnot started yet\n");
+        outf(o, "\tnot started yet\n");
     } else {
-        print_frame(fd, pc, true);
-        walk(fd, rbp, &b);
+        print_frame(o, pc, true, system);
+        walk(o, rbp, &b, system);
     }
-}
-
-static void print_entry(int fd, G *g)
-{
-    if (!g->fn)
-        return;
-    char buf[512];
-    gort__symbolize((uintptr_t)g->fn, buf, sizeof buf);
-    fdprint(fd, "\tgoroutine function: %s\n", buf);
 }
 
 void gort__traceback_g(int fd, G *g)
 {
     if (!g)
         return;
+    tbout o;
+    out_init(&o, fd);
     M *m = gort__getm();
-    if (m && m->curg == g) {
-        uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
-        bounds b = bounds_for(fp);
-        walk(fd, fp, &b);
-        return;
-    }
-    traceback_other(fd, g, atomic_load(&g->status));
+    if (m && m->curg == g)
+        trace_here(&o, true);
+    else
+        trace_other(&o, g, atomic_load(&g->status), true);
+    out_flush(&o);
 }
 
-void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g)
+static void trace_ctx(tbout *o, uintptr_t pc, uintptr_t fp, G *g, bool system)
 {
-    print_frame(fd, pc, false);
+    print_frame(o, pc, false, true); /* the interrupted frame itself: always */
     bounds b = {0, 0};
     if (g && !g->foreign && fp >= g->stack_lo && fp < g->stack_hi) {
         b.lo = g->stack_lo;
         b.hi = g->stack_hi;
     }
-    walk(fd, fp, &b);
+    walk(o, fp, &b, system);
+}
+
+/* For the fatal-signal report (signal_fatal.c): a runtime crash to Go,
+ * whose level is then "system" at least, so runtime frames are shown, as
+ * they are by gort__dump_others. */
+void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g)
+{
+    tbout o;
+    out_init(&o, fd);
+    trace_ctx(&o, pc, fp, g, true);
+    out_flush(&o);
 }
 
 /* ---------------------------------------------------------------------
@@ -456,10 +524,11 @@ static void allglock_release(void)
         gort__futex_wake(&sched.allglock.key, 1);
 }
 
-int gort__dump_others(int fd, G *skip)
+/* Every live goroutine but skip; `self` (if not skipped) is the caller's
+ * own, walked from here.  Streams: nothing is allocated per goroutine. */
+static int dump_others(tbout *o, G *skip, G *self, bool system)
 {
-    M *m = gort__getm();
-    G *cur = m ? m->curg : NULL;
+    G *cur = self;
     bool locked = allglock_try();
     G *g = __atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE);
     int printed = 0;
@@ -473,21 +542,27 @@ int gort__dump_others(int fd, G *skip)
         if (st == G_DEAD || st == G_IDLE)
             continue;
         if (printed++)
-            fdprint(fd, "\n");
-        fdprint(fd, "goroutine %llu [%s]:\n", (unsigned long long)g->goid,
-                g == cur ? "running" : status_string(g, st));
-        if (g == cur) {
-            uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
-            bounds b = bounds_for(fp);
-            walk(fd, fp, &b);
-        } else {
-            traceback_other(fd, g, st);
-        }
-        print_entry(fd, g);
+            outf(o, "\n");
+        header(o, g, st, g == cur);
+        if (g == cur)
+            trace_here(o, system);
+        else
+            trace_other(o, g, st, system);
+        trailer(o, g);
     }
     if (locked)
         allglock_release();
     return printed;
+}
+
+int gort__dump_others(int fd, G *skip)
+{
+    tbout o;
+    out_init(&o, fd);
+    M *m = gort__getm();
+    int n = dump_others(&o, skip, m ? m->curg : NULL, true);
+    out_flush(&o);
+    return n;
 }
 
 void gort__dump_goroutines(int fd)
@@ -495,9 +570,71 @@ void gort__dump_goroutines(int fd)
     gort__dump_others(fd, NULL);
 }
 
+/* The caller's own stack under a header that says what it is. */
+static void dump_self(tbout *o, G *cur, bool system)
+{
+    M *m = gort__getm();
+    if (cur)
+        header(o, cur, G_RUNNING, true);
+    else if (m)
+        outf(o, "scheduler stack (M%d):\n", m->id);
+    else
+        outf(o, "thread %d (not a goroutine) [running]:\n", (int)gettid());
+    trace_here(o, system);
+    if (cur)
+        trailer(o, cur);
+}
+
+int gort_dump_goroutines(int fd)
+{
+    if (fcntl(fd, F_GETFL) < 0)
+        return errno;
+    gort__dwarf_open(); /* ordinary code: opening libdw is safe here */
+    frame_cache_reset();
+    bool system = level_system();
+    M *m = gort__getm();
+    G *cur = m ? m->curg : NULL;
+    tbout o;
+    out_init(&o, fd);
+    dump_self(&o, cur, system);
+    if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
+        outf(&o, "\n");
+        dump_others(&o, cur, cur, system);
+    }
+    out_flush(&o);
+    return o.err;
+}
+
 /* ---------------------------------------------------------------------
- * Fatal errors
+ * Fatal errors and SIGQUIT
  * ------------------------------------------------------------------- */
+
+/* Load libdw for a fatal error raised in ordinary code; not when raised
+ * inside a signal handler (on the signal stack), where the interrupted
+ * code may hold malloc's or the loader's lock (see dwarf.c). */
+static void dwarf_open_unless_handler(void)
+{
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
+        return;
+    gort__dwarf_open();
+}
+
+/* GORTTRACEBACK=crash: die by SIGABRT (default action: core dump), as
+ * Go's crash() does, instead of exiting 2. */
+static void die_abort(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGABRT, &sa, NULL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGABRT);
+    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+    raise(SIGABRT);
+    _exit(2);
+}
 
 static _Atomic int fatal_owner;      /* 0, or tid+1 of the thread that is dying */
 static __thread int fatal_depth;
@@ -550,28 +687,98 @@ void gort__throw(const char *fmt, ...)
     va_end(ap);
     fatal_enter(msg);
 
-    M *m = gort__getm();
-    G *cur = m ? m->curg : NULL;
-    if (cur)
-        fdprint(2, "goroutine %llu [running]:\n", (unsigned long long)cur->goid);
-    else if (m)
-        fdprint(2, "scheduler stack (M%d):\n", m->id);
-    else
-        fdprint(2, "thread %d (not a goroutine) [running]:\n", (int)gettid());
-    gort__traceback_here(2);
-    if (cur)
-        print_entry(2, cur);
-    /* Like Go's throw: the other goroutines too, they are often the clue. */
-    if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
-        fdprint(2, "\n");
-        gort__dump_others(2, cur);
+    int level = gort__cfg.traceback;
+    if (level > GORT_TB_NONE) {
+        dwarf_open_unless_handler();
+        bool system = level >= GORT_TB_SYSTEM;
+        M *m = gort__getm();
+        G *cur = m ? m->curg : NULL;
+        tbout o;
+        out_init(&o, 2);
+        dump_self(&o, cur, system);
+        /* Like Go's throw: the other goroutines too (Go prints them at
+         * every level but none for fatal errors), they are often the clue. */
+        if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
+            outf(&o, "\n");
+            dump_others(&o, cur, cur, system);
+        }
+        out_flush(&o);
     }
+    if (level >= GORT_TB_CRASH)
+        die_abort();
     _exit(2);
 }
 
 void gort__fatal_exit2(const char *msg)
 {
     fatal_enter(msg);
-    gort__dump_others(2, NULL);
+    int level = gort__cfg.traceback;
+    if (level > GORT_TB_NONE) {
+        dwarf_open_unless_handler();
+        tbout o;
+        out_init(&o, 2);
+        M *m = gort__getm();
+        dump_others(&o, NULL, m ? m->curg : NULL, level >= GORT_TB_SYSTEM);
+        out_flush(&o);
+    }
+    if (level >= GORT_TB_CRASH)
+        die_abort();
+    _exit(2);
+}
+
+/* May a signal handler that interrupted pc load libdw (dlopen, malloc)?
+ * Yes if pc is in the program or the runtime: the thread is not inside
+ * malloc or the loader.  Inside libc only for its raw syscall() wrapper,
+ * a leaf that holds no lock: that is where every parked thread of the
+ * runtime sits (futex waits), so a SIGQUIT to an idle process, which the
+ * kernel usually hands to such a thread, still gets file:line. */
+static bool safe_to_load(uintptr_t pc)
+{
+    if (gort__pc_code(pc) != GORT_PR_FOREIGN)
+        return true;
+    gort__sym s;
+    return gort__symtab_lookup(pc, &s) && s.name && strcmp(s.name, "syscall") == 0;
+}
+
+void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
+{
+    /* One report; a fatal error being printed already wins (it exits). */
+    static _Atomic int quitting;
+    if (atomic_exchange(&quitting, 1) || atomic_load(&fatal_owner) != 0)
+        return;
+    M *m = gort__getm();
+    tbout o;
+    out_init(&o, 2);
+    outf(&o, "SIGQUIT: quit\nPC=%#lx m=%d sigcode=%d\n\n", (unsigned long)pc, m ? m->id : -1,
+         code);
+    int level = gort__cfg.traceback;
+    if (level > GORT_TB_NONE) {
+        if (safe_to_load(pc))
+            gort__dwarf_open();
+        frame_cache_reset();
+        /* Go reports SIGQUIT as a runtime crash, whose level is at least
+         * "system": runtime frames are shown whatever the setting. */
+        bool system = true;
+        G *cur = m ? m->curg : NULL;
+        if (cur && !cur->foreign && sp >= cur->stack_lo && sp < cur->stack_hi) {
+            header(&o, cur, G_RUNNING, true);
+            trace_ctx(&o, pc, fp, cur, system);
+            trailer(&o, cur);
+        } else {
+            cur = NULL; /* on g0 or a plain thread: its goroutine (if any) is listed below */
+            if (m)
+                outf(&o, "scheduler stack (M%d):\n", m->id);
+            else
+                outf(&o, "thread %d (not a goroutine) [running]:\n", (int)gettid());
+            trace_ctx(&o, pc, fp, NULL, system);
+        }
+        if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
+            outf(&o, "\n");
+            dump_others(&o, cur, cur, system);
+        }
+    }
+    out_flush(&o);
+    if (level >= GORT_TB_CRASH)
+        die_abort();
     _exit(2);
 }
