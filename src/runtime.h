@@ -568,6 +568,11 @@ int gort__dump_others(int fd, G *skip);
  * itself, then the frame-pointer chain from fp, reads bounded by g's
  * stack when fp lies on it, probed otherwise. */
 void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g);
+/* One report per process: whoever prints a fatal error, a fatal signal's
+ * report or the SIGQUIT dump claims it first.  1: this thread is the
+ * reporter now; 0: another thread is (print one line, let it finish);
+ * -1: this thread already was (a fault while printing). */
+int gort__fatal_claim(void);
 /* SIGQUIT (sigquit_linux.c's handler): print the report for the context
  * interrupted at pc/sp/fp and every goroutine, then exit 2 (or abort at
  * GORTTRACEBACK=crash).  Returns only if a report is already under way. */

@@ -91,7 +91,6 @@ static const struct fatal_sig {
 
 static struct sigaction prev[NFATAL]; /* written once, before ours are live */
 
-static _Atomic int report_owner;   /* 0, or tid of the thread reporting */
 /* Signal this thread is reporting, 0 if none.  initial-exec: a handler
  * must not reach __tls_get_addr, which may allocate in a dlopen'd copy. */
 static __thread int report_sig __attribute__((tls_model("initial-exec")));
@@ -329,10 +328,13 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
         die_from(report_sig);
     }
     report_sig = sig;
-    int me = (int)syscall(SYS_gettid);
-    int want = 0;
     G *g = m->curg;
-    if (!atomic_compare_exchange_strong(&report_owner, &want, me)) {
+    int claim = gort__fatal_claim();
+    if (claim < 0) { /* a fatal error was being printed on this thread */
+        say("gort: fatal error: signal %s while printing a fatal error\n", fatal_sigs[i].name);
+        die_from(sig);
+    }
+    if (claim == 0) {
         say("gort: fatal error: unexpected signal %s on another thread too (%s %llu)\n",
             fatal_sigs[i].name, g ? "goroutine" : "M", g ? (unsigned long long)g->goid
                                                           : (unsigned long long)m->id);

@@ -651,6 +651,15 @@ static void flush_std(void)
         }
 }
 
+int gort__fatal_claim(void)
+{
+    int want = 0;
+    int me = (int)gettid() + 1;
+    if (atomic_compare_exchange_strong(&fatal_owner, &want, me))
+        return 1;
+    return want == me ? -1 : 0;
+}
+
 /* Enter the fatal path: only one thread prints; a second fatal error on
  * this thread (while printing) or elsewhere is reported in one line. */
 static void fatal_enter(const char *msg)
@@ -664,9 +673,12 @@ static void fatal_enter(const char *msg)
         fdprint(2, "gort: fatal error while printing a fatal error: %s\n", msg);
         _exit(2);
     }
-    int want = 0;
-    int me = (int)gettid() + 1;
-    if (!atomic_compare_exchange_strong(&fatal_owner, &want, me)) {
+    int claim = gort__fatal_claim();
+    if (claim < 0) { /* a fatal signal's report on this thread threw */
+        fdprint(2, "gort: fatal error while printing a fatal error: %s\n", msg);
+        _exit(2);
+    }
+    if (claim == 0) {
         fdprint(2, "gort: fatal error: %s (on another thread too)\n", msg);
         /* Give the first thread time to finish its traceback. */
         struct timespec ts = {5, 0};
@@ -743,8 +755,7 @@ static bool safe_to_load(uintptr_t pc)
 void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
 {
     /* One report; a fatal error being printed already wins (it exits). */
-    static _Atomic int quitting;
-    if (atomic_exchange(&quitting, 1) || atomic_load(&fatal_owner) != 0)
+    if (gort__fatal_claim() != 1)
         return;
     M *m = gort__getm();
     tbout o;
