@@ -730,8 +730,9 @@ top:;
             goto top;
     }
 
-    /* Nothing to do: return deep stacks of the goroutines that died here
-     * (free now: this P has no work), then give up the P. */
+    /* Nothing to do: hand the deep stacks of the goroutines that died
+     * here to the scavenger (a mincore each, no madvise on a P), then give
+     * up the P. */
     if (pp->gfree_unscanned)
         gort__gfscavenge(pp);
     gort__lock(&sched.lock);

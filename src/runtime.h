@@ -473,8 +473,6 @@ P *gort__getp(void); /* current P or NULL */
  * ------------------------------------------------------------------- */
 /* Allocate a G with a stack of gort__cfg.stacksize; NULL on ENOMEM. */
 G *gort__stackalloc_g(void);
-/* Return a dead G's stack pages that grew deep (madvise). */
-void gort__stack_scavenge(G *g);
 void gort__stack_init(void);
 /* Dead-G pools: a G with a stack from pp's free list (refilled from the
  * global one), NULL if none; and back onto it (owner of pp only). */
@@ -482,11 +480,10 @@ G *gort__gfget(P *pp);
 void gort__gfput(P *pp, G *g);
 /* Move pp's pooled Gs beyond `keep` to the global pool (owner of pp). */
 void gort__gfdrain(P *pp, int32_t keep);
-/* Return the pages of pp's recently pooled stacks that grew deep; called by
- * the owner when pp is about to go idle. */
+/* Hand pp's recently pooled stacks that grew deep to the scavenger thread
+ * (a mincore each here, the madvise there); called by the owner when pp is
+ * about to go idle. */
 void gort__gfscavenge(P *pp);
-/* sysmon: scan a batch of the global pool's unscanned stacks. */
-void gort__gfscavenge_global(void);
 
 /* ---------------------------------------------------------------------
  * Preemption (preempt.c, signal_linux.c) — issue 3.

@@ -42,7 +42,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifdef GORT_ASAN
@@ -56,6 +62,8 @@
 #define GFREE_LOCAL_MAX 64
 #define SLAB_STACKS 64
 #define SCAVENGE_KEEP (16 * 1024) /* top of a pooled stack left resident */
+#define UNSCANNED_MAX 16  /* unscanned stacks a busy P keeps before handing them off */
+#define SCAV_BATCH 64     /* stacks the scavenger takes off the dirty list at once */
 
 static size_t pagesz;
 static size_t gsize;               /* sizeof(G) rounded to 64 */
@@ -65,6 +73,9 @@ static gort__mutex slablock;        /* guards the current slab */
 static char *slab_next, *slab_end;
 static size_t slab_slot;
 static _Atomic bool slab_warned;
+
+static void scav_wake(void);
+static void handoff(P *p, bool scan);
 
 void gort__stack_init(void)
 {
@@ -153,38 +164,217 @@ G *gort__stackalloc_g(void)
     return g;
 }
 
-void gort__stack_scavenge(G *g)
+/* Does any page of g's stack below the kept top hold memory?  One
+ * mincore() per 256 pages, scanned from the top down: a stack that grew at
+ * all grew from there. */
+static bool stack_deep(G *g, uintptr_t *lo_out, uintptr_t *hi_out)
 {
     uintptr_t lo = g->stack_lo & ~(uintptr_t)(pagesz - 1);
     uintptr_t hi = (g->stack_hi - SCAVENGE_KEEP) & ~(uintptr_t)(pagesz - 1);
     if (hi <= lo)
-        return;
+        return false;
+    *lo_out = lo;
+    *hi_out = hi;
     size_t npages = (hi - lo) / pagesz;
     unsigned char vec[256];
-    /* Scan from the top down: a stack that grew at all grew from there. */
     for (size_t done = 0; done < npages;) {
         size_t n = npages - done < sizeof vec ? npages - done : sizeof vec;
         uintptr_t at = hi - (done + n) * pagesz;
         if (mincore((void *)at, n * pagesz, vec) != 0)
-            return;
+            return true; /* cannot tell: let madvise decide */
         for (size_t i = 0; i < n; i++)
-            if (vec[i] & 1) {
-                madvise((void *)lo, hi - lo, MADV_DONTNEED);
-                return;
-            }
+            if (vec[i] & 1)
+                return true;
         done += n;
     }
+    return false;
+}
+
+static void dontneed(uintptr_t lo, uintptr_t hi)
+{
+    while (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0 && (errno == EAGAIN || errno == EINTR))
+        ;
+}
+
+/* ---------------------------------------------------------------------
+ * The scavenger thread.  It owns the madvise work: it sleeps on scav_note
+ * while sched.gfree_dirty is empty and is woken (scav_wake) by whoever
+ * puts stacks there.  It is a plain thread like sysmon, not an M: it holds
+ * no P, runs no goroutine, and every signal is blocked on it.
+ * ------------------------------------------------------------------- */
+static _Atomic bool scav_started;
+static _Atomic uint32_t scav_wait;   /* 1 while the scavenger sleeps (or is about to) */
+static gort__note scav_note;
+static int scav_pidfd = -1;          /* for process_madvise; -1: madvise per range */
+
+/* Release the deep ranges of a batch.  process_madvise (Linux 6.13+ allows
+ * MADV_DONTNEED on oneself) takes them all in one call, and since 6.16
+ * flushes the TLB once for the lot; otherwise one madvise per range. */
+static void dontneed_ranges(struct iovec *iov, int n)
+{
+#ifdef SYS_process_madvise
+    if (scav_pidfd >= 0 && n > 1) {
+        size_t total = 0;
+        for (int i = 0; i < n; i++)
+            total += iov[i].iov_len;
+        long r;
+        while ((r = syscall(SYS_process_madvise, scav_pidfd, iov, (size_t)n, MADV_DONTNEED, 0)) < 0 &&
+               (errno == EINTR || errno == EAGAIN))
+            ;
+        if (r == (long)total)
+            return;
+        if (r < 0) { /* old kernel, fd closed under us: never again */
+            close(scav_pidfd);
+            scav_pidfd = -1;
+        }
+        /* A short count: redo the whole batch per range (idempotent). */
+    }
+#endif
+    for (int i = 0; i < n; i++)
+        dontneed((uintptr_t)iov[i].iov_base, (uintptr_t)iov[i].iov_base + iov[i].iov_len);
+}
+
+/* Scan one batch off the dirty list and return it to the clean list.  The
+ * batch is on no list meanwhile, so nobody can reuse those stacks while
+ * their pages are being dropped.  Returns false if the list was empty. */
+static bool scav_batch(void)
+{
+    G *batch = NULL, *tail = NULL;
+    int32_t n = 0;
+    gort__lock_raw(&sched.gflock);
+    while (sched.gfree_dirty && n < SCAV_BATCH) {
+        G *g = sched.gfree_dirty;
+        sched.gfree_dirty = g->schedlink;
+        sched.ndirty--;
+        g->schedlink = batch;
+        batch = g;
+        if (!tail)
+            tail = g;
+        n++;
+    }
+    gort__unlock_raw(&sched.gflock);
+    if (!batch)
+        return false;
+    struct iovec iov[SCAV_BATCH];
+    int niov = 0;
+    for (G *g = batch; g; g = g->schedlink) {
+        uintptr_t lo, hi;
+        if (stack_deep(g, &lo, &hi)) {
+            iov[niov].iov_base = (void *)lo;
+            iov[niov].iov_len = hi - lo;
+            niov++;
+        }
+        g->stack_clean = true;
+    }
+    if (niov)
+        dontneed_ranges(iov, niov);
+    gort__lock_raw(&sched.gflock);
+    tail->schedlink = sched.gfree;
+    sched.gfree = batch;
+    sched.gfreecnt += n;
+    gort__unlock_raw(&sched.gflock);
+    return true;
+}
+
+static void *scavenger(void *arg)
+{
+    (void)arg;
+    prctl(PR_SET_NAME, "gort-scavenge", 0, 0, 0);
+#ifdef SYS_pidfd_open
+    scav_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+#endif
+    for (;;) {
+        while (scav_batch())
+            ;
+        /* Empty: sleep until scav_wake.  The flag is set before the
+         * re-check under gflock, so a stack queued after the re-check is
+         * queued after the flag and its scav_wake sees it. */
+        gort__noteclear(&scav_note);
+        atomic_store(&scav_wait, 1);
+        gort__lock_raw(&sched.gflock);
+        bool empty = sched.gfree_dirty == NULL;
+        gort__unlock_raw(&sched.gflock);
+        if (empty)
+            gort__notesleep(&scav_note);
+        if (atomic_exchange(&scav_wait, 0) == 0 && !empty)
+            gort__notesleep(&scav_note); /* a waker took the flag: absorb its wakeup */
+    }
+    return NULL;
+}
+
+static void scav_start(void)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    /* No signal is for the scavenger: its stack is small and it runs no
+     * user code (the preemption signal least of all). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t th;
+    if (pthread_create(&th, &attr, scavenger, NULL) != 0)
+        atomic_store(&scav_started, false); /* retried at the next wake */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+}
+
+/* Stacks were put on sched.gfree_dirty (after gflock was released). */
+static void scav_wake(void)
+{
+    if (!atomic_load_explicit(&scav_started, memory_order_relaxed) &&
+        !atomic_exchange(&scav_started, true)) {
+        scav_start();
+        return;
+    }
+    if (atomic_exchange(&scav_wait, 0))
+        gort__notewakeup(&scav_note);
+}
+
+/* Move p's unscanned stacks to the dirty list for the scavenger.  With
+ * `scan`, each is first checked with mincore (~1 us) and only the deep
+ * ones move: the P is about to idle, and a goroutine that stayed shallow
+ * (the common case) should cost no wakeup of the scavenger. */
+static void handoff(P *p, bool scan)
+{
+    G *head = NULL, *tail = NULL;
+    int32_t n = 0;
+    for (G **link = &p->gfree; *link && p->gfree_unscanned > 0;) {
+        G *g = *link;
+        if (g->stack_clean) {
+            link = &g->schedlink;
+            continue;
+        }
+        uintptr_t lo, hi;
+        if (scan && !stack_deep(g, &lo, &hi)) {
+            g->stack_clean = true;
+            p->gfree_unscanned--;
+            link = &g->schedlink;
+            continue;
+        }
+        *link = g->schedlink;
+        p->gfreecnt--;
+        p->gfree_unscanned--;
+        g->schedlink = head;
+        head = g;
+        if (!tail)
+            tail = g;
+        n++;
+    }
+    if (!head)
+        return;
+    gort__lock(&sched.gflock);
+    tail->schedlink = sched.gfree_dirty;
+    sched.gfree_dirty = head;
+    sched.ndirty += n;
+    gort__unlock(&sched.gflock);
+    scav_wake();
 }
 
 void gort__gfscavenge(P *p)
 {
-    for (G *g = p->gfree; g && p->gfree_unscanned > 0; g = g->schedlink) {
-        if (g->stack_clean)
-            continue;
-        gort__stack_scavenge(g);
-        g->stack_clean = true;
-        p->gfree_unscanned--;
-    }
+    handoff(p, true);
 }
 
 /* Reset a pooled G's stack for a new goroutine.  Sanitizer shadow left by
@@ -242,15 +432,17 @@ void gort__gfput(P *p, G *g)
     p->gfree = g;
     p->gfreecnt++;
     p->gfree_unscanned++;
-    if (p->gfreecnt < GFREE_LOCAL_MAX)
-        return;
-    gort__gfdrain(p, GFREE_LOCAL_MAX / 2);
+    if (p->gfreecnt >= GFREE_LOCAL_MAX)
+        gort__gfdrain(p, GFREE_LOCAL_MAX / 2);
+    else if (p->gfree_unscanned >= UNSCANNED_MAX)
+        handoff(p, false);
 }
 
 void gort__gfdrain(P *p, int32_t keep)
 {
     /* Unscanned stacks to the global dirty list for sysmon, the rest to
      * the clean list. */
+    bool dirty = false;
     gort__lock(&sched.gflock);
     while (p->gfreecnt > keep) {
         G *x = p->gfree;
@@ -261,6 +453,7 @@ void gort__gfdrain(P *p, int32_t keep)
             x->schedlink = sched.gfree_dirty;
             sched.gfree_dirty = x;
             sched.ndirty++;
+            dirty = true;
         } else {
             x->schedlink = sched.gfree;
             sched.gfree = x;
@@ -268,36 +461,7 @@ void gort__gfdrain(P *p, int32_t keep)
         }
     }
     gort__unlock(&sched.gflock);
+    if (dirty)
+        scav_wake();
 }
 
-void gort__gfscavenge_global(void)
-{
-    if (atomic_load_explicit((_Atomic int32_t *)&sched.ndirty, memory_order_relaxed) == 0)
-        return;
-    /* A batch off the dirty list; scanned without the lock (syscalls). */
-    G *batch = NULL;
-    int32_t n = 0;
-    gort__lock_raw(&sched.gflock);
-    while (sched.gfree_dirty && n < 256) {
-        G *g = sched.gfree_dirty;
-        sched.gfree_dirty = g->schedlink;
-        sched.ndirty--;
-        g->schedlink = batch;
-        batch = g;
-        n++;
-    }
-    gort__unlock_raw(&sched.gflock);
-    G *tail = batch;
-    for (G *g = batch; g; g = g->schedlink) {
-        gort__stack_scavenge(g);
-        g->stack_clean = true;
-        tail = g;
-    }
-    if (!batch)
-        return;
-    gort__lock_raw(&sched.gflock);
-    tail->schedlink = sched.gfree;
-    sched.gfree = batch;
-    sched.gfreecnt += n;
-    gort__unlock_raw(&sched.gflock);
-}
