@@ -211,6 +211,10 @@ static void mcall(void (*fn)(G *))
     M *m = m_tls;
     G *g = m->curg;
     m->mcall_fn = fn;
+    /* Slab stacks have no guard page: catch an overflow at the switch,
+     * before another goroutine runs on what it overwrote (stack.c). */
+    if (unlikely(!g->guarded) && g->stack_map)
+        gort__stack_check(g, (uintptr_t)__builtin_frame_address(0));
 #ifdef GORT_ASAN
     __sanitizer_start_switch_fiber(m->mcall_dying ? NULL : &g->asan_fake_stack,
                                    (void *)m->g0_lo, m->g0_hi - m->g0_lo);

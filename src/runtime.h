@@ -368,6 +368,7 @@ typedef struct gort__config {
     int64_t quantum_ns;      /* GORTDEBUG=quantum=..., default 10ms */
     bool asyncpreemptoff;    /* GORTDEBUG=asyncpreemptoff=1 */
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
+    int64_t guardedstacks;   /* GORTDEBUG=guardedstacks=N: cap on guard-paged stacks, -1 = vm.max_map_count's */
     bool scheddetail;
     int traceback;           /* GORTTRACEBACK: GORT_TB_*, default single */
 } gort__config;
@@ -484,6 +485,9 @@ void gort__gfdrain(P *pp, int32_t keep);
  * (a mincore each here, the madvise there); called by the owner when pp is
  * about to go idle. */
 void gort__gfscavenge(P *pp);
+/* mcall, for a G on a slab stack: throw "stack overflow" if the red zone
+ * below its stack was written or sp is below stack_lo. */
+void gort__stack_check(G *g, uintptr_t sp);
 
 /* ---------------------------------------------------------------------
  * Preemption (preempt.c, signal_linux.c) — issue 3.

@@ -61,6 +61,10 @@
 
 #define GFREE_LOCAL_MAX 64
 #define SLAB_STACKS 64
+/* Unused, never-written space below each slab stack (see "Slab stacks"
+ * above); its top REDZONE_CHECK bytes are checked at every switch. */
+#define SLAB_REDZONE (64 * 1024)
+#define REDZONE_CHECK 4096
 #define SCAVENGE_KEEP (16 * 1024) /* top of a pooled stack left resident */
 #define UNSCANNED_MAX 16  /* unscanned stacks a busy P keeps before handing them off */
 #define SCAV_BATCH 64     /* stacks the scavenger takes off the dirty list at once */
@@ -92,16 +96,18 @@ void gort__stack_init(void)
      * 4096) for malloc arenas, libraries and the program's own mappings. */
     long reserve = maxmap / 4 > 4096 ? maxmap / 4 : 4096;
     guarded_max = maxmap > reserve ? (size_t)(maxmap - reserve) / 2 : 0;
-    slab_slot = (gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    if (gort__cfg.guardedstacks >= 0 && (size_t)gort__cfg.guardedstacks < guarded_max)
+        guarded_max = (size_t)gort__cfg.guardedstacks;
+    slab_slot = (SLAB_REDZONE + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
 }
 
-static G *g_in_region(char *base, size_t len, bool guarded)
+static G *g_in_region(char *base, size_t len, size_t below, bool guarded)
 {
     G *g = (G *)(base + len - gsize);
     memset(g, 0, sizeof *g);
     g->stack_map = base;
     g->stack_maplen = len;
-    g->stack_lo = (uintptr_t)base + (guarded ? pagesz : 0);
+    g->stack_lo = (uintptr_t)base + below;
     g->stack_hi = (uintptr_t)g; /* 64-byte aligned */
     g->guarded = guarded;
 #ifdef GORT_VALGRIND
@@ -121,7 +127,7 @@ static G *alloc_guarded(void)
         munmap(p, len);
         return NULL;
     }
-    return g_in_region(p, len, true);
+    return g_in_region(p, len, pagesz, true);
 }
 
 static G *alloc_from_slab(void)
@@ -141,7 +147,7 @@ static G *alloc_from_slab(void)
     char *base = slab_next;
     slab_next += slab_slot;
     gort__unlock(&slablock);
-    return g_in_region(base, slab_slot, false);
+    return g_in_region(base, slab_slot, SLAB_REDZONE, false);
 }
 
 G *gort__stackalloc_g(void)
@@ -155,7 +161,7 @@ G *gort__stackalloc_g(void)
          * slab, which needs no new VMA most of the time. */
     } else {
         atomic_fetch_sub(&nguarded, 1);
-        if (!atomic_exchange(&slab_warned, true))
+        if (!atomic_exchange(&slab_warned, true) && gort__cfg.guardedstacks < 0)
             gort__print("gort: warning: vm.max_map_count allows ~%zu guarded goroutine stacks; "
                         "further stacks have no guard page\n", guarded_max);
     }
@@ -194,6 +200,27 @@ static void dontneed(uintptr_t lo, uintptr_t hi)
 {
     while (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0 && (errno == EAGAIN || errno == EINTR))
         ;
+}
+
+/* Called by mcall at every switch out of a goroutine on a slab stack
+ * (yield, park, preemption -- async preemption ends in mcall too -- and
+ * exit), on that stack.  The red zone below stack_lo is never written by
+ * a goroutine that stayed on its stack, so a non-zero word in its top
+ * page, or a saved sp below stack_lo, means it overflowed: stop before
+ * anything runs on the damage.  Reading the untouched red zone maps the
+ * shared zero page: no memory is committed for it. */
+__attribute__((no_sanitize_address)) void gort__stack_check(G *g, uintptr_t sp)
+{
+    const uint64_t *w = (const uint64_t *)(g->stack_lo - REDZONE_CHECK);
+    uint64_t acc = 0;
+    for (size_t i = 0; i < REDZONE_CHECK / sizeof *w; i++)
+        acc |= w[i];
+    if (likely(acc == 0 && sp >= g->stack_lo))
+        return;
+    gort__throw("stack overflow: goroutine %llu ran past the bottom of its %zu-byte stack "
+                "(GORTSTACKSIZE=%zu; stack %#lx-%#lx is a slab stack, which has no guard page)",
+                (unsigned long long)g->goid, (size_t)(g->stack_hi - g->stack_lo),
+                gort__cfg.stacksize, (unsigned long)g->stack_lo, (unsigned long)g->stack_hi);
 }
 
 /* ---------------------------------------------------------------------
