@@ -162,13 +162,20 @@ struct gort__sudog {
  * ------------------------------------------------------------------- */
 struct gort_g {
     uintptr_t sched_sp;     /* [own] saved rsp while switched out; MUST be first (asm) */
+    /* Stack bounds (stack.c), fixed for the G's life; all zero/NULL for a
+     * foreign pseudo-G.  [stack_lo, stack_hi) is the usable stack; the G
+     * itself lies at stack_hi.  Below stack_lo: with `guarded`, the
+     * PROT_NONE guard page at stack_map (a fault in [stack_map, stack_lo)
+     * is this G's overflow); without (a slab stack), a never-written red
+     * zone of [stack_map, stack_lo), 64 KiB, then the slot below.  The
+     * mapping or slot is [stack_map, stack_map + stack_maplen). */
     uintptr_t stack_lo;     /* lowest usable address of the stack */
     uintptr_t stack_hi;     /* one past the highest usable address */
-    void *stack_map;        /* mapping holding guard+stack+G, NULL for a foreign pseudo-G */
+    void *stack_map;        /* guarded: the mapping guard+stack+G; slab: its slot red zone+stack+G */
     size_t stack_maplen;    /* its length */
     _Atomic uint32_t status;/* G_*; changed with CAS at hand-offs; futex word for foreign Gs */
     bool foreign;           /* pseudo-G of a thread that is not an M */
-    bool guarded;           /* stack has a guard page (false: slab stack) */
+    bool guarded;           /* stack has a guard page (false: slab stack, or foreign) */
     bool is_main;           /* goroutine 1: its exit ends gort_main */
     bool stack_clean;       /* dead G whose stack was checked for deep pages (stack.c) */
     uint64_t goid;          /* id; 0 for foreign pseudo-Gs */

@@ -5,6 +5,9 @@
  * Layout.  Each goroutine lives in one anonymous mapping:
  *     [guard page][ usable stack ......... ][ struct gort_g ]
  *     map         stack_lo                  stack_hi == (uintptr_t)g
+ * or, past the guarded-stack budget, in one slot of a slab:
+ *     [red zone  ][ usable stack ......... ][ struct gort_g ]
+ *     slot        stack_lo                  stack_hi == (uintptr_t)g
  * The G sits at the top of its own stack, in the page the first frames
  * touch anyway, so a parked goroutine costs one resident page.  Mappings
  * are MAP_NORESERVE and committed lazily by the kernel on first touch.
@@ -13,7 +16,9 @@
  * vm.max_map_count (65530 by default) caps VMAs per process.  Once guarded
  * stacks would use most of that budget, new stacks come from unguarded
  * slabs of many stacks in one VMA, with a one-time warning: a million
- * goroutines keep working, the later ones without overflow detection.
+ * goroutines keep working, the later ones with overflow detected at the
+ * next switch instead of at the faulting instruction (Slab stacks below).
+ * GORTDEBUG=guardedstacks=N lowers the budget (tests of the slab path).
  *
  * Ownership.  Gs are never freed (Go does the same): a dead G keeps its
  * stack and goes to its P's free list (owner-only, no lock), spilling half
@@ -21,17 +26,46 @@
  *
  * Deep stacks give their pages back, so a burst of deep goroutines does
  * not pin memory in the pools.  Deciding which stacks grew deep must not
- * slow every goroutine exit, so it is done when a P runs out of work
- * (gort__gfscavenge, from findrunnable, before the P sleeps): the Gs that
- * died since the last scan are at the head of its free list, and for each
- * one mincore() says whether any page below the kept top (SCAVENGE_KEEP)
- * is resident; if so, those pages go back with MADV_DONTNEED.  Stacks
- * spilled to the global pool unscanned go to its dirty list, which sysmon
- * scans in batches off the goroutines' path (one P spawning and another
- * retiring would otherwise pay a syscall per goroutine).  Rejected:
- * mincore() at every exit (a syscall per goroutine on the spawn path), probing a few
- * words below the top (misses sparse frames), a canary written at creation
- * (commits a page per goroutine).
+ * slow every goroutine exit, and dropping pages (madvise MADV_DONTNEED,
+ * 10-16 us per 128 KiB stack here, 0.13-1.2 ms on some VMs) must never run
+ * where it delays goroutines: not on a P (its timers and run queue wait),
+ * not on sysmon (preemption and timer wakeups wait).  So:
+ *   - a dead G goes on its P's free list marked unscanned (!stack_clean);
+ *   - when the P is about to go idle (gort__gfscavenge, from findrunnable)
+ *     it checks those with mincore() (~1 us each: is any page below the
+ *     kept top, SCAVENGE_KEEP, resident?), marks the shallow ones clean and
+ *     moves the deep ones to the global dirty list (sched.gfree_dirty);
+ *   - a busy P that never idles moves all its unscanned Gs there, unchecked,
+ *     once it holds UNSCANNED_MAX of them, and a full free list spills them
+ *     there too (gfdrain);
+ *   - whoever adds to the dirty list wakes the scavenger thread, which
+ *     takes batches of SCAV_BATCH off it, checks them with mincore, drops
+ *     the deep ones' pages in one process_madvise call per batch (one TLB
+ *     flush for the batch on Linux 6.16+; madvise per range as fallback),
+ *     and puts them on the clean list.  It sleeps only when the dirty list
+ *     is empty, so nothing is left behind when the program goes idle.
+ * The bound (docs/DESIGN.md "Stacks"): a dead deep stack reaches the
+ * scavenger when its P idles or holds 32 unscanned stacks, and is returned
+ * after at most a few ms of the scavenger's CPU time for a burst of
+ * hundreds; tests wait up to 1 s of wall time (SCAVENGE_BOUND_MS) for a
+ * machine whose CPUs are shared.  Rejected: mincore() at every exit (a
+ * syscall per goroutine on the spawn path), probing a few words below the
+ * top (misses sparse frames), a canary written at creation (commits a page
+ * per goroutine), the scan on sysmon or on an idling P (the delays above:
+ * a 1 ms sleeper 94-873 ms late on a slow VM), a low-priority (SCHED_IDLE
+ * or nice 19) scavenger (starved on a busy machine: no bound at all).
+ *
+ * Slab stacks.  A slab slot is [red zone][usable stack][G]; the 64 KiB
+ * red zone (SLAB_REDZONE, address space only) lies between a stack's
+ * bottom (stack_lo) and the G of the slot below.  A goroutine that stays
+ * on its stack never writes there, so at every switch out (mcall: yield,
+ * park, preemption, exit) gort__stack_check reads the red zone's top 4 KiB
+ * -- all zero, and never committed: reading untouched memory maps the
+ * shared zero page -- and compares the sp with stack_lo; anything else is
+ * "gort: fatal error: stack overflow", before another goroutine runs on
+ * what it overwrote.  An overflow deeper than the red zone, or a single
+ * frame larger than 4 KiB that skips the checked page, can still reach the
+ * neighbour first; guarded stacks have neither limit.
  *
  * Rejected: copying/growable stacks (C has no stack maps to fix pointers
  * into the stack), malloc'd stacks (no guard page, eager commit by some
@@ -66,7 +100,7 @@
 #define SLAB_REDZONE (64 * 1024)
 #define REDZONE_CHECK 4096
 #define SCAVENGE_KEEP (16 * 1024) /* top of a pooled stack left resident */
-#define UNSCANNED_MAX 16  /* unscanned stacks a busy P keeps before handing them off */
+#define UNSCANNED_MAX 32  /* unscanned stacks a busy P keeps before handing them off */
 #define SCAV_BATCH 64     /* stacks the scavenger takes off the dirty list at once */
 
 static size_t pagesz;
