@@ -92,10 +92,16 @@ static void burst_main(void *arg)
     atomic_store(&stop, 1);
 }
 
-/* GORTMAXPROCS=1: a 1 ms sleeper beside a hog stays on time while bursts
- * of deep goroutines die and are scavenged (sysmon, which wakes the
- * sleeper by preempting the hog, never does that work). */
-static _Atomic int64_t maxlate;
+/* GORTMAXPROCS=1: a 1 ms sleeper beside a hog stays on time while the
+ * stacks of a burst of deep goroutines that just died are scavenged
+ * (sysmon, which wakes the sleeper by preempting the hog, never does that
+ * work, nor does the P).  Only sleeps begun in the window after the
+ * burst's goroutines have all exited count (begun in it, or still
+ * asleep when it opened): the burst's own running
+ * competes with the sleeper for the one P, which is not what is tested.
+ * A control window without a burst before it shows the machine's noise. */
+static _Atomic int64_t maxlate, win_lo = INT64_MAX, win_hi;
+static _Atomic long nslept;
 static _Atomic int sleeper_stop;
 static gort_waitgroup sleeper_wg;
 
@@ -105,11 +111,30 @@ static void sleeper(void *arg)
     while (!atomic_load(&sleeper_stop)) {
         int64_t t0 = gort_nanotime();
         gort_sleep(1000000);
-        int64_t late = gort_nanotime() - t0 - 1000000;
-        if (late > atomic_load(&maxlate))
+        int64_t t1 = gort_nanotime(), late = t1 - t0 - 1000000;
+        /* Sleeps that overlap the window count. */
+        if (t1 >= atomic_load(&win_lo) && t0 < atomic_load(&win_hi) && late > atomic_load(&maxlate))
             atomic_store(&maxlate, late);
+        atomic_fetch_add(&nslept, 1);
     }
     gort_wg_done(&sleeper_wg);
+}
+
+/* Worst lateness of sleeps overlapping the next 30 ms. */
+static int64_t window(void)
+{
+    atomic_store(&maxlate, 0);
+    int64_t now = gort_nanotime();
+    atomic_store(&win_lo, now);
+    atomic_store(&win_hi, now + 30000000);
+    gort_sleep(30000000);
+    /* Until a sleep begun after the window has ended: every sleep that
+     * overlapped it is counted, however late. */
+    long n0 = atomic_load(&nslept);
+    while (atomic_load(&nslept) < n0 + 2)
+        gort_sleep(1000000);
+    atomic_store(&win_lo, INT64_MAX);
+    return atomic_load(&maxlate);
 }
 
 static void latency_main(void *arg)
@@ -117,26 +142,28 @@ static void latency_main(void *arg)
     (void)arg;
     atomic_store(&stop, 0);
     gort_go(hog, NULL);
+    atomic_store(&sleeper_stop, 0);
+    gort_wg_add(&sleeper_wg, 1);
+    gort_go(sleeper, NULL);
     long before = rss_bytes();
+    int64_t worst = 0, worst_control = 0;
     for (int round = 0; round < 5; round++) {
+        int64_t control = window();
         burst(128, 128);
-        atomic_store(&maxlate, 0);
-        atomic_store(&sleeper_stop, 0);
-        gort_wg_add(&sleeper_wg, 1);
-        gort_go(sleeper, NULL);
-        /* Die while the sleeper runs: let it sleep a few times first. */
-        gort_sleep(5000000);
-        burst(128, 128);
-        gort_sleep(30000000);
-        atomic_store(&sleeper_stop, 1);
-        gort_wg_wait(&sleeper_wg);
-        printf("round %d: sleeper worst lateness %.3f ms\n", round, atomic_load(&maxlate) / 1e6);
-        /* Quantum 10 ms: a hog is stopped for a due timer after a sysmon
-         * period; 50 ms leaves room for a loaded machine, and is far
-         * below the 94-873 ms a sysmon busy with madvise caused. */
-        CHECK(atomic_load(&maxlate) < 50000000, "sleeper %lld ns late",
-              (long long)atomic_load(&maxlate));
+        int64_t late = window();
+        printf("round %d: sleeper worst lateness %.3f ms after a burst died, %.3f ms in the control window\n",
+               round, late / 1e6, control / 1e6);
+        worst = late > worst ? late : worst;
+        worst_control = control > worst_control ? control : worst_control;
     }
+    /* Quantum 10 ms: a hog is stopped for a due timer after a sysmon
+     * period (~1.25 ms).  50 ms leaves room for a loaded machine and is
+     * far below the 94-873 ms that a sysmon busy with madvise caused; the
+     * control window's own lateness is allowed on top. */
+    CHECK(worst < 50000000 + worst_control, "sleeper %.3f ms late after bursts (control %.3f ms)",
+          worst / 1e6, worst_control / 1e6);
+    atomic_store(&sleeper_stop, 1);
+    gort_wg_wait(&sleeper_wg);
     CHECK(settle(before + 12L * 1024 * 1024, SCAVENGE_BOUND_MS) >= 0);
     atomic_store(&stop, 1);
 }
