@@ -525,7 +525,8 @@ static void checkdead(void)
     uint64_t gen = atomic_load(&foreign_gen);
     int known = sched.mcount + 1 /* gort_main's thread */ +
                 atomic_load(&sched.nforeign_blocked) +
-                (atomic_load(&sched.sysmon_started) ? 1 : 0);
+                (atomic_load(&sched.sysmon_started) ? 1 : 0) +
+                atomic_load(&gort__scavenger_threads);
     /* The kernel's own thread count: atomic, unlike a readdir of
      * /proc/self/task, which can skip live threads while others exit. */
     int nthreads = 0;

@@ -317,7 +317,7 @@ typedef struct gort__sched {
 
     gort__mutex gflock;           /* guards the global G free lists */
     G *gfree; int32_t gfreecnt;   /* dead Gs (gfree: stacks already scanned for depth, */
-    G *gfree_dirty; int32_t ndirty; /* gfree_dirty: not yet; sysmon scans them) */
+    G *gfree_dirty; int32_t ndirty; /* gfree_dirty: not yet; the scavenger thread scans them) */
 
     gort__mutex allglock;         /* guards allgs */
     G *allgs; int32_t nallgs;
@@ -492,6 +492,8 @@ void gort__gfdrain(P *pp, int32_t keep);
  * (a mincore each here, the madvise there); called by the owner when pp is
  * about to go idle. */
 void gort__gfscavenge(P *pp);
+/* 1 once the scavenger thread runs (a thread checkdead must know about). */
+extern _Atomic int gort__scavenger_threads;
 /* mcall, for a G on a slab stack: throw "stack overflow" if the red zone
  * below its stack was written or sp is below stack_lo. */
 void gort__stack_check(G *g, uintptr_t sp);

@@ -264,6 +264,7 @@ __attribute__((no_sanitize_address)) void gort__stack_check(G *g, uintptr_t sp)
  * no P, runs no goroutine, and every signal is blocked on it.
  * ------------------------------------------------------------------- */
 static _Atomic bool scav_started;
+_Atomic int gort__scavenger_threads;
 static _Atomic uint32_t scav_wait;   /* 1 while the scavenger sleeps (or is about to) */
 static gort__note scav_note;
 static int scav_pidfd = -1;          /* for process_madvise; -1: madvise per range */
@@ -284,10 +285,11 @@ static void dontneed_ranges(struct iovec *iov, int n)
             ;
         if (r == (long)total)
             return;
-        if (r < 0) { /* old kernel, fd closed under us: never again */
-            close(scav_pidfd);
+        /* Refused (a kernel before 6.13, or the program closed our fd:
+         * its number may be someone else's now, so it is left alone): per
+         * range from now on. */
+        if (r < 0)
             scav_pidfd = -1;
-        }
         /* A short count: redo the whole batch per range (idempotent). */
     }
 #endif
@@ -377,6 +379,8 @@ static void scav_start(void)
     pthread_t th;
     if (pthread_create(&th, &attr, scavenger, NULL) != 0)
         atomic_store(&scav_started, false); /* retried at the next wake */
+    else
+        atomic_store(&gort__scavenger_threads, 1); /* checkdead counts it */
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
 }

@@ -1,10 +1,14 @@
 /* Stack scavenger (stack.c): the pages of deep dead stacks go back to the
  * system within the documented bound (SCAVENGE_BOUND_MS below, from
  * docs/DESIGN.md "Stacks") even with the machine busy; the work never
- * delays a sleeper on a P beside a hog; and an idle program finishes
- * giving memory back instead of stopping with work left. */
+ * delays a sleeper on a P beside a hog; an idle program finishes
+ * giving memory back instead of stopping with work left; and the extra
+ * thread does not hide a deadlock. */
 #include "check.h"
 #include <stdatomic.h>
+#include <unistd.h>
+
+static void child(void *fn);
 
 /* DESIGN.md: a stack pooled unscanned is handed to the scavenger thread at
  * once (spill, 16 unscanned on a P, or its P idling); the thread needs
@@ -88,19 +92,28 @@ static void burst_main(void *arg)
     long ms = settle(before + 12L * 1024 * 1024, SCAVENGE_BOUND_MS);
     printf("burst: RSS +%ld KiB right after exit, settled in %ld ms (bound %d)\n",
            (after_exit - before) / 1024, ms, SCAVENGE_BOUND_MS);
+#ifndef __SANITIZE_ADDRESS__ /* ASan's shadow of the stacks stays resident */
     CHECK(ms >= 0, "RSS +%ld KiB after %d ms", (rss_bytes() - before) / 1024, SCAVENGE_BOUND_MS);
+#endif
     atomic_store(&stop, 1);
 }
 
 /* GORTMAXPROCS=1: a 1 ms sleeper beside a hog stays on time while the
  * stacks of a burst of deep goroutines that just died are scavenged
  * (sysmon, which wakes the sleeper by preempting the hog, never does that
- * work, nor does the P).  Only sleeps begun in the window after the
- * burst's goroutines have all exited count (begun in it, or still
- * asleep when it opened): the burst's own running
- * competes with the sleeper for the one P, which is not what is tested.
- * A control window without a burst before it shows the machine's noise. */
-static _Atomic int64_t maxlate, win_lo = INT64_MAX, win_hi;
+ * work, nor does the P).  Only sleeps overlapping a 30 ms window opened
+ * once the burst's goroutines have all exited count: the burst's own
+ * running competes with the sleeper for the one P, which is not what is
+ * tested.  Control windows without a burst before them show the machine's
+ * own noise, which on a shared 2-CPU machine can reach 100 ms for any
+ * single sleep; so the test compares medians over all sleeps (a scavenge
+ * that stalled sysmon, as it used to, delayed every sleep of the window by
+ * 94-873 ms on a slow VM). */
+#define MAXSAMPLES 4096
+static int64_t samples[2][MAXSAMPLES];
+static _Atomic int nsamples[2];
+static _Atomic int64_t win_lo = INT64_MAX, win_hi;
+static _Atomic int win_kind;
 static _Atomic long nslept;
 static _Atomic int sleeper_stop;
 static gort_waitgroup sleeper_wg;
@@ -113,17 +126,21 @@ static void sleeper(void *arg)
         gort_sleep(1000000);
         int64_t t1 = gort_nanotime(), late = t1 - t0 - 1000000;
         /* Sleeps that overlap the window count. */
-        if (t1 >= atomic_load(&win_lo) && t0 < atomic_load(&win_hi) && late > atomic_load(&maxlate))
-            atomic_store(&maxlate, late);
+        if (t1 >= atomic_load(&win_lo) && t0 < atomic_load(&win_hi)) {
+            int k = atomic_load(&win_kind);
+            int i = atomic_fetch_add(&nsamples[k], 1);
+            if (i < MAXSAMPLES)
+                samples[k][i] = late;
+        }
         atomic_fetch_add(&nslept, 1);
     }
     gort_wg_done(&sleeper_wg);
 }
 
-/* Worst lateness of sleeps overlapping the next 30 ms. */
-static int64_t window(void)
+/* Collect the lateness of the sleeps overlapping the next 30 ms. */
+static void window(int kind)
 {
-    atomic_store(&maxlate, 0);
+    atomic_store(&win_kind, kind);
     int64_t now = gort_nanotime();
     atomic_store(&win_lo, now);
     atomic_store(&win_hi, now + 30000000);
@@ -134,7 +151,12 @@ static int64_t window(void)
     while (atomic_load(&nslept) < n0 + 2)
         gort_sleep(1000000);
     atomic_store(&win_lo, INT64_MAX);
-    return atomic_load(&maxlate);
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 static void latency_main(void *arg)
@@ -146,25 +168,34 @@ static void latency_main(void *arg)
     gort_wg_add(&sleeper_wg, 1);
     gort_go(sleeper, NULL);
     long before = rss_bytes();
-    int64_t worst = 0, worst_control = 0;
-    for (int round = 0; round < 5; round++) {
-        int64_t control = window();
+    for (int round = 0; round < 6; round++) {
+        window(0);
         burst(128, 128);
-        int64_t late = window();
-        printf("round %d: sleeper worst lateness %.3f ms after a burst died, %.3f ms in the control window\n",
-               round, late / 1e6, control / 1e6);
-        worst = late > worst ? late : worst;
-        worst_control = control > worst_control ? control : worst_control;
+        window(1);
     }
-    /* Quantum 10 ms: a hog is stopped for a due timer after a sysmon
-     * period (~1.25 ms).  50 ms leaves room for a loaded machine and is
-     * far below the 94-873 ms that a sysmon busy with madvise caused; the
-     * control window's own lateness is allowed on top. */
-    CHECK(worst < 50000000 + worst_control, "sleeper %.3f ms late after bursts (control %.3f ms)",
-          worst / 1e6, worst_control / 1e6);
     atomic_store(&sleeper_stop, 1);
     gort_wg_wait(&sleeper_wg);
+    int64_t med[2], p90[2], max[2];
+    for (int k = 0; k < 2; k++) {
+        int n = atomic_load(&nsamples[k]);
+        n = n < MAXSAMPLES ? n : MAXSAMPLES;
+        CHECK(n > 0);
+        qsort(samples[k], (size_t)n, sizeof samples[k][0], cmp64);
+        med[k] = samples[k][n / 2];
+        p90[k] = samples[k][n * 9 / 10];
+        max[k] = samples[k][n - 1];
+        printf("%s: %d sleeps, lateness median %.3f ms, p90 %.3f ms, max %.3f ms\n",
+               k ? "after bursts" : "control", n, med[k] / 1e6, p90[k] / 1e6, max[k] / 1e6);
+    }
+    /* Quantum 10 ms: a hog is stopped for a due timer after a sysmon
+     * period (~1.25 ms), so the median is ~1 ms on a quiet machine. */
+    CHECK(med[1] < med[0] + 10000000, "sleeps after bursts: median %.3f ms late (control %.3f ms)",
+          med[1] / 1e6, med[0] / 1e6);
+#ifndef __SANITIZE_ADDRESS__
     CHECK(settle(before + 12L * 1024 * 1024, SCAVENGE_BOUND_MS) >= 0);
+#else
+    (void)before;
+#endif
     atomic_store(&stop, 1);
 }
 
@@ -181,7 +212,29 @@ static void idle_main(void *arg)
     long ms = settle(limit, SCAVENGE_BOUND_MS);
     printf("idle: RSS +%ld KiB right after exit, +%ld KiB after %ld ms\n",
            (after_exit - before) / 1024, (rss_bytes() - before) / 1024, ms);
+#ifndef __SANITIZE_ADDRESS__
     CHECK(ms >= 0, "idle program kept RSS +%ld KiB", (rss_bytes() - before) / 1024);
+#endif
+}
+
+/* The scavenger thread is one the deadlock check must count as the
+ * runtime's own: with it running, a deadlock is still reported. */
+static void deadlock_main(void *arg)
+{
+    (void)arg;
+    burst(200, 128);
+#ifndef __SANITIZE_ADDRESS__
+    CHECK(settle(rss_bytes() - 8L * 1024 * 1024, SCAVENGE_BOUND_MS) >= 0,
+          "the scavenger did not run");
+#endif
+    gort_chan *c = gort_chan_make(0, 0);
+    gort_chan_recv(c, NULL); /* nobody will ever send */
+}
+
+static void deadlock_child(void *arg)
+{
+    alarm(60); /* a missed deadlock dies of SIGALRM instead of hanging */
+    child(arg);
 }
 
 static void child(void *fn)
@@ -206,5 +259,6 @@ int main(void)
     expect_child(child2, (void *)burst_main, 0, NULL, NULL);
     expect_child(child1, (void *)latency_main, 0, NULL, NULL);
     expect_child(child, (void *)idle_main, 0, NULL, NULL);
+    expect_child(deadlock_child, (void *)deadlock_main, 2, "all goroutines are asleep - deadlock!", NULL);
     return 0;
 }
