@@ -168,7 +168,7 @@ static void latency_main(void *arg)
     gort_wg_add(&sleeper_wg, 1);
     gort_go(sleeper, NULL);
     long before = rss_bytes();
-    for (int round = 0; round < 6; round++) {
+    for (int round = 0; round < 8; round++) {
         window(0);
         burst(128, 128);
         window(1);
@@ -188,8 +188,12 @@ static void latency_main(void *arg)
                k ? "after bursts" : "control", n, med[k] / 1e6, p90[k] / 1e6, max[k] / 1e6);
     }
     /* Quantum 10 ms: a hog is stopped for a due timer after a sysmon
-     * period (~1.25 ms), so the median is ~1 ms on a quiet machine. */
-    CHECK(med[1] < med[0] + 10000000, "sleeps after bursts: median %.3f ms late (control %.3f ms)",
+     * period (~1.25 ms), so the median is ~1.5 ms on a quiet machine, and
+     * a stalled sysmon would put it near the stall (94-873 ms).  On a
+     * machine shared with other busy processes both medians float
+     * (control 2-60 ms measured, from 6-40 sleeps each), hence a bound
+     * relative to the control windows. */
+    CHECK(med[1] < 2 * med[0] + 20000000, "sleeps after bursts: median %.3f ms late (control %.3f ms)",
           med[1] / 1e6, med[0] / 1e6);
 #ifndef __SANITIZE_ADDRESS__
     CHECK(settle(before + 12L * 1024 * 1024, SCAVENGE_BOUND_MS) >= 0);
