@@ -779,6 +779,10 @@ top:;
         }
     }
 
+    /* No P held: help the scavenger with a few dead stacks before
+     * sleeping (stack.c).  Work readied meanwhile woke another M. */
+    gort__scavenge_help();
+
     /* Timers: one M sleeps until the earliest of them. */
     int64_t next = gort__timesleepuntil();
     if (next != 0) {

@@ -492,6 +492,9 @@ void gort__gfdrain(P *pp, int32_t keep);
  * (a mincore each here, the madvise there); called by the owner when pp is
  * about to go idle. */
 void gort__gfscavenge(P *pp);
+/* An M that has just given up its P: scavenge a small batch of the dirty
+ * list (no P held, so no goroutine waits); false if there was none. */
+bool gort__scavenge_help(void);
 /* 1 once the scavenger thread runs (a thread checkdead must know about). */
 extern _Atomic int gort__scavenger_threads;
 /* mcall, for a G on a slab stack: throw "stack overflow" if the red zone

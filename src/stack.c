@@ -38,6 +38,10 @@
  *   - a busy P that never idles moves all its unscanned Gs there, unchecked,
  *     once it holds UNSCANNED_MAX of them, and a full free list spills them
  *     there too (gfdrain);
+ *   - an M that just gave up its P scavenges one small batch itself
+ *     before it sleeps (gort__scavenge_help): it holds no P, so nothing
+ *     waits for it, and on a machine whose CPUs are shared the work no
+ *     longer rests on one thread getting scheduled;
  *   - whoever adds to the dirty list wakes the scavenger thread, which
  *     takes batches of SCAV_BATCH off it, checks them with mincore, drops
  *     the deep ones' pages in one process_madvise call per batch (one TLB
@@ -102,6 +106,7 @@
 #define SCAVENGE_KEEP (16 * 1024) /* top of a pooled stack left resident */
 #define UNSCANNED_MAX 32  /* unscanned stacks a busy P keeps before handing them off */
 #define SCAV_BATCH 64     /* stacks the scavenger takes off the dirty list at once */
+#define SCAV_HELP 16      /* stacks an M without a P scavenges before it sleeps */
 
 static size_t pagesz;
 static size_t gsize;               /* sizeof(G) rounded to 64 */
@@ -300,12 +305,12 @@ static void dontneed_ranges(struct iovec *iov, int n)
 /* Scan one batch off the dirty list and return it to the clean list.  The
  * batch is on no list meanwhile, so nobody can reuse those stacks while
  * their pages are being dropped.  Returns false if the list was empty. */
-static bool scav_batch(void)
+static bool scav_batch(int32_t max)
 {
     G *batch = NULL, *tail = NULL;
     int32_t n = 0;
     gort__lock_raw(&sched.gflock);
-    while (sched.gfree_dirty && n < SCAV_BATCH) {
+    while (sched.gfree_dirty && n < max) {
         G *g = sched.gfree_dirty;
         sched.gfree_dirty = g->schedlink;
         sched.ndirty--;
@@ -347,7 +352,7 @@ static void *scavenger(void *arg)
     scav_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 #endif
     for (;;) {
-        while (scav_batch())
+        while (scav_batch(SCAV_BATCH))
             ;
         /* Empty: sleep until scav_wake.  The flag is set before the
          * re-check under gflock, so a stack queued after the re-check is
@@ -440,6 +445,13 @@ static void handoff(P *p, bool scan)
 void gort__gfscavenge(P *p)
 {
     handoff(p, true);
+}
+
+bool gort__scavenge_help(void)
+{
+    if (atomic_load_explicit((_Atomic int32_t *)&sched.ndirty, memory_order_relaxed) == 0)
+        return false;
+    return scav_batch(SCAV_HELP);
 }
 
 /* Reset a pooled G's stack for a new goroutine.  Sanitizer shadow left by
