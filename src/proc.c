@@ -214,6 +214,10 @@ static void mcall(void (*fn)(G *))
     M *m = m_tls;
     G *g = m->curg;
     m->mcall_fn = fn;
+    /* Slab stacks have no guard page: catch an overflow at the switch,
+     * before another goroutine runs on what it overwrote (stack.c). */
+    if (unlikely(!g->guarded) && g->stack_map)
+        gort__stack_check(g, (uintptr_t)__builtin_frame_address(0));
 #ifdef GORT_ASAN
     __sanitizer_start_switch_fiber(m->mcall_dying ? NULL : &g->asan_fake_stack,
                                    (void *)m->g0_lo, m->g0_hi - m->g0_lo);
@@ -536,7 +540,8 @@ static void checkdead(void)
     uint64_t gen = atomic_load(&foreign_gen);
     int known = sched.mcount + 1 /* gort_main's thread */ +
                 atomic_load(&sched.nforeign_blocked) +
-                (atomic_load(&sched.sysmon_started) ? 1 : 0);
+                (atomic_load(&sched.sysmon_started) ? 1 : 0) +
+                atomic_load(&gort__scavenger_threads);
     /* The kernel's own thread count: atomic, unlike a readdir of
      * /proc/self/task, which can skip live threads while others exit. */
     int nthreads = 0;
@@ -767,8 +772,9 @@ top:;
             goto top;
     }
 
-    /* Nothing to do: return deep stacks of the goroutines that died here
-     * (free now: this P has no work), then give up the P. */
+    /* Nothing to do: hand the deep stacks of the goroutines that died
+     * here to the scavenger (a mincore each, no madvise on a P), then give
+     * up the P. */
     if (pp->gfree_unscanned)
         gort__gfscavenge(pp);
     gort__lock(&sched.lock);
@@ -809,6 +815,10 @@ top:;
             }
         }
     }
+
+    /* No P held: help the scavenger with a few dead stacks before
+     * sleeping (stack.c).  Work readied meanwhile woke another M. */
+    gort__scavenge_help();
 
     /* Timers: one M sleeps until the earliest of them. */
     int64_t next = gort__timesleepuntil();

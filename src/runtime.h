@@ -162,13 +162,20 @@ struct gort__sudog {
  * ------------------------------------------------------------------- */
 struct gort_g {
     uintptr_t sched_sp;     /* [own] saved rsp while switched out; MUST be first (asm) */
+    /* Stack bounds (stack.c), fixed for the G's life; all zero/NULL for a
+     * foreign pseudo-G.  [stack_lo, stack_hi) is the usable stack; the G
+     * itself lies at stack_hi.  Below stack_lo: with `guarded`, the
+     * PROT_NONE guard page at stack_map (a fault in [stack_map, stack_lo)
+     * is this G's overflow); without (a slab stack), a never-written red
+     * zone of [stack_map, stack_lo), 64 KiB, then the slot below.  The
+     * mapping or slot is [stack_map, stack_map + stack_maplen). */
     uintptr_t stack_lo;     /* lowest usable address of the stack */
     uintptr_t stack_hi;     /* one past the highest usable address */
-    void *stack_map;        /* mapping holding guard+stack+G, NULL for a foreign pseudo-G */
+    void *stack_map;        /* guarded: the mapping guard+stack+G; slab: its slot red zone+stack+G */
     size_t stack_maplen;    /* its length */
     _Atomic uint32_t status;/* G_*; changed with CAS at hand-offs; futex word for foreign Gs */
     bool foreign;           /* pseudo-G of a thread that is not an M */
-    bool guarded;           /* stack has a guard page (false: slab stack) */
+    bool guarded;           /* stack has a guard page (false: slab stack, or foreign) */
     bool is_main;           /* goroutine 1: its exit ends gort_main */
     bool stack_clean;       /* dead G whose stack was checked for deep pages (stack.c) */
     uint64_t goid;          /* id; 0 for foreign pseudo-Gs */
@@ -314,7 +321,7 @@ typedef struct gort__sched {
 
     gort__mutex gflock;           /* guards the global G free lists */
     G *gfree; int32_t gfreecnt;   /* dead Gs (gfree: stacks already scanned for depth, */
-    G *gfree_dirty; int32_t ndirty; /* gfree_dirty: not yet; sysmon scans them) */
+    G *gfree_dirty; int32_t ndirty; /* gfree_dirty: not yet; the scavenger thread scans them) */
 
     gort__mutex allglock;         /* guards allgs */
     G *allgs; int32_t nallgs;
@@ -372,6 +379,7 @@ typedef struct gort__config {
     int64_t quantum_ns;      /* GORTDEBUG=quantum=..., default 10ms */
     bool asyncpreemptoff;    /* GORTDEBUG=asyncpreemptoff=1 */
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
+    int64_t guardedstacks;   /* GORTDEBUG=guardedstacks=N: cap on guard-paged stacks, -1 = vm.max_map_count's */
     bool scheddetail;
     int traceback;           /* GORTTRACEBACK: GORT_TB_*, default single */
 } gort__config;
@@ -477,8 +485,6 @@ P *gort__getp(void); /* current P or NULL */
  * ------------------------------------------------------------------- */
 /* Allocate a G with a stack of gort__cfg.stacksize; NULL on ENOMEM. */
 G *gort__stackalloc_g(void);
-/* Return a dead G's stack pages that grew deep (madvise). */
-void gort__stack_scavenge(G *g);
 void gort__stack_init(void);
 /* Dead-G pools: a G with a stack from pp's free list (refilled from the
  * global one), NULL if none; and back onto it (owner of pp only). */
@@ -486,11 +492,18 @@ G *gort__gfget(P *pp);
 void gort__gfput(P *pp, G *g);
 /* Move pp's pooled Gs beyond `keep` to the global pool (owner of pp). */
 void gort__gfdrain(P *pp, int32_t keep);
-/* Return the pages of pp's recently pooled stacks that grew deep; called by
- * the owner when pp is about to go idle. */
+/* Hand pp's recently pooled stacks that grew deep to the scavenger thread
+ * (a mincore each here, the madvise there); called by the owner when pp is
+ * about to go idle. */
 void gort__gfscavenge(P *pp);
-/* sysmon: scan a batch of the global pool's unscanned stacks. */
-void gort__gfscavenge_global(void);
+/* An M that has just given up its P: scavenge a small batch of the dirty
+ * list (no P held, so no goroutine waits); false if there was none. */
+bool gort__scavenge_help(void);
+/* 1 once the scavenger thread runs (a thread checkdead must know about). */
+extern _Atomic int gort__scavenger_threads;
+/* mcall, for a G on a slab stack: throw "stack overflow" if the red zone
+ * below its stack was written or sp is below stack_lo. */
+void gort__stack_check(G *g, uintptr_t sp);
 
 /* ---------------------------------------------------------------------
  * Preemption (preempt.c, signal_linux.c) — issue 3.

@@ -32,6 +32,7 @@ gort__config gort__cfg = {
     .quantum_ns = 10 * 1000 * 1000,
     .asyncpreemptoff = false,
     .stuck_report_ns = 1000 * 1000 * 1000,
+    .guardedstacks = -1,
     .scheddetail = false,
     .traceback = GORT_TB_SINGLE,
 };
@@ -207,6 +208,11 @@ static void parse_gortdebug(const char *s)
         } else if (key_is(k, kl, "stuckreport")) {
             if ((ok = ok && (d = parse_duration_n(v, end)) >= 0))
                 gort__cfg.stuck_report_ns = d;
+        } else if (key_is(k, kl, "guardedstacks")) {
+            /* Fewer guarded stacks than vm.max_map_count allows: the rest
+             * come from slabs (tests of the slab path). */
+            if ((ok = ok && gort__parse_u64(v, end, &u) && u <= (uint64_t)INT32_MAX))
+                gort__cfg.guardedstacks = (int64_t)u;
         } else {
             known = false;
         }

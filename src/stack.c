@@ -5,6 +5,9 @@
  * Layout.  Each goroutine lives in one anonymous mapping:
  *     [guard page][ usable stack ......... ][ struct gort_g ]
  *     map         stack_lo                  stack_hi == (uintptr_t)g
+ * or, past the guarded-stack budget, in one slot of a slab:
+ *     [red zone  ][ usable stack ......... ][ struct gort_g ]
+ *     slot        stack_lo                  stack_hi == (uintptr_t)g
  * The G sits at the top of its own stack, in the page the first frames
  * touch anyway, so a parked goroutine costs one resident page.  Mappings
  * are MAP_NORESERVE and committed lazily by the kernel on first touch.
@@ -13,7 +16,9 @@
  * vm.max_map_count (65530 by default) caps VMAs per process.  Once guarded
  * stacks would use most of that budget, new stacks come from unguarded
  * slabs of many stacks in one VMA, with a one-time warning: a million
- * goroutines keep working, the later ones without overflow detection.
+ * goroutines keep working, the later ones with overflow detected at the
+ * next switch instead of at the faulting instruction (Slab stacks below).
+ * GORTDEBUG=guardedstacks=N lowers the budget (tests of the slab path).
  *
  * Ownership.  Gs are never freed (Go does the same): a dead G keeps its
  * stack and goes to its P's free list (owner-only, no lock), spilling half
@@ -21,17 +26,50 @@
  *
  * Deep stacks give their pages back, so a burst of deep goroutines does
  * not pin memory in the pools.  Deciding which stacks grew deep must not
- * slow every goroutine exit, so it is done when a P runs out of work
- * (gort__gfscavenge, from findrunnable, before the P sleeps): the Gs that
- * died since the last scan are at the head of its free list, and for each
- * one mincore() says whether any page below the kept top (SCAVENGE_KEEP)
- * is resident; if so, those pages go back with MADV_DONTNEED.  Stacks
- * spilled to the global pool unscanned go to its dirty list, which sysmon
- * scans in batches off the goroutines' path (one P spawning and another
- * retiring would otherwise pay a syscall per goroutine).  Rejected:
- * mincore() at every exit (a syscall per goroutine on the spawn path), probing a few
- * words below the top (misses sparse frames), a canary written at creation
- * (commits a page per goroutine).
+ * slow every goroutine exit, and dropping pages (madvise MADV_DONTNEED,
+ * 10-16 us per 128 KiB stack here, 0.13-1.2 ms on some VMs) must never run
+ * where it delays goroutines: not on a P (its timers and run queue wait),
+ * not on sysmon (preemption and timer wakeups wait).  So:
+ *   - a dead G goes on its P's free list marked unscanned (!stack_clean);
+ *   - when the P is about to go idle (gort__gfscavenge, from findrunnable)
+ *     it checks those with mincore() (~1 us each: is any page below the
+ *     kept top, SCAVENGE_KEEP, resident?), marks the shallow ones clean and
+ *     moves the deep ones to the global dirty list (sched.gfree_dirty);
+ *   - a busy P that never idles moves all its unscanned Gs there, unchecked,
+ *     once it holds UNSCANNED_MAX of them, and a full free list spills them
+ *     there too (gfdrain);
+ *   - an M that just gave up its P scavenges one small batch itself
+ *     before it sleeps (gort__scavenge_help): it holds no P, so nothing
+ *     waits for it, and on a machine whose CPUs are shared the work no
+ *     longer rests on one thread getting scheduled;
+ *   - whoever adds to the dirty list wakes the scavenger thread, which
+ *     takes batches of SCAV_BATCH off it, checks them with mincore, drops
+ *     the deep ones' pages in one process_madvise call per batch (one TLB
+ *     flush for the batch on Linux 6.16+; madvise per range as fallback),
+ *     and puts them on the clean list.  It sleeps only when the dirty list
+ *     is empty, so nothing is left behind when the program goes idle.
+ * The bound (docs/DESIGN.md "Stacks"): a dead deep stack reaches the
+ * scavenger when its P idles or holds 32 unscanned stacks, and is returned
+ * after at most a few ms of the scavenger's CPU time for a burst of
+ * hundreds; tests wait up to 1 s of wall time (SCAVENGE_BOUND_MS) for a
+ * machine whose CPUs are shared.  Rejected: mincore() at every exit (a
+ * syscall per goroutine on the spawn path), probing a few words below the
+ * top (misses sparse frames), a canary written at creation (commits a page
+ * per goroutine), the scan on sysmon or on an idling P (the delays above:
+ * a 1 ms sleeper 94-873 ms late on a slow VM), a low-priority (SCHED_IDLE
+ * or nice 19) scavenger (starved on a busy machine: no bound at all).
+ *
+ * Slab stacks.  A slab slot is [red zone][usable stack][G]; the 64 KiB
+ * red zone (SLAB_REDZONE, address space only) lies between a stack's
+ * bottom (stack_lo) and the G of the slot below.  A goroutine that stays
+ * on its stack never writes there, so at every switch out (mcall: yield,
+ * park, preemption, exit) gort__stack_check reads the red zone's top 4 KiB
+ * -- all zero, and never committed: reading untouched memory maps the
+ * shared zero page -- and compares the sp with stack_lo; anything else is
+ * "gort: fatal error: stack overflow", before another goroutine runs on
+ * what it overwrote.  An overflow deeper than the red zone, or a single
+ * frame larger than 4 KiB that skips the checked page, can still reach the
+ * neighbour first; guarded stacks have neither limit.
  *
  * Rejected: copying/growable stacks (C has no stack maps to fix pointers
  * into the stack), malloc'd stacks (no guard page, eager commit by some
@@ -42,7 +80,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifdef GORT_ASAN
@@ -55,7 +99,14 @@
 
 #define GFREE_LOCAL_MAX 64
 #define SLAB_STACKS 64
+/* Unused, never-written space below each slab stack (see "Slab stacks"
+ * above); its top REDZONE_CHECK bytes are checked at every switch. */
+#define SLAB_REDZONE (64 * 1024)
+#define REDZONE_CHECK 4096
 #define SCAVENGE_KEEP (16 * 1024) /* top of a pooled stack left resident */
+#define UNSCANNED_MAX 32  /* unscanned stacks a busy P keeps before handing them off */
+#define SCAV_BATCH 64     /* stacks the scavenger takes off the dirty list at once */
+#define SCAV_HELP 16      /* stacks an M without a P scavenges before it sleeps */
 
 static size_t pagesz;
 static size_t gsize;               /* sizeof(G) rounded to 64 */
@@ -65,6 +116,9 @@ static gort__mutex slablock;        /* guards the current slab */
 static char *slab_next, *slab_end;
 static size_t slab_slot;
 static _Atomic bool slab_warned;
+
+static void scav_wake(void);
+static void handoff(P *p, bool scan);
 
 void gort__stack_init(void)
 {
@@ -81,16 +135,18 @@ void gort__stack_init(void)
      * 4096) for malloc arenas, libraries and the program's own mappings. */
     long reserve = maxmap / 4 > 4096 ? maxmap / 4 : 4096;
     guarded_max = maxmap > reserve ? (size_t)(maxmap - reserve) / 2 : 0;
-    slab_slot = (gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    if (gort__cfg.guardedstacks >= 0 && (size_t)gort__cfg.guardedstacks < guarded_max)
+        guarded_max = (size_t)gort__cfg.guardedstacks;
+    slab_slot = (SLAB_REDZONE + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
 }
 
-static G *g_in_region(char *base, size_t len, bool guarded)
+static G *g_in_region(char *base, size_t len, size_t below, bool guarded)
 {
     G *g = (G *)(base + len - gsize);
     memset(g, 0, sizeof *g);
     g->stack_map = base;
     g->stack_maplen = len;
-    g->stack_lo = (uintptr_t)base + (guarded ? pagesz : 0);
+    g->stack_lo = (uintptr_t)base + below;
     g->stack_hi = (uintptr_t)g; /* 64-byte aligned */
     g->guarded = guarded;
 #ifdef GORT_VALGRIND
@@ -110,7 +166,7 @@ static G *alloc_guarded(void)
         munmap(p, len);
         return NULL;
     }
-    return g_in_region(p, len, true);
+    return g_in_region(p, len, pagesz, true);
 }
 
 static G *alloc_from_slab(void)
@@ -130,7 +186,7 @@ static G *alloc_from_slab(void)
     char *base = slab_next;
     slab_next += slab_slot;
     gort__unlock(&slablock);
-    return g_in_region(base, slab_slot, false);
+    return g_in_region(base, slab_slot, SLAB_REDZONE, false);
 }
 
 G *gort__stackalloc_g(void)
@@ -144,7 +200,7 @@ G *gort__stackalloc_g(void)
          * slab, which needs no new VMA most of the time. */
     } else {
         atomic_fetch_sub(&nguarded, 1);
-        if (!atomic_exchange(&slab_warned, true))
+        if (!atomic_exchange(&slab_warned, true) && gort__cfg.guardedstacks < 0)
             gort__print("gort: warning: vm.max_map_count allows ~%zu guarded goroutine stacks; "
                         "further stacks have no guard page\n", guarded_max);
     }
@@ -153,38 +209,249 @@ G *gort__stackalloc_g(void)
     return g;
 }
 
-void gort__stack_scavenge(G *g)
+/* Does any page of g's stack below the kept top hold memory?  One
+ * mincore() per 256 pages, scanned from the top down: a stack that grew at
+ * all grew from there. */
+static bool stack_deep(G *g, uintptr_t *lo_out, uintptr_t *hi_out)
 {
     uintptr_t lo = g->stack_lo & ~(uintptr_t)(pagesz - 1);
     uintptr_t hi = (g->stack_hi - SCAVENGE_KEEP) & ~(uintptr_t)(pagesz - 1);
     if (hi <= lo)
-        return;
+        return false;
+    *lo_out = lo;
+    *hi_out = hi;
     size_t npages = (hi - lo) / pagesz;
     unsigned char vec[256];
-    /* Scan from the top down: a stack that grew at all grew from there. */
     for (size_t done = 0; done < npages;) {
         size_t n = npages - done < sizeof vec ? npages - done : sizeof vec;
         uintptr_t at = hi - (done + n) * pagesz;
         if (mincore((void *)at, n * pagesz, vec) != 0)
-            return;
+            return true; /* cannot tell: let madvise decide */
         for (size_t i = 0; i < n; i++)
-            if (vec[i] & 1) {
-                madvise((void *)lo, hi - lo, MADV_DONTNEED);
-                return;
-            }
+            if (vec[i] & 1)
+                return true;
         done += n;
     }
+    return false;
+}
+
+static void dontneed(uintptr_t lo, uintptr_t hi)
+{
+    while (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0 && (errno == EAGAIN || errno == EINTR))
+        ;
+}
+
+/* Called by mcall at every switch out of a goroutine on a slab stack
+ * (yield, park, preemption -- async preemption ends in mcall too -- and
+ * exit), on that stack.  The red zone below stack_lo is never written by
+ * a goroutine that stayed on its stack, so a non-zero word in its top
+ * page, or a saved sp below stack_lo, means it overflowed: stop before
+ * anything runs on the damage.  Reading the untouched red zone maps the
+ * shared zero page: no memory is committed for it. */
+__attribute__((no_sanitize_address)) void gort__stack_check(G *g, uintptr_t sp)
+{
+    const uint64_t *w = (const uint64_t *)(g->stack_lo - REDZONE_CHECK);
+    uint64_t acc = 0;
+    for (size_t i = 0; i < REDZONE_CHECK / sizeof *w; i++)
+        acc |= w[i];
+    if (likely(acc == 0 && sp >= g->stack_lo))
+        return;
+    gort__throw("stack overflow: goroutine %llu ran past the bottom of its %zu-byte stack "
+                "(GORTSTACKSIZE=%zu; stack %#lx-%#lx is a slab stack, which has no guard page)",
+                (unsigned long long)g->goid, (size_t)(g->stack_hi - g->stack_lo),
+                gort__cfg.stacksize, (unsigned long)g->stack_lo, (unsigned long)g->stack_hi);
+}
+
+/* ---------------------------------------------------------------------
+ * The scavenger thread.  It owns the madvise work: it sleeps on scav_note
+ * while sched.gfree_dirty is empty and is woken (scav_wake) by whoever
+ * puts stacks there.  It is a plain thread like sysmon, not an M: it holds
+ * no P, runs no goroutine, and every signal is blocked on it.
+ * ------------------------------------------------------------------- */
+static _Atomic bool scav_started;
+_Atomic int gort__scavenger_threads;
+static _Atomic uint32_t scav_wait;   /* 1 while the scavenger sleeps (or is about to) */
+static gort__note scav_note;
+static int scav_pidfd = -1;          /* for process_madvise; -1: madvise per range */
+
+/* Release the deep ranges of a batch.  process_madvise (Linux 6.13+ allows
+ * MADV_DONTNEED on oneself) takes them all in one call, and since 6.16
+ * flushes the TLB once for the lot; otherwise one madvise per range. */
+static void dontneed_ranges(struct iovec *iov, int n)
+{
+#ifdef SYS_process_madvise
+    if (scav_pidfd >= 0 && n > 1) {
+        size_t total = 0;
+        for (int i = 0; i < n; i++)
+            total += iov[i].iov_len;
+        long r;
+        while ((r = syscall(SYS_process_madvise, scav_pidfd, iov, (size_t)n, MADV_DONTNEED, 0)) < 0 &&
+               (errno == EINTR || errno == EAGAIN))
+            ;
+        if (r == (long)total)
+            return;
+        /* Refused (a kernel before 6.13, or the program closed our fd:
+         * its number may be someone else's now, so it is left alone): per
+         * range from now on. */
+        if (r < 0)
+            scav_pidfd = -1;
+        /* A short count: redo the whole batch per range (idempotent). */
+    }
+#endif
+    for (int i = 0; i < n; i++)
+        dontneed((uintptr_t)iov[i].iov_base, (uintptr_t)iov[i].iov_base + iov[i].iov_len);
+}
+
+/* Scan one batch off the dirty list and return it to the clean list.  The
+ * batch is on no list meanwhile, so nobody can reuse those stacks while
+ * their pages are being dropped.  Returns false if the list was empty. */
+static bool scav_batch(int32_t max)
+{
+    G *batch = NULL, *tail = NULL;
+    int32_t n = 0;
+    gort__lock_raw(&sched.gflock);
+    while (sched.gfree_dirty && n < max) {
+        G *g = sched.gfree_dirty;
+        sched.gfree_dirty = g->schedlink;
+        sched.ndirty--;
+        g->schedlink = batch;
+        batch = g;
+        if (!tail)
+            tail = g;
+        n++;
+    }
+    gort__unlock_raw(&sched.gflock);
+    if (!batch)
+        return false;
+    struct iovec iov[SCAV_BATCH];
+    int niov = 0;
+    for (G *g = batch; g; g = g->schedlink) {
+        uintptr_t lo, hi;
+        if (stack_deep(g, &lo, &hi)) {
+            iov[niov].iov_base = (void *)lo;
+            iov[niov].iov_len = hi - lo;
+            niov++;
+        }
+        g->stack_clean = true;
+    }
+    if (niov)
+        dontneed_ranges(iov, niov);
+    gort__lock_raw(&sched.gflock);
+    tail->schedlink = sched.gfree;
+    sched.gfree = batch;
+    sched.gfreecnt += n;
+    gort__unlock_raw(&sched.gflock);
+    return true;
+}
+
+static void *scavenger(void *arg)
+{
+    (void)arg;
+    prctl(PR_SET_NAME, "gort-scavenge", 0, 0, 0);
+#ifdef SYS_pidfd_open
+    scav_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+#endif
+    for (;;) {
+        while (scav_batch(SCAV_BATCH))
+            ;
+        /* Empty: sleep until scav_wake.  The flag is set before the
+         * re-check under gflock, so a stack queued after the re-check is
+         * queued after the flag and its scav_wake sees it. */
+        gort__noteclear(&scav_note);
+        atomic_store(&scav_wait, 1);
+        gort__lock_raw(&sched.gflock);
+        bool empty = sched.gfree_dirty == NULL;
+        gort__unlock_raw(&sched.gflock);
+        if (empty)
+            gort__notesleep(&scav_note);
+        if (atomic_exchange(&scav_wait, 0) == 0 && !empty)
+            gort__notesleep(&scav_note); /* a waker took the flag: absorb its wakeup */
+    }
+    return NULL;
+}
+
+static void scav_start(void)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    /* No signal is for the scavenger: its stack is small and it runs no
+     * user code (the preemption signal least of all). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t th;
+    if (pthread_create(&th, &attr, scavenger, NULL) != 0)
+        atomic_store(&scav_started, false); /* retried at the next wake */
+    else
+        atomic_store(&gort__scavenger_threads, 1); /* checkdead counts it */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+}
+
+/* Stacks were put on sched.gfree_dirty (after gflock was released). */
+static void scav_wake(void)
+{
+    if (!atomic_load_explicit(&scav_started, memory_order_relaxed) &&
+        !atomic_exchange(&scav_started, true)) {
+        scav_start();
+        return;
+    }
+    if (atomic_exchange(&scav_wait, 0))
+        gort__notewakeup(&scav_note);
+}
+
+/* Move p's unscanned stacks to the dirty list for the scavenger.  With
+ * `scan`, each is first checked with mincore (~1 us) and only the deep
+ * ones move: the P is about to idle, and a goroutine that stayed shallow
+ * (the common case) should cost no wakeup of the scavenger. */
+static void handoff(P *p, bool scan)
+{
+    G *head = NULL, *tail = NULL;
+    int32_t n = 0;
+    for (G **link = &p->gfree; *link && p->gfree_unscanned > 0;) {
+        G *g = *link;
+        if (g->stack_clean) {
+            link = &g->schedlink;
+            continue;
+        }
+        uintptr_t lo, hi;
+        if (scan && !stack_deep(g, &lo, &hi)) {
+            g->stack_clean = true;
+            p->gfree_unscanned--;
+            link = &g->schedlink;
+            continue;
+        }
+        *link = g->schedlink;
+        p->gfreecnt--;
+        p->gfree_unscanned--;
+        g->schedlink = head;
+        head = g;
+        if (!tail)
+            tail = g;
+        n++;
+    }
+    if (!head)
+        return;
+    gort__lock(&sched.gflock);
+    tail->schedlink = sched.gfree_dirty;
+    sched.gfree_dirty = head;
+    sched.ndirty += n;
+    gort__unlock(&sched.gflock);
+    scav_wake();
 }
 
 void gort__gfscavenge(P *p)
 {
-    for (G *g = p->gfree; g && p->gfree_unscanned > 0; g = g->schedlink) {
-        if (g->stack_clean)
-            continue;
-        gort__stack_scavenge(g);
-        g->stack_clean = true;
-        p->gfree_unscanned--;
-    }
+    handoff(p, true);
+}
+
+bool gort__scavenge_help(void)
+{
+    if (atomic_load_explicit((_Atomic int32_t *)&sched.ndirty, memory_order_relaxed) == 0)
+        return false;
+    return scav_batch(SCAV_HELP);
 }
 
 /* Reset a pooled G's stack for a new goroutine.  Sanitizer shadow left by
@@ -242,15 +509,17 @@ void gort__gfput(P *p, G *g)
     p->gfree = g;
     p->gfreecnt++;
     p->gfree_unscanned++;
-    if (p->gfreecnt < GFREE_LOCAL_MAX)
-        return;
-    gort__gfdrain(p, GFREE_LOCAL_MAX / 2);
+    if (p->gfreecnt >= GFREE_LOCAL_MAX)
+        gort__gfdrain(p, GFREE_LOCAL_MAX / 2);
+    else if (p->gfree_unscanned >= UNSCANNED_MAX)
+        handoff(p, false);
 }
 
 void gort__gfdrain(P *p, int32_t keep)
 {
     /* Unscanned stacks to the global dirty list for sysmon, the rest to
      * the clean list. */
+    bool dirty = false;
     gort__lock(&sched.gflock);
     while (p->gfreecnt > keep) {
         G *x = p->gfree;
@@ -261,6 +530,7 @@ void gort__gfdrain(P *p, int32_t keep)
             x->schedlink = sched.gfree_dirty;
             sched.gfree_dirty = x;
             sched.ndirty++;
+            dirty = true;
         } else {
             x->schedlink = sched.gfree;
             sched.gfree = x;
@@ -268,36 +538,7 @@ void gort__gfdrain(P *p, int32_t keep)
         }
     }
     gort__unlock(&sched.gflock);
+    if (dirty)
+        scav_wake();
 }
 
-void gort__gfscavenge_global(void)
-{
-    if (atomic_load_explicit((_Atomic int32_t *)&sched.ndirty, memory_order_relaxed) == 0)
-        return;
-    /* A batch off the dirty list; scanned without the lock (syscalls). */
-    G *batch = NULL;
-    int32_t n = 0;
-    gort__lock_raw(&sched.gflock);
-    while (sched.gfree_dirty && n < 256) {
-        G *g = sched.gfree_dirty;
-        sched.gfree_dirty = g->schedlink;
-        sched.ndirty--;
-        g->schedlink = batch;
-        batch = g;
-        n++;
-    }
-    gort__unlock_raw(&sched.gflock);
-    G *tail = batch;
-    for (G *g = batch; g; g = g->schedlink) {
-        gort__stack_scavenge(g);
-        g->stack_clean = true;
-        tail = g;
-    }
-    if (!batch)
-        return;
-    gort__lock_raw(&sched.gflock);
-    tail->schedlink = sched.gfree;
-    sched.gfree = batch;
-    sched.gfreecnt += n;
-    gort__unlock_raw(&sched.gflock);
-}

@@ -41,7 +41,9 @@
 #include <sys/prctl.h>
 
 /* Quiet rounds before sysmon stops polling, and its longest sleep then
- * (it still refreshes the code map and scavenges stacks that often). */
+ * (it still refreshes the code map that often).  Stacks are not sysmon's
+ * business: the scavenger thread (stack.c) drops their pages, so a slow
+ * madvise never delays a preemption or a timer. */
 #define DEEP_AFTER 4
 #define DEEP_MAX_NS 50000000
 
@@ -201,8 +203,6 @@ static void *sysmon(void *arg)
             last_codemap = now;
             gort__codemap_refresh();
         }
-        /* Stacks spilled to the global pool unscanned (stack.c). */
-        gort__gfscavenge_global();
         if (wanted_any)
             backoff = period;
         else if (running && backoff < q / 4)
