@@ -430,21 +430,6 @@ static bool thread_state_running(M *m, pid_t tid)
     return rp[2] == 'R';
 }
 
-/* Time thread M has spent runnable but waiting for a CPU (the second field
- * of /proc/self/task/<tid>/schedstat, in ns), or -1 if the kernel does not
- * say (no CONFIG_SCHED_INFO).  The kernel adds a wait when it ends, i.e.
- * when the thread gets a CPU, so a wait in progress is not counted yet. */
-static int64_t thread_run_delay(M *m)
-{
-    char buf[96];
-    ssize_t n = m->schedstatfd >= 0 ? pread(m->schedstatfd, buf, sizeof buf - 1, 0) : -1;
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    const char *sp = strchr(buf, ' ');
-    return sp ? strtoll(sp + 1, NULL, 10) : -1;
-}
-
 /* Should a preemption signal go to M's thread now?  Only if it is busy
  * running user code, not asleep in the kernel.  A SIGURG to a thread
  * blocked in read() would be restarted at best (SA_RESTART); nanosleep(),
@@ -452,27 +437,15 @@ static int64_t thread_run_delay(M *m)
  * code that never expected a signal.  The state alone is not enough:
  * "running" also means "runnable, waiting for a CPU", e.g. a goroutine
  * that sleeps in a loop, just woken or about to enter its next sleep.  So
- * the thread must also have wanted a fair share of the wall time (at least
- * 1/8 and 5 us) over a window of at least BUSY_WINDOW: a thread that wakes
- * for a few microseconds between sleeps looks busy over a 25 us window but
- * not over a millisecond, while a hog does over any window.  Two samples
- * are kept so the window is always between one and two BUSY_WINDOWs when
- * requests are frequent; with only an ancient sample (the first request
- * after a quiet period), the kernel state decides alone.
- *
- * "Wanted" is CPU time used plus time spent waiting for a CPU.  CPU time
- * alone judged a hog by what the machine gave it: with more runnable
- * threads than 8 per core (other processes' loops) a hog gets less than
- * 1/8 of a core, looked asleep, and was never signalled -- preemption
- * stopped exactly when the machine was busiest (test_preempt_native saw
- * 300-800 instead of thousands of preemptions with 14 competing loops).
- * The wait is read only when the CPU time alone falls short.  A wait still
- * in progress is invisible (the kernel counts it when it ends), so a
- * thread that neither ran nor finished a wait during the whole window and
- * is runnable now keeps the previous verdict: a hog starved since the last
- * sample stays busy, a sleeper that has just woken stays idle.  The
- * CPU-time read is one system call; /proc is read only when that is not
- * enough or for busy threads. */
+ * the thread must also have used a fair share of the CPU (at least 1/8 of
+ * the wall time and 5 us) over a window of at least BUSY_WINDOW: a thread
+ * that wakes for a few microseconds between sleeps looks busy over a 25 us
+ * window but not over a millisecond, while a hog does over any window,
+ * even sharing its CPU with several others.  Two samples are kept so the
+ * window is always between one and two BUSY_WINDOWs when requests are
+ * frequent; with only an ancient sample (the first request after a quiet
+ * period), the kernel state decides alone.  The CPU-time read is one
+ * system call; /proc is read only for busy threads. */
 #define BUSY_WINDOW 1000000
 #define STALE_WINDOW 100000000
 
@@ -486,30 +459,18 @@ static bool want_signal(M *m, pid_t tid, int64_t now)
     if (m->preempt_wall && now - m->preempt_wall >= BUSY_WINDOW) {
         m->preempt_cpu0 = m->preempt_cpu;
         m->preempt_wall0 = m->preempt_wall;
-        m->preempt_delay0 = m->preempt_delay;
         m->preempt_cpu = cpu;
         m->preempt_wall = now;
-        m->preempt_delay = thread_run_delay(m);
     } else if (!m->preempt_wall) {
         m->preempt_cpu = cpu;
         m->preempt_wall = now;
-        m->preempt_delay = thread_run_delay(m);
-        m->preempt_delay0 = -1;
     }
     int64_t w0 = m->preempt_wall0, c0 = m->preempt_cpu0;
-    bool busy, was_busy = !__atomic_load_n(&m->preempt_blocked, __ATOMIC_RELAXED);
-    if (!w0 || now - w0 > STALE_WINDOW) {
+    bool busy;
+    if (!w0 || now - w0 > STALE_WINDOW)
         busy = true; /* no recent history: go by the state only */
-    } else {
-        int64_t want = cpu - c0;
-        int64_t d, d0 = m->preempt_delay0;
-        if (want * 8 < now - w0 && d0 >= 0 && (d = thread_run_delay(m)) >= d0)
-            want += d - d0;
-        if (want == 0)
-            busy = was_busy; /* neither ran nor got a CPU: see above */
-        else
-            busy = want >= 5000 && want * 8 >= now - w0;
-    }
+    else
+        busy = cpu - c0 >= 5000 && (cpu - c0) * 8 >= now - w0;
     bool running = busy && thread_state_running(m, tid);
     __atomic_store_n(&m->preempt_blocked, !running, __ATOMIC_RELAXED);
     return running;

@@ -425,7 +425,6 @@ static int newm(P *pp, bool spinning)
         return ENOMEM;
     m->id = atomic_fetch_add(&mid_gen, 1);
     m->statfd = -1; /* opened by gort__minit_signals */
-    m->schedstatfd = -1;
     m->nextp = pp;
     m->spinning = spinning;
     m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);

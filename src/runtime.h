@@ -238,10 +238,7 @@ struct gort_m {
     int64_t preempt_wall;         /* newest sample: when (gort__now) */
     int64_t preempt_cpu0;         /* the sample before it, >= 1 ms older */
     int64_t preempt_wall0;
-    int64_t preempt_delay;        /* run-queue wait (schedstat) at preempt_wall, or -1 */
-    int64_t preempt_delay0;       /* ... at preempt_wall0, or -1 */
     int statfd;                   /* open /proc/self/task/<tid>/stat (or -1), read by sysmon/STW */
-    int schedstatfd;              /* open /proc/self/task/<tid>/schedstat (or -1), likewise */
     uint64_t sigmask_base;        /* signals blocked when the M started (minit);
                                      a context blocking more is not preempted */
     /* --- end async preemption --- */

@@ -192,10 +192,8 @@ void gort__minit_signals(M *m)
     m->sigmask_base = mask_word(&cur_mask);
 
     /* Kept open for the "is this thread on a CPU?" check before signalling
-     * it (preempt.c): two descriptors per M. */
+     * it (preempt.c): one descriptor per M. */
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)m->tid);
     m->statfd = open(path, O_RDONLY | O_CLOEXEC);
-    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)m->tid);
-    m->schedstatfd = open(path, O_RDONLY | O_CLOEXEC);
 }
