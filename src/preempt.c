@@ -513,18 +513,7 @@ bool gort__preemptone(P *pp)
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong(&m->signal_pending, &zero, 1))
         return true; /* one already in flight: signals coalesce anyway */
-    /* Queued with a cookie, so the handler can tell ours from any other
-     * SIGURG however late it arrives (signal_linux.c). */
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    si.si_signo = SIGURG;
-    si.si_code = SI_QUEUE;
-    si.si_pid = getpid();
-    si.si_uid = getuid();
-    si.si_value.sival_ptr = (void *)&gort__preempt_cookie;
-    if (syscall(SYS_rt_tgsigqueueinfo, si.si_pid, tid, SIGURG, &si) == 0)
-        atomic_fetch_add_explicit(&sched.nsignals, 1, memory_order_relaxed);
-    else
+    if (!gort__sigurg_send(tid, &gort__preempt_cookie))
         atomic_store(&m->signal_pending, 0);
     return true;
 }

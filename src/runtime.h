@@ -523,6 +523,9 @@ extern const char gort__preempt_cookie;
  * goroutine 1 returned; gort_main's stop of every P; and the handler's
  * part, which returns only if the interrupted point cannot be frozen. */
 extern const char gort__exit_cookie;
+/* Queue SIGURG carrying `cookie` (one of the two above) to thread tid of
+ * this process; false if the kernel refused (signal_linux.c). */
+bool gort__sigurg_send(pid_t tid, const char *cookie);
 void gort__exitstop(void);
 void gort__exit_freeze(M *m, void *ucontext);
 void gort__sysmon_start(void);

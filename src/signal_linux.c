@@ -42,6 +42,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <ucontext.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static struct sigaction prev_sigurg; /* written once, before ours is live */
@@ -133,6 +134,23 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
     __atomic_store_n(&m->preempt_lastreason, why, __ATOMIC_RELAXED);
     __atomic_fetch_add(&m->preempt_gen, 1, __ATOMIC_RELEASE);
     errno = saved_errno;
+}
+
+bool gort__sigurg_send(pid_t tid, const char *cookie)
+{
+    /* Queued with a cookie, so the handler can tell ours from any other
+     * SIGURG however late it arrives, and which of ours it is. */
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGURG;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = (void *)cookie;
+    if (syscall(SYS_rt_tgsigqueueinfo, si.si_pid, tid, SIGURG, &si) != 0)
+        return false;
+    atomic_fetch_add_explicit(&sched.nsignals, 1, memory_order_relaxed);
+    return true;
 }
 
 static void signal_init_once(void)

@@ -137,15 +137,7 @@ static void exit_signal(M *m)
     pid_t tid = m->tid;
     if (tid <= 0)
         return; /* not started: it will see sched.exiting in schedule() */
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    si.si_signo = SIGURG;
-    si.si_code = SI_QUEUE;
-    si.si_pid = getpid();
-    si.si_uid = getuid();
-    si.si_value.sival_ptr = (void *)&gort__exit_cookie;
-    if (syscall(SYS_rt_tgsigqueueinfo, si.si_pid, tid, SIGURG, &si) == 0)
-        atomic_fetch_add_explicit(&sched.nsignals, 1, memory_order_relaxed);
+    gort__sigurg_send(tid, &gort__exit_cookie);
 }
 
 /* One round of the exit's requests for a running P: a frozen M's P counts

@@ -690,6 +690,24 @@ static void fatal_enter(const char *msg)
     fdprint(2, "gort: fatal error: %s\n\n", msg);
 }
 
+/* The end of every report: the goroutines other than the reporter's own
+ * (if any exist yet), then out of the process, as GORTTRACEBACK says. */
+static void others_and_flush(tbout *o, G *cur, bool system)
+{
+    if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
+        outf(o, "\n");
+        dump_others(o, cur, cur, system);
+    }
+    out_flush(o);
+}
+
+static GORT_NORETURN void die_reported(int level)
+{
+    if (level >= GORT_TB_CRASH)
+        die_abort();
+    _exit(2);
+}
+
 void gort__throw(const char *fmt, ...)
 {
     char msg[1024];
@@ -710,15 +728,9 @@ void gort__throw(const char *fmt, ...)
         dump_self(&o, cur, system);
         /* Like Go's throw: the other goroutines too (Go prints them at
          * every level but none for fatal errors), they are often the clue. */
-        if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
-            outf(&o, "\n");
-            dump_others(&o, cur, cur, system);
-        }
-        out_flush(&o);
+        others_and_flush(&o, cur, system);
     }
-    if (level >= GORT_TB_CRASH)
-        die_abort();
-    _exit(2);
+    die_reported(level);
 }
 
 void gort__fatal_exit2(const char *msg)
@@ -733,9 +745,7 @@ void gort__fatal_exit2(const char *msg)
         dump_others(&o, NULL, m ? m->curg : NULL, level >= GORT_TB_SYSTEM);
         out_flush(&o);
     }
-    if (level >= GORT_TB_CRASH)
-        die_abort();
-    _exit(2);
+    die_reported(level);
 }
 
 /* May a signal handler that interrupted pc load libdw (dlopen, malloc)?
@@ -783,13 +793,8 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
                 outf(&o, "thread %d (not a goroutine) [running]:\n", (int)gettid());
             trace_ctx(&o, pc, fp, NULL, system);
         }
-        if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
-            outf(&o, "\n");
-            dump_others(&o, cur, cur, system);
-        }
+        others_and_flush(&o, cur, system);
     }
     out_flush(&o);
-    if (level >= GORT_TB_CRASH)
-        die_abort();
-    _exit(2);
+    die_reported(level);
 }

@@ -100,4 +100,19 @@ static inline void run_main(void (*fn)(void *), void *arg)
     CHECK(rc == 0, "gort_main returned %d", rc);
 }
 
+
+/* Recursion that really uses about n KiB of stack: each level keeps 1000
+ * bytes the compiler cannot elide (their address escapes; clang otherwise
+ * lays out only the elements it sees used). */
+__attribute__((noinline, unused)) static long use_stack_kib(int n)
+{
+    volatile char buf[1000];
+    buf[0] = (char)n;
+    buf[999] = (char)n;
+    __asm__ volatile("" : : "r"(buf) : "memory");
+    if (n == 0)
+        return buf[0];
+    return use_stack_kib(n - 1) + buf[999];
+}
+
 #endif

@@ -17,24 +17,13 @@ static void child(void *fn);
  * CPUs are shared with other busy processes: */
 #define SCAVENGE_BOUND_MS 1000
 
-/* Each level uses ~1 KiB of stack that the compiler cannot elide. */
-__attribute__((noinline)) static long deep(int n)
-{
-    volatile char buf[1000];
-    buf[0] = (char)n;
-    buf[999] = (char)n;
-    __asm__ volatile("" : : "r"(buf) : "memory");
-    if (n == 0)
-        return buf[0];
-    return deep(n - 1) + buf[999];
-}
 
 static gort_waitgroup wg, reached;
 static gort_chan *hold;
 
 static void use_stack(void *arg)
 {
-    CHECK(deep((int)(intptr_t)arg) >= 0);
+    CHECK(use_stack_kib((int)(intptr_t)arg) >= 0);
     gort_wg_done(&reached);
     gort_chan_recv(hold, NULL);
     gort_wg_done(&wg);

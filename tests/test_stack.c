@@ -10,19 +10,6 @@
 
 #define SCAVENGE_BOUND_MS 1000 /* docs/DESIGN.md "Stacks" */
 
-/* Each level uses ~1 KiB of stack that the compiler cannot elide. */
-__attribute__((noinline)) static long deep(int n)
-{
-    volatile char buf[1000];
-    buf[0] = (char)n;
-    buf[999] = (char)n;
-    /* The address escapes: the compiler must keep all 1000 bytes (clang
-     * otherwise lays out only the elements it sees used). */
-    __asm__ volatile("" : : "r"(buf) : "memory");
-    if (n == 0)
-        return buf[0];
-    return deep(n - 1) + buf[999];
-}
 
 static gort_waitgroup wg, reached;
 static gort_chan *hold;
@@ -30,7 +17,7 @@ static gort_chan *hold;
 static void use_stack(void *arg)
 {
     long levels = (long)(intptr_t)arg;
-    CHECK(deep((int)levels) >= 0);
+    CHECK(use_stack_kib((int)levels) >= 0);
     gort_wg_done(&reached);
     gort_chan_recv(hold, NULL); /* keep the stack alive until released */
     gort_wg_done(&wg);
@@ -75,13 +62,13 @@ static void burst_main(void *arg)
 static void ok_main(void *arg)
 {
     (void)arg;
-    CHECK(deep(200) >= 0); /* ~200 KiB of a 256 KiB stack */
+    CHECK(use_stack_kib(200) >= 0); /* ~200 KiB of a 256 KiB stack */
 }
 
 static void overflow_main(void *arg)
 {
     (void)arg;
-    deep(1000); /* ~1 MiB: past the guard page */
+    use_stack_kib(1000); /* ~1 MiB: past the guard page */
     fprintf(stderr, "survived a stack overflow?\n");
 }
 
@@ -125,7 +112,7 @@ static void overflower(void *arg)
     if (arg)
         deep_then_yield(80);
     else
-        deep(80); /* returns, then switches: the red zone tells */
+        use_stack_kib(80); /* returns, then switches: the red zone tells */
     gort_yield();
     fprintf(stderr, "overflow of a slab stack went unnoticed\n");
     _exit(4);
