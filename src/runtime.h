@@ -109,6 +109,8 @@ struct gort__timer {
     void (*f)(void *arg, uint64_t seq); /* callback; runs on an M, no timer lock held */
     void *arg;
     uint64_t seq;                 /* passed to f */
+    int64_t fired;                /* gort_nanotime() when taken off the heap to fire;
+                                     set under pp->timerslock, read by f */
     P *pp;                        /* heap it is in, NULL if none; guarded by pp->timerslock */
     int32_t idx;                  /* index in pp->timers */
     _Atomic uint32_t state;       /* T_*; changed under the heap's timerslock */
