@@ -321,7 +321,21 @@ static void main_throw(void *a)
     (void)a;
     never = gort_chan_make(0, 0);
     CHECK_EQ(gort_go(block_recv, NULL), 0);
-    gort_sleep(1000000);
+    /* Wait (a condition, not a guess) until it is parked in its receive:
+     * under load a fixed sleep left it runnable (1 in 10 ASan runs). */
+    for (;;) {
+        static char dump[65536];
+        FILE *f = tmpfile();
+        CHECK(f != NULL);
+        CHECK_EQ(gort_dump_goroutines(fileno(f)), 0);
+        rewind(f);
+        size_t n = fread(dump, 1, sizeof dump - 1, f);
+        fclose(f);
+        dump[n] = 0;
+        if (strstr(dump, "[chan receive]:\n"))
+            break;
+        gort_yield();
+    }
     gort_mutex m = GORT_MUTEX_INIT;
     gort_mutex_unlock(&m); /* fatal error */
     NOTAIL();
