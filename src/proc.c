@@ -1083,6 +1083,22 @@ void gort__foreign_unblock(void)
     atomic_fetch_add(&foreign_gen, 1);
 }
 
+bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *block)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stacksize);
+    /* The new thread inherits the mask: block first, restore after. */
+    sigset_t old;
+    pthread_sigmask(SIG_BLOCK, block, &old);
+    pthread_t th;
+    bool ok = pthread_create(&th, &attr, fn, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return ok;
+}
+
 /* ---------------------------------------------------------------------
  * Public runtime API
  * ------------------------------------------------------------------- */

@@ -447,6 +447,10 @@ GORT_NORETURN void gort__fatal_exit2(const char *msg);
 void gort__schedinit(void);
 /* Wake an idle P if there is work and no spinning M (Go's wakep). */
 void gort__wakep(void);
+/* Start a detached runtime thread that is not an M (sysmon, the stack
+ * scavenger) with `block` blocked from its first instruction; false if
+ * pthread_create failed. */
+bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *block);
 /* Foreign-thread bookkeeping for deadlock detection. */
 void gort__foreign_block(void);
 void gort__foreign_unblock(void);

@@ -372,22 +372,14 @@ static void *scavenger(void *arg)
 
 static void scav_start(void)
 {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
     /* No signal is for the scavenger: its stack is small and it runs no
      * user code (the preemption signal least of all). */
-    sigset_t all, old;
+    sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    pthread_t th;
-    if (pthread_create(&th, &attr, scavenger, NULL) != 0)
+    if (!gort__helper_thread(scavenger, 64 * 1024, &all))
         atomic_store(&scav_started, false); /* retried at the next wake */
     else
         atomic_store(&gort__scavenger_threads, 1); /* checkdead counts it */
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
 }
 
 /* Stacks were put on sched.gfree_dirty (after gflock was released). */

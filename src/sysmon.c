@@ -287,18 +287,10 @@ void gort__sysmon_start(void)
         return;
     start_time = gort_nanotime();
     last_trace = start_time;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
     /* sysmon never runs goroutines: keep the preemption signal off it. */
-    sigset_t all, old;
-    sigemptyset(&all);
-    sigaddset(&all, SIGURG);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    pthread_t th;
-    if (pthread_create(&th, &attr, sysmon, NULL) != 0)
+    sigset_t urg;
+    sigemptyset(&urg);
+    sigaddset(&urg, SIGURG);
+    if (!gort__helper_thread(sysmon, 256 * 1024, &urg))
         atomic_store(&sched.sysmon_started, false);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
 }
