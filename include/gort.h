@@ -89,6 +89,9 @@ typedef struct gort_stats {
     uint64_t signals_sent;     /* preemption signals sent */
     uint64_t stw_count;        /* stop-the-world operations */
     uint64_t spawned;          /* goroutines created since start */
+    uint64_t syscalls;         /* system / foreign calls entered by goroutines */
+    uint64_t handoffs;         /* Ps handed to another thread during such a call */
+    uint64_t in_syscall;       /* goroutines inside such a call now */
 } gort_stats;
 
 GORT_API void gort_read_stats(gort_stats *s);
@@ -207,8 +210,9 @@ GORT_API void gort_preempt_enable(void);
  * once they are all stopped; gort_start_the_world resumes them.  Between
  * the two calls the caller is the only goroutine running; it must not
  * block or yield there (that is a fatal error: nothing could wake it).
- * A goroutine blocked in a system call gort cannot see (a plain read())
- * holds its P, so the stop waits for that call to return. */
+ * Goroutines inside system calls or gort_blocking calls are not waited
+ * for: they run on in the kernel or in their library, and cannot return
+ * to goroutine code until the world restarts (Go's semantics). */
 GORT_API void gort_stop_the_world(void);
 GORT_API void gort_start_the_world(void);
 
@@ -220,6 +224,39 @@ GORT_API void gort_start_the_world(void);
 GORT_API void gort_register_module(const void *addr_in_module,
                                    const void *nosplit_lo,
                                    const void *nosplit_hi);
+
+/* ======================================================================
+ * System calls and foreign code
+ * A goroutine inside a blocking call does not hold its P: after a short
+ * bound (or at once, for calls that surely block) the P and its runnable
+ * goroutines and timers move to another thread, and when the call returns
+ * the goroutine takes a P again (its own if free, else any idle one, else
+ * it waits its turn).  No preemption signal is sent to a goroutine inside
+ * such a call, so gort never makes one fail with EINTR.
+ *
+ * gort knows by itself about the blocking calls of libc a program makes
+ * (read, write, recv, accept, connect, poll, select, epoll_wait,
+ * nanosleep, sleep, usleep, waitpid, system, sem_wait, pthread_cond_wait,
+ * pthread_join, a contended pthread_mutex_lock, fread, fgets, getline,
+ * getaddrinfo, syscall(), ...): it wraps them by symbol interposition.
+ * Calls inside shared libraries reach these wrappers when the program
+ * links libgort.so (or exports them: gort-static.pc does).  For anything
+ * else that blocks or runs long without calling gort (a long computation
+ * in a third-party library, a system call made by inline assembly), use
+ * the bracket below.
+ * ====================================================================== */
+
+/* Bracket a call that may block or run long (Go's entersyscall /
+ * exitsyscall around cgo calls).  Inside it the goroutine must not use
+ * goroutine-local state it expects to find on the same P; it may call gort
+ * (a call that parks first ends the bracket's hand-off).  Brackets nest.
+ * On a thread that is not a goroutine, or inside gort_preempt_disable,
+ * both do nothing.  errno is preserved across gort_syscall_exit. */
+GORT_API void gort_syscall_enter(void);
+GORT_API void gort_syscall_exit(void);
+
+/* fn(arg) inside the bracket; returns its result, errno as fn left it. */
+GORT_API void *gort_blocking(void *(*fn)(void *), void *arg);
 
 /* ======================================================================
  * Debugging
