@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -113,6 +114,77 @@ __attribute__((noinline, unused)) static long use_stack_kib(int n)
     if (n == 0)
         return buf[0];
     return use_stack_kib(n - 1) + buf[999];
+}
+
+/* ---- For tests of blocking calls (test_syscall_*.c) ------------------ */
+
+/* A system call made by the `syscall` instruction itself: no libc entry
+ * point, so nothing that wraps libc's blocking calls sees it. */
+static inline long raw_syscall3(long nr, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* Watchdog for tests whose failure mode is a hang: watchdog_start(name, s)
+ * arms alarm(s); watchdog_phase(what) names the step under way.  On expiry
+ * the handler writes "<name>: watchdog: no progress in '<what>'", then
+ * raises SIGQUIT (gort's goroutine dump, exit 2) and, should that hang
+ * too, exits 1 five seconds later.  Writes go through raw_syscall3: the
+ * handler may interrupt anything, libc's wrappers included. */
+__attribute__((unused)) static const char *volatile watchdog_name_ = "test";
+__attribute__((unused)) static const char *volatile watchdog_what_ = "start";
+__attribute__((unused)) static volatile int watchdog_fired_;
+
+static inline void watchdog_phase(const char *what) { watchdog_what_ = what; }
+
+static inline void watchdog_put_(const char *s)
+{
+    raw_syscall3(1 /* write */, 2, (long)s, (long)strlen(s));
+}
+
+__attribute__((unused)) static void watchdog_handler_(int sig)
+{
+    (void)sig;
+    if (watchdog_fired_++) {
+        watchdog_put_("watchdog: the goroutine dump did not finish either\n");
+        raw_syscall3(231 /* exit_group */, 1, 0, 0);
+    }
+    watchdog_put_(watchdog_name_);
+    watchdog_put_(": watchdog: no progress in '");
+    watchdog_put_(watchdog_what_);
+    watchdog_put_("'\n");
+    alarm(5);
+    raw_syscall3(62 /* kill */, getpid(), 3 /* SIGQUIT */, 0);
+}
+
+static inline void watchdog_start(const char *name, unsigned seconds)
+{
+    watchdog_name_ = name;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = watchdog_handler_;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    alarm(seconds);
+}
+
+/* Yield until gort_stats.in_syscall reaches n: the goroutines this test
+ * blocks are inside their calls. */
+static inline void wait_in_syscall(uint64_t n)
+{
+    for (;;) {
+        gort_stats s;
+        gort_read_stats(&s);
+        if (s.in_syscall >= n)
+            return;
+        gort_yield();
+    }
 }
 
 #endif
