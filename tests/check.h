@@ -130,6 +130,15 @@ static inline long raw_syscall3(long nr, long a, long b, long c)
     return ret;
 }
 
+/* CHECK that call (evaluated once) returned want; the message has errno. */
+#define CHECK_CALL(call, want)                                             \
+    do {                                                                   \
+        long long r_ = (long long)(call);                                  \
+        int e_ = errno;                                                    \
+        CHECK(r_ == (long long)(want), "returned %lld, errno %d (%s)", r_, \
+              e_, strerror(e_));                                           \
+    } while (0)
+
 /* Watchdog for tests whose failure mode is a hang: watchdog_start(name, s)
  * arms alarm(s); watchdog_phase(what) names the step under way.  On expiry
  * the handler writes "<name>: watchdog: no progress in '<what>'", then

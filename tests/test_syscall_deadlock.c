@@ -38,7 +38,7 @@ static void *late_writer(void *arg)
     struct timespec ts = {0, 300 * 1000 * 1000};
     while (nanosleep(&ts, &ts) != 0)
         CHECK(errno == EINTR);
-    CHECK_EQ(write(p[1], "x", 1), 1);
+    CHECK_CALL(write(p[1], "x", 1), 1);
     return NULL;
 }
 
@@ -48,7 +48,7 @@ static void start_common(void)
     never = gort_chan_make(0, 0);
     done = gort_chan_make(0, 0);
     for (int i = 0; i < 4; i++)
-        CHECK_EQ(gort_go(block_forever, NULL), 0);
+        CHECK_CALL(gort_go(block_forever, NULL), 0);
 }
 
 /* a */
@@ -57,10 +57,10 @@ static void main_reads(void *arg)
     (void)arg;
     start_common();
     pthread_t th;
-    CHECK_EQ(pthread_create(&th, NULL, late_writer, NULL), 0);
+    CHECK_CALL(pthread_create(&th, NULL, late_writer, NULL), 0);
     char c;
-    CHECK_EQ(read(p[0], &c, 1), 1);
-    CHECK_EQ(pthread_join(th, NULL), 0);
+    CHECK_CALL(read(p[0], &c, 1), 1);
+    CHECK_CALL(pthread_join(th, NULL), 0);
 }
 
 /* b */
@@ -68,7 +68,7 @@ static void read_then_send(void *arg)
 {
     (void)arg;
     char c;
-    CHECK_EQ(read(p[0], &c, 1), 1);
+    CHECK_CALL(read(p[0], &c, 1), 1);
     gort_chan_send(done, NULL);
 }
 
@@ -77,17 +77,17 @@ static void main_waits_reader(void *arg)
     (void)arg;
     start_common();
     pthread_t th;
-    CHECK_EQ(gort_go(read_then_send, NULL), 0);
-    CHECK_EQ(pthread_create(&th, NULL, late_writer, NULL), 0);
+    CHECK_CALL(gort_go(read_then_send, NULL), 0);
+    CHECK_CALL(pthread_create(&th, NULL, late_writer, NULL), 0);
     CHECK(gort_chan_recv(done, NULL));
-    CHECK_EQ(pthread_join(th, NULL), 0);
+    CHECK_CALL(pthread_join(th, NULL), 0);
 }
 
 /* c */
 static void sleep_then_send(void *arg)
 {
     (void)arg;
-    CHECK_EQ(usleep(300 * 1000), 0);
+    CHECK_CALL(usleep(300 * 1000), 0);
     gort_chan_send(done, NULL);
 }
 
@@ -95,7 +95,7 @@ static void main_waits_sleeper(void *arg)
 {
     (void)arg;
     start_common();
-    CHECK_EQ(gort_go(sleep_then_send, NULL), 0);
+    CHECK_CALL(gort_go(sleep_then_send, NULL), 0);
     CHECK(gort_chan_recv(done, NULL));
 }
 
@@ -103,7 +103,7 @@ static void main_waits_sleeper(void *arg)
 static void sleep_then_block(void *arg)
 {
     (void)arg;
-    CHECK_EQ(usleep(20 * 1000), 0);
+    CHECK_CALL(usleep(20 * 1000), 0);
     gort_chan_recv(never, NULL);
 }
 
@@ -111,7 +111,7 @@ static void main_deadlocks_after_usleep(void *arg)
 {
     (void)arg;
     start_common();
-    CHECK_EQ(gort_go(sleep_then_block, NULL), 0);
+    CHECK_CALL(gort_go(sleep_then_block, NULL), 0);
     gort_chan_recv(done, NULL);
 }
 
@@ -135,7 +135,7 @@ static void main_deadlocks_after_blocking(void *arg)
 {
     (void)arg;
     start_common();
-    CHECK_EQ(gort_go(blocking_then_block, NULL), 0);
+    CHECK_CALL(gort_go(blocking_then_block, NULL), 0);
     gort_chan_recv(done, NULL);
 }
 

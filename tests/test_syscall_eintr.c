@@ -159,12 +159,12 @@ static void gmain(void *arg)
     gort_read_stats(&s0);
     gort_wg_add(&wg_hogs, 2);
     for (int i = 0; i < 2; i++)
-        CHECK_EQ(gort_go(hog, NULL), 0);
+        CHECK_CALL(gort_go(hog, NULL), 0);
     deadline = gort_nanotime() + RUN_NS;
     gort_wg_add(&wg_loops, NK + 1);
     for (int k = 0; k < NK; k++)
-        CHECK_EQ(gort_go(looper, (void *)(intptr_t)k), 0);
-    CHECK_EQ(gort_go(sleeper, NULL), 0);
+        CHECK_CALL(gort_go(looper, (void *)(intptr_t)k), 0);
+    CHECK_CALL(gort_go(sleeper, NULL), 0);
     gort_wg_wait(&wg_loops);
     gort_read_stats(&s1);
     atomic_store(&stop_hogs, 1);
@@ -190,8 +190,9 @@ static void gmain(void *arg)
     for (int k = 0; k < NK; k++)
         CHECK(calls[k] >= 10, "%s: only %ld calls in 2 s", kname[k], calls[k]);
     /* 2 s of two hogs at a 100 us quantum is thousands of preemptions; a
-     * few hundred at least, or nothing was tested. */
-    CHECK(ap >= 200, "only %llu async preemptions: the signals were not tested",
+     * hundred at least (a loaded machine gives fewer), or nothing was
+     * tested. */
+    CHECK(ap >= 100, "only %llu async preemptions: the signals were not tested",
           (unsigned long long)ap);
     CHECK(sleep_rc == 0, "sleep(1) returned %d", sleep_rc);
     CHECK(sleep_ns >= 1000000000LL, "sleep(1) took %lld ns", (long long)sleep_ns);

@@ -44,8 +44,8 @@ static void main_hog_and_sleeper(void *arg)
 {
     (void)arg;
     gort_wg_add(&wg, 2);
-    CHECK_EQ(gort_go(hog, NULL), 0);
-    CHECK_EQ(gort_go(sleeper, NULL), 0);
+    CHECK_CALL(gort_go(hog, NULL), 0);
+    CHECK_CALL(gort_go(sleeper, NULL), 0);
     gort_wg_wait(&wg);
     CHECK(sleep_rc == 0, "sleep(1) returned %d", sleep_rc);
 }
@@ -55,7 +55,7 @@ static void noop(void *arg) { (void)arg; }
 static void main_control(void *arg)
 {
     (void)arg;
-    CHECK_EQ(gort_go(noop, NULL), 0);
+    CHECK_CALL(gort_go(noop, NULL), 0);
     gort_preempt_disable();
     int64_t end = gort_nanotime() + 600 * 1000 * 1000;
     while (gort_nanotime() < end)
@@ -79,7 +79,7 @@ static void reader(void *arg)
     (void)arg;
     atomic_store(&reader_id, gort_self());
     char c = 0;
-    CHECK_EQ(read(p[0], &c, 1), 1);
+    CHECK_CALL(read(p[0], &c, 1), 1);
     gort_wg_done(&wg);
 }
 
@@ -88,11 +88,11 @@ static void main_dump(void *arg)
     (void)arg;
     CHECK(pipe(p) == 0);
     gort_wg_add(&wg, 1);
-    CHECK_EQ(gort_go(reader, NULL), 0);
+    CHECK_CALL(gort_go(reader, NULL), 0);
     wait_in_syscall(1);
     int fd = memfd_create("dump", 0);
     CHECK(fd >= 0);
-    CHECK_EQ(gort_dump_goroutines(fd), 0);
+    CHECK_CALL(gort_dump_goroutines(fd), 0);
     static char buf[1 << 16];
     ssize_t r = pread(fd, buf, sizeof buf - 1, 0);
     close(fd);
@@ -102,7 +102,7 @@ static void main_dump(void *arg)
     snprintf(want, sizeof want, "goroutine %llu [syscall",
              (unsigned long long)atomic_load(&reader_id));
     CHECK(strstr(buf, want) != NULL, "no '%s' in the dump:\n%s", want, buf);
-    CHECK_EQ(write(p[1], "x", 1), 1);
+    CHECK_CALL(write(p[1], "x", 1), 1);
     gort_wg_wait(&wg);
 }
 
@@ -111,7 +111,7 @@ static void main_sigquit(void *arg)
     (void)arg;
     CHECK(pipe(p) == 0);
     gort_wg_add(&wg, 1);
-    CHECK_EQ(gort_go(reader, NULL), 0);
+    CHECK_CALL(gort_go(reader, NULL), 0);
     wait_in_syscall(1);
     kill(getpid(), SIGQUIT);
     gort_wg_wait(&wg); /* the report ends the program first */

@@ -34,7 +34,7 @@ static void *writer(void *arg)
     (void)arg;
     while (sem_wait(&go_write) != 0)
         CHECK(errno == EINTR);
-    CHECK_EQ(write(p[1], "w", 1), 1);
+    CHECK_CALL(write(p[1], "w", 1), 1);
     atomic_store(&written, 1);
     return NULL;
 }
@@ -86,14 +86,14 @@ static void gmain(void *arg)
     /* 1: read() */
     CHECK(pipe(p) == 0);
     pthread_t th;
-    CHECK_EQ(pthread_create(&th, NULL, writer, NULL), 0);
+    CHECK_CALL(pthread_create(&th, NULL, writer, NULL), 0);
     gort_wg_add(&wg, 1);
-    CHECK_EQ(gort_go(reader, NULL), 0);
+    CHECK_CALL(gort_go(reader, NULL), 0);
     wait_in_syscall(1);
     watchdog_phase("gort_stop_the_world beside a goroutine blocked in read()");
     gort_stop_the_world();
     watchdog_phase("the world stopped, the pipe written");
-    CHECK_EQ(sem_post(&go_write), 0);
+    CHECK_CALL(sem_post(&go_write), 0);
     while (!atomic_load(&written))
         ;
     spin_for(100 * 1000 * 1000);
@@ -103,11 +103,11 @@ static void gmain(void *arg)
     watchdog_phase("the reader after gort_start_the_world");
     gort_wg_wait(&wg);
     CHECK_EQ(atomic_load(&after_read), 1);
-    CHECK_EQ(pthread_join(th, NULL), 0);
+    CHECK_CALL(pthread_join(th, NULL), 0);
 
     /* 2: gort_blocking */
     gort_wg_add(&wg, 1);
-    CHECK_EQ(gort_go(blocker, NULL), 0);
+    CHECK_CALL(gort_go(blocker, NULL), 0);
     wait_in_syscall(1);
     watchdog_phase("gort_stop_the_world beside a goroutine in gort_blocking");
     gort_stop_the_world();
@@ -120,7 +120,7 @@ static void gmain(void *arg)
     gort_wg_wait(&wg);
 
     /* 3: sleep(2) */
-    CHECK_EQ(gort_go(sleeper, NULL), 0);
+    CHECK_CALL(gort_go(sleeper, NULL), 0);
     wait_in_syscall(1);
     CHECK_EQ(atomic_load(&sleeping), 1);
     watchdog_phase("gort_stop_the_world beside a goroutine in sleep(2)");

@@ -34,7 +34,7 @@ static void sleeper(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 2000; i++)
-        CHECK_EQ(usleep(50), 0);
+        CHECK_CALL(usleep(50), 0);
     gort_wg_done(&wg);
 }
 
@@ -44,10 +44,10 @@ static void reuse_main(void *arg)
     gort_stats s0, s1;
     gort_read_stats(&s0);
     gort_wg_add(&wg_y, 2);
-    CHECK_EQ(gort_go(yielder, NULL), 0);
-    CHECK_EQ(gort_go(yielder, NULL), 0);
+    CHECK_CALL(gort_go(yielder, NULL), 0);
+    CHECK_CALL(gort_go(yielder, NULL), 0);
     gort_wg_add(&wg, 1);
-    CHECK_EQ(gort_go(sleeper, NULL), 0);
+    CHECK_CALL(gort_go(sleeper, NULL), 0);
     gort_wg_wait(&wg);
     gort_read_stats(&s1);
     atomic_store(&stop_yielders, 1);
@@ -68,7 +68,7 @@ static void reader(void *arg)
 {
     int *fd = arg;
     char c = 0;
-    CHECK_EQ(read(fd[0], &c, 1), 1);
+    CHECK_CALL(read(fd[0], &c, 1), 1);
     gort_wg_done(&wg);
 }
 
@@ -77,7 +77,7 @@ static void writer(void *arg)
     (void)arg;
     wait_in_syscall(NREADERS);
     for (int i = 0; i < NREADERS; i++)
-        CHECK_EQ(write(pipes[i][1], "r", 1), 1);
+        CHECK_CALL(write(pipes[i][1], "r", 1), 1);
     gort_wg_done(&wg);
 }
 
@@ -88,8 +88,8 @@ static void readers_main(void *arg)
         CHECK(pipe(pipes[i]) == 0);
     gort_wg_add(&wg, NREADERS + 1);
     for (int i = 0; i < NREADERS; i++)
-        CHECK_EQ(gort_go(reader, pipes[i]), 0);
-    CHECK_EQ(gort_go(writer, NULL), 0);
+        CHECK_CALL(gort_go(reader, pipes[i]), 0);
+    CHECK_CALL(gort_go(writer, NULL), 0);
     gort_wg_wait(&wg);
     gort_stats s;
     gort_read_stats(&s);

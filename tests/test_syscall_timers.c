@@ -33,7 +33,7 @@ static void ticker_then_write(void *arg)
         atomic_fetch_add(&ticks, 1);
     }
     CHECK(!atomic_load(&a_back));
-    CHECK_EQ(write(p[1], "t", 1), 1);
+    CHECK_CALL(write(p[1], "t", 1), 1);
     gort_wg_done(&wg);
 }
 
@@ -41,7 +41,7 @@ static void reader(void *arg)
 {
     (void)arg;
     char c = 0;
-    CHECK_EQ(read(p[0], &c, 1), 1);
+    CHECK_CALL(read(p[0], &c, 1), 1);
     atomic_store(&a_back, 1);
     CHECK_EQ(c, 't');
     CHECK_EQ(atomic_load(&ticks), TICKS);
@@ -87,8 +87,8 @@ static void gmain(void *arg)
 
     watchdog_phase("50 x gort_sleep(1ms) beside a goroutine blocked in read()");
     gort_wg_add(&wg, 2);
-    CHECK_EQ(gort_go(reader, NULL), 0);
-    CHECK_EQ(gort_go(ticker_then_write, NULL), 0);
+    CHECK_CALL(gort_go(reader, NULL), 0);
+    CHECK_CALL(gort_go(ticker_then_write, NULL), 0);
     int64_t t0 = gort_nanotime();
     gort_wg_wait(&wg);
     int64_t t1 = gort_nanotime();
@@ -99,8 +99,8 @@ static void gmain(void *arg)
     atomic_store(&ticks, 0);
     atomic_store(&a_back, 0);
     gort_wg_add(&wg, 2);
-    CHECK_EQ(gort_go(spinner, NULL), 0);
-    CHECK_EQ(gort_go(ticker_then_release, NULL), 0);
+    CHECK_CALL(gort_go(spinner, NULL), 0);
+    CHECK_CALL(gort_go(ticker_then_release, NULL), 0);
     gort_wg_wait(&wg);
     int64_t t2 = gort_nanotime();
     gort_read_stats(&s2);
