@@ -254,3 +254,17 @@ int gort__pc_code(uintptr_t pc)
     }
     return GORT_PR_FOREIGN;
 }
+
+/* Is pc inside a GORT_NOSPLIT function of a registered module?  Cheaper
+ * than gort__pc_code when only that matters (most modules have none). */
+bool gort__pc_in_nosplit(uintptr_t pc)
+{
+    int n = atomic_load_explicit(&nmodules, memory_order_acquire);
+    for (int i = 0; i < n; i++) {
+        const module *md = &modules[i];
+        int k = atomic_load_explicit(&md->nnosplit, memory_order_acquire);
+        if (k && in_ranges(md->nosplit, k, pc))
+            return true;
+    }
+    return false;
+}

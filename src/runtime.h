@@ -630,6 +630,7 @@ void gort__sysmon_wake(void);
 /* Cut short any sysmon sleep (a system call with work behind it). */
 void gort__sysmon_nudge(void);
 int gort__pc_code(uintptr_t pc);         /* GORT_PR_SAFE/RUNTIME/NOSPLIT/FOREIGN for pc */
+bool gort__pc_in_nosplit(uintptr_t pc);  /* in a registered GORT_NOSPLIT function? */
 /* preempt_frames.c: rebuild the table of loaded code if objects were
  * loaded or unloaded; does frame pointer fp's chain (or the word at sp)
  * hold a return address into unregistered code? */

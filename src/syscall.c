@@ -224,7 +224,9 @@ bool gort__entersyscall(bool block)
 bool gort__entersyscall_from(uintptr_t ra, bool block)
 {
     M *m = gort__m_tls;
-    if (!m || !m->curg || gort__pc_in_runtime(ra))
+    /* The runtime's own calls, and GORT_NOSPLIT functions' (which hold
+     * their P to the end): no bracket. */
+    if (!m || !m->curg || gort__pc_in_runtime(ra) || gort__pc_in_nosplit(ra))
         return false;
     /* Our caller is the wrapper (runtime code, with a frame pointer); its
      * caller's frame is the one to show. */

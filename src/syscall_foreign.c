@@ -59,14 +59,16 @@ static inline uint64_t mask_word(const sigset_t *s)
 
 /* Any word of g's live stack, [sp, stack_hi), pointing into the runtime's
  * code, other than the entry trampoline's return address, which is under
- * every goroutine's frames? */
+ * every goroutine's frames, or into a GORT_NOSPLIT function (which holds
+ * its P to the end, as documented)? */
 __attribute__((no_sanitize_address)) static bool runtime_frames(G *g, uintptr_t sp)
 {
     if (sp < g->stack_lo || sp >= g->stack_hi)
         return true;
     for (const uintptr_t *w = (const uintptr_t *)(sp & ~(uintptr_t)7);
          (uintptr_t)w < g->stack_hi; w++)
-        if (gort__pc_in_runtime(*w) && *w != (uintptr_t)gort__gostart_ret)
+        if ((gort__pc_in_runtime(*w) && *w != (uintptr_t)gort__gostart_ret) ||
+            gort__pc_in_nosplit(*w))
             return true;
     return false;
 }
