@@ -115,12 +115,12 @@ static inline bool p_has_work(P *pp, int64_t now)
     return tw && now && tw <= now + RETAKE_NS;
 }
 
+static void exitsyscall_slow1(M *m, G *g, P *oldp);
+
 /* entersyscall saw a preemption signal on its way: wait, in runtime code
  * (where the handler does nothing but clear the mark), until it has been
  * delivered or its sender gave up.  A sender is between its CAS and its
  * tgsigqueueinfo, so this is microseconds unless the sender lost its CPU. */
-static void exitsyscall_slow1(M *m, G *g, P *oldp);
-
 static GORT_NOINLINE_COLD void wait_signal(M *m)
 {
     for (int i = 0; atomic_load(&m->signal_pending); i++) {
@@ -192,7 +192,7 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
     /* Publish, then look: see the Dekker pairs in the header comment. */
     if (likely(barrier_ok))
-        atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_relaxed);
+        atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
     else
         atomic_exchange(&pp->status, P_SYSCALL);
     atomic_signal_fence(memory_order_seq_cst);
