@@ -75,15 +75,8 @@ static void *resolve(const char *name, void **slot)
     return f;
 }
 
-static inline void leave(void)
-{
-    int e = errno;
-    gort__exitsyscall();
-    errno = e;
-}
-
 #define ENTER(block) bool in_ = gort__entersyscall_from((uintptr_t)__builtin_return_address(0), (block))
-#define LEAVE() do { if (in_) leave(); } while (0)
+#define LEAVE() do { if (in_) gort__exitsyscall(); } while (0) /* keeps errno */
 #define REAL(name) \
     (__atomic_load_n(&real_##name, __ATOMIC_RELAXED) \
          ? real_##name : (name##_fn *)resolve(#name, (void **)&real_##name))

@@ -455,6 +455,7 @@ bool gort__preemptone(P *pp)
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong(&m->signal_pending, &zero, 1))
         return true; /* one already in flight: signals coalesce anyway */
+    gort__syscall_barrier();
     if (atomic_load(&pp->status) != P_RUNNING || __atomic_load_n(&pp->m, __ATOMIC_SEQ_CST) != m ||
         __atomic_load_n(&m->curg, __ATOMIC_SEQ_CST) != g ||
         atomic_load(&g->status) != G_RUNNING) {

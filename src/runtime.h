@@ -310,13 +310,13 @@ struct gort_p {
     /* sysmon's view (sysmon only) */
     uint32_t sysmon_tick;
     int64_t sysmon_when;         /* when sysmon first saw sysmon_tick */
-    _Atomic uint32_t syscalltick; /* bumped by each entersyscall (owner, before release) */
-    uint32_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */
+    _Atomic uint64_t syscalltick; /* bumped by each entersyscall (owner, before release):
+                                     also the count of calls entered on this P */
+    uint64_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */
     int64_t sysmon_syscallwhen;
 
     /* Statistics: written by the owner, summed racily. */
     _Atomic uint64_t nswitch, nsteal, nsyncpreempt, nasyncpreempt;
-    _Atomic uint64_t nsyscall;   /* system calls entered by goroutines on this P */
     /* Goroutines created on / exited on this P (owner only; live count =
      * sum of created - sum of exited, so spawn and exit touch no shared
      * cache line), and a cache of goroutine ids taken 16 at a time from
@@ -531,6 +531,11 @@ int64_t gort__retake(int64_t now);
  * and return the depth to re-enter with afterwards (0: was not in one). */
 int32_t gort__syscall_suspend(void);
 void gort__syscall_resume(int32_t depth);
+/* Register for membarrier (schedinit, before any M runs); and the rare
+ * side's barrier of the Dekker pairs with entersyscall: after it, every
+ * store a running thread made before is visible (syscall.c). */
+void gort__syscall_init(void);
+void gort__syscall_barrier(void);
 /* Is pc inside the runtime's own code? */
 bool gort__pc_in_runtime(uintptr_t pc);
 /* Allocate and initialise Ps up to n (STW or init). */

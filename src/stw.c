@@ -208,7 +208,10 @@ void gort__stoptheworld(const char *reason)
         sched.stopwait--;
     }
     /* Goroutines in system calls are not waited for (Go's semantics):
-     * their Ps stop now; entersyscall stops a P that gets there later. */
+     * their Ps stop now; entersyscall stops a P that gets there later
+     * (it reads gcwaiting after publishing P_SYSCALL: the barrier makes
+     * either its store visible here or our gcwaiting visible there). */
+    gort__syscall_barrier();
     for (int32_t i = 0; i < sched.gomaxprocs; i++)
         if (sched.allp[i] != mine)
             stop_syscall_p(sched.allp[i]);

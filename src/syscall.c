@@ -21,19 +21,29 @@
  *
  * No preemption signal inside a call.  The signal's sender (preemptone)
  * marks m->signal_pending with a CAS and only then checks that the P is
- * still P_RUNNING under this M; entersyscall publishes P_SYSCALL with an
- * atomic exchange and only then reads signal_pending.  Both are full
- * barriers, so at least one side sees the other (a Dekker pair): either
- * the sender sees P_SYSCALL and sends nothing, or entersyscall sees the
- * signal coming and waits, in runtime code where the handler does nothing,
- * until it has arrived.  This replaces a guess from /proc and CPU time
+ * still P_RUNNING under this M; entersyscall publishes P_SYSCALL and only
+ * then reads signal_pending.  That is a Dekker pair: with a full barrier
+ * on both sides, at least one sees the other's store, so either the sender
+ * sees P_SYSCALL and sends nothing, or entersyscall sees the signal coming
+ * and waits, in runtime code where the handler does nothing, until it has
+ * arrived.  The barrier is asymmetric: entersyscall's side is a plain
+ * store (an exchange there cost ~10 ns of a ~24 ns bracket), and the rare
+ * side -- a preemption request, a stop-the-world -- runs
+ * membarrier(PRIVATE_EXPEDITED) (gort__syscall_barrier, ~5 us here), which
+ * makes every running thread of the process execute a full barrier: a store
+ * made before it is visible after it, and a load made after the thread's
+ * barrier sees the sender's mark.  Where membarrier is missing (old
+ * kernels, valgrind) entersyscall uses the exchange instead.  This replaces a guess from /proc and CPU time
  * that a thread "looked busy", which both delayed preemption (a 1 ms
  * window) and still let 1-2% of short sleeps fail with EINTR.
  *
  * Stop-the-world (stw.c) takes P_SYSCALL Ps itself; entersyscall, which
  * publishes P_SYSCALL before it reads sched.gcwaiting, stops its own P if
  * a stop began meanwhile (the same Dekker shape against the stopper's
- * store of gcwaiting and scan of the Ps).
+ * store of gcwaiting, barrier, and scan of the Ps).  sysmon's nap has the
+ * same shape without the barrier (one per nap would interrupt every
+ * running goroutine hundreds of times a second): a nudge lost in that
+ * window of a few nanoseconds delays a retake to sysmon's next poll.
  *
  * Ownership: m->oldp, m->syscall_depth, g->syscall* are the M's own;
  * pp->status moves only by the CASes above (and by its owner); stopwait and
@@ -47,8 +57,11 @@
 #define _GNU_SOURCE
 #include "runtime.h"
 
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* A P in the same call this long, with something that could use it, is
  * retaken (Go: one sysmon tick, 20 us). */
@@ -69,10 +82,31 @@ bool gort__pc_in_runtime(uintptr_t pc)
     return pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text;
 }
 
+/* membarrier registered: entersyscall may publish with a plain store. */
+static bool barrier_ok;
+
+void gort__syscall_init(void)
+{
+    barrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+void gort__syscall_barrier(void)
+{
+    if (!barrier_ok || syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        atomic_thread_fence(memory_order_seq_cst); /* entersyscall exchanges then */
+}
+
+static inline bool runq_empty(P *pp)
+{
+    return atomic_load_explicit(&pp->runqhead, memory_order_relaxed) ==
+               atomic_load_explicit(&pp->runqtail, memory_order_relaxed) &&
+           !atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+}
+
 /* Something runnable waits behind a P whose goroutine enters a call. */
 static inline bool p_has_work(P *pp, int64_t now)
 {
-    if (!gort__runqempty(pp))
+    if (!runq_empty(pp))
         return true;
     if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0 &&
         atomic_load_explicit(&sched.npidle, memory_order_relaxed) == 0)
@@ -85,6 +119,8 @@ static inline bool p_has_work(P *pp, int64_t now)
  * (where the handler does nothing but clear the mark), until it has been
  * delivered or its sender gave up.  A sender is between its CAS and its
  * tgsigqueueinfo, so this is microseconds unless the sender lost its CPU. */
+static void exitsyscall_slow1(M *m, G *g, P *oldp);
+
 static GORT_NOINLINE_COLD void wait_signal(M *m)
 {
     for (int i = 0; atomic_load(&m->signal_pending); i++) {
@@ -139,8 +175,6 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp)
     P *pp = m->p;
     g->syscallpc = pc;
     g->syscallfp = fp;
-    atomic_store_explicit(&pp->nsyscall, atomic_load_explicit(&pp->nsyscall, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
     atomic_store_explicit(&pp->syscalltick,
                           atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -150,15 +184,19 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp)
     m->p = NULL;
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
     /* Publish, then look: see the Dekker pairs in the header comment. */
-    atomic_exchange(&pp->status, P_SYSCALL);
-    if (unlikely(atomic_load(&m->signal_pending)))
+    if (likely(barrier_ok))
+        atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_relaxed);
+    else
+        atomic_exchange(&pp->status, P_SYSCALL);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
         wait_signal(m);
-    if (unlikely(atomic_load(&sched.gcwaiting)))
+    if (unlikely(atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed)))
         syscall_gcwait(pp);
     if (block) {
         if (p_has_work(pp, gort_nanotime()))
             handoff_now(pp);
-    } else if (unlikely(atomic_load(&sched.sysmonwait) != SYSMON_POLL) &&
+    } else if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) != SYSMON_POLL) &&
                p_has_work(pp, 0)) {
         /* sysmon sleeps longer than the retake bound: the work behind
          * this call would wait for it. */
@@ -184,8 +222,27 @@ bool gort__entersyscall_from(uintptr_t ra, bool block)
     return enter(m, block, ra, (uintptr_t)__builtin_frame_address(0));
 }
 
-/* Lost the P (retaken, stopped): take another, or wait as runnable. */
+/* Lost the P (retaken, stopped): take another, or wait as runnable.  The
+ * fast path touches no errno; this one may (futex, thread creation), and
+ * the caller's errno belongs to the call it just made. */
+/* &errno of the calling thread, opaque to the compiler: glibc declares
+ * __errno_location const, so two `errno`s in one function may share one
+ * address even across a switch to another thread. */
+static __attribute__((noinline)) int *errno_here(void)
+{
+    int *p = &errno;
+    __asm__ volatile("" : "+r"(p));
+    return p;
+}
+
 static GORT_NOINLINE_COLD void exitsyscall_slow(M *m, G *g, P *oldp)
+{
+    int e = *errno_here();
+    exitsyscall_slow1(m, g, oldp);
+    *errno_here() = e; /* possibly another thread's now */
+}
+
+static void exitsyscall_slow1(M *m, G *g, P *oldp)
 {
     if (!atomic_load(&sched.gcwaiting) && !atomic_load(&sched.exiting) &&
         atomic_load_explicit(&sched.npidle, memory_order_relaxed) > 0) {
@@ -285,7 +342,7 @@ int64_t gort__retake(int64_t now)
         P *pp = sched.allp[i];
         if (atomic_load_explicit(&pp->status, memory_order_acquire) != P_SYSCALL)
             continue;
-        uint32_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
+        uint64_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
         if (t != pp->sysmon_syscalltick) {
             pp->sysmon_syscalltick = t;
             pp->sysmon_syscallwhen = now;
@@ -331,9 +388,7 @@ void gort_syscall_exit(void)
     M *m = gort__m_tls;
     if (!m || !m->curg || m->syscall_depth <= 0)
         return; /* not a goroutine, or enter did nothing (preempt_disable) */
-    int e = errno;
     gort__exitsyscall();
-    errno = e;
 }
 
 void *gort_blocking(void *(*fn)(void *), void *arg)
@@ -343,10 +398,7 @@ void *gort_blocking(void *(*fn)(void *), void *arg)
               enter(m, false, (uintptr_t)__builtin_return_address(0),
                     (uintptr_t)__builtin_frame_address(0));
     void *r = fn(arg);
-    if (in) {
-        int e = errno;
+    if (in)
         gort__exitsyscall();
-        errno = e;
-    }
     return r;
 }
