@@ -374,13 +374,28 @@ static GORT_NORETURN void goexit1(void)
     __builtin_unreachable();
 }
 
-/* First C frame of every goroutine (called by the gostart trampoline). */
-void gort__goentry(G *g)
+/* Called by the gostart trampoline on a new goroutine's stack: returns
+ * the function and argument it then calls itself, so that the only
+ * runtime return address under a goroutine's own frames is the
+ * trampoline's (gort__gostart_ret, which syscall_foreign.c relies on). */
+gort__gostart_pair gort__goentry(G *g)
 {
 #ifdef GORT_ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-    g->fn(g->arg);
+    return (gort__gostart_pair){g->fn, g->arg};
+}
+
+/* ... and once g->fn(g->arg) has returned. */
+void gort__goexit_entry(G *g)
+{
+    /* Returning inside a bracket (never closed, or P-less after foreign
+     * code): take a P back, the exit runs on one. */
+    M *m = gort__getm();
+    if (unlikely(m->syscall_depth)) {
+        m->syscall_depth = 1;
+        gort__exitsyscall();
+    }
     /* With the world stopped (or a runtime lock held) nothing could ever
      * start it again: the program would hang silently. */
     if (unlikely(gort__getm()->locks != 0))
@@ -1100,6 +1115,10 @@ void gort__asyncpreempt2(void)
 {
     M *m = m_tls;
     G *g = m->curg;
+    if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))) {
+        gort__foreign_exit(); /* back from foreign code: take a P again */
+        return;
+    }
     g->async_preempted = true;
     atomic_fetch_add_explicit(&m->p->nasyncpreempt, 1, memory_order_relaxed);
     mcall(gosched_m);

@@ -158,7 +158,9 @@ static GORT_NOINLINE_COLD void handoff_now(P *pp)
         gort__handoffp(pp);
 }
 
-static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp)
+/* pc: the return address into the goroutine's code that made the call,
+ * fp: that code's frame pointer (for tracebacks); sp: where we are now. */
+static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t sp)
 {
     G *g = m->curg;
     if (m->locks || g->preempt_off)
@@ -166,10 +168,15 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp)
     /* Off its stack: a signal handler on an alternate stack, or a private
      * stack of the runtime's; parking there (exitsyscall's slow path)
      * would carry that stack to another thread. */
-    if (fp < g->stack_lo || fp >= g->stack_hi)
+    if (sp < g->stack_lo || sp >= g->stack_hi)
         return false;
     if (m->syscall_depth > 0) {
+        /* Nested, or P-less after foreign code (syscall_foreign.c), where
+         * a reclaim signal may be on its way: the same Dekker pair. */
         m->syscall_depth++;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
+            wait_signal(m);
         return true;
     }
     P *pp = m->p;
@@ -210,8 +217,8 @@ bool gort__entersyscall(bool block)
     M *m = gort__m_tls;
     if (!m || !m->curg)
         return false;
-    return enter(m, block, (uintptr_t)__builtin_return_address(0),
-                 (uintptr_t)__builtin_frame_address(0));
+    uintptr_t *fp = __builtin_frame_address(0);
+    return enter(m, block, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
 }
 
 bool gort__entersyscall_from(uintptr_t ra, bool block)
@@ -219,7 +226,10 @@ bool gort__entersyscall_from(uintptr_t ra, bool block)
     M *m = gort__m_tls;
     if (!m || !m->curg || gort__pc_in_runtime(ra))
         return false;
-    return enter(m, block, ra, (uintptr_t)__builtin_frame_address(0));
+    /* Our caller is the wrapper (runtime code, with a frame pointer); its
+     * caller's frame is the one to show. */
+    uintptr_t *fp = __builtin_frame_address(0);
+    return enter(m, block, ra, *(uintptr_t *)fp[0], (uintptr_t)fp);
 }
 
 /* Lost the P (retaken, stopped): take another, or wait as runnable.  The
@@ -266,6 +276,8 @@ void gort__exitsyscall(void)
     M *m = gort__m_tls;
     if (--m->syscall_depth > 0)
         return;
+    if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed)))
+        atomic_store_explicit(&m->syscall_implicit, false, memory_order_relaxed);
     G *g = m->curg;
     P *pp = m->oldp;
     m->oldp = NULL;
@@ -288,6 +300,9 @@ int32_t gort__syscall_suspend(void)
     int32_t d = m->syscall_depth;
     if (d <= 0)
         return 0;
+    /* P-less after foreign code: nothing to re-enter afterwards. */
+    if (atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
+        d = 0;
     m->syscall_depth = 1;
     gort__exitsyscall();
     return d;
@@ -380,7 +395,8 @@ void gort_syscall_enter(void)
     M *m = gort__m_tls;
     if (!m || !m->curg)
         return;
-    enter(m, false, (uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_frame_address(0));
+    uintptr_t *fp = __builtin_frame_address(0);
+    enter(m, false, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
 }
 
 void gort_syscall_exit(void)
@@ -394,9 +410,9 @@ void gort_syscall_exit(void)
 void *gort_blocking(void *(*fn)(void *), void *arg)
 {
     M *m = gort__m_tls;
+    uintptr_t *fp = __builtin_frame_address(0);
     bool in = m && m->curg &&
-              enter(m, false, (uintptr_t)__builtin_return_address(0),
-                    (uintptr_t)__builtin_frame_address(0));
+              enter(m, false, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
     void *r = fn(arg);
     if (in)
         gort__exitsyscall();

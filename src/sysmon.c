@@ -225,6 +225,13 @@ static void *sysmon(void *arg)
          * else could use (syscall.c); look again when it asks. */
         int64_t rt = gort__retake(now);
         bool insys = rt != 0;
+        /* Goroutines left P-less in foreign code: see whether they are
+         * back in their own code (syscall_foreign.c). */
+        if (gort__foreign_poll(now, period)) {
+            insys = true;
+            if (now + period < next)
+                next = now + period;
+        }
         if (insys && rt < next)
             next = rt;
         /* Timers due on idle Ps with no M watching them. */
