@@ -38,6 +38,10 @@
  */
 #undef _FORTIFY_SOURCE
 #define _GNU_SOURCE
+/* No glibc extern-inline bodies (getchar, putchar, getline, vprintf): they
+ * would be earlier definitions of the wrappers below. */
+#include <features.h>
+#undef __USE_EXTERN_INLINES
 #include "runtime.h"
 
 #include <dlfcn.h>
@@ -158,6 +162,8 @@ static void *resolve(const char *name, void **slot)
     X(int, getchar, false, (void), ())                                                        \
     X(ssize_t, getline, false, (char **l, size_t *n, FILE *f), (l, n, f))                     \
     X(ssize_t, getdelim, false, (char **l, size_t *n, int d, FILE *f), (l, n, d, f))          \
+    /* what glibc's inline getline() calls in optimised programs */                           \
+    X(ssize_t, __getdelim, false, (char **l, size_t *n, int d, FILE *f), (l, n, d, f))        \
     X(int, fputs, false, (const char *s, FILE *f), (s, f))                                    \
     X(int, puts, false, (const char *s), (s))                                                 \
     X(int, fputc, false, (int c, FILE *f), (c, f))                                            \
@@ -174,7 +180,7 @@ static void *resolve(const char *name, void **slot)
       (const struct sockaddr *a, socklen_t al, char *h, socklen_t hl, char *s, socklen_t sl,  \
        int fl),                                                                               \
       (a, al, h, hl, s, sl, fl))                                                              \
-    /* _FORTIFY_SOURCE's checked variants (declared here: glibc declares  \
+    /* _FORTIFY_SOURCE's checked variants (declared below: glibc declares \
      * them only in fortified builds). */                                                     \
     X(ssize_t, __read_chk, false, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl))     \
     X(ssize_t, __pread_chk, false, (int fd, void *b, size_t n, off_t o, size_t bl),           \
@@ -220,6 +226,7 @@ GORT_API ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
 GORT_API ssize_t __recv_chk(int, void *, size_t, size_t, int);
 GORT_API ssize_t __recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
 GORT_API size_t __fread_chk(void *, size_t, size_t, size_t, FILE *);
+GORT_API ssize_t __getdelim(char **, size_t *, int, FILE *);
 GORT_API char *__fgets_chk(char *, size_t, int, FILE *);
 GORT_API int __poll_chk(struct pollfd *, nfds_t, int, size_t);
 GORT_API int __vprintf_chk(int, const char *, va_list);
