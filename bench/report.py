@@ -28,7 +28,12 @@ BENCHES = [
     ("sleeper", "1 ms sleeper wake-up lateness p99, every P hogged", 0.35),
     ("spinwait", "seed spin-wait on 1 P: time to finish (median)", None),
     ("compute", "call-free loop overhead, gort vs plain threads", None),
+    ("echo", "TCP echo, 50 conns, blocking read/write, 64 B (per round trip, all conns)", None),
 ]
+# Targets against a twin other than Go: name -> (label, minimum throughput
+# ratio twin/gort of the medians, i.e. gort's round trips per second at least
+# that fraction of the twin's).
+TWIN_TARGET = {"echo": ("threads", 0.8)}
 # The sleeper's target compares gort at a 1 ms slice with Go's fixed 10 ms.
 TARGET_LABEL = {"sleeper": "gort-q1ms"}
 BOOST_TWINS = {"spawn", "pingpong", "yield", "buffered", "mutex", "parked_rss"}
@@ -202,6 +207,13 @@ def write_md(raw, path, runs, fails):
             if name == "compute":
                 tgt = "≤ %.0f %%" % COMPUTE_TARGET_PCT
                 met = "—" if gm is None else ("yes" if gm <= COMPUTE_TARGET_PCT else "**no**")
+            elif name in TWIN_TARGET and lab == "gort":
+                twin, least = TWIN_TARGET[name]
+                tm = med([num(r["value"]) for r in g.get((name, twin), [])])
+                tgt = "throughput ≥ %.2g × %s" % (least, twin)
+                if gm and tm:
+                    met = "%s (%.2f × %s: %s)" % ("yes" if tm / gm >= least else "**no**",
+                                                 tm / gm, twin, fmt(tm, unit))
             elif target is not None:
                 tgt = "≤ %.2g" % target
                 if TARGET_LABEL.get(name, "gort") != lab:

@@ -254,20 +254,60 @@ static GORT_NOINLINE_COLD void exitsyscall_slow(M *m, G *g, P *oldp)
     *errno_here() = e; /* possibly another thread's now */
 }
 
+/* No P idle: take one whose goroutine is itself inside a call, as sysmon
+ * would after its bound (that goroutine takes a P again on return, as this
+ * one does).  Without this, a goroutine back from a call waits for the
+ * retake while every P sits under a blocked read: a server with one
+ * goroutine per connection served at half a thread server's rate.  Owner
+ * of the P once the CAS succeeds; a stop that began meanwhile gets it. */
+static P *take_syscall_p(P *prefer)
+{
+    int32_t n = sched.gomaxprocs;
+    uint32_t start = prefer ? (uint32_t)prefer->id : gort__fastrandn((uint32_t)n);
+    for (int32_t i = 0; i < n; i++) {
+        P *pp = sched.allp[(start + (uint32_t)i) % (uint32_t)n];
+        uint32_t want = P_SYSCALL;
+        if (atomic_load_explicit(&pp->status, memory_order_relaxed) != P_SYSCALL ||
+            !atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
+            continue;
+        gort__lock(&sched.lock);
+        if (atomic_load(&sched.gcwaiting)) {
+            atomic_store(&pp->status, P_STOPPED);
+            if (--sched.stopwait == 0)
+                gort__notewakeup(&sched.stopnote);
+            gort__unlock(&sched.lock);
+            return NULL;
+        }
+        if (atomic_load(&sched.exiting)) {
+            gort__pidleput(pp); /* where the exit's stop collects it */
+            gort__unlock(&sched.lock);
+            return NULL;
+        }
+        gort__unlock(&sched.lock);
+        atomic_fetch_add_explicit(&sched.nhandoff, 1, memory_order_relaxed);
+        return pp;
+    }
+    return NULL;
+}
+
 static void exitsyscall_slow1(M *m, G *g, P *oldp)
 {
-    if (!atomic_load(&sched.gcwaiting) && !atomic_load(&sched.exiting) &&
-        atomic_load_explicit(&sched.npidle, memory_order_relaxed) > 0) {
-        gort__lock(&sched.lock);
-        P *pp = atomic_load(&sched.gcwaiting) ? NULL : gort__pidleget_pref(oldp);
-        gort__unlock(&sched.lock);
-        if (pp) {
-            gort__acquirep(pp);
-            atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
-                                  memory_order_relaxed);
-            atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
-            return;
+    P *pp = NULL;
+    if (!atomic_load(&sched.gcwaiting) && !atomic_load(&sched.exiting)) {
+        if (atomic_load_explicit(&sched.npidle, memory_order_relaxed) > 0) {
+            gort__lock(&sched.lock);
+            pp = atomic_load(&sched.gcwaiting) ? NULL : gort__pidleget_pref(oldp);
+            gort__unlock(&sched.lock);
         }
+        if (!pp)
+            pp = take_syscall_p(oldp);
+    }
+    if (pp) {
+        gort__acquirep(pp);
+        atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
+                              memory_order_relaxed);
+        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        return;
     }
     (void)m;
     gort__exitsyscall_park(); /* proc.c: returns running again, with a P */
