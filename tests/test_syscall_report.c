@@ -10,7 +10,8 @@
  *    vacuous.
  * 2. gort_dump_goroutines while a goroutine is blocked in read() shows it
  *    as "goroutine N [syscall".
- * 3. The SIGQUIT report, likewise (exit status 2).
+ * 3. The SIGQUIT report, likewise (exit status 2), whether the signal
+ *    goes to the process or to the blocked goroutine's own thread.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -73,11 +74,13 @@ static void child_report(void *arg)
 
 static int p[2];
 static _Atomic uint64_t reader_id;
+static _Atomic pid_t reader_tid;
 
 static void reader(void *arg)
 {
     (void)arg;
     atomic_store(&reader_id, gort_self());
+    atomic_store(&reader_tid, gettid()); /* its thread until read returns */
     char c = 0;
     CHECK_CALL(read(p[0], &c, 1), 1);
     gort_wg_done(&wg);
@@ -113,16 +116,18 @@ static void main_sigquit(void *arg)
     gort_wg_add(&wg, 1);
     CHECK_CALL(gort_go(reader, NULL), 0);
     wait_in_syscall(1);
-    kill(getpid(), SIGQUIT);
+    if (arg) /* to the reader's own thread, asleep in read() */
+        tgkill(getpid(), atomic_load(&reader_tid), SIGQUIT);
+    else /* to the process: any thread may take it */
+        kill(getpid(), SIGQUIT);
     gort_wg_wait(&wg); /* the report ends the program first */
 }
 
 static void child_sigquit(void *arg)
 {
-    (void)arg;
     setenv("GORTMAXPROCS", "2", 1);
     watchdog_start("test_syscall_report (SIGQUIT child)", 20);
-    exit(gort_main(main_sigquit, NULL) == 0 ? 0 : 3);
+    exit(gort_main(main_sigquit, arg) == 0 ? 0 : 3);
 }
 
 int main(void)
@@ -139,6 +144,9 @@ int main(void)
           "a goroutine in sleep(1) was reported as stuck:\n%s", buf);
 
     expect_child(child_sigquit, NULL, 2, "[syscall", NULL);
+    /* The thread that takes the signal is the blocked goroutine's own:
+     * it is still inside its call, not [running]. */
+    expect_child(child_sigquit, (void *)1, 2, "[syscall", NULL);
 
     setenv("GORTMAXPROCS", "2", 1);
     watchdog_start("test_syscall_report", 20);
