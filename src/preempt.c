@@ -337,6 +337,7 @@ static const char *const reason_str[GORT_PR_NREASONS] = {
     [GORT_PR_NOROOM] = "not enough stack",
     [GORT_PR_CALLBACK] = "in a callback from libc or another unregistered object",
     [GORT_PR_SIGMASK] = "signals blocked (inside a signal handler?)",
+    [GORT_PR_INSYSCALL] = "blocked in a system call gort does not wrap",
 };
 
 const char *gort__preempt_reason_str(int code)
@@ -399,26 +400,12 @@ static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t n)
     return r;
 }
 
-/* CPU time thread tid has used, in ns (the kernel includes the slice in
- * progress), or -1.  The clock id is the kernel's per-thread CPU clock
- * encoding, the one glibc's pthread_getcpuclockid builds. */
-static int64_t thread_cputime(pid_t tid)
-{
-    clockid_t cid = (clockid_t)((~(unsigned)tid << 3) | 6); /* PERTHREAD | SCHED */
-    struct timespec ts;
-    if (clock_gettime(cid, &ts) != 0)
-        return -1;
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Is thread tid's state 'R' (running or runnable) in /proc/.../stat, the
  * letter after the command name (which may contain spaces and parentheses,
  * hence the last ')')?  True if /proc cannot tell. */
 static bool thread_state_running(M *m, pid_t tid)
 {
     char buf[512];
-    /* The M keeps its stat file open (minit): a pread is a third of the
-     * cost of open+read+close, and this is on stop-the-world's path. */
     ssize_t n = m->statfd >= 0 ? pread(m->statfd, buf, sizeof buf - 1, 0) : -1;
     if (n > 0)
         buf[n] = 0;
@@ -430,52 +417,6 @@ static bool thread_state_running(M *m, pid_t tid)
     return rp[2] == 'R';
 }
 
-/* Should a preemption signal go to M's thread now?  Only if it is busy
- * running user code, not asleep in the kernel.  A SIGURG to a thread
- * blocked in read() would be restarted at best (SA_RESTART); nanosleep(),
- * select(), poll() and friends fail with EINTR even with SA_RESTART, in
- * code that never expected a signal.  The state alone is not enough:
- * "running" also means "runnable, waiting for a CPU", e.g. a goroutine
- * that sleeps in a loop, just woken or about to enter its next sleep.  So
- * the thread must also have used a fair share of the CPU (at least 1/8 of
- * the wall time and 5 us) over a window of at least BUSY_WINDOW: a thread
- * that wakes for a few microseconds between sleeps looks busy over a 25 us
- * window but not over a millisecond, while a hog does over any window,
- * even sharing its CPU with several others.  Two samples are kept so the
- * window is always between one and two BUSY_WINDOWs when requests are
- * frequent; with only an ancient sample (the first request after a quiet
- * period), the kernel state decides alone.  The CPU-time read is one
- * system call; /proc is read only for busy threads. */
-#define BUSY_WINDOW 1000000
-#define STALE_WINDOW 100000000
-
-static bool want_signal(M *m, pid_t tid, int64_t now)
-{
-    int64_t cpu = thread_cputime(tid);
-    if (cpu < 0)
-        return thread_state_running(m, tid); /* no per-thread CPU clock */
-    /* Window start: the older sample, unless the newer one is already a
-     * full window old; then the newer one becomes the older. */
-    if (m->preempt_wall && now - m->preempt_wall >= BUSY_WINDOW) {
-        m->preempt_cpu0 = m->preempt_cpu;
-        m->preempt_wall0 = m->preempt_wall;
-        m->preempt_cpu = cpu;
-        m->preempt_wall = now;
-    } else if (!m->preempt_wall) {
-        m->preempt_cpu = cpu;
-        m->preempt_wall = now;
-    }
-    int64_t w0 = m->preempt_wall0, c0 = m->preempt_cpu0;
-    bool busy;
-    if (!w0 || now - w0 > STALE_WINDOW)
-        busy = true; /* no recent history: go by the state only */
-    else
-        busy = cpu - c0 >= 5000 && (cpu - c0) * 8 >= now - w0;
-    bool running = busy && thread_state_running(m, tid);
-    __atomic_store_n(&m->preempt_blocked, !running, __ATOMIC_RELAXED);
-    return running;
-}
-
 const char gort__preempt_cookie = 0;
 
 bool gort__preemptone(P *pp)
@@ -483,7 +424,6 @@ bool gort__preemptone(P *pp)
     M *m = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
     if (!m)
         return false;
-    uint32_t tick = __atomic_load_n(&pp->schedtick, __ATOMIC_ACQUIRE);
     G *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
     if (!g || atomic_load(&g->status) != G_RUNNING)
         return false;
@@ -501,18 +441,26 @@ bool gort__preemptone(P *pp)
     pid_t tid = m->tid;
     if (tid <= 0 || tid == (pid_t)syscall(SYS_gettid))
         return true; /* not started yet / ourselves: the flag is enough */
-    if (!want_signal(m, tid, gort__now()))
-        return true; /* asleep in the kernel: the flag waits for it */
-    /* Sampling took tens of microseconds.  If the M switched goroutines
-     * meanwhile, the sample says nothing about the one running now (which
-     * may be entering a sleep): ask again next time. */
-    if (__atomic_load_n(&pp->schedtick, __ATOMIC_ACQUIRE) != tick ||
-        __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE) != m ||
-        __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE) != g)
+    /* A signal of this request found the thread blocked in a system call
+     * gort does not wrap (a raw one): another would only interrupt the
+     * call again.  The flag waits for its next gort call. */
+    if (__atomic_load_n(&m->preempt_gen, __ATOMIC_RELAXED) >
+            __atomic_load_n(&m->preempt_reqgen, __ATOMIC_RELAXED) &&
+        __atomic_load_n(&m->preempt_lastreason, __ATOMIC_RELAXED) == GORT_PR_INSYSCALL)
         return true;
+    /* Mark the signal in flight first, then check that the goroutine is
+     * still running outside any system call: entersyscall publishes
+     * P_SYSCALL first and then waits for a marked signal, so one of the
+     * two sees the other and no signal lands inside a call (syscall.c). */
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong(&m->signal_pending, &zero, 1))
         return true; /* one already in flight: signals coalesce anyway */
+    if (atomic_load(&pp->status) != P_RUNNING || __atomic_load_n(&pp->m, __ATOMIC_SEQ_CST) != m ||
+        __atomic_load_n(&m->curg, __ATOMIC_SEQ_CST) != g ||
+        atomic_load(&g->status) != G_RUNNING) {
+        atomic_store(&m->signal_pending, 0);
+        return true;
+    }
     if (!gort__sigurg_send(tid, &gort__preempt_cookie))
         atomic_store(&m->signal_pending, 0);
     return true;
@@ -541,8 +489,6 @@ void gort__preempt_diag(P *pp, int64_t now)
 
     uintptr_t pc = 0;
     const char *why;
-    char whybuf[96];
-    bool blocked = __atomic_load_n(&m->preempt_blocked, __ATOMIC_RELAXED);
     bool sampled = __atomic_load_n(&m->preempt_gen, __ATOMIC_RELAXED) >
                    __atomic_load_n(&m->preempt_reqgen, __ATOMIC_RELAXED);
     /* A signal handled since the request began knows best where the
@@ -551,29 +497,20 @@ void gort__preempt_diag(P *pp, int64_t now)
      * that, say what the last attempt to send one saw. */
     if (!gort__cfg.asyncpreemptoff && !sampled && age < 2 * gort__cfg.stuck_report_ns)
         return;
+    int code = sampled ? __atomic_load_n(&m->preempt_lastreason, __ATOMIC_RELAXED) : -1;
+    /* Merely blocked in the kernel, in a call gort does not wrap: not
+     * stuck, and nothing to report (it yields at its next gort call). */
+    if (code == GORT_PR_INSYSCALL)
+        return;
+    if (!sampled && m->tid > 0 && !thread_state_running(m, m->tid))
+        return;
     if (gort__cfg.asyncpreemptoff) {
         why = "asynchronous preemption is off (GORTDEBUG=asyncpreemptoff=1)";
     } else if (sampled) {
         pc = __atomic_load_n(&m->preempt_lastpc, __ATOMIC_RELAXED);
-        int code = __atomic_load_n(&m->preempt_lastreason, __ATOMIC_RELAXED);
         why = gort__preempt_reason_str(code);
         if (!why)
             why = "preemption pending";
-    } else if (blocked) {
-        /* "nr a1 .. a6 sp pc" or "-1 sp pc": the user pc is the last word. */
-        char buf[256];
-        why = "not running user code (asleep in the kernel, or starved of CPU)";
-        if (m->tid > 0 && read_task_file(m->tid, "syscall", buf, sizeof buf) > 0 &&
-            strncmp(buf, "running", 7) != 0) {
-            long nr = strtol(buf, NULL, 10);
-            char *last = strrchr(buf, ' ');
-            if (last)
-                pc = (uintptr_t)strtoull(last + 1, NULL, 16);
-            if (nr >= 0) {
-                snprintf(whybuf, sizeof whybuf, "blocked in system call %ld", nr);
-                why = whybuf;
-            }
-        }
     } else if (atomic_load(&m->signal_pending)) {
         why = "preemption signal not delivered (SIGURG blocked?)";
     } else {

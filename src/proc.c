@@ -47,7 +47,10 @@
 
 gort__sched gort__sched_state;
 
-static __thread M *m_tls __attribute__((tls_model("initial-exec")));
+/* The calling thread's M (syscall.c reads it too: its fast path cannot
+ * afford a call). */
+__thread M *gort__m_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
+#define m_tls gort__m_tls
 static __thread G *foreign_g_tls __attribute__((tls_model("initial-exec")));
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t foreign_key;
@@ -439,6 +442,13 @@ static void *mstart(void *arg)
 /* Create an M that starts with pp.  Returns 0 or an errno value. */
 static int newm(P *pp, bool spinning)
 {
+    /* Ms blocked in system calls are what makes threads pile up: past the
+     * cap (Go's SetMaxThreads, 10000 by default) the program is stopped
+     * with a report, not left to exhaust the kernel's threads. */
+    if (__atomic_load_n(&sched.mcount, __ATOMIC_RELAXED) >= gort__cfg.maxthreads)
+        gort__throw("thread exhaustion: the program needs more than %lld threads "
+                    "(GORTDEBUG=maxthreads=%lld); are goroutines blocked in system calls?",
+                    (long long)gort__cfg.maxthreads, (long long)gort__cfg.maxthreads);
     M *m = alloc_lines(sizeof(M));
     if (!m)
         return ENOMEM;
@@ -510,7 +520,7 @@ void gort__wakep(void)
     if (atomic_load_explicit(&sched.npidle, memory_order_relaxed) == 0) {
         /* Work for a busy machine: sysmon, if it stopped polling because
          * only lone loops were running, must now time their slices. */
-        if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed)))
+        if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
             gort__sysmon_wake();
         return;
     }
@@ -865,10 +875,7 @@ static GORT_NORETURN void execute(G *g)
     atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
                           memory_order_relaxed);
     atomic_fetch_add_explicit(&pp->nswitch, 1, memory_order_relaxed);
-    /* A preemption the signal handler committed to is over (signal_linux.c). */
-    if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
-        atomic_store_explicit(&m->signal_pending, 0, memory_order_relaxed);
-    if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed)))
+    if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
         gort__sysmon_wake();
     gogo(g);
 }
@@ -948,11 +955,17 @@ void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
 {
     M *m = m_tls;
     if (m && m->curg) {
+        /* Parking inside a system-call bracket: take a P back first (the
+         * scheduler runs on one), and re-enter the bracket on return. */
+        int32_t depth = unlikely(m->syscall_depth) ? gort__syscall_suspend() : 0;
+        m = m_tls;
         m->waitunlockf = unlockf;
         m->waitlock = lock;
         m->curg->waitreason = reason;
         m->curg->waitsince = gort__waitclock();
         mcall(park_m);
+        if (unlikely(depth))
+            gort__syscall_resume(depth);
         return;
     }
     /* A thread that is not an M: block it on its pseudo-G's status word. */
@@ -1044,7 +1057,10 @@ void gort__gosched(void)
     }
     if (unlikely(m->locks != 0))
         gort__throw("yield with the world stopped or a runtime lock held");
+    int32_t depth = unlikely(m->syscall_depth) ? gort__syscall_suspend() : 0;
     mcall(gosched_m);
+    if (unlikely(depth))
+        gort__syscall_resume(depth);
 }
 
 void gort__preempt_check(void)
@@ -1055,8 +1071,8 @@ void gort__preempt_check(void)
     G *g = m->curg;
     if (!g || likely(!atomic_load_explicit(&g->preempt, memory_order_relaxed)))
         return;
-    if (g->preempt_off > 0 || m->locks > 0)
-        return;
+    if (g->preempt_off > 0 || m->locks > 0 || m->syscall_depth > 0)
+        return; /* inside a system-call bracket it holds no P to give up */
     atomic_fetch_add_explicit(&m->p->nsyncpreempt, 1, memory_order_relaxed);
     mcall(gosched_m);
 }
@@ -1069,6 +1085,37 @@ void gort__asyncpreempt2(void)
     atomic_fetch_add_explicit(&m->p->nasyncpreempt, 1, memory_order_relaxed);
     mcall(gosched_m);
     g->async_preempted = false;
+}
+
+/* exitsyscall's slow path on g0: the goroutine's P was taken while it was
+ * in a system call and no P is idle.  Queue it as runnable (any P may run
+ * it: its call is over) and park this M, which a later hand-off reuses. */
+static void exitsyscall0(G *g)
+{
+    M *m = m_tls;
+    m->curg = NULL;
+    g->m = NULL;
+    gort__lock(&sched.lock);
+    P *pp = NULL;
+    if (!atomic_load(&sched.gcwaiting) && !atomic_load(&sched.exiting))
+        pp = gort__pidleget();
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    if (!pp)
+        gort__globrunqput(g);
+    gort__unlock(&sched.lock);
+    if (pp) {
+        gort__acquirep(pp);
+        execute(g);
+    }
+    if (atomic_load(&sched.exiting))
+        park_forever(NULL);
+    stopm();
+    schedule();
+}
+
+void gort__exitsyscall_park(void)
+{
+    mcall(exitsyscall0);
 }
 
 void gort__foreign_block(void)
@@ -1186,4 +1233,12 @@ void gort_read_stats(gort_stats *s)
     s->preempt_requests = atomic_load(&sched.npreemptreq);
     s->signals_sent = atomic_load(&sched.nsignals);
     s->stw_count = atomic_load(&sched.nstw);
+    for (int32_t i = 0; i < sched.allp_cap && sched.allp[i]; i++)
+        s->syscalls += atomic_load_explicit(&sched.allp[i]->nsyscall, memory_order_relaxed);
+    s->handoffs = atomic_load(&sched.nhandoff);
+    gort__lock(&sched.allglock);
+    for (G *g = sched.allgs; g; g = g->alllink)
+        if (atomic_load_explicit(&g->status, memory_order_relaxed) == G_SYSCALL)
+            s->in_syscall++;
+    gort__unlock(&sched.allglock);
 }

@@ -219,3 +219,18 @@ P *gort__pidleget(void)
     }
     return pp;
 }
+
+/* Take `want` off the idle list if it is there, else any idle P (exitsyscall
+ * prefers the P its goroutine ran on: its run queue and stacks are warm). */
+P *gort__pidleget_pref(P *want)
+{
+    for (P **pl = &sched.pidle; want && *pl; pl = &(*pl)->link) {
+        if (*pl == want) {
+            *pl = want->link;
+            want->link = NULL;
+            atomic_fetch_sub_explicit(&sched.npidle, 1, memory_order_relaxed);
+            return want;
+        }
+    }
+    return gort__pidleget();
+}

@@ -49,6 +49,7 @@
 
 #define GORT_HIDDEN __attribute__((visibility("hidden")))
 #define GORT_NORETURN __attribute__((noreturn))
+#define GORT_NOINLINE_COLD __attribute__((noinline, cold))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -92,6 +93,7 @@ enum {
     G_RUNNING,      /* running user code on an M with a P */
     G_WAITING,      /* parked: a channel, sema, timer or cond will ready it */
     G_DEAD,         /* finished; on a free list */
+    G_SYSCALL,      /* inside a system call or foreign call (syscall.c): on its M, no P */
 };
 
 /* ---------------------------------------------------------------------
@@ -202,6 +204,11 @@ struct gort_g {
     gort__timer timer;      /* sleep / select timeout timer */
     uint64_t timerseq;      /* [own] incarnation of g->timer, for stale firings */
 
+    /* system calls (syscall.c): where it entered the current one, for
+     * tracebacks of a goroutine that is running in the kernel; [own] */
+    uintptr_t syscallpc;    /* return address into the caller of entersyscall */
+    uintptr_t syscallfp;    /* entersyscall's frame pointer: the chain to walk */
+
     /* tracebacks and dumps (traceback.c) */
     int64_t waitsince;      /* [own] gort_nanotime() when it last parked, for "[chan receive, 2 minutes]" */
     uintptr_t gopc;         /* return address of the gort_go call that created it ("created by") */
@@ -229,7 +236,13 @@ struct gort_m {
     gort__note park;        /* stopm sleeps here */
     M *schedlink;           /* sched.midle link; guarded by sched.lock */
     M *alllink;             /* allm list; append-only, guarded by sched.lock */
-    _Atomic uint32_t signal_pending; /* a SIGURG is in flight (coalescing) */
+    /* One preemption SIGURG is in flight to this thread: set (CAS 0->1) by
+     * the sender before it checks that the M still runs a goroutine
+     * outside any system call, cleared by the handler when it arrives or
+     * by the sender if it does not send.  entersyscall publishes P_SYSCALL
+     * and then waits for this to clear, so a signal never lands inside
+     * the call (the Dekker pair: see syscall.c). */
+    _Atomic uint32_t signal_pending;
     void *altstack;         /* sigaltstack memory */
     uint64_t fastrand;      /* per-M PRNG state */
     int64_t preempt_gen;    /* count of handled preempt signals */
@@ -240,17 +253,13 @@ struct gort_m {
     uintptr_t preempt_lastpc;     /* pc the last preemption signal interrupted */
     int32_t preempt_lastreason;   /* GORT_PR_* for it; GORT_PR_SAFE = preempted */
     int64_t preempt_reqgen;       /* [sysmon] preempt_gen when the current request began */
-    /* [sysmon] samples of the thread (preempt.c want_signal): a signal is
-     * sent only to a thread that is running and used CPU since the last. */
-    bool preempt_blocked;         /* last sample: not busy in user code */
-    int64_t preempt_cpu;          /* newest sample: thread CPU time (ns) */
-    int64_t preempt_wall;         /* newest sample: when (gort__now) */
-    int64_t preempt_cpu0;         /* the sample before it, >= 1 ms older */
-    int64_t preempt_wall0;
-    int statfd;                   /* open /proc/self/task/<tid>/stat (or -1), read by sysmon/STW */
+    int statfd;                   /* open /proc/self/task/<tid>/stat (or -1), read by the stuck report */
     uint64_t sigmask_base;        /* signals blocked when the M started (minit);
                                      a context blocking more is not preempted */
     /* --- end async preemption --- */
+    /* --- system calls (syscall.c) [own] --- */
+    P *oldp;                      /* the P released by entersyscall, to try first on exit */
+    int32_t syscall_depth;        /* >0: its goroutine is inside a bracketed call (nests) */
     /* gopark hand-off to g0 (this M only) */
     bool (*waitunlockf)(G *, void *);
     void *waitlock;
@@ -266,7 +275,11 @@ struct gort_m {
  * P — a processor.
  * ------------------------------------------------------------------- */
 #define GORT_RUNQ_SIZE 256
-enum { P_IDLE = 0, P_RUNNING, P_STOPPED };
+/* P_SYSCALL: its goroutine's M released it on entering a system call
+ * (syscall.c); whoever CASes it away from P_SYSCALL owns it: the M on
+ * return (back to P_RUNNING), sysmon's retake or a blocking call's own
+ * hand-off (to P_IDLE, then handoffp), or stop-the-world (P_STOPPED). */
+enum { P_IDLE = 0, P_RUNNING, P_STOPPED, P_SYSCALL };
 
 struct gort_p {
     int32_t id;
@@ -297,9 +310,13 @@ struct gort_p {
     /* sysmon's view (sysmon only) */
     uint32_t sysmon_tick;
     int64_t sysmon_when;         /* when sysmon first saw sysmon_tick */
+    _Atomic uint32_t syscalltick; /* bumped by each entersyscall (owner, before release) */
+    uint32_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */
+    int64_t sysmon_syscallwhen;
 
     /* Statistics: written by the owner, summed racily. */
     _Atomic uint64_t nswitch, nsteal, nsyncpreempt, nasyncpreempt;
+    _Atomic uint64_t nsyscall;   /* system calls entered by goroutines on this P */
     /* Goroutines created on / exited on this P (owner only; live count =
      * sum of created - sum of exited, so spawn and exit touch no shared
      * cache line), and a cache of goroutine ids taken 16 at a time from
@@ -343,8 +360,12 @@ typedef struct gort__sched {
     _Atomic int64_t timer_sleep_until; /* its deadline, 0 if none sleeps */
     M *timer_sleeper;            /* guarded by lock */
 
-    /* sysmon */
-    _Atomic uint32_t sysmonwait; /* sysmon sleeps until woken: all Ps idle, or a quiet spell (sysmon.c) */
+    /* sysmon.  sysmonwait: 0 sysmon polls (or runs); SYSMON_DEEP it sleeps
+     * until a switch, new work or a new earliest timer wakes it (all Ps
+     * idle, or a quiet spell); SYSMON_NAP a timed sleep longer than the
+     * system-call retake bound, which only a goroutine entering a system
+     * call with work waiting behind it cuts short (sysmon.c, syscall.c). */
+    _Atomic uint32_t sysmonwait;
     gort__note sysmonnote;
     _Atomic bool sysmon_started;
 
@@ -356,7 +377,9 @@ typedef struct gort__sched {
 
     /* statistics not owned by a P */
     _Atomic uint64_t npreemptreq, nsignals, nstw;
+    _Atomic uint64_t nhandoff;   /* Ps handed to another M during a system call */
 } gort__sched;
+enum { SYSMON_POLL = 0, SYSMON_DEEP = 1, SYSMON_NAP = 2 };
 
 extern gort__sched gort__sched_state;
 #define sched gort__sched_state
@@ -382,6 +405,7 @@ typedef struct gort__config {
     bool asyncpreemptoff;    /* GORTDEBUG=asyncpreemptoff=1 */
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
     int64_t guardedstacks;   /* GORTDEBUG=guardedstacks=N: cap on guard-paged stacks, -1 = vm.max_map_count's */
+    int64_t maxthreads;      /* GORTDEBUG=maxthreads=N: Ms allowed, default 10000 (Go's) */
     bool scheddetail;
     int traceback;           /* GORTTRACEBACK: GORT_TB_*, default single */
 } gort__config;
@@ -472,12 +496,43 @@ G *gort__globrunqget(P *pp, int32_t max);
 /* Idle P list; caller holds sched.lock. */
 void gort__pidleput(P *pp);
 P *gort__pidleget(void);
+P *gort__pidleget_pref(P *want);
 /* Start an M running pp (an idle P if NULL); caller holds no lock. */
 void gort__startm(P *pp, bool spinning);
 void gort__acquirep(P *pp);
 P *gort__releasep(void);
 /* STW support for schedule(): give up the P and sleep until restarted. */
 void gort__gcstopm(void);
+
+/* ---------------------------------------------------------------------
+ * System calls and foreign calls (syscall.c, interpose_linux.c)
+ * ------------------------------------------------------------------- */
+/* The calling goroutine enters / leaves a call that may block or run long;
+ * block: it surely blocks (a sleep, a wait), so the P is handed off at
+ * once instead of after the retake bound.  Only on a goroutine with no
+ * runtime lock and no gort_preempt_disable: entersyscall returns false
+ * (and the caller must not call exitsyscall) otherwise. */
+bool gort__entersyscall(bool block);
+void gort__exitsyscall(void) __attribute__((noinline));
+/* proc.c: exitsyscall's slow path when no P is idle: the goroutine waits
+ * on the global run queue, its M parks; returns once it runs again. */
+void gort__exitsyscall_park(void);
+/* The wrappers' entry: as above, but also false when the wrapped function
+ * was called by the runtime itself (return address ra in its code). */
+bool gort__entersyscall_from(uintptr_t ra, bool block);
+/* Give pp (taken from a goroutine in a system call, status P_IDLE, no lock
+ * held) to an M if it has work, else to the idle list or a stop. */
+void gort__handoffp(P *pp);
+/* sysmon: take Ps from goroutines in system calls past the bound when
+ * something else could use them; returns the earliest time it wants to
+ * look again (0: no P is in a system call). */
+int64_t gort__retake(int64_t now);
+/* gopark/gosched on a goroutine inside a bracket: leave it (taking a P)
+ * and return the depth to re-enter with afterwards (0: was not in one). */
+int32_t gort__syscall_suspend(void);
+void gort__syscall_resume(int32_t depth);
+/* Is pc inside the runtime's own code? */
+bool gort__pc_in_runtime(uintptr_t pc);
 /* Allocate and initialise Ps up to n (STW or init). */
 void gort__procresize(int32_t n);
 
@@ -534,8 +589,14 @@ extern const char gort__exit_cookie;
 bool gort__sigurg_send(pid_t tid, const char *cookie);
 void gort__exitstop(void);
 void gort__exit_freeze(M *m, void *ucontext);
+/* Did the signal whose context this is interrupt a blocked system call
+ * (restarted, or failed with EINTR)?  From the saved pc, rcx and rax. */
+bool gort__ctx_in_syscall(void *ucontext);
 void gort__sysmon_start(void);
+/* Wake sysmon from a SYSMON_DEEP sleep (a switch, new work, a timer). */
 void gort__sysmon_wake(void);
+/* Cut short any sysmon sleep (a system call with work behind it). */
+void gort__sysmon_nudge(void);
 int gort__pc_code(uintptr_t pc);         /* GORT_PR_SAFE/RUNTIME/NOSPLIT/FOREIGN for pc */
 /* preempt_frames.c: rebuild the table of loaded code if objects were
  * loaded or unloaded; does frame pointer fp's chain (or the word at sp)
@@ -558,6 +619,7 @@ enum {
     GORT_PR_NOROOM,      /* not enough stack for the trampoline frame */
     GORT_PR_SIGMASK,     /* more signals blocked than usual (inside a handler?) */
     GORT_PR_CALLBACK,    /* unregistered code's frames below: a callback from libc */
+    GORT_PR_INSYSCALL,   /* blocked in a system call no wrapper announced (signal_linux.c) */
     GORT_PR_NREASONS
 };
 /* Full check used by the signal handler: every condition for injecting a

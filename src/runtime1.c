@@ -33,6 +33,7 @@ gort__config gort__cfg = {
     .asyncpreemptoff = false,
     .stuck_report_ns = 1000 * 1000 * 1000,
     .guardedstacks = -1,
+    .maxthreads = 10000,
     .scheddetail = false,
     .traceback = GORT_TB_SINGLE,
 };
@@ -213,6 +214,10 @@ static void parse_gortdebug(const char *s)
              * come from slabs (tests of the slab path). */
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= (uint64_t)INT32_MAX))
                 gort__cfg.guardedstacks = (int64_t)u;
+        } else if (key_is(k, kl, "maxthreads")) {
+            /* Go's debug.SetMaxThreads: past it, a fatal error. */
+            if ((ok = ok && gort__parse_u64(v, end, &u) && u >= 1 && u <= (uint64_t)INT32_MAX))
+                gort__cfg.maxthreads = (int64_t)u;
         } else {
             known = false;
         }

@@ -73,6 +73,33 @@ static inline uint64_t mask_word(const sigset_t *s)
     return w;
 }
 
+/* Was the interrupted thread blocked in a system call that our signal
+ * interrupted?  The `syscall` instruction (0f 05) leaves the address after
+ * it in rcx, and the kernel saves that rcx in the signal context, so:
+ *  - restarted (SA_RESTART; read(), write(), futex waits...): the kernel
+ *    rewound rip to the instruction, and rcx = rip + 2;
+ *  - ended with EINTR whatever SA_RESTART says (nanosleep, poll,
+ *    epoll_wait...): rip follows the instruction, rcx = rip, rax = -EINTR.
+ * Only an interrupted wait gives either.  A thread merely about to enter a
+ * call (rip at the instruction, inside malloc's mmap say, holding its
+ * lock) or just back from one that completed does not match.  Bytes are
+ * read only within pc's page, which is mapped since the thread executes
+ * there. */
+static bool in_syscall(uintptr_t pc, uintptr_t rcx, long rax)
+{
+    const unsigned char *c = (const unsigned char *)pc;
+    uintptr_t off = pc & 4095;
+    if (rcx == pc + 2 && off <= 4094)
+        return c[0] == 0x0f && c[1] == 0x05;
+    return rcx == pc && rax == -EINTR && off >= 2 && c[-2] == 0x0f && c[-1] == 0x05;
+}
+
+bool gort__ctx_in_syscall(void *ctx)
+{
+    greg_t *gr = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+    return in_syscall((uintptr_t)gr[REG_RIP], (uintptr_t)gr[REG_RCX], (long)gr[REG_RAX]);
+}
+
 static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
 {
     int saved_errno = errno;
@@ -112,6 +139,11 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
     uintptr_t sp = (uintptr_t)gr[REG_RSP];
     G *g = m->curg;
     int why = gort__preempt_unsafe_code(pc, sp, m, g);
+    /* A goroutine blocked in a system call no wrapper announced (a raw
+     * one): nothing to do here, and the sender sends no more for this
+     * request (preempt.c). */
+    if (why != GORT_PR_NO_G && gort__ctx_in_syscall(ctx))
+        why = GORT_PR_INSYSCALL;
     if (why == GORT_PR_SAFE && (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
         why = GORT_PR_SIGMASK;
     if (why == GORT_PR_SAFE && gort__foreign_caller(sp, (uintptr_t)gr[REG_RBP], g))
@@ -124,11 +156,6 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
         *(uintptr_t *)nsp = pc;
         gr[REG_RSP] = (greg_t)nsp;
         gr[REG_RIP] = (greg_t)(uintptr_t)&gort__asyncpreempt;
-        /* This M is being preempted: no further signal until the next G
-         * starts here (execute() clears the bit).  Otherwise a second
-         * request could reach whatever runs next on this thread, e.g. a
-         * goroutine entering nanosleep(), as EINTR. */
-        atomic_store_explicit(&m->signal_pending, 1, memory_order_relaxed);
     }
     __atomic_store_n(&m->preempt_lastpc, pc, __ATOMIC_RELAXED);
     __atomic_store_n(&m->preempt_lastreason, why, __ATOMIC_RELAXED);

@@ -17,9 +17,12 @@
  * The caller keeps m->locks raised between stop and start, so it cannot be
  * preempted or moved while it is the only goroutine running.
  *
- * Limitation (documented in DESIGN.md): a P whose goroutine is blocked in a
- * system call that gort did not see (plain read(), nanosleep()) cannot stop
- * until the call returns (the exit alone freezes it there, see below).
+ * A P whose goroutine is inside a system call (P_SYSCALL, syscall.c) is not
+ * waited for: the stopper takes it (CAS to P_STOPPED), and the goroutine,
+ * when its call returns, finds its P gone and waits for a P until the
+ * world restarts.  A goroutine blocked in a call gort does not know about
+ * (a raw system call made by inline assembly) still holds its P, and the
+ * stop waits for that call (the exit alone freezes it there, see below).
  *
  * Exit (gort__exitstop, from gort_main's thread once goroutine 1 returned
  * and set sched.exiting): a stop-the-world that is never undone, so that
@@ -67,27 +70,6 @@ static inline uint64_t mask_word(const sigset_t *s)
     return w;
 }
 
-/* Was the interrupted thread blocked in a system call that our signal
- * interrupted?  The `syscall` instruction (0f 05) leaves the address after
- * it in rcx, and the kernel saves that rcx in the signal context, so:
- *  - restarted (SA_RESTART; read(), write(), futex waits...): the kernel
- *    rewound rip to the instruction, and rcx = rip + 2;
- *  - ended with EINTR whatever SA_RESTART says (nanosleep, poll,
- *    epoll_wait...): rip follows the instruction, rcx = rip, rax = -EINTR.
- * Only an interrupted wait gives either.  A thread merely about to enter a
- * call (rip at the instruction, inside malloc's mmap say, holding its
- * lock) or just back from one that completed does not match.  Bytes are
- * read only within pc's page, which is mapped since the thread executes
- * there. */
-static bool in_syscall(uintptr_t pc, uintptr_t rcx, long rax)
-{
-    const unsigned char *c = (const unsigned char *)pc;
-    uintptr_t off = pc & 4095;
-    if (rcx == pc + 2 && off <= 4094)
-        return c[0] == 0x0f && c[1] == 0x05;
-    return rcx == pc && rax == -EINTR && off >= 2 && c[-2] == 0x0f && c[-1] == 0x05;
-}
-
 /* Called by the SIGURG handler (signal_linux.c) with sched.exiting set:
  * if the interrupted goroutine is at a point where it holds nothing the
  * rest of the process may need, park the thread here for good.  Such a
@@ -114,7 +96,7 @@ void gort__exit_freeze(M *m, void *ctx)
     if (why == GORT_PR_NO_G || m->locks > 0 ||
         (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
         return;
-    if (!in_syscall(pc, (uintptr_t)gr[REG_RCX], (long)gr[REG_RAX])) {
+    if (!gort__ctx_in_syscall(ctx)) {
         if (why != GORT_PR_SAFE && why != GORT_PR_OFFSTACK && why != GORT_PR_NOROOM)
             return;
         if (gort__foreign_caller(sp, (uintptr_t)gr[REG_RBP], g))
@@ -166,11 +148,27 @@ static void exit_stopone(P *pp)
         exit_signal(m);
 }
 
+/* Take a P whose goroutine is in a system call: it is stopped as it is.
+ * Caller holds sched.lock. */
+static void stop_syscall_p(P *pp)
+{
+    uint32_t want = P_SYSCALL;
+    if (atomic_compare_exchange_strong(&pp->status, &want, P_STOPPED) &&
+        --sched.stopwait == 0)
+        gort__notewakeup(&sched.stopnote);
+}
+
 static void preemptall(P *mine)
 {
     bool exiting = atomic_load(&sched.exiting);
     for (int32_t i = 0; i < sched.gomaxprocs; i++) {
         P *pp = sched.allp[i];
+        if (pp != mine && atomic_load(&pp->status) == P_SYSCALL) {
+            gort__lock(&sched.lock);
+            stop_syscall_p(pp);
+            gort__unlock(&sched.lock);
+            continue;
+        }
         if (pp == mine || atomic_load(&pp->status) != P_RUNNING)
             continue;
         if (exiting)
@@ -209,6 +207,11 @@ void gort__stoptheworld(const char *reason)
         atomic_store(&pp->status, P_STOPPED);
         sched.stopwait--;
     }
+    /* Goroutines in system calls are not waited for (Go's semantics):
+     * their Ps stop now; entersyscall stops a P that gets there later. */
+    for (int32_t i = 0; i < sched.gomaxprocs; i++)
+        if (sched.allp[i] != mine)
+            stop_syscall_p(sched.allp[i]);
     bool wait = sched.stopwait > 0;
     gort__unlock(&sched.lock);
     if (wait) {

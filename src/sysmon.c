@@ -92,10 +92,41 @@ static bool still_quiet(int64_t until)
  * false if sysmon cleared the flag itself (nobody woke it). */
 static bool end_wait(void)
 {
-    if (atomic_exchange(&sched.sysmonwait, 0) != 0)
+    if (atomic_exchange(&sched.sysmonwait, SYSMON_POLL) != SYSMON_POLL)
         return false;
     gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
     return true;
+}
+
+/* Is a goroutine in a system call with work waiting behind its P? */
+static bool syscall_waiting(void)
+{
+    for (int32_t i = 0; i < sched.gomaxprocs; i++) {
+        P *pp = sched.allp[i];
+        if (atomic_load(&pp->status) == P_SYSCALL &&
+            (!gort__runqempty(pp) || atomic_load(&sched.runqsize) > 0))
+            return true;
+    }
+    return false;
+}
+
+/* Sleep until `until`.  A sleep longer than the system-call retake bound
+ * can be cut short by a goroutine entering a call with work behind it
+ * (gort__sysmon_nudge, SYSMON_NAP): it publishes P_SYSCALL and then reads
+ * sysmonwait; we publish SYSMON_NAP and then look at the Ps, so one of us
+ * sees the other.  Shorter sleeps are not worth the flag. */
+static void nap(int64_t until)
+{
+    if (until - gort_nanotime() <= 40000) {
+        gort__note n = {0};
+        gort__notetsleep_until(&n, until);
+        return;
+    }
+    gort__noteclear(&sched.sysmonnote);
+    atomic_store(&sched.sysmonwait, SYSMON_NAP);
+    if (!syscall_waiting())
+        gort__notetsleep_until(&sched.sysmonnote, until);
+    end_wait();
 }
 
 static void schedtrace(int64_t now)
@@ -190,6 +221,12 @@ static void *sysmon(void *arg)
             if (gort__cfg.stuck_report_ns > 0)
                 gort__preempt_diag(pp, now);
         }
+        /* Ps of goroutines in system calls: retake the ones something
+         * else could use (syscall.c); look again when it asks. */
+        int64_t rt = gort__retake(now);
+        bool insys = rt != 0;
+        if (insys && rt < next)
+            next = rt;
         /* Timers due on idle Ps with no M watching them. */
         int64_t tw = gort__timesleepuntil();
         if (tw && tw <= now && atomic_load(&sched.timer_sleep_until) == 0)
@@ -227,7 +264,7 @@ static void *sysmon(void *arg)
             quiet_rounds = 0;
         if (running && quiet_rounds > DEEP_AFTER && gort__cfg.schedtrace_ms <= 0) {
             gort__noteclear(&sched.sysmonnote);
-            atomic_store(&sched.sysmonwait, 1); /* seq_cst */
+            atomic_store(&sched.sysmonwait, SYSMON_DEEP); /* seq_cst */
             /* Two re-checks close the race with a waker that changed
              * something after the scan but read sysmonwait before it was
              * set: one now, and one after a period's sleep, by when any
@@ -250,34 +287,45 @@ static void *sysmon(void *arg)
         }
         if (next > now + backoff)
             next = now + backoff;
-        if (running) {
+        if (running || insys) {
             idle_rounds = 0;
         } else if (++idle_rounds > 20 && gort__cfg.schedtrace_ms <= 0) {
             /* Nothing has run for a while: sleep until execute() wakes us. */
             gort__noteclear(&sched.sysmonnote);
-            atomic_store(&sched.sysmonwait, 1);
+            atomic_store(&sched.sysmonwait, SYSMON_DEEP);
             bool any = false;
-            for (int32_t i = 0; i < sched.gomaxprocs; i++)
-                if (atomic_load(&sched.allp[i]->status) == P_RUNNING)
+            for (int32_t i = 0; i < sched.gomaxprocs; i++) {
+                uint32_t st = atomic_load(&sched.allp[i]->status);
+                if (st == P_RUNNING || st == P_SYSCALL)
                     any = true;
+            }
             if (!any)
                 gort__notesleep(&sched.sysmonnote);
             end_wait();
             idle_rounds = 0;
             continue;
-        } else {
-            next = now + (q > 10000000 ? 10000000 : q);
+        } else if (!insys) {
+            /* Nothing runs: poll at the running period for a while, so a
+             * goroutine that starts now is timed from within a period of
+             * its start, then sleep until a switch wakes us (above). */
+            next = now + period;
         }
         if (gort__cfg.schedtrace_ms > 0 && last_trace + gort__cfg.schedtrace_ms * 1000000 < next)
             next = last_trace + gort__cfg.schedtrace_ms * 1000000;
-        gort__note n = {0};
-        gort__notetsleep_until(&n, next);
+        nap(next);
     }
 }
 
 void gort__sysmon_wake(void)
 {
-    if (atomic_exchange(&sched.sysmonwait, 0))
+    uint32_t deep = SYSMON_DEEP;
+    if (atomic_compare_exchange_strong(&sched.sysmonwait, &deep, SYSMON_POLL))
+        gort__notewakeup(&sched.sysmonnote);
+}
+
+void gort__sysmon_nudge(void)
+{
+    if (atomic_exchange(&sched.sysmonwait, SYSMON_POLL) != SYSMON_POLL)
         gort__notewakeup(&sched.sysmonnote);
 }
 

@@ -92,7 +92,8 @@ static void heap_add(P *pp, gort__timer *t)
     update_timer0(pp);
     /* A new earliest deadline on a P that may be busy: a sysmon sleeping
      * through a quiet spell did not plan for it. */
-    if (pp->timers[0] == t && unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed)))
+    if (pp->timers[0] == t &&
+        unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
         gort__sysmon_wake();
 }
 

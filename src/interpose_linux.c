@@ -1,0 +1,430 @@
+/*
+ * interpose_linux.c — glibc's blocking entry points, wrapped by symbol
+ * interposition so that gort knows when a goroutine is inside one (Go
+ * brackets every system call and cgo call with entersyscall/exitsyscall;
+ * C code calls libc directly, so the bracket has to be put around libc).
+ *
+ * How.  Each wrapper has libc's name and signature and is exported, so
+ * the dynamic linker binds the program's calls (and, with libgort.so, or
+ * an executable that exports them, those of every shared library it
+ * loads) to it rather than to libc; it calls libc's own function, found
+ * with dlsym(RTLD_NEXT) at load time, between gort__entersyscall_from and
+ * gort__exitsyscall.  With libgort.a the wrappers are linked into the
+ * executable whenever the program calls one of them (one archive member).
+ *
+ * What is bracketed: calls that wait for the kernel or for another thread
+ * (I/O, sleeps, waits for children, signals, pthread and semaphore waits,
+ * name resolution) and stdio, whose calls reach read() and write() inside
+ * libc where no wrapper can see them.  Calls that surely block (sleeps,
+ * waits) ask for the P to be handed off at once if work waits behind it;
+ * the rest keep it until sysmon's retake bound (20 us).  A contended
+ * pthread_mutex_lock is bracketed, an uncontended one is not (trylock
+ * first): a goroutine waiting for a pthread mutex held by a goroutine of
+ * the same P would otherwise wait for ever.  syscall() is bracketed except
+ * for the calls that create or end threads and processes.
+ *
+ * Not bracketed: calls made by the runtime itself (return address inside
+ * it), calls on threads that are not goroutines, calls off the goroutine's
+ * stack (a signal handler on an alternate stack), inside gort_preempt_disable
+ * or with a runtime lock held (gort__entersyscall_from decides).  errno is
+ * preserved across the exit, which may move the goroutine to another
+ * thread.  _FORTIFY_SOURCE builds call __read_chk & co.: wrapped too.
+ *
+ * Rejected: LD_PRELOAD (a second library to ship, and useless with
+ * libgort.a); ld --wrap (needs the program's link line, and misses shared
+ * libraries); patching libc's code or GOT at run time (fragile across glibc
+ * versions, and writes to text); seccomp user notification (a trap to
+ * another thread per call).
+ */
+#undef _FORTIFY_SOURCE
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#undef getc
+#undef putc
+#undef getchar
+#undef putchar
+
+static void *resolve(const char *name, void **slot)
+{
+    void *f = dlsym(RTLD_NEXT, name);
+    if (!f)
+        gort__throw("cannot find libc's %s to wrap (fully static executables are not supported)",
+                    name);
+    __atomic_store_n(slot, f, __ATOMIC_RELAXED);
+    return f;
+}
+
+static inline void leave(void)
+{
+    int e = errno;
+    gort__exitsyscall();
+    errno = e;
+}
+
+#define ENTER(block) bool in_ = gort__entersyscall_from((uintptr_t)__builtin_return_address(0), (block))
+#define LEAVE() do { if (in_) leave(); } while (0)
+#define REAL(name) \
+    (__atomic_load_n(&real_##name, __ATOMIC_RELAXED) \
+         ? real_##name : (name##_fn *)resolve(#name, (void **)&real_##name))
+
+/* ret, name, surely blocks?, (parameters), (arguments) */
+#define WRAPPED(X)                                                                            \
+    X(ssize_t, read, false, (int fd, void *b, size_t n), (fd, b, n))                          \
+    X(ssize_t, write, false, (int fd, const void *b, size_t n), (fd, b, n))                   \
+    X(ssize_t, readv, false, (int fd, const struct iovec *v, int n), (fd, v, n))              \
+    X(ssize_t, writev, false, (int fd, const struct iovec *v, int n), (fd, v, n))             \
+    X(ssize_t, pread, false, (int fd, void *b, size_t n, off_t o), (fd, b, n, o))             \
+    X(ssize_t, pread64, false, (int fd, void *b, size_t n, off64_t o), (fd, b, n, o))         \
+    X(ssize_t, pwrite, false, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o))      \
+    X(ssize_t, pwrite64, false, (int fd, const void *b, size_t n, off64_t o), (fd, b, n, o))  \
+    X(ssize_t, recv, false, (int fd, void *b, size_t n, int fl), (fd, b, n, fl))              \
+    X(ssize_t, recvfrom, false,                                                               \
+      (int fd, void *b, size_t n, int fl, struct sockaddr *a, socklen_t *al),                 \
+      (fd, b, n, fl, a, al))                                                                  \
+    X(ssize_t, recvmsg, false, (int fd, struct msghdr *m, int fl), (fd, m, fl))               \
+    X(ssize_t, send, false, (int fd, const void *b, size_t n, int fl), (fd, b, n, fl))        \
+    X(ssize_t, sendto, false,                                                                 \
+      (int fd, const void *b, size_t n, int fl, const struct sockaddr *a, socklen_t al),      \
+      (fd, b, n, fl, a, al))                                                                  \
+    X(ssize_t, sendmsg, false, (int fd, const struct msghdr *m, int fl), (fd, m, fl))         \
+    X(int, accept, false, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))           \
+    X(int, accept4, false, (int fd, struct sockaddr *a, socklen_t *al, int fl),               \
+      (fd, a, al, fl))                                                                        \
+    X(int, connect, false, (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))     \
+    X(int, creat, false, (const char *p, mode_t m), (p, m))                                   \
+    X(int, close, false, (int fd), (fd))                                                      \
+    X(int, fsync, false, (int fd), (fd))                                                      \
+    X(int, fdatasync, false, (int fd), (fd))                                                  \
+    X(int, flock, true, (int fd, int op), (fd, op))                                           \
+    X(int, poll, timeout != 0, (struct pollfd *f, nfds_t n, int timeout), (f, n, timeout))    \
+    X(int, ppoll, !t || t->tv_sec || t->tv_nsec,                                              \
+      (struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *s), (f, n, t, s)) \
+    X(int, select, !t || t->tv_sec || t->tv_usec,                                             \
+      (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t), (n, r, w, e, t))           \
+    X(int, pselect, !t || t->tv_sec || t->tv_nsec,                                            \
+      (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *s),  \
+      (n, r, w, e, t, s))                                                                     \
+    X(int, epoll_wait, timeout != 0, (int fd, struct epoll_event *ev, int n, int timeout),    \
+      (fd, ev, n, timeout))                                                                   \
+    X(int, epoll_pwait, timeout != 0,                                                         \
+      (int fd, struct epoll_event *ev, int n, int timeout, const sigset_t *s),                \
+      (fd, ev, n, timeout, s))                                                                \
+    X(int, nanosleep, true, (const struct timespec *r, struct timespec *rem), (r, rem))       \
+    X(int, clock_nanosleep, true,                                                             \
+      (clockid_t c, int fl, const struct timespec *r, struct timespec *rem), (c, fl, r, rem)) \
+    X(int, usleep, true, (useconds_t us), (us))                                               \
+    X(unsigned, sleep, true, (unsigned s), (s))                                               \
+    X(int, pause, true, (void), ())                                                           \
+    X(int, sigsuspend, true, (const sigset_t *s), (s))                                        \
+    X(int, sigwait, true, (const sigset_t *s, int *sig), (s, sig))                            \
+    X(int, sigwaitinfo, true, (const sigset_t *s, siginfo_t *i), (s, i))                      \
+    X(int, sigtimedwait, true, (const sigset_t *s, siginfo_t *i, const struct timespec *t),   \
+      (s, i, t))                                                                              \
+    X(pid_t, wait, true, (int *st), (st))                                                     \
+    X(pid_t, waitpid, !(o & WNOHANG), (pid_t p, int *st, int o), (p, st, o))                  \
+    X(pid_t, wait3, !(o & WNOHANG), (int *st, int o, struct rusage *r), (st, o, r))           \
+    X(pid_t, wait4, !(o & WNOHANG), (pid_t p, int *st, int o, struct rusage *r),              \
+      (p, st, o, r))                                                                          \
+    X(int, waitid, !(o & WNOHANG), (idtype_t t, id_t id, siginfo_t *i, int o), (t, id, i, o)) \
+    X(int, system, true, (const char *c), (c))                                                \
+    X(int, pthread_join, true, (pthread_t t, void **r), (t, r))                               \
+    X(int, pthread_cond_wait, true, (pthread_cond_t *c, pthread_mutex_t *m), (c, m))          \
+    X(int, pthread_cond_timedwait, true,                                                      \
+      (pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t), (c, m, t))           \
+    X(int, pthread_barrier_wait, true, (pthread_barrier_t *b), (b))                           \
+    X(int, pthread_mutex_timedlock, true, (pthread_mutex_t *m, const struct timespec *t),     \
+      (m, t))                                                                                 \
+    X(int, sem_wait, true, (sem_t *s), (s))                                                   \
+    X(int, sem_timedwait, true, (sem_t *s, const struct timespec *t), (s, t))                 \
+    X(size_t, fread, false, (void *p, size_t s, size_t n, FILE *f), (p, s, n, f))             \
+    X(size_t, fwrite, false, (const void *p, size_t s, size_t n, FILE *f), (p, s, n, f))      \
+    X(char *, fgets, false, (char *s, int n, FILE *f), (s, n, f))                             \
+    X(int, fgetc, false, (FILE *f), (f))                                                      \
+    X(int, getc, false, (FILE *f), (f))                                                       \
+    X(int, getchar, false, (void), ())                                                        \
+    X(ssize_t, getline, false, (char **l, size_t *n, FILE *f), (l, n, f))                     \
+    X(ssize_t, getdelim, false, (char **l, size_t *n, int d, FILE *f), (l, n, d, f))          \
+    X(int, fputs, false, (const char *s, FILE *f), (s, f))                                    \
+    X(int, puts, false, (const char *s), (s))                                                 \
+    X(int, fputc, false, (int c, FILE *f), (c, f))                                            \
+    X(int, putc, false, (int c, FILE *f), (c, f))                                             \
+    X(int, putchar, false, (int c), (c))                                                      \
+    X(int, fflush, false, (FILE *f), (f))                                                     \
+    X(int, fclose, false, (FILE *f), (f))                                                     \
+    X(int, vprintf, false, (const char *fmt, va_list ap), (fmt, ap))                          \
+    X(int, vfprintf, false, (FILE *f, const char *fmt, va_list ap), (f, fmt, ap))             \
+    X(int, getaddrinfo, true,                                                                 \
+      (const char *n, const char *s, const struct addrinfo *h, struct addrinfo **r),          \
+      (n, s, h, r))                                                                           \
+    X(int, getnameinfo, true,                                                                 \
+      (const struct sockaddr *a, socklen_t al, char *h, socklen_t hl, char *s, socklen_t sl,  \
+       int fl),                                                                               \
+      (a, al, h, hl, s, sl, fl))                                                              \
+    /* _FORTIFY_SOURCE's checked variants (declared here: glibc declares  \
+     * them only in fortified builds). */                                                     \
+    X(ssize_t, __read_chk, false, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl))     \
+    X(ssize_t, __pread_chk, false, (int fd, void *b, size_t n, off_t o, size_t bl),           \
+      (fd, b, n, o, bl))                                                                      \
+    X(ssize_t, __recv_chk, false, (int fd, void *b, size_t n, size_t bl, int fl),             \
+      (fd, b, n, bl, fl))                                                                     \
+    X(ssize_t, __recvfrom_chk, false,                                                         \
+      (int fd, void *b, size_t n, size_t bl, int fl, struct sockaddr *a, socklen_t *al),      \
+      (fd, b, n, bl, fl, a, al))                                                              \
+    X(size_t, __fread_chk, false, (void *p, size_t pl, size_t s, size_t n, FILE *f),          \
+      (p, pl, s, n, f))                                                                       \
+    X(char *, __fgets_chk, false, (char *s, size_t sl, int n, FILE *f), (s, sl, n, f))        \
+    X(int, __poll_chk, timeout != 0, (struct pollfd *f, nfds_t n, int timeout, size_t fl),    \
+      (f, n, timeout, fl))                                                                    \
+    X(int, __vprintf_chk, false, (int fl, const char *fmt, va_list ap), (fl, fmt, ap))        \
+    X(int, __vfprintf_chk, false, (FILE *f, int fl, const char *fmt, va_list ap),             \
+      (f, fl, fmt, ap))
+
+/* Wrapped by hand below (variadic, or a fast path first). */
+#define SPECIAL(X)                                                                            \
+    X(int, open, false, (const char *p, int fl, mode_t m), (p, fl, m))                        \
+    X(int, open64, false, (const char *p, int fl, mode_t m), (p, fl, m))                      \
+    X(int, openat, false, (int d, const char *p, int fl, mode_t m), (d, p, fl, m))            \
+    X(int, openat64, false, (int d, const char *p, int fl, mode_t m), (d, p, fl, m))          \
+    X(long, syscall, false,                                                                   \
+      (long nr, long a, long b, long c, long d, long e, long f), (nr, a, b, c, d, e, f))      \
+    X(int, pthread_mutex_lock, true, (pthread_mutex_t *m), (m))                               \
+    X(int, pthread_mutex_trylock, false, (pthread_mutex_t *m), (m))                           \
+    X(int, pthread_rwlock_rdlock, true, (pthread_rwlock_t *l), (l))                           \
+    X(int, pthread_rwlock_tryrdlock, false, (pthread_rwlock_t *l), (l))                       \
+    X(int, pthread_rwlock_wrlock, true, (pthread_rwlock_t *l), (l))                           \
+    X(int, pthread_rwlock_trywrlock, false, (pthread_rwlock_t *l), (l))
+
+#define DECLARE(ret, name, block, params, args) \
+    typedef ret name##_fn params;               \
+    static name##_fn *real_##name;
+WRAPPED(DECLARE)
+SPECIAL(DECLARE)
+
+/* glibc declares these only under _FORTIFY_SOURCE. */
+GORT_API ssize_t __read_chk(int, void *, size_t, size_t);
+GORT_API ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
+GORT_API ssize_t __recv_chk(int, void *, size_t, size_t, int);
+GORT_API ssize_t __recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
+GORT_API size_t __fread_chk(void *, size_t, size_t, size_t, FILE *);
+GORT_API char *__fgets_chk(char *, size_t, int, FILE *);
+GORT_API int __poll_chk(struct pollfd *, nfds_t, int, size_t);
+GORT_API int __vprintf_chk(int, const char *, va_list);
+GORT_API int __vfprintf_chk(FILE *, int, const char *, va_list);
+GORT_API int __printf_chk(int, const char *, ...);
+GORT_API int __fprintf_chk(FILE *, int, const char *, ...);
+
+#define DEFINE(ret, name, block, params, args) \
+    GORT_API ret name params                   \
+    {                                          \
+        name##_fn *f_ = REAL(name);            \
+        ENTER(block);                          \
+        ret r_ = f_ args;                      \
+        LEAVE();                               \
+        return r_;                             \
+    }
+WRAPPED(DEFINE)
+
+/* Resolved at load time, not at first use: a first use may be inside a
+ * signal handler (write() is async-signal-safe, dlsym is not). */
+__attribute__((constructor)) static void interpose_init(void)
+{
+#define RESOLVE(ret, name, block, params, args) (void)REAL(name);
+    WRAPPED(RESOLVE)
+    SPECIAL(RESOLVE)
+#undef RESOLVE
+}
+
+/* --- variadic ------------------------------------------------------- */
+
+static inline bool wants_mode(int fl)
+{
+    return (fl & O_CREAT) || (fl & O_TMPFILE) == O_TMPFILE;
+}
+
+#define OPEN_MODE(fl, last)               \
+    mode_t m_ = 0;                        \
+    if (wants_mode(fl)) {                 \
+        va_list ap;                       \
+        va_start(ap, last);               \
+        m_ = va_arg(ap, mode_t);          \
+        va_end(ap);                       \
+    }
+
+GORT_API int open(const char *p, int fl, ...)
+{
+    OPEN_MODE(fl, fl);
+    open_fn *f = REAL(open);
+    ENTER(false);
+    int r = f(p, fl, m_);
+    LEAVE();
+    return r;
+}
+
+GORT_API int open64(const char *p, int fl, ...)
+{
+    OPEN_MODE(fl, fl);
+    open64_fn *f = REAL(open64);
+    ENTER(false);
+    int r = f(p, fl, m_);
+    LEAVE();
+    return r;
+}
+
+GORT_API int openat(int d, const char *p, int fl, ...)
+{
+    OPEN_MODE(fl, fl);
+    openat_fn *f = REAL(openat);
+    ENTER(false);
+    int r = f(d, p, fl, m_);
+    LEAVE();
+    return r;
+}
+
+GORT_API int openat64(int d, const char *p, int fl, ...)
+{
+    OPEN_MODE(fl, fl);
+    openat64_fn *f = REAL(openat64);
+    ENTER(false);
+    int r = f(d, p, fl, m_);
+    LEAVE();
+    return r;
+}
+
+GORT_API int printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf_fn *f = REAL(vprintf);
+    ENTER(false);
+    int r = f(fmt, ap);
+    LEAVE();
+    va_end(ap);
+    return r;
+}
+
+GORT_API int fprintf(FILE *fp, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf_fn *f = REAL(vfprintf);
+    ENTER(false);
+    int r = f(fp, fmt, ap);
+    LEAVE();
+    va_end(ap);
+    return r;
+}
+
+GORT_API int __printf_chk(int fl, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    __vprintf_chk_fn *f = REAL(__vprintf_chk);
+    ENTER(false);
+    int r = f(fl, fmt, ap);
+    LEAVE();
+    va_end(ap);
+    return r;
+}
+
+GORT_API int __fprintf_chk(FILE *fp, int fl, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    __vfprintf_chk_fn *f = REAL(__vfprintf_chk);
+    ENTER(false);
+    int r = f(fp, fl, fmt, ap);
+    LEAVE();
+    va_end(ap);
+    return r;
+}
+
+/* syscall(): every call but those that make or end threads and processes
+ * (a child must not run the parent's exitsyscall) or return to a signal
+ * context.  The six arguments are read whether passed or not, as glibc's
+ * own syscall() does: the missing ones are ignored by the kernel. */
+GORT_API long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+    long d = va_arg(ap, long), e = va_arg(ap, long), g = va_arg(ap, long);
+    va_end(ap);
+    syscall_fn *f = REAL(syscall);
+    switch (nr) {
+    case SYS_clone:
+    case SYS_clone3:
+    case SYS_fork:
+    case SYS_vfork:
+    case SYS_exit:
+    case SYS_exit_group:
+    case SYS_rt_sigreturn:
+    case SYS_gettid:
+    case SYS_getpid:
+        return f(nr, a, b, c, d, e, g);
+    }
+    bool block = nr == SYS_nanosleep || nr == SYS_clock_nanosleep || nr == SYS_wait4 ||
+                 nr == SYS_pause;
+    ENTER(block);
+    long r = f(nr, a, b, c, d, e, g);
+    LEAVE();
+    return r;
+}
+
+/* --- locks: bracketed only when they would wait -------------------- */
+
+GORT_API int pthread_mutex_lock(pthread_mutex_t *mu)
+{
+    int r = REAL(pthread_mutex_trylock)(mu);
+    if (r != EBUSY)
+        return r;
+    pthread_mutex_lock_fn *f = REAL(pthread_mutex_lock);
+    ENTER(true);
+    r = f(mu);
+    LEAVE();
+    return r;
+}
+
+GORT_API int pthread_rwlock_rdlock(pthread_rwlock_t *l)
+{
+    int r = REAL(pthread_rwlock_tryrdlock)(l);
+    if (r != EBUSY)
+        return r;
+    pthread_rwlock_rdlock_fn *f = REAL(pthread_rwlock_rdlock);
+    ENTER(true);
+    r = f(l);
+    LEAVE();
+    return r;
+}
+
+GORT_API int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+{
+    int r = REAL(pthread_rwlock_trywrlock)(l);
+    if (r != EBUSY)
+        return r;
+    pthread_rwlock_wrlock_fn *f = REAL(pthread_rwlock_wrlock);
+    ENTER(true);
+    r = f(l);
+    LEAVE();
+    return r;
+}
