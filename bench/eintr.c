@@ -3,10 +3,10 @@
  * with GORTMAXPROCS=2 GORTDEBUG=quantum=100us.)
  *
  * P hogs spin call-free, so with a 100 us time slice preemption signals
- * fly all the time.  Beside them, 8 goroutines make N short blocking calls
+ * fly all the time.  Beside them, 32 goroutines make N short blocking calls
  * in all (default 100k), rotating between nanosleep(10 us), ppoll(no fds,
  * 10 us) and select(no fds, 10 us), and count each call that fails with
- * EINTR (the call is not retried).  A ninth goroutine calls sleep(2) once
+ * EINTR (the call is not retried).  One more goroutine calls sleep(2) once
  * and reports how long it slept and what it returned (a sleep cut short
  * returns the seconds left).  gort never signals a goroutine inside a
  * system call, so no call may fail.  Value: the number of EINTR failures
@@ -24,7 +24,7 @@
 #include <poll.h>
 #include <sys/select.h>
 
-enum { CALLERS = 8, KINDS = 3 };
+enum { CALLERS = 32, KINDS = 3 };
 static const char *const kind_name[KINDS] = { "nanosleep", "ppoll", "select" };
 
 static long n_calls;

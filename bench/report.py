@@ -268,9 +268,9 @@ def write_absolute(L, g, fails):
         met("syscall_bracket"))
     row("  … Go's bracket back to back in a tight loop (information)", "—",
         cell("syscall_bracket", "go", "bracket_tight_ns", unit="ns/op"), "")
-    row("  … a wrapped syscall(SYS_getpid) minus the raw system call (information)",
-        cell("syscall_bracket", "gort", "getpid_wrap_ns", unit="ns/op"),
-        cell("syscall_bracket", "go", "getpid_wrap_ns", unit="ns/op"), "")
+    row("  … a wrapped syscall(SYS_getppid) minus the raw system call (information)",
+        cell("syscall_bracket", "gort", "getppid_wrap_ns", unit="ns/op"),
+        cell("syscall_bracket", "go", "getppid_wrap_ns", unit="ns/op"), "")
     row("  … a wrapped read() of 0 bytes minus the raw system call (information)",
         cell("syscall_bracket", "gort", "read_wrap_ns", unit="ns/op"), "—", "")
     row("time slice at quantum=100us, 2 spinners on 1 P: p99 ≤ 1.2 quanta (Go: 10 ms slice)",

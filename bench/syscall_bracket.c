@@ -9,15 +9,16 @@
  *
  * Also, what the interposed libc wrappers cost on top of the bare system
  * call, each the best of R interleaved rounds of M = N/40 calls:
- *   getpid:  syscall(SYS_getpid) (libc's syscall(), wrapped by gort) vs
+ *   getppid: syscall(SYS_getppid) (libc's syscall(), wrapped by gort) vs
  *            the same system call made by an inline `syscall` instruction
- *            (nothing to wrap) — the same pair the Go twin times;
+ *            (nothing to wrap) — the same pair the Go twin times (not
+ *            getpid: gort's syscall() leaves SYS_getpid unbracketed);
  *   read:    read() of 0 bytes from /dev/zero (wrapped) vs the same raw.
- * The differences (getpid_wrap_ns, read_wrap_ns) are the per-call price of
+ * The differences (getppid_wrap_ns, read_wrap_ns) are the per-call price of
  * knowing the system-call state.
  *
- * Twin: bench/go "syscall_bracket": per call, syscall.Syscall(SYS_GETPID)
- * minus syscall.RawSyscall(SYS_GETPID), best of R interleaved rounds each:
+ * Twin: bench/go "syscall_bracket": per call, syscall.Syscall(SYS_GETPPID)
+ * minus syscall.RawSyscall(SYS_GETPPID), best of R interleaved rounds each:
  * Syscall is RawSyscall inside runtime.entersyscall/exitsyscall, so the
  * difference is Go's bracket (entersyscall + exitsyscall fast path).
  */
@@ -94,10 +95,10 @@ static void bench(void *arg)
     for (int r = 0; r < ROUNDS; r++) {
         int64_t t0 = bench_now();
         for (long i = 0; i < m; i++)
-            syscall(SYS_getpid);
+            syscall(SYS_getppid);
         int64_t t1 = bench_now();
         for (long i = 0; i < m; i++)
-            raw_syscall3(SYS_getpid, 0, 0, 0);
+            raw_syscall3(SYS_getppid, 0, 0, 0);
         int64_t t2 = bench_now();
         for (long i = 0; i < m; i++)
             if (read(fd, buf, 0) != 0)
@@ -119,7 +120,7 @@ static void bench(void *arg)
     double rwm = min_of(rw, ROUNDS), rrm = min_of(rr, ROUNDS);
     bench_stats_str(&s0, &s1, st, sizeof st);
     printf("RESULT name=syscall_bracket impl=gort unit=ns/op value=%.2f n=%ld rounds=%d"
-           " median=%.2f getpid_wrapped_ns=%.1f getpid_raw_ns=%.1f getpid_wrap_ns=%.1f"
+           " median=%.2f getppid_wrapped_ns=%.1f getppid_raw_ns=%.1f getppid_wrap_ns=%.1f"
            " read_wrapped_ns=%.1f read_raw_ns=%.1f read_wrap_ns=%.1f calls=%ld %s\n",
            best, n, ROUNDS, med, gwm, grm, gwm - grm, rwm, rrm, rwm - rrm, m, st);
     fflush(stdout);

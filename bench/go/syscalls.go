@@ -248,13 +248,13 @@ func benchSTWSyscall(n int) {
 			atomic.LoadInt64(&calls)))
 }
 
-// eintr: 8 goroutines make N calls in all, rotating syscall.Nanosleep,
+// eintr: 32 goroutines make N calls in all, rotating syscall.Nanosleep,
 // ppoll (syscall.Syscall6(SYS_PPOLL), no fds) and syscall.Select (no fds),
 // 10 us each, beside GOMAXPROCS hogs; EINTR failures counted, not
 // retried.  One goroutine sleeps 2 s with syscall.Nanosleep.
 func benchEINTR(n int) {
 	n = arg(n, 100000)
-	const callers = 8
+	const callers = 32
 	procs := runtime.GOMAXPROCS(0)
 	startSpinners(procs)
 	var intr [3]int64
@@ -315,7 +315,7 @@ func benchEINTR(n int) {
 			per*callers, callers, procs, intr[0], intr[1], intr[2], other, sleep2, ret, secs))
 }
 
-// syscall_bracket: Syscall(SYS_GETPID) - RawSyscall(SYS_GETPID) per call,
+// syscall_bracket: Syscall(SYS_GETPPID) - RawSyscall(SYS_GETPPID) per call,
 // best of 5 interleaved rounds each.  syscall.Syscall is RawSyscall
 // between runtime.entersyscall and exitsyscall, so the difference is Go's
 // system-call bracket (fast path: the P is still there on exit), paid
@@ -326,7 +326,7 @@ func benchSyscallBracket(n int) {
 	n = arg(n, 500000)
 	const rounds = 5
 	for i := 0; i < n/10; i++ {
-		syscall.Syscall(syscall.SYS_GETPID, 0, 0, 0)
+		syscall.Syscall(syscall.SYS_GETPPID, 0, 0, 0)
 	}
 	bestW, bestR, bestT := 0.0, 0.0, 0.0
 	for r := 0; r < rounds; r++ {
@@ -340,11 +340,11 @@ func benchSyscallBracket(n int) {
 		}
 		t0 := now()
 		for i := 0; i < n; i++ {
-			syscall.Syscall(syscall.SYS_GETPID, 0, 0, 0)
+			syscall.Syscall(syscall.SYS_GETPPID, 0, 0, 0)
 		}
 		t1 := now()
 		for i := 0; i < n; i++ {
-			syscall.RawSyscall(syscall.SYS_GETPID, 0, 0, 0)
+			syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0)
 		}
 		t2 := now()
 		w, raw := float64(t1-t0)/float64(n), float64(t2-t1)/float64(n)
@@ -356,7 +356,7 @@ func benchSyscallBracket(n int) {
 		}
 	}
 	result("syscall_bracket", "ns/op", bestW-bestR,
-		fmt.Sprintf("n=%d rounds=%d getpid_wrapped_ns=%.1f getpid_raw_ns=%.1f getpid_wrap_ns=%.1f "+
+		fmt.Sprintf("n=%d rounds=%d getppid_wrapped_ns=%.1f getppid_raw_ns=%.1f getppid_wrap_ns=%.1f "+
 			"bracket_tight_ns=%.1f", n, rounds, bestW, bestR, bestW-bestR, bestT))
 }
 
