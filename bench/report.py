@@ -128,6 +128,8 @@ def fmt(v, unit):
     if unit in ("ns", "ns/op"):
         suffix = "/op" if unit == "ns/op" else ""
         a = abs(v)
+        if a >= 1e9:
+            return "%.3f s%s" % (v / 1e9, suffix)
         if a >= 1e6:
             return "%.2f ms%s" % (v / 1e6, suffix)
         if a >= 1e4:
@@ -139,6 +141,8 @@ def fmt(v, unit):
         return "%.0f B" % v
     if unit == "%":
         return "%+.2f %%" % v
+    if unit == "count":
+        return "%.0f" % v
     return "%.4g %s" % (v, unit)
 
 
@@ -147,6 +151,8 @@ def scale_of(v, unit):
     if unit in ("ns", "ns/op"):
         suffix = "/op" if unit == "ns/op" else ""
         a = abs(v)
+        if a >= 1e9:
+            return 1e9, "s" + suffix
         if a >= 1e6:
             return 1e6, "ms" + suffix
         if a >= 1e3:
@@ -262,6 +268,9 @@ def write_absolute(L, g, fails):
         cell("eintr", "gort-q100us", "sleep2_ns", agg="min"),
         cell("eintr", "go", "sleep2_ns", agg="min"),
         met("eintr", "sleep2_ns", limit=2e9, agg="min", ge=True))
+    row("  … time the 100k calls took beside the hogs (information)",
+        cell("eintr", "gort-q100us", "secs_measured", unit="s"),
+        cell("eintr", "go", "secs_measured", unit="s"), "")
     row("system-call bracket fast path (enter + exit): ≤ 20 ns",
         cell("syscall_bracket", "gort", unit="ns/op"),
         cell("syscall_bracket", "go", unit="ns/op") + " (Syscall − RawSyscall)",
