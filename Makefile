@@ -99,8 +99,15 @@ test-ubsan:
 demo: examples
 	@sh examples/demo.sh $(BUILD)/examples
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+# The libc wrappers (src/interpose_linux.c) an executable linked with
+# libgort.a must export for shared libraries' calls to reach them:
+# gort-static.pc passes this list to the linker.
+$(BUILD)/interpose.list: $(BUILD)/obj/interpose_linux.o
+	{ echo '{'; nm -g --defined-only $< | awk '$$2 == "T" { print "  " $$3 ";" }'; echo '};'; } > $@
+
+install: lib $(BUILD)/interpose.list
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/gort
+	install -m 644 $(BUILD)/interpose.list $(DESTDIR)$(PREFIX)/lib/gort/
 	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/

@@ -101,6 +101,21 @@ if [ $HAVE_BOOST = 1 ]; then
 else
     log "bench: no Boost.Fiber: skipping the Boost twins"
 fi
+# The echo benchmark: gort's server (above, with libgort), its
+# thread-per-connection twin and the client that drives every server, the
+# last two without gort.
+if [ $HAVE_GORT = 1 ]; then
+    rm -f "$OUT/echo"
+    log "bench: cc bench/echo.c"
+    $CC $CFLAGS bench/echo.c -o "$OUT/echo" "$BUILD/libgort.a" -pthread -ldl -lm ||
+        build_failed="$build_failed gort:echo"
+fi
+for b in echo_threads echo_client; do
+    rm -f "$OUT/$b"
+    log "bench: cc bench/$b.c"
+    $CC -std=gnu11 -O2 -Wall -Wextra -pthread "bench/$b.c" -o "$OUT/$b" ||
+        build_failed="$build_failed $b"
+done
 [ -n "$build_failed" ] && log "bench: build failures:$build_failed"
 
 # ---------------------------------------------------------------- plan
@@ -135,6 +150,9 @@ spinwait    gort       1      5 $OUT/spinwait
 spinwait    go         1      5 $OUT/gobench spinwait
 compute     gort       $PROCS 3 $OUT/compute
 compute     go         $PROCS 3 $OUT/gobench compute
+echo        gort       $PROCS 5 $OUT/echo_client $OUT/echo
+echo        threads    $PROCS 5 $OUT/echo_client $OUT/echo_threads
+echo        go         $PROCS 5 $OUT/echo_client $OUT/gobench echo
 handoff         gort        1      3 $OUT/handoff
 handoff         go          1      3 $OUT/gobench handoff
 handoff_pipe    gort        1      3 $OUT/handoff_pipe
@@ -159,6 +177,7 @@ available() { # label -> 0 if that implementation was built
         gort*) [ -x "$OUT/$2" ] ;;
         go) [ $HAVE_GO = 1 ] ;;
         boost) [ -x "$OUT/boost_$2" ] ;;
+        threads) [ -x "$OUT/$2_threads" ] ;;
     esac
 }
 

@@ -15,9 +15,10 @@
  * What is bracketed: calls that wait for the kernel or for another thread
  * (I/O, sleeps, waits for children, signals, pthread and semaphore waits,
  * name resolution) and stdio, whose calls reach read() and write() inside
- * libc where no wrapper can see them.  Calls that surely block (sleeps,
- * waits) ask for the P to be handed off at once if work waits behind it;
- * the rest keep it until sysmon's retake bound (20 us).  A contended
+ * libc where no wrapper can see them.  Calls that surely block for a while
+ * (sleeps of 50 us or more, waits) ask for the P to be handed off at once
+ * if work waits behind it; the rest keep it until sysmon's retake bound
+ * (20 us), like Go's system calls.  A contended
  * pthread_mutex_lock is bracketed, an uncontended one is not (trylock
  * first): a goroutine waiting for a pthread mutex held by a goroutine of
  * the same P would otherwise wait for ever.  syscall() is bracketed except
@@ -38,6 +39,10 @@
  */
 #undef _FORTIFY_SOURCE
 #define _GNU_SOURCE
+/* No glibc extern-inline bodies (getchar, putchar, getline, vprintf): they
+ * would be earlier definitions of the wrappers below. */
+#include <features.h>
+#undef __USE_EXTERN_INLINES
 #include "runtime.h"
 
 #include <dlfcn.h>
@@ -75,15 +80,21 @@ static void *resolve(const char *name, void **slot)
     return f;
 }
 
-static inline void leave(void)
+/* A sleep this short is over before a hand-off would pay for itself (a
+ * thread wake, and the goroutine requeued behind whatever took its P):
+ * sysmon's retake covers it if it runs long after all. */
+#define LONG_NS 50000
+static inline bool ts_long(const struct timespec *t)
 {
-    int e = errno;
-    gort__exitsyscall();
-    errno = e;
+    return !t || t->tv_sec > 0 || t->tv_nsec >= LONG_NS;
+}
+static inline bool tv_long(const struct timeval *t)
+{
+    return !t || t->tv_sec > 0 || t->tv_usec >= LONG_NS / 1000;
 }
 
 #define ENTER(block) bool in_ = gort__entersyscall_from((uintptr_t)__builtin_return_address(0), (block))
-#define LEAVE() do { if (in_) leave(); } while (0)
+#define LEAVE() do { if (in_) gort__exitsyscall(); } while (0) /* keeps errno */
 #define REAL(name) \
     (__atomic_load_n(&real_##name, __ATOMIC_RELAXED) \
          ? real_##name : (name##_fn *)resolve(#name, (void **)&real_##name))
@@ -118,11 +129,11 @@ static inline void leave(void)
     X(int, fdatasync, false, (int fd), (fd))                                                  \
     X(int, flock, true, (int fd, int op), (fd, op))                                           \
     X(int, poll, timeout != 0, (struct pollfd *f, nfds_t n, int timeout), (f, n, timeout))    \
-    X(int, ppoll, !t || t->tv_sec || t->tv_nsec,                                              \
+    X(int, ppoll, ts_long(t),                                              \
       (struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *s), (f, n, t, s)) \
-    X(int, select, !t || t->tv_sec || t->tv_usec,                                             \
+    X(int, select, tv_long(t),                                             \
       (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t), (n, r, w, e, t))           \
-    X(int, pselect, !t || t->tv_sec || t->tv_nsec,                                            \
+    X(int, pselect, ts_long(t),                                            \
       (int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *s),  \
       (n, r, w, e, t, s))                                                                     \
     X(int, epoll_wait, timeout != 0, (int fd, struct epoll_event *ev, int n, int timeout),    \
@@ -130,16 +141,16 @@ static inline void leave(void)
     X(int, epoll_pwait, timeout != 0,                                                         \
       (int fd, struct epoll_event *ev, int n, int timeout, const sigset_t *s),                \
       (fd, ev, n, timeout, s))                                                                \
-    X(int, nanosleep, true, (const struct timespec *r, struct timespec *rem), (r, rem))       \
-    X(int, clock_nanosleep, true,                                                             \
+    X(int, nanosleep, ts_long(r), (const struct timespec *r, struct timespec *rem), (r, rem)) \
+    X(int, clock_nanosleep, (fl & TIMER_ABSTIME) || ts_long(r),                               \
       (clockid_t c, int fl, const struct timespec *r, struct timespec *rem), (c, fl, r, rem)) \
-    X(int, usleep, true, (useconds_t us), (us))                                               \
+    X(int, usleep, us >= LONG_NS / 1000, (useconds_t us), (us))                               \
     X(unsigned, sleep, true, (unsigned s), (s))                                               \
     X(int, pause, true, (void), ())                                                           \
     X(int, sigsuspend, true, (const sigset_t *s), (s))                                        \
     X(int, sigwait, true, (const sigset_t *s, int *sig), (s, sig))                            \
     X(int, sigwaitinfo, true, (const sigset_t *s, siginfo_t *i), (s, i))                      \
-    X(int, sigtimedwait, true, (const sigset_t *s, siginfo_t *i, const struct timespec *t),   \
+    X(int, sigtimedwait, ts_long(t), (const sigset_t *s, siginfo_t *i, const struct timespec *t), \
       (s, i, t))                                                                              \
     X(pid_t, wait, true, (int *st), (st))                                                     \
     X(pid_t, waitpid, !(o & WNOHANG), (pid_t p, int *st, int o), (p, st, o))                  \
@@ -165,6 +176,8 @@ static inline void leave(void)
     X(int, getchar, false, (void), ())                                                        \
     X(ssize_t, getline, false, (char **l, size_t *n, FILE *f), (l, n, f))                     \
     X(ssize_t, getdelim, false, (char **l, size_t *n, int d, FILE *f), (l, n, d, f))          \
+    /* what glibc's inline getline() calls in optimised programs */                           \
+    X(ssize_t, __getdelim, false, (char **l, size_t *n, int d, FILE *f), (l, n, d, f))        \
     X(int, fputs, false, (const char *s, FILE *f), (s, f))                                    \
     X(int, puts, false, (const char *s), (s))                                                 \
     X(int, fputc, false, (int c, FILE *f), (c, f))                                            \
@@ -181,7 +194,7 @@ static inline void leave(void)
       (const struct sockaddr *a, socklen_t al, char *h, socklen_t hl, char *s, socklen_t sl,  \
        int fl),                                                                               \
       (a, al, h, hl, s, sl, fl))                                                              \
-    /* _FORTIFY_SOURCE's checked variants (declared here: glibc declares  \
+    /* _FORTIFY_SOURCE's checked variants (declared below: glibc declares \
      * them only in fortified builds). */                                                     \
     X(ssize_t, __read_chk, false, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl))     \
     X(ssize_t, __pread_chk, false, (int fd, void *b, size_t n, off_t o, size_t bl),           \
@@ -227,6 +240,7 @@ GORT_API ssize_t __pread_chk(int, void *, size_t, off_t, size_t);
 GORT_API ssize_t __recv_chk(int, void *, size_t, size_t, int);
 GORT_API ssize_t __recvfrom_chk(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
 GORT_API size_t __fread_chk(void *, size_t, size_t, size_t, FILE *);
+GORT_API ssize_t __getdelim(char **, size_t *, int, FILE *);
 GORT_API char *__fgets_chk(char *, size_t, int, FILE *);
 GORT_API int __poll_chk(struct pollfd *, nfds_t, int, size_t);
 GORT_API int __vprintf_chk(int, const char *, va_list);
@@ -362,8 +376,9 @@ GORT_API int __fprintf_chk(FILE *fp, int fl, const char *fmt, ...)
 /* syscall(): every call but those that make or end threads and processes
  * (a child must not run the parent's exitsyscall) or return to a signal
  * context.  The six arguments are read whether passed or not, as glibc's
- * own syscall() does: the missing ones are ignored by the kernel. */
-GORT_API long syscall(long nr, ...)
+ * own syscall() does: the missing ones are ignored by the kernel (and
+ * ASan, which would call reading them an underflow, is not told). */
+__attribute__((no_sanitize_address)) GORT_API long syscall(long nr, ...)
 {
     va_list ap;
     va_start(ap, nr);
@@ -399,7 +414,7 @@ GORT_API int pthread_mutex_lock(pthread_mutex_t *mu)
     if (r != EBUSY)
         return r;
     pthread_mutex_lock_fn *f = REAL(pthread_mutex_lock);
-    ENTER(true);
+    ENTER(false); /* lock waits are mostly short: sysmon's retake bound */
     r = f(mu);
     LEAVE();
     return r;
@@ -411,7 +426,7 @@ GORT_API int pthread_rwlock_rdlock(pthread_rwlock_t *l)
     if (r != EBUSY)
         return r;
     pthread_rwlock_rdlock_fn *f = REAL(pthread_rwlock_rdlock);
-    ENTER(true);
+    ENTER(false);
     r = f(l);
     LEAVE();
     return r;
@@ -423,7 +438,7 @@ GORT_API int pthread_rwlock_wrlock(pthread_rwlock_t *l)
     if (r != EBUSY)
         return r;
     pthread_rwlock_wrlock_fn *f = REAL(pthread_rwlock_wrlock);
-    ENTER(true);
+    ENTER(false);
     r = f(l);
     LEAVE();
     return r;

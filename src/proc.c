@@ -141,6 +141,7 @@ static void schedinit_once(void)
     for (int32_t i = n - 1; i >= 0; i--)
         gort__pidleput(sched.allp[i]);
     gort__unlock(&sched.lock);
+    gort__syscall_init();
     gort__signal_init();
     gort__sigquit_init();
 }
@@ -373,13 +374,28 @@ static GORT_NORETURN void goexit1(void)
     __builtin_unreachable();
 }
 
-/* First C frame of every goroutine (called by the gostart trampoline). */
-void gort__goentry(G *g)
+/* Called by the gostart trampoline on a new goroutine's stack: returns
+ * the function and argument it then calls itself, so that the only
+ * runtime return address under a goroutine's own frames is the
+ * trampoline's (gort__gostart_ret, which syscall_foreign.c relies on). */
+gort__gostart_pair gort__goentry(G *g)
 {
 #ifdef GORT_ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-    g->fn(g->arg);
+    return (gort__gostart_pair){g->fn, g->arg};
+}
+
+/* ... and once g->fn(g->arg) has returned. */
+void gort__goexit_entry(G *g)
+{
+    /* Returning inside a bracket (never closed, or P-less after foreign
+     * code): take a P back, the exit runs on one. */
+    M *m = gort__getm();
+    if (unlikely(m->syscall_depth)) {
+        m->syscall_depth = 1;
+        gort__exitsyscall();
+    }
     /* With the world stopped (or a runtime lock held) nothing could ever
      * start it again: the program would hang silently. */
     if (unlikely(gort__getm()->locks != 0))
@@ -951,21 +967,31 @@ static void park_m(G *g)
     schedule();
 }
 
+/* Parking inside a system-call bracket: take a P back first (the
+ * scheduler runs on one), park, and re-enter the bracket on return.  Not
+ * inlined: the goroutine may come back on another thread, and the caller
+ * must not reuse this thread's TLS address. */
+static GORT_NOINLINE_COLD void gopark_insyscall(bool (*unlockf)(G *, void *), void *lock,
+                                                const char *reason)
+{
+    int32_t depth = gort__syscall_suspend();
+    gort__gopark(unlockf, lock, reason);
+    gort__syscall_resume(depth);
+}
+
 void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
 {
     M *m = m_tls;
     if (m && m->curg) {
-        /* Parking inside a system-call bracket: take a P back first (the
-         * scheduler runs on one), and re-enter the bracket on return. */
-        int32_t depth = unlikely(m->syscall_depth) ? gort__syscall_suspend() : 0;
-        m = m_tls;
+        if (unlikely(m->syscall_depth)) {
+            gopark_insyscall(unlockf, lock, reason);
+            return;
+        }
         m->waitunlockf = unlockf;
         m->waitlock = lock;
         m->curg->waitreason = reason;
         m->curg->waitsince = gort__waitclock();
         mcall(park_m);
-        if (unlikely(depth))
-            gort__syscall_resume(depth);
         return;
     }
     /* A thread that is not an M: block it on its pseudo-G's status word. */
@@ -1048,6 +1074,13 @@ static void gosched_m(G *g)
     schedule();
 }
 
+static GORT_NOINLINE_COLD void gosched_insyscall(void)
+{
+    int32_t depth = gort__syscall_suspend();
+    gort__gosched();
+    gort__syscall_resume(depth);
+}
+
 void gort__gosched(void)
 {
     M *m = m_tls;
@@ -1057,10 +1090,11 @@ void gort__gosched(void)
     }
     if (unlikely(m->locks != 0))
         gort__throw("yield with the world stopped or a runtime lock held");
-    int32_t depth = unlikely(m->syscall_depth) ? gort__syscall_suspend() : 0;
+    if (unlikely(m->syscall_depth)) {
+        gosched_insyscall();
+        return;
+    }
     mcall(gosched_m);
-    if (unlikely(depth))
-        gort__syscall_resume(depth);
 }
 
 void gort__preempt_check(void)
@@ -1081,6 +1115,10 @@ void gort__asyncpreempt2(void)
 {
     M *m = m_tls;
     G *g = m->curg;
+    if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))) {
+        gort__foreign_exit(); /* back from foreign code: take a P again */
+        return;
+    }
     g->async_preempted = true;
     atomic_fetch_add_explicit(&m->p->nasyncpreempt, 1, memory_order_relaxed);
     mcall(gosched_m);
@@ -1234,7 +1272,7 @@ void gort_read_stats(gort_stats *s)
     s->signals_sent = atomic_load(&sched.nsignals);
     s->stw_count = atomic_load(&sched.nstw);
     for (int32_t i = 0; i < sched.allp_cap && sched.allp[i]; i++)
-        s->syscalls += atomic_load_explicit(&sched.allp[i]->nsyscall, memory_order_relaxed);
+        s->syscalls += atomic_load_explicit(&sched.allp[i]->syscalltick, memory_order_relaxed);
     s->handoffs = atomic_load(&sched.nhandoff);
     gort__lock(&sched.allglock);
     for (G *g = sched.allgs; g; g = g->alllink)

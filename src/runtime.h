@@ -260,6 +260,13 @@ struct gort_m {
     /* --- system calls (syscall.c) [own] --- */
     P *oldp;                      /* the P released by entersyscall, to try first on exit */
     int32_t syscall_depth;        /* >0: its goroutine is inside a bracketed call (nests) */
+    /* The preemption handler found the goroutine in foreign code and
+     * released its P there (depth 1, no wrapper involved): it runs on
+     * without one until it parks, calls a bracket's end, or a reclaim
+     * signal finds it back in its own code.  Written by this M (its
+     * handler included); read by sysmon and stop-the-world. */
+    _Atomic bool syscall_implicit;
+    int64_t reclaim_when;         /* [sysmon] last reclaim signal sent */
     /* gopark hand-off to g0 (this M only) */
     bool (*waitunlockf)(G *, void *);
     void *waitlock;
@@ -310,13 +317,13 @@ struct gort_p {
     /* sysmon's view (sysmon only) */
     uint32_t sysmon_tick;
     int64_t sysmon_when;         /* when sysmon first saw sysmon_tick */
-    _Atomic uint32_t syscalltick; /* bumped by each entersyscall (owner, before release) */
-    uint32_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */
+    _Atomic uint64_t syscalltick; /* bumped by each entersyscall (owner, before release):
+                                     also the count of calls entered on this P */
+    uint64_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */
     int64_t sysmon_syscallwhen;
 
     /* Statistics: written by the owner, summed racily. */
     _Atomic uint64_t nswitch, nsteal, nsyncpreempt, nasyncpreempt;
-    _Atomic uint64_t nsyscall;   /* system calls entered by goroutines on this P */
     /* Goroutines created on / exited on this P (owner only; live count =
      * sum of created - sum of exited, so spawn and exit touch no shared
      * cache line), and a cache of goroutine ids taken 16 at a time from
@@ -406,6 +413,8 @@ typedef struct gort__config {
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
     int64_t guardedstacks;   /* GORTDEBUG=guardedstacks=N: cap on guard-paged stacks, -1 = vm.max_map_count's */
     int64_t maxthreads;      /* GORTDEBUG=maxthreads=N: Ms allowed, default 10000 (Go's) */
+    bool foreigncalls;       /* GORTDEBUG=foreigncalls=0 keeps the P of a goroutine found in
+                                foreign code (syscall_foreign.c); default 1 */
     bool scheddetail;
     int traceback;           /* GORTTRACEBACK: GORT_TB_*, default single */
 } gort__config;
@@ -431,7 +440,12 @@ GORT_NORETURN void gort__gogo_asm(G *g);
 void gort__arch_newstack(G *g);
 /* First C frame of every goroutine, called by the entry trampoline
  * (gort__gostart) with the G: runs g->fn(g->arg), then exits the G. */
-void gort__goentry(G *g);
+typedef struct { void (*fn)(void *); void *arg; } gort__gostart_pair;
+gort__gostart_pair gort__goentry(G *g);
+GORT_NORETURN void gort__goexit_entry(G *g);
+/* The trampoline's return address from g->fn: the one runtime address
+ * always on a goroutine stack (arch/asm_amd64.S). */
+extern char gort__gostart_ret[];
 /* Async preemption trampoline (issue 3). */
 void gort__asyncpreempt(void);
 
@@ -531,6 +545,24 @@ int64_t gort__retake(int64_t now);
  * and return the depth to re-enter with afterwards (0: was not in one). */
 int32_t gort__syscall_suspend(void);
 void gort__syscall_resume(int32_t depth);
+/* Register for membarrier (schedinit, before any M runs); and the rare
+ * side's barrier of the Dekker pairs with entersyscall: after it, every
+ * store a running thread made before is visible (syscall.c). */
+void gort__syscall_init(void);
+void gort__syscall_barrier(void);
+/* Foreign code (syscall_foreign.c).  From the preemption handler of the
+ * goroutine's own thread: release its P if it is in foreign code that no
+ * runtime frame called (returns true), or, already released, whether the
+ * reclaim may be injected at this context (GORT_PR_SAFE) or why not. */
+bool gort__foreign_enter(M *m, void *ucontext);
+int gort__foreign_reclaim_code(M *m, void *ucontext);
+/* asyncpreempt2's part for a reclaim: take a P back. */
+void gort__foreign_exit(void);
+/* Send a reclaim signal to m if it is P-less in foreign code (sysmon,
+ * stop-the-world, exit); false if it is not. */
+bool gort__foreign_signal(M *m);
+/* sysmon: reclaim signals at most every `every` ns per M. */
+bool gort__foreign_poll(int64_t now, int64_t every); /* true if any M is P-less in foreign code */
 /* Is pc inside the runtime's own code? */
 bool gort__pc_in_runtime(uintptr_t pc);
 /* Allocate and initialise Ps up to n (STW or init). */
@@ -598,6 +630,7 @@ void gort__sysmon_wake(void);
 /* Cut short any sysmon sleep (a system call with work behind it). */
 void gort__sysmon_nudge(void);
 int gort__pc_code(uintptr_t pc);         /* GORT_PR_SAFE/RUNTIME/NOSPLIT/FOREIGN for pc */
+bool gort__pc_in_nosplit(uintptr_t pc);  /* in a registered GORT_NOSPLIT function? */
 /* preempt_frames.c: rebuild the table of loaded code if objects were
  * loaded or unloaded; does frame pointer fp's chain (or the word at sp)
  * hold a return address into unregistered code? */

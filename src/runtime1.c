@@ -34,6 +34,7 @@ gort__config gort__cfg = {
     .stuck_report_ns = 1000 * 1000 * 1000,
     .guardedstacks = -1,
     .maxthreads = 10000,
+    .foreigncalls = true,
     .scheddetail = false,
     .traceback = GORT_TB_SINGLE,
 };
@@ -214,6 +215,9 @@ static void parse_gortdebug(const char *s)
              * come from slabs (tests of the slab path). */
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= (uint64_t)INT32_MAX))
                 gort__cfg.guardedstacks = (int64_t)u;
+        } else if (key_is(k, kl, "foreigncalls")) {
+            if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
+                gort__cfg.foreigncalls = u != 0;
         } else if (key_is(k, kl, "maxthreads")) {
             /* Go's debug.SetMaxThreads: past it, a fatal error. */
             if ((ok = ok && gort__parse_u64(v, end, &u) && u >= 1 && u <= (uint64_t)INT32_MAX))

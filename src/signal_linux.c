@@ -138,11 +138,14 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
     uintptr_t pc = (uintptr_t)gr[REG_RIP];
     uintptr_t sp = (uintptr_t)gr[REG_RSP];
     G *g = m->curg;
-    int why = gort__preempt_unsafe_code(pc, sp, m, g);
+    /* P-less in foreign code (syscall_foreign.c): back in its own code,
+     * the trampoline takes a P again. */
+    bool reclaim = atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed);
+    int why = reclaim ? gort__foreign_reclaim_code(m, ctx) : gort__preempt_unsafe_code(pc, sp, m, g);
     /* A goroutine blocked in a system call no wrapper announced (a raw
      * one): nothing to do here, and the sender sends no more for this
      * request (preempt.c). */
-    if (why != GORT_PR_NO_G && gort__ctx_in_syscall(ctx))
+    if (why != GORT_PR_NO_G && !reclaim && gort__ctx_in_syscall(ctx))
         why = GORT_PR_INSYSCALL;
     if (why == GORT_PR_SAFE && (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
         why = GORT_PR_SIGMASK;
@@ -150,7 +153,10 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
         why = GORT_PR_CALLBACK;
     /* The request may have been satisfied (the G yielded) or a different
      * G may be running by now: only preempt a G that still wants it. */
-    if (why == GORT_PR_SAFE && atomic_load_explicit(&g->preempt, memory_order_relaxed)) {
+    /* In foreign code it cannot be stopped: release its P there instead. */
+    if (why == GORT_PR_FOREIGN && !reclaim && atomic_load_explicit(&g->preempt, memory_order_relaxed))
+        gort__foreign_enter(m, ctx);
+    if (why == GORT_PR_SAFE && (reclaim || atomic_load_explicit(&g->preempt, memory_order_relaxed))) {
         /* Simulate `call gort__asyncpreempt` from pc, below the red zone. */
         uintptr_t nsp = sp - 128 - 8;
         *(uintptr_t *)nsp = pc;

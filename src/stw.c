@@ -87,7 +87,9 @@ void gort__exit_freeze(M *m, void *ctx)
     greg_t *gr = uc->uc_mcontext.gregs;
     uintptr_t pc = (uintptr_t)gr[REG_RIP], sp = (uintptr_t)gr[REG_RSP];
     G *g = m->curg;
-    int why = gort__preempt_unsafe_code(pc, sp, m, g);
+    /* P-less after foreign code: judged as if it had its P. */
+    int why = atomic_load(&m->syscall_implicit) ? gort__preempt_unsafe_code(pc, sp, NULL, g)
+                                                : gort__preempt_unsafe_code(pc, sp, m, g);
     /* Scheduler code (no G) and runtime locks (tested apart: `why` names
      * gort_preempt_disable first) reach schedule() by themselves, and a
      * lock must not stay held; a context blocking more signals than the M
@@ -176,6 +178,37 @@ static void preemptall(P *mine)
         else
             gort__preemptone(pp);
     }
+    /* Goroutines P-less after foreign code (syscall_foreign.c) hold no P
+     * to stop, but must not run their own code in a stopped world: a
+     * signal takes them back (into a stop) once they are in it again. */
+    for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink) {
+        if (!atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
+            continue;
+        if (exiting)
+            exit_signal(m);
+        else
+            gort__foreign_signal(m);
+    }
+}
+
+/* The exit: Ms P-less after foreign code have no P for the stop to take;
+ * wait until each is frozen (its own code, or a system call) or has left
+ * that state (and then parked for good: exitsyscall sees the exit). */
+static void exit_foreign_wait(void)
+{
+    for (;;) {
+        bool any = false;
+        for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink) {
+            if (atomic_load(&m->syscall_implicit) && !atomic_load(&m->exit_frozen)) {
+                any = true;
+                exit_signal(m);
+            }
+        }
+        if (!any)
+            return;
+        gort__note n = {0};
+        gort__notetsleep_until(&n, gort_nanotime() + 50000);
+    }
 }
 
 void gort__stoptheworld(const char *reason)
@@ -208,7 +241,10 @@ void gort__stoptheworld(const char *reason)
         sched.stopwait--;
     }
     /* Goroutines in system calls are not waited for (Go's semantics):
-     * their Ps stop now; entersyscall stops a P that gets there later. */
+     * their Ps stop now; entersyscall stops a P that gets there later
+     * (it reads gcwaiting after publishing P_SYSCALL: the barrier makes
+     * either its store visible here or our gcwaiting visible there). */
+    gort__syscall_barrier();
     for (int32_t i = 0; i < sched.gomaxprocs; i++)
         if (sched.allp[i] != mine)
             stop_syscall_p(sched.allp[i]);
@@ -278,6 +314,7 @@ void gort__exitstop(void)
     if (!atomic_load(&sched.exiting))
         gort__throw("exitstop: goroutine 1 has not returned");
     gort__stoptheworld("exit");
+    exit_foreign_wait();
 }
 
 void gort_stop_the_world(void) { gort__stoptheworld("user"); }

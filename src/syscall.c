@@ -21,19 +21,29 @@
  *
  * No preemption signal inside a call.  The signal's sender (preemptone)
  * marks m->signal_pending with a CAS and only then checks that the P is
- * still P_RUNNING under this M; entersyscall publishes P_SYSCALL with an
- * atomic exchange and only then reads signal_pending.  Both are full
- * barriers, so at least one side sees the other (a Dekker pair): either
- * the sender sees P_SYSCALL and sends nothing, or entersyscall sees the
- * signal coming and waits, in runtime code where the handler does nothing,
- * until it has arrived.  This replaces a guess from /proc and CPU time
+ * still P_RUNNING under this M; entersyscall publishes P_SYSCALL and only
+ * then reads signal_pending.  That is a Dekker pair: with a full barrier
+ * on both sides, at least one sees the other's store, so either the sender
+ * sees P_SYSCALL and sends nothing, or entersyscall sees the signal coming
+ * and waits, in runtime code where the handler does nothing, until it has
+ * arrived.  The barrier is asymmetric: entersyscall's side is a plain
+ * store (an exchange there cost ~10 ns of a ~24 ns bracket), and the rare
+ * side -- a preemption request, a stop-the-world -- runs
+ * membarrier(PRIVATE_EXPEDITED) (gort__syscall_barrier, ~5 us here), which
+ * makes every running thread of the process execute a full barrier: a store
+ * made before it is visible after it, and a load made after the thread's
+ * barrier sees the sender's mark.  Where membarrier is missing (old
+ * kernels, valgrind) entersyscall uses the exchange instead.  This replaces a guess from /proc and CPU time
  * that a thread "looked busy", which both delayed preemption (a 1 ms
  * window) and still let 1-2% of short sleeps fail with EINTR.
  *
  * Stop-the-world (stw.c) takes P_SYSCALL Ps itself; entersyscall, which
  * publishes P_SYSCALL before it reads sched.gcwaiting, stops its own P if
  * a stop began meanwhile (the same Dekker shape against the stopper's
- * store of gcwaiting and scan of the Ps).
+ * store of gcwaiting, barrier, and scan of the Ps).  sysmon's nap has the
+ * same shape without the barrier (one per nap would interrupt every
+ * running goroutine hundreds of times a second): a nudge lost in that
+ * window of a few nanoseconds delays a retake to sysmon's next poll.
  *
  * Ownership: m->oldp, m->syscall_depth, g->syscall* are the M's own;
  * pp->status moves only by the CASes above (and by its owner); stopwait and
@@ -47,8 +57,11 @@
 #define _GNU_SOURCE
 #include "runtime.h"
 
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* A P in the same call this long, with something that could use it, is
  * retaken (Go: one sysmon tick, 20 us). */
@@ -69,10 +82,31 @@ bool gort__pc_in_runtime(uintptr_t pc)
     return pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text;
 }
 
+/* membarrier registered: entersyscall may publish with a plain store. */
+static bool barrier_ok;
+
+void gort__syscall_init(void)
+{
+    barrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+void gort__syscall_barrier(void)
+{
+    if (!barrier_ok || syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        atomic_thread_fence(memory_order_seq_cst); /* entersyscall exchanges then */
+}
+
+static inline bool runq_empty(P *pp)
+{
+    return atomic_load_explicit(&pp->runqhead, memory_order_relaxed) ==
+               atomic_load_explicit(&pp->runqtail, memory_order_relaxed) &&
+           !atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+}
+
 /* Something runnable waits behind a P whose goroutine enters a call. */
 static inline bool p_has_work(P *pp, int64_t now)
 {
-    if (!gort__runqempty(pp))
+    if (!runq_empty(pp))
         return true;
     if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0 &&
         atomic_load_explicit(&sched.npidle, memory_order_relaxed) == 0)
@@ -80,6 +114,8 @@ static inline bool p_has_work(P *pp, int64_t now)
     int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
     return tw && now && tw <= now + RETAKE_NS;
 }
+
+static void exitsyscall_slow1(M *m, G *g, P *oldp);
 
 /* entersyscall saw a preemption signal on its way: wait, in runtime code
  * (where the handler does nothing but clear the mark), until it has been
@@ -122,7 +158,9 @@ static GORT_NOINLINE_COLD void handoff_now(P *pp)
         gort__handoffp(pp);
 }
 
-static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp)
+/* pc: the return address into the goroutine's code that made the call,
+ * fp: that code's frame pointer (for tracebacks); sp: where we are now. */
+static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t sp)
 {
     G *g = m->curg;
     if (m->locks || g->preempt_off)
@@ -130,17 +168,20 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp)
     /* Off its stack: a signal handler on an alternate stack, or a private
      * stack of the runtime's; parking there (exitsyscall's slow path)
      * would carry that stack to another thread. */
-    if (fp < g->stack_lo || fp >= g->stack_hi)
+    if (sp < g->stack_lo || sp >= g->stack_hi)
         return false;
     if (m->syscall_depth > 0) {
+        /* Nested, or P-less after foreign code (syscall_foreign.c), where
+         * a reclaim signal may be on its way: the same Dekker pair. */
         m->syscall_depth++;
+        atomic_signal_fence(memory_order_seq_cst);
+        if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
+            wait_signal(m);
         return true;
     }
     P *pp = m->p;
     g->syscallpc = pc;
     g->syscallfp = fp;
-    atomic_store_explicit(&pp->nsyscall, atomic_load_explicit(&pp->nsyscall, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
     atomic_store_explicit(&pp->syscalltick,
                           atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -150,15 +191,19 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp)
     m->p = NULL;
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
     /* Publish, then look: see the Dekker pairs in the header comment. */
-    atomic_exchange(&pp->status, P_SYSCALL);
-    if (unlikely(atomic_load(&m->signal_pending)))
+    if (likely(barrier_ok))
+        atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
+    else
+        atomic_exchange(&pp->status, P_SYSCALL);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
         wait_signal(m);
-    if (unlikely(atomic_load(&sched.gcwaiting)))
+    if (unlikely(atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed)))
         syscall_gcwait(pp);
     if (block) {
         if (p_has_work(pp, gort_nanotime()))
             handoff_now(pp);
-    } else if (unlikely(atomic_load(&sched.sysmonwait) != SYSMON_POLL) &&
+    } else if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) != SYSMON_POLL) &&
                p_has_work(pp, 0)) {
         /* sysmon sleeps longer than the retake bound: the work behind
          * this call would wait for it. */
@@ -172,33 +217,97 @@ bool gort__entersyscall(bool block)
     M *m = gort__m_tls;
     if (!m || !m->curg)
         return false;
-    return enter(m, block, (uintptr_t)__builtin_return_address(0),
-                 (uintptr_t)__builtin_frame_address(0));
+    uintptr_t *fp = __builtin_frame_address(0);
+    return enter(m, block, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
 }
 
 bool gort__entersyscall_from(uintptr_t ra, bool block)
 {
     M *m = gort__m_tls;
-    if (!m || !m->curg || gort__pc_in_runtime(ra))
+    /* The runtime's own calls, and GORT_NOSPLIT functions' (which hold
+     * their P to the end): no bracket. */
+    if (!m || !m->curg || gort__pc_in_runtime(ra) || gort__pc_in_nosplit(ra))
         return false;
-    return enter(m, block, ra, (uintptr_t)__builtin_frame_address(0));
+    /* Our caller is the wrapper (runtime code, with a frame pointer); its
+     * caller's frame is the one to show. */
+    uintptr_t *fp = __builtin_frame_address(0);
+    return enter(m, block, ra, *(uintptr_t *)fp[0], (uintptr_t)fp);
 }
 
-/* Lost the P (retaken, stopped): take another, or wait as runnable. */
+/* Lost the P (retaken, stopped): take another, or wait as runnable.  The
+ * fast path touches no errno; this one may (futex, thread creation), and
+ * the caller's errno belongs to the call it just made. */
+/* &errno of the calling thread, opaque to the compiler: glibc declares
+ * __errno_location const, so two `errno`s in one function may share one
+ * address even across a switch to another thread. */
+static __attribute__((noinline)) int *errno_here(void)
+{
+    int *p = &errno;
+    __asm__ volatile("" : "+r"(p));
+    return p;
+}
+
 static GORT_NOINLINE_COLD void exitsyscall_slow(M *m, G *g, P *oldp)
 {
-    if (!atomic_load(&sched.gcwaiting) && !atomic_load(&sched.exiting) &&
-        atomic_load_explicit(&sched.npidle, memory_order_relaxed) > 0) {
+    int e = *errno_here();
+    exitsyscall_slow1(m, g, oldp);
+    *errno_here() = e; /* possibly another thread's now */
+}
+
+/* No P idle: take one whose goroutine is itself inside a call, as sysmon
+ * would after its bound (that goroutine takes a P again on return, as this
+ * one does).  Without this, a goroutine back from a call waits for the
+ * retake while every P sits under a blocked read: a server with one
+ * goroutine per connection served at half a thread server's rate.  Owner
+ * of the P once the CAS succeeds; a stop that began meanwhile gets it. */
+static P *take_syscall_p(P *prefer)
+{
+    int32_t n = sched.gomaxprocs;
+    uint32_t start = prefer ? (uint32_t)prefer->id : gort__fastrandn((uint32_t)n);
+    for (int32_t i = 0; i < n; i++) {
+        P *pp = sched.allp[(start + (uint32_t)i) % (uint32_t)n];
+        uint32_t want = P_SYSCALL;
+        if (atomic_load_explicit(&pp->status, memory_order_relaxed) != P_SYSCALL ||
+            !atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
+            continue;
         gort__lock(&sched.lock);
-        P *pp = atomic_load(&sched.gcwaiting) ? NULL : gort__pidleget_pref(oldp);
-        gort__unlock(&sched.lock);
-        if (pp) {
-            gort__acquirep(pp);
-            atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
-                                  memory_order_relaxed);
-            atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
-            return;
+        if (atomic_load(&sched.gcwaiting)) {
+            atomic_store(&pp->status, P_STOPPED);
+            if (--sched.stopwait == 0)
+                gort__notewakeup(&sched.stopnote);
+            gort__unlock(&sched.lock);
+            return NULL;
         }
+        if (atomic_load(&sched.exiting)) {
+            gort__pidleput(pp); /* where the exit's stop collects it */
+            gort__unlock(&sched.lock);
+            return NULL;
+        }
+        gort__unlock(&sched.lock);
+        atomic_fetch_add_explicit(&sched.nhandoff, 1, memory_order_relaxed);
+        return pp;
+    }
+    return NULL;
+}
+
+static void exitsyscall_slow1(M *m, G *g, P *oldp)
+{
+    P *pp = NULL;
+    if (!atomic_load(&sched.gcwaiting) && !atomic_load(&sched.exiting)) {
+        if (atomic_load_explicit(&sched.npidle, memory_order_relaxed) > 0) {
+            gort__lock(&sched.lock);
+            pp = atomic_load(&sched.gcwaiting) ? NULL : gort__pidleget_pref(oldp);
+            gort__unlock(&sched.lock);
+        }
+        if (!pp)
+            pp = take_syscall_p(oldp);
+    }
+    if (pp) {
+        gort__acquirep(pp);
+        atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
+                              memory_order_relaxed);
+        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+        return;
     }
     (void)m;
     gort__exitsyscall_park(); /* proc.c: returns running again, with a P */
@@ -209,6 +318,8 @@ void gort__exitsyscall(void)
     M *m = gort__m_tls;
     if (--m->syscall_depth > 0)
         return;
+    if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed)))
+        atomic_store_explicit(&m->syscall_implicit, false, memory_order_relaxed);
     G *g = m->curg;
     P *pp = m->oldp;
     m->oldp = NULL;
@@ -231,6 +342,9 @@ int32_t gort__syscall_suspend(void)
     int32_t d = m->syscall_depth;
     if (d <= 0)
         return 0;
+    /* P-less after foreign code: nothing to re-enter afterwards. */
+    if (atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
+        d = 0;
     m->syscall_depth = 1;
     gort__exitsyscall();
     return d;
@@ -285,7 +399,7 @@ int64_t gort__retake(int64_t now)
         P *pp = sched.allp[i];
         if (atomic_load_explicit(&pp->status, memory_order_acquire) != P_SYSCALL)
             continue;
-        uint32_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
+        uint64_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
         if (t != pp->sysmon_syscalltick) {
             pp->sysmon_syscalltick = t;
             pp->sysmon_syscallwhen = now;
@@ -323,7 +437,8 @@ void gort_syscall_enter(void)
     M *m = gort__m_tls;
     if (!m || !m->curg)
         return;
-    enter(m, false, (uintptr_t)__builtin_return_address(0), (uintptr_t)__builtin_frame_address(0));
+    uintptr_t *fp = __builtin_frame_address(0);
+    enter(m, false, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
 }
 
 void gort_syscall_exit(void)
@@ -331,22 +446,17 @@ void gort_syscall_exit(void)
     M *m = gort__m_tls;
     if (!m || !m->curg || m->syscall_depth <= 0)
         return; /* not a goroutine, or enter did nothing (preempt_disable) */
-    int e = errno;
     gort__exitsyscall();
-    errno = e;
 }
 
 void *gort_blocking(void *(*fn)(void *), void *arg)
 {
     M *m = gort__m_tls;
+    uintptr_t *fp = __builtin_frame_address(0);
     bool in = m && m->curg &&
-              enter(m, false, (uintptr_t)__builtin_return_address(0),
-                    (uintptr_t)__builtin_frame_address(0));
+              enter(m, false, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
     void *r = fn(arg);
-    if (in) {
-        int e = errno;
+    if (in)
         gort__exitsyscall();
-        errno = e;
-    }
     return r;
 }

@@ -136,12 +136,17 @@ static void schedtrace(int64_t now)
         return;
     last_trace = now;
     char line[1024];
+    /* Goroutines inside system calls and foreign calls, and Ps handed on
+     * during them (syscall.c): Go's schedtrace has no such columns. */
+    gort_stats st;
+    gort_read_stats(&st);
     int n = snprintf(line, sizeof line,
                      "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
-                     "idlethreads=%d runqueue=%d goroutines=%d [",
+                     "idlethreads=%d runqueue=%d goroutines=%d insyscall=%llu handoffs=%llu [",
                      (long long)((now - start_time) / 1000000), sched.gomaxprocs, atomic_load(&sched.npidle),
                      sched.mcount, atomic_load(&sched.nmspinning), sched.nmidle,
-                     atomic_load(&sched.runqsize), (int)gort__ngoroutines(NULL));
+                     atomic_load(&sched.runqsize), (int)st.goroutines,
+                     (unsigned long long)st.in_syscall, (unsigned long long)st.handoffs);
     for (int32_t i = 0; i < sched.gomaxprocs && n < (int)sizeof line - 16; i++) {
         P *pp = sched.allp[i];
         uint32_t len = atomic_load(&pp->runqtail) - atomic_load(&pp->runqhead);
@@ -225,6 +230,13 @@ static void *sysmon(void *arg)
          * else could use (syscall.c); look again when it asks. */
         int64_t rt = gort__retake(now);
         bool insys = rt != 0;
+        /* Goroutines left P-less in foreign code: see whether they are
+         * back in their own code (syscall_foreign.c). */
+        if (gort__foreign_poll(now, period)) {
+            insys = true;
+            if (now + period < next)
+                next = now + period;
+        }
         if (insys && rt < next)
             next = rt;
         /* Timers due on idle Ps with no M watching them. */

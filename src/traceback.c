@@ -397,6 +397,7 @@ static void header(tbout *o, G *g, uint32_t st, bool running_here)
     case G_RUNNING: what = "running"; break;
     case G_WAITING: what = g->waitreason && *g->waitreason ? g->waitreason : "waiting"; break;
     case G_DEAD: what = "dead"; break;
+    case G_SYSCALL: what = "syscall"; break;
     default: what = "?"; break;
     }
     int64_t mins = 0;
@@ -448,6 +449,13 @@ static void trace_other(tbout *o, G *g, uint32_t st, bool system)
         return;
     }
     bounds b = {g->stack_lo, g->stack_hi};
+    if (st == G_SYSCALL) {
+        /* Where it entered the call (syscall.c); it may return while we
+         * look, so the walk stays within its stack. */
+        print_frame(o, __atomic_load_n(&g->syscallpc, __ATOMIC_RELAXED), true, system);
+        walk(o, __atomic_load_n(&g->syscallfp, __ATOMIC_RELAXED), &b, system);
+        return;
+    }
     uintptr_t sp = __atomic_load_n(&g->sched_sp, __ATOMIC_RELAXED);
     if (sp < b.lo || b.hi < 64 || sp > b.hi - 64 || (sp & 7) != 0) {
         outf(o, "\tno saved context (sp=%#lx)\n", (unsigned long)sp);

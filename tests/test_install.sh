@@ -4,8 +4,8 @@
 #   - the shared library's SONAME (libgort.so.$ABI) and its two symlinks;
 #   - examples/hello.c built the way README says, through pkg-config:
 #     statically (gort-static.pc) and dynamically (gort.pc), and run;
-#   - the static binary needs no libgort.so, the shared one loads the
-#     staged library through the rpath README recommends;
+#   - the static binary needs no libgort.so and exports the libc wrappers;
+#     the shared one loads the staged library through the rpath README recommends;
 #   - gort.h compiles warning-free as C99/C11 -pedantic and as C++17, with
 #     every compiler available (gcc, clang, g++, clang++).
 # Not a test_* binary, so tests/run.sh does not pick it up.
@@ -52,6 +52,11 @@ $cc examples/hello.c $cflags $slibs -o "$tmp/hello-static" || fail "static link"
 if readelf -d "$tmp/hello-static" | grep -q 'libgort'; then
     fail "hello-static needs a shared libgort"
 fi
+# The libc wrappers are exported, so shared libraries' calls reach them.
+for f in read usleep pthread_cond_wait; do
+    nm -D --defined-only "$tmp/hello-static" | grep -qw "$f" ||
+        fail "hello-static does not export the $f wrapper"
+done
 out=$("$tmp/hello-static") || fail "hello-static exited $?"
 echo "$out" | grep -q "$want" || fail "hello-static printed: $out"
 echo "check-install: static: $out"

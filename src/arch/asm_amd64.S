@@ -97,7 +97,14 @@ gort__gostart:
     movq %r12, %rdi
     xorl %ebp, %ebp
     andq $-16, %rsp
-    call gort__goentry@PLT
+    call gort__goentry@PLT      /* -> rax = g->fn, rdx = g->arg */
+    movq %rdx, %rdi
+    call *%rax
+    .globl gort__gostart_ret
+    .hidden gort__gostart_ret
+gort__gostart_ret:
+    movq %r12, %rdi             /* r12 is callee-saved: still the G */
+    call gort__goexit_entry@PLT
     ud2
     .cfi_endproc
     .size gort__gostart, .-gort__gostart

@@ -1,0 +1,122 @@
+/*
+ * preempt_report.c — the "goroutine N cannot be preempted for 1.0s"
+ * report: sysmon calls it for a goroutine whose preemption request is
+ * older than GORTDEBUG=stuckreport; it says once per request where the
+ * goroutine is stuck (the pc the last signal saw) and why it could not be
+ * stopped there.  A goroutine merely blocked in the kernel is not stuck
+ * and is not reported.  Runs on sysmon's thread: no stdio, one write().
+ * Rejected: reporting from the signal handler (too much work there, and
+ * a goroutine that never takes a signal would never be reported).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Read a small /proc/self/task/<tid>/<name> file into buf (NUL-terminated);
+ * length, or -1. */
+static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/%s", (int)tid, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, buf, n - 1);
+    close(fd);
+    if (r < 0)
+        return -1;
+    buf[r] = 0;
+    return r;
+}
+
+/* Is thread tid's state 'R' (running or runnable) in /proc/.../stat, the
+ * letter after the command name (which may contain spaces and parentheses,
+ * hence the last ')')?  True if /proc cannot tell. */
+static bool thread_state_running(M *m, pid_t tid)
+{
+    char buf[512];
+    ssize_t n = m->statfd >= 0 ? pread(m->statfd, buf, sizeof buf - 1, 0) : -1;
+    if (n > 0)
+        buf[n] = 0;
+    else if (read_task_file(tid, "stat", buf, sizeof buf) <= 0)
+        return true;
+    char *rp = strrchr(buf, ')');
+    if (!rp || rp[1] != ' ' || !rp[2])
+        return true;
+    return rp[2] == 'R';
+}
+
+/* ---------------------------------------------------------------------
+ * Diagnostic: a goroutine that ignores preemption for a long time holds
+ * its P (and blocks stop-the-world).  Say where it is and why, once per
+ * request.  Called by sysmon; may use stdio-free formatting only.
+ * ------------------------------------------------------------------- */
+
+void gort__preempt_diag(P *pp, int64_t now)
+{
+    if (gort__cfg.stuck_report_ns <= 0)
+        return;
+    M *m = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    if (!m)
+        return;
+    G *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
+    if (!g || atomic_load(&g->status) != G_RUNNING || !atomic_load(&g->preempt) ||
+        g->preempt_reported)
+        return;
+    int64_t age = now - g->preempt_since;
+    if (age < gort__cfg.stuck_report_ns)
+        return;
+
+    uintptr_t pc = 0;
+    const char *why;
+    bool sampled = __atomic_load_n(&m->preempt_gen, __ATOMIC_RELAXED) >
+                   __atomic_load_n(&m->preempt_reqgen, __ATOMIC_RELAXED);
+    /* A signal handled since the request began knows best where the
+     * goroutine is and why it was refused; give one up to another
+     * stuck_report_ns to arrive (a loaded machine delays them).  After
+     * that, say what the last attempt to send one saw. */
+    if (!gort__cfg.asyncpreemptoff && !sampled && age < 2 * gort__cfg.stuck_report_ns)
+        return;
+    int code = sampled ? __atomic_load_n(&m->preempt_lastreason, __ATOMIC_RELAXED) : -1;
+    /* Merely blocked in the kernel, in a call gort does not wrap: not
+     * stuck, and nothing to report (it yields at its next gort call). */
+    if (code == GORT_PR_INSYSCALL)
+        return;
+    if (!sampled && m->tid > 0 && !thread_state_running(m, m->tid))
+        return;
+    if (gort__cfg.asyncpreemptoff) {
+        why = "asynchronous preemption is off (GORTDEBUG=asyncpreemptoff=1)";
+    } else if (sampled) {
+        pc = __atomic_load_n(&m->preempt_lastpc, __ATOMIC_RELAXED);
+        why = gort__preempt_reason_str(code);
+        if (!why)
+            why = "preemption pending";
+    } else if (atomic_load(&m->signal_pending)) {
+        why = "preemption signal not delivered (SIGURG blocked?)";
+    } else {
+        why = "no preemption signal handled yet";
+    }
+    /* Where it is stuck is known only if a signal sampled its pc. */
+    char sym[256] = "", where[280] = "";
+    if (pc) {
+        gort__symbolize(pc, sym, sizeof sym);
+        snprintf(where, sizeof where, ": stuck in %s", sym);
+    }
+    char msg[600];
+    int len = snprintf(msg, sizeof msg,
+                       "gort: goroutine %llu cannot be preempted for %lld.%llds%s (%s)\n",
+                       (unsigned long long)g->goid, (long long)(age / 1000000000),
+                       (long long)(age / 100000000 % 10), where, why);
+    if (len > 0) {
+        if ((size_t)len >= sizeof msg)
+            len = sizeof msg - 1;
+        ssize_t w = write(2, msg, (size_t)len);
+        (void)w;
+    }
+    g->preempt_reported = true;
+}

@@ -1,0 +1,170 @@
+/*
+ * syscall_foreign.c — goroutines that run long in foreign code (libc, a
+ * third-party library: code that calls no gort and cannot be preempted)
+ * release their P without having said so, the way cgo calls do in Go.
+ *
+ * Entry.  sysmon asks for the P of a goroutine past its slice (or with a
+ * timer due) as always; if the preemption signal lands in foreign code,
+ * where the goroutine cannot be stopped, the handler enters the system-
+ * call state for it instead (m->syscall_implicit): the P becomes P_SYSCALL
+ * and sysmon's retake hands it and its run queue and timers to another
+ * thread after the usual bound.  The goroutine itself is not moved: it
+ * keeps its thread, its stack and whatever libc holds for it (malloc's
+ * lock, stdio's), so nothing thread-bound changes.
+ *
+ * Only where no runtime code is under the foreign code: the runtime calls
+ * libc too (memcpy, clock_gettime, calloc...), and taking its P there would
+ * pull the P from under a runtime function that holds it.  The handler
+ * scans the goroutine's live stack (sp up to the entry frame) for any word
+ * pointing into the runtime's code; a hit refuses.  A stale word can only
+ * refuse too, never accept: the scan errs on the side of keeping the P.
+ *
+ * Exit.  The goroutine runs on P-less until (a) it parks or yields (gopark
+ * leaves the state first), returns, or ends a bracket, or (b) a reclaim
+ * signal (sysmon, every sysmon period; stop-the-world; the exit) finds it
+ * back in its own preemptible code: the handler injects the preemption
+ * trampoline, whose C part takes a P back (exitsyscall, maybe waiting as
+ * runnable).  Between its return from foreign code and that signal the
+ * goroutine runs its own code without a P, for at most a sysmon period
+ * (50 us during a stop-the-world); this is the one place a goroutine runs
+ * beside a stopped world, and the closing note of the design says so.
+ *
+ * No EINTR: a reclaim signal goes only to an M at depth 1 (not inside a
+ * wrapped call), with the same Dekker pair as preemptone: the sender
+ * marks signal_pending, runs the barrier, then checks depth; a wrapper
+ * entered in this state bumps the depth and then waits for a marked
+ * signal (syscall.c).
+ *
+ * Rejected: hijacking the return address of the foreign call (finding it
+ * needs frame pointers libc does not keep); wrapping memset and friends
+ * (an extra indirect call on the hottest functions of every program).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+extern __thread M *gort__m_tls __attribute__((tls_model("initial-exec")));
+
+static inline uint64_t mask_word(const sigset_t *s)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* Any word of g's live stack, [sp, stack_hi), pointing into the runtime's
+ * code, other than the entry trampoline's return address, which is under
+ * every goroutine's frames, or into a GORT_NOSPLIT function (which holds
+ * its P to the end, as documented)? */
+__attribute__((no_sanitize_address)) static bool runtime_frames(G *g, uintptr_t sp)
+{
+    if (sp < g->stack_lo || sp >= g->stack_hi)
+        return true;
+    for (const uintptr_t *w = (const uintptr_t *)(sp & ~(uintptr_t)7);
+         (uintptr_t)w < g->stack_hi; w++)
+        if ((gort__pc_in_runtime(*w) && *w != (uintptr_t)gort__gostart_ret) ||
+            gort__pc_in_nosplit(*w))
+            return true;
+    return false;
+}
+
+bool gort__foreign_enter(M *m, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    greg_t *gr = uc->uc_mcontext.gregs;
+    uintptr_t pc = (uintptr_t)gr[REG_RIP], sp = (uintptr_t)gr[REG_RSP];
+    G *g = m->curg;
+    P *pp = m->p;
+    /* The caller checked: a goroutine running with its P, no runtime lock,
+     * no gort_preempt_disable, pc in foreign code, not in a system call. */
+    if (!g || !pp || m->syscall_depth != 0 || !gort__cfg.foreigncalls ||
+        (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0 || runtime_frames(g, sp))
+        return false;
+    g->syscallpc = pc;
+    g->syscallfp = (uintptr_t)gr[REG_RBP];
+    atomic_store_explicit(&pp->syscalltick,
+                          atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    m->syscall_depth = 1;
+    atomic_store_explicit(&m->syscall_implicit, true, memory_order_relaxed);
+    atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
+    m->oldp = pp;
+    m->p = NULL;
+    __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
+    atomic_store(&pp->status, P_SYSCALL);
+    /* As entersyscall: a stop in progress takes the P now; sysmon, if it
+     * naps, comes to retake it.  Both are async-signal-safe here: the
+     * interrupted code is foreign and holds no runtime lock. */
+    if (atomic_load(&sched.gcwaiting)) {
+        gort__lock(&sched.lock);
+        uint32_t want = P_SYSCALL;
+        if (atomic_load(&sched.gcwaiting) && sched.stopwait > 0 &&
+            atomic_compare_exchange_strong(&pp->status, &want, P_STOPPED) &&
+            --sched.stopwait == 0)
+            gort__notewakeup(&sched.stopnote);
+        gort__unlock(&sched.lock);
+    }
+    if (atomic_load(&sched.sysmonwait) != SYSMON_POLL)
+        gort__sysmon_nudge();
+    return true;
+}
+
+int gort__foreign_reclaim_code(M *m, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    greg_t *gr = uc->uc_mcontext.gregs;
+    uintptr_t pc = (uintptr_t)gr[REG_RIP], sp = (uintptr_t)gr[REG_RSP];
+    G *g = m->curg;
+    if (!g || m->syscall_depth != 1)
+        return GORT_PR_NO_G; /* inside a wrapped call: leave it be */
+    if (m->locks > 0)
+        return GORT_PR_LOCKS;
+    int why = gort__preempt_unsafe_code(pc, sp, NULL, g);
+    if (why == GORT_PR_SAFE && (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
+        why = GORT_PR_SIGMASK;
+    if (why == GORT_PR_SAFE && gort__foreign_caller(sp, (uintptr_t)gr[REG_RBP], g))
+        why = GORT_PR_CALLBACK;
+    return why;
+}
+
+void gort__foreign_exit(void)
+{
+    M *m = gort__m_tls;
+    m->syscall_depth = 1;
+    gort__exitsyscall(); /* clears syscall_implicit at depth 0 */
+}
+
+bool gort__foreign_signal(M *m)
+{
+    if (!atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed) ||
+        __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) != 1 || m->tid <= 0)
+        return false;
+    uint32_t zero = 0;
+    if (!atomic_compare_exchange_strong(&m->signal_pending, &zero, 1))
+        return true;
+    gort__syscall_barrier();
+    if (!atomic_load(&m->syscall_implicit) || __atomic_load_n(&m->syscall_depth, __ATOMIC_SEQ_CST) != 1 ||
+        !gort__sigurg_send(m->tid, &gort__preempt_cookie))
+        atomic_store(&m->signal_pending, 0);
+    return true;
+}
+
+bool gort__foreign_poll(int64_t now, int64_t every)
+{
+    bool any = false;
+    for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink) {
+        if (!atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
+            continue;
+        any = true;
+        if (now - m->reclaim_when < every)
+            continue;
+        if (gort__foreign_signal(m))
+            m->reclaim_when = now;
+    }
+    return any;
+}
