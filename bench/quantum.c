@@ -16,12 +16,19 @@
  * default 10 ms), target <= 1.2; p50, p90, max in ns; raw slices (ns) to
  * $BENCH_SAMPLES.
  *
+ * The preemption is driven by a timed wake-up of sysmon's thread, so the
+ * OS's own wake-up latency is its floor: before the spinners start, a
+ * plain thread (not a goroutine) sleeps 50 us 3000 times and the p99 of
+ * its lateness is reported as os_wake_p99 (on a machine busy with other
+ * processes it is what a long tail of slices is made of).
+ *
  * Twin (context only, no target): bench/go "quantum", the same two
  * spinners at GOMAXPROCS=1 reading time.Since, Go's fixed 10 ms slice
  * (sysmon preempts a goroutine it has seen run for 10 ms: 10-20 ms).
  */
 #include "common.h"
 
+#include <pthread.h>
 #include <x86intrin.h>
 
 enum { MAX_SLICES = 1 << 20, SPINNERS = 2 };
@@ -60,6 +67,21 @@ static void spinner(void *arg)
     gort_wg_done(&wg);
 }
 
+enum { OS_WAKES = 3000 };
+static int64_t os_late[OS_WAKES];
+
+static void *os_waker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < OS_WAKES; i++) {
+        struct timespec ts = { 0, 50000 };
+        int64_t t0 = bench_now();
+        nanosleep(&ts, NULL);
+        os_late[i] = bench_now() - t0 - 50000;
+    }
+    return NULL;
+}
+
 static void bench(void *arg)
 {
     (void)arg;
@@ -76,6 +98,12 @@ static void bench(void *arg)
     uint64_t k1 = __rdtsc();
     double ticks_per_ns = (double)(k1 - k0) / (double)(c1 - c0);
     gap_ticks = (uint64_t)(GAP_NS * ticks_per_ns);
+
+    pthread_t th; /* the OS's wake-up floor (a plain thread: not bracketed) */
+    if (pthread_create(&th, NULL, os_waker, NULL) != 0)
+        bench_die("pthread_create failed");
+    pthread_join(th, NULL);
+    bench_sort(os_late, OS_WAKES);
 
     for (int i = 0; i < SPINNERS; i++) {
         sp[i].slices = calloc(MAX_SLICES, sizeof *sp[i].slices);
@@ -111,11 +139,13 @@ static void bench(void *arg)
     bench_stats_str(&s0, &s1, st, sizeof st);
     printf("RESULT name=quantum impl=gort unit=x value=%.3f n=%zu quantum=%s quantum_ns=%" PRId64
            " p50=%" PRId64 " p90=%" PRId64 " p99=%" PRId64 " max=%" PRId64 " mean=%.0f"
-           " p50_x=%.3f max_x=%.3f tsc_ghz=%.3f measure_ms=%ld %s\n",
+           " p50_x=%.3f max_x=%.3f os_wake_p50=%" PRId64 " os_wake_p99=%" PRId64
+           " tsc_ghz=%.3f measure_ms=%ld %s\n",
            (double)p99 / (double)quantum, n, qname, quantum, bench_quantile_sorted(sl, n, 0.5),
            bench_quantile_sorted(sl, n, 0.9), p99, sl[n - 1], bench_mean(sl, n),
            (double)bench_quantile_sorted(sl, n, 0.5) / (double)quantum,
-           (double)sl[n - 1] / (double)quantum, ticks_per_ns, measure_ms, st);
+           (double)sl[n - 1] / (double)quantum, bench_quantile_sorted(os_late, OS_WAKES, 0.5),
+           bench_quantile_sorted(os_late, OS_WAKES, 0.99), ticks_per_ns, measure_ms, st);
     fflush(stdout);
     free(sl);
 }

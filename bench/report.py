@@ -289,6 +289,10 @@ def write_absolute(L, g, fails):
         cell("syscall_bracket", "gort", "read_wrap_ns", unit="ns/op"), "—", "")
     row("time slice at quantum=100us, 2 spinners on 1 P: p99 ≤ 1.2 quanta (Go: 10 ms slice)",
         cell("quantum", "gort-q100us", unit="x"), cell("quantum", "go", unit="x"), met("quantum"))
+    row("  … p50 slice / quantum (information)", cell("quantum", "gort-q100us", "p50_x", unit="x"),
+        cell("quantum", "go", "p50_x", unit="x"), "")
+    row("  … the OS's floor: p99 lateness of a plain thread's 50 µs nanosleep (information)",
+        cell("quantum", "gort-q100us", "os_wake_p99"), "—", "")
     L.append("")
     L.append("The blocking-socket echo server target (within 20% of thread-per-connection) "
              "is the echo row of the summary. Not measured here: \"ping-pong, yield, "
