@@ -18,9 +18,11 @@
  *
  * The preemption is driven by a timed wake-up of sysmon's thread, so the
  * OS's own wake-up latency is its floor: before the spinners start, a
- * plain thread (not a goroutine) sleeps 50 us 3000 times and the p99 of
- * its lateness is reported as os_wake_p99 (on a machine busy with other
- * processes it is what a long tail of slices is made of).
+ * plain thread (not a goroutine) with sysmon's 1 us timer slack sleeps
+ * 50 us 3000 times and the p99 of its lateness is reported as
+ * os_wake_p99.  On a machine busy with other processes the slices' tail
+ * is the OS's: a woken sysmon waits for a CPU held by CPU-bound threads
+ * (its own spinner's among them), in steps of the OS's slices.
  *
  * Twin (context only, no target): bench/go "quantum", the same two
  * spinners at GOMAXPROCS=1 reading time.Since, Go's fixed 10 ms slice
@@ -29,6 +31,7 @@
 #include "common.h"
 
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <x86intrin.h>
 
 enum { MAX_SLICES = 1 << 20, SPINNERS = 2 };
@@ -73,6 +76,7 @@ static int64_t os_late[OS_WAKES];
 static void *os_waker(void *arg)
 {
     (void)arg;
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* as sysmon's thread does */
     for (int i = 0; i < OS_WAKES; i++) {
         struct timespec ts = { 0, 50000 };
         int64_t t0 = bench_now();
