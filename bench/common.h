@@ -76,13 +76,14 @@ static inline void bench_stats_str(const gort_stats *a, const gort_stats *b,
              "procs=%" PRIu64 " threads=%" PRIu64 " async_preempts=%" PRIu64
              " sync_preempts=%" PRIu64 " ctxsw=%" PRIu64 " steals=%" PRIu64
              " preempt_requests=%" PRIu64 " signals=%" PRIu64 " stw=%" PRIu64
-             " spawned=%" PRIu64,
+             " spawned=%" PRIu64 " syscalls=%" PRIu64 " handoffs=%" PRIu64,
              b->procs, b->threads, b->async_preempts - a->async_preempts,
              b->sync_preempts - a->sync_preempts,
              b->context_switches - a->context_switches, b->steals - a->steals,
              b->preempt_requests - a->preempt_requests,
              b->signals_sent - a->signals_sent, b->stw_count - a->stw_count,
-             b->spawned - a->spawned);
+             b->spawned - a->spawned, b->syscalls - a->syscalls,
+             b->handoffs - a->handoffs);
 }
 
 static int bench_cmp_i64(const void *x, const void *y)
@@ -176,6 +177,30 @@ static inline void bench_spinners_stop(void)
     struct bench_spinners *s = bench_spinners_state();
     atomic_store(&s->stop, 1);
     gort_wg_wait(&s->wg);
+}
+
+/* The time slice in ns that GORTDEBUG asks for (quantum=100us, 1ms,
+ * 250000ns, 0.5ms, or a bare number of ns), else gort's default 10 ms;
+ * its text goes to name[0..len) ("default" when not set). */
+static inline int64_t bench_quantum_ns(char *name, size_t len)
+{
+    const char *dbg = getenv("GORTDEBUG");
+    const char *q = dbg ? strstr(dbg, "quantum=") : NULL;
+    snprintf(name, len, "default");
+    if (!q)
+        return 10000000;
+    sscanf(q + 8, "%31[^,]", name);
+    char *end;
+    double v = strtod(name, &end);
+    if (strncmp(end, "ns", 2) == 0 || *end == 0)
+        return (int64_t)v;
+    if (strncmp(end, "us", 2) == 0)
+        return (int64_t)(v * 1e3);
+    if (strncmp(end, "ms", 2) == 0)
+        return (int64_t)(v * 1e6);
+    if (*end == 's')
+        return (int64_t)(v * 1e9);
+    return 10000000;
 }
 
 /* Mean of s[0..n), summed as s[i] / n in index order. */

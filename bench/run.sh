@@ -71,7 +71,8 @@ if [ ! -f "$BUILD/libgort.a" ]; then
 fi
 HAVE_GORT=0; [ -f "$BUILD/libgort.a" ] && HAVE_GORT=1
 
-C_BENCHES="spawn pingpong yield buffered select mutex parked_rss stw sleeper spinwait compute"
+C_BENCHES="spawn pingpong yield buffered select mutex parked_rss stw sleeper spinwait compute
+ handoff handoff_pipe memset_ticker stw_shared stw_syscall eintr syscall_bracket quantum"
 BOOST_BENCHES="spawn pingpong yield buffered mutex parked_rss"
 CFLAGS="-std=gnu11 -O2 -Wall -Wextra -pthread -Iinclude"
 build_failed=""
@@ -152,6 +153,22 @@ compute     go         $PROCS 3 $OUT/gobench compute
 echo        gort       $PROCS 5 $OUT/echo_client $OUT/echo
 echo        threads    $PROCS 5 $OUT/echo_client $OUT/echo_threads
 echo        go         $PROCS 5 $OUT/echo_client $OUT/gobench echo
+handoff         gort        1      3 $OUT/handoff
+handoff         go          1      3 $OUT/gobench handoff
+handoff_pipe    gort        1      3 $OUT/handoff_pipe
+handoff_pipe    go          1      3 $OUT/gobench handoff_pipe
+memset_ticker   gort        1      3 $OUT/memset_ticker
+memset_ticker   go          1      3 $OUT/gobench memset_ticker
+stw_shared      gort        $PROCS 3 $OUT/stw_shared
+stw_shared      go          $PROCS 3 $OUT/gobench stw_shared
+stw_syscall     gort        $PROCS 3 $OUT/stw_syscall
+stw_syscall     go          $PROCS 3 $OUT/gobench stw_syscall
+eintr           gort-q100us $PROCS 3 $OUT/eintr
+eintr           go          $PROCS 3 $OUT/gobench eintr
+syscall_bracket gort        $PROCS 5 $OUT/syscall_bracket
+syscall_bracket go          $PROCS 5 $OUT/gobench syscall_bracket
+quantum         gort-q100us 1      3 $OUT/quantum
+quantum         go          1      3 $OUT/gobench quantum
 EOF
 )
 
@@ -171,7 +188,7 @@ available() { # label -> 0 if that implementation was built
     echo "gort: $(git rev-parse --short HEAD 2>/dev/null || echo 'no commit yet'), $CC $($CC -dumpversion) -O2"
     [ $HAVE_GO = 1 ] && echo "go: $("$GO" version | cut -d' ' -f3)"
     [ $HAVE_BOOST = 1 ] && echo "boost: $(dpkg-query -W -f='${Version}' libboost-fiber-dev 2>/dev/null || echo '?'), g++ $(g++ -dumpversion) -O2"
-    echo "rounds: $ROUNDS, procs: $PROCS (1 for yield and spinwait)"
+    echo "rounds: $ROUNDS, procs: $PROCS (1 for yield, spinwait, handoff, handoff_pipe, memset_ticker, quantum)"
     echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$RAW/env.txt"
 load1=$(cut -d' ' -f1 /proc/loadavg)
@@ -193,6 +210,7 @@ for round in $(seq 1 "$ROUNDS"); do
         case $label in
             gort) envs+=(GORTMAXPROCS="$procs") ;;
             gort-q1ms) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=1ms) ;;
+            gort-q100us) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=100us) ;;
             go) envs+=(GOMAXPROCS="$procs") ;;
             boost) envs+=(BENCH_THREADS="$procs") ;;
         esac
@@ -208,12 +226,12 @@ for round in $(seq 1 "$ROUNDS"); do
             echo "$line label=$label round=$round secs=$secs load1=$load_before" >> "$RAW/results.txt"
             val=$(printf '%s\n' "$line" | sed -n 's/.* value=\([^ ]*\).*/\1/p')
             unit=$(printf '%s\n' "$line" | sed -n 's/.* unit=\([^ ]*\).*/\1/p')
-            printf '  [%d/%d] %-10s %-9s %14s %-6s (%ss)\n' "$round" "$ROUNDS" "$name" "$label" "$val" "$unit" "$secs" >&2
+            printf '  [%d/%d] %-15s %-11s %14s %-6s (%ss)\n' "$round" "$ROUNDS" "$name" "$label" "$val" "$unit" "$secs" >&2
         else
             why="exit $rc"
             { [ $rc -eq 124 ] || [ $rc -eq 137 ]; } && why="timeout ${TIMEOUT}s"
             echo "FAIL name=$name label=$label round=$round rc=$rc" >> "$RAW/results.txt"
-            printf '  [%d/%d] %-10s %-9s FAILED (%s), log: %s\n' "$round" "$ROUNDS" "$name" "$label" "$why" "$logf" >&2
+            printf '  [%d/%d] %-15s %-11s FAILED (%s), log: %s\n' "$round" "$ROUNDS" "$name" "$label" "$why" "$logf" >&2
             tail -n 5 "$logf" | sed 's/^/      | /' >&2
         fi
     done <<< "$PLAN"

@@ -32,6 +32,15 @@ var benches = map[string]func(n int){
 	"sleeper":    benchSleeper,
 	"spinwait":   benchSpinwait,
 	"compute":    benchCompute,
+	// issue 8: blocking calls never hold a P (syscalls.go)
+	"handoff":         benchHandoff,
+	"handoff_pipe":    benchHandoffPipe,
+	"memset_ticker":   benchMemsetTicker,
+	"stw_shared":      benchSTWShared,
+	"stw_syscall":     benchSTWSyscall,
+	"eintr":           benchEINTR,
+	"syscall_bracket": benchSyscallBracket,
+	"quantum":         benchQuantum,
 }
 
 func main() {

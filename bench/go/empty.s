@@ -1,0 +1,2 @@
+// Empty: lets package main declare the bodyless linkname functions of
+// syscalls.go (entersyscall, exitsyscall).
