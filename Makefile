@@ -134,3 +134,6 @@ clean:
 .PHONY: bench
 bench: lib
 	BUILD=$(BUILD) CC=$(CC) bash bench/run.sh
+
+# The fortified twin includes the plain hand-off test.
+$(BUILD)/tests/test_syscall_handoff_fortify: tests/test_syscall_handoff.c

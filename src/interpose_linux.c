@@ -61,6 +61,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/sem.h>
+#include <threads.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,6 +121,9 @@ static inline bool tv_long(const struct timeval *t)
       (int fd, const void *b, size_t n, int fl, const struct sockaddr *a, socklen_t al),      \
       (fd, b, n, fl, a, al))                                                                  \
     X(ssize_t, sendmsg, false, (int fd, const struct msghdr *m, int fl), (fd, m, fl))         \
+    X(int, recvmmsg, false,                                                                   \
+      (int fd, struct mmsghdr *m, unsigned n, int fl, struct timespec *t), (fd, m, n, fl, t))  \
+    X(int, sendmmsg, false, (int fd, struct mmsghdr *m, unsigned n, int fl), (fd, m, n, fl))  \
     X(int, accept, false, (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))           \
     X(int, accept4, false, (int fd, struct sockaddr *a, socklen_t *al, int fl),               \
       (fd, a, al, fl))                                                                        \
@@ -141,6 +146,9 @@ static inline bool tv_long(const struct timeval *t)
     X(int, epoll_pwait, timeout != 0,                                                         \
       (int fd, struct epoll_event *ev, int n, int timeout, const sigset_t *s),                \
       (fd, ev, n, timeout, s))                                                                \
+    X(int, epoll_pwait2, ts_long(t),                                                          \
+      (int fd, struct epoll_event *ev, int n, const struct timespec *t, const sigset_t *s),    \
+      (fd, ev, n, t, s))                                                                      \
     X(int, nanosleep, ts_long(r), (const struct timespec *r, struct timespec *rem), (r, rem)) \
     X(int, clock_nanosleep, (fl & TIMER_ABSTIME) || ts_long(r),                               \
       (clockid_t c, int fl, const struct timespec *r, struct timespec *rem), (c, fl, r, rem)) \
@@ -168,6 +176,19 @@ static inline bool tv_long(const struct timeval *t)
       (m, t))                                                                                 \
     X(int, sem_wait, true, (sem_t *s), (s))                                                   \
     X(int, sem_timedwait, true, (sem_t *s, const struct timespec *t), (s, t))                 \
+    X(int, sem_clockwait, true, (sem_t *s, clockid_t c, const struct timespec *t), (s, c, t)) \
+    X(int, pthread_cond_clockwait, true,                                                      \
+      (pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, const struct timespec *t),         \
+      (c, m, k, t))                                                                           \
+    X(int, pthread_mutex_clocklock, true,                                                     \
+      (pthread_mutex_t *m, clockid_t k, const struct timespec *t), (m, k, t))                 \
+    X(int, thrd_sleep, ts_long(d), (const struct timespec *d, struct timespec *r), (d, r))    \
+    X(int, thrd_join, true, (thrd_t t, int *r), (t, r))                                       \
+    X(int, cnd_wait, true, (cnd_t *c, mtx_t *m), (c, m))                                      \
+    X(int, cnd_timedwait, true, (cnd_t *c, mtx_t *m, const struct timespec *t), (c, m, t))    \
+    X(int, semop, false, (int id, struct sembuf *o, size_t n), (id, o, n))                    \
+    X(int, semtimedop, false, (int id, struct sembuf *o, size_t n, const struct timespec *t), \
+      (id, o, n, t))                                                                          \
     X(size_t, fread, false, (void *p, size_t s, size_t n, FILE *f), (p, s, n, f))             \
     X(size_t, fwrite, false, (const void *p, size_t s, size_t n, FILE *f), (p, s, n, f))      \
     X(char *, fgets, false, (char *s, int n, FILE *f), (s, n, f))                             \
@@ -184,6 +205,14 @@ static inline bool tv_long(const struct timeval *t)
     X(int, putc, false, (int c, FILE *f), (c, f))                                             \
     X(int, putchar, false, (int c), (c))                                                      \
     X(int, fflush, false, (FILE *f), (f))                                                     \
+    /* where getc_unlocked/putc_unlocked (macros) go when the buffer is     \
+     * empty or full: the read() or write() is inside */                                     \
+    X(int, __uflow, false, (FILE *f), (f))                                                    \
+    X(int, __overflow, false, (FILE *f, int c), (f, c))                                       \
+    X(size_t, fread_unlocked, false, (void *p, size_t s, size_t n, FILE *f), (p, s, n, f))    \
+    X(size_t, fwrite_unlocked, false, (const void *p, size_t s, size_t n, FILE *f),           \
+      (p, s, n, f))                                                                           \
+    X(char *, fgets_unlocked, false, (char *s, int n, FILE *f), (s, n, f))                    \
     X(int, fclose, false, (FILE *f), (f))                                                     \
     X(int, vprintf, false, (const char *fmt, va_list ap), (fmt, ap))                          \
     X(int, vfprintf, false, (FILE *f, const char *fmt, va_list ap), (f, fmt, ap))             \

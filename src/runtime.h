@@ -267,6 +267,8 @@ struct gort_m {
      * handler included); read by sysmon and stop-the-world. */
     _Atomic bool syscall_implicit;
     int64_t reclaim_when;         /* [sysmon] last reclaim signal sent */
+    int64_t reclaim_every;        /* [sysmon] interval to the next one */
+    _Atomic bool reclaim_blocked; /* the last one found the thread blocked in a system call */
     /* gopark hand-off to g0 (this M only) */
     bool (*waitunlockf)(G *, void *);
     void *waitlock;

@@ -153,9 +153,16 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
         why = GORT_PR_CALLBACK;
     /* The request may have been satisfied (the G yielded) or a different
      * G may be running by now: only preempt a G that still wants it. */
-    /* In foreign code it cannot be stopped: release its P there instead. */
-    if (why == GORT_PR_FOREIGN && !reclaim && atomic_load_explicit(&g->preempt, memory_order_relaxed))
+    /* In foreign code, or blocked in a call no wrapper announced, it
+     * cannot be stopped: release its P there instead (a restarted call
+     * goes on as if nothing happened). */
+    if ((why == GORT_PR_FOREIGN || why == GORT_PR_INSYSCALL) && !reclaim &&
+        atomic_load_explicit(&g->preempt, memory_order_relaxed))
         gort__foreign_enter(m, ctx);
+    /* A reclaim signal that found the thread blocked in the kernel: the
+     * next ones come less often (sysmon, gort__foreign_poll). */
+    if (reclaim)
+        atomic_store_explicit(&m->reclaim_blocked, gort__ctx_in_syscall(ctx), memory_order_relaxed);
     if (why == GORT_PR_SAFE && (reclaim || atomic_load_explicit(&g->preempt, memory_order_relaxed))) {
         /* Simulate `call gort__asyncpreempt` from pc, below the red zone. */
         uintptr_t nsp = sp - 128 - 8;

@@ -80,9 +80,12 @@ bool gort__foreign_enter(M *m, void *ctx)
     uintptr_t pc = (uintptr_t)gr[REG_RIP], sp = (uintptr_t)gr[REG_RSP];
     G *g = m->curg;
     P *pp = m->p;
-    /* The caller checked: a goroutine running with its P, no runtime lock,
-     * no gort_preempt_disable, pc in foreign code, not in a system call. */
-    if (!g || !pp || m->syscall_depth != 0 || !gort__cfg.foreigncalls ||
+    /* A goroutine running with its P, no runtime lock, no
+     * gort_preempt_disable, pc in foreign code or blocked in a system call
+     * no wrapper announced, and nothing of the runtime's or of a
+     * GORT_NOSPLIT function under it. */
+    if (!g || !pp || m->syscall_depth != 0 || !gort__cfg.foreigncalls || m->locks > 0 ||
+        g->preempt_off > 0 || gort__pc_in_runtime(pc) || gort__pc_in_nosplit(pc) ||
         (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0 || runtime_frames(g, sp))
         return false;
     g->syscallpc = pc;
@@ -161,10 +164,20 @@ bool gort__foreign_poll(int64_t now, int64_t every)
         if (!atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
             continue;
         any = true;
-        if (now - m->reclaim_when < every)
+        /* A thread found blocked in the kernel last time is asked again
+         * less and less often (up to 100 ms): each signal there is one
+         * more EINTR or restart of a call gort cannot see. */
+        if (m->reclaim_every < every)
+            m->reclaim_every = every;
+        if (now - m->reclaim_when < m->reclaim_every)
             continue;
-        if (gort__foreign_signal(m))
+        if (gort__foreign_signal(m)) {
             m->reclaim_when = now;
+            if (atomic_load_explicit(&m->reclaim_blocked, memory_order_relaxed))
+                m->reclaim_every = m->reclaim_every * 2 > 100000000 ? 100000000 : m->reclaim_every * 2;
+            else
+                m->reclaim_every = every;
+        }
     }
     return any;
 }

@@ -391,7 +391,9 @@ int64_t gort__waitclock(void)
 static void header(tbout *o, G *g, uint32_t st, bool running_here)
 {
     const char *what;
-    switch (running_here ? G_RUNNING : st) {
+    /* The caller's own goroutine is running, unless it is inside a system
+     * call (a SIGQUIT handled on the thread of a goroutine in read()). */
+    switch (running_here && st != G_SYSCALL ? G_RUNNING : st) {
     case G_IDLE: what = "idle"; break;
     case G_RUNNABLE: what = "runnable"; break;
     case G_RUNNING: what = "running"; break;
@@ -583,7 +585,7 @@ static void dump_self(tbout *o, G *cur, bool system)
 {
     M *m = gort__getm();
     if (cur)
-        header(o, cur, G_RUNNING, true);
+        header(o, cur, atomic_load(&cur->status), true);
     else if (m)
         outf(o, "scheduler stack (M%d):\n", m->id);
     else
@@ -790,7 +792,7 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
         bool system = true;
         G *cur = m ? m->curg : NULL;
         if (cur && !cur->foreign && sp >= cur->stack_lo && sp < cur->stack_hi) {
-            header(&o, cur, G_RUNNING, true);
+            header(&o, cur, atomic_load(&cur->status), true);
             trace_ctx(&o, pc, fp, cur, system);
             trailer(&o, cur);
         } else {
