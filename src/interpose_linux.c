@@ -403,8 +403,8 @@ GORT_API int __fprintf_chk(FILE *fp, int fl, const char *fmt, ...)
 }
 
 /* syscall(): every call but those that make or end threads and processes
- * (a child must not run the parent's exitsyscall) or return to a signal
- * context.  The six arguments are read whether passed or not, as glibc's
+ * (a child must not run the parent's exitsyscall), return to a signal
+ * context, or send a signal.  The six arguments are read whether passed or not, as glibc's
  * own syscall() does: the missing ones are ignored by the kernel (and
  * ASan, which would call reading them an underflow, is not told). */
 __attribute__((no_sanitize_address)) GORT_API long syscall(long nr, ...)
@@ -425,6 +425,13 @@ __attribute__((no_sanitize_address)) GORT_API long syscall(long nr, ...)
     case SYS_rt_sigreturn:
     case SYS_gettid:
     case SYS_getpid:
+    /* Signals never block, and one sent to the caller's own thread runs
+     * its handler with the goroutine as it was (Go sends them raw too). */
+    case SYS_kill:
+    case SYS_tkill:
+    case SYS_tgkill:
+    case SYS_rt_sigqueueinfo:
+    case SYS_rt_tgsigqueueinfo:
         return f(nr, a, b, c, d, e, g);
     }
     bool block = nr == SYS_nanosleep || nr == SYS_clock_nanosleep || nr == SYS_wait4 ||
