@@ -237,7 +237,7 @@ static void *sysmon(void *arg)
             if (now + period < next)
                 next = now + period;
         }
-        if (insys && rt < next)
+        if (rt && rt < next)
             next = rt;
         /* Timers due on idle Ps with no M watching them. */
         int64_t tw = gort__timesleepuntil();
@@ -274,7 +274,7 @@ static void *sysmon(void *arg)
             quiet_rounds++;
         else
             quiet_rounds = 0;
-        if (running && quiet_rounds > DEEP_AFTER && gort__cfg.schedtrace_ms <= 0) {
+        if (running && !insys && quiet_rounds > DEEP_AFTER && gort__cfg.schedtrace_ms <= 0) {
             gort__noteclear(&sched.sysmonnote);
             atomic_store(&sched.sysmonwait, SYSMON_DEEP); /* seq_cst */
             /* Two re-checks close the race with a waker that changed
