@@ -278,6 +278,7 @@ struct gort_m {
      * froze the thread for good (stw.c gort__exit_freeze); read by the
      * exit's stop-the-world, which then takes the M's P back. */
     _Atomic bool exit_frozen;
+    _Atomic uint32_t exit_seen;   /* exit signals this M's handler has looked at */
 };
 
 /* ---------------------------------------------------------------------

@@ -83,6 +83,7 @@ static inline uint64_t mask_word(const sigset_t *s)
  * signal.  Async-signal-safe: loads, sigprocmask, futex. */
 void gort__exit_freeze(M *m, void *ctx)
 {
+    atomic_fetch_add_explicit(&m->exit_seen, 1, memory_order_release);
     ucontext_t *uc = ctx;
     greg_t *gr = uc->uc_mcontext.gregs;
     uintptr_t pc = (uintptr_t)gr[REG_RIP], sp = (uintptr_t)gr[REG_RSP];
@@ -90,6 +91,12 @@ void gort__exit_freeze(M *m, void *ctx)
     /* P-less after foreign code: judged as if it had its P. */
     int why = atomic_load(&m->syscall_implicit) ? gort__preempt_unsafe_code(pc, sp, NULL, g)
                                                 : gort__preempt_unsafe_code(pc, sp, m, g);
+    /* Inside a wrapped call (syscall.c): blocked in the kernel, the call
+     * is abandoned here, as promised; anywhere else in it, the goroutine
+     * parks for good when the call returns (exitsyscall sees the exit). */
+    if (why == GORT_PR_NO_G && g && m->syscall_depth > 0 && m->locks == 0 &&
+        gort__ctx_in_syscall(ctx))
+        why = GORT_PR_SAFE;
     /* Scheduler code (no G) and runtime locks (tested apart: `why` names
      * gort_preempt_disable first) reach schedule() by themselves, and a
      * lock must not stay held; a context blocking more signals than the M
@@ -196,14 +203,31 @@ static void preemptall(P *mine)
  * that state (and then parked for good: exitsyscall sees the exit). */
 static void exit_foreign_wait(void)
 {
-    for (;;) {
+    for (bool first = true;;) {
         bool any = false;
         for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink) {
-            if (atomic_load(&m->syscall_implicit) && !atomic_load(&m->exit_frozen)) {
+            if (atomic_load(&m->exit_frozen))
+                continue;
+            if (atomic_load(&m->syscall_implicit)) {
                 any = true;
                 exit_signal(m);
+            } else if (__atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0 && first) {
+                /* Blocked in a wrapped call: frozen inside it, so the call
+                 * never completes (no read consumes input after the exit).
+                 * Waited for until its handler has looked (at most 100 ms:
+                 * a thread blocking SIGURG never looks); if it was not in
+                 * the kernel, on return it can only park. */
+                uint32_t seen = atomic_load(&m->exit_seen);
+                exit_signal(m);
+                for (int64_t end = gort_nanotime() + 100000000;
+                     atomic_load(&m->exit_seen) == seen && !atomic_load(&m->exit_frozen) &&
+                     gort_nanotime() < end;) {
+                    gort__note n = {0};
+                    gort__notetsleep_until(&n, gort_nanotime() + 20000);
+                }
             }
         }
+        first = false;
         if (!any)
             return;
         gort__note n = {0};
