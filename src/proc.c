@@ -922,7 +922,12 @@ top:;
      * behind (say) a preempted hog from the global queue. */
     if (pp->schedtick % 61 == 0)
         pp->globalcheck = true;
-    if (pp->globalcheck && !timerready &&
+    /* ... and deferred too right after a yield or preemption, which put the
+     * G at the global queue's tail: with nothing else there the look would
+     * pick it straight back, ahead of the goroutines it yielded to. */
+    bool yielded = pp->yielded;
+    pp->yielded = false;
+    if (pp->globalcheck && !timerready && !yielded &&
         atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0) {
         pp->globalcheck = false;
         gort__lock(&sched.lock);
@@ -1071,6 +1076,7 @@ static void gosched_m(G *g)
     gort__lock(&sched.lock);
     gort__globrunqput(g);
     gort__unlock(&sched.lock);
+    m->p->yielded = true;
     schedule();
 }
 

@@ -298,6 +298,8 @@ struct gort_p {
     M *m;                        /* M holding it, NULL if idle */
     uint32_t schedtick;          /* incremented by execute(); sysmon reads racily (atomic) */
     bool globalcheck;            /* owner: the 1-in-61 global queue look is due */
+    bool yielded;                /* owner: the last G here yielded or was preempted
+                                    to the global queue (defers that look once) */
 
     /* Local run queue: lock-free single-producer (the owner) multi-consumer
      * (stealers) ring, as in Go.  runnext is a one-G fast path. */
