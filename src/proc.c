@@ -616,9 +616,7 @@ void gort__gcstopm(void)
     }
     P *pp = gort__releasep();
     gort__lock(&sched.lock);
-    atomic_store(&pp->status, P_STOPPED);
-    if (--sched.stopwait == 0)
-        gort__notewakeup(&sched.stopnote);
+    gort__pstop_locked(pp);
     gort__unlock(&sched.lock);
     stopm();
 }
@@ -637,13 +635,7 @@ static GORT_NORETURN void park_forever(gort__note *wake)
     if (m->p) {
         P *pp = gort__releasep();
         gort__lock(&sched.lock);
-        if (atomic_load(&sched.gcwaiting)) {
-            atomic_store(&pp->status, P_STOPPED);
-            if (--sched.stopwait == 0)
-                gort__notewakeup(&sched.stopnote);
-        } else {
-            gort__pidleput(pp);
-        }
+        gort__pidleput_or_stop(pp);
         gort__unlock(&sched.lock);
     }
     if (wake)

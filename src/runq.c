@@ -23,19 +23,6 @@
 
 #define RQ(i) ((i) % GORT_RUNQ_SIZE)
 
-bool gort__runqempty(P *pp)
-{
-    /* Read head, tail, runnext, then check tail did not move: otherwise a
-     * put that moved runnext into the ring could make us see both empty. */
-    for (;;) {
-        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
-        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
-        G *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
-        if (t == atomic_load_explicit(&pp->runqtail, memory_order_acquire))
-            return h == t && next == NULL;
-    }
-}
-
 /* Ring full: move half of it plus g to the global queue in one batch. */
 static bool runqputslow(P *pp, G *g, uint32_t h, uint32_t t)
 {
@@ -207,6 +194,21 @@ void gort__pidleput(P *pp)
     pp->link = sched.pidle;
     sched.pidle = pp;
     atomic_fetch_add_explicit(&sched.npidle, 1, memory_order_relaxed);
+}
+
+void gort__pstop_locked(P *pp)
+{
+    atomic_store(&pp->status, P_STOPPED);
+    if (--sched.stopwait == 0)
+        gort__notewakeup(&sched.stopnote);
+}
+
+void gort__pidleput_or_stop(P *pp)
+{
+    if (atomic_load(&sched.gcwaiting))
+        gort__pstop_locked(pp);
+    else
+        gort__pidleput(pp);
 }
 
 P *gort__pidleget(void)

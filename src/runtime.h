@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <ucontext.h>
 
 /* Building under AddressSanitizer (gcc defines the macro, clang has the
  * feature test): stack switches are announced to it. */
@@ -505,7 +506,19 @@ void gort__asyncpreempt2(void);
 /* Run queues (runq.c) */
 void gort__runqput(P *pp, G *g, bool next);
 G *gort__runqget(P *pp);
-bool gort__runqempty(P *pp);
+/* Inline: entersyscall asks it on its fast path. */
+static inline bool gort__runqempty(P *pp)
+{
+    /* Read head, tail, runnext, then check tail did not move: otherwise a
+     * put that moved runnext into the ring could make us see both empty. */
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
+        G *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
+        if (t == atomic_load_explicit(&pp->runqtail, memory_order_acquire))
+            return h == t && next == NULL;
+    }
+}
 /* Steal half of p2's queue into pp; returns one G to run or NULL. */
 G *gort__runqsteal(P *pp, P *p2, bool stealrunnext);
 /* Global queue; caller holds sched.lock. */
@@ -515,6 +528,14 @@ G *gort__globrunqget(P *pp, int32_t max);
 /* Idle P list; caller holds sched.lock. */
 void gort__pidleput(P *pp);
 P *gort__pidleget(void);
+/* sched.lock held: give pp (no M) to the stop in progress (P_STOPPED,
+ * and wake the stopper if it was the last); or that, if a stop is in
+ * progress, else the idle list. */
+void gort__pstop_locked(P *pp);
+void gort__pidleput_or_stop(P *pp);
+/* sched.lock held, a stop in progress: take pp if it is P_SYSCALL (its
+ * goroutine is in a call) and stop it as it is (stw.c). */
+void gort__stop_syscall_p(P *pp);
 P *gort__pidleget_pref(P *want);
 /* Start an M running pp (an idle P if NULL); caller holds no lock. */
 void gort__startm(P *pp, bool spinning);
@@ -554,6 +575,12 @@ void gort__syscall_resume(int32_t depth);
  * side's barrier of the Dekker pairs with entersyscall: after it, every
  * store a running thread made before is visible (syscall.c). */
 void gort__syscall_init(void);
+/* The preemption handler's entersyscall for a goroutine in foreign code
+ * (syscall_foreign.c): release and publish its P, stopping it if a stop
+ * is in progress; no signal can be on its way (we are its handler). */
+void gort__syscall_release(M *m, uintptr_t pc, uintptr_t fp);
+/* After publishing P_SYSCALL: if a stop began meanwhile, stop pp now. */
+void gort__syscall_gcwait(P *pp);
 void gort__syscall_barrier(void);
 /* Foreign code (syscall_foreign.c).  From the preemption handler of the
  * goroutine's own thread: release its P if it is in foreign code that no
@@ -672,6 +699,19 @@ void gort__preempt_diag(P *pp, int64_t now);
 void gort__arch_preempt_init(void);
 void gort__preempt_init(void);
 extern size_t gort__asyncpreempt_frame; /* trampoline frame bytes (arch_amd64.c) */
+/* Does a signal context block signals the M does not (a program's own
+ * handler running on the goroutine's stack)?  Signals 1..64 are the whole
+ * kernel mask on x86-64. */
+static inline uint64_t gort__sigmask_word(const sigset_t *s)
+{
+    uint64_t w;
+    __builtin_memcpy(&w, s, sizeof w);
+    return w;
+}
+static inline bool gort__ctx_masks_more(const M *m, const ucontext_t *uc)
+{
+    return (gort__sigmask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0;
+}
 /* Stack the handler insists on below the trampoline frame, for
  * gort__asyncpreempt2 and what it calls before switching to g0. */
 #define GORT_ASYNCPREEMPT_MARGIN 4096

@@ -64,15 +64,6 @@ static void chain_prev(int sig, siginfo_t *info, void *ctx)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* The first word of the kernel's signal mask (signals 1..64), which is
- * all of it on x86-64. */
-static inline uint64_t mask_word(const sigset_t *s)
-{
-    uint64_t w;
-    memcpy(&w, s, sizeof w);
-    return w;
-}
-
 /* Was the interrupted thread blocked in a system call that our signal
  * interrupted?  The `syscall` instruction (0f 05) leaves the address after
  * it in rcx, and the kernel saves that rcx in the signal context, so:
@@ -147,7 +138,7 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
      * request (preempt.c). */
     if (why != GORT_PR_NO_G && !reclaim && gort__ctx_in_syscall(ctx))
         why = GORT_PR_INSYSCALL;
-    if (why == GORT_PR_SAFE && (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
+    if (why == GORT_PR_SAFE && gort__ctx_masks_more(m, uc))
         why = GORT_PR_SIGMASK;
     if (why == GORT_PR_SAFE && gort__foreign_caller(sp, (uintptr_t)gr[REG_RBP], g))
         why = GORT_PR_CALLBACK;
@@ -258,7 +249,7 @@ void gort__minit_signals(M *m)
     sigaddset(&urg, SIGURG);
     pthread_sigmask(SIG_UNBLOCK, &urg, &cur_mask);
     sigdelset(&cur_mask, SIGURG);
-    m->sigmask_base = mask_word(&cur_mask);
+    m->sigmask_base = gort__sigmask_word(&cur_mask);
 
     /* Kept open for the "is this thread on a CPU?" check before signalling
      * it (preempt.c): one descriptor per M. */

@@ -62,14 +62,6 @@ static _Atomic bool stw_busy;
 
 const char gort__exit_cookie = 0;
 
-/* The first word of the kernel's signal mask (signals 1..64). */
-static inline uint64_t mask_word(const sigset_t *s)
-{
-    uint64_t w;
-    memcpy(&w, s, sizeof w);
-    return w;
-}
-
 /* Called by the SIGURG handler (signal_linux.c) with sched.exiting set:
  * if the interrupted goroutine is at a point where it holds nothing the
  * rest of the process may need, park the thread here for good.  Such a
@@ -103,7 +95,7 @@ void gort__exit_freeze(M *m, void *ctx)
      * does is a signal handler of the program's, which may have
      * interrupted libc. */
     if (why == GORT_PR_NO_G || m->locks > 0 ||
-        (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
+        gort__ctx_masks_more(m, uc))
         return;
     if (!gort__ctx_in_syscall(ctx)) {
         if (why != GORT_PR_SAFE && why != GORT_PR_OFFSTACK && why != GORT_PR_NOROOM)
@@ -145,9 +137,7 @@ static void exit_stopone(P *pp)
         if (pp->m == m && atomic_load(&pp->status) == P_RUNNING) {
             pp->m = NULL;
             m->p = NULL;
-            atomic_store(&pp->status, P_STOPPED);
-            if (--sched.stopwait == 0)
-                gort__notewakeup(&sched.stopnote);
+            gort__pstop_locked(pp);
         }
         gort__unlock(&sched.lock);
         return;
@@ -157,14 +147,11 @@ static void exit_stopone(P *pp)
         exit_signal(m);
 }
 
-/* Take a P whose goroutine is in a system call: it is stopped as it is.
- * Caller holds sched.lock. */
-static void stop_syscall_p(P *pp)
+void gort__stop_syscall_p(P *pp)
 {
     uint32_t want = P_SYSCALL;
-    if (atomic_compare_exchange_strong(&pp->status, &want, P_STOPPED) &&
-        --sched.stopwait == 0)
-        gort__notewakeup(&sched.stopnote);
+    if (atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
+        gort__pstop_locked(pp);
 }
 
 static void preemptall(P *mine)
@@ -174,7 +161,7 @@ static void preemptall(P *mine)
         P *pp = sched.allp[i];
         if (pp != mine && atomic_load(&pp->status) == P_SYSCALL) {
             gort__lock(&sched.lock);
-            stop_syscall_p(pp);
+            gort__stop_syscall_p(pp);
             gort__unlock(&sched.lock);
             continue;
         }
@@ -271,7 +258,7 @@ void gort__stoptheworld(const char *reason)
     gort__syscall_barrier();
     for (int32_t i = 0; i < sched.gomaxprocs; i++)
         if (sched.allp[i] != mine)
-            stop_syscall_p(sched.allp[i]);
+            gort__stop_syscall_p(sched.allp[i]);
     bool wait = sched.stopwait > 0;
     gort__unlock(&sched.lock);
     if (wait) {

@@ -96,17 +96,10 @@ void gort__syscall_barrier(void)
         atomic_thread_fence(memory_order_seq_cst); /* entersyscall exchanges then */
 }
 
-static inline bool runq_empty(P *pp)
-{
-    return atomic_load_explicit(&pp->runqhead, memory_order_relaxed) ==
-               atomic_load_explicit(&pp->runqtail, memory_order_relaxed) &&
-           !atomic_load_explicit(&pp->runnext, memory_order_relaxed);
-}
-
 /* Something runnable waits behind a P whose goroutine enters a call. */
 static inline bool p_has_work(P *pp, int64_t now)
 {
-    if (!runq_empty(pp))
+    if (!gort__runqempty(pp))
         return true;
     if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0 &&
         atomic_load_explicit(&sched.npidle, memory_order_relaxed) == 0)
@@ -138,16 +131,14 @@ static GORT_NOINLINE_COLD void wait_signal(M *m)
 }
 
 /* A stop-the-world began while this P was going into P_SYSCALL: stop it
- * here, as a running P would at its next schedule(). */
-static GORT_NOINLINE_COLD void syscall_gcwait(P *pp)
+ * here, as a running P would at its next schedule().  Also from the
+ * preemption handler (syscall_foreign.c): the interrupted code holds no
+ * runtime lock, so taking sched.lock there cannot deadlock. */
+GORT_NOINLINE_COLD void gort__syscall_gcwait(P *pp)
 {
     gort__lock(&sched.lock);
-    uint32_t want = P_SYSCALL;
-    if (atomic_load(&sched.gcwaiting) && sched.stopwait > 0 &&
-        atomic_compare_exchange_strong(&pp->status, &want, P_STOPPED)) {
-        if (--sched.stopwait == 0)
-            gort__notewakeup(&sched.stopnote);
-    }
+    if (atomic_load(&sched.gcwaiting) && sched.stopwait > 0)
+        gort__stop_syscall_p(pp);
     gort__unlock(&sched.lock);
 }
 
@@ -156,6 +147,31 @@ static GORT_NOINLINE_COLD void handoff_now(P *pp)
     uint32_t want = P_SYSCALL;
     if (atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
         gort__handoffp(pp);
+}
+
+/* The goroutine's M lets go of its P (everything but publishing
+ * P_SYSCALL): pc, fp say where the goroutine made the call. */
+static inline void release_p(M *m, G *g, P *pp, uintptr_t pc, uintptr_t fp)
+{
+    g->syscallpc = pc;
+    g->syscallfp = fp;
+    atomic_store_explicit(&pp->syscalltick,
+                          atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    m->syscall_depth = 1;
+    atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
+    m->oldp = pp;
+    m->p = NULL;
+    __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
+}
+
+void gort__syscall_release(M *m, uintptr_t pc, uintptr_t fp)
+{
+    P *pp = m->p;
+    release_p(m, m->curg, pp, pc, fp);
+    atomic_store(&pp->status, P_SYSCALL);
+    if (atomic_load(&sched.gcwaiting))
+        gort__syscall_gcwait(pp);
 }
 
 /* pc: the return address into the goroutine's code that made the call,
@@ -180,16 +196,7 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
         return true;
     }
     P *pp = m->p;
-    g->syscallpc = pc;
-    g->syscallfp = fp;
-    atomic_store_explicit(&pp->syscalltick,
-                          atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    m->syscall_depth = 1;
-    atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
-    m->oldp = pp;
-    m->p = NULL;
-    __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
+    release_p(m, g, pp, pc, fp);
     /* Publish, then look: see the Dekker pairs in the header comment. */
     if (likely(barrier_ok))
         atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
@@ -199,7 +206,7 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
     if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
         wait_signal(m);
     if (unlikely(atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed)))
-        syscall_gcwait(pp);
+        gort__syscall_gcwait(pp);
     if (block) {
         if (p_has_work(pp, gort_nanotime()))
             handoff_now(pp);
@@ -271,15 +278,9 @@ static P *take_syscall_p(P *prefer)
             !atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
             continue;
         gort__lock(&sched.lock);
-        if (atomic_load(&sched.gcwaiting)) {
-            atomic_store(&pp->status, P_STOPPED);
-            if (--sched.stopwait == 0)
-                gort__notewakeup(&sched.stopnote);
-            gort__unlock(&sched.lock);
-            return NULL;
-        }
-        if (atomic_load(&sched.exiting)) {
-            gort__pidleput(pp); /* where the exit's stop collects it */
+        if (atomic_load(&sched.gcwaiting) || atomic_load(&sched.exiting)) {
+            /* A stop's, or idle where the exit's stop collects it. */
+            gort__pidleput_or_stop(pp);
             gort__unlock(&sched.lock);
             return NULL;
         }
@@ -381,13 +382,7 @@ void gort__handoffp(P *pp)
         return;
     }
     gort__lock(&sched.lock);
-    if (atomic_load(&sched.gcwaiting)) {
-        atomic_store(&pp->status, P_STOPPED);
-        if (--sched.stopwait == 0)
-            gort__notewakeup(&sched.stopnote);
-    } else {
-        gort__pidleput(pp);
-    }
+    gort__pidleput_or_stop(pp);
     gort__unlock(&sched.lock);
 }
 

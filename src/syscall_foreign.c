@@ -43,19 +43,11 @@
 #include "runtime.h"
 
 #include <signal.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 extern __thread M *gort__m_tls __attribute__((tls_model("initial-exec")));
-
-static inline uint64_t mask_word(const sigset_t *s)
-{
-    uint64_t w;
-    memcpy(&w, s, sizeof w);
-    return w;
-}
 
 /* Any word of g's live stack, [sp, stack_hi), pointing into the runtime's
  * code, other than the entry trampoline's return address, which is under
@@ -86,32 +78,13 @@ bool gort__foreign_enter(M *m, void *ctx)
      * GORT_NOSPLIT function under it. */
     if (!g || !pp || m->syscall_depth != 0 || !gort__cfg.foreigncalls || m->locks > 0 ||
         g->preempt_off > 0 || gort__pc_in_runtime(pc) || gort__pc_in_nosplit(pc) ||
-        (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0 || runtime_frames(g, sp))
+        gort__ctx_masks_more(m, uc) || runtime_frames(g, sp))
         return false;
-    g->syscallpc = pc;
-    g->syscallfp = (uintptr_t)gr[REG_RBP];
-    atomic_store_explicit(&pp->syscalltick,
-                          atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    m->syscall_depth = 1;
     atomic_store_explicit(&m->syscall_implicit, true, memory_order_relaxed);
-    atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
-    m->oldp = pp;
-    m->p = NULL;
-    __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
-    atomic_store(&pp->status, P_SYSCALL);
     /* As entersyscall: a stop in progress takes the P now; sysmon, if it
      * naps, comes to retake it.  Both are async-signal-safe here: the
      * interrupted code is foreign and holds no runtime lock. */
-    if (atomic_load(&sched.gcwaiting)) {
-        gort__lock(&sched.lock);
-        uint32_t want = P_SYSCALL;
-        if (atomic_load(&sched.gcwaiting) && sched.stopwait > 0 &&
-            atomic_compare_exchange_strong(&pp->status, &want, P_STOPPED) &&
-            --sched.stopwait == 0)
-            gort__notewakeup(&sched.stopnote);
-        gort__unlock(&sched.lock);
-    }
+    gort__syscall_release(m, pc, (uintptr_t)gr[REG_RBP]);
     if (atomic_load(&sched.sysmonwait) != SYSMON_POLL)
         gort__sysmon_nudge();
     return true;
@@ -128,7 +101,7 @@ int gort__foreign_reclaim_code(M *m, void *ctx)
     if (m->locks > 0)
         return GORT_PR_LOCKS;
     int why = gort__preempt_unsafe_code(pc, sp, NULL, g);
-    if (why == GORT_PR_SAFE && (mask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0)
+    if (why == GORT_PR_SAFE && gort__ctx_masks_more(m, uc))
         why = GORT_PR_SIGMASK;
     if (why == GORT_PR_SAFE && gort__foreign_caller(sp, (uintptr_t)gr[REG_RBP], g))
         why = GORT_PR_CALLBACK;
