@@ -199,18 +199,25 @@ static void exit_foreign_wait(void)
                 any = true;
                 exit_signal(m);
             } else if (__atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0 && first) {
-                /* Blocked in a wrapped call: frozen inside it, so the call
-                 * never completes (no read consumes input after the exit).
-                 * Waited for until its handler has looked (at most 100 ms:
-                 * a thread blocking SIGURG never looks); if it was not in
-                 * the kernel, on return it can only park. */
-                uint32_t seen = atomic_load(&m->exit_seen);
-                exit_signal(m);
+                /* Inside a wrapped call: frozen once it is blocked in the
+                 * kernel, so the call never completes (no read consumes
+                 * input after the exit).  A signal that finds it still on
+                 * its way into the kernel (in libc) cannot freeze it: ask
+                 * again until it is frozen or out of the call, for at
+                 * most 100 ms (a thread blocking SIGURG never answers, one
+                 * computing inside a wrapped call may not block at all);
+                 * out of the call, it can only park for good. */
                 for (int64_t end = gort_nanotime() + 100000000;
-                     atomic_load(&m->exit_seen) == seen && !atomic_load(&m->exit_frozen) &&
+                     !atomic_load(&m->exit_frozen) &&
+                     __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0 &&
                      gort_nanotime() < end;) {
-                    gort__note n = {0};
-                    gort__notetsleep_until(&n, gort_nanotime() + 20000);
+                    uint32_t seen = atomic_load(&m->exit_seen);
+                    exit_signal(m);
+                    while (atomic_load(&m->exit_seen) == seen && !atomic_load(&m->exit_frozen) &&
+                           gort_nanotime() < end) {
+                        gort__note n = {0};
+                        gort__notetsleep_until(&n, gort_nanotime() + 20000);
+                    }
                 }
             }
         }
