@@ -1271,6 +1271,8 @@ void gort_read_stats(gort_stats *s)
     s->stw_count = atomic_load(&sched.nstw);
     for (int32_t i = 0; i < sched.allp_cap && sched.allp[i]; i++)
         s->syscalls += atomic_load_explicit(&sched.allp[i]->syscalltick, memory_order_relaxed);
+    for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink)
+        s->syscalls += atomic_load_explicit(&m->nsyscall_pless, memory_order_relaxed);
     s->handoffs = atomic_load(&sched.nhandoff);
     gort__lock(&sched.allglock);
     for (G *g = sched.allgs; g; g = g->alllink)

@@ -270,6 +270,13 @@ struct gort_m {
     int64_t reclaim_when;         /* [sysmon] last reclaim signal sent */
     int64_t reclaim_every;        /* [sysmon] interval to the next one */
     _Atomic bool reclaim_blocked; /* the last one found the thread blocked in a system call */
+    /* Calls entered while P-less in that state (no P to count them on;
+     * gort_read_stats adds them to the Ps' syscallticks).  Owner writes. */
+    _Atomic uint64_t nsyscall_pless;
+    /* The wrapped call made in that state came straight from the
+     * goroutine's own code with no foreign frame under it: its end takes
+     * a P back at once, without waiting for a reclaim signal.  Owner. */
+    bool reclaim_on_exit;
     /* gopark hand-off to g0 (this M only) */
     bool (*waitunlockf)(G *, void *);
     void *waitlock;

@@ -174,6 +174,20 @@ void gort__syscall_release(M *m, uintptr_t pc, uintptr_t fp)
         gort__syscall_gcwait(pp);
 }
 
+/* A call made while P-less after foreign code (syscall_foreign.c): count
+ * it, and if it comes from the goroutine's own code with no foreign frame
+ * under that (the foreign call has returned), let its end take a P back.
+ * A goroutine that is mostly inside wrapped calls, such as a server
+ * blocked in read(), is almost never at depth 1 when a reclaim signal
+ * could go, and would otherwise run beside GORTMAXPROCS goroutines. */
+static GORT_NOINLINE_COLD void implicit_call(M *m, G *g, uintptr_t pc, uintptr_t fp, uintptr_t sp)
+{
+    atomic_store_explicit(&m->nsyscall_pless,
+                          atomic_load_explicit(&m->nsyscall_pless, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    m->reclaim_on_exit = gort__pc_code(pc) == GORT_PR_SAFE && !gort__foreign_caller(sp, fp, g);
+}
+
 /* pc: the return address into the goroutine's code that made the call,
  * fp: that code's frame pointer (for tracebacks); sp: where we are now. */
 static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t sp)
@@ -189,7 +203,9 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
     if (m->syscall_depth > 0) {
         /* Nested, or P-less after foreign code (syscall_foreign.c), where
          * a reclaim signal may be on its way: the same Dekker pair. */
-        m->syscall_depth++;
+        if (m->syscall_depth++ == 1 &&
+            atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
+            implicit_call(m, g, pc, fp, sp);
         atomic_signal_fence(memory_order_seq_cst);
         if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
             wait_signal(m);
@@ -317,10 +333,18 @@ static void exitsyscall_slow1(M *m, G *g, P *oldp)
 void gort__exitsyscall(void)
 {
     M *m = gort__m_tls;
-    if (--m->syscall_depth > 0)
-        return;
-    if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed)))
+    if (--m->syscall_depth > 0) {
+        if (likely(!m->reclaim_on_exit) || m->syscall_depth != 1 ||
+            !atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
+            return;
+        /* Straight from 2 to 0: a reclaim signal only goes at depth 1. */
+        m->reclaim_on_exit = false;
+        m->syscall_depth = 0;
+    }
+    if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))) {
         atomic_store_explicit(&m->syscall_implicit, false, memory_order_relaxed);
+        m->reclaim_on_exit = false;
+    }
     G *g = m->curg;
     P *pp = m->oldp;
     m->oldp = NULL;
@@ -343,9 +367,10 @@ int32_t gort__syscall_suspend(void)
     int32_t d = m->syscall_depth;
     if (d <= 0)
         return 0;
-    /* P-less after foreign code: nothing to re-enter afterwards. */
+    /* P-less after foreign code: that level is not re-entered afterwards,
+     * the brackets opened since are. */
     if (atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
-        d = 0;
+        d--;
     m->syscall_depth = 1;
     gort__exitsyscall();
     return d;

@@ -24,7 +24,9 @@
  * signal (sysmon, every sysmon period; stop-the-world; the exit) finds it
  * back in its own preemptible code: the handler injects the preemption
  * trampoline, whose C part takes a P back (exitsyscall, maybe waiting as
- * runnable).  Between its return from foreign code and that signal the
+ * runnable), or (c) it makes a wrapped call from its own code with no
+ * foreign frame under it: the call's end takes the P back (syscall.c
+ * implicit_call).  Between its return from foreign code and that the
  * goroutine runs its own code without a P, for at most a sysmon period
  * (50 us during a stop-the-world); this is the one place a goroutine runs
  * beside a stopped world, and the closing note of the design says so.
