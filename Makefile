@@ -99,11 +99,12 @@ test-ubsan:
 demo: examples
 	@sh examples/demo.sh $(BUILD)/examples
 
-# The libc wrappers (src/interpose_linux.c) an executable linked with
+# The libc wrappers (src/interpose*.c) an executable linked with
 # libgort.a must export for shared libraries' calls to reach them:
 # gort-static.pc passes this list to the linker.
-$(BUILD)/interpose.list: $(BUILD)/obj/interpose_linux.o
-	{ echo '{'; nm -g --defined-only $< | awk '$$2 == "T" { print "  " $$3 ";" }'; echo '};'; } > $@
+INTERPOSE_OBJS = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/interpose*.c))
+$(BUILD)/interpose.list: $(INTERPOSE_OBJS)
+	{ echo '{'; nm -g --defined-only $^ | awk '$$2 == "T" { print "  " $$3 ";" }' | sort -u; echo '};'; } > $@
 
 install: lib $(BUILD)/interpose.list
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/gort

@@ -44,6 +44,7 @@
 #include <features.h>
 #undef __USE_EXTERN_INLINES
 #include "runtime.h"
+#include "interpose.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -72,7 +73,7 @@
 #undef getchar
 #undef putchar
 
-static void *resolve(const char *name, void **slot)
+void *gort__interpose_resolve(const char *name, void **slot)
 {
     void *f = dlsym(RTLD_NEXT, name);
     if (!f)
@@ -95,11 +96,6 @@ static inline bool tv_long(const struct timeval *t)
     return !t || t->tv_sec > 0 || t->tv_usec >= LONG_NS / 1000;
 }
 
-#define ENTER(block) bool in_ = gort__entersyscall_from((uintptr_t)__builtin_return_address(0), (block))
-#define LEAVE() do { if (in_) gort__exitsyscall(); } while (0) /* keeps errno */
-#define REAL(name) \
-    (__atomic_load_n(&real_##name, __ATOMIC_RELAXED) \
-         ? real_##name : (name##_fn *)resolve(#name, (void **)&real_##name))
 
 /* ret, name, surely blocks?, (parameters), (arguments) */
 #define WRAPPED(X)                                                                            \
@@ -257,9 +253,6 @@ static inline bool tv_long(const struct timeval *t)
     X(int, pthread_rwlock_wrlock, true, (pthread_rwlock_t *l), (l))                           \
     X(int, pthread_rwlock_trywrlock, false, (pthread_rwlock_t *l), (l))
 
-#define DECLARE(ret, name, block, params, args) \
-    typedef ret name##_fn params;               \
-    static name##_fn *real_##name;
 WRAPPED(DECLARE)
 SPECIAL(DECLARE)
 

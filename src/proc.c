@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "threadstate.h"
 
 #include <stdio.h>
 #include <pthread.h>
@@ -222,6 +223,7 @@ static void mcall(void (*fn)(G *))
      * before another goroutine runs on what it overwrote (stack.c). */
     if (unlikely(!g->guarded) && g->stack_map)
         gort__stack_check(g, (uintptr_t)__builtin_frame_address(0));
+    gort__ts_out(g);
 #ifdef GORT_ASAN
     __sanitizer_start_switch_fiber(m->mcall_dying ? NULL : &g->asan_fake_stack,
                                    (void *)m->g0_lo, m->g0_hi - m->g0_lo);
@@ -885,6 +887,7 @@ static GORT_NORETURN void execute(G *g)
     atomic_fetch_add_explicit(&pp->nswitch, 1, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
         gort__sysmon_wake();
+    gort__ts_in(g);
     gogo(g);
 }
 

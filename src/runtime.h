@@ -218,6 +218,13 @@ struct gort_g {
     /* tools */
     void *asan_fake_stack;  /* ASan fiber bookkeeping */
     unsigned valgrind_id;   /* valgrind stack registration */
+
+    /* thread-bound C state carried by the goroutine (threadstate.h):
+     * errno and signal mask (threadstate.c) */
+
+    /* C++ exception-handling globals (cxx_eh.c) */
+
+    /* locked to its thread (lockosthread.c) */
 };
 
 /* ---------------------------------------------------------------------
@@ -287,6 +294,7 @@ struct gort_m {
      * exit's stop-the-world, which then takes the M's P back. */
     _Atomic bool exit_frozen;
     _Atomic uint32_t exit_seen;   /* exit signals this M's handler has looked at */
+    /* locked to a goroutine (lockosthread.c) */
 };
 
 /* ---------------------------------------------------------------------
