@@ -296,12 +296,28 @@ GORT_API int gort_dump_goroutines(int fd);
  * called for every SIGURG that is not gort's own, behind gort's handler.
  * ====================================================================== */
 
-/* This thread's errno (what `errno` means in code that includes gort.h). */
+/* This thread's errno. */
 GORT_API int *gort_errno_location(void);
+/* errno's offset from the thread pointer, set when gort is loaded (0
+ * before): for gort__errno_inline only. */
+GORT_API extern intptr_t gort_errno_tpoff;
 
 #if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_ERRNO_ROUTE)
+/* What `errno` means in code that includes gort.h: errno's offset plus
+ * the thread pointer, added by one instruction (add %fs:0), so no register
+ * ever holds a half-made address; the asm is volatile and reads
+ * gort_errno_tpoff, so the compiler may neither merge it with another use
+ * nor move it across a call.  No call on the fast path. */
+static inline int *gort__errno_inline(void)
+{
+    intptr_t p = gort_errno_tpoff;
+    if (__builtin_expect(p == 0, 0))
+        return gort_errno_location();
+    __asm__ volatile("add %%fs:0, %0" : "+r"(p) : "m"(gort_errno_tpoff));
+    return (int *)p;
+}
 #undef errno
-#define errno (*gort_errno_location())
+#define errno (*gort__errno_inline())
 #endif
 
 #if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_AUTO_REGISTER)

@@ -12,9 +12,12 @@
  *  - the value: saved in the G when it stops running (gort__ts_out) and
  *    stored into the errno of the thread that runs it next (gort__ts_in);
  *  - the address, in code that includes gort.h: `errno` is redefined there
- *    as *gort_errno_location(), an ordinary external function the compiler
- *    must call again for every use, so no address outlives one expression
- *    (GORT_NO_ERRNO_ROUTE opts out);
+ *    as *gort__errno_inline(): errno's fixed offset from the thread
+ *    pointer, with the thread pointer added by one `add %fs:0` in a
+ *    volatile asm that reads a global (so it is neither merged with
+ *    another use nor moved across a call); no address outlives one
+ *    expression, and no register ever holds a thread pointer waiting to
+ *    become an address (GORT_NO_ERRNO_ROUTE opts out);
  *  - the address within one expression, or in code that does not include
  *    gort.h: when an asynchronously preempted goroutine resumes on another
  *    thread, every general register the trampoline saved that held the
@@ -64,12 +67,31 @@ __attribute__((noinline)) int *gort__errno_addr(void)
     return p;
 }
 
+/* errno's offset from the thread pointer: libc's TLS is in the static
+ * TLS block, at the same offset from every thread's %fs base, so gort.h
+ * computes the address inline, with no call (a call costs 2.5-3 ns on
+ * this VM, more than the whole 2 ns budget for a read).  0 until set: the
+ * inline path then calls gort_errno_location, which sets it. */
+GORT_API intptr_t gort_errno_tpoff;
+
+static inline uintptr_t thread_pointer(void)
+{
+    uintptr_t tp;
+    __asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+    return tp;
+}
+
 GORT_API int *gort_errno_location(void)
 {
-    int *p = &errno;
-    __asm__ volatile("" : "+r"(p));
-    return p;
+    intptr_t off = __atomic_load_n(&gort_errno_tpoff, __ATOMIC_RELAXED);
+    if (unlikely(off == 0)) {
+        off = (intptr_t)gort__errno_addr() - (intptr_t)thread_pointer();
+        __atomic_store_n(&gort_errno_tpoff, off, __ATOMIC_RELAXED);
+    }
+    return (int *)(thread_pointer() + (uintptr_t)off);
 }
+
+__attribute__((constructor)) static void errno_init(void) { (void)gort_errno_location(); }
 
 void gort__ts_errno_moved(uintptr_t *rbp, int *old)
 {
