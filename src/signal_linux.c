@@ -268,6 +268,7 @@ static void signal_init_once(void)
     sa.sa_sigaction = sigurg_handler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigemptyset(&sa.sa_mask);
+    (void)gort_errno_location(); /* sets gort_errno_tpoff (threadstate.h) */
     /* Goroutines' default mask: gort_main's caller's, minus SIGURG. */
     sigset_t cur;
     pthread_sigmask(SIG_BLOCK, NULL, &cur);

@@ -73,6 +73,9 @@ __attribute__((noinline)) int *gort__errno_addr(void)
  * this VM, more than the whole 2 ns budget for a read).  0 until set: the
  * inline path then calls gort_errno_location, which sets it. */
 GORT_API intptr_t gort_errno_tpoff;
+/* The same variable for the runtime's own use, without the GOT load that
+ * an exported symbol costs in libgort.so (threadstate.h). */
+extern intptr_t gort__errno_tpoff __attribute__((alias("gort_errno_tpoff"), visibility("hidden")));
 
 static inline uintptr_t thread_pointer(void)
 {
