@@ -230,7 +230,9 @@ static void mcall(void (*fn)(G *))
 #endif
     gort__mcall_asm(g, mcall_entry, m->g0_sp);
 #ifdef GORT_ASAN
+    int e = *gort__errno_ptr(); /* the goroutine's, put back by gort__ts_in */
     __sanitizer_finish_switch_fiber(g->asan_fake_stack, NULL, NULL);
+    *gort__errno_ptr() = e;
 #endif
 }
 
@@ -238,7 +240,9 @@ static GORT_NORETURN void gogo(G *g)
 {
 #ifdef GORT_ASAN
     /* g0's frames are abandoned at every switch (NULL: no fake stack to keep). */
+    int e = *gort__errno_ptr(); /* the goroutine's, put back by gort__ts_in */
     __sanitizer_start_switch_fiber(NULL, (void *)g->stack_lo, g->stack_hi - g->stack_lo);
+    *gort__errno_ptr() = e;
 #endif
     gort__gogo_asm(g);
 }

@@ -81,26 +81,36 @@ static void async_main(void *arg)
 
 static gort_chan *ch[NG];
 
+static atomic_long bad_kind[3];
+static atomic_int last_bad; /* a wrong value seen, to say where it came from */
+
+static void note(int kind, int want)
+{
+    int e = errno;
+    if (e != want) {
+        atomic_fetch_add(&bad_kind[kind], 1);
+        atomic_store(&last_bad, e);
+    }
+}
+
 static void sync_worker(void *arg)
 {
     int id = (int)(intptr_t)arg;
     int base = (id + 1) * 100000;
-    long bad = 0;
     for (int k = 0; k < 1000; k++) {
         errno = base + k;
         gort_yield();
-        bad += errno != base + k;
+        note(0, base + k);
         errno = base + k + 1;
         gort_sleep(k % 4 == 0 ? 1000 : 0);
-        bad += errno != base + k + 1;
+        note(1, base + k + 1);
         /* A ring: send to the next goroutine, receive from the previous. */
         errno = base + k + 2;
         int v = k;
         gort_chan_send(ch[(id + 1) % NG], &v);
         CHECK(gort_chan_recv(ch[id], &v));
-        bad += errno != base + k + 2;
+        note(2, base + k + 2);
     }
-    atomic_fetch_add(&wrong, bad);
     atomic_fetch_add(&checks, 3000);
     gort_wg_done(&wg);
 }
@@ -114,7 +124,11 @@ static void sync_main(void *arg)
     for (intptr_t i = 0; i < NG; i++)
         CHECK(gort_go(sync_worker, (void *)i) == 0);
     gort_wg_wait(&wg);
-    fprintf(stderr, "sync: %ld checks, %ld wrong\n", atomic_load(&checks), atomic_load(&wrong));
+    long w = atomic_load(&bad_kind[0]) + atomic_load(&bad_kind[1]) + atomic_load(&bad_kind[2]);
+    atomic_store(&wrong, w);
+    fprintf(stderr, "sync: %ld checks, %ld wrong (yield %ld, sleep %ld, channel %ld; last %d)\n",
+            atomic_load(&checks), w, atomic_load(&bad_kind[0]), atomic_load(&bad_kind[1]),
+            atomic_load(&bad_kind[2]), atomic_load(&last_bad));
     CHECK_EQ(atomic_load(&checks), 12000);
     CHECK_EQ(atomic_load(&wrong), 0);
 }
