@@ -145,7 +145,8 @@ GORT_API int sigprocmask(int how, const sigset_t *set, sigset_t *oldset)
 }
 
 /* The program's SIGURG action goes behind gort's handler once that is
- * installed; from any thread, the runtime's own calls excepted. */
+ * installed; from any thread, the runtime's own calls excepted (-2: not
+ * handled here). */
 static int urg_action(uintptr_t ra, const struct sigaction *act, struct sigaction *old)
 {
     if (gort__pc_in_runtime(ra))
@@ -157,7 +158,7 @@ static int urg_action(uintptr_t ra, const struct sigaction *act, struct sigactio
         sigdelset(&a.sa_mask, SIGKILL);
         sigdelset(&a.sa_mask, SIGSTOP);
     }
-    return gort__sigurg_program(act ? &a : NULL, old) ? 0 : -2;
+    return gort__sigurg_program(act ? &a : NULL, old);
 }
 
 GORT_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -185,9 +186,10 @@ static bool urg_signal(uintptr_t ra, sighandler_t h, int flags, sighandler_t *re
     sigemptyset(&act.sa_mask);
     if (!(flags & SA_NODEFER))
         sigaddset(&act.sa_mask, SIGURG);
-    if (urg_action(ra, &act, &old) != 0)
+    int r = urg_action(ra, &act, &old);
+    if (r == -2)
         return false;
-    *ret = old.sa_handler;
+    *ret = r == 0 ? old.sa_handler : SIG_ERR;
     return true;
 }
 

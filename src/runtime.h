@@ -663,11 +663,12 @@ int *gort__errno_addr(void);            /* this thread's &errno, never cached by
  * (rbp = its frame) that held the old thread's &errno get this one's. */
 void gort__ts_errno_moved(uintptr_t *tramp_rbp, int *old);
 void gort__interpose_signal_init(void);  /* resolve the wrappers' libc functions */
-/* The program's SIGURG disposition once gort's handler is installed
- * (signal_linux.c): false if it is not (yet) installed, else act (if not
- * NULL) becomes the program's handler and *old (if not NULL) gets the
- * previous one.  Async-signal-safe. */
-bool gort__sigurg_program(const struct sigaction *act, struct sigaction *old);
+/* sigaction(SIGURG, act, old) for the program (signal_linux.c): once
+ * gort's handler is installed, act (if not NULL) becomes the program's
+ * handler, called behind gort's, and *old (if not NULL) gets the previous
+ * one; before, the kernel's, in step with gort's installation.  0 or -1
+ * with errno, as sigaction.  Async-signal-safe. */
+int gort__sigurg_program(const struct sigaction *act, struct sigaction *old);
 /* --- end thread-bound state --- */
 /* signal_fatal.c: report faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP)
  * of goroutines, then die of the signal; handlers installed earlier keep

@@ -80,12 +80,22 @@ static void kmask(int how, uint64_t set, uint64_t *old)
     syscall(SYS_rt_sigprocmask, how, &set, old, sizeof set);
 }
 
-static void prog_write(const struct sigaction *act, struct sigaction *old)
+/* Writers: SIGURG blocked on this thread, then prog_wlock. */
+static void wlock(uint64_t *saved)
 {
-    uint64_t saved;
-    kmask(SIG_BLOCK, GORT_SIGBIT(SIGURG), &saved);
+    kmask(SIG_BLOCK, GORT_SIGBIT(SIGURG), saved);
     while (atomic_exchange_explicit(&prog_wlock, 1, memory_order_acquire))
         __builtin_ia32_pause();
+}
+
+static void wunlock(uint64_t saved)
+{
+    atomic_store_explicit(&prog_wlock, 0, memory_order_release);
+    kmask(SIG_SETMASK, saved, NULL);
+}
+
+static void store_locked(const struct sigaction *act, struct sigaction *old)
+{
     if (old)
         *old = prog_sigurg;
     if (act) {
@@ -94,16 +104,36 @@ static void prog_write(const struct sigaction *act, struct sigaction *old)
         prog_sigurg = *act;
         atomic_store_explicit(&prog_seq, prog_seq + 1, memory_order_release);
     }
-    atomic_store_explicit(&prog_wlock, 0, memory_order_release);
-    kmask(SIG_SETMASK, saved, NULL);
 }
 
-bool gort__sigurg_program(const struct sigaction *act, struct sigaction *old)
+static void prog_write(const struct sigaction *act, struct sigaction *old)
 {
-    if (!atomic_load_explicit(&sigurg_ours, memory_order_acquire))
-        return false;
-    prog_write(act, old);
-    return true;
+    uint64_t saved;
+    wlock(&saved);
+    store_locked(act, old);
+    wunlock(saved);
+}
+
+int gort__sigurg_program(const struct sigaction *act, struct sigaction *old)
+{
+    if (atomic_load_explicit(&sigurg_ours, memory_order_acquire)) {
+        prog_write(act, old);
+        return 0;
+    }
+    /* Not installed yet: the kernel's, under the writers' lock, so that
+     * gort's installation (which takes it too) either sees this as the
+     * previous action or came first and stores it as the program's. */
+    uint64_t saved;
+    wlock(&saved);
+    int r = 0;
+    if (atomic_load_explicit(&sigurg_ours, memory_order_acquire))
+        store_locked(act, old);
+    else
+        r = sigaction(SIGURG, act, old); /* from the runtime: libc's */
+    int e = errno;
+    wunlock(saved);
+    errno = e;
+    return r;
 }
 
 /* Hand a SIGURG that is not ours to the program's handler. */
@@ -276,16 +306,13 @@ static void signal_init_once(void)
     /* The wrappers (interpose_signal.c) store what the program installs
      * from now on; one that raced with us is taken as the previous one. */
     uint64_t saved;
-    kmask(SIG_BLOCK, GORT_SIGBIT(SIGURG), &saved);
-    while (atomic_exchange_explicit(&prog_wlock, 1, memory_order_acquire))
-        __builtin_ia32_pause();
+    wlock(&saved);
     struct sigaction prev;
     if (sigaction(SIGURG, &sa, &prev) != 0)
         gort__throw("sigaction(SIGURG) failed: errno %d", errno);
     prog_sigurg = prev;
     atomic_store_explicit(&sigurg_ours, true, memory_order_release);
-    atomic_store_explicit(&prog_wlock, 0, memory_order_release);
-    kmask(SIG_SETMASK, saved, NULL);
+    wunlock(saved);
     gort__signal_fatal_init(); /* SIGSEGV & co. (signal_fatal.c) */
 }
 

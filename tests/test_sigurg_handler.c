@@ -8,7 +8,8 @@
  * the program hung ("SIGURG blocked?").  It sends itself SIGURGs with
  * kill(), one at a time, and its handler must see exactly those: each
  * one, and none of gort's preemption signals.  sigaction's old action is
- * the program's, as if its handler were installed.
+ * the program's, as if its handler were installed; sysv_signal's
+ * SA_RESETHAND gives one delivery, then the default.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -84,6 +85,11 @@ static void main_g(void *arg)
     for (int i = 0; i < 20; i++)
         gort_sleep(1000000);
     send_and_count(&got_plain, NSEND);
+    /* sysv_signal: one delivery, then the default again (SA_RESETHAND). */
+    CHECK(sysv_signal(SIGURG, on_urg_plain) == on_urg_plain);
+    send_and_count(&got_plain, 1);
+    CHECK(sigaction(SIGURG, NULL, &old) == 0 && old.sa_handler == SIG_DFL);
+    CHECK(signal(SIGURG, on_urg_plain) == SIG_DFL);
     CHECK(signal(SIGURG, SIG_DFL) == on_urg_plain);
     for (int i = 0; i < 20; i++)
         gort_sleep(1000000);
@@ -96,7 +102,7 @@ static void main_g(void *arg)
             atomic_load(&got), atomic_load(&got_plain), atomic_load(&foreign),
             (unsigned long long)s.async_preempts, (unsigned long long)s.signals_sent);
     CHECK_EQ(atomic_load(&got), NSEND);
-    CHECK_EQ(atomic_load(&got_plain), NSEND);
+    CHECK_EQ(atomic_load(&got_plain), NSEND + 1);
     CHECK_EQ(atomic_load(&foreign), 0);
     CHECK(s.async_preempts >= 60, "%llu", (unsigned long long)s.async_preempts);
 }
