@@ -13,7 +13,9 @@
  *
  * Goroutines may move between OS threads at every gort call and, with
  * asynchronous preemption, at any instruction of preemptible code: do not
- * keep the address of a __thread variable (errno included) across either.
+ * keep the address of a __thread variable across either.  errno and the
+ * signal mask are the goroutine's own, not the thread's (see "Thread-bound
+ * state" below).
  */
 #ifndef GORT_H
 #define GORT_H
@@ -21,6 +23,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_ERRNO_ROUTE)
+#include <errno.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -270,6 +275,50 @@ GORT_API void *gort_blocking(void *(*fn)(void *), void *arg);
  * for a bad fd).  From ordinary code (a goroutine or a thread), not from a
  * signal handler. */
 GORT_API int gort_dump_goroutines(int fd);
+
+/* ======================================================================
+ * Thread-bound state
+ * errno is the goroutine's: its value is kept across every switch, on
+ * whatever thread the goroutine resumes.  Its address is the thread's, so
+ * in code that includes this header `errno` is read and written through
+ * gort_errno_location(), which (unlike glibc's __errno_location, declared
+ * const) the compiler calls again at every use instead of keeping an old
+ * thread's address.  Define GORT_NO_ERRNO_ROUTE before including gort.h
+ * to keep libc's definition (then don't keep errno's address across a
+ * gort call yourself).
+ *
+ * A signal mask set with pthread_sigmask or sigprocmask in a goroutine is
+ * the goroutine's: it follows it to every thread it runs on, goroutines
+ * it starts inherit it (as threads do), and the others keep the mask
+ * gort_main's caller had.  SIGURG, which preempts goroutines, stays
+ * deliverable on the thread even if the goroutine blocks it.  A SIGURG
+ * handler installed with sigaction or signal after gort_main started is
+ * called for every SIGURG that is not gort's own, behind gort's handler.
+ * ====================================================================== */
+
+/* This thread's errno. */
+GORT_API int *gort_errno_location(void);
+/* errno's offset from the thread pointer, set when gort is loaded (0
+ * before): for gort__errno_inline only. */
+GORT_API extern intptr_t gort_errno_tpoff;
+
+#if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_ERRNO_ROUTE)
+/* What `errno` means in code that includes gort.h: errno's offset plus
+ * the thread pointer, added by one instruction (add %fs:0), so no register
+ * ever holds a half-made address; the asm is volatile and reads
+ * gort_errno_tpoff, so the compiler may neither merge it with another use
+ * nor move it across a call.  No call on the fast path. */
+static inline int *gort__errno_inline(void)
+{
+    intptr_t p = gort_errno_tpoff;
+    if (__builtin_expect(p == 0, 0))
+        return gort_errno_location();
+    __asm__ volatile("add %%fs:0, %0" : "+r"(p) : "m"(gort_errno_tpoff));
+    return (int *)p;
+}
+#undef errno
+#define errno (*gort__errno_inline())
+#endif
 
 #if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_AUTO_REGISTER)
 extern char __start_gort_nosplit[] __attribute__((weak, visibility("hidden")));

@@ -289,6 +289,7 @@ __attribute__((constructor)) static void interpose_init(void)
     WRAPPED(RESOLVE)
     SPECIAL(RESOLVE)
 #undef RESOLVE
+    gort__interpose_signal_init(); /* interpose_signal.c: also links it in */
 }
 
 /* --- variadic ------------------------------------------------------- */

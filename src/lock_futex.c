@@ -20,6 +20,21 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The futex call without libc: libc's syscall() sets errno (EAGAIN when
+ * the word changed, ETIMEDOUT, EINTR), and a contended runtime lock taken
+ * inside a gort call would hand the goroutine an errno it never caused
+ * (test_errno saw EAGAIN after successful channel operations). */
+static inline long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+    register long r10 __asm__("r10") = (long)ts;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"((long)SYS_futex), "D"(addr), "S"((long)op), "d"((long)val), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
 void gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
     struct timespec ts, *tsp = NULL;
@@ -33,12 +48,12 @@ void gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
     }
     /* EINTR/EAGAIN/ETIMEDOUT all just return: every caller re-checks its
      * condition in a loop, which is the EINTR retry. */
-    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+    futex(addr, FUTEX_WAIT_PRIVATE, val, tsp);
 }
 
 void gort__futex_wake(_Atomic uint32_t *addr, int n)
 {
-    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+    futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)n, NULL);
 }
 
 void gort__lock_raw(gort__mutex *l)

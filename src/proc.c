@@ -230,7 +230,9 @@ static void mcall(void (*fn)(G *))
 #endif
     gort__mcall_asm(g, mcall_entry, m->g0_sp);
 #ifdef GORT_ASAN
+    int e = *gort__errno_ptr(); /* the goroutine's, put back by gort__ts_in */
     __sanitizer_finish_switch_fiber(g->asan_fake_stack, NULL, NULL);
+    *gort__errno_ptr() = e;
 #endif
 }
 
@@ -238,7 +240,9 @@ static GORT_NORETURN void gogo(G *g)
 {
 #ifdef GORT_ASAN
     /* g0's frames are abandoned at every switch (NULL: no fake stack to keep). */
+    int e = *gort__errno_ptr(); /* the goroutine's, put back by gort__ts_in */
     __sanitizer_start_switch_fiber(NULL, (void *)g->stack_lo, g->stack_hi - g->stack_lo);
+    *gort__errno_ptr() = e;
 #endif
     gort__gogo_asm(g);
 }
@@ -291,6 +295,12 @@ static G *newg(void (*fn)(void *), void *arg)
     g->waiting = NULL;
     g->waitsince = 0;
     g->asan_fake_stack = NULL;
+    /* A new goroutine starts with errno 0, and its creator's signal mask,
+     * as a new thread does (threadstate.c). */
+    g->ts_errno = 0;
+    G *parent = m_tls ? m_tls->curg : NULL;
+    g->ts_sigmask_set = parent && parent->ts_sigmask_set;
+    g->ts_sigmask = g->ts_sigmask_set ? parent->ts_sigmask : 0;
     gort__arch_newstack(g);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     return g;
@@ -1112,7 +1122,7 @@ void gort__preempt_check(void)
     mcall(gosched_m);
 }
 
-void gort__asyncpreempt2(void)
+static void asyncpreempt(void)
 {
     M *m = m_tls;
     G *g = m->curg;
@@ -1124,6 +1134,14 @@ void gort__asyncpreempt2(void)
     atomic_fetch_add_explicit(&m->p->nasyncpreempt, 1, memory_order_relaxed);
     mcall(gosched_m);
     g->async_preempted = false;
+}
+
+void gort__asyncpreempt2(void)
+{
+    /* Registers that held this thread's &errno get the next one's. */
+    int *e = gort__errno_addr();
+    asyncpreempt();
+    gort__ts_errno_moved(*(uintptr_t **)__builtin_frame_address(0), e);
 }
 
 /* exitsyscall's slow path on g0: the goroutine's P was taken while it was

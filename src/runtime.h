@@ -220,7 +220,10 @@ struct gort_g {
     unsigned valgrind_id;   /* valgrind stack registration */
 
     /* thread-bound C state carried by the goroutine (threadstate.h):
-     * errno and signal mask (threadstate.c) */
+     * errno and signal mask (threadstate.c); [own] */
+    int ts_errno;           /* its errno while it is not running */
+    bool ts_sigmask_set;    /* it set a mask other than the base (interpose_signal.c) */
+    uint64_t ts_sigmask;    /* that mask as it sees it (SIGURG kept unblocked on the thread) */
 
     /* C++ exception-handling globals (cxx_eh.c) */
 
@@ -262,8 +265,8 @@ struct gort_m {
     int32_t preempt_lastreason;   /* GORT_PR_* for it; GORT_PR_SAFE = preempted */
     int64_t preempt_reqgen;       /* [sysmon] preempt_gen when the current request began */
     int statfd;                   /* open /proc/self/task/<tid>/stat (or -1), read by the stuck report */
-    uint64_t sigmask_base;        /* signals blocked when the M started (minit);
-                                     a context blocking more is not preempted */
+    uint64_t sigmask_base;        /* signals blocked for goroutines that set no mask
+                                     of their own (gort__ts_base_mask, minit) */
     /* --- end async preemption --- */
     /* --- system calls (syscall.c) [own] --- */
     P *oldp;                      /* the P released by entersyscall, to try first on exit */
@@ -294,6 +297,9 @@ struct gort_m {
      * exit's stop-the-world, which then takes the M's P back. */
     _Atomic bool exit_frozen;
     _Atomic uint32_t exit_seen;   /* exit signals this M's handler has looked at */
+    /* signal mask now on this thread, as set by gort__ts_in or the
+     * pthread_sigmask wrapper (threadstate.c); this M only */
+    uint64_t ts_sigmask_applied;
     /* locked to a goroutine (lockosthread.c) */
 };
 
@@ -650,6 +656,20 @@ void gort__stack_check(G *g, uintptr_t sp);
  * ------------------------------------------------------------------- */
 void gort__signal_init(void);           /* install the SIGURG handler */
 void gort__minit_signals(M *m);         /* per-M: alternate signal stack */
+/* --- thread-bound state (threadstate.c, interpose_signal.c; issue 9) --- */
+extern uint64_t gort__ts_base_mask;     /* goroutines' default mask, set once by signal_init */
+int *gort__errno_addr(void);            /* this thread's &errno, never cached by the compiler */
+/* After an asynchronous preemption: registers saved by the trampoline
+ * (rbp = its frame) that held the old thread's &errno get this one's. */
+void gort__ts_errno_moved(uintptr_t *tramp_rbp, int *old);
+void gort__interpose_signal_init(void);  /* resolve the wrappers' libc functions */
+/* sigaction(SIGURG, act, old) for the program (signal_linux.c): once
+ * gort's handler is installed, act (if not NULL) becomes the program's
+ * handler, called behind gort's, and *old (if not NULL) gets the previous
+ * one; before, the kernel's, in step with gort's installation.  0 or -1
+ * with errno, as sigaction.  Async-signal-safe. */
+int gort__sigurg_program(const struct sigaction *act, struct sigaction *old);
+/* --- end thread-bound state --- */
 /* signal_fatal.c: report faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP)
  * of goroutines, then die of the signal; handlers installed earlier keep
  * their signals.  Called once by gort__signal_init. */
@@ -723,9 +743,12 @@ static inline uint64_t gort__sigmask_word(const sigset_t *s)
     __builtin_memcpy(&w, s, sizeof w);
     return w;
 }
+#define GORT_SIGBIT(s) (1ull << ((s) - 1))
 static inline bool gort__ctx_masks_more(const M *m, const ucontext_t *uc)
 {
-    return (gort__sigmask_word(&uc->uc_sigmask) & ~m->sigmask_base) != 0;
+    /* Against the running goroutine's own mask (threadstate.c), not the
+     * M's base: a goroutine that blocked signals is still preemptible. */
+    return (gort__sigmask_word(&uc->uc_sigmask) & ~m->ts_sigmask_applied) != 0;
 }
 /* Stack the handler insists on below the trampoline frame, for
  * gort__asyncpreempt2 and what it calls before switching to g0. */

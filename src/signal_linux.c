@@ -45,23 +45,124 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static struct sigaction prev_sigurg; /* written once, before ours is live */
+/* The program's SIGURG disposition: the one found when gort installed its
+ * handler, then whatever the program installs later (the sigaction and
+ * signal wrappers, interpose_signal.c, store it here instead of replacing
+ * gort's handler).  Read by the handler on any thread while a goroutine
+ * may be changing it: a sequence lock, whose writers block SIGURG on their
+ * thread (so the handler never spins on a half-written copy of its own
+ * thread) and take turns through prog_wlock. */
+static struct sigaction prog_sigurg;
+static _Atomic uint32_t prog_seq;  /* odd while being written */
+static _Atomic int prog_wlock;
+static _Atomic bool sigurg_ours;   /* gort's handler is installed */
 static pthread_once_t signal_once = PTHREAD_ONCE_INIT;
 
-/* Hand a SIGURG that is not ours to whatever handled it before us. */
+static void prog_read(struct sigaction *out)
+{
+    for (;;) {
+        uint32_t s0 = atomic_load_explicit(&prog_seq, memory_order_acquire);
+        if (s0 & 1) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        memcpy(out, &prog_sigurg, sizeof *out);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&prog_seq, memory_order_relaxed) == s0)
+            return;
+    }
+}
+
+/* rt_sigprocmask straight to the kernel: the runtime's own use, never the
+ * wrappers' bookkeeping of a goroutine's mask. */
+static void kmask(int how, uint64_t set, uint64_t *old)
+{
+    syscall(SYS_rt_sigprocmask, how, &set, old, sizeof set);
+}
+
+/* Writers: SIGURG blocked on this thread, then prog_wlock. */
+static void wlock(uint64_t *saved)
+{
+    kmask(SIG_BLOCK, GORT_SIGBIT(SIGURG), saved);
+    while (atomic_exchange_explicit(&prog_wlock, 1, memory_order_acquire))
+        __builtin_ia32_pause();
+}
+
+static void wunlock(uint64_t saved)
+{
+    atomic_store_explicit(&prog_wlock, 0, memory_order_release);
+    kmask(SIG_SETMASK, saved, NULL);
+}
+
+static void store_locked(const struct sigaction *act, struct sigaction *old)
+{
+    if (old)
+        *old = prog_sigurg;
+    if (act) {
+        atomic_store_explicit(&prog_seq, prog_seq + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+        prog_sigurg = *act;
+        atomic_store_explicit(&prog_seq, prog_seq + 1, memory_order_release);
+    }
+}
+
+static void prog_write(const struct sigaction *act, struct sigaction *old)
+{
+    uint64_t saved;
+    wlock(&saved);
+    store_locked(act, old);
+    wunlock(saved);
+}
+
+int gort__sigurg_program(const struct sigaction *act, struct sigaction *old)
+{
+    if (atomic_load_explicit(&sigurg_ours, memory_order_acquire)) {
+        prog_write(act, old);
+        return 0;
+    }
+    /* Not installed yet: the kernel's, under the writers' lock, so that
+     * gort's installation (which takes it too) either sees this as the
+     * previous action or came first and stores it as the program's. */
+    uint64_t saved;
+    wlock(&saved);
+    int r = 0;
+    if (atomic_load_explicit(&sigurg_ours, memory_order_acquire))
+        store_locked(act, old);
+    else
+        r = sigaction(SIGURG, act, old); /* from the runtime: libc's */
+    int e = errno;
+    wunlock(saved);
+    errno = e;
+    return r;
+}
+
+/* Hand a SIGURG that is not ours to the program's handler. */
 static void chain_prev(int sig, siginfo_t *info, void *ctx)
 {
-    const struct sigaction *pa = &prev_sigurg;
-    if (pa->sa_handler == SIG_IGN || pa->sa_handler == SIG_DFL)
+    struct sigaction pa;
+    prog_read(&pa);
+    if (pa.sa_handler == SIG_IGN || pa.sa_handler == SIG_DFL)
         return; /* SIGURG's default action is to ignore it */
-    /* Run it with the mask it asked for, as the kernel would have. */
-    sigset_t old;
-    pthread_sigmask(SIG_BLOCK, &pa->sa_mask, &old);
-    if (pa->sa_flags & SA_SIGINFO)
-        pa->sa_sigaction(sig, info, ctx);
+    if (pa.sa_flags & SA_RESETHAND) {
+        /* One delivery, then the default, as the kernel would do. */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        prog_write(&dfl, NULL);
+    }
+    /* Run it with the mask it asked for, as the kernel would have (SIGURG
+     * itself stays blocked unless it asked for SA_NODEFER). */
+    uint64_t old, add = gort__sigmask_word(&pa.sa_mask);
+    if (pa.sa_flags & SA_NODEFER)
+        kmask(SIG_UNBLOCK, GORT_SIGBIT(SIGURG), &old);
     else
-        pa->sa_handler(sig);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+        kmask(SIG_BLOCK, 0, &old);
+    kmask(SIG_BLOCK, add & ~(GORT_SIGBIT(SIGKILL) | GORT_SIGBIT(SIGSTOP)), NULL);
+    if (pa.sa_flags & SA_SIGINFO)
+        pa.sa_sigaction(sig, info, ctx);
+    else
+        pa.sa_handler(sig);
+    kmask(SIG_SETMASK, old, NULL);
 }
 
 /* Was the interrupted thread blocked in a system call that our signal
@@ -197,10 +298,21 @@ static void signal_init_once(void)
     sa.sa_sigaction = sigurg_handler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGURG, NULL, &prev_sigurg) != 0)
-        gort__throw("sigaction(SIGURG) query failed: errno %d", errno);
-    if (sigaction(SIGURG, &sa, NULL) != 0)
+    (void)gort_errno_location(); /* sets gort_errno_tpoff (threadstate.h) */
+    /* Goroutines' default mask: gort_main's caller's, minus SIGURG. */
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    gort__ts_base_mask = gort__sigmask_word(&cur) & ~GORT_SIGBIT(SIGURG);
+    /* The wrappers (interpose_signal.c) store what the program installs
+     * from now on; one that raced with us is taken as the previous one. */
+    uint64_t saved;
+    wlock(&saved);
+    struct sigaction prev;
+    if (sigaction(SIGURG, &sa, &prev) != 0)
         gort__throw("sigaction(SIGURG) failed: errno %d", errno);
+    prog_sigurg = prev;
+    atomic_store_explicit(&sigurg_ours, true, memory_order_release);
+    wunlock(saved);
     gort__signal_fatal_init(); /* SIGSEGV & co. (signal_fatal.c) */
 }
 
@@ -241,15 +353,15 @@ void gort__minit_signals(M *m)
         m->altstack = mem;
     }
 
-    /* The mask the M runs goroutines with.  A preemption signal that finds
-     * more blocked than this interrupted something unusual (a signal
-     * handler on the goroutine stack) and is not acted on. */
-    sigset_t urg, cur_mask;
-    sigemptyset(&urg);
-    sigaddset(&urg, SIGURG);
-    pthread_sigmask(SIG_UNBLOCK, &urg, &cur_mask);
-    sigdelset(&cur_mask, SIGURG);
-    m->sigmask_base = gort__sigmask_word(&cur_mask);
+    /* The mask the M runs goroutines with, unless one set its own.  A
+     * preemption signal that finds more blocked than the running
+     * goroutine's mask interrupted something unusual (a signal handler on
+     * the goroutine stack) and is not acted on. */
+    /* Set, not inherited: the thread that created this one may have been
+     * running a goroutine with a mask of its own (threadstate.c). */
+    m->sigmask_base = gort__ts_base_mask;
+    kmask(SIG_SETMASK, m->sigmask_base, NULL);
+    m->ts_sigmask_applied = m->sigmask_base;
 
     /* Kept open for the "is this thread on a CPU?" check before signalling
      * it (preempt.c): one descriptor per M. */
