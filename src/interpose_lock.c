@@ -16,7 +16,9 @@
  * (a mutex lock, trylock, timedlock or clocklock, EOWNERDEAD of a robust
  * mutex included since the lock is then held; rwlock read and write
  * locks, tries and timed ones; spinlock lock and trylock; mtx_lock,
- * mtx_trylock, mtx_timedlock), every successful unlock uncounts it, and a
+ * mtx_trylock, mtx_timedlock; a stdio stream's lock taken with flockfile
+ * or ftrylockfile, recursive and owned by the thread like a RECURSIVE
+ * mutex), every successful unlock uncounts it, and a
  * failed call changes nothing.  pthread_cond_wait & co. leave it as it
  * is: they give the mutex up and take it back inside libc, on the same
  * thread, and return holding it.  While g->plocks > 0 the goroutine is
@@ -65,6 +67,7 @@
 #include "interpose.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <threads.h>
 #include <time.h>
 
@@ -95,7 +98,10 @@ extern __thread M *gort__m_tls __attribute__((tls_model("initial-exec")));
     X(int, mtx_lock, (mtx_t *m), (m))                                                           \
     X(int, mtx_trylock, (mtx_t *m), (m))                                                        \
     X(int, mtx_timedlock, (mtx_t *m, const struct timespec *t), (m, t))                         \
-    X(int, mtx_unlock, (mtx_t *m), (m))
+    X(int, mtx_unlock, (mtx_t *m), (m))                                                         \
+    X(void, flockfile, (FILE *f), (f))                                                          \
+    X(int, ftrylockfile, (FILE *f), (f))                                                        \
+    X(void, funlockfile, (FILE *f), (f))
 
 #define DECLARE_LOCK(ret, name, params, args) DECLARE(ret, name, false, params, args)
 LOCKS(DECLARE_LOCK)
@@ -213,3 +219,27 @@ LOCK_WRAPPER(mtx_timedlock, mtx_trylock, thrd_ok, thrd_busy, true,
              (mtx_t *m, const struct timespec *t), (m, t), (m))
 TRY_WRAPPER(mtx_trylock, thrd_ok, (mtx_t *m), (m))
 UNLOCK_WRAPPER(mtx_unlock, thrd_success, (mtx_t *m), (m))
+
+/* stdio's stream lock, taken explicitly (stdio's own functions take and
+ * release it inside libc, unseen: nothing to count there). */
+GORT_API void flockfile(FILE *f)
+{
+    if (REAL(ftrylockfile)(f) != 0) {
+        flockfile_fn *f_ = REAL(flockfile);
+        ENTER(false);
+        f_(f);
+        took();
+        LEAVE();
+        return;
+    }
+    took();
+}
+
+TRY_WRAPPER(ftrylockfile, zero, (FILE *f), (f))
+
+/* funlockfile reports nothing: count it if the goroutine holds any. */
+GORT_API void funlockfile(FILE *f)
+{
+    REAL(funlockfile)(f);
+    gave();
+}

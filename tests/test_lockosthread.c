@@ -266,7 +266,8 @@ static _Atomic long on_main_thread;
 static void main_other(void *arg)
 {
     gort_chan *done = arg;
-    for (int i = 0; i < 2000 && !atomic_load(&others_stop); i++) {
+    /* Until goroutine 1 is done: it needs competition to be preempted. */
+    for (long i = 0; !atomic_load(&others_stop); i++) {
         if (gettid() == mainpid)
             atomic_fetch_add(&on_main_thread, 1);
         spin(5000);

@@ -296,6 +296,13 @@ static void count_main(void *arg)
     CHECK(mtx_timedlock(&m, &soon) == thrd_success && plocks() == 1);
     CHECK(mtx_unlock(&m) == thrd_success && plocks() == 0);
 
+    /* stdio stream locks (recursive, per thread). */
+    flockfile(stderr);
+    CHECK(ftrylockfile(stderr) == 0 && plocks() == 2 && locked_here());
+    funlockfile(stderr);
+    funlockfile(stderr);
+    CHECK(plocks() == 0 && gort__getg()->lockedm == NULL);
+
     /* A robust mutex whose owner died: acquired, so counted. */
     pthread_mutexattr_init(&a);
     pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
