@@ -60,6 +60,15 @@ extern "C" {
  * (gort_stop_the_world) is a fatal error. */
 GORT_API int gort_main(void (*fn)(void *), void *arg);
 
+/* gort_main, but goroutine 1 runs on the calling thread (the process's
+ * main thread, when called from main), locked to it for its whole life:
+ * for GUI toolkits and other libraries that must be called from the main
+ * thread.  The thread runs no other goroutine; while goroutine 1 is
+ * parked it sleeps.  gort_unlock_thread cannot undo this lock.  Same
+ * return values and exit as gort_main; the caller's alternate signal
+ * stack is restored before it returns. */
+GORT_API int gort_main_thread(void (*fn)(void *), void *arg);
+
 /* Start a goroutine running fn(arg): 0, or ENOMEM/EAGAIN. */
 GORT_API int gort_go(void (*fn)(void *), void *arg);
 
@@ -84,7 +93,8 @@ GORT_API int gort_num_goroutine(void);
 
 typedef struct gort_stats {
     uint64_t goroutines;       /* live goroutines */
-    uint64_t threads;          /* Ms (scheduler threads) created */
+    uint64_t threads;          /* Ms (scheduler threads) created, less those that ended
+                                  with a goroutine locked to them */
     uint64_t procs;            /* Ps (GORTMAXPROCS) */
     uint64_t async_preempts;   /* goroutines stopped by the preemption signal */
     uint64_t sync_preempts;    /* goroutines stopped at a runtime call by a pending request */
@@ -262,6 +272,28 @@ GORT_API void gort_syscall_exit(void);
 
 /* fn(arg) inside the bracket; returns its result, errno as fn left it. */
 GORT_API void *gort_blocking(void *(*fn)(void *), void *arg);
+
+/* ======================================================================
+ * Threads (Go's runtime.LockOSThread)
+ * A goroutine normally runs on whichever thread its P has, and may change
+ * threads at any gort call or preemption.  Locked, it runs only on the
+ * thread it called gort_lock_thread on, and that thread runs no other
+ * goroutine: thread-local state (pthread_setspecific, an OpenGL context,
+ * an interpreter's thread state, affinity) stays the goroutine's.  It may
+ * still block, yield and be preempted; it then resumes on the same thread,
+ * which sleeps meanwhile (a switch to or from a locked goroutine costs two
+ * thread wake-ups).
+ * ====================================================================== */
+
+/* Lock the calling goroutine to its thread.  Calls nest: the goroutine is
+ * unlocked once gort_unlock_thread was called as often.  A goroutine that
+ * returns while locked takes its thread with it: the thread exits rather
+ * than run another goroutine (Go >= 1.10); goroutine 1's return ends the
+ * program as usual.  On a thread that is not a goroutine: nothing. */
+GORT_API void gort_lock_thread(void);
+/* Undo one gort_lock_thread.  More unlocks than locks is a fatal error
+ * (Go's UnlockOSThread would ignore it). */
+GORT_API void gort_unlock_thread(void);
 
 /* ======================================================================
  * Debugging

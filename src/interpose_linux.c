@@ -18,10 +18,8 @@
  * libc where no wrapper can see them.  Calls that surely block for a while
  * (sleeps of 50 us or more, waits) ask for the P to be handed off at once
  * if work waits behind it; the rest keep it until sysmon's retake bound
- * (20 us), like Go's system calls.  A contended
- * pthread_mutex_lock is bracketed, an uncontended one is not (trylock
- * first): a goroutine waiting for a pthread mutex held by a goroutine of
- * the same P would otherwise wait for ever.  syscall() is bracketed except
+ * (20 us), like Go's system calls.  pthread mutexes, rwlocks and
+ * spinlocks are interpose_lock.c's.  syscall() is bracketed except
  * for the calls that create or end threads and processes.
  *
  * Not bracketed: calls made by the runtime itself (return address inside
@@ -168,16 +166,12 @@ static inline bool tv_long(const struct timeval *t)
     X(int, pthread_cond_timedwait, true,                                                      \
       (pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t), (c, m, t))           \
     X(int, pthread_barrier_wait, true, (pthread_barrier_t *b), (b))                           \
-    X(int, pthread_mutex_timedlock, true, (pthread_mutex_t *m, const struct timespec *t),     \
-      (m, t))                                                                                 \
     X(int, sem_wait, true, (sem_t *s), (s))                                                   \
     X(int, sem_timedwait, true, (sem_t *s, const struct timespec *t), (s, t))                 \
     X(int, sem_clockwait, true, (sem_t *s, clockid_t c, const struct timespec *t), (s, c, t)) \
     X(int, pthread_cond_clockwait, true,                                                      \
       (pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, const struct timespec *t),         \
       (c, m, k, t))                                                                           \
-    X(int, pthread_mutex_clocklock, true,                                                     \
-      (pthread_mutex_t *m, clockid_t k, const struct timespec *t), (m, k, t))                 \
     X(int, thrd_sleep, ts_long(d), (const struct timespec *d, struct timespec *r), (d, r))    \
     X(int, thrd_join, true, (thrd_t t, int *r), (t, r))                                       \
     X(int, cnd_wait, true, (cnd_t *c, mtx_t *m), (c, m))                                      \
@@ -245,13 +239,7 @@ static inline bool tv_long(const struct timeval *t)
     X(int, openat, false, (int d, const char *p, int fl, mode_t m), (d, p, fl, m))            \
     X(int, openat64, false, (int d, const char *p, int fl, mode_t m), (d, p, fl, m))          \
     X(long, syscall, false,                                                                   \
-      (long nr, long a, long b, long c, long d, long e, long f), (nr, a, b, c, d, e, f))      \
-    X(int, pthread_mutex_lock, true, (pthread_mutex_t *m), (m))                               \
-    X(int, pthread_mutex_trylock, false, (pthread_mutex_t *m), (m))                           \
-    X(int, pthread_rwlock_rdlock, true, (pthread_rwlock_t *l), (l))                           \
-    X(int, pthread_rwlock_tryrdlock, false, (pthread_rwlock_t *l), (l))                       \
-    X(int, pthread_rwlock_wrlock, true, (pthread_rwlock_t *l), (l))                           \
-    X(int, pthread_rwlock_trywrlock, false, (pthread_rwlock_t *l), (l))
+      (long nr, long a, long b, long c, long d, long e, long f), (nr, a, b, c, d, e, f))
 
 WRAPPED(DECLARE)
 SPECIAL(DECLARE)
@@ -290,6 +278,8 @@ __attribute__((constructor)) static void interpose_init(void)
     SPECIAL(RESOLVE)
 #undef RESOLVE
     gort__interpose_signal_init(); /* interpose_signal.c: also links it in */
+    /* pthread locks (interpose_lock.c): also what links that file in. */
+    gort__interpose_lock_init();
 }
 
 /* --- variadic ------------------------------------------------------- */
@@ -432,44 +422,6 @@ __attribute__((no_sanitize_address)) GORT_API long syscall(long nr, ...)
                  nr == SYS_pause;
     ENTER(block);
     long r = f(nr, a, b, c, d, e, g);
-    LEAVE();
-    return r;
-}
-
-/* --- locks: bracketed only when they would wait -------------------- */
-
-GORT_API int pthread_mutex_lock(pthread_mutex_t *mu)
-{
-    int r = REAL(pthread_mutex_trylock)(mu);
-    if (r != EBUSY)
-        return r;
-    pthread_mutex_lock_fn *f = REAL(pthread_mutex_lock);
-    ENTER(false); /* lock waits are mostly short: sysmon's retake bound */
-    r = f(mu);
-    LEAVE();
-    return r;
-}
-
-GORT_API int pthread_rwlock_rdlock(pthread_rwlock_t *l)
-{
-    int r = REAL(pthread_rwlock_tryrdlock)(l);
-    if (r != EBUSY)
-        return r;
-    pthread_rwlock_rdlock_fn *f = REAL(pthread_rwlock_rdlock);
-    ENTER(false);
-    r = f(l);
-    LEAVE();
-    return r;
-}
-
-GORT_API int pthread_rwlock_wrlock(pthread_rwlock_t *l)
-{
-    int r = REAL(pthread_rwlock_trywrlock)(l);
-    if (r != EBUSY)
-        return r;
-    pthread_rwlock_wrlock_fn *f = REAL(pthread_rwlock_wrlock);
-    ENTER(false);
-    r = f(l);
     LEAVE();
     return r;
 }

@@ -76,6 +76,12 @@ int gort__preempt_unsafe_code(uintptr_t pc, uintptr_t sp, M *m, G *g)
         if (sp - g->stack_lo < gort__asyncpreempt_frame + GORT_ASYNCPREEMPT_MARGIN)
             return GORT_PR_NOROOM;
     }
+    /* Last, so that where the pc is still decides first: in foreign code a
+     * lock holder's P may still be released (it stays on its thread, as
+     * in a system call), and the exit may still freeze it (stw.c).  Not
+     * for a reclaim (m NULL): taking a P back does not move it. */
+    if (m && g && g->plocks > 0)
+        return GORT_PR_PTHREADLOCK;
     return GORT_PR_SAFE;
 }
 
@@ -92,6 +98,7 @@ static const char *const reason_str[GORT_PR_NREASONS] = {
     [GORT_PR_CALLBACK] = "in a callback from libc or another unregistered object",
     [GORT_PR_SIGMASK] = "signals blocked (inside a signal handler?)",
     [GORT_PR_INSYSCALL] = "blocked in a system call gort does not wrap",
+    [GORT_PR_PTHREADLOCK] = "holds a pthread mutex, rwlock or spinlock",
 };
 
 const char *gort__preempt_reason_str(int code)

@@ -18,7 +18,12 @@
  *  - gort_main's own thread is not an M: it only waits for goroutine 1,
  *    then stops every P for good (stw.c gort__exitstop), so no goroutine
  *    runs after it returns.  That keeps the caller's stack, signal mask
- *    and TLS out of the scheduler.
+ *    and TLS out of the scheduler.  gort_main_thread is the exception
+ *    GUI programs need: the caller's thread is an M running goroutine 1
+ *    alone (locked to it), and becomes a plain thread again on return.
+ *  - A goroutine locked to its M (g->lockedm; lockosthread.c) runs only
+ *    there, and that M runs nothing else: schedule() hands Ps between
+ *    the locked M and whichever M dequeues the goroutine.
  *
  * Threads that are not Ms call the same channel/sync code: their "G" is a
  * pseudo-G (foreign=true) parked by blocking the thread on a futex.
@@ -34,6 +39,7 @@
 
 #include <stdio.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +63,13 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t foreign_key;
 static _Atomic bool main_called;
 static _Atomic int32_t mid_gen;
+/* gort_main_thread: the caller's thread is an M (m0), counted in mcount
+ * rather than as gort_main's sleeping thread (checkdead). */
+static bool main_is_m;
+/* Ms whose thread is ending after a goroutine died locked to it
+ * (gort__mexit): known to checkdead until the kernel says the thread is
+ * gone.  Guarded by sched.lock. */
+static int32_t ndying;
 static _Atomic uint64_t foreign_gen;  /* bumped by every foreign block/unblock */
 /* Pseudo-Gs of exited threads, reused rather than freed: a waker may still
  * be about to futex-wake the status word of a G whose thread has exited. */
@@ -65,6 +78,8 @@ static G *foreign_free;
 
 static GORT_NORETURN void schedule(void);
 static GORT_NORETURN void park_forever(gort__note *wake);
+static GORT_NORETURN void execute(G *g);
+static void lockedm_sleep(M *m);
 
 M *gort__getm(void) { return m_tls; }
 
@@ -301,6 +316,10 @@ static G *newg(void (*fn)(void *), void *arg)
     G *parent = m_tls ? m_tls->curg : NULL;
     g->ts_sigmask_set = parent && parent->ts_sigmask_set;
     g->ts_sigmask = g->ts_sigmask_set ? parent->ts_sigmask : 0;
+    g->lockedm = NULL;
+    g->lockext = 0;
+    g->lockmain = 0;
+    g->plocks = 0;
     gort__arch_newstack(g);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     return g;
@@ -361,12 +380,34 @@ static void goexit0(G *g)
 {
     M *m = m_tls;
     P *pp = m->p;
+    /* Locked by gort_lock_thread at its exit: its thread goes with it
+     * (Go >= 1.10), since whatever the goroutine did to it (thread-local
+     * state, affinity, a GL context) must not leak into other goroutines.
+     * Locked only by pthread locks it still holds (or a mutex it used as
+     * a semaphore): the thread is as reusable as a pool thread, which is
+     * all a plain thread that returned holding a lock would be. */
+    bool takethread = g->lockext > 0 && !g->is_main;
+    bool mainthread = g->lockmain > 0;
+    g->lockedm = NULL;
+    m->lockedg = NULL;
     atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
     m->curg = NULL;
     g->m = NULL;
     m->mcall_dying = false;
     owner_inc(&pp->nexited);
     gort__gfput(pp, g);
+    if (unlikely(mainthread)) {
+        /* Goroutine 1 of gort_main_thread, on the caller's own thread:
+         * back to gort_main_thread, which stops the rest as gort_main does. */
+        atomic_store(&sched.exiting, true);
+        gort__releasep();
+        gort__lock(&sched.lock);
+        gort__pidleput_or_stop(pp);
+        gort__unlock(&sched.lock);
+        longjmp(*(jmp_buf *)m->exitbuf, 1);
+    }
+    if (unlikely(takethread) && !atomic_load(&sched.exiting))
+        gort__mexit(m, pp);
     if (g->is_main) {
         /* Goroutine 1 returned: nothing runs again.  This P is given up
          * before gort_main is woken, so its stop of every P (gort__exitstop)
@@ -442,9 +483,10 @@ P *gort__releasep(void)
     return pp;
 }
 
-static void *mstart(void *arg)
+/* The M's life on its thread; returns only through m->exitbuf, when a
+ * goroutine died locked to it (gort__mexit). */
+static __attribute__((noinline)) void mstart1(M *m, G *g)
 {
-    M *m = arg;
     m_tls = m;
     m->tid = (pid_t)syscall(SYS_gettid);
     pthread_attr_t attr;
@@ -463,8 +505,42 @@ static void *mstart(void *arg)
     P *pp = m->nextp;
     m->nextp = NULL;
     gort__acquirep(pp);
+    if (g)
+        execute(g); /* gort_main_thread's goroutine 1 */
     schedule();
+}
+
+static void *mstart(void *arg)
+{
+    M *m = arg;
+    /* Above every g0 frame (mstart1's frame is where g0 restarts), so no
+     * scheduler frame ever overwrites it. */
+    jmp_buf exitbuf;
+    m->exitbuf = &exitbuf;
+    if (setjmp(exitbuf) == 0)
+        mstart1(m, NULL);
+    /* A goroutine died locked to this thread: the thread ends here, with
+     * its TLS destructors, as a returning pthread does. */
+    m_tls = NULL;
     return NULL;
+}
+
+/* A new M, on allm and counted, to start with pp; NULL on ENOMEM. */
+static M *allocm(P *pp)
+{
+    M *m = alloc_lines(sizeof(M));
+    if (!m)
+        return NULL;
+    m->id = atomic_fetch_add(&mid_gen, 1);
+    m->statfd = -1; /* opened by gort__minit_signals */
+    m->nextp = pp;
+    m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
+    gort__lock(&sched.lock);
+    m->alllink = sched.allm;
+    sched.allm = m;
+    sched.mcount++;
+    gort__unlock(&sched.lock);
+    return m;
 }
 
 /* Create an M that starts with pp.  Returns 0 or an errno value. */
@@ -477,19 +553,10 @@ static int newm(P *pp, bool spinning)
         gort__throw("thread exhaustion: the program needs more than %lld threads "
                     "(GORTDEBUG=maxthreads=%lld); are goroutines blocked in system calls?",
                     (long long)gort__cfg.maxthreads, (long long)gort__cfg.maxthreads);
-    M *m = alloc_lines(sizeof(M));
+    M *m = allocm(pp);
     if (!m)
         return ENOMEM;
-    m->id = atomic_fetch_add(&mid_gen, 1);
-    m->statfd = -1; /* opened by gort__minit_signals */
-    m->nextp = pp;
     m->spinning = spinning;
-    m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
-    gort__lock(&sched.lock);
-    m->alllink = sched.allm;
-    sched.allm = m;
-    sched.mcount++;
-    gort__unlock(&sched.lock);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -559,6 +626,42 @@ void gort__wakep(void)
     gort__startm(NULL, true);
 }
 
+/* Threads of Ms that gort__mexit ended and that may still exist (sched.lock
+ * held): the kernel counts them until they are gone.  tgkill(.., 0)
+ * probes without sending. */
+static int dying_threads(void)
+{
+    if (ndying == 0)
+        return 0;
+    int n = 0;
+    pid_t pid = getpid();
+    for (M *m = sched.allm; m; m = m->alllink) {
+        if (!m->dead || m->tid == 0)
+            continue;
+        if (syscall(SYS_tgkill, pid, m->tid, 0) == 0) {
+            n++;
+        } else {
+            m->tid = 0;
+            ndying--;
+        }
+    }
+    return n;
+}
+
+static void checkdead(void);
+
+void gort__mexit_account(M *m)
+{
+    gort__lock(&sched.lock);
+    m->dead = true;
+    sched.mcount--;
+    ndying++;
+    /* This M was the last one counted running, maybe (Go's mexit checks
+     * too); its thread, still alive, is known through dying_threads. */
+    checkdead();
+    gort__unlock(&sched.lock);
+}
+
 /* Deadlock detection (Go's checkdead), with sched.lock held, when an M goes
  * idle.  Every M idle, no timer pending and no thread we do not know about
  * that could still call into gort: nothing can ever run again. */
@@ -566,7 +669,7 @@ static void checkdead(void)
 {
     if (!atomic_load(&sched.started) || atomic_load(&sched.exiting))
         return;
-    if (sched.timer_sleeper || sched.mcount - sched.nmidle > 0)
+    if (sched.timer_sleeper || sched.mcount - sched.nmidle - sched.nmidlelocked > 0)
         return;
     if (atomic_load(&sched.runqsize) > 0 || gort__timesleepuntil() != 0)
         return;
@@ -576,7 +679,7 @@ static void checkdead(void)
     /* Foreign threads block, get readied and exit concurrently with this
      * check: only trust a count that no block/ready changed meanwhile. */
     uint64_t gen = atomic_load(&foreign_gen);
-    int known = sched.mcount + 1 /* gort_main's thread */ +
+    int known = sched.mcount + (main_is_m ? 0 : 1) /* gort_main's thread */ + dying_threads() +
                 atomic_load(&sched.nforeign_blocked) +
                 (atomic_load(&sched.sysmon_started) ? 1 : 0) +
                 atomic_load(&gort__scavenger_threads);
@@ -901,12 +1004,66 @@ static GORT_NORETURN void execute(G *g)
     gogo(g);
 }
 
+/* Locked goroutines (Go's stoplockedm / startlockedm).  An M locked to
+ * a goroutine runs nothing else: when the goroutine stops running (parks,
+ * yields, is preempted), the M gives its P away and sleeps on m->park; the
+ * goroutine goes where any other would (a wait queue, a run queue), and
+ * whichever M takes it from a run queue gives that M's own P to the
+ * locked M (nextp) and sleeps in its place.  The locked M's sleep counts
+ * as idle for checkdead (sched.nmidlelocked, raised by the sleeper,
+ * lowered by the waker, so it never counts a woken M as idle). */
+static void lockedm_sleep(M *m)
+{
+    gort__lock(&sched.lock);
+    sched.nmidlelocked++;
+    checkdead();
+    gort__unlock(&sched.lock);
+    gort__notesleep(&m->park);
+    gort__noteclear(&m->park);
+    P *pp = m->nextp;
+    m->nextp = NULL;
+    gort__acquirep(pp);
+    if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
+        park_forever(NULL);
+}
+
+static void stoplockedm(void)
+{
+    M *m = m_tls;
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&sched.nmspinning, 1);
+    }
+    /* A goroutine readied meanwhile, or the yielder itself on the global
+     * queue: handoffp starts an M for it, which hands a P back to us. */
+    gort__handoffp(gort__releasep());
+    lockedm_sleep(m);
+}
+
+static void startlockedm(G *g)
+{
+    M *lm = g->lockedm;
+    P *pp = gort__releasep();
+    gort__lock(&sched.lock);
+    sched.nmidlelocked--;
+    gort__unlock(&sched.lock);
+    lm->nextp = pp;
+    gort__notewakeup(&lm->park);
+    stopm();
+}
+
 static GORT_NORETURN void schedule(void)
 {
     M *m = m_tls;
 top:;
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
         park_forever(NULL);
+    /* Locked to a goroutine that stopped running: wait for it (before the
+     * stop-the-world check: handoffp gives the P to a stop in progress). */
+    if (unlikely(m->lockedg != NULL)) {
+        stoplockedm();
+        execute(m->lockedg);
+    }
     if (atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed)) {
         gort__gcstopm();
         goto top;
@@ -945,6 +1102,11 @@ top:;
         g = findrunnable();
     if (m->spinning)
         resetspinning();
+    /* Runs only on its own M: hand it our P, and sleep. */
+    if (unlikely(g->lockedm != NULL)) {
+        startlockedm(g);
+        goto top;
+    }
     execute(g);
 }
 
@@ -1116,8 +1278,9 @@ void gort__preempt_check(void)
     G *g = m->curg;
     if (!g || likely(!atomic_load_explicit(&g->preempt, memory_order_relaxed)))
         return;
-    if (g->preempt_off > 0 || m->locks > 0 || m->syscall_depth > 0)
-        return; /* inside a system-call bracket it holds no P to give up */
+    if (g->preempt_off > 0 || m->locks > 0 || m->syscall_depth > 0 || g->plocks > 0)
+        return; /* inside a system-call bracket it holds no P to give up;
+                   a pthread lock holder is not preempted (preempt.c) */
     atomic_fetch_add_explicit(&m->p->nsyncpreempt, 1, memory_order_relaxed);
     mcall(gosched_m);
 }
@@ -1166,6 +1329,13 @@ static void exitsyscall0(G *g)
     }
     if (atomic_load(&sched.exiting))
         park_forever(NULL);
+    /* Locked: only this M may run it; whoever takes it from the global
+     * queue hands us a P (a pthread lock taken in the call is held by
+     * this thread). */
+    if (unlikely(g->lockedm != NULL)) {
+        lockedm_sleep(m);
+        execute(g);
+    }
     stopm();
     schedule();
 }
@@ -1235,6 +1405,62 @@ int gort_main(void (*fn)(void *), void *arg)
     gort__notesleep(&sched.mainnote);
     /* Goroutine 1 returned: stop every other goroutine before the caller
      * goes on (Go's exit; see gort.h and DESIGN.md). */
+    gort__exitstop();
+    return 0;
+}
+
+/* gort_main, with goroutine 1 run by the calling thread, which becomes an
+ * M (m0) locked to it for its whole life (g->lockmain): GUI toolkits and
+ * other main-thread-only libraries work from goroutine 1.  When it
+ * returns, goexit0 jumps back here (m0->exitbuf) and the thread, an M no
+ * more, stops every P as gort_main's does.  The caller's alternate signal
+ * stack is put back. */
+int gort_main_thread(void (*fn)(void *), void *arg)
+{
+    if (atomic_exchange(&main_called, true))
+        return EBUSY;
+    gort__schedinit();
+    G *g = newg(fn, arg);
+    if (!g)
+        return ENOMEM;
+    g->goid = 1;
+    g->is_main = true;
+    g->gopc = 0;
+    g->parentgoid = 0;
+    atomic_fetch_add(&sched.ncreated_nop, 1);
+    gort__lock(&sched.lock);
+    P *pp = gort__pidleget();
+    main_is_m = true;
+    gort__unlock(&sched.lock);
+    M *m = allocm(pp);
+    if (!m)
+        return ENOMEM;
+    g->lockmain = 1;
+    g->lockedm = m;
+    m->lockedg = g;
+    /* minit_signals changes the thread's signal stack and unblocks
+     * SIGURG: put both back for the caller afterwards. */
+    stack_t oldss;
+    bool hadss = sigaltstack(NULL, &oldss) == 0;
+    sigset_t oldmask;
+    pthread_sigmask(SIG_SETMASK, NULL, &oldmask);
+    atomic_store(&sched.started, true);
+    gort__sysmon_start();
+    /* Work queued by gort_go before: other Ms run it. */
+    gort__wakep();
+    jmp_buf exitbuf;
+    m->exitbuf = &exitbuf;
+    if (setjmp(exitbuf) == 0)
+        mstart1(m, g);
+    /* Goroutine 1 returned (goexit0 set sched.exiting and gave up the P):
+     * from here on this is a thread like any other. */
+    m_tls = NULL;
+    if (hadss && m->altstack) {
+        if (oldss.ss_flags & SS_DISABLE)
+            oldss = (stack_t){.ss_flags = SS_DISABLE};
+        sigaltstack(&oldss, NULL);
+    }
+    pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
     gort__exitstop();
     return 0;
 }

@@ -227,7 +227,15 @@ struct gort_g {
 
     /* C++ exception-handling globals (cxx_eh.c) */
 
-    /* locked to its thread (lockosthread.c) */
+    /* locked to its thread (lockosthread.c).  Written only by the
+     * goroutine itself, on the M it runs on ([own]); read by the scheduler
+     * of whichever M takes it from a run queue (ordered by the queue's
+     * hand-off, like every [own] field).  Locked iff lockedm != NULL iff
+     * one of the three counts is > 0. */
+    M *lockedm;             /* the M it must run on, NULL if none */
+    uint32_t lockext;       /* gort_lock_thread nesting */
+    uint32_t lockmain;      /* 1: goroutine 1 of gort_main_thread (never unlocked) */
+    int32_t plocks;         /* pthread mutexes/rwlocks/spinlocks held (interpose_lock.c) */
 };
 
 /* ---------------------------------------------------------------------
@@ -301,6 +309,12 @@ struct gort_m {
      * pthread_sigmask wrapper (threadstate.c); this M only */
     uint64_t ts_sigmask_applied;
     /* locked to a goroutine (lockosthread.c) */
+    G *lockedg;             /* the goroutine this M runs exclusively; written by
+                               that goroutine on this M ([own]) */
+    bool dead;              /* its thread exited (a goroutine died locked to it):
+                               stays on allm, never runs again; under sched.lock */
+    void *exitbuf;          /* jmp_buf in mstart / gort_main_thread: where the
+                               thread leaves the scheduler for good ([own]) */
 };
 
 /* ---------------------------------------------------------------------
@@ -365,6 +379,8 @@ struct gort_p {
 typedef struct gort__sched {
     gort__mutex lock;             /* guards the fields below unless marked */
     M *midle; int32_t nmidle;    /* idle Ms */
+    int32_t nmidlelocked;        /* Ms locked to a goroutine that is not running
+                                    (lockosthread.c): idle for checkdead */
     int32_t mcount;              /* Ms created */
     _Atomic int32_t nmspinning;  /* Ms spinning (atomic, read without lock) */
     P *pidle;                    /* idle Ps */
@@ -592,6 +608,30 @@ int64_t gort__retake(int64_t now);
  * and return the depth to re-enter with afterwards (0: was not in one). */
 int32_t gort__syscall_suspend(void);
 void gort__syscall_resume(int32_t depth);
+/* Locked goroutines (lockosthread.c, proc.c; Go's LockOSThread).  On
+ * the goroutine g running on m: lock it to m / unlock it if no count
+ * remains.  Inline: the pthread-lock wrappers call them on every first
+ * lock and last unlock. */
+static inline void gort__lockthread(M *m, G *g)
+{
+    g->lockedm = m;
+    m->lockedg = g;
+}
+static inline void gort__unlockthread_maybe(M *m, G *g)
+{
+    if (g->lockext == 0 && g->plocks == 0 && g->lockmain == 0) {
+        g->lockedm = NULL;
+        m->lockedg = NULL;
+    }
+}
+/* goexit of a goroutine still locked by gort_lock_thread: give up pp and
+ * end this M's thread (lockosthread.c); never returns. */
+GORT_NORETURN void gort__mexit(M *m, P *pp);
+/* proc.c: m's thread is about to end: off the counts checkdead trusts. */
+void gort__mexit_account(M *m);
+/* interpose_lock.c: resolve the lock wrappers' libc functions (called by
+ * interpose_linux.c's constructor, which also links them in statically). */
+void gort__interpose_lock_init(void);
 /* Register for membarrier (schedinit, before any M runs); and the rare
  * side's barrier of the Dekker pairs with entersyscall: after it, every
  * store a running thread made before is visible (syscall.c). */
@@ -720,6 +760,7 @@ enum {
     GORT_PR_SIGMASK,     /* more signals blocked than usual (inside a handler?) */
     GORT_PR_CALLBACK,    /* unregistered code's frames below: a callback from libc */
     GORT_PR_INSYSCALL,   /* blocked in a system call no wrapper announced (signal_linux.c) */
+    GORT_PR_PTHREADLOCK, /* holds a pthread mutex, rwlock or spinlock (g->plocks) */
     GORT_PR_NREASONS
 };
 /* Full check used by the signal handler: every condition for injecting a

@@ -98,7 +98,10 @@ void gort__exit_freeze(M *m, void *ctx)
         gort__ctx_masks_more(m, uc))
         return;
     if (!gort__ctx_in_syscall(ctx)) {
-        if (why != GORT_PR_SAFE && why != GORT_PR_OFFSTACK && why != GORT_PR_NOROOM)
+        /* A pthread lock holder is frozen as it is: like one parked for
+         * good at the exit, it keeps what it holds. */
+        if (why != GORT_PR_SAFE && why != GORT_PR_OFFSTACK && why != GORT_PR_NOROOM &&
+            why != GORT_PR_PTHREADLOCK)
             return;
         if (gort__foreign_caller(sp, (uintptr_t)gr[REG_RBP], g))
             return; /* called back from libc, which may hold a lock */
