@@ -342,11 +342,15 @@ GORT_API extern intptr_t gort_errno_tpoff;
  * nor move it across a call.  No call on the fast path. */
 static inline int *gort__errno_inline(void)
 {
+#if defined(__x86_64__)
     intptr_t p = gort_errno_tpoff;
     if (__builtin_expect(p == 0, 0))
         return gort_errno_location();
     __asm__ volatile("add %%fs:0, %0" : "+r"(p) : "m"(gort_errno_tpoff));
     return (int *)p;
+#else
+    return gort_errno_location(); /* other architectures: a call */
+#endif
 }
 #undef errno
 #define errno (*gort__errno_inline())
