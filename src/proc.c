@@ -1139,15 +1139,80 @@ static void park_m(G *g)
     schedule();
 }
 
-/* Parking inside a system-call bracket: take a P back first (the
- * scheduler runs on one), park, and re-enter the bracket on return.  Not
- * inlined: the goroutine may come back on another thread, and the caller
- * must not reuse this thread's TLS address. */
+/* park_m for a goroutine inside a system-call bracket, whose M holds no
+ * P.  Parking needs none: the goroutine leaves the bracket where it is,
+ * the P it released is handed on (unless something took it already), and
+ * the M, with nothing of its own to run, stops.  Taking a P back first
+ * (exitsyscall) would be wrong: its slow path may queue the goroutine and
+ * resume it on another M while it holds the runtime lock unlockf is to
+ * release (a channel's: the lock count then goes negative on one M, and
+ * goroutines on every P wait for that lock behind a goroutine with none). */
+static void exitsyscall0(G *g);
+
+static void park_insyscall_m(G *g)
+{
+    M *m = m_tls;
+    P *oldp = gort__syscall_abandon(m);
+    atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+    m->curg = NULL;
+    g->m = NULL;
+    bool (*fn)(G *, void *) = m->waitunlockf;
+    m->waitunlockf = NULL;
+    bool ok = !fn || fn(g, m->waitlock);
+    m->waitlock = NULL;
+    if (!ok) {
+        /* Not parked after all: it runs on, with its old P if that is
+         * still free, else as exitsyscall's slow path would. */
+        uint32_t want = P_SYSCALL;
+        if (oldp && atomic_compare_exchange_strong(&oldp->status, &want, P_RUNNING)) {
+            m->p = oldp;
+            __atomic_store_n(&oldp->m, m, __ATOMIC_RELEASE);
+            execute(g);
+        }
+        exitsyscall0(g);
+    }
+    if (unlikely(m->locks != 0))
+        gort__throw("goroutine %llu blocked (%s) with the world stopped or a runtime lock held",
+                    (unsigned long long)g->goid, g->waitreason ? g->waitreason : "?");
+    uint32_t want = P_SYSCALL;
+    if (oldp && atomic_compare_exchange_strong(&oldp->status, &want, P_IDLE))
+        gort__handoffp(oldp);
+    if (atomic_load(&sched.exiting))
+        park_forever(NULL);
+    if (unlikely(m->lockedg != NULL)) {
+        lockedm_sleep(m);
+        execute(m->lockedg);
+    }
+    stopm();
+    schedule();
+}
+
+/* Parking inside a system-call bracket, and re-entering it on return (the
+ * levels opened since a P-less run in foreign code began, not that one).
+ * With no runtime lock held, or the released P still free, it takes a P
+ * back and parks as usual (the scheduler runs on it: cheapest); else it
+ * parks without one (above).  Not inlined: the goroutine may come back on
+ * another thread, and the caller must not reuse this thread's TLS
+ * address. */
 static GORT_NOINLINE_COLD void gopark_insyscall(bool (*unlockf)(G *, void *), void *lock,
                                                 const char *reason)
 {
-    int32_t depth = gort__syscall_suspend();
-    gort__gopark(unlockf, lock, reason);
+    M *m = m_tls;
+    int32_t depth = m->syscall_depth;
+    if (atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
+        depth--;
+    if (m->locks == 0) {
+        gort__syscall_suspend(); /* may park in exitsyscall: nothing held */
+        gort__gopark(unlockf, lock, reason);
+    } else if (gort__syscall_tryexit(m)) {
+        gort__gopark(unlockf, lock, reason);
+    } else {
+        m->waitunlockf = unlockf;
+        m->waitlock = lock;
+        m->curg->waitreason = reason;
+        m->curg->waitsince = gort__waitclock();
+        mcall(park_insyscall_m);
+    }
     gort__syscall_resume(depth);
 }
 

@@ -608,6 +608,12 @@ int64_t gort__retake(int64_t now);
  * and return the depth to re-enter with afterwards (0: was not in one). */
 int32_t gort__syscall_suspend(void);
 void gort__syscall_resume(int32_t depth);
+/* gopark inside a bracket (proc.c, on g0): leave the bracket without
+ * taking a P back; returns the P it had released (maybe taken since). */
+P *gort__syscall_abandon(M *m);
+/* ... unless the P it released is still free: take it back and leave
+ * the bracket (true), as the fast exitsyscall does; never parks. */
+bool gort__syscall_tryexit(M *m);
 /* Locked goroutines (lockosthread.c, proc.c; Go's LockOSThread).  On
  * the goroutine g running on m: lock it to m / unlock it if no count
  * remains.  Inline: the pthread-lock wrappers call them on every first

@@ -330,6 +330,21 @@ static void exitsyscall_slow1(M *m, G *g, P *oldp)
     gort__exitsyscall_park(); /* proc.c: returns running again, with a P */
 }
 
+/* The fast way back: the P released on entry is still P_SYSCALL. */
+static inline bool take_oldp(M *m, P *pp)
+{
+    uint32_t want = P_SYSCALL;
+    if (!atomic_compare_exchange_strong(&pp->status, &want, P_RUNNING))
+        return false;
+    m->p = pp;
+    __atomic_store_n(&pp->m, m, __ATOMIC_RELEASE);
+    /* A new slice for sysmon: time in the kernel is not CPU hogged. */
+    atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->curg->status, G_RUNNING, memory_order_relaxed);
+    return true;
+}
+
 void gort__exitsyscall(void)
 {
     M *m = gort__m_tls;
@@ -345,20 +360,29 @@ void gort__exitsyscall(void)
         atomic_store_explicit(&m->syscall_implicit, false, memory_order_relaxed);
         m->reclaim_on_exit = false;
     }
-    G *g = m->curg;
     P *pp = m->oldp;
     m->oldp = NULL;
-    uint32_t want = P_SYSCALL;
-    if (likely(atomic_compare_exchange_strong(&pp->status, &want, P_RUNNING))) {
-        m->p = pp;
-        __atomic_store_n(&pp->m, m, __ATOMIC_RELEASE);
-        /* A new slice for sysmon: time in the kernel is not CPU hogged. */
-        atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
-                              memory_order_relaxed);
-        atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+    if (likely(take_oldp(m, pp)))
         return;
-    }
-    exitsyscall_slow(m, g, pp);
+    exitsyscall_slow(m, m->curg, pp);
+}
+
+bool gort__syscall_tryexit(M *m)
+{
+    if (!take_oldp(m, m->oldp))
+        return false;
+    gort__syscall_abandon(m);
+    return true;
+}
+
+P *gort__syscall_abandon(M *m)
+{
+    P *pp = m->oldp;
+    m->oldp = NULL;
+    m->syscall_depth = 0;
+    m->reclaim_on_exit = false;
+    atomic_store_explicit(&m->syscall_implicit, false, memory_order_relaxed);
+    return pp;
 }
 
 int32_t gort__syscall_suspend(void)
