@@ -222,7 +222,10 @@ struct gort_g {
     /* thread-bound C state carried by the goroutine (threadstate.h):
      * errno and signal mask (threadstate.c) */
 
-    /* C++ exception-handling globals (cxx_eh.c) */
+    /* C++ exception-handling globals (cxx_eh.c): the goroutine's caught
+     * exceptions and uncaught count while it is switched out; [own] */
+    void *cxx_caught;
+    unsigned int cxx_uncaught;
 
     /* locked to its thread (lockosthread.c) */
 };
@@ -295,6 +298,8 @@ struct gort_m {
     _Atomic bool exit_frozen;
     _Atomic uint32_t exit_seen;   /* exit signals this M's handler has looked at */
     /* locked to a goroutine (lockosthread.c) */
+    /* C++ exception globals of this thread (cxx_eh.c), looked up on first use */
+    struct gort__cxa_eh_globals *cxx_globals;
 };
 
 /* ---------------------------------------------------------------------
@@ -500,6 +505,10 @@ void gort__gosched(void);
 void gort__preempt_check(void);
 /* Fatal error: message, traceback of the current goroutine, abort. */
 GORT_NORETURN void gort__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, the current goroutine's frames being the n return addresses
+ * pcs (found by the CFI unwinder: cxx_eh.c). */
+GORT_NORETURN void gort__throw_pcs(const uintptr_t *pcs, int n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Same, but exit(2) instead of abort (deadlock), with all goroutines. */
 GORT_NORETURN void gort__fatal_exit2(const char *msg);
 /* Make sure the scheduler is initialised (idempotent, thread-safe). */
