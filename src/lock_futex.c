@@ -70,11 +70,38 @@ void gort__unlock_raw(gort__mutex *l)
         gort__futex_wake(&l->key, 1);
 }
 
+/* A goroutine running P-less after foreign code (syscall_foreign.c) takes
+ * its P back before it takes a runtime lock it may park under (a channel's,
+ * a semaphore root's, a cond's): once it holds one it must not wait for a
+ * P, because exitsyscall's slow path would park it, lock held, and resume
+ * it on another M (whose count goes negative at the unlock, the first M's
+ * staying raised: "runtime lock count went negative"), and goroutines
+ * blocking on that lock meanwhile hold the Ps it waits for.  Not for the
+ * scheduler's own locks (inside `sched`), which no goroutine holds across
+ * a park and which observers such as gort_read_stats take without ending
+ * the P-less state.  Only on the goroutine's own stack: the preemption
+ * handler takes sched.lock with the flag set. */
+static GORT_NOINLINE_COLD M *lock_reclaim_p(M *m, gort__mutex *l)
+{
+    char here;
+    G *g = m->curg;
+    if (m->locks != 0 || m->syscall_depth != 1 || (uintptr_t)&here < g->stack_lo ||
+        (uintptr_t)&here >= g->stack_hi ||
+        ((uintptr_t)l >= (uintptr_t)&sched && (uintptr_t)l < (uintptr_t)(&sched + 1)))
+        return m;
+    gort__foreign_exit();
+    return gort__getm(); /* maybe another M now */
+}
+
 void gort__lock(gort__mutex *l)
 {
     M *m = gort__getm();
-    if (m)
+    if (m) {
+        if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed)) &&
+            m->curg)
+            m = lock_reclaim_p(m, l);
         m->locks++;
+    }
     gort__lock_raw(l);
 }
 
