@@ -137,6 +137,7 @@ void gort__cxx_save(G *g, gort__cxa_eh_globals *eh)
     if (!g->m->mcall_dying) {
         g->cxx_caught = eh->caught;
         g->cxx_uncaught = eh->uncaught;
+        g->cxx_saved = true;
     }
     eh->caught = NULL;
     eh->uncaught = 0;
@@ -155,6 +156,7 @@ void gort__cxx_restore(G *g)
     eh->uncaught = g->cxx_uncaught;
     g->cxx_caught = NULL;
     g->cxx_uncaught = 0;
+    g->cxx_saved = false;
 }
 
 /* ---------------------------------------------------------------------

@@ -226,6 +226,7 @@ struct gort_g {
      * exceptions and uncaught count while it is switched out; [own] */
     void *cxx_caught;
     unsigned int cxx_uncaught;
+    bool cxx_saved;         /* either is non-zero: the one test on the way in */
 
     /* locked to its thread (lockosthread.c) */
 };

@@ -44,7 +44,7 @@ static inline void gort__cxx_out(G *g)
 /* On g0 of the thread about to run g (g->m is set). */
 static inline void gort__cxx_in(G *g)
 {
-    if (unlikely(g->cxx_caught != NULL || g->cxx_uncaught != 0))
+    if (unlikely(g->cxx_saved))
         gort__cxx_restore(g);
 }
 
