@@ -281,15 +281,15 @@ GORT_API int gort_dump_goroutines(int fd);
  * a goroutine) is a fatal error naming the goroutine, the exception's type
  * and what(), with a traceback from the throw: in C++ files this header
  * installs a std::terminate handler for it (define GORT_NO_CXX_TERMINATE
- * to opt out), which leaves threads that are not goroutines to the handler
- * it replaced.  Exceptions must not cross gort calls (a callback that
+ * to leave it out; the state still moves), which leaves threads that are
+ * not goroutines to the handler it replaced.  Exceptions must not cross gort calls (a callback that
  * gort_once_do runs, for instance), as they must not cross any C code.
  * ====================================================================== */
 
 /* For the C++ section below; not for direct use.  gort_cxx_init_ is given
- * the C++ runtime's __cxa_get_globals and returns 1 to its first caller,
- * which installs the handler; gort_cxx_terminate_ reports and exits. */
-GORT_API int gort_cxx_init_(void *(*cxa_get_globals)(void));
+ * the C++ runtime's __cxa_get_globals and returns 1 to the first caller
+ * that wants to install the handler; gort_cxx_terminate_ reports, exits. */
+GORT_API int gort_cxx_init_(void *(*cxa_get_globals)(void), int want_terminate);
 GORT_API void gort_cxx_terminate_(const char *type, const char *what)
     __attribute__((noreturn));
 
@@ -309,8 +309,7 @@ __attribute__((constructor, unused)) static void gort__register_this_module(void
 }
 #endif
 
-#if defined(__cplusplus) && !defined(GORT_BUILDING_RUNTIME) && \
-    !defined(GORT_NO_CXX_TERMINATE) && (defined(__cpp_exceptions) || defined(__EXCEPTIONS))
+#if defined(__cplusplus) && !defined(GORT_BUILDING_RUNTIME)
 #include <cstdlib>
 #include <cxxabi.h>
 #include <exception>
@@ -318,6 +317,8 @@ __attribute__((constructor, unused)) static void gort__register_this_module(void
 
 namespace gort_cxx_ {
 
+#if !defined(GORT_NO_CXX_TERMINATE) && (defined(__cpp_exceptions) || defined(__EXCEPTIONS))
+#define GORT_CXX_TERMINATE_ 1
 /* The handler installed before ours: threads that are not goroutines keep
  * it.  One per module (an inline function's static); the module whose
  * file registered first is the one whose handler runs. */
@@ -350,21 +351,29 @@ inline void on_terminate()
     }
     gort_cxx_terminate_(type, what);
 }
+#else
+#define GORT_CXX_TERMINATE_ 0
+#endif
 
-/* Every C++ file that includes gort.h registers (idempotent): the first
- * installs the handler, and any of them tells the runtime where the C++
- * runtime's per-thread state is, even one linked statically or loaded
- * later by dlopen. */
+/* Every C++ file that includes gort.h registers (idempotent): it tells the
+ * runtime where the C++ runtime's per-thread state is, even one linked
+ * statically or loaded later by dlopen, and the first that wants to
+ * installs the terminate handler. */
 struct installer {
     installer()
     {
-        if (gort_cxx_init_(reinterpret_cast<void *(*)(void)>(&abi::__cxa_get_globals)))
+        if (gort_cxx_init_(reinterpret_cast<void *(*)(void)>(&abi::__cxa_get_globals),
+                           GORT_CXX_TERMINATE_)) {
+#if GORT_CXX_TERMINATE_
             previous() = std::set_terminate(on_terminate);
+#endif
+        }
     }
 };
 static installer install_;
 
 } /* namespace gort_cxx_ */
+#undef GORT_CXX_TERMINATE_
 #endif
 
 #endif /* GORT_H */

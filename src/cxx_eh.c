@@ -30,7 +30,7 @@
  * a registered module), so the state is never half-updated at a switch.
  *
  * Cost.  C programs: one load of gort__cxx_eh_on and a branch on the way
- * out, a load of the two G fields and a branch on the way in.  C++
+ * out, a byte test of the G (cxx_saved) on the way in.  C++
  * programs: on the way out also the M's cached pointer to its thread's
  * struct (looked up once per M, on its own thread) and two loads.  Only a
  * switch with a non-empty state takes the out-of-line paths.
@@ -114,11 +114,11 @@ static void cxx_init(void *(*fn)(void))
 
 void gort__cxx_eh_init(void) { cxx_init(NULL); }
 
-int gort_cxx_init_(void *(*fn)(void))
+int gort_cxx_init_(void *(*fn)(void), int want_terminate)
 {
     cxx_init(fn);
     int want = 0;
-    return atomic_compare_exchange_strong(&terminate_claimed, &want, 1);
+    return want_terminate && atomic_compare_exchange_strong(&terminate_claimed, &want, 1);
 }
 
 /* This M's thread's struct: looked up once, on the M's own thread (the
