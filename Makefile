@@ -32,6 +32,25 @@ HDRS   := include/gort.h $(wildcard src/*.h) $(wildcard src/arch/*.h)
 
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c)) \
             $(BUILD)/tests/test_dump_nog
+# C++ tests (tests/test_cxx_*.cc): each is built twice, with g++ and with
+# clang++ (binaries *_gxx and *_clangxx), for the compilers installed.
+# Sanitizer builds use only the C++ compiler of CC's family: gcc's and
+# clang's sanitizer runtimes do not mix with the other's instrumentation,
+# and clang links its runtime into the executable, whose code gort treats
+# as preemptible (see README "C++").
+CXX_GNU   ?= g++
+CXX_CLANG ?= clang++
+CXXFLAGS_TEST = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-format-zero-length \
+                -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+                -pthread -Iinclude $(OPT) $(SAN) $(EXTRA_TEST_CXXFLAGS)
+CXX_TEST_SRC := $(wildcard tests/test_cxx_*.cc)
+CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
+CXX_WANT_GNU   := $(if $(SAN),$(if $(CC_IS_CLANG),,1),1)
+CXX_WANT_CLANG := $(if $(SAN),$(CC_IS_CLANG),1)
+CXX_TESTS := $(if $(CXX_WANT_GNU),$(if $(shell command -v $(CXX_GNU)),$(patsubst tests/%.cc,$(BUILD)/tests/%_gxx,$(CXX_TEST_SRC)))) \
+             $(if $(CXX_WANT_CLANG),$(if $(shell command -v $(CXX_CLANG)),$(patsubst tests/%.cc,$(BUILD)/tests/%_clangxx,$(CXX_TEST_SRC))))
+TESTS += $(CXX_TESTS)
+
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 # The runtime's code is renamed from .text to gort_text so the preemption
@@ -73,6 +92,14 @@ $(BUILD)/libgort.so: $(BUILD)/libgort.so.$(VERSION)
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+
+$(BUILD)/tests/%_gxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CXX_GNU) $(CXXFLAGS_TEST) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+
+$(BUILD)/tests/%_clangxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CXX_CLANG) $(CXXFLAGS_TEST) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
 
 # The dump test once more without debug info: tracebacks must fall back
 # to function+offset, with no file:line.

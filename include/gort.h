@@ -356,6 +356,28 @@ static inline int *gort__errno_inline(void)
 #define errno (*gort__errno_inline())
 #endif
 
+/* ======================================================================
+ * C++
+ * The exception-handling state C++ keeps per thread (the caught
+ * exceptions `throw;` and std::current_exception see, the count
+ * std::uncaught_exceptions returns) is each goroutine's own: it moves with
+ * the goroutine at every switch, asynchronous preemption included.  An
+ * exception that escapes a goroutine's function (or any std::terminate on
+ * a goroutine) is a fatal error naming the goroutine, the exception's type
+ * and what(), with a traceback from the throw: in C++ files this header
+ * installs a std::terminate handler for it (define GORT_NO_CXX_TERMINATE
+ * to leave it out; the state still moves), which leaves threads that are
+ * not goroutines to the handler it replaced.  Exceptions must not cross gort calls (a callback that
+ * gort_once_do runs, for instance), as they must not cross any C code.
+ * ====================================================================== */
+
+/* For the C++ section below; not for direct use.  gort_cxx_init_ is given
+ * the C++ runtime's __cxa_get_globals and returns 1 to the first caller
+ * that wants to install the handler; gort_cxx_terminate_ reports, exits. */
+GORT_API int gort_cxx_init_(void *(*cxa_get_globals)(void), int want_terminate);
+GORT_API void gort_cxx_terminate_(const char *type, const char *what)
+    __attribute__((noreturn));
+
 #if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_AUTO_REGISTER)
 extern char __start_gort_nosplit[] __attribute__((weak, visibility("hidden")));
 extern char __stop_gort_nosplit[] __attribute__((weak, visibility("hidden")));
@@ -370,6 +392,73 @@ __attribute__((constructor, unused)) static void gort__register_this_module(void
 
 #ifdef __cplusplus
 }
+#endif
+
+#if defined(__cplusplus) && !defined(GORT_BUILDING_RUNTIME)
+#include <cstdlib>
+#include <cxxabi.h>
+#include <exception>
+#include <typeinfo>
+
+namespace gort_cxx_ {
+
+#if !defined(GORT_NO_CXX_TERMINATE) && (defined(__cpp_exceptions) || defined(__EXCEPTIONS))
+#define GORT_CXX_TERMINATE_ 1
+/* The handler installed before ours: threads that are not goroutines keep
+ * it.  One per module (an inline function's static); the module whose
+ * file registered first is the one whose handler runs. */
+inline std::terminate_handler &previous()
+{
+    static std::terminate_handler h = 0;
+    return h;
+}
+
+inline void on_terminate()
+{
+    if (gort_self() == 0) {
+        std::terminate_handler p = previous();
+        if (p)
+            p();
+        std::abort();
+    }
+    const char *type = 0, *what = 0;
+    std::type_info *t = abi::__cxa_current_exception_type();
+    if (t) {
+        int st = 0;
+        char *name = abi::__cxa_demangle(t->name(), 0, 0, &st);
+        type = name ? name : t->name();
+        try {
+            throw;
+        } catch (const std::exception &e) {
+            what = e.what();
+        } catch (...) {
+        }
+    }
+    gort_cxx_terminate_(type, what);
+}
+#else
+#define GORT_CXX_TERMINATE_ 0
+#endif
+
+/* Every C++ file that includes gort.h registers (idempotent): it tells the
+ * runtime where the C++ runtime's per-thread state is, even one linked
+ * statically or loaded later by dlopen, and the first that wants to
+ * installs the terminate handler. */
+struct installer {
+    installer()
+    {
+        if (gort_cxx_init_(reinterpret_cast<void *(*)(void)>(&abi::__cxa_get_globals),
+                           GORT_CXX_TERMINATE_)) {
+#if GORT_CXX_TERMINATE_
+            previous() = std::set_terminate(on_terminate);
+#endif
+        }
+    }
+};
+static installer install_;
+
+} /* namespace gort_cxx_ */
+#undef GORT_CXX_TERMINATE_
 #endif
 
 #endif /* GORT_H */

@@ -160,6 +160,7 @@ static void schedinit_once(void)
     gort__syscall_init();
     gort__signal_init();
     gort__sigquit_init();
+    gort__cxx_eh_init();
 }
 
 void gort__schedinit(void) { pthread_once(&init_once, schedinit_once); }

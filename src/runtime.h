@@ -225,7 +225,11 @@ struct gort_g {
     bool ts_sigmask_set;    /* it set a mask other than the base (interpose_signal.c) */
     uint64_t ts_sigmask;    /* that mask as it sees it (SIGURG kept unblocked on the thread) */
 
-    /* C++ exception-handling globals (cxx_eh.c) */
+    /* C++ exception-handling globals (cxx_eh.c): the goroutine's caught
+     * exceptions and uncaught count while it is switched out; [own] */
+    void *cxx_caught;
+    unsigned int cxx_uncaught;
+    bool cxx_saved;         /* either is non-zero: the one test on the way in */
 
     /* locked to its thread (lockosthread.c).  Written only by the
      * goroutine itself, on the M it runs on ([own]); read by the scheduler
@@ -315,6 +319,8 @@ struct gort_m {
                                stays on allm, never runs again; under sched.lock */
     void *exitbuf;          /* jmp_buf in mstart / gort_main_thread: where the
                                thread leaves the scheduler for good ([own]) */
+    /* C++ exception globals of this thread (cxx_eh.c), looked up on first use */
+    struct gort__cxa_eh_globals *cxx_globals;
 };
 
 /* ---------------------------------------------------------------------
@@ -522,6 +528,10 @@ void gort__gosched(void);
 void gort__preempt_check(void);
 /* Fatal error: message, traceback of the current goroutine, abort. */
 GORT_NORETURN void gort__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, the current goroutine's frames being the n return addresses
+ * pcs (found by the CFI unwinder: cxx_eh.c). */
+GORT_NORETURN void gort__throw_pcs(const uintptr_t *pcs, int n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Same, but exit(2) instead of abort (deadlock), with all goroutines. */
 GORT_NORETURN void gort__fatal_exit2(const char *msg);
 /* Make sure the scheduler is initialised (idempotent, thread-safe). */

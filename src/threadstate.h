@@ -41,11 +41,44 @@ static inline int *gort__errno_ptr(void)
     return (int *)p;
 }
 
+/* ---- C++ exception-handling state (cxx_eh.c) ---- */
+/* The head of the C++ runtime's per-thread struct (__cxa_get_globals),
+ * the same in libstdc++ and libc++abi on x86-64. */
+typedef struct gort__cxa_eh_globals gort__cxa_eh_globals;
+struct gort__cxa_eh_globals {
+    void *caught;           /* stack of caught exceptions (`throw;`) */
+    unsigned int uncaught;  /* std::uncaught_exceptions() */
+};
+extern _Atomic bool gort__cxx_eh_on; /* a C++ runtime is in the process */
+void gort__cxx_eh_init(void);        /* schedinit: look for one */
+gort__cxa_eh_globals *gort__cxx_thread_globals(M *m);
+void gort__cxx_save(G *g, gort__cxa_eh_globals *eh);
+void gort__cxx_restore(G *g);
+
+/* On the goroutine's thread, before it switches away. */
+static inline void gort__cxx_out(G *g)
+{
+    if (likely(!atomic_load_explicit(&gort__cxx_eh_on, memory_order_relaxed)))
+        return;
+    gort__cxa_eh_globals *eh = g->m->cxx_globals;
+    if (unlikely(!eh))
+        eh = gort__cxx_thread_globals(g->m);
+    if (unlikely(eh->caught != NULL || eh->uncaught != 0))
+        gort__cxx_save(g, eh);
+}
+
+/* On g0 of the thread about to run g (g->m is set). */
+static inline void gort__cxx_in(G *g)
+{
+    if (unlikely(g->cxx_saved))
+        gort__cxx_restore(g);
+}
+
 static inline void gort__ts_out(G *g)
 {
     g->ts_errno = *gort__errno_ptr();
     /* signal mask: nothing (see above) */
-    /* C++ exception globals: cxx_eh.c */
+    gort__cxx_out(g);
 }
 
 static inline void gort__ts_in(G *g)
@@ -56,7 +89,7 @@ static inline void gort__ts_in(G *g)
                                                 : m->sigmask_base;
     if (unlikely(want != m->ts_sigmask_applied))
         gort__ts_setmask(m, want);
-    /* C++ exception globals: cxx_eh.c */
+    gort__cxx_in(g);
 }
 
 #endif

@@ -718,13 +718,12 @@ static GORT_NORETURN void die_reported(int level)
     _exit(2);
 }
 
-void gort__throw(const char *fmt, ...)
+/* The body of gort__throw and gort__throw_pcs: the current goroutine's
+ * frames from pcs if n > 0, else by walking frame pointers from here. */
+static GORT_NORETURN void throw_v(const uintptr_t *pcs, int n, const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     fatal_enter(msg);
 
     int level = gort__cfg.traceback;
@@ -735,12 +734,33 @@ void gort__throw(const char *fmt, ...)
         G *cur = m ? m->curg : NULL;
         tbout o;
         out_init(&o, 2);
-        dump_self(&o, cur, system);
+        if (n > 0 && cur) {
+            header(&o, cur, atomic_load(&cur->status), true);
+            for (int i = 0, depth = 0; i < n && depth < MAX_FRAMES; i++)
+                depth += print_frame(&o, pcs[i], true, system);
+            trailer(&o, cur);
+        } else {
+            dump_self(&o, cur, system);
+        }
         /* Like Go's throw: the other goroutines too (Go prints them at
          * every level but none for fatal errors), they are often the clue. */
         others_and_flush(&o, cur, system);
     }
     die_reported(level);
+}
+
+void gort__throw(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    throw_v(NULL, 0, fmt, ap);
+}
+
+void gort__throw_pcs(const uintptr_t *pcs, int n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    throw_v(pcs, n, fmt, ap);
 }
 
 void gort__fatal_exit2(const char *msg)

@@ -6,7 +6,7 @@
 #     statically (gort-static.pc) and dynamically (gort.pc), and run;
 #   - the static binary needs no libgort.so and exports the libc wrappers;
 #     the shared one loads the staged library through the rpath README recommends;
-#   - gort.h compiles warning-free as C99/C11 -pedantic and as C++17, with
+#   - gort.h compiles warning-free as C99/C11 -pedantic and as C++98/11/17, with
 #     every compiler available (gcc, clang, g++, clang++).
 # Not a test_* binary, so tests/run.sh does not pick it up.
 set -eu
@@ -84,10 +84,13 @@ for c in gcc clang; do
 done
 for cxx in g++ clang++; do
     command -v $cxx >/dev/null 2>&1 || continue
-    # shellcheck disable=SC2086
-    $cxx -std=c++17 -pedantic -Wall -Wextra -Werror $cflags -c "$tmp/h.cc" -o "$tmp/h.o" ||
-        fail "gort.h under $cxx -std=c++17 -pedantic"
-    checked=$((checked + 1))
+    # C++98 and 11: the C++ section (terminate handler) must not need more.
+    for std in c++98 c++11 c++17; do
+        # shellcheck disable=SC2086
+        $cxx -std=$std -pedantic -Wall -Wextra -Werror $cflags -c "$tmp/h.cc" -o "$tmp/h.o" ||
+            fail "gort.h under $cxx -std=$std -pedantic"
+        checked=$((checked + 1))
+    done
 done
 [ $checked -ge 3 ] || fail "only $checked compiler/standard pairs available for the header check"
 echo "check-install: gort.h clean in $checked compiler/standard pairs"
