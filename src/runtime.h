@@ -798,6 +798,18 @@ void gort__vfdprint(int fd, const char *fmt, va_list ap);
 /* Runtime statistics counters not in P */
 #define GORT_CACHELINE 64
 
+/* fork (fork_linux.c): set in the child of a fork() made after gort_main
+ * started, where the runtime's other threads do not exist: the few places
+ * that would switch, wait for a thread, start one or wake a goroutine
+ * test it and end in gort__forked_fatal(what). */
+extern _Atomic bool gort__forked;
+void gort__fork_init(void);
+GORT_NORETURN GORT_NOINLINE_COLD void gort__forked_fatal(const char *what);
+static inline bool gort__in_forked_child(void)
+{
+    return unlikely(atomic_load_explicit(&gort__forked, memory_order_relaxed));
+}
+
 /* ---------------------------------------------------------------------
  * Semaphores (sema.c) — address-keyed semaphores and the cond notify list.
  * ------------------------------------------------------------------- */
