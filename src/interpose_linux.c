@@ -73,6 +73,8 @@
 #undef getchar
 #undef putchar
 
+void gort__interpose_dl_init(void);
+
 void *gort__interpose_resolve(const char *name, void **slot)
 {
     void *f = dlsym(RTLD_NEXT, name);
@@ -289,6 +291,7 @@ __attribute__((constructor)) static void interpose_init(void)
     WRAPPED(RESOLVE)
     SPECIAL(RESOLVE)
 #undef RESOLVE
+    gort__interpose_dl_init(); /* dlopen/dlclose (interpose_dl.c) */
 }
 
 /* --- variadic ------------------------------------------------------- */

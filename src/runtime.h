@@ -683,6 +683,16 @@ bool gort__pc_in_nosplit(uintptr_t pc);  /* in a registered GORT_NOSPLIT functio
  * hold a return address into unregistered code? */
 void gort__codemap_refresh(void);
 bool gort__foreign_caller(uintptr_t sp, uintptr_t fp, G *g);
+/* The same rebuild, unconditionally: the dlopen/dlclose wrappers
+ * (interpose_dl.c) call it before returning. */
+void gort__codemap_reload(void);
+/* modules.c: dlclose's bracket.  begin withdraws every registered module
+ * but the executable (not preemptible while a dlclose may unmap it); end
+ * gives back those still loaded and drops the rest.  revalidate drops
+ * entries of modules no longer loaded (a dlclose no wrapper saw). */
+void gort__modules_close_begin(void);
+void gort__modules_close_end(void);
+void gort__modules_revalidate(void);
 
 /* --- async preemption internals (preempt.c, signal_linux.c,
  * arch/arch_amd64.c, arch/preempt_amd64.S) -------------------------- */
