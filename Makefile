@@ -91,7 +91,7 @@ $(BUILD)/libgort.so: $(BUILD)/libgort.so.$(VERSION)
 # Tests link the static library (the common case we must preempt within).
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(EXTRA_TEST_LDFLAGS)
 
 $(BUILD)/tests/%_gxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
@@ -111,7 +111,24 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
 
-tests: $(TESTS)
+# Shared libraries test_callback loads (a lock held across callbacks):
+# plain, without frame pointers, and registered (includes gort.h).
+CB_LIBS := $(BUILD)/tests/libgortcb_plain.so $(BUILD)/tests/libgortcb_nofp.so \
+           $(BUILD)/tests/libgortcb_reg.so
+$(BUILD)/tests/libgortcb_plain.so: tests/lib_gortcb.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -fPIC -shared $< -o $@
+$(BUILD)/tests/libgortcb_nofp.so: tests/lib_gortcb.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer -fPIC -shared $< -o $@
+$(BUILD)/tests/libgortcb_reg.so: tests/lib_gortcb.c include/gort.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -DGORTCB_REGISTER -fPIC -shared $< -o $@
+# The libraries resolve gort_register_module from the executable.
+$(BUILD)/tests/test_callback: $(CB_LIBS)
+$(BUILD)/tests/test_callback: EXTRA_TEST_LDFLAGS = -rdynamic
+
+tests: $(TESTS) $(CB_LIBS)
 examples: $(EXAMPLES)
 
 test: tests

@@ -71,6 +71,8 @@
 #undef getchar
 #undef putchar
 
+void gort__interpose_dl_init(void);
+
 void *gort__interpose_resolve(const char *name, void **slot)
 {
     void *f = dlsym(RTLD_NEXT, name);
@@ -280,6 +282,7 @@ __attribute__((constructor)) static void interpose_init(void)
     gort__interpose_signal_init(); /* interpose_signal.c: also links it in */
     /* pthread locks (interpose_lock.c): also what links that file in. */
     gort__interpose_lock_init();
+    gort__interpose_dl_init(); /* dlopen/dlclose (interpose_dl.c) */
 }
 
 /* --- variadic ------------------------------------------------------- */

@@ -37,6 +37,9 @@ static inline long futex(_Atomic uint32_t *addr, int op, uint32_t val, const str
 
 void gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
+    /* In a fork's child nobody else is left to wake us (fork_linux.c). */
+    if (gort__in_forked_child())
+        gort__forked_fatal("waiting for another thread (a runtime lock, a park)");
     struct timespec ts, *tsp = NULL;
     if (deadline >= 0) {
         int64_t ns = deadline - gort_nanotime();

@@ -232,6 +232,8 @@ static void mcall_entry(G *g)
 /* Switch from the running G to g0 and run fn(g) there. */
 static void mcall(void (*fn)(G *))
 {
+    if (gort__in_forked_child())
+        gort__forked_fatal("switching goroutines (park, yield, exit)");
     M *m = m_tls;
     G *g = m->curg;
     m->mcall_fn = fn;
@@ -328,6 +330,8 @@ static G *newg(void (*fn)(void *), void *arg)
 
 int gort_go(void (*fn)(void *), void *arg)
 {
+    if (gort__in_forked_child())
+        gort__forked_fatal("gort_go");
     gort__schedinit();
     gort__preempt_check();
     G *g = newg(fn, arg);
@@ -547,6 +551,8 @@ static M *allocm(P *pp)
 /* Create an M that starts with pp.  Returns 0 or an errno value. */
 static int newm(P *pp, bool spinning)
 {
+    if (gort__in_forked_child())
+        gort__forked_fatal("starting a thread");
     /* Ms blocked in system calls are what makes threads pile up: past the
      * cap (Go's SetMaxThreads, 10000 by default) the program is stopped
      * with a report, not left to exhaust the kernel's threads. */
@@ -1267,6 +1273,8 @@ void gort__goparkunlock(gort__mutex *l, const char *reason)
 
 void gort__goready(G *g, bool next)
 {
+    if (gort__in_forked_child())
+        gort__forked_fatal("waking a goroutine");
     if (g->foreign) {
         gort__foreign_unblock();
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
@@ -1425,6 +1433,8 @@ void gort__foreign_unblock(void)
 
 bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *block)
 {
+    if (gort__in_forked_child())
+        gort__forked_fatal("starting a thread");
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -1462,6 +1472,7 @@ int gort_main(void (*fn)(void *), void *arg)
     P *pp = gort__pidleget();
     gort__unlock(&sched.lock);
     atomic_store(&sched.started, true);
+    gort__fork_init(); /* from now on a fork's child can only exec */
     int rc = newm(pp, false);
     if (rc != 0)
         return rc;

@@ -759,6 +759,16 @@ bool gort__pc_in_nosplit(uintptr_t pc);  /* in a registered GORT_NOSPLIT functio
  * hold a return address into unregistered code? */
 void gort__codemap_refresh(void);
 bool gort__foreign_caller(uintptr_t sp, uintptr_t fp, G *g);
+/* The same rebuild, unconditionally: the dlopen/dlclose wrappers
+ * (interpose_dl.c) call it before returning. */
+void gort__codemap_reload(void);
+/* modules.c: dlclose's bracket.  begin withdraws every registered module
+ * but the executable (not preemptible while a dlclose may unmap it); end
+ * gives back those still loaded and drops the rest.  revalidate drops
+ * entries of modules no longer loaded (a dlclose no wrapper saw). */
+void gort__modules_close_begin(void);
+void gort__modules_close_end(void);
+void gort__modules_revalidate(void);
 
 /* --- async preemption internals (preempt.c, signal_linux.c,
  * arch/arch_amd64.c, arch/preempt_amd64.S) -------------------------- */
@@ -877,6 +887,18 @@ void gort__vfdprint(int fd, const char *fmt, va_list ap);
 
 /* Runtime statistics counters not in P */
 #define GORT_CACHELINE 64
+
+/* fork (fork_linux.c): set in the child of a fork() made after gort_main
+ * started, where the runtime's other threads do not exist: the few places
+ * that would switch, wait for a thread, start one or wake a goroutine
+ * test it and end in gort__forked_fatal(what). */
+extern _Atomic bool gort__forked;
+void gort__fork_init(void);
+GORT_NORETURN GORT_NOINLINE_COLD void gort__forked_fatal(const char *what);
+static inline bool gort__in_forked_child(void)
+{
+    return unlikely(atomic_load_explicit(&gort__forked, memory_order_relaxed));
+}
 
 /* ---------------------------------------------------------------------
  * Semaphores (sema.c) — address-keyed semaphores and the cond notify list.

@@ -624,6 +624,10 @@ int gort_dump_goroutines(int fd)
  * code may hold malloc's or the loader's lock (see dwarf.c). */
 static void dwarf_open_unless_handler(void)
 {
+    /* In a fork's child another thread may have held the loader's lock
+     * at the fork (fork_linux.c). */
+    if (gort__in_forked_child())
+        return;
     stack_t ss;
     if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
         return;
@@ -704,7 +708,8 @@ static void fatal_enter(const char *msg)
  * (if any exist yet), then out of the process, as GORTTRACEBACK says. */
 static void others_and_flush(tbout *o, G *cur, bool system)
 {
-    if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
+    /* A fork's child: the other goroutines are the parent's. */
+    if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE) && !gort__in_forked_child()) {
         outf(o, "\n");
         dump_others(o, cur, cur, system);
     }

@@ -1,0 +1,85 @@
+/*
+ * fork_linux.c — what fork() leaves of the runtime in the child: nothing
+ * that runs.  The child of a fork() made after gort_main started may only
+ * exec (or _exit), as Go's own children do (syscall.forkAndExecInChild
+ * runs no Go code between fork and exec) and as POSIX already says for the
+ * child of any multithreaded process (only async-signal-safe calls until
+ * exec).  gort enforces it: in such a child every gort operation that
+ * would switch goroutines, wait for another thread, start a thread or a
+ * goroutine, or wake one is `gort: fatal error: ... in the child of
+ * fork()` with the caller's traceback, instead of the hang or the double
+ * side effects it used to be.
+ *
+ * How.  A pthread_atfork child handler (registered once, by gort_main)
+ * runs in the child before fork() returns, on the only thread there is:
+ *   - sets gort__forked, which five cold places test: mcall (every switch
+ *     away from a goroutine: park, yield, preemption, exit), futex waits
+ *     (a runtime lock held by a thread that was not copied, a note, a
+ *     plain thread's park: all wait for a thread that does not exist),
+ *     thread creation (newm, helper threads), gort_go and goready;
+ *   - raises the forking goroutine's preempt_off, so the libc wrappers
+ *     (interpose_linux.c) no longer bracket calls: entersyscall would
+ *     release a P and hand it to a scheduler that does not exist, and a
+ *     preemption signal the parent had in flight (m->signal_pending)
+ *     would be waited for for ever.  No SIGURG of ours reaches the child:
+ *     sysmon did not survive the fork, and the handler only acts on
+ *     signals queued by this very pid.
+ * The child's memory still holds the parent's other goroutines, run
+ * queues and locks; nothing of it is touched, so nothing of it runs.
+ * Tracebacks in the child print the calling goroutine only (the others
+ * are not in this process) and never load libdw (dlopen could wait for a
+ * loader lock another thread held at the fork).
+ *
+ * Rejected: reviving the runtime in the child (one P, the other
+ * goroutines dropped): every channel, semaphore and timer the parent's
+ * goroutines wait on would have to forget them, or the child's first
+ * send to such a channel would run the copy of a parent's goroutine, its
+ * side effects twice; runtime locks held at the fork by other Ms (and by
+ * plain threads inside channel calls) would have to be reset without
+ * knowing what they protected.  Go does not support it either.  Taking
+ * every runtime lock in a prepare handler: it would stop the world at
+ * every fork (the common fork+exec pays for nothing it uses) and still
+ * leave the other goroutines' copies.  A fork() wrapper instead of
+ * pthread_atfork: fork called inside libc (daemon(), forkpty) would miss
+ * it.  vfork(), posix_spawn(), system() and popen() do not run atfork
+ * handlers and need nothing: their children share the parent's memory
+ * and run only libc code until exec (glibc's clone(CLONE_VM|CLONE_VFORK)
+ * child), and the parent's thread waits in the kernel meanwhile.
+ * _Fork() and raw clone/fork system calls run no handler: their children
+ * are the program's to keep to exec (documented).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+_Atomic bool gort__forked;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_child(void)
+{
+    atomic_store_explicit(&gort__forked, true, memory_order_relaxed);
+    M *m = gort__getm();
+    G *g = m ? m->curg : NULL;
+    if (g) {
+        g->preempt_off++;
+        atomic_signal_fence(memory_order_seq_cst);
+    }
+}
+
+static void fork_register(void)
+{
+    if (pthread_atfork(NULL, NULL, fork_child) != 0)
+        gort__throw("pthread_atfork failed");
+}
+
+void gort__fork_init(void) { pthread_once(&fork_once, fork_register); }
+
+void gort__forked_fatal(const char *what)
+{
+    gort__throw("%s in the child of fork() (pid %d): the runtime's threads and other "
+                "goroutines stayed in the parent; after fork() a child may only exec or "
+                "_exit (use posix_spawn, or exec before any gort call)",
+                what, (int)getpid());
+}
