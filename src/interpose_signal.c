@@ -39,6 +39,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "threadstate.h"
 #include "interpose.h"
 
 #include <signal.h>
@@ -114,7 +115,7 @@ static int g_sigmask(M *m, G *g, int how, const sigset_t *set, sigset_t *oldset)
         e = REAL(pthread_sigmask)(SIG_SETMASK, &k, NULL);
         if (e != 0)
             return e;
-        m->ts_sigmask_applied = apply;
+        gort__ts_applied(m, apply);
     }
     g->ts_sigmask = nv;
     g->ts_sigmask_set = nv != m->sigmask_base;

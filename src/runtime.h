@@ -222,14 +222,20 @@ struct gort_g {
     /* thread-bound C state carried by the goroutine (threadstate.h):
      * errno and signal mask (threadstate.c); [own] */
     int ts_errno;           /* its errno while it is not running */
-    bool ts_sigmask_set;    /* it set a mask other than the base (interpose_signal.c) */
-    uint64_t ts_sigmask;    /* that mask as it sees it (SIGURG kept unblocked on the thread) */
+    uint64_t ts_sigmask;    /* the mask it set, as it sees it (SIGURG kept unblocked on the thread) */
+    /* The rare cases, one 16-bit test on the way in (gort__ts_in). */
+    union {
+        struct {
+            bool ts_sigmask_set; /* it set a mask other than the base (interpose_signal.c) */
+            bool cxx_saved;      /* C++ state saved below (cxx_eh.c) */
+        };
+        uint16_t ts_slow;
+    };
 
     /* C++ exception-handling globals (cxx_eh.c): the goroutine's caught
      * exceptions and uncaught count while it is switched out; [own] */
     void *cxx_caught;
     unsigned int cxx_uncaught;
-    bool cxx_saved;         /* either is non-zero: the one test on the way in */
 
     /* locked to its thread (lockosthread.c).  Written only by the
      * goroutine itself, on the M it runs on ([own]); read by the scheduler
@@ -312,6 +318,7 @@ struct gort_m {
     /* signal mask now on this thread, as set by gort__ts_in or the
      * pthread_sigmask wrapper (threadstate.c); this M only */
     uint64_t ts_sigmask_applied;
+    bool ts_mask_off;       /* ts_sigmask_applied != sigmask_base (gort__ts_applied) */
     /* locked to a goroutine (lockosthread.c) */
     G *lockedg;             /* the goroutine this M runs exclusively; written by
                                that goroutine on this M ([own]) */

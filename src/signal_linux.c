@@ -34,6 +34,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "threadstate.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -361,7 +362,7 @@ void gort__minit_signals(M *m)
      * running a goroutine with a mask of its own (threadstate.c). */
     m->sigmask_base = gort__ts_base_mask;
     kmask(SIG_SETMASK, m->sigmask_base, NULL);
-    m->ts_sigmask_applied = m->sigmask_base;
+    gort__ts_applied(m, m->sigmask_base);
 
     /* Kept open for the "is this thread on a CPU?" check before signalling
      * it (preempt.c): one descriptor per M. */

@@ -114,5 +114,13 @@ void gort__ts_setmask(M *m, uint64_t want)
      * signals (SIGCANCEL, SIGSETXID) out of every mask we record. */
     uint64_t k = want;
     if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &k, NULL, sizeof k) == 0)
-        m->ts_sigmask_applied = want;
+        gort__ts_applied(m, want);
+}
+
+void gort__ts_in_slow(G *g, M *m)
+{
+    uint64_t want = g->ts_sigmask_set ? g->ts_sigmask & ~GORT_SIGBIT(SIGURG) : m->sigmask_base;
+    if (want != m->ts_sigmask_applied)
+        gort__ts_setmask(m, want);
+    gort__cxx_in(g);
 }

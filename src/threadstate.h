@@ -81,15 +81,22 @@ static inline void gort__ts_out(G *g)
     gort__cxx_out(g);
 }
 
+/* The mask now on m's thread. */
+static inline void gort__ts_applied(M *m, uint64_t mask)
+{
+    m->ts_sigmask_applied = mask;
+    m->ts_mask_off = mask != m->sigmask_base;
+}
+
+void gort__ts_in_slow(G *g, M *m); /* threadstate.c */
+
 static inline void gort__ts_in(G *g)
 {
     M *m = g->m;
     *gort__errno_ptr() = g->ts_errno;
-    uint64_t want = unlikely(g->ts_sigmask_set) ? g->ts_sigmask & ~GORT_SIGBIT(SIGURG)
-                                                : m->sigmask_base;
-    if (unlikely(want != m->ts_sigmask_applied))
-        gort__ts_setmask(m, want);
-    gort__cxx_in(g);
+    /* A mask to put on or take off, C++ state to restore: rare. */
+    if (unlikely(g->ts_slow | m->ts_mask_off))
+        gort__ts_in_slow(g, m);
 }
 
 #endif
