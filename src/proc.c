@@ -1453,7 +1453,9 @@ bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *
  * Public runtime API
  * ------------------------------------------------------------------- */
 
-int gort_main(void (*fn)(void *), void *arg)
+/* What gort_main and gort_main_thread share: once per process, the
+ * runtime started and goroutine 1 made. */
+static int main_begin(void (*fn)(void *), void *arg, G **gp)
 {
     if (atomic_exchange(&main_called, true))
         return EBUSY;
@@ -1466,6 +1468,16 @@ int gort_main(void (*fn)(void *), void *arg)
     g->gopc = 0;
     g->parentgoid = 0;
     atomic_fetch_add(&sched.ncreated_nop, 1);
+    *gp = g;
+    return 0;
+}
+
+int gort_main(void (*fn)(void *), void *arg)
+{
+    G *g;
+    int rc = main_begin(fn, arg, &g);
+    if (rc != 0)
+        return rc;
     gort__noteclear(&sched.mainnote);
     gort__lock(&sched.lock);
     gort__globrunqput(g);
@@ -1473,7 +1485,7 @@ int gort_main(void (*fn)(void *), void *arg)
     gort__unlock(&sched.lock);
     atomic_store(&sched.started, true);
     gort__fork_init(); /* from now on a fork's child can only exec */
-    int rc = newm(pp, false);
+    rc = newm(pp, false);
     if (rc != 0)
         return rc;
     gort__sysmon_start();
@@ -1494,17 +1506,10 @@ int gort_main(void (*fn)(void *), void *arg)
  * stack is put back. */
 int gort_main_thread(void (*fn)(void *), void *arg)
 {
-    if (atomic_exchange(&main_called, true))
-        return EBUSY;
-    gort__schedinit();
-    G *g = newg(fn, arg);
-    if (!g)
-        return ENOMEM;
-    g->goid = 1;
-    g->is_main = true;
-    g->gopc = 0;
-    g->parentgoid = 0;
-    atomic_fetch_add(&sched.ncreated_nop, 1);
+    G *g;
+    int rc = main_begin(fn, arg, &g);
+    if (rc != 0)
+        return rc;
     gort__lock(&sched.lock);
     P *pp = gort__pidleget();
     main_is_m = true;

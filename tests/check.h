@@ -101,6 +101,28 @@ static inline void run_main(void (*fn)(void *), void *arg)
     CHECK(rc == 0, "gort_main returned %d", rc);
 }
 
+/* run_main in a forked child, with GORTMAXPROCS=procs and, unless NULL,
+ * GORTDEBUG=debug: a fresh runtime per setting.  Checks it exited 0. */
+__attribute__((unused)) static void run_main_child(void (*fn)(void *), void *arg,
+                                                   const char *procs, const char *debug)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        setenv("GORTMAXPROCS", procs, 1);
+        if (debug)
+            setenv("GORTDEBUG", debug, 1);
+        run_main(fn, arg);
+        fflush(NULL);
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "GORTMAXPROCS=%s GORTDEBUG=%s: status %#x",
+          procs, debug ? debug : "", st);
+}
+
 
 /* Recursion that really uses about n KiB of stack: each level keeps 1000
  * bytes the compiler cannot elide (their address escapes; clang otherwise

@@ -198,24 +198,6 @@ static void main_g(void *arg)
     CHECK(s.async_preempts > 0, "no preemption at all: nothing was tested");
 }
 
-static void run_config(const char *m, const char *procs)
-{
-    fflush(NULL);
-    pid_t pid = fork(); /* before gort_main: a fresh runtime per case */
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        mode = m;
-        setenv("GORTMAXPROCS", procs, 1);
-        setenv("GORTDEBUG", "quantum=200us", 1);
-        run_main(main_g, NULL);
-        fflush(NULL);
-        _exit(0);
-    }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s GORTMAXPROCS=%s: status %#x", m, procs, st);
-}
-
 int main(int argc, char **argv)
 {
     ssize_t n = readlink("/proc/self/exe", libdir, sizeof libdir - 1);
@@ -226,8 +208,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++) {
         if (argc > 1 && strcmp(argv[1], modes[i]) != 0)
             continue;
-        run_config(modes[i], "1");
-        run_config(modes[i], "2");
+        mode = modes[i]; /* the children inherit it */
+        run_main_child(main_g, NULL, "1", "quantum=200us");
+        run_main_child(main_g, NULL, "2", "quantum=200us");
     }
     printf("ok\n");
     return 0;

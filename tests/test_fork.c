@@ -216,6 +216,8 @@ static void *thread_forker(void *arg)
 static void main_g(void *arg)
 {
     (void)arg;
+    parent = getpid(); /* this child of main's, the goroutines' process */
+    CHECK(pipe2(sidefx, O_NONBLOCK) == 0);
     pingc = gort_chan_make(sizeof(int), 0);
     gort_chan *lonely = gort_chan_make(sizeof(int), 0);
     gort_go(pinger, NULL);
@@ -240,28 +242,10 @@ static void main_g(void *arg)
     CHECK(hung == 0 && wrong == 0, "%d hung, %d wrong", hung, wrong);
 }
 
-static void run_config(const char *procs)
-{
-    fflush(NULL);
-    pid_t pid = fork(); /* before gort_main: a fresh runtime per config */
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        setenv("GORTMAXPROCS", procs, 1);
-        parent = getpid();
-        CHECK(pipe2(sidefx, O_NONBLOCK) == 0);
-        run_main(main_g, NULL);
-        fflush(NULL);
-        _exit(0);
-    }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "GORTMAXPROCS=%s: status %#x", procs, st);
-}
-
 int main(void)
 {
-    run_config("1");
-    run_config("2");
+    run_main_child(main_g, NULL, "1", NULL);
+    run_main_child(main_g, NULL, "2", NULL);
     printf("ok\n");
     return 0;
 }

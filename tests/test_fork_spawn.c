@@ -70,27 +70,10 @@ static void main_g(void *arg)
     CHECK(atomic_load(&fails) == 0);
 }
 
-static void run_config(const char *procs)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        setenv("GORTMAXPROCS", procs, 1);
-        setenv("GORTDEBUG", "quantum=200us", 1);
-        run_main(main_g, NULL);
-        fflush(NULL);
-        _exit(0);
-    }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "GORTMAXPROCS=%s: status %#x", procs, st);
-}
-
 int main(void)
 {
-    run_config("1");
-    run_config("2");
+    run_main_child(main_g, NULL, "1", "quantum=200us");
+    run_main_child(main_g, NULL, "2", "quantum=200us");
     printf("ok\n");
     return 0;
 }

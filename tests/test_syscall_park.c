@@ -112,6 +112,7 @@ static void hog(void *arg)
 static void gmain(void *arg)
 {
     (void)arg;
+    watchdog_start("test_syscall_park", 60); /* in the child: dumps its goroutines */
     static gort_waitgroup others = GORT_WAITGROUP_INIT;
     for (bracketed = 0; bracketed < 2; bracketed++) {
         watchdog_phase(bracketed ? "ping-pong inside gort_syscall_enter brackets"
@@ -138,27 +139,9 @@ static void gmain(void *arg)
     }
 }
 
-static void run_config(const char *procs)
-{
-    fflush(NULL);
-    pid_t pid = fork(); /* before gort_main: a fresh runtime per setting */
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        setenv("GORTMAXPROCS", procs, 1);
-        setenv("GORTDEBUG", "quantum=200us", 1);
-        watchdog_start("test_syscall_park", 60);
-        run_main(gmain, NULL);
-        fflush(NULL);
-        _exit(0);
-    }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "GORTMAXPROCS=%s: status %#x", procs, st);
-}
-
 int main(void)
 {
-    run_config("1");
-    run_config("2");
+    run_main_child(gmain, NULL, "1", "quantum=200us");
+    run_main_child(gmain, NULL, "2", "quantum=200us");
     return 0;
 }
