@@ -72,6 +72,25 @@ static void pipe_writer(void *arg)
               t_);                                                                     \
     } while (0)
 
+/* Spin call-free until stopped `want` times (a gap of over 150 us in its
+ * clock: preempted), at most 5 s, checking after each stop that it is on
+ * its thread tid still; returns the stops seen. */
+static int spin_until_preempted(int want, pid_t tid)
+{
+    int gaps = 0;
+    int64_t last = gort_nanotime(), end = last + 5000000000LL;
+    while (gaps < want && last < end) {
+        spin(2000);
+        int64_t now = gort_nanotime();
+        if (now - last > 150000) {
+            gaps++;
+            SAME_THREAD("preemption");
+        }
+        last = now;
+    }
+    return gaps;
+}
+
 /* ---- part 1: semantics while locked ---------------------------------- */
 static void semantics(void *arg)
 {
@@ -125,17 +144,7 @@ static void semantics(void *arg)
      * stopped (a gap in its clock) at least 20 times. */
     gort_stats st0, st1;
     gort_read_stats(&st0);
-    int gaps = 0;
-    int64_t last = gort_nanotime(), end = last + 5000000000LL;
-    while (gaps < 20 && last < end) {
-        spin(2000);
-        int64_t now = gort_nanotime();
-        if (now - last > 150000) {
-            gaps++;
-            SAME_THREAD("preemption");
-        }
-        last = now;
-    }
+    int gaps = spin_until_preempted(20, tid);
     gort_read_stats(&st1);
     CHECK(gaps >= 20, "only %d gaps", gaps);
     CHECK(st1.async_preempts > st0.async_preempts);
@@ -298,17 +307,7 @@ static void main_g1(void *arg)
     /* gort_unlock_thread cannot undo gort_main_thread's lock. */
     gort_lock_thread();
     gort_unlock_thread();
-    int gaps = 0;
-    int64_t last = gort_nanotime(), end = last + 5000000000LL;
-    while (gaps < 10 && last < end) {
-        spin(2000);
-        int64_t now = gort_nanotime();
-        if (now - last > 150000) {
-            gaps++;
-            SAME_THREAD("preemption");
-        }
-        last = now;
-    }
+    int gaps = spin_until_preempted(10, tid);
     CHECK(gaps >= 10);
     atomic_store(&others_stop, 1);
     for (int i = 0; i < 3; i++)
