@@ -1170,20 +1170,15 @@ static void park_insyscall_m(G *g)
     if (!ok) {
         /* Not parked after all: it runs on, with its old P if that is
          * still free, else as exitsyscall's slow path would. */
-        uint32_t want = P_SYSCALL;
-        if (oldp && atomic_compare_exchange_strong(&oldp->status, &want, P_RUNNING)) {
-            m->p = oldp;
-            __atomic_store_n(&oldp->m, m, __ATOMIC_RELEASE);
+        if (oldp && gort__syscall_retake(m, oldp))
             execute(g);
-        }
         exitsyscall0(g);
     }
     if (unlikely(m->locks != 0))
         gort__throw("goroutine %llu blocked (%s) with the world stopped or a runtime lock held",
                     (unsigned long long)g->goid, g->waitreason ? g->waitreason : "?");
-    uint32_t want = P_SYSCALL;
-    if (oldp && atomic_compare_exchange_strong(&oldp->status, &want, P_IDLE))
-        gort__handoffp(oldp);
+    if (oldp)
+        gort__syscall_handoff(oldp);
     if (atomic_load(&sched.exiting))
         park_forever(NULL);
     if (unlikely(m->lockedg != NULL)) {

@@ -631,6 +631,10 @@ P *gort__syscall_abandon(M *m);
 /* ... unless the P it released is still free: take it back and leave
  * the bracket (true), as the fast exitsyscall does; never parks. */
 bool gort__syscall_tryexit(M *m);
+/* The P a goroutine released on entering a call, while still P_SYSCALL:
+ * take it for m (true) / hand it on to whoever can use it. */
+bool gort__syscall_retake(M *m, P *pp);
+void gort__syscall_handoff(P *pp);
 /* Locked goroutines (lockosthread.c, proc.c; Go's LockOSThread).  On
  * the goroutine g running on m: lock it to m / unlock it if no count
  * remains.  Inline: the pthread-lock wrappers call them on every first
@@ -811,6 +815,9 @@ extern size_t gort__asyncpreempt_frame; /* trampoline frame bytes (arch_amd64.c)
 /* Does a signal context block signals the M does not (a program's own
  * handler running on the goroutine's stack)?  Signals 1..64 are the whole
  * kernel mask on x86-64. */
+/* rt_sigprocmask on the kernel's 64-bit mask word (signal_linux.c):
+ * no libc filtering, errno untouched on success. */
+int gort__kmask(int how, uint64_t set, uint64_t *old);
 static inline uint64_t gort__sigmask_word(const sigset_t *s)
 {
     uint64_t w;

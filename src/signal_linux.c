@@ -76,15 +76,15 @@ static void prog_read(struct sigaction *out)
 
 /* rt_sigprocmask straight to the kernel: the runtime's own use, never the
  * wrappers' bookkeeping of a goroutine's mask. */
-static void kmask(int how, uint64_t set, uint64_t *old)
+int gort__kmask(int how, uint64_t set, uint64_t *old)
 {
-    syscall(SYS_rt_sigprocmask, how, &set, old, sizeof set);
+    return (int)syscall(SYS_rt_sigprocmask, how, &set, old, sizeof set);
 }
 
 /* Writers: SIGURG blocked on this thread, then prog_wlock. */
 static void wlock(uint64_t *saved)
 {
-    kmask(SIG_BLOCK, GORT_SIGBIT(SIGURG), saved);
+    gort__kmask(SIG_BLOCK, GORT_SIGBIT(SIGURG), saved);
     while (atomic_exchange_explicit(&prog_wlock, 1, memory_order_acquire))
         __builtin_ia32_pause();
 }
@@ -92,7 +92,7 @@ static void wlock(uint64_t *saved)
 static void wunlock(uint64_t saved)
 {
     atomic_store_explicit(&prog_wlock, 0, memory_order_release);
-    kmask(SIG_SETMASK, saved, NULL);
+    gort__kmask(SIG_SETMASK, saved, NULL);
 }
 
 static void store_locked(const struct sigaction *act, struct sigaction *old)
@@ -155,15 +155,15 @@ static void chain_prev(int sig, siginfo_t *info, void *ctx)
      * itself stays blocked unless it asked for SA_NODEFER). */
     uint64_t old, add = gort__sigmask_word(&pa.sa_mask);
     if (pa.sa_flags & SA_NODEFER)
-        kmask(SIG_UNBLOCK, GORT_SIGBIT(SIGURG), &old);
+        gort__kmask(SIG_UNBLOCK, GORT_SIGBIT(SIGURG), &old);
     else
-        kmask(SIG_BLOCK, 0, &old);
-    kmask(SIG_BLOCK, add & ~(GORT_SIGBIT(SIGKILL) | GORT_SIGBIT(SIGSTOP)), NULL);
+        gort__kmask(SIG_BLOCK, 0, &old);
+    gort__kmask(SIG_BLOCK, add & ~(GORT_SIGBIT(SIGKILL) | GORT_SIGBIT(SIGSTOP)), NULL);
     if (pa.sa_flags & SA_SIGINFO)
         pa.sa_sigaction(sig, info, ctx);
     else
         pa.sa_handler(sig);
-    kmask(SIG_SETMASK, old, NULL);
+    gort__kmask(SIG_SETMASK, old, NULL);
 }
 
 /* Was the interrupted thread blocked in a system call that our signal
@@ -361,7 +361,7 @@ void gort__minit_signals(M *m)
     /* Set, not inherited: the thread that created this one may have been
      * running a goroutine with a mask of its own (threadstate.c). */
     m->sigmask_base = gort__ts_base_mask;
-    kmask(SIG_SETMASK, m->sigmask_base, NULL);
+    gort__kmask(SIG_SETMASK, m->sigmask_base, NULL);
     gort__ts_applied(m, m->sigmask_base);
 
     /* Kept open for the "is this thread on a CPU?" check before signalling

@@ -142,7 +142,7 @@ GORT_NOINLINE_COLD void gort__syscall_gcwait(P *pp)
     gort__unlock(&sched.lock);
 }
 
-static GORT_NOINLINE_COLD void handoff_now(P *pp)
+GORT_NOINLINE_COLD void gort__syscall_handoff(P *pp)
 {
     uint32_t want = P_SYSCALL;
     if (atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
@@ -225,7 +225,7 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
         gort__syscall_gcwait(pp);
     if (block) {
         if (p_has_work(pp, gort_nanotime()))
-            handoff_now(pp);
+            gort__syscall_handoff(pp);
     } else if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) != SYSMON_POLL) &&
                p_has_work(pp, 0)) {
         /* sysmon sleeps longer than the retake bound: the work behind
@@ -331,13 +331,20 @@ static void exitsyscall_slow1(M *m, G *g, P *oldp)
 }
 
 /* The fast way back: the P released on entry is still P_SYSCALL. */
-static inline bool take_oldp(M *m, P *pp)
+bool gort__syscall_retake(M *m, P *pp)
 {
     uint32_t want = P_SYSCALL;
     if (!atomic_compare_exchange_strong(&pp->status, &want, P_RUNNING))
         return false;
     m->p = pp;
     __atomic_store_n(&pp->m, m, __ATOMIC_RELEASE);
+    return true;
+}
+
+static inline bool take_oldp(M *m, P *pp)
+{
+    if (!gort__syscall_retake(m, pp))
+        return false;
     /* A new slice for sysmon: time in the kernel is not CPU hogged. */
     atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
                           memory_order_relaxed);

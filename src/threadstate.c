@@ -112,8 +112,7 @@ void gort__ts_setmask(M *m, uint64_t want)
 {
     /* The kernel's mask is 64 bits; glibc's filtered the bits of its own
      * signals (SIGCANCEL, SIGSETXID) out of every mask we record. */
-    uint64_t k = want;
-    if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &k, NULL, sizeof k) == 0)
+    if (gort__kmask(SIG_SETMASK, want, NULL) == 0)
         gort__ts_applied(m, want);
 }
 
