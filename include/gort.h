@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_ERRNO_ROUTE)
 #include <errno.h>
 #endif
@@ -107,6 +109,7 @@ typedef struct gort_stats {
     uint64_t syscalls;         /* system / foreign calls entered by goroutines */
     uint64_t handoffs;         /* Ps handed to another thread during such a call */
     uint64_t in_syscall;       /* goroutines inside such a call now */
+    uint64_t io_wait;          /* goroutines and threads parked on the netpoller now */
 } gort_stats;
 
 GORT_API void gort_read_stats(gort_stats *s);
@@ -272,6 +275,70 @@ GORT_API void gort_syscall_exit(void);
 
 /* fn(arg) inside the bracket; returns its result, errno as fn left it. */
 GORT_API void *gort_blocking(void *(*fn)(void *), void *arg);
+
+/* ======================================================================
+ * Network and file-descriptor I/O (Go's netpoller, internal/poll, net)
+ * A goroutine waiting for a socket or pipe parks on the netpoller (epoll):
+ * it costs its stack and no thread, and its P runs other goroutines.
+ *
+ * An fd is registered on its first use by one of these calls: it is put
+ * in non-blocking mode (O_NONBLOCK stays set for its life; these calls
+ * behave as blocking ones) and added to the poller once.  Files that
+ * cannot be polled (regular files, most devices) work too: the call is
+ * made as a blocking system call that hands the P on.
+ *
+ * Close a registered fd with gort_close (or close(): gort's wrapper does
+ * the same).  Goroutines parked on it wake with ECANCELED, and events for
+ * the old file never reach a new one that gets the same number.  A close
+ * gort cannot see (syscall(SYS_close), a library's inline system call)
+ * leaves the number registered: a later file with that number would wait
+ * for events that never come.  Do not do that.
+ *
+ * Deadlines are absolute gort_nanotime() times; -1 means none.  Calls from
+ * threads that are not goroutines work too and block the thread.  No call
+ * raises SIGPIPE: a write to a closed peer fails with EPIPE.
+ * ====================================================================== */
+
+enum { GORT_READ = 1, GORT_WRITE = 2 };
+
+/* Park until fd is ready for `events` (GORT_READ, GORT_WRITE or both; a
+ * hang-up or error counts as ready).  Returns 0, ETIMEDOUT once past
+ * deadline, ECANCELED if gort_close(fd) ran meanwhile, EBADF, EINVAL.
+ * The fd's own deadlines (gort_set_deadline) apply as well. */
+GORT_API int gort_fd_wait(int fd, int events, int64_t deadline);
+
+/* read(2) and write(2) that park the goroutine, not the thread.  -1 with
+ * errno ETIMEDOUT past the fd's deadline, ECANCELED if it was closed
+ * meanwhile, or the system call's error; 0 from gort_read is end of file.
+ * gort_write writes all n bytes unless an error stops it: it then returns
+ * the bytes written if any (errno says why it stopped), else -1. */
+GORT_API ssize_t gort_read(int fd, void *buf, size_t n);
+GORT_API ssize_t gort_write(int fd, const void *buf, size_t n);
+/* accept4(2): the new fd is non-blocking and close-on-exec, and already
+ * registered.  EMFILE/ENFILE are returned at once, never retried. */
+GORT_API int gort_accept(int fd, struct sockaddr *sa, socklen_t *len);
+/* connect(2) that parks until the connection is made or fails; the fd's
+ * write deadline bounds it (ETIMEDOUT). */
+GORT_API int gort_connect(int fd, const struct sockaddr *sa, socklen_t len);
+/* Per-fd deadlines for the calls above (Go's SetReadDeadline and
+ * SetWriteDeadline; both for GORT_READ|GORT_WRITE): past it they fail
+ * with ETIMEDOUT, including calls already parked.  -1 clears it.
+ * Returns 0, EBADF or EINVAL. */
+GORT_API int gort_set_deadline(int fd, int events, int64_t deadline);
+/* close(2) that first wakes the goroutines parked on fd (ECANCELED). */
+GORT_API int gort_close(int fd);
+
+/* Go's net.Listen and net.Dial.  network: "tcp", "tcp4", "tcp6", "unix".
+ * address: "host:port" ("[::1]:80"; an empty host listens on every
+ * address; port 0 picks a free one, see getsockname) or, for "unix", a
+ * path.  The fd is non-blocking, close-on-exec and registered.  Name
+ * resolution is a blocking call: it does not hold a P.  gort_dial tries
+ * each resolved address until one connects or deadline passes.  -1 with
+ * errno on failure (EINVAL for a malformed address, EAFNOSUPPORT for an
+ * unknown network, ENOENT if the name does not resolve, ETIMEDOUT, or the
+ * socket calls' errors). */
+GORT_API int gort_listen(const char *network, const char *address);
+GORT_API int gort_dial(const char *network, const char *address, int64_t deadline);
 
 /* ======================================================================
  * Threads (Go's runtime.LockOSThread)
