@@ -380,11 +380,19 @@ static void set_int(int fd, int level, int opt, int v)
     (void)setsockopt(fd, level, opt, &v, sizeof v);
 }
 
-/* Make fd known to the netpoller, so that the fd the caller gets is
- * registered (clearing its deadlines is a first use).  0 or an errno. */
+/* Register fd with the netpoller (netpoll.c) as gort_accept does for
+ * its fds: known to be a non-blocking socket, so one epoll_ctl and no
+ * probing.  0 or an errno value. */
 static int net_register(int fd)
 {
-    return gort_set_deadline(fd, GORT_READ | GORT_WRITE, -1);
+    gort__pollfd *pd = gort__pd_get(fd);
+    if (!pd)
+        return ENOMEM;
+    int e = gort__pd_acquire(pd, PD_KNOWN_SOCKET | PD_KNOWN_NONBLOCK);
+    if (e)
+        return e;
+    gort__pd_release(pd);
+    return 0;
 }
 
 /* Close fd keeping errno; fd may or may not be registered yet. */
@@ -512,7 +520,9 @@ static int dial_one(const struct sockaddr *sa, socklen_t len, int64_t deadline)
         int fd = new_socket(sa->sa_family);
         if (fd < 0)
             return -1;
-        int e = gort_set_deadline(fd, GORT_WRITE, deadline); /* also registers */
+        int e = net_register(fd);
+        if (!e)
+            e = gort_set_deadline(fd, GORT_WRITE, deadline);
         if (e)
             return close_fail(fd, e);
         if (gort_connect(fd, sa, len) < 0) {
@@ -562,8 +572,8 @@ int gort_dial(const char *network, const char *address, int64_t deadline)
         return fail(network ? EAFNOSUPPORT : EINVAL);
     if (!address)
         return fail(EINVAL);
-    if (deadline < -1)
-        return fail(EINVAL);
+    if (deadline < 0)
+        deadline = -1; /* none, as gort_set_deadline reads it */
     if (deadline >= 0 && gort_nanotime() >= deadline)
         return fail(ETIMEDOUT);
     if (net == NET_UNIX) {

@@ -8,7 +8,9 @@
  * goroutine waits in such a dial, another runs at GORTMAXPROCS=1; a dial
  * from a plain thread times out the same way; and a name lookup that
  * hangs is bounded by the deadline too (a stand-in resolver blocks until
- * the test releases it), its helper finishing and freeing afterwards. */
+ * the test releases it), its helper finishing and freeing afterwards;
+ * with two addresses, a black hole first, the first gets its share of
+ * the time (Go's partialDeadline) and the second connects after it. */
 #define _GNU_SOURCE
 #include "check.h"
 
@@ -160,6 +162,69 @@ static void test_lookup_deadline(void)
     gort__net_getaddrinfo = getaddrinfo;
 }
 
+/* ---- Several addresses: each gets a share of the time left ----------- */
+
+static const char *chain_hosts[2];
+
+static int chain_getaddrinfo(const char *host, const char *port, const struct addrinfo *hints,
+                             struct addrinfo **res)
+{
+    struct addrinfo h = *hints, *a = NULL, *b = NULL;
+    h.ai_flags |= AI_NUMERICHOST;
+    h.ai_family = AF_INET;
+    CHECK_CALL(getaddrinfo(chain_hosts[0], port, &h, &a), 0);
+    CHECK_CALL(getaddrinfo(chain_hosts[1], port, &h, &b), 0);
+    CHECK(a->ai_next == NULL);
+    a->ai_next = b;
+    *res = a;
+    return 0;
+}
+
+static void test_shares(void)
+{
+    /* 127.0.0.2 is loopback too (127/8); listen there on the full port. */
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)full_port);
+    CHECK(inet_pton(AF_INET, "127.0.0.2", &a.sin_addr) == 1);
+    int ln2 = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(ln2 >= 0);
+    CHECK_CALL(bind(ln2, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_CALL(listen(ln2, 16), 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "two.example:%d", full_port);
+    gort__net_getaddrinfo = chain_getaddrinfo;
+
+    /* Refused, then connected: at once. */
+    chain_hosts[0] = "127.0.0.3";
+    chain_hosts[1] = "127.0.0.2";
+    int fd = gort_dial("tcp", addr, -1);
+    CHECK(fd >= 0, "dial: %s", strerror(errno));
+    CHECK_CALL(gort_close(fd), 0);
+
+    /* Black hole, then a listener: the first gets half of 4.4 s (at
+     * least Go's 2 s minimum), the second connects after it. */
+    chain_hosts[0] = "127.0.0.1";
+    int64_t t0 = gort_nanotime();
+    fd = gort_dial("tcp", addr, t0 + 4400 * MS);
+    int64_t took = gort_nanotime() - t0;
+    CHECK(fd >= 0, "dial: %s", strerror(errno));
+    CHECK(took >= 2200 * MS && took < 4400 * MS, "took %lld ms", (long long)took / MS);
+    CHECK_CALL(gort_close(fd), 0);
+
+    /* Less than the minimum left: the first address gets it all, and its
+     * timeout is the error. */
+    t0 = gort_nanotime();
+    fd = gort_dial("tcp", addr, t0 + 300 * MS);
+    int e = errno;
+    took = gort_nanotime() - t0;
+    CHECK(fd == -1 && e == ETIMEDOUT, "dial: %d %s", fd, strerror(e));
+    CHECK(took >= 300 * MS && took < 3300 * MS, "took %lld ms", (long long)took / MS);
+    gort__net_getaddrinfo = getaddrinfo;
+    close(ln2);
+}
+
 static void main_g(void *arg)
 {
     int ln = full_listener();
@@ -180,6 +245,8 @@ static void main_g(void *arg)
     pthread_t t;
     CHECK_CALL(pthread_create(&t, NULL, thread_dial, NULL), 0);
     CHECK_CALL(pthread_join(t, NULL), 0);
+
+    test_shares();
 
     /* Still full: the timeouts were the dropped SYNs'. */
     queue_state(ln, &queued, &backlog);
