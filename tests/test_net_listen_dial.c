@@ -5,7 +5,8 @@
  * dual-stack and "tcp6" is not; each documented error (EINVAL for
  * malformed addresses, EAFNOSUPPORT, ENOENT for a name under .invalid,
  * ECONNREFUSED, EADDRINUSE, ETIMEDOUT for a past deadline); and the same
- * from a plain thread that is not a goroutine.  IPv6 parts are skipped,
+ * from a plain thread that is not a goroutine, and from main() before
+ * gort_main has started the runtime.  IPv6 parts are skipped,
  * with a message, where the machine has no IPv6 loopback. */
 #define _GNU_SOURCE
 #include "check.h"
@@ -338,6 +339,8 @@ int main(void)
 {
     watchdog_start("test_net_listen_dial", 60);
     have_ipv6 = probe_ipv6();
+    /* Before gort_main: the calling thread polls for itself. */
+    run_all();
     run_main(main_g, NULL);
     return 0;
 }
