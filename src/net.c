@@ -22,7 +22,9 @@
  * (temporary: a server did not answer); EAI_MEMORY -> ENOMEM; EAI_SYSTEM
  * -> its errno; EAI_FAIL and anything else -> EIO.  An IP literal of the
  * other family ("tcp4" with "[::1]:80") is EAFNOSUPPORT, as connect(2)
- * says for a mismatched address.
+ * says for a mismatched address.  A unix listener whose backlog is full
+ * fails a dial with EAGAIN at once (Linux cannot wait for room; Go
+ * returns the same error).
  *
  * gort_dial's deadline bounds the lookup too when the caller is a
  * goroutine: the lookup runs on a helper goroutine (getaddrinfo cannot be
@@ -197,9 +199,8 @@ static int split_host_port(const char *addr, hostport *hp)
     if (inet_pton(AF_INET6, tmp, buf) == 1) {
         hp->literal = AF_INET6;
         hp->wildcard = !zone && IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)buf);
-    } else if (addr[0] == '[') {
-        return EINVAL; /* brackets hold an IP literal only */
     }
+    /* Brackets may hold a name too: Go's SplitHostPort accepts that. */
     return 0;
 }
 

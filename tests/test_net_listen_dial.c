@@ -113,6 +113,11 @@ static void test_tcp4(void)
     snprintf(addr, sizeof addr, "localhost:%d", local_port(ln));
     roundtrip(ln, "tcp", addr, true);
     roundtrip(ln, "tcp4", addr, true);
+    /* Brackets may hold any host, as in Go. */
+    snprintf(addr, sizeof addr, "[localhost]:%d", local_port(ln));
+    roundtrip(ln, "tcp", addr, true);
+    snprintf(addr, sizeof addr, "[127.0.0.1]:%d", local_port(ln));
+    roundtrip(ln, "tcp4", addr, true);
     CHECK_CALL(gort_close(ln), 0);
 
     /* Listening on a name: Go's choice, its first IPv4 address. */
@@ -204,6 +209,26 @@ static void test_unix(void)
     CHECK_CALL(unlink(sock), 0);
     CHECK_CALL(gort_dial("unix", sock, -1), -1);
     CHECK_EQ(errno, ENOENT);
+
+    /* A full backlog: EAGAIN at once (a deadline does not wait for room). */
+    int raw = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(raw >= 0);
+    struct sockaddr_un ra;
+    memset(&ra, 0, sizeof ra);
+    ra.sun_family = AF_UNIX;
+    strcpy(ra.sun_path, sock);
+    CHECK_CALL(bind(raw, (struct sockaddr *)&ra, sizeof ra), 0);
+    CHECK_CALL(listen(raw, 0), 0);
+    int queued[8], nq = 0, fd;
+    while ((fd = gort_dial("unix", sock, gort_nanotime() + 10000000000LL)) >= 0) {
+        CHECK(nq < 8, "the backlog never fills");
+        queued[nq++] = fd;
+    }
+    CHECK_EQ(errno, EAGAIN);
+    for (int i = 0; i < nq; i++)
+        CHECK_CALL(gort_close(queued[i]), 0);
+    close(raw);
+    CHECK_CALL(unlink(sock), 0);
     CHECK_CALL(rmdir(path), 0);
 
     /* Linux's abstract namespace: '@' for the leading NUL; no file. */
@@ -257,7 +282,6 @@ static void test_errors(void)
         "127.0.0.1:123456",
         "127.0.0.1:-1",
         "127.0.0.1:+80",
-        "[localhost]:80",  /* brackets around a name */
         "[[::1]]:80",
         "1.2.3.4:80:90",
         "",
