@@ -123,14 +123,18 @@ static int pd_register(gort__pollfd *pd, int known)
                 return (int)-r;
         }
     }
-    if (known & PD_KNOWN_SOCKET) {
-        pd->is_socket = true;
+    if (known & PD_KNOWN_STREAM) {
+        pd->is_socket = pd->is_stream = true;
     } else {
-        int type;
+        /* Even for a known socket: SOCK_SEQPACKET reads come back short
+         * with more records queued. */
+        int type = 0;
         socklen_t len = sizeof type;
         pd->is_socket = gort__sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type,
                                    (long)&len, 0) == 0;
+        pd->is_stream = pd->is_socket && type == SOCK_STREAM;
     }
+    atomic_store_explicit(&pd->rdrained, 0, memory_order_relaxed);
     int err = backend_err ? backend_err
                           : gort__netpoll_open(fd, (uint64_t)pd->gen << 32 | (uint32_t)fd);
     if (err == EPERM) {
@@ -172,6 +176,7 @@ static int pd_finish_close(gort__pollfd *pd)
     pd->registered = false;
     pd->pollable = false;
     pd->is_socket = false;
+    pd->is_stream = false;
     pd->rdeadline = pd->wdeadline = -1;
     gort__unlock(&pd->lock);
     if (pollable)

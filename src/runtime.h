@@ -478,6 +478,7 @@ struct gort__pollfd {
     bool registered;             /* set up for this incarnation (non-blocking, in epoll) */
     bool pollable;               /* epoll took it (false: regular file...) */
     bool is_socket;              /* writes use MSG_NOSIGNAL */
+    bool is_stream;              /* SOCK_STREAM: a short read empties the queue */
     bool noclose;                /* closing, but someone else closes the number */
     int64_t rdeadline, wdeadline;/* gort_set_deadline's; -1 none */
     gort__pollwaiter *waiters;   /* parked, both directions */
@@ -490,7 +491,12 @@ struct gort__pollfd {
      * system call and parks only if they have not moved since: no
      * readiness is lost between EAGAIN and the park. */
     _Atomic uint32_t rseq, wseq;
+    /* PD_DRAINED | rseq sampled before a read of a stream socket that came
+     * back short: the queue was empty then, so until an edge moves rseq a
+     * read would only say EAGAIN (fd_linux.c skips it). */
+    _Atomic uint64_t rdrained;
 };
+#define GORT_PD_DRAINED (1ull << 32)
 #define GORT_PD_CLOSING 0x80000000u
 
 /* The pd of fd (allocated if need be), NULL if fd is out of range. */
@@ -500,7 +506,7 @@ gort__pollfd *gort__pd_peek(int fd);
 /* Take a reference for a call: register the fd if it is new (flags:
  * what the caller knows of it, PD_KNOWN_*).  0, or an errno value
  * (ECANCELED: a close began; EBADF). */
-enum { PD_KNOWN_SOCKET = 1, PD_KNOWN_NONBLOCK = 2 };
+enum { PD_KNOWN_SOCKET = 1, PD_KNOWN_NONBLOCK = 2, PD_KNOWN_STREAM = 4 };
 int gort__pd_acquire(gort__pollfd *pd, int known);
 void gort__pd_release(gort__pollfd *pd);
 /* Park the caller until an edge moves the seq of `mode` away from what it
