@@ -160,7 +160,7 @@ ssize_t gort_read(int fd, void *buf, size_t n)
     if (err)
         return fail(err);
     long r;
-    if (likely(pd->is_stream)) {
+    if (likely(pd->is_stream && n > 0)) {
         for (;;) {
             if (unlikely(atomic_load_explicit(&pd->refs, memory_order_relaxed) & GORT_PD_CLOSING)) {
                 r = -ECANCELED;

@@ -30,9 +30,10 @@
  * waiters it concerns; they re-read the deadline and park again.
  *
  * Close: references (pd->refs) count calls in flight; a close marks the pd
- * closing, wakes its waiters (ECANCELED), and the last reference makes the
- * real close(2).  Until then the number stays taken, so no call in flight
- * can act on a new file that got it.
+ * closing, wakes its waiters (ECANCELED), waits for the calls in flight
+ * to let go (the last one readies it), then makes the close(2).  Until
+ * then the number stays taken, so no call in flight can act on a new file
+ * that got it; once gort_close returns it is free, as after close(2).
  *
  * Rejected: a poller thread (a thread hop per wake-up, and a thread that
  * exists for idle programs too); one-shot registration re-armed at each
@@ -191,8 +192,17 @@ static int pd_finish_close(gort__pollfd *pd)
 void gort__pd_release(gort__pollfd *pd)
 {
     uint32_t r = atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel);
-    if (unlikely(r == (GORT_PD_CLOSING | 1)))
-        pd_finish_close(pd);
+    if (unlikely(r == (GORT_PD_CLOSING | 1))) {
+        /* The last call out of a closing fd: the close waits for it. */
+        gort__lock(&pd->lock);
+        G *c = pd->closer;
+        pd->closer = NULL;
+        gort__unlock(&pd->lock);
+        if (c)
+            gort__goready(c, false);
+        else
+            pd_finish_close(pd); /* not reached: the closer leaves last */
+    }
 }
 
 /* ---------------------------------------------------------------------
@@ -338,6 +348,13 @@ void gort__pd_setdeadline(gort__pollfd *pd, int mode, int64_t deadline)
     ready_list(list);
 }
 
+static bool close_commit(G *g, void *arg)
+{
+    (void)g;
+    gort__unlock_raw(&((gort__pollfd *)arg)->lock);
+    return true;
+}
+
 static int pd_close(gort__pollfd *pd, bool noclose)
 {
     uint32_t r = atomic_load(&pd->refs);
@@ -353,9 +370,21 @@ static int pd_close(gort__pollfd *pd, bool noclose)
     take_waiters(pd, GORT_READ | GORT_WRITE, &list, &n);
     gort__unlock(&pd->lock);
     ready_list(list);
-    if (atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel) == (GORT_PD_CLOSING | 1))
-        return pd_finish_close(pd);
-    return 0;
+    /* Wait for the calls still in flight (just woken, or inside a system
+     * call) to let go; the last one readies us.  Registered as closer
+     * before our own reference goes, under the lock the last one takes. */
+    G *g = gort__getg();
+    if (!g)
+        gort__throw("netpoll: no G to wait in close");
+    gort__lock_raw(&pd->lock);
+    pd->closer = g;
+    if (atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel) == (GORT_PD_CLOSING | 1)) {
+        pd->closer = NULL;
+        gort__unlock_raw(&pd->lock);
+    } else {
+        gort__gopark(close_commit, pd, "IO wait");
+    }
+    return pd_finish_close(pd);
 }
 
 int gort__pd_close(gort__pollfd *pd)

@@ -480,12 +480,14 @@ struct gort__pollfd {
     bool is_socket;              /* writes use MSG_NOSIGNAL */
     bool is_stream;              /* SOCK_STREAM: a short read empties the queue */
     bool noclose;                /* closing, but someone else closes the number */
+    G *closer;                   /* the close waiting for the calls in flight to leave */
     int64_t rdeadline, wdeadline;/* gort_set_deadline's; -1 none */
     gort__pollwaiter *waiters;   /* parked, both directions */
     /* Calls in flight on this incarnation, plus PD_CLOSING once a close
-     * began: the real close(2) is made by whoever drops the last
-     * reference, so no call in flight can reach a new file that got the
-     * same number (Go's fdMutex). */
+     * began.  The close wakes the parked calls and waits for the last of
+     * them to let go before it makes the close(2): no call in flight can
+     * reach a new file that got the number, and the number is free when
+     * gort_close returns, as after close(2) (Go's fdMutex + csema). */
     _Atomic uint32_t refs;
     /* Readiness edges seen by the poller.  A call samples them before its
      * system call and parks only if they have not moved since: no
