@@ -337,8 +337,10 @@ static int resolve(int net, const hostport *hp, int64_t deadline, struct addrinf
     if (hp->literal || !hp->host[0]) {
         hints.ai_flags |= AI_NUMERICHOST;
         const char *h = hp->host[0] ? hp->host : NULL;
-        if (numeric_port) /* nothing to read or ask: no bracket */
-            return eai_errno(getaddrinfo(h, hp->port, &hints, res), get_errno());
+        if (numeric_port) { /* nothing to read or ask: no bracket */
+            int rc = getaddrinfo(h, hp->port, &hints, res);
+            return eai_errno(rc, rc == EAI_SYSTEM ? get_errno() : 0);
+        }
         return lookup_blocking(h, hp->port, &hints, res); /* /etc/services */
     }
     if (under_domain(hp->host, "invalid") || under_domain(hp->host, "onion"))
@@ -351,12 +353,14 @@ static int resolve(int net, const hostport *hp, int64_t deadline, struct addrinf
     return lookup_blocking(hp->host, hp->port, &hints, res);
 }
 
-/* A unix socket address; 0 or EINVAL.  "@name" is abstract: sun_path
- * starts with a NUL and the length, not a terminator, ends the name. */
+/* A unix socket address; 0 or EINVAL.  A path needs its terminating NUL
+ * in sun_path (107 bytes at most, as in Go); "@name" is abstract:
+ * sun_path starts with a NUL and the length, not a terminator, ends the
+ * name, so it may fill sun_path. */
 static int unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
 {
     size_t n = strlen(path);
-    if (n == 0 || n >= sizeof sun->sun_path)
+    if (n == 0 || n > sizeof sun->sun_path || (path[0] != '@' && n == sizeof sun->sun_path))
         return EINVAL;
     memset(sun, 0, sizeof *sun);
     sun->sun_family = AF_UNIX;

@@ -185,6 +185,13 @@ static void test_tcp_any(void)
     CHECK_CALL(gort_close(ln), 0);
 }
 
+static void expect_err(int got, int want_errno, const char *what)
+{
+    int e = errno;
+    CHECK(got == -1 && e == want_errno, "%s: returned %d errno %s, want %s", what, got,
+          strerror(e), strerror(want_errno));
+}
+
 static void test_unix(void)
 {
     char path[] = "/tmp/gort-net-XXXXXX";
@@ -244,29 +251,37 @@ static void test_unix(void)
     roundtrip(ln, "unix", name, false);
     CHECK_CALL(gort_close(ln), 0);
 
-    /* Longest path that fits (107 bytes and the NUL), one longer. */
+    /* Longest names that fit: a path of 107 bytes (and its NUL), an
+     * abstract name of 108 ('@' and 107); one more byte is EINVAL. */
     char lng[200];
-    memset(lng, 'x', sizeof lng);
+    strcpy(path, "/tmp/gort-net-XXXXXX");
+    CHECK(mkdtemp(path));
+    int n = snprintf(lng, sizeof lng, "%s/", path);
+    memset(lng + n, 'p', sizeof lng - (size_t)n);
     lng[107] = 0;
-    lng[0] = '@';
     ln = gort_listen("unix", lng);
     CHECK(ln >= 0, "listen unix, 107 bytes: %s", strerror(errno));
     roundtrip(ln, "unix", lng, false);
     CHECK_CALL(gort_close(ln), 0);
-    lng[107] = 'x';
+    CHECK_CALL(unlink(lng), 0);
+    lng[107] = 'p';
     lng[108] = 0;
-    CHECK_CALL(gort_listen("unix", lng), -1);
-    CHECK_EQ(errno, EINVAL);
-    CHECK_CALL(gort_dial("unix", lng, -1), -1);
-    CHECK_EQ(errno, EINVAL);
+    expect_err(gort_listen("unix", lng), EINVAL, "path of 108 bytes");
+    expect_err(gort_dial("unix", lng, -1), EINVAL, "path of 108 bytes");
+    CHECK_CALL(rmdir(path), 0);
+    n = snprintf(lng, sizeof lng, "@gort-net-%d-", (int)getpid()); /* unique */
+    memset(lng + n, 'a', sizeof lng - (size_t)n);
+    lng[108] = 0;
+    ln = gort_listen("unix", lng);
+    CHECK(ln >= 0, "listen unix, abstract 108 bytes: %s", strerror(errno));
+    roundtrip(ln, "unix", lng, false);
+    CHECK_CALL(gort_close(ln), 0);
+    lng[108] = 'a';
+    lng[109] = 0;
+    expect_err(gort_listen("unix", lng), EINVAL, "abstract name of 109 bytes");
+    expect_err(gort_dial("unix", lng, -1), EINVAL, "abstract name of 109 bytes");
 }
 
-static void expect_err(int got, int want_errno, const char *what)
-{
-    int e = errno;
-    CHECK(got == -1 && e == want_errno, "%s: returned %d errno %s, want %s", what, got,
-          strerror(e), strerror(want_errno));
-}
 
 static void test_errors(void)
 {
