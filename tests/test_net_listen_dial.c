@@ -103,6 +103,17 @@ static void test_tcp4(void)
     check_flags(ln);
     CHECK_EQ(sock_family(ln), AF_INET);
     CHECK(sockopt(ln, SOL_SOCKET, SO_REUSEADDR) != 0, "no SO_REUSEADDR");
+    /* The backlog is net.core.somaxconn (TCP_INFO of a listener: sacked). */
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+    unsigned somax = 0;
+    if (f && fscanf(f, "%u", &somax) == 1) {
+        struct tcp_info ti;
+        socklen_t tl = sizeof ti;
+        CHECK_CALL(getsockopt(ln, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+        CHECK(ti.tcpi_sacked == somax, "backlog %u, somaxconn %u", ti.tcpi_sacked, somax);
+    }
+    if (f)
+        fclose(f);
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", local_port(ln));
     roundtrip(ln, "tcp4", addr, true);
