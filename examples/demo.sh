@@ -2,9 +2,10 @@
 # demo.sh DIR — `make demo`: run every example program in DIR, in name
 # order, each under a 20 s timeout with a one-line heading.  The servers
 # (echo, httpd) are started in the background instead, listening on a free
-# port (and echo once more on a Unix socket), and driven by democlient,
-# which checks every answer (30 s timeout); then they are killed.  Exits
-# non-zero if any example failed or timed out, after running them all.
+# port and once more on a Unix socket (echo on a path, httpd on an abstract
+# name), and driven by democlient, which checks every answer (30 s
+# timeout); then they are killed.  Exits non-zero if any example failed or
+# timed out, after running them all.
 dir=${1:-build/examples}
 status=0
 found=0
@@ -80,6 +81,7 @@ for ex in "$dir"/*; do
     httpd)
         echo "=== $name"
         serve httpd "-t 5" "http @" || status=1
+        serve httpd "@gort-demo-httpd-$$" "http @" || status=1
         continue ;;
     esac
     echo "=== $name"

@@ -20,8 +20,8 @@
  *       Host (400).  Each answer's status line, headers and body are
  *       checked against what Go's net/http sends.
  *
- * ADDRESS is what the server printed: "host:port", "[v6]:port" or a Unix
- * socket path.  Prints one line per check; exits 1 at the first failure.
+ * ADDRESS is what the server printed: "host:port", "[v6]:port", a Unix
+ * socket path or "@name" (abstract).  Prints one line per check; exits 1 at the first failure.
  * (Run by examples/demo.sh, not on its own.)
  */
 #define _GNU_SOURCE /* memmem, strptime */
@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,11 +70,16 @@ static double now_s(void)
 static int dial(void)
 {
     int fd = -1;
-    if (strchr(address, '/')) {
+    if (strchr(address, '/') || address[0] == '@') {
         struct sockaddr_un un = { .sun_family = AF_UNIX };
         snprintf(un.sun_path, sizeof un.sun_path, "%s", address);
+        socklen_t len = sizeof un;
+        if (address[0] == '@') { /* abstract: a leading NUL, length exact */
+            un.sun_path[0] = 0;
+            len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(address));
+        }
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&un, sizeof un) != 0)
+        if (fd < 0 || connect(fd, (struct sockaddr *)&un, len) != 0)
             fail("connect %s: %s", address, strerror(errno));
     } else {
         char host[256];

@@ -6,8 +6,9 @@
  *
  *   echo [-t SECONDS] [ADDRESS]
  *
- * ADDRESS is "host:port" (default 127.0.0.1:0, a free port) or, if it
- * contains a '/', the path of a Unix socket.  The first line of output is
+ * ADDRESS is "host:port" (default 127.0.0.1:0, a free port; ":0" is every
+ * address), or a Unix socket: a path (anything with a '/') or "@name" in
+ * Linux's abstract namespace.  The first line of output is
  * "echo: listening on ADDRESS" with the address actually bound (the port
  * getsockname reports), so a script can connect; `make demo` does
  * (examples/demo.sh, with examples/democlient.c as the client).  -t closes

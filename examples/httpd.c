@@ -20,7 +20,7 @@
  *   httpd [-t SECONDS] [ADDRESS]
  *
  * ADDRESS as for echo.c: "host:port" (default 127.0.0.1:0) or a Unix
- * socket path; the first line of output is "httpd: listening on ADDRESS"
+ * socket (a path, or "@name"); the first line of output is "httpd: listening on ADDRESS"
  * (server.h has what the two servers share).  -t closes a connection idle
  * for SECONDS.  Try: curl -v http://ADDRESS/
  *

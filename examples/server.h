@@ -6,7 +6,8 @@
  *                        on anything else); returns ADDRESS, by default
  *                        "127.0.0.1:0";
  *   server_listen(name, address)
- *                        gort_listen ("unix" if the address has a '/',
+ *                        gort_listen ("unix" if the address has a '/'
+ *                        or starts with '@', Linux's abstract namespace;
  *                        else "tcp"), then print "NAME: listening on
  *                        ADDR" with the address actually bound (the port
  *                        getsockname reports) as the first line of
@@ -25,6 +26,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,13 +50,15 @@ static inline const char *server_args(const char *name, int argc, char **argv, i
         goto usage;
     return optind < argc ? argv[optind] : "127.0.0.1:0";
 usage:
-    fprintf(stderr, "usage: %s [-t IDLE_SECONDS] [HOST:PORT | /unix/socket/path]\n", name);
+    fprintf(stderr, "usage: %s [-t IDLE_SECONDS] [HOST:PORT | /unix/socket/path | @abstract]\n",
+            name);
     exit(2);
 }
 
 static inline int server_listen(const char *name, const char *address)
 {
-    int ln = gort_listen(strchr(address, '/') ? "unix" : "tcp", address);
+    bool unix_socket = strchr(address, '/') || address[0] == '@';
+    int ln = gort_listen(unix_socket ? "unix" : "tcp", address);
     if (ln < 0) {
         fprintf(stderr, "%s: listen %s: %s\n", name, address, strerror(errno));
         exit(1);
@@ -75,7 +79,12 @@ static inline int server_listen(const char *name, const char *address)
         inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
         printf("%s: listening on [%s]:%u\n", name, host, ntohs(a->sin6_port));
     } else {
-        printf("%s: listening on %s\n", name, ((struct sockaddr_un *)&ss)->sun_path);
+        struct sockaddr_un *a = (struct sockaddr_un *)&ss;
+        int n = (int)(len - offsetof(struct sockaddr_un, sun_path));
+        if (n > 0 && a->sun_path[0] == 0) /* abstract: "@name", not NUL-ended */
+            printf("%s: listening on @%.*s\n", name, n - 1, a->sun_path + 1);
+        else
+            printf("%s: listening on %s\n", name, a->sun_path);
     }
     fflush(stdout);
     return ln;
