@@ -105,24 +105,34 @@ static void flush(struct conn *c)
     c->out_len = 0;
 }
 
-/* Format t as an IMF-fixdate (what Go's http.TimeFormat gives) into out. */
-static void format_date(char out[DATE_LEN], time_t t)
+/* Format t (seconds since 1970, not before it) as an IMF-fixdate, what
+ * Go's http.TimeFormat gives, into out.  The calendar is computed here
+ * rather than by gmtime_r, which takes glibc's time-zone lock: shared by
+ * every thread, once a second per connection.  Days to a date: count in
+ * 400-year eras of 146,097 days from 0000-03-01, so that the leap day
+ * ends each year. */
+static void format_date(char out[DATE_LEN], int64_t t)
 {
-    static const char days[] = "SunMonTueWedThuFriSat";
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    struct tm tm;
-    gmtime_r(&t, &tm);
+    static const char days[] = "ThuFriSatSunMonTueWed"; /* from 1970-01-01 */
+    static const char months[] = "MarAprMayJunJulAugSepOctNovDecJanFeb";
+    int64_t day = t / 86400, sec = t % 86400;
+    int64_t z = day + 719468; /* days since 0000-03-01 */
+    int64_t era = z / 146097, doe = z % 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153; /* month from March: 0..11 */
+    int mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int year = (int)(era * 400 + yoe + (mp >= 10)); /* Jan, Feb: next year */
     char *p = out;
-    memcpy(p, days + 3 * tm.tm_wday, 3), p += 3;
+    memcpy(p, days + 3 * (day % 7), 3), p += 3;
     *p++ = ',', *p++ = ' ';
-    *p++ = (char)('0' + tm.tm_mday / 10), *p++ = (char)('0' + tm.tm_mday % 10), *p++ = ' ';
-    memcpy(p, months + 3 * tm.tm_mon, 3), p += 3;
+    *p++ = (char)('0' + mday / 10), *p++ = (char)('0' + mday % 10), *p++ = ' ';
+    memcpy(p, months + 3 * mp, 3), p += 3;
     *p++ = ' ';
-    int y = tm.tm_year + 1900;
     for (int d = 1000; d; d /= 10)
-        *p++ = (char)('0' + y / d % 10);
+        *p++ = (char)('0' + year / d % 10);
     *p++ = ' ';
-    int hms[3] = { tm.tm_hour, tm.tm_min, tm.tm_sec };
+    int hms[3] = { (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60) };
     for (int i = 0; i < 3; i++) {
         *p++ = (char)('0' + hms[i] / 10), *p++ = (char)('0' + hms[i] % 10);
         *p++ = i < 2 ? ':' : ' ';
