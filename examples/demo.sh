@@ -20,7 +20,7 @@ serve() {
     # shellcheck disable=SC2086  # the argument lists are meant to split
     "$dir/$name" $sargs >"$out" 2>&1 &
     pid=$!
-    addr= tries=0
+    addr='' tries=0
     while [ $tries -lt 100 ]; do
         addr=$(sed -n "1s/^$name: listening on //p" "$out")
         [ -n "$addr" ] && break
@@ -38,7 +38,7 @@ serve() {
     fi
     echo "$name $sargs: listening on $addr"
     ok=1
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2046  # the client's arguments, split
     timeout -k 5 30 "$dir/democlient" $(echo "$cargs" | sed "s|@|$addr|")
     rc=$?
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
