@@ -23,8 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
-#include <sys/types.h>
+#include <sys/types.h> /* ssize_t, and glibc's __socklen_t */
 #if !defined(GORT_BUILDING_RUNTIME) && !defined(GORT_NO_ERRNO_ROUTE)
 #include <errno.h>
 #endif
@@ -298,6 +297,15 @@ GORT_API void *gort_blocking(void *(*fn)(void *), void *arg);
  * threads that are not goroutines work too and block the thread.  No call
  * raises SIGPIPE: a write to a closed peer fails with EPIPE.
  * ====================================================================== */
+
+/* Not <sys/socket.h>: its names (bind, listen, accept...) would land in
+ * every file that includes gort.h.  socklen_t the way glibc's own headers
+ * share it. */
+struct sockaddr;
+#ifndef __socklen_t_defined
+typedef __socklen_t socklen_t;
+#define __socklen_t_defined
+#endif
 
 enum { GORT_READ = 1, GORT_WRITE = 2 };
 

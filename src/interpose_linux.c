@@ -125,7 +125,6 @@ static inline bool tv_long(const struct timeval *t)
       (fd, a, al, fl))                                                                        \
     X(int, connect, false, (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))     \
     X(int, creat, false, (const char *p, mode_t m), (p, m))                                   \
-    X(int, close, false, (int fd), (fd))                                                      \
     X(int, fsync, false, (int fd), (fd))                                                      \
     X(int, fdatasync, false, (int fd), (fd))                                                  \
     X(int, flock, true, (int fd, int op), (fd, op))                                           \
@@ -240,6 +239,7 @@ static inline bool tv_long(const struct timeval *t)
     X(int, open64, false, (const char *p, int fl, mode_t m), (p, fl, m))                      \
     X(int, openat, false, (int d, const char *p, int fl, mode_t m), (d, p, fl, m))            \
     X(int, openat64, false, (int d, const char *p, int fl, mode_t m), (d, p, fl, m))          \
+    X(int, close, false, (int fd), (fd))                                                      \
     X(long, syscall, false,                                                                   \
       (long nr, long a, long b, long c, long d, long e, long f), (nr, a, b, c, d, e, f))
 
@@ -283,6 +283,22 @@ __attribute__((constructor)) static void interpose_init(void)
     /* pthread locks (interpose_lock.c): also what links that file in. */
     gort__interpose_lock_init();
     gort__interpose_dl_init(); /* dlopen/dlclose (interpose_dl.c) */
+}
+
+/* --- close: a registered fd goes through the netpoller's close -------- */
+
+/* An fd the netpoller knows (netpoll.c) is closed by gort_close: its
+ * parked goroutines wake with ECANCELED, and its number is freed only
+ * once no call is in flight on it.  Others: libc's close, bracketed. */
+GORT_API int close(int fd)
+{
+    if (unlikely(gort__pd_busy(fd)))
+        return gort_close(fd);
+    close_fn *f = REAL(close);
+    ENTER(false);
+    int r = f(fd);
+    LEAVE();
+    return r;
 }
 
 /* --- variadic ------------------------------------------------------- */

@@ -849,6 +849,22 @@ static void timersleep(M *m, int64_t until)
     gort__noteclear(&m->park);
 }
 
+/* sched.lock held: end s's timer sleep (on its note, or in the poller). */
+static void wake_timer_sleeper(M *s)
+{
+    sched.timer_sleeper = NULL;
+    atomic_store(&sched.timer_sleep_until, 0);
+    if (sched.timer_sleeper_polls) {
+        sched.timer_sleeper_polls = false;
+        gort__netpoll_break();
+        return;
+    }
+    atomic_store(&s->park.key, 1);
+    gort__futex_wake(&s->park.key, 1);
+}
+
+static void netpoll_block(M *m);
+
 void gort__timerwake(int64_t when)
 {
     int64_t su = atomic_load(&sched.timer_sleep_until);
@@ -858,15 +874,52 @@ void gort__timerwake(int64_t when)
         gort__lock(&sched.lock);
         M *s = sched.timer_sleeper;
         if (s && atomic_load(&sched.timer_sleep_until) > when) {
-            sched.timer_sleeper = NULL;
-            atomic_store(&sched.timer_sleep_until, 0);
-            atomic_store(&s->park.key, 1);
-            gort__futex_wake(&s->park.key, 1);
+            wake_timer_sleeper(s);
         }
         gort__unlock(&sched.lock);
         return;
     }
     gort__wakep();
+}
+
+/* The M blocked in the poller (sched.lastpoll == 0), after it swapped
+ * lastpoll to 0; holds no P.  It sleeps until an fd is ready, and until
+ * the earliest timer if no other M is the timer sleeper (Go's netpoll
+ * with pollUntil); then it takes an idle P for what it found, or queues
+ * it and stops. */
+static void netpoll_block(M *m)
+{
+    int64_t until = -1;
+    int64_t next = gort__timesleepuntil();
+    gort__lock(&sched.lock);
+    bool sleeper = next != 0 && !sched.timer_sleeper;
+    if (sleeper) {
+        sched.timer_sleeper = m;
+        sched.timer_sleeper_polls = true;
+        atomic_store(&sched.timer_sleep_until, next);
+        until = next;
+    }
+    gort__unlock(&sched.lock);
+    int32_t n = 0;
+    G *list = gort__netpoll_poll(until, &n);
+    atomic_store(&sched.lastpoll, gort_nanotime());
+    gort__lock(&sched.lock);
+    if (sleeper && sched.timer_sleeper == m) {
+        sched.timer_sleeper = NULL;
+        sched.timer_sleeper_polls = false;
+        atomic_store(&sched.timer_sleep_until, 0);
+    }
+    P *p2 = gort__pidleget();
+    gort__unlock(&sched.lock);
+    if (!p2) {
+        gort__netpoll_inject(list, n, false);
+        stopm();
+        return;
+    }
+    gort__acquirep(p2);
+    G *g = gort__netpoll_inject(list, n, true);
+    if (g)
+        gort__runqput(p2, g, true);
 }
 
 static G *findrunnable(void)
@@ -896,6 +949,15 @@ top:;
         gort__unlock(&sched.lock);
         if (g)
             return g;
+    }
+    /* Goroutines whose fds became ready: poll without blocking before
+     * stealing (Go's findrunnable), unless an M is blocked in the poller
+     * already and will hand them out itself. */
+    if (gort__netpoll_pending() && atomic_load_explicit(&sched.lastpoll, memory_order_relaxed) != 0) {
+        int32_t n;
+        G *list = gort__netpoll_poll(0, &n);
+        if (list)
+            return gort__netpoll_inject(list, n, true);
     }
     int32_t procs = sched.gomaxprocs;
     if (m->spinning ||
@@ -960,6 +1022,13 @@ top:;
      * sleeping (stack.c).  Work readied meanwhile woke another M. */
     gort__scavenge_help();
 
+    /* Goroutines wait on fds: one M blocks in the poller, until the
+     * earliest timer too if no other M sleeps for the timers. */
+    if (gort__netpoll_pending() && atomic_exchange(&sched.lastpoll, 0) != 0) {
+        netpoll_block(m);
+        goto top;
+    }
+
     /* Timers: one M sleeps until the earliest of them. */
     int64_t next = gort__timesleepuntil();
     if (next != 0) {
@@ -982,10 +1051,7 @@ top:;
         }
         if (atomic_load(&sched.timer_sleep_until) > next) {
             /* The sleeper waits too long: wake it to re-plan. */
-            sched.timer_sleeper = NULL;
-            atomic_store(&sched.timer_sleep_until, 0);
-            atomic_store(&s->park.key, 1);
-            gort__futex_wake(&s->park.key, 1);
+            wake_timer_sleeper(s);
         }
         gort__unlock(&sched.lock);
     }
@@ -1598,6 +1664,8 @@ void gort_read_stats(gort_stats *s)
     for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink)
         s->syscalls += atomic_load_explicit(&m->nsyscall_pless, memory_order_relaxed);
     s->handoffs = atomic_load(&sched.nhandoff);
+    int32_t iow = atomic_load(&sched.netpoll_waiters);
+    s->io_wait = iow > 0 ? (uint64_t)iow : 0;
     gort__lock(&sched.allglock);
     for (G *g = sched.allgs; g; g = g->alllink)
         if (atomic_load_explicit(&g->status, memory_order_relaxed) == G_SYSCALL)

@@ -422,6 +422,13 @@ typedef struct gort__sched {
     /* timers: an M sleeping in findrunnable until the next timer */
     _Atomic int64_t timer_sleep_until; /* its deadline, 0 if none sleeps */
     M *timer_sleeper;            /* guarded by lock */
+    bool timer_sleeper_polls;    /* it sleeps in the netpoller, not on its note; guarded by lock */
+
+    /* netpoller (netpoll.c).  lastpoll: when it was last polled, 0 while
+     * an M is blocked in it (at most one is: whoever swaps it to 0). */
+    _Atomic int64_t lastpoll;
+    _Atomic int32_t netpoll_waiters; /* goroutines and threads parked on an fd */
+    _Atomic bool netpoll_inited;
 
     /* sysmon.  sysmonwait: 0 sysmon polls (or runs); SYSMON_DEEP it sleeps
      * until a switch, new work or a new earliest timer wakes it (all Ps
@@ -446,6 +453,96 @@ enum { SYSMON_POLL = 0, SYSMON_DEEP = 1, SYSMON_NAP = 2 };
 
 extern gort__sched gort__sched_state;
 #define sched gort__sched_state
+
+/* ---------------------------------------------------------------------
+ * Netpoller (netpoll.c: waiting on fds; netpoll_epoll.c: the kernel side;
+ * fd_linux.c: the public calls)
+ * ------------------------------------------------------------------- */
+/* A goroutine or thread parked on an fd: lives in its frame; linked in the
+ * fd's list under pd->lock; `woken` is set by whoever unlinks it. */
+typedef struct gort__pollwaiter gort__pollwaiter;
+typedef struct gort__pollfd gort__pollfd;
+struct gort__pollwaiter {
+    G *g;
+    gort__pollfd *pd;
+    gort__pollwaiter *next, *prev;
+    int mode;            /* GORT_READ and/or GORT_WRITE */
+    bool woken;          /* unlinked by an event, a deadline, a close */
+};
+/* One per fd number, allocated on first use, never freed (a number is
+ * reused with the same pd: `gen` tells incarnations apart). */
+struct gort__pollfd {
+    gort__mutex lock;            /* guards the fields below but refs and the seqs */
+    int32_t fd;
+    uint32_t gen;                /* incarnation; bumped by close; carried in epoll's data */
+    bool registered;             /* set up for this incarnation (non-blocking, in epoll) */
+    bool pollable;               /* epoll took it (false: regular file...) */
+    bool is_socket;              /* writes use MSG_NOSIGNAL */
+    int64_t rdeadline, wdeadline;/* gort_set_deadline's; -1 none */
+    gort__pollwaiter *waiters;   /* parked, both directions */
+    /* Calls in flight on this incarnation, plus PD_CLOSING once a close
+     * began: the real close(2) is made by whoever drops the last
+     * reference, so no call in flight can reach a new file that got the
+     * same number (Go's fdMutex). */
+    _Atomic uint32_t refs;
+    /* Readiness edges seen by the poller.  A call samples them before its
+     * system call and parks only if they have not moved since: no
+     * readiness is lost between EAGAIN and the park. */
+    _Atomic uint32_t rseq, wseq;
+};
+#define GORT_PD_CLOSING 0x80000000u
+
+/* The pd of fd (allocated if need be), NULL if fd is out of range. */
+gort__pollfd *gort__pd_get(int fd);
+/* The pd of fd if it was ever allocated, else NULL (no allocation). */
+gort__pollfd *gort__pd_peek(int fd);
+/* Take a reference for a call: register the fd if it is new (flags:
+ * what the caller knows of it, PD_KNOWN_*).  0, or an errno value
+ * (ECANCELED: a close began; EBADF). */
+enum { PD_KNOWN_SOCKET = 1, PD_KNOWN_NONBLOCK = 2 };
+int gort__pd_acquire(gort__pollfd *pd, int known);
+void gort__pd_release(gort__pollfd *pd);
+/* Park the caller until an edge moves the seq of `mode` away from what it
+ * sampled (rs, ws), the deadline passes, or a close begins.  Returns 0 (try
+ * again), ETIMEDOUT or ECANCELED. */
+int gort__pd_wait(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t deadline);
+/* The effective deadline for mode: the earlier of `deadline` and the fd's. */
+int64_t gort__pd_deadline(gort__pollfd *pd, int mode, int64_t deadline);
+/* Begin closing fd: wake its waiters with ECANCELED.  Returns the
+ * kernel's close result (0 or -errno) if the close happened now, 0 if the
+ * last call in flight will make it. */
+int gort__pd_close(gort__pollfd *pd);
+/* close() wrapper's question: is fd registered (or being closed)? */
+bool gort__pd_busy(int fd);
+/* Set a per-fd deadline and wake the waiters it concerns. */
+void gort__pd_setdeadline(gort__pollfd *pd, int mode, int64_t deadline);
+
+/* Scheduler side. */
+static inline bool gort__netpoll_pending(void)
+{
+    return atomic_load_explicit(&sched.netpoll_waiters, memory_order_relaxed) > 0;
+}
+/* Poll without blocking; ready Gs as a schedlink chain (foreign threads
+ * are woken directly).  NULL if none. */
+G *gort__netpoll_poll(int64_t until, int32_t *n);
+/* Put a chain from gort__netpoll_poll on run queues and start Ms for idle
+ * Ps (Go's injectglist).  With a P, returns one G to run at once. */
+G *gort__netpoll_inject(G *list, int32_t n, bool take_one);
+/* sysmon: poll if nobody has for 10 ms; returns when to look again (0: no
+ * waiters or an M is blocked in the poller). */
+int64_t gort__netpoll_sysmon(int64_t now);
+/* Wake the M blocked in the poller (eventfd), if any. */
+void gort__netpoll_break(void);
+
+/* Backend (netpoll_epoll.c).  data = gen << 32 | fd. */
+int gort__netpoll_backend_init(void);          /* 0 or an errno value */
+int gort__netpoll_open(int fd, uint64_t data);  /* 0 or an errno value (EPERM: not pollable) */
+void gort__netpoll_del(int fd);
+void gort__netpoll_wakeup(void);
+/* Wait up to `until` (gort_nanotime time; 0 = don't wait, -1 = forever);
+ * for each event calls gort__netpoll_ready. */
+void gort__netpoll_wait(int64_t until, G **list, int32_t *n);
+void gort__netpoll_ready(uint64_t data, int mode, G **list, int32_t *n);
 
 /* ---------------------------------------------------------------------
  * Configuration (runtime1.c): GORTMAXPROCS, GORTSTACKSIZE, GORTDEBUG,

@@ -137,16 +137,18 @@ static void schedtrace(int64_t now)
     last_trace = now;
     char line[1024];
     /* Goroutines inside system calls and foreign calls, and Ps handed on
-     * during them (syscall.c): Go's schedtrace has no such columns. */
+     * during them (syscall.c), and those parked on the netpoller (Go shows
+     * none of these). */
     gort_stats st;
     gort_read_stats(&st);
     int n = snprintf(line, sizeof line,
                      "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
-                     "idlethreads=%d runqueue=%d goroutines=%d insyscall=%llu handoffs=%llu [",
+                     "idlethreads=%d runqueue=%d goroutines=%d insyscall=%llu handoffs=%llu iowait=%llu [",
                      (long long)((now - start_time) / 1000000), sched.gomaxprocs, atomic_load(&sched.npidle),
                      sched.mcount, atomic_load(&sched.nmspinning), sched.nmidle,
                      atomic_load(&sched.runqsize), (int)st.goroutines,
-                     (unsigned long long)st.in_syscall, (unsigned long long)st.handoffs);
+                     (unsigned long long)st.in_syscall, (unsigned long long)st.handoffs,
+                     (unsigned long long)st.io_wait);
     for (int32_t i = 0; i < sched.gomaxprocs && n < (int)sizeof line - 16; i++) {
         P *pp = sched.allp[i];
         uint32_t len = atomic_load(&pp->runqtail) - atomic_load(&pp->runqhead);
@@ -239,6 +241,15 @@ static void *sysmon(void *arg)
         }
         if (rt && rt < next)
             next = rt;
+        /* Goroutines parked on fds while every M is busy and none blocks
+         * in the poller: poll when nobody has for 10 ms (netpoll.c), and
+         * keep watching, as for system calls. */
+        int64_t np = gort__netpoll_sysmon(now);
+        if (np) {
+            insys = true;
+            if (np < next)
+                next = np;
+        }
         /* Timers due on idle Ps with no M watching them. */
         int64_t tw = gort__timesleepuntil();
         if (tw && tw <= now && atomic_load(&sched.timer_sleep_until) == 0)

@@ -1,0 +1,371 @@
+/*
+ * fd_linux.c — the public fd calls (Go's internal/poll fd_unix.go):
+ * gort_read, gort_write, gort_accept, gort_connect, gort_fd_wait,
+ * gort_set_deadline, gort_close.
+ *
+ * Each call takes a reference on the fd's pd (netpoll.c: a close waits for
+ * it before the number is freed), registers the fd on first use, then
+ * loops: check the deadline, sample the direction's edge count, make the
+ * system call without libc (no wrapper, no cancellation point), and on
+ * EAGAIN park until the count moves.  A call that does not block costs
+ * the system call, two atomic reference updates and no clock read unless
+ * a deadline is set.
+ *
+ * Files epoll refuses (regular files, some devices) are never "not ready":
+ * their calls are made as blocking system calls inside the system-call
+ * bracket, so the P is handed on if they take long (syscall.c).
+ *
+ * SIGPIPE: socket writes use MSG_NOSIGNAL; a write to another kind of fd
+ * (a pipe) runs with SIGPIPE blocked on the thread and takes back the
+ * signal it raised, so EPIPE is the only effect.  This code is runtime
+ * code, never stopped asynchronously, so the thread's mask is restored
+ * before the goroutine can move.
+ *
+ * Threads that are not goroutines use the same path: the park blocks the
+ * thread (proc.c gort__gopark on a pseudo-G) and an M's poller wakes it.
+ * Before gort_main has started nobody polls, so they wait in poll(2)
+ * themselves (gort_close cannot interrupt that: nothing else runs then).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+#include "arch/syscall_amd64.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+static inline ssize_t fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+/* Take the pd of fd for a call: 0 or an errno value. */
+static inline int enter(int fd, gort__pollfd **pdp, int known)
+{
+    if (unlikely(fd < 0))
+        return EBADF;
+    gort__pollfd *pd = gort__pd_get(fd);
+    if (unlikely(!pd))
+        return fd >= 0 ? ENOMEM : EBADF;
+    *pdp = pd;
+    return gort__pd_acquire(pd, known);
+}
+
+/* Deadline passed for mode? (No clock read when none is set.) */
+static inline bool expired(gort__pollfd *pd, int mode, int64_t deadline)
+{
+    int64_t d = gort__pd_deadline(pd, mode, deadline);
+    return d >= 0 && d <= gort_nanotime();
+}
+
+static inline bool runtime_started(void)
+{
+    return atomic_load_explicit(&sched.started, memory_order_relaxed);
+}
+
+/* Block until the edge count of mode moves (or deadline, close).  0 to
+ * try again, else an errno value. */
+static int park(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t deadline)
+{
+    M *m = gort__getm();
+    if (unlikely(!(m && m->curg) && !runtime_started())) {
+        /* No scheduler runs to poll for us: poll(2) on this thread. */
+        int64_t d = gort__pd_deadline(pd, mode, deadline);
+        int ms = -1;
+        if (d >= 0) {
+            int64_t left = d - gort_nanotime();
+            if (left <= 0)
+                return ETIMEDOUT;
+            ms = left / 1000000 + 1 > 1000000 ? 1000000 : (int)(left / 1000000 + 1);
+        }
+        struct pollfd p = {.fd = pd->fd,
+                           .events = (short)(((mode & GORT_READ) ? POLLIN : 0) |
+                                             ((mode & GORT_WRITE) ? POLLOUT : 0))};
+        gort__sys3(SYS_poll, (long)&p, 1, ms);
+        return 0;
+    }
+    return gort__pd_wait(pd, mode, rs, ws, deadline);
+}
+
+/* A blocking system call for an fd epoll refused: in the bracket. */
+static long blocking_call(long nr, long a, long b, long c, long d, long e, long f)
+{
+    gort_syscall_enter();
+    long r;
+    do
+        r = gort__sys6(nr, a, b, c, d, e, f);
+    while (r == -EINTR);
+    gort_syscall_exit();
+    return r;
+}
+
+/* The I/O loop shared by read, write (one chunk), accept and fd_wait's
+ * callers: call `op` until it does not say EAGAIN. */
+typedef long (*io_op)(gort__pollfd *pd, void *arg);
+
+static long io_loop(gort__pollfd *pd, int mode, io_op op, void *arg)
+{
+    for (;;) {
+        if (unlikely(atomic_load_explicit(&pd->refs, memory_order_relaxed) & GORT_PD_CLOSING))
+            return -ECANCELED;
+        if (unlikely(expired(pd, mode, -1)))
+            return -ETIMEDOUT;
+        uint32_t rs = atomic_load_explicit(&pd->rseq, memory_order_acquire);
+        uint32_t ws = atomic_load_explicit(&pd->wseq, memory_order_acquire);
+        long r = op(pd, arg);
+        if (r != -EAGAIN) {
+            if (r == -EINTR)
+                continue;
+            return r;
+        }
+        if (!pd->pollable)
+            return r; /* EAGAIN from a non-pollable fd the user made non-blocking */
+        int err = park(pd, mode, rs, ws, -1);
+        if (err)
+            return -err;
+    }
+}
+
+/* ---------------------------------------------------------------------
+ * read / write
+ * ------------------------------------------------------------------- */
+
+typedef struct {
+    void *buf;
+    size_t n;
+} rw_arg;
+
+static long op_read(gort__pollfd *pd, void *arg)
+{
+    rw_arg *a = arg;
+    if (!pd->pollable)
+        return blocking_call(SYS_read, pd->fd, (long)a->buf, (long)a->n, 0, 0, 0);
+    return gort__sys3(SYS_read, pd->fd, (long)a->buf, (long)a->n);
+}
+
+ssize_t gort_read(int fd, void *buf, size_t n)
+{
+    gort__pollfd *pd;
+    int err = enter(fd, &pd, 0);
+    if (err)
+        return fail(err);
+    rw_arg a = {buf, n};
+    long r = io_loop(pd, GORT_READ, op_read, &a);
+    gort__pd_release(pd);
+    return r < 0 ? fail((int)-r) : r;
+}
+
+/* A pipe write with SIGPIPE blocked; the signal it raises is taken back. */
+static long pipe_write(int fd, const void *buf, size_t n)
+{
+    uint64_t pipebit = 1ull << (SIGPIPE - 1), old;
+    gort__kmask(SIG_BLOCK, pipebit, &old);
+    long r = gort__sys3(SYS_write, fd, (long)buf, (long)n);
+    if (r == -EPIPE && !(old & pipebit)) {
+        /* Take back ours, unless one was pending before. */
+        uint64_t pend = 0;
+        gort__sys3(SYS_rt_sigpending, (long)&pend, 8, 0);
+        if (pend & pipebit) {
+            struct timespec zero = {0, 0};
+            gort__sys6(SYS_rt_sigtimedwait, (long)&pipebit, 0, (long)&zero, 8, 0, 0);
+        }
+    }
+    if (!(old & pipebit))
+        gort__kmask(SIG_SETMASK, old, NULL);
+    return r;
+}
+
+static long op_write(gort__pollfd *pd, void *arg)
+{
+    rw_arg *a = arg;
+    if (pd->is_socket)
+        return gort__sys6(SYS_sendto, pd->fd, (long)a->buf, (long)a->n, MSG_NOSIGNAL, 0, 0);
+    if (!pd->pollable) {
+        gort_syscall_enter();
+        long r = pipe_write(pd->fd, a->buf, a->n);
+        gort_syscall_exit();
+        return r;
+    }
+    return pipe_write(pd->fd, a->buf, a->n);
+}
+
+ssize_t gort_write(int fd, const void *buf, size_t n)
+{
+    gort__pollfd *pd;
+    int err = enter(fd, &pd, 0);
+    if (err)
+        return fail(err);
+    size_t done = 0;
+    long r = 0;
+    while (done < n || n == 0) {
+        rw_arg a = {(char *)buf + done, n - done};
+        r = io_loop(pd, GORT_WRITE, op_write, &a);
+        if (r < 0)
+            break;
+        done += (size_t)r;
+        if (n == 0)
+            break;
+    }
+    gort__pd_release(pd);
+    if (r < 0) {
+        if (done == 0)
+            return fail((int)-r);
+        errno = (int)-r;
+    }
+    return (ssize_t)done;
+}
+
+/* ---------------------------------------------------------------------
+ * accept / connect
+ * ------------------------------------------------------------------- */
+
+typedef struct {
+    struct sockaddr *sa;
+    socklen_t *len;
+} accept_arg;
+
+static long op_accept(gort__pollfd *pd, void *arg)
+{
+    accept_arg *a = arg;
+    long r = gort__sys6(SYS_accept4, pd->fd, (long)a->sa, (long)a->len,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC, 0, 0);
+    /* A connection reset while queued: the next one may be fine (Go). */
+    if (r == -ECONNABORTED)
+        r = -EINTR;
+    return r;
+}
+
+int gort_accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    gort__pollfd *pd;
+    int err = enter(fd, &pd, PD_KNOWN_SOCKET);
+    if (err)
+        return (int)fail(err);
+    accept_arg a = {sa, len};
+    long r = io_loop(pd, GORT_READ, op_accept, &a);
+    gort__pd_release(pd);
+    if (r < 0)
+        return (int)fail((int)-r);
+    /* Register the new fd now: it is known non-blocking and a socket, so
+     * this is one epoll_ctl and no probing. */
+    gort__pollfd *npd;
+    err = enter((int)r, &npd, PD_KNOWN_SOCKET | PD_KNOWN_NONBLOCK);
+    if (err) {
+        gort__sys3(SYS_close, r, 0, 0);
+        return (int)fail(err);
+    }
+    gort__pd_release(npd);
+    return (int)r;
+}
+
+int gort_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    gort__pollfd *pd;
+    int err = enter(fd, &pd, PD_KNOWN_SOCKET);
+    if (err)
+        return (int)fail(err);
+    long r;
+    do
+        r = gort__sys3(SYS_connect, fd, (long)sa, len);
+    while (r == -EINTR);
+    if (r == -EINPROGRESS || r == -EALREADY) {
+        /* Wait for writability, then ask the socket how it went. */
+        for (;;) {
+            if (atomic_load(&pd->refs) & GORT_PD_CLOSING) {
+                r = -ECANCELED;
+                break;
+            }
+            if (expired(pd, GORT_WRITE, -1)) {
+                r = -ETIMEDOUT;
+                break;
+            }
+            uint32_t ws = atomic_load_explicit(&pd->wseq, memory_order_acquire);
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            long pr = gort__sys3(SYS_poll, (long)&p, 1, 0);
+            if (pr > 0) {
+                gort__sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR, (long)&soerr, (long)&sl, 0);
+                r = -soerr;
+                break;
+            }
+            int e = park(pd, GORT_WRITE, 0, ws, -1);
+            if (e) {
+                r = -e;
+                break;
+            }
+        }
+    }
+    gort__pd_release(pd);
+    return r < 0 ? (int)fail((int)-r) : 0;
+}
+
+/* ---------------------------------------------------------------------
+ * fd_wait, deadlines, close
+ * ------------------------------------------------------------------- */
+
+int gort_fd_wait(int fd, int events, int64_t deadline)
+{
+    if (events & ~(GORT_READ | GORT_WRITE) || !events)
+        return EINVAL;
+    gort__pollfd *pd;
+    int err = enter(fd, &pd, 0);
+    if (err)
+        return err;
+    short want = (short)(((events & GORT_READ) ? POLLIN | POLLRDHUP : 0) |
+                         ((events & GORT_WRITE) ? POLLOUT : 0));
+    for (;;) {
+        if (atomic_load(&pd->refs) & GORT_PD_CLOSING) {
+            err = ECANCELED;
+            break;
+        }
+        if (expired(pd, events, deadline)) {
+            err = ETIMEDOUT;
+            break;
+        }
+        if (!pd->pollable)
+            break; /* always ready, as poll(2) says of regular files */
+        uint32_t rs = atomic_load_explicit(&pd->rseq, memory_order_acquire);
+        uint32_t ws = atomic_load_explicit(&pd->wseq, memory_order_acquire);
+        /* Edge-triggered registration says nothing of what was ready
+         * before: ask the level once. */
+        struct pollfd p = {.fd = fd, .events = want};
+        if (gort__sys3(SYS_poll, (long)&p, 1, 0) > 0)
+            break;
+        err = park(pd, events, rs, ws, deadline);
+        if (err)
+            break;
+    }
+    gort__pd_release(pd);
+    return err;
+}
+
+int gort_set_deadline(int fd, int events, int64_t deadline)
+{
+    if (events & ~(GORT_READ | GORT_WRITE) || !events)
+        return EINVAL;
+    if (deadline < 0)
+        deadline = -1;
+    gort__pollfd *pd;
+    int err = enter(fd, &pd, 0);
+    if (err)
+        return err;
+    gort__pd_setdeadline(pd, events, deadline);
+    gort__pd_release(pd);
+    return 0;
+}
+
+int gort_close(int fd)
+{
+    gort__pollfd *pd = fd >= 0 ? gort__pd_peek(fd) : NULL;
+    long r;
+    if (pd)
+        r = gort__pd_close(pd);
+    else
+        r = gort__sys3(SYS_close, fd, 0, 0);
+    if (r == -EINTR)
+        r = 0;
+    return r < 0 ? (int)fail((int)-r) : 0;
+}

@@ -1,0 +1,449 @@
+/*
+ * netpoll.c — goroutines waiting for file descriptors (Go's netpoll.go).
+ *
+ * A call that would block on an fd (fd_linux.c) parks its goroutine here
+ * instead of its thread; the poller (netpoll_epoll.c) readies it when the
+ * kernel reports an edge.  Nobody runs a poller thread: the scheduler polls
+ * (proc.c findrunnable) without blocking before it steals, an M with
+ * nothing to run blocks in the poller until the next timer, and sysmon
+ * polls when nobody has for 10 ms (gort__netpoll_sysmon).
+ *
+ * Per fd number one gort__pollfd, in a two-level table that only grows:
+ * a pd's address never changes and it is never freed, so an event, a
+ * timer or a close can always touch it.  An fd is registered once per
+ * incarnation (edge-triggered, both directions); `gen` is bumped at every
+ * close and travels in the event's data, so an edge of a closed file (one
+ * still open through a dup, or queued before the close) is dropped rather
+ * than waking whoever uses the number next.
+ *
+ * No lost wake-up without a "ready" flag to consume: each direction has a
+ * sequence of edges.  A call samples it before its system call; after
+ * EAGAIN it parks only if the sequence has not moved (checked under
+ * pd->lock, which the poller takes to wake the waiters).  Every waiter of
+ * a direction is woken by its edge and tries again: several goroutines may
+ * wait on one fd (acceptors on a listener, a reader and a writer), which
+ * Go forbids by serialising them through fdMutex and C cannot.
+ *
+ * Deadlines: the waiter's own G timer (g->timer), armed while pd->lock is
+ * held and deleted by the waiter once it runs again; so the timer fires at
+ * most while the waiter's frame is alive.  gort_set_deadline wakes the
+ * waiters it concerns; they re-read the deadline and park again.
+ *
+ * Close: references (pd->refs) count calls in flight; a close marks the pd
+ * closing, wakes its waiters (ECANCELED), and the last reference makes the
+ * real close(2).  Until then the number stays taken, so no call in flight
+ * can act on a new file that got it.
+ *
+ * Rejected: a poller thread (a thread hop per wake-up, and a thread that
+ * exists for idle programs too); one-shot registration re-armed at each
+ * wait (an epoll_ctl per park, Go rejected it too); a hash table by fd
+ * (table lookups on every call for no gain: fd numbers are dense).
+ */
+#include "runtime.h"
+#include "arch/syscall_amd64.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#define PD_CHUNK_SHIFT 10
+#define PD_CHUNK (1 << PD_CHUNK_SHIFT)
+#define PD_NCHUNKS 4096 /* 4M fds */
+
+static gort__pollfd *_Atomic pdtab[PD_NCHUNKS];
+static gort__mutex pdtab_lock;
+static pthread_once_t backend_once = PTHREAD_ONCE_INIT;
+static int backend_err;
+
+static void backend_init(void)
+{
+    backend_err = gort__netpoll_backend_init();
+    if (!backend_err) {
+        atomic_store(&sched.lastpoll, gort_nanotime());
+        atomic_store(&sched.netpoll_inited, true);
+    }
+}
+
+gort__pollfd *gort__pd_peek(int fd)
+{
+    if ((unsigned)fd >= (unsigned)PD_NCHUNKS * PD_CHUNK)
+        return NULL;
+    gort__pollfd *c = atomic_load_explicit(&pdtab[fd >> PD_CHUNK_SHIFT], memory_order_acquire);
+    return c ? &c[fd & (PD_CHUNK - 1)] : NULL;
+}
+
+gort__pollfd *gort__pd_get(int fd)
+{
+    gort__pollfd *pd = gort__pd_peek(fd);
+    if (likely(pd) || (unsigned)fd >= (unsigned)PD_NCHUNKS * PD_CHUNK)
+        return pd;
+    gort__lock_raw(&pdtab_lock);
+    gort__pollfd *c = atomic_load(&pdtab[fd >> PD_CHUNK_SHIFT]);
+    if (!c) {
+        c = calloc(PD_CHUNK, sizeof *c);
+        if (c) {
+            int base = fd & ~(PD_CHUNK - 1);
+            for (int i = 0; i < PD_CHUNK; i++) {
+                c[i].fd = base + i;
+                c[i].rdeadline = c[i].wdeadline = -1;
+            }
+            atomic_store_explicit(&pdtab[fd >> PD_CHUNK_SHIFT], c, memory_order_release);
+        }
+    }
+    gort__unlock_raw(&pdtab_lock);
+    return c ? &c[fd & (PD_CHUNK - 1)] : NULL;
+}
+
+bool gort__pd_busy(int fd)
+{
+    gort__pollfd *pd = gort__pd_peek(fd);
+    return pd && (__atomic_load_n(&pd->registered, __ATOMIC_RELAXED) ||
+                  atomic_load_explicit(&pd->refs, memory_order_relaxed));
+}
+
+/* ---------------------------------------------------------------------
+ * Registration and references
+ * ------------------------------------------------------------------- */
+
+/* pd->lock held. */
+static int pd_register(gort__pollfd *pd, int known)
+{
+    pthread_once(&backend_once, backend_init);
+    int fd = pd->fd;
+    if (!(known & PD_KNOWN_NONBLOCK)) {
+        long fl = gort__sys3(SYS_fcntl, fd, F_GETFL, 0);
+        if (fl < 0)
+            return (int)-fl;
+        if (!(fl & O_NONBLOCK)) {
+            /* Regular files ignore O_NONBLOCK; set it only where it counts. */
+            long r = gort__sys3(SYS_fcntl, fd, F_SETFL, fl | O_NONBLOCK);
+            if (r < 0)
+                return (int)-r;
+        }
+    }
+    if (known & PD_KNOWN_SOCKET) {
+        pd->is_socket = true;
+    } else {
+        int type;
+        socklen_t len = sizeof type;
+        pd->is_socket = gort__sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type,
+                                   (long)&len, 0) == 0;
+    }
+    int err = backend_err ? backend_err
+                          : gort__netpoll_open(fd, (uint64_t)pd->gen << 32 | (uint32_t)fd);
+    if (err == EPERM) {
+        pd->pollable = false; /* a regular file or a device epoll refuses */
+    } else if (err) {
+        return err;
+    } else {
+        pd->pollable = true;
+    }
+    __atomic_store_n(&pd->registered, true, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int gort__pd_acquire(gort__pollfd *pd, int known)
+{
+    uint32_t r = atomic_fetch_add_explicit(&pd->refs, 1, memory_order_acquire);
+    if (unlikely(r & GORT_PD_CLOSING)) {
+        gort__pd_release(pd);
+        return ECANCELED;
+    }
+    if (likely(__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE)))
+        return 0;
+    gort__lock(&pd->lock);
+    int err = pd->registered ? 0 : pd_register(pd, known);
+    gort__unlock(&pd->lock);
+    if (err)
+        gort__pd_release(pd);
+    return err;
+}
+
+/* The last reference of a closing pd: forget the incarnation, then close
+ * the number (after which it may be reused at once). */
+static int pd_finish_close(gort__pollfd *pd)
+{
+    gort__lock(&pd->lock);
+    bool pollable = pd->pollable;
+    pd->registered = false;
+    pd->pollable = false;
+    pd->is_socket = false;
+    pd->rdeadline = pd->wdeadline = -1;
+    gort__unlock(&pd->lock);
+    if (pollable)
+        gort__netpoll_del(pd->fd); /* dups keep the file in epoll otherwise */
+    atomic_store_explicit(&pd->refs, 0, memory_order_release);
+    long r = gort__sys3(SYS_close, pd->fd, 0, 0);
+    return r == -EINTR ? 0 : (int)r; /* Linux frees the number even then */
+}
+
+void gort__pd_release(gort__pollfd *pd)
+{
+    uint32_t r = atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel);
+    if (unlikely(r == (GORT_PD_CLOSING | 1)))
+        pd_finish_close(pd);
+}
+
+/* ---------------------------------------------------------------------
+ * Waiting
+ * ------------------------------------------------------------------- */
+
+static void waiter_unlink(gort__pollfd *pd, gort__pollwaiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        pd->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->woken = true;
+    atomic_fetch_sub_explicit(&sched.netpoll_waiters, 1, memory_order_relaxed);
+}
+
+/* Unlink the waiters of `mode` into a chain of Gs (foreign threads are
+ * woken at once).  pd->lock held. */
+static void take_waiters(gort__pollfd *pd, int mode, G **list, int32_t *n)
+{
+    for (gort__pollwaiter *w = pd->waiters, *next; w; w = next) {
+        next = w->next;
+        if (!(w->mode & mode))
+            continue;
+        waiter_unlink(pd, w);
+        G *g = w->g;
+        if (g->foreign) {
+            gort__goready(g, false);
+        } else {
+            g->schedlink = *list;
+            *list = g;
+            ++*n;
+        }
+    }
+}
+
+static void ready_list(G *list)
+{
+    for (G *g = list, *next; g; g = next) {
+        next = g->schedlink;
+        g->schedlink = NULL;
+        gort__goready(g, false);
+    }
+}
+
+int64_t gort__pd_deadline(gort__pollfd *pd, int mode, int64_t deadline)
+{
+    int64_t d = deadline;
+    int64_t r = (mode & GORT_READ) ? __atomic_load_n(&pd->rdeadline, __ATOMIC_RELAXED) : -1;
+    int64_t w = (mode & GORT_WRITE) ? __atomic_load_n(&pd->wdeadline, __ATOMIC_RELAXED) : -1;
+    if (r >= 0 && (d < 0 || r < d))
+        d = r;
+    if (w >= 0 && (d < 0 || w < d))
+        d = w;
+    return d;
+}
+
+static void wait_timeout(void *arg, uint64_t seq)
+{
+    (void)seq;
+    gort__pollwaiter *w = arg;
+    gort__pollfd *pd = w->pd;
+    gort__lock(&pd->lock);
+    if (w->woken) {
+        gort__unlock(&pd->lock);
+        return;
+    }
+    waiter_unlink(pd, w);
+    G *g = w->g;
+    gort__unlock(&pd->lock);
+    gort__goready(g, false);
+}
+
+typedef struct {
+    gort__pollwaiter *w;
+    int64_t deadline;
+} wait_commit_arg;
+
+/* On g0 (or the foreign thread), the G marked waiting: arm its timer, then
+ * let events in. */
+static bool wait_commit(G *g, void *arg)
+{
+    wait_commit_arg *a = arg;
+    if (a->deadline >= 0)
+        gort__armtimer(&g->timer, a->deadline, wait_timeout, a->w, ++g->timerseq);
+    gort__unlock_raw(&a->w->pd->lock);
+    return true;
+}
+
+int gort__pd_wait(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t deadline)
+{
+    G *g = gort__getg();
+    if (!g)
+        gort__throw("netpoll: no G to park");
+    gort__pollwaiter w = {.g = g, .pd = pd, .mode = mode};
+    /* Raw lock: the commit runs on g0, where m->locks must balance. */
+    gort__lock_raw(&pd->lock);
+    if (atomic_load_explicit(&pd->refs, memory_order_relaxed) & GORT_PD_CLOSING) {
+        gort__unlock_raw(&pd->lock);
+        return ECANCELED;
+    }
+    if (((mode & GORT_READ) && atomic_load(&pd->rseq) != rs) ||
+        ((mode & GORT_WRITE) && atomic_load(&pd->wseq) != ws)) {
+        gort__unlock_raw(&pd->lock);
+        return 0;
+    }
+    int64_t d = gort__pd_deadline(pd, mode, deadline);
+    if (d >= 0 && d <= gort_nanotime()) {
+        gort__unlock_raw(&pd->lock);
+        return ETIMEDOUT;
+    }
+    w.next = pd->waiters;
+    if (w.next)
+        w.next->prev = &w;
+    pd->waiters = &w;
+    atomic_fetch_add_explicit(&sched.netpoll_waiters, 1, memory_order_relaxed);
+    wait_commit_arg a = {&w, d};
+    if (g->foreign && atomic_load_explicit(&sched.lastpoll, memory_order_relaxed) != 0) {
+        /* No goroutine's M is on its way to the scheduler to poll for a
+         * thread: make sure one looks (an idle P's M blocks in the poller). */
+        gort__wakep();
+    }
+    gort__gopark(wait_commit, &a, "IO wait");
+    if (d >= 0)
+        gort__deltimer(&g->timer);
+    return 0;
+}
+
+void gort__pd_setdeadline(gort__pollfd *pd, int mode, int64_t deadline)
+{
+    G *list = NULL;
+    int32_t n = 0;
+    gort__lock(&pd->lock);
+    if (mode & GORT_READ)
+        __atomic_store_n(&pd->rdeadline, deadline, __ATOMIC_RELAXED);
+    if (mode & GORT_WRITE)
+        __atomic_store_n(&pd->wdeadline, deadline, __ATOMIC_RELAXED);
+    take_waiters(pd, mode, &list, &n); /* they re-read it and park again */
+    gort__unlock(&pd->lock);
+    ready_list(list);
+}
+
+int gort__pd_close(gort__pollfd *pd)
+{
+    uint32_t r = atomic_load(&pd->refs);
+    do {
+        if (r & GORT_PD_CLOSING)
+            return -EBADF; /* another close got here first */
+    } while (!atomic_compare_exchange_weak(&pd->refs, &r, (r | GORT_PD_CLOSING) + 1));
+    G *list = NULL;
+    int32_t n = 0;
+    gort__lock(&pd->lock);
+    pd->gen++;
+    take_waiters(pd, GORT_READ | GORT_WRITE, &list, &n);
+    gort__unlock(&pd->lock);
+    ready_list(list);
+    if (atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel) == (GORT_PD_CLOSING | 1))
+        return pd_finish_close(pd);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Events (called by the backend) and the scheduler's side
+ * ------------------------------------------------------------------- */
+
+void gort__netpoll_ready(uint64_t data, int mode, G **list, int32_t *n)
+{
+    gort__pollfd *pd = gort__pd_peek((int)(uint32_t)data);
+    if (!pd)
+        return;
+    gort__lock(&pd->lock);
+    if (pd->gen != (uint32_t)(data >> 32) || !pd->registered) {
+        gort__unlock(&pd->lock); /* an earlier incarnation's edge */
+        return;
+    }
+    if (mode & GORT_READ)
+        atomic_fetch_add_explicit(&pd->rseq, 1, memory_order_relaxed);
+    if (mode & GORT_WRITE)
+        atomic_fetch_add_explicit(&pd->wseq, 1, memory_order_relaxed);
+    if (pd->waiters)
+        take_waiters(pd, mode, list, n);
+    gort__unlock(&pd->lock);
+}
+
+G *gort__netpoll_poll(int64_t until, int32_t *n)
+{
+    G *list = NULL;
+    *n = 0;
+    if (!atomic_load_explicit(&sched.netpoll_inited, memory_order_acquire))
+        return NULL;
+    gort__netpoll_wait(until, &list, n);
+    return list;
+}
+
+void gort__netpoll_break(void)
+{
+    if (atomic_load_explicit(&sched.netpoll_inited, memory_order_acquire))
+        gort__netpoll_wakeup();
+}
+
+G *gort__netpoll_inject(G *list, int32_t n, bool take_one)
+{
+    if (!list)
+        return NULL;
+    for (G *g = list; g; g = g->schedlink) {
+        uint32_t want = G_WAITING;
+        if (!atomic_compare_exchange_strong(&g->status, &want, G_RUNNABLE))
+            gort__throw("netpoll: goroutine %llu not waiting (status %u)",
+                        (unsigned long long)g->goid, want);
+    }
+    G *first = NULL;
+    if (take_one) {
+        first = list;
+        list = list->schedlink;
+        first->schedlink = NULL;
+        n--;
+    }
+    if (!list)
+        return first;
+    M *m = gort__getm();
+    P *pp = m ? m->p : NULL;
+    int32_t idle = atomic_load(&sched.npidle);
+    /* As many as there are idle Ps go to the global queue, each with an M
+     * started for it; the rest stay here, on this P's queue. */
+    int32_t global = pp ? (idle < n ? idle : n) : n;
+    if (global > 0) {
+        G *head = list, *tail = list;
+        for (int32_t i = 1; i < global; i++)
+            tail = tail->schedlink;
+        list = tail->schedlink;
+        tail->schedlink = NULL;
+        gort__lock(&sched.lock);
+        gort__globrunqputbatch(head, tail, global);
+        gort__unlock(&sched.lock);
+        for (int32_t i = 0; i < global && atomic_load(&sched.npidle) > 0; i++)
+            gort__startm(NULL, false);
+    }
+    for (G *g = list, *next; g; g = next) {
+        next = g->schedlink;
+        g->schedlink = NULL;
+        gort__runqput(pp, g, false);
+    }
+    return first;
+}
+
+int64_t gort__netpoll_sysmon(int64_t now)
+{
+    if (!gort__netpoll_pending())
+        return 0;
+    int64_t last = atomic_load(&sched.lastpoll);
+    if (last == 0)
+        return 0; /* an M is blocked in it */
+    if (now - last < 10000000)
+        return last + 10000000;
+    if (!atomic_compare_exchange_strong(&sched.lastpoll, &last, now))
+        return now + 10000000;
+    int32_t n;
+    G *list = gort__netpoll_poll(0, &n);
+    gort__netpoll_inject(list, n, false);
+    return now + 10000000;
+}
