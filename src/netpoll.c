@@ -272,6 +272,12 @@ static bool wait_commit(G *g, void *arg)
     if (a->deadline >= 0)
         gort__armtimer(&g->timer, a->deadline, wait_timeout, a->w, ++g->timerseq);
     gort__unlock_raw(&a->w->pd->lock);
+    if (g->foreign && atomic_load_explicit(&sched.lastpoll, memory_order_relaxed) != 0) {
+        /* A thread parks: no M is on its way to the scheduler, which
+         * would poll for it.  Make sure one looks (an idle P's M then
+         * blocks in the poller); with every P busy, they or sysmon poll. */
+        gort__wakep();
+    }
     return true;
 }
 
@@ -303,11 +309,6 @@ int gort__pd_wait(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t 
     pd->waiters = &w;
     atomic_fetch_add_explicit(&sched.netpoll_waiters, 1, memory_order_relaxed);
     wait_commit_arg a = {&w, d};
-    if (g->foreign && atomic_load_explicit(&sched.lastpoll, memory_order_relaxed) != 0) {
-        /* No goroutine's M is on its way to the scheduler to poll for a
-         * thread: make sure one looks (an idle P's M blocks in the poller). */
-        gort__wakep();
-    }
     gort__gopark(wait_commit, &a, "IO wait");
     if (d >= 0)
         gort__deltimer(&g->timer);
