@@ -714,7 +714,8 @@ def write_svg(raw, path, runs):
         series = [(l, s) for l, s in series if s]
         cdf_panel(svg, x, y, 500, 380, title, series)
     groups = []
-    for name in ("spawn", "pingpong", "yield", "buffered", "select", "mutex", "parked_rss"):
+    for name in ("spawn", "pingpong", "yield", "buffered", "select", "mutex", "parked_rss",
+                 "echo1k", "http"):
         gom = med([num(r["value"]) for r in g.get((name, "go"), [])])
         if not gom:
             continue
@@ -723,7 +724,10 @@ def write_svg(raw, path, runs):
             m = med([num(r["value"]) for r in g.get((name, lab), [])])
             if m:
                 unit = g[(name, lab)][0]["unit"]
-                bars.append((lab, gom / m, fmt(m, unit).replace("/op", "")))
+                if unit == "req/s":  # a rate: higher is better
+                    bars.append((lab, m / gom, "%.0fk/s" % (m / 1e3)))
+                else:
+                    bars.append((lab, gom / m, fmt(m, unit).replace("/op", "")))
         groups.append((name if name != "parked_rss" else "memory", bars))
     bar_panel(svg, 740, 560, 500, 380, "Throughput (memory: bytes) relative to Go", groups)
     # Issue 8: hand-off and stop-the-world beside blocking calls.
