@@ -61,6 +61,10 @@ command -v g++ >/dev/null 2>&1 || install_pkg g++ || true
 # Issue 10's HTTP benchmark drives both servers with Debian's wrk.
 command -v wrk >/dev/null 2>&1 || install_pkg wrk || true
 HAVE_WRK=0; command -v wrk >/dev/null 2>&1 && HAVE_WRK=1
+# ... and gort's server there, examples/httpd, parses with libhttp-parser.
+if [ -f examples/httpd.c ] && [ ! -f /usr/include/http_parser.h ]; then
+    install_pkg libhttp-parser-dev || true
+fi
 HAVE_BOOST=0
 [ -f /usr/include/boost/fiber/all.hpp ] && command -v g++ >/dev/null 2>&1 && HAVE_BOOST=1
 # The report and its SVG plots are written by plain python3 (no matplotlib
@@ -116,8 +120,8 @@ if [ $HAVE_GORT = 1 ]; then
 fi
 # Issue 10: gort's netpoller echo server (echo1k, idle10k), its load
 # generator (plain C, epoll, no gort) and gort's HTTP server, the
-# Makefile's examples/httpd (its libhttp-parser dependency is the
-# Makefile's business), copied here as $OUT/httpd.
+# Makefile's examples/httpd (linked by the Makefile's rule, with
+# -lhttp_parser), copied here as $OUT/httpd.
 if [ $HAVE_GORT = 1 ]; then
     rm -f "$OUT/echo_netpoll" "$OUT/httpd"
     log "bench: cc bench/echo_netpoll.c"
