@@ -32,7 +32,7 @@
  *   read from /proc before the first connection and again after every
  *   connection has made its one round trip and then sat idle for `secs`.
  *     RESULT name=idle10k impl=X unit=bytes value=<RSS growth / conns>
- *            threads=<server threads, idle> rss_before= rss_after= ...
+ *            os_threads=<server threads, idle> rss_before= rss_after= ...
  *
  * Why epoll and two threads: 1000 client threads would be 1000 runnable
  * threads on this 2-CPU machine, and the kernel's scheduling of them would
@@ -413,8 +413,8 @@ int main(int argc, char **argv)
             fail("the server exited with status %#x", st);
         }
         server_pid = 0;
-        printf("RESULT name=idle10k impl=%s unit=bytes value=%.0f conns=%d threads=%ld "
-               "threads_before=%ld rss_before=%ld rss_after=%ld rss_hwm=%ld idle_s=%.1f "
+        printf("RESULT name=idle10k impl=%s unit=bytes value=%.0f conns=%d os_threads=%ld "
+               "os_threads_before=%ld rss_before=%ld rss_after=%ld rss_hwm=%ld idle_s=%.1f "
                "connect_s=%.2f %s\n",
                impl, (double)(rss1 - rss0) * 1024.0 / n, n, thr1, thr0, rss0 * 1024,
                rss1 * 1024, hwm * 1024, idle, connect_s, line + 11 + (line[11] == ' '));

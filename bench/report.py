@@ -383,10 +383,10 @@ def write_issue10(L, g, fails):
     row("  … response bytes per request (information)",
         cell("http", "gort", "bytes_per_req", "bytes"), cell("http", "go", "bytes_per_req", "bytes"),
         "", "")
-    t = vals("idle10k", "gort", "threads")
+    t = vals("idle10k", "gort", "os_threads")
     row("10,000 idle connections: server threads ≤ GORTMAXPROCS + 4 = %d (worst run)"
-        % (ISSUE10_PROCS + 4), cell("idle10k", "gort", "threads", "count", "max"),
-        cell("idle10k", "go", "threads", "count", "max"), "",
+        % (ISSUE10_PROCS + 4), cell("idle10k", "gort", "os_threads", "count", "max"),
+        cell("idle10k", "go", "os_threads", "count", "max"), "",
         judge("idle10k", max(t) <= ISSUE10_PROCS + 4 if t else None))
     r = ratio("idle10k")
     v = med(vals("idle10k", "gort"))
@@ -398,7 +398,8 @@ def write_issue10(L, g, fails):
              "threads with an epoll loop each, every connection a closed loop (write 64 B, "
              "read the 64 B back); latency is measured per request in the client. The idle "
              "row's RSS is the server's VmRSS after all 10,000 connections made one round "
-             "trip and sat idle 2 s, minus its VmRSS before the first connection. HTTP: "
+             "trip and sat idle 2 s, minus its VmRSS before the first connection; its threads "
+             "are the server process's (/proc/PID/status), all of them. HTTP: "
              "`bench/http_wrk.sh`, a 1 s warm-up run of wrk, then 3 s measured.\n")
 
 
