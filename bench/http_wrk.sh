@@ -52,8 +52,10 @@ cpu_of() {
 # A port no one listens on, below the ephemeral range (the client's 256
 # sockets take ephemeral ports); retried if the server cannot bind it.
 up=0
-for attempt in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
     PORT=$(( 20000 + (RANDOM % 10000) ))
+    # Someone else's listener there would answer our readiness check.
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && continue
     "$@" "127.0.0.1:$PORT" > "$TMP/server.log" 2>&1 < /dev/null &
     SPID=$!
     for _ in $(seq 100); do
