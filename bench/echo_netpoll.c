@@ -3,12 +3,12 @@
  * idle10k; protocol in echo.h, load from bench/echo_load.c): the server
  * written the way the netpoller is meant to be used, Go's way —
  * gort_listen, goroutine 1 gort_accept()s, one goroutine per connection
- * reads into a 4 KiB stack buffer with gort_read and writes back what it
+ * reads into a 2 KiB (ECHO_BUF) stack buffer with gort_read and writes back what it
  * read with gort_write until EOF, then gort_close.  A goroutine waiting
  * for its client parks on the netpoller: it holds no thread.
  *
  * Its Go twin is `gobench echo` (net.Listen, a goroutine per net.Conn,
- * Read into a 4 KiB buffer, Write back), the same work; TCP_NODELAY is
+ * Read into a 2 KiB buffer, Write back), the same work; TCP_NODELAY is
  * set on every accepted connection as Go does by default.  The issue-8
  * benchmark bench/echo.c (plain blocking read()/write()) stays as it is.
  * RLIMIT_NOFILE's soft limit is raised to the hard one (Go >= 1.19 does
