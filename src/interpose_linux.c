@@ -204,7 +204,6 @@ static inline bool tv_long(const struct timeval *t)
     X(size_t, fwrite_unlocked, false, (const void *p, size_t s, size_t n, FILE *f),           \
       (p, s, n, f))                                                                           \
     X(char *, fgets_unlocked, false, (char *s, int n, FILE *f), (s, n, f))                    \
-    X(int, fclose, false, (FILE *f), (f))                                                     \
     X(int, vprintf, false, (const char *fmt, va_list ap), (fmt, ap))                          \
     X(int, vfprintf, false, (FILE *f, const char *fmt, va_list ap), (f, fmt, ap))             \
     X(int, getaddrinfo, true,                                                                 \
@@ -240,6 +239,9 @@ static inline bool tv_long(const struct timeval *t)
     X(int, openat, false, (int d, const char *p, int fl, mode_t m), (d, p, fl, m))            \
     X(int, openat64, false, (int d, const char *p, int fl, mode_t m), (d, p, fl, m))          \
     X(int, close, false, (int fd), (fd))                                                      \
+    X(int, fclose, false, (FILE *f), (f))                                                     \
+    X(int, dup2, false, (int o, int n), (o, n))                                               \
+    X(int, dup3, false, (int o, int n, int fl), (o, n, fl))                                   \
     X(long, syscall, false,                                                                   \
       (long nr, long a, long b, long c, long d, long e, long f), (nr, a, b, c, d, e, f))
 
@@ -299,6 +301,35 @@ GORT_API int close(int fd)
     int r = f(fd);
     LEAVE();
     return r;
+}
+
+/* Closes the netpoller cannot make itself: libc's own close inside
+ * fclose, the implicit close of dup2/dup3's target.  The fd's waiters wake
+ * with ECANCELED and its registration is dropped first (netpoll.c). */
+GORT_API int fclose(FILE *f)
+{
+    int fd = f ? fileno(f) : -1;
+    if (unlikely(fd >= 0 && gort__pd_busy(fd)))
+        gort__pd_detach(fd);
+    fclose_fn *fn = REAL(fclose);
+    ENTER(false);
+    int r = fn(f);
+    LEAVE();
+    return r;
+}
+
+GORT_API int dup2(int o, int n)
+{
+    if (unlikely(o != n && gort__pd_busy(n)))
+        gort__pd_detach(n);
+    return REAL(dup2)(o, n);
+}
+
+GORT_API int dup3(int o, int n, int fl)
+{
+    if (unlikely(o != n && gort__pd_busy(n)))
+        gort__pd_detach(n);
+    return REAL(dup3)(o, n, fl);
 }
 
 /* --- variadic ------------------------------------------------------- */

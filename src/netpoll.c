@@ -167,6 +167,8 @@ static int pd_finish_close(gort__pollfd *pd)
 {
     gort__lock(&pd->lock);
     bool pollable = pd->pollable;
+    bool noclose = pd->noclose;
+    pd->noclose = false;
     pd->registered = false;
     pd->pollable = false;
     pd->is_socket = false;
@@ -175,6 +177,8 @@ static int pd_finish_close(gort__pollfd *pd)
     if (pollable)
         gort__netpoll_del(pd->fd); /* dups keep the file in epoll otherwise */
     atomic_store_explicit(&pd->refs, 0, memory_order_release);
+    if (noclose)
+        return 0;
     long r = gort__sys3(SYS_close, pd->fd, 0, 0);
     return r == -EINTR ? 0 : (int)r; /* Linux frees the number even then */
 }
@@ -329,7 +333,7 @@ void gort__pd_setdeadline(gort__pollfd *pd, int mode, int64_t deadline)
     ready_list(list);
 }
 
-int gort__pd_close(gort__pollfd *pd)
+static int pd_close(gort__pollfd *pd, bool noclose)
 {
     uint32_t r = atomic_load(&pd->refs);
     do {
@@ -339,6 +343,7 @@ int gort__pd_close(gort__pollfd *pd)
     G *list = NULL;
     int32_t n = 0;
     gort__lock(&pd->lock);
+    pd->noclose = noclose;
     pd->gen++;
     take_waiters(pd, GORT_READ | GORT_WRITE, &list, &n);
     gort__unlock(&pd->lock);
@@ -346,6 +351,18 @@ int gort__pd_close(gort__pollfd *pd)
     if (atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel) == (GORT_PD_CLOSING | 1))
         return pd_finish_close(pd);
     return 0;
+}
+
+int gort__pd_close(gort__pollfd *pd)
+{
+    return pd_close(pd, false);
+}
+
+void gort__pd_detach(int fd)
+{
+    gort__pollfd *pd = gort__pd_peek(fd);
+    if (pd)
+        pd_close(pd, true);
 }
 
 /* ---------------------------------------------------------------------

@@ -478,6 +478,7 @@ struct gort__pollfd {
     bool registered;             /* set up for this incarnation (non-blocking, in epoll) */
     bool pollable;               /* epoll took it (false: regular file...) */
     bool is_socket;              /* writes use MSG_NOSIGNAL */
+    bool noclose;                /* closing, but someone else closes the number */
     int64_t rdeadline, wdeadline;/* gort_set_deadline's; -1 none */
     gort__pollwaiter *waiters;   /* parked, both directions */
     /* Calls in flight on this incarnation, plus PD_CLOSING once a close
@@ -512,6 +513,9 @@ int64_t gort__pd_deadline(gort__pollfd *pd, int mode, int64_t deadline);
  * kernel's close result (0 or -errno) if the close happened now, 0 if the
  * last call in flight will make it. */
 int gort__pd_close(gort__pollfd *pd);
+/* fd is about to be closed by someone else (libc's fclose, dup2's
+ * target): as gort__pd_close, but the last reference does not close it. */
+void gort__pd_detach(int fd);
 /* close() wrapper's question: is fd registered (or being closed)? */
 bool gort__pd_busy(int fd);
 /* Set a per-fd deadline and wake the waiters it concerns. */
