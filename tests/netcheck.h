@@ -246,12 +246,17 @@ static inline int count_dir(const char *path)
 }
 static inline int fd_count(void) { return count_dir("/proc/self/fd"); }
 
-/* Open fds other than the runtime's per-thread /proc files (each M keeps
- * its /proc/self/task/TID/stat open, so a thread started meanwhile is not
- * an fd leak). */
-static inline int fd_count_noproc(void)
+/* Open fds other than the runtime's own lazily made ones: each M keeps
+ * its /proc/self/task/TID/stat open, and the stack scavenger opens a
+ * pidfd the first time it runs, so a thread or a scavenge started
+ * meanwhile is not an fd leak.  With a list (" N=target ...") for
+ * messages. */
+static inline int fd_list_noproc(char *out, size_t outn)
 {
     int n = 0;
+    size_t used = 0;
+    if (outn)
+        out[0] = 0;
     for (int fd = 0; fd < 65536; fd++) {
         char p[64], l[256];
         snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
@@ -259,11 +264,18 @@ static inline int fd_count_noproc(void)
         if (r < 0)
             continue;
         l[r] = 0;
-        if (strncmp(l, "/proc/", 6) != 0)
-            n++;
+        if (strncmp(l, "/proc/", 6) == 0 || strcmp(l, "anon_inode:[pidfd]") == 0)
+            continue;
+        n++;
+        if (used < outn) {
+            int w = snprintf(out + used, outn - used, " %d=%s", fd, l);
+            if (w > 0)
+                used += (size_t)w;
+        }
     }
     return n;
 }
+static inline int fd_count_noproc(void) { return fd_list_noproc(NULL, 0); }
 static inline int thread_count(void) { return count_dir("/proc/self/task"); }
 
 static inline int64_t cpu_ns(void)

@@ -13,8 +13,8 @@
  * TIME_WAIT: the kernel's port space is not the subject here).
  *
  * After a warm-up of 5,000 cycles the fd count (/proc/self/fd, less the
- * runtime's per-thread /proc files: a thread started meanwhile is not a
- * leak) and RSS
+ * runtime's per-thread /proc files and the scavenger's pidfd: a thread or
+ * a scavenge started meanwhile is not a leak) and RSS
  * are taken; after the rest, the fd count must be the same and RSS may
  * have grown by at most 2 MiB (a leak of 24 bytes per cycle is over it),
  * with no goroutine left behind and nothing parked on the poller.
@@ -139,7 +139,8 @@ static void all(void *arg)
     /* Let the servers of the last cycles finish (they wait for EOF). */
     while (atomic_load(&served) < WARMUP)
         gort_sleep(100000);
-    int fds0 = fd_count_noproc();
+    static char list0[4096], list1[4096];
+    int fds0 = fd_list_noproc(list0, sizeof list0);
     long rss0 = rss_bytes();
     int g0 = gort_num_goroutine();
     int64_t t1 = gort_nanotime();
@@ -149,14 +150,15 @@ static void all(void *arg)
     while (atomic_load(&served) < total)
         gort_sleep(100000);
     int64_t t2 = gort_nanotime();
-    int fds1 = fd_count_noproc();
+    int fds1 = fd_list_noproc(list1, sizeof list1);
     long rss1 = rss_bytes();
     int g1 = gort_num_goroutine();
     fprintf(stderr, "%ld cycles in %lld ms (%.1f us each); fds %d -> %d; RSS %ld -> %ld KiB "
             "(%+ld); goroutines %d -> %d\n",
             total - WARMUP, (long long)((t2 - t1) / MS), (double)(t2 - t1) / 1e3 / (double)(total - WARMUP),
             fds0, fds1, rss0 / 1024, rss1 / 1024, (rss1 - rss0) / 1024, g0, g1);
-    CHECK(fds1 == fds0, "fd count went from %d to %d over %ld cycles", fds0, fds1, total - WARMUP);
+    CHECK(fds1 == fds0, "fd count went from %d to %d over %ld cycles:\nbefore:%s\nafter: %s",
+          fds0, fds1, total - WARMUP, list0, list1);
     CHECK(rss1 - rss0 <= MAX_GROWTH, "RSS grew by %ld KiB over %ld cycles", (rss1 - rss0) / 1024,
           total - WARMUP);
     CHECK(g1 <= g0, "goroutines went from %d to %d", g0, g1);
