@@ -334,7 +334,9 @@ GORT_API int gort_connect(int fd, const struct sockaddr *sa, socklen_t len);
  * with ETIMEDOUT, including calls already parked.  -1 clears it.
  * Returns 0, EBADF or EINVAL. */
 GORT_API int gort_set_deadline(int fd, int events, int64_t deadline);
-/* close(2) that first wakes the goroutines parked on fd (ECANCELED). */
+/* close(2) that first wakes the goroutines parked on fd (ECANCELED) and
+ * waits for the calls in flight on it to return: once it returns, the
+ * number is free and no call still uses it. */
 GORT_API int gort_close(int fd);
 
 /* Go's net.Listen and net.Dial.  network: "tcp", "tcp4", "tcp6", "unix".

@@ -30,9 +30,10 @@
  * waiters it concerns; they re-read the deadline and park again.
  *
  * Close: references (pd->refs) count calls in flight; a close marks the pd
- * closing, wakes its waiters (ECANCELED), and the last reference makes the
- * real close(2).  Until then the number stays taken, so no call in flight
- * can act on a new file that got it.
+ * closing, wakes its waiters (ECANCELED), waits for the calls in flight
+ * to let go (the last one readies it), then makes the close(2).  Until
+ * then the number stays taken, so no call in flight can act on a new file
+ * that got it; once gort_close returns it is free, as after close(2).
  *
  * Rejected: a poller thread (a thread hop per wake-up, and a thread that
  * exists for idle programs too); one-shot registration re-armed at each
@@ -123,14 +124,18 @@ static int pd_register(gort__pollfd *pd, int known)
                 return (int)-r;
         }
     }
-    if (known & PD_KNOWN_SOCKET) {
-        pd->is_socket = true;
+    if (known & PD_KNOWN_STREAM) {
+        pd->is_socket = pd->is_stream = true;
     } else {
-        int type;
+        /* Even for a known socket: SOCK_SEQPACKET reads come back short
+         * with more records queued. */
+        int type = 0;
         socklen_t len = sizeof type;
         pd->is_socket = gort__sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type,
                                    (long)&len, 0) == 0;
+        pd->is_stream = pd->is_socket && type == SOCK_STREAM;
     }
+    atomic_store_explicit(&pd->rdrained, 0, memory_order_relaxed);
     int err = backend_err ? backend_err
                           : gort__netpoll_open(fd, (uint64_t)pd->gen << 32 | (uint32_t)fd);
     if (err == EPERM) {
@@ -172,6 +177,7 @@ static int pd_finish_close(gort__pollfd *pd)
     pd->registered = false;
     pd->pollable = false;
     pd->is_socket = false;
+    pd->is_stream = false;
     pd->rdeadline = pd->wdeadline = -1;
     gort__unlock(&pd->lock);
     if (pollable)
@@ -186,8 +192,17 @@ static int pd_finish_close(gort__pollfd *pd)
 void gort__pd_release(gort__pollfd *pd)
 {
     uint32_t r = atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel);
-    if (unlikely(r == (GORT_PD_CLOSING | 1)))
-        pd_finish_close(pd);
+    if (unlikely(r == (GORT_PD_CLOSING | 1))) {
+        /* The last call out of a closing fd: the close waits for it. */
+        gort__lock(&pd->lock);
+        G *c = pd->closer;
+        pd->closer = NULL;
+        gort__unlock(&pd->lock);
+        if (c)
+            gort__goready(c, false);
+        else
+            pd_finish_close(pd); /* not reached: the closer leaves last */
+    }
 }
 
 /* ---------------------------------------------------------------------
@@ -333,6 +348,13 @@ void gort__pd_setdeadline(gort__pollfd *pd, int mode, int64_t deadline)
     ready_list(list);
 }
 
+static bool close_commit(G *g, void *arg)
+{
+    (void)g;
+    gort__unlock_raw(&((gort__pollfd *)arg)->lock);
+    return true;
+}
+
 static int pd_close(gort__pollfd *pd, bool noclose)
 {
     uint32_t r = atomic_load(&pd->refs);
@@ -348,9 +370,21 @@ static int pd_close(gort__pollfd *pd, bool noclose)
     take_waiters(pd, GORT_READ | GORT_WRITE, &list, &n);
     gort__unlock(&pd->lock);
     ready_list(list);
-    if (atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel) == (GORT_PD_CLOSING | 1))
-        return pd_finish_close(pd);
-    return 0;
+    /* Wait for the calls still in flight (just woken, or inside a system
+     * call) to let go; the last one readies us.  Registered as closer
+     * before our own reference goes, under the lock the last one takes. */
+    G *g = gort__getg();
+    if (!g)
+        gort__throw("netpoll: no G to wait in close");
+    gort__lock_raw(&pd->lock);
+    pd->closer = g;
+    if (atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel) == (GORT_PD_CLOSING | 1)) {
+        pd->closer = NULL;
+        gort__unlock_raw(&pd->lock);
+    } else {
+        gort__gopark(close_commit, pd, "IO wait");
+    }
+    return pd_finish_close(pd);
 }
 
 int gort__pd_close(gort__pollfd *pd)

@@ -478,19 +478,27 @@ struct gort__pollfd {
     bool registered;             /* set up for this incarnation (non-blocking, in epoll) */
     bool pollable;               /* epoll took it (false: regular file...) */
     bool is_socket;              /* writes use MSG_NOSIGNAL */
+    bool is_stream;              /* SOCK_STREAM: a short read empties the queue */
     bool noclose;                /* closing, but someone else closes the number */
+    G *closer;                   /* the close waiting for the calls in flight to leave */
     int64_t rdeadline, wdeadline;/* gort_set_deadline's; -1 none */
     gort__pollwaiter *waiters;   /* parked, both directions */
     /* Calls in flight on this incarnation, plus PD_CLOSING once a close
-     * began: the real close(2) is made by whoever drops the last
-     * reference, so no call in flight can reach a new file that got the
-     * same number (Go's fdMutex). */
+     * began.  The close wakes the parked calls and waits for the last of
+     * them to let go before it makes the close(2): no call in flight can
+     * reach a new file that got the number, and the number is free when
+     * gort_close returns, as after close(2) (Go's fdMutex + csema). */
     _Atomic uint32_t refs;
     /* Readiness edges seen by the poller.  A call samples them before its
      * system call and parks only if they have not moved since: no
      * readiness is lost between EAGAIN and the park. */
     _Atomic uint32_t rseq, wseq;
+    /* PD_DRAINED | rseq sampled before a read of a stream socket that came
+     * back short: the queue was empty then, so until an edge moves rseq a
+     * read would only say EAGAIN (fd_linux.c skips it). */
+    _Atomic uint64_t rdrained;
 };
+#define GORT_PD_DRAINED (1ull << 32)
 #define GORT_PD_CLOSING 0x80000000u
 
 /* The pd of fd (allocated if need be), NULL if fd is out of range. */
@@ -500,7 +508,7 @@ gort__pollfd *gort__pd_peek(int fd);
 /* Take a reference for a call: register the fd if it is new (flags:
  * what the caller knows of it, PD_KNOWN_*).  0, or an errno value
  * (ECANCELED: a close began; EBADF). */
-enum { PD_KNOWN_SOCKET = 1, PD_KNOWN_NONBLOCK = 2 };
+enum { PD_KNOWN_SOCKET = 1, PD_KNOWN_NONBLOCK = 2, PD_KNOWN_STREAM = 4 };
 int gort__pd_acquire(gort__pollfd *pd, int known);
 void gort__pd_release(gort__pollfd *pd);
 /* Park the caller until an edge moves the seq of `mode` away from what it
