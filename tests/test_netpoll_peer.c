@@ -5,7 +5,8 @@
  *  - EOF: a peer's shutdown(SHUT_WR) or close makes gort_read return 0,
  *    for a reader already parked and for one that comes later (socket
  *    pair, TCP, pipe whose write end closes); data sent before the EOF is
- *    read first.
+ *    read first, also when data and EOF reach a parked reader as one edge
+ *    (its read is short, and the next must still find the EOF).
  *  - Reset: a TCP peer closing with SO_LINGER {1, 0} sends RST: gort_read
  *    fails ECONNRESET (parked or not); writing to it fails EPIPE or
  *    ECONNRESET; a writer parked on a full socket when the RST comes stops
@@ -72,6 +73,53 @@ static void test_eof(void)
         close(rfd);
         if (kind == 2)
             close(wfd);
+    }
+}
+
+/* Reads until EOF; ret = bytes before it, or -1. */
+static void g_read_to_eof(void *a)
+{
+    op_t *o = a;
+    size_t total = 0;
+    for (;;) {
+        ssize_t r = gort_read(o->fd, o->buf + total, o->n - total);
+        if (r <= 0) {
+            op_finish(o, r == 0 ? (long)total : -1);
+            return;
+        }
+        total += (size_t)r;
+    }
+}
+
+/* Data and the EOF in one edge: a parked reader is woken once, its read
+ * returns the data (short: the buffer is bigger), and the next read must
+ * return 0 although no further edge comes. */
+static void test_data_then_eof_one_edge(void)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        int sv[2];
+        if (kind == 0)
+            unix_pair(sv);
+        else if (kind == 1)
+            tcp_pair(sv);
+        else
+            CHECK_CALL(pipe(sv), 0);
+        char buf[64];
+        op_t o;
+        op_init(&o, sv[0]);
+        o.buf = buf;
+        o.n = sizeof buf;
+        uint64_t base = io_wait_now();
+        CHECK_EQ(gort_go(g_read_to_eof, &o), 0);
+        wait_io_wait(base + 1);
+        CHECK_CALL(write(sv[1], "abc", 3), 3);
+        CHECK_CALL(close(sv[1]), 0);
+        op_await(&o, kind == 0 ? "reader to EOF (unix), data and close in one edge"
+                     : kind == 1 ? "reader to EOF (TCP), data and close in one edge"
+                                 : "reader to EOF (pipe), data and close in one edge");
+        CHECK(o.ret == 3, "kind %d: %ld bytes before EOF, errno %d", kind, o.ret, o.err);
+        op_free(&o);
+        close(sv[0]);
     }
 }
 
@@ -290,6 +338,7 @@ static void main_eof_reset(void *a)
     (void)a;
     watchdog_start("test_netpoll_peer", 60);
     test_eof();
+    test_data_then_eof_one_edge();
     test_reset();
 }
 
