@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -139,6 +140,15 @@ static inline bool fd_cloexec(int fd)
 }
 
 static inline bool fd_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+/* Inode of what fd is now (0 if closed).  "fd n was closed" is checked as
+ * "n no longer refers to that inode": a runtime thread started meanwhile
+ * may open its /proc file under the freed number. */
+static inline unsigned long fd_ino(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
 
 /* Fill fd's send side (and the peer's receive side) until the kernel says
  * EAGAIN; returns the bytes queued.  The fd's O_NONBLOCK is not touched. */
