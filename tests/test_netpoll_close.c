@@ -9,6 +9,8 @@
  *    write that got part of its bytes out returns that count (errno
  *    ECANCELED); the number is free when the close returns.
  *  - A plain thread closing an fd a goroutine is parked on: the same.
+ *  - dup2() onto a registered fd and fclose() of a FILE on one count as
+ *    closes (ECANCELED); dup2's new file under the number works.
  *  - Reuse: goroutine A is parked on fd N; N is closed (both ways) and, in
  *    the same run of the closing goroutine (at GORTMAXPROCS=1 A cannot run
  *    in between), a new socket gets number N and its peer writes to it.
@@ -372,8 +374,59 @@ static void test_close_from_thread(void)
     close(sv[1]);
 }
 
+/* Closes gort makes itself although they are not close(): dup2() onto a
+ * registered fd, and fclose() of a FILE on one.  The parked reader wakes
+ * with ECANCELED, and the number's next file (dup2's source) reads its
+ * own data. */
+static void test_dup2_fclose(void)
+{
+    for (int how = 0; how < 2; how++) {
+        int sv[2], other[2];
+        unix_pair(sv);
+        unix_pair(other);
+        char c = 0;
+        op_t o;
+        op_init(&o, sv[0]);
+        o.buf = &c;
+        o.n = 1;
+        uint64_t base = io_wait_now();
+        CHECK_EQ(gort_go(g_read, &o), 0);
+        wait_io_wait(base + 1);
+        if (how == 0) {
+            CHECK_CALL(dup2(other[0], sv[0]), sv[0]);
+        } else {
+            FILE *f = fdopen(sv[0], "r");
+            CHECK(f);
+            CHECK_CALL(fclose(f), 0);
+        }
+        /* The old file is gone: its peer's write fails (EPIPE), and must
+         * not wake anyone either. */
+        (void)send(sv[1], "o", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        op_await(&o, how == 0 ? "reader on an fd dup2()ed over" : "reader on an fd fclose()d");
+        CHECK(o.ret == -1 && o.err == ECANCELED, "%s: ret %ld errno %d (%s) c '%c'",
+              how == 0 ? "dup2" : "fclose", o.ret, o.err, strerror(o.err), c ? c : '0');
+        op_free(&o);
+        if (how == 0) { /* sv[0] is other[0]'s file now, and works as such */
+            op_init(&o, sv[0]);
+            o.buf = &c;
+            o.n = 1;
+            CHECK_EQ(gort_go(g_read, &o), 0);
+            wait_io_wait(base + 1);
+            CHECK_CALL(gort_write(other[1], "n", 1), 1);
+            op_await(&o, "reader on the number dup2() gave a new file");
+            CHECK(o.ret == 1 && c == 'n', "ret %ld c '%c'", o.ret, c);
+            op_free(&o);
+            close(sv[0]);
+        }
+        close(sv[1]);
+        close(other[0]);
+        close(other[1]);
+    }
+}
+
 static void run_all(void)
 {
+    test_dup2_fclose();
     test_close_from_thread();
 #ifndef SKIP_FREE_CHECK
     test_close_frees_number();
