@@ -84,6 +84,8 @@ static int park(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t de
                            .events = (short)(((mode & GORT_READ) ? POLLIN : 0) |
                                              ((mode & GORT_WRITE) ? POLLOUT : 0))};
         gort__sys3(SYS_poll, (long)&p, 1, ms);
+        /* No poller moves rseq here: forget the short read's proof. */
+        atomic_store_explicit(&pd->rdrained, 0, memory_order_relaxed);
         return 0;
     }
     return gort__pd_wait(pd, mode, rs, ws, deadline);
@@ -147,10 +149,14 @@ static long op_read(gort__pollfd *pd, void *arg)
 
 /* Stream sockets skip the read that could only say EAGAIN: a read that
  * came back short emptied the queue, and any byte queued since raised an
- * edge, which moves rseq once polled (the kernel queues the read and
- * the edge in that order).  So while rseq still has the value sampled
- * before that short read, the goroutine parks at once: a request-reply
- * server saves one of its three system calls per request.  (Go always
+ * edge, which moves rseq once polled (the kernel queues the data, then
+ * signals the edge).  So while rseq still has the value sampled before
+ * that short read, the goroutine parks at once: a request-reply server
+ * saves one of its three system calls per request.  Not once a hang-up
+ * or error was reported (rhup): an end of file that came before the
+ * short read makes the next read return 0, and its edge may have been
+ * polled before the sample.  Not without a poller either (park's poll(2)
+ * path clears the proof).  (Go always
  * tries the read; a short read does not prove emptiness for datagram
  * and SOCK_SEQPACKET sockets, pipes or ttys, which always try too.) */
 ssize_t gort_read(int fd, void *buf, size_t n)
@@ -171,7 +177,8 @@ ssize_t gort_read(int fd, void *buf, size_t n)
                 break;
             }
             uint32_t rs = atomic_load_explicit(&pd->rseq, memory_order_acquire);
-            if (atomic_load_explicit(&pd->rdrained, memory_order_relaxed) != (GORT_PD_DRAINED | rs)) {
+            if (atomic_load_explicit(&pd->rdrained, memory_order_relaxed) != (GORT_PD_DRAINED | rs) ||
+                atomic_load_explicit(&pd->rhup, memory_order_relaxed)) {
                 r = gort__sys3(SYS_read, fd, (long)buf, (long)n);
                 if (r > 0 && (size_t)r < n)
                     atomic_store_explicit(&pd->rdrained, GORT_PD_DRAINED | rs, memory_order_relaxed);

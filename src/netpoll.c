@@ -136,6 +136,7 @@ static int pd_register(gort__pollfd *pd, int known)
         pd->is_stream = pd->is_socket && type == SOCK_STREAM;
     }
     atomic_store_explicit(&pd->rdrained, 0, memory_order_relaxed);
+    atomic_store_explicit(&pd->rhup, false, memory_order_relaxed);
     int err = backend_err ? backend_err
                           : gort__netpoll_open(fd, (uint64_t)pd->gen << 32 | (uint32_t)fd);
     if (err == EPERM) {
@@ -413,8 +414,10 @@ void gort__netpoll_ready(uint64_t data, int mode, G **list, int32_t *n)
         gort__unlock(&pd->lock); /* an earlier incarnation's edge */
         return;
     }
+    if (mode & GORT_PD_HUP)
+        atomic_store_explicit(&pd->rhup, true, memory_order_relaxed);
     if (mode & GORT_READ)
-        atomic_fetch_add_explicit(&pd->rseq, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pd->rseq, 1, memory_order_release);
     if (mode & GORT_WRITE)
         atomic_fetch_add_explicit(&pd->wseq, 1, memory_order_relaxed);
     if (pd->waiters)

@@ -123,6 +123,8 @@ void gort__netpoll_wait(int64_t until, G **list, int32_t *n)
             mode |= GORT_READ;
         if (ev->events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             mode |= GORT_WRITE;
+        if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            mode |= GORT_PD_HUP;
         gort__netpoll_ready(ev->data.u64, mode, list, n);
     }
 }

@@ -497,8 +497,15 @@ struct gort__pollfd {
      * back short: the queue was empty then, so until an edge moves rseq a
      * read would only say EAGAIN (fd_linux.c skips it). */
     _Atomic uint64_t rdrained;
+    /* The poller reported a hang-up or error (sticky for the incarnation;
+     * set before the rseq it moves): a short read no longer proves that
+     * the next one would say EAGAIN. */
+    _Atomic bool rhup;
 };
 #define GORT_PD_DRAINED (1ull << 32)
+/* Event mode bit beside GORT_READ/GORT_WRITE: the peer hung up or the fd
+ * has an error (a read returns 0 or fails, not EAGAIN). */
+#define GORT_PD_HUP 4
 #define GORT_PD_CLOSING 0x80000000u
 
 /* The pd of fd (allocated if need be), NULL if fd is out of range. */
