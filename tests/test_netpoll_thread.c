@@ -14,7 +14,11 @@
  *    it all;
  *  - deadlines on a thread: gort_fd_wait's, and a goroutine shortening the
  *    read deadline of a thread already parked (ETIMEDOUT, never early);
- *  - 8 threads and 8 goroutines ping-pong at once.
+ *  - 8 threads and 8 goroutines ping-pong at once;
+ *  - the process's main thread before gort_main (no poller yet): a read
+ *    woken by a thread, fd_wait's deadline, a write; then a goroutine
+ *    parks on the same fd (registered before the runtime existed) and is
+ *    woken.
  */
 #include "netcheck.h"
 
@@ -368,8 +372,69 @@ static void all(void *a)
     test_many_threads();
 }
 
+/* ---- before gort_main ----------------------------------------------- */
+
+static int pre[2];
+
+static void *late_writer(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 20 * 1000000};
+    nanosleep(&ts, NULL);
+    CHECK_CALL(write(pre[1], "p", 1), 1);
+    return NULL;
+}
+
+static void main_after_pre(void *a)
+{
+    (void)a;
+    watchdog_start("test_netpoll_thread (pre-main fd)", 60);
+    /* The fd was registered before the runtime (and its poller) existed:
+     * a goroutine parks on it and is woken by a thread's write. */
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, late_writer, NULL), 0);
+    char c = 0;
+    CHECK_EQ(gort_set_deadline(pre[0], GORT_READ, gort_nanotime() + SLACK), 0);
+    long r = gort_read(pre[0], &c, 1);
+    CHECK(r == 1 && c == 'p', "goroutine read of an fd used before gort_main: %ld (%s)", r,
+          strerror(errno));
+    CHECK_EQ(pthread_join(th, NULL), 0);
+    CHECK_EQ(gort_set_deadline(pre[0], GORT_READ, -1), 0);
+}
+
+/* The process's main thread before gort_main (nobody polls yet: the call
+ * blocks the thread on its own), then the runtime. */
+static void pre_main(void)
+{
+    fflush(NULL);
+    pid_t p = fork();
+    CHECK(p >= 0);
+    if (p == 0) {
+        setenv("GORTMAXPROCS", "2", 1);
+        alarm(60);
+        unix_pair(pre);
+        pthread_t th;
+        CHECK_EQ(pthread_create(&th, NULL, late_writer, NULL), 0);
+        char c = 0;
+        CHECK_CALL(gort_read(pre[0], &c, 1), 1);
+        CHECK_EQ(c, 'p');
+        CHECK_EQ(pthread_join(th, NULL), 0);
+        int64_t d = gort_nanotime() + 20 * MS;
+        CHECK_EQ(gort_fd_wait(pre[0], GORT_READ, d), ETIMEDOUT);
+        CHECK(gort_nanotime() >= d, "pre-main fd_wait returned before its deadline");
+        CHECK_CALL(gort_write(pre[0], "q", 1), 1);
+        CHECK_CALL(read(pre[1], &c, 1), 1);
+        run_main(main_after_pre, NULL);
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(p, &st, 0) == p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fd calls before gort_main: status %#x", st);
+}
+
 int main(void)
 {
+    pre_main();
     run_main_child(all, NULL, "1", NULL);
     run_main_child(all, NULL, "2", NULL);
     return 0;
