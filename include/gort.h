@@ -340,14 +340,19 @@ GORT_API int gort_set_deadline(int fd, int events, int64_t deadline);
 GORT_API int gort_close(int fd);
 
 /* Go's net.Listen and net.Dial.  network: "tcp", "tcp4", "tcp6", "unix".
- * address: "host:port" ("[::1]:80"; an empty host listens on every
- * address; port 0 picks a free one, see getsockname) or, for "unix", a
- * path.  The fd is non-blocking, close-on-exec and registered.  Name
- * resolution is a blocking call: it does not hold a P.  gort_dial tries
- * each resolved address until one connects or deadline passes.  -1 with
- * errno on failure (EINVAL for a malformed address, EAFNOSUPPORT for an
- * unknown network, ENOENT if the name does not resolve, ETIMEDOUT, or the
- * socket calls' errors). */
+ * address: "host:port" ("[::1]:80"; the port a number or a service name,
+ * 0 picks a free one, see getsockname; an empty or unspecified host
+ * listens on every address, dual-stack for "tcp", and dials this machine)
+ * or, for "unix", a path ("@name": abstract; the file is neither removed
+ * before listening nor at close).  The fd is non-blocking, close-on-exec
+ * and registered; dialed TCP has TCP_NODELAY.  Name resolution
+ * (getaddrinfo) does not hold a P, and on a goroutine the dial deadline
+ * bounds it.  gort_dial tries each address in turn, each with a share of
+ * the time left, until one connects (a negative deadline: none).  -1 with
+ * errno on failure: EINVAL for a malformed address, EAFNOSUPPORT for an
+ * unknown network or an IP of the other family, ENOENT if the name does
+ * not resolve (EAGAIN: not now), ETIMEDOUT, or the socket calls' errors
+ * (ECONNREFUSED, EADDRINUSE...). */
 GORT_API int gort_listen(const char *network, const char *address);
 GORT_API int gort_dial(const char *network, const char *address, int64_t deadline);
 
