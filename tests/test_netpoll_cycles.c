@@ -44,11 +44,12 @@ static void serve(void *arg)
     CHECK_CALL(gort_write(fd, &req, sizeof req), (long)sizeof req);
     char c;
     CHECK_CALL(gort_read(fd, &c, 1), 0); /* the client's close */
-    long n = atomic_fetch_add(&served, 1);
-    if (n & 1)
+    static atomic_long closes;
+    if (atomic_fetch_add(&closes, 1) & 1)
         CHECK_CALL(gort_close(fd), 0);
     else
         CHECK_CALL(close(fd), 0);
+    atomic_fetch_add(&served, 1); /* after the close: the counts wait for it */
     gort_wg_done(&serve_wg);
 }
 
