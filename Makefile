@@ -93,6 +93,9 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(EXTRA_TEST_LDFLAGS)
 
+# The netpoller's tests share netcheck.h.
+$(filter $(BUILD)/tests/test_netpoll%,$(TESTS)): tests/netcheck.h
+
 $(BUILD)/tests/%_gxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CXX_GNU) $(CXXFLAGS_TEST) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
@@ -107,9 +110,16 @@ $(BUILD)/tests/test_dump_nog: tests/test_dump.c tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -g0 -DGORT_TEST_NODEBUG $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
 
-$(BUILD)/examples/%: examples/%.c $(BUILD)/libgort.a
+$(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(EXTRA_EXAMPLE_LDLIBS)
+
+# httpd parses requests with Debian's libhttp-parser (libhttp-parser-dev).
+$(BUILD)/examples/httpd: EXTRA_EXAMPLE_LDLIBS = -lhttp_parser
+# The servers' client in `make demo` stands for another program: no gort.
+$(BUILD)/examples/democlient: examples/democlient.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< -o $@ -pthread
 
 # Shared libraries test_callback loads (a lock held across callbacks):
 # plain, without frame pointers, and registered (includes gort.h).

@@ -40,7 +40,15 @@ BENCHES = [
     ("syscall_bracket", "system-call bracket fast path, enter+exit (Go: Syscall - RawSyscall)",
      None),
     ("quantum", "p99 time slice / quantum, 2 spinners on 1 P", None),
+    # issue 10: the netpoller (own section, write_issue10: req/s, higher is better)
+    ("echo1k", "TCP echo on the netpoller, 1000 conns, 64 B ping-pong (req/s)", None),
+    ("http", "HTTP/1.1 hello, wrk -t2 -c256 (req/s)", None),
+    ("idle10k", "10,000 idle connections: server RSS per connection", None),
 ]
+# Issue 10's benchmarks: not in the summary table (their values are
+# requests per second, higher is better, or bytes); write_issue10 judges them.
+ISSUE10 = {"echo1k", "http", "idle10k"}
+ISSUE10_PROCS = 2  # GORTMAXPROCS of the idle10k runs (bench/run.sh's PROCS)
 # Absolute targets (issue 8): name -> (label judged, how the rounds' values
 # are combined, limit, text).  A value must be <= limit.  "max": the worst
 # round (a maximum or a count must hold in every run), "median": the
@@ -300,6 +308,101 @@ def write_absolute(L, g, fails):
              "needs the summary table above from a run before the change beside this one.\n")
 
 
+def write_issue10(L, g, fails):
+    """Issue 10's targets: the netpoller's servers against Go's."""
+    if not any(n in ISSUE10 for (n, _) in list(g) + list(fails)):
+        return
+
+    def vals(name, lab, k="value"):
+        return [num(r[k]) for r in g.get((name, lab), []) if k in r and num(r[k]) is not None]
+
+    def failed(name, lab):
+        return " FAIL×%d" % fails[(name, lab)] if (name, lab) in fails else ""
+
+    def cell(name, lab, k="value", unit="req/s", agg="median"):
+        v = vals(name, lab, k)
+        if not v:
+            return ("FAIL×%d" % fails[(name, lab)]) if (name, lab) in fails else "—"
+        if agg == "max":
+            text = fmt(max(v), unit) + (" (worst of %d runs)" % len(v) if len(v) > 1 else "")
+        elif unit == "req/s":
+            m = med(v)
+            text = "%.0f (%.0f – %.0f)" % (m, min(v), max(v)) if len(v) > 1 else "%.0f" % m
+        else:
+            text = fmt_spread(v, unit)
+        return text + failed(name, lab)
+
+    def ratio(name, k="value"):
+        a, b = med(vals(name, "gort", k)), med(vals(name, "go", k))
+        return a / b if a is not None and b else None
+
+    def judge(name, ok):
+        if (name, "gort") in fails:
+            return "**no** (failed runs)"
+        return "—" if ok is None else ("yes" if ok else "**no**")
+
+    L.append("## Issue 10 targets: the netpoller's servers against Go's\n")
+    L.append("gort at GORTMAXPROCS=2, Go 1.19 at GOMAXPROCS=2, each server its own process "
+             "driven by the same load generator on the same 2 CPUs (no pinning; the "
+             "generator's CPU is shared the same way for both). Cells: median over rounds "
+             "(min – max); latencies are each run's percentile, median over runs. "
+             "Ratios are gort / Go of the medians.\n")
+    L.append("| target | gort | Go 1.19 | gort/Go | met |")
+    L.append("|---|---|---|---|---|")
+    row = lambda *c: L.append("| " + " | ".join(c) + " |")
+    r = ratio("echo1k")
+    row("echo, 1000 conns, 64 B ping-pong (`echo_load` → `echo_netpoll` / `gobench echo`): "
+        "req/s ≥ 1.3 × Go", cell("echo1k", "gort"), cell("echo1k", "go"),
+        "%.2f" % r if r else "—", judge("echo1k", None if r is None else r >= 1.3))
+    r = ratio("echo1k", "p99_ns")
+    row("  … p99 latency ≤ Go", cell("echo1k", "gort", "p99_ns", "ns"),
+        cell("echo1k", "go", "p99_ns", "ns"), "%.2f" % r if r else "—",
+        judge("echo1k", None if r is None else r <= 1.0))
+    r = ratio("echo1k", "p50_ns")
+    row("  … p50 latency (information)", cell("echo1k", "gort", "p50_ns", "ns"),
+        cell("echo1k", "go", "p50_ns", "ns"), "%.2f" % r if r else "—", "")
+    r = ratio("echo1k", "server_cpu_us_per_req")
+    row("  … server CPU per request, µs (information: independent of the CPU sharing)",
+        cell("echo1k", "gort", "server_cpu_us_per_req", "µs"),
+        cell("echo1k", "go", "server_cpu_us_per_req", "µs"), "%.2f" % r if r else "—", "")
+    row("  … load generator's CPU, cores used of 2 (information)",
+        cell("echo1k", "gort", "client_cores", "cores"),
+        cell("echo1k", "go", "client_cores", "cores"), "", "")
+    r = ratio("http")
+    row("HTTP hello, `wrk -t2 -c256 --latency` (examples/httpd / net/http): req/s ≥ 1.5 × Go",
+        cell("http", "gort"), cell("http", "go"), "%.2f" % r if r else "—",
+        judge("http", None if r is None else r >= 1.5))
+    r = ratio("http", "p99_ns")
+    row("  … p99 latency ≤ Go", cell("http", "gort", "p99_ns", "ns"),
+        cell("http", "go", "p99_ns", "ns"), "%.2f" % r if r else "—",
+        judge("http", None if r is None else r <= 1.0))
+    r = ratio("http", "server_cpu_us_per_req")
+    row("  … server CPU per request, µs (information)",
+        cell("http", "gort", "server_cpu_us_per_req", "µs"),
+        cell("http", "go", "server_cpu_us_per_req", "µs"), "%.2f" % r if r else "—", "")
+    row("  … response bytes per request (information)",
+        cell("http", "gort", "bytes_per_req", "bytes"), cell("http", "go", "bytes_per_req", "bytes"),
+        "", "")
+    t = vals("idle10k", "gort", "os_threads")
+    row("10,000 idle connections: server threads ≤ GORTMAXPROCS + 4 = %d (worst run)"
+        % (ISSUE10_PROCS + 4), cell("idle10k", "gort", "os_threads", "count", "max"),
+        cell("idle10k", "go", "os_threads", "count", "max"), "",
+        judge("idle10k", max(t) <= ISSUE10_PROCS + 4 if t else None))
+    r = ratio("idle10k")
+    v = med(vals("idle10k", "gort"))
+    row("  … RSS per connection ≤ 8 KiB (RSS growth / 10,000)",
+        cell("idle10k", "gort", unit="bytes"), cell("idle10k", "go", unit="bytes"),
+        "%.2f" % r if r else "—", judge("idle10k", None if v is None else v <= 8192))
+    L.append("")
+    L.append("echo's load generator (`bench/echo_load.c`) is one plain C process, two "
+             "threads with an epoll loop each, every connection a closed loop (write 64 B, "
+             "read the 64 B back); latency is measured per request in the client. The idle "
+             "row's RSS is the server's VmRSS after all 10,000 connections made one round "
+             "trip and sat idle 2 s, minus its VmRSS before the first connection; its threads "
+             "are the server process's (/proc/PID/status), all of them. HTTP: "
+             "`bench/http_wrk.sh`, a 1 s warm-up run of wrk, then 3 s measured.\n")
+
+
 # ------------------------------------------------------------------ markdown
 def write_md(raw, path, runs, fails):
     g = group(runs)
@@ -329,6 +432,8 @@ def write_md(raw, path, runs, fails):
     L.append("| benchmark | gort | Go | Boost.Fiber | gort/Go | gort/Boost | target | met |")
     L.append("|---|---|---|---|---|---|---|---|")
     for name, desc, target in BENCHES:
+        if name in ISSUE10:
+            continue
         labels = sorted(l for l in labels_of.get(name, ()) if l.startswith("gort"))
         if not labels:
             labels = ["gort"]
@@ -388,6 +493,7 @@ def write_md(raw, path, runs, fails):
              "Rows from handoff down have absolute targets (issue 8, next section); "
              "their ratio is for information.\n")
     write_absolute(L, g, fails)
+    write_issue10(L, g, fails)
 
     # latency distributions, pooled over rounds
     L.append("## Latency distributions (all samples of all rounds pooled)\n")
@@ -609,7 +715,8 @@ def write_svg(raw, path, runs):
         series = [(l, s) for l, s in series if s]
         cdf_panel(svg, x, y, 500, 380, title, series)
     groups = []
-    for name in ("spawn", "pingpong", "yield", "buffered", "select", "mutex", "parked_rss"):
+    for name in ("spawn", "pingpong", "yield", "buffered", "select", "mutex", "parked_rss",
+                 "echo1k", "http"):
         gom = med([num(r["value"]) for r in g.get((name, "go"), [])])
         if not gom:
             continue
@@ -618,7 +725,10 @@ def write_svg(raw, path, runs):
             m = med([num(r["value"]) for r in g.get((name, lab), [])])
             if m:
                 unit = g[(name, lab)][0]["unit"]
-                bars.append((lab, gom / m, fmt(m, unit).replace("/op", "")))
+                if unit == "req/s":  # a rate: higher is better
+                    bars.append((lab, m / gom, "%.0fk/s" % (m / 1e3)))
+                else:
+                    bars.append((lab, gom / m, fmt(m, unit).replace("/op", "")))
         groups.append((name if name != "parked_rss" else "memory", bars))
     bar_panel(svg, 740, 560, 500, 380, "Throughput (memory: bytes) relative to Go", groups)
     # Issue 8: hand-off and stop-the-world beside blocking calls.

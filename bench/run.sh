@@ -6,7 +6,8 @@
 #   BUILD=build-bench bash bench/run.sh
 #
 # Environment: BUILD (library dir, default build), CC (default cc),
-# ROUNDS (default 5), BENCH_ONLY="spawn pingpong ..." to run a subset,
+# ROUNDS (default 5), BENCH_ONLY="spawn pingpong ..." to run a subset
+# (BENCH_ONLY=issue10 runs issue 10's echo1k, http and idle10k),
 # BENCH_TIMEOUT (seconds per run, default 120), BENCH_NO_INSTALL=1 to
 # never call apt-get.
 #
@@ -57,6 +58,13 @@ GO=/usr/lib/go-1.19/bin/go
 HAVE_GO=0; [ -x "$GO" ] && HAVE_GO=1
 [ -f /usr/include/boost/fiber/all.hpp ] || install_pkg libboost-fiber-dev || true
 command -v g++ >/dev/null 2>&1 || install_pkg g++ || true
+# Issue 10's HTTP benchmark drives both servers with Debian's wrk.
+command -v wrk >/dev/null 2>&1 || install_pkg wrk || true
+HAVE_WRK=0; command -v wrk >/dev/null 2>&1 && HAVE_WRK=1
+# ... and gort's server there, examples/httpd, parses with libhttp-parser.
+if [ -f examples/httpd.c ] && [ ! -f /usr/include/http_parser.h ]; then
+    install_pkg libhttp-parser-dev || true
+fi
 HAVE_BOOST=0
 [ -f /usr/include/boost/fiber/all.hpp ] && command -v g++ >/dev/null 2>&1 && HAVE_BOOST=1
 # The report and its SVG plots are written by plain python3 (no matplotlib
@@ -110,7 +118,27 @@ if [ $HAVE_GORT = 1 ]; then
     $CC $CFLAGS bench/echo.c -o "$OUT/echo" "$BUILD/libgort.a" -pthread -ldl -lm ||
         build_failed="$build_failed gort:echo"
 fi
-for b in echo_threads echo_client; do
+# Issue 10: gort's netpoller echo server (echo1k, idle10k), its load
+# generator (plain C, epoll, no gort) and gort's HTTP server, the
+# Makefile's examples/httpd (linked by the Makefile's rule, with
+# -lhttp_parser), copied here as $OUT/httpd.
+if [ $HAVE_GORT = 1 ]; then
+    rm -f "$OUT/echo_netpoll" "$OUT/httpd"
+    log "bench: cc bench/echo_netpoll.c"
+    $CC $CFLAGS bench/echo_netpoll.c -o "$OUT/echo_netpoll" "$BUILD/libgort.a" -pthread -ldl -lm ||
+        build_failed="$build_failed gort:echo_netpoll"
+    if [ -f examples/httpd.c ]; then
+        log "bench: make $BUILD/examples/httpd"
+        if make -s BUILD="$BUILD" "$BUILD/examples/httpd"; then
+            cp "$BUILD/examples/httpd" "$OUT/httpd"
+        else
+            build_failed="$build_failed gort:httpd"
+        fi
+    else
+        log "bench: no examples/httpd.c: no gort server for the http benchmark"
+    fi
+fi
+for b in echo_threads echo_client echo_load; do
     rm -f "$OUT/$b"
     log "bench: cc bench/$b.c"
     $CC -std=gnu11 -O2 -Wall -Wextra -pthread "bench/$b.c" -o "$OUT/$b" ||
@@ -169,10 +197,24 @@ syscall_bracket gort        $PROCS 5 $OUT/syscall_bracket
 syscall_bracket go          $PROCS 5 $OUT/gobench syscall_bracket
 quantum         gort-q100us 1      3 $OUT/quantum
 quantum         go          1      3 $OUT/gobench quantum
+echo1k          gort        $PROCS 5 $OUT/echo_load -c 1000 $OUT/echo_netpoll
+echo1k          go          $PROCS 5 $OUT/echo_load -c 1000 $OUT/gobench echo
+http            gort        $PROCS 5 bash bench/http_wrk.sh gort $OUT/httpd
+http            go          $PROCS 5 bash bench/http_wrk.sh go $OUT/gobench httpd
+idle10k         gort        $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/echo_netpoll
+idle10k         go          $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/gobench echo
 EOF
 )
 
-available() { # label -> 0 if that implementation was built
+available() { # label name -> 0 if that implementation was built
+    case $2 in
+        echo1k|idle10k) [ -x "$OUT/echo_load" ] || return 1 ;;
+        http) [ $HAVE_WRK = 1 ] || return 1 ;;
+    esac
+    case $1-$2 in
+        gort-echo1k|gort-idle10k) [ -x "$OUT/echo_netpoll" ]; return ;;
+        gort-http) [ -x "$OUT/httpd" ]; return ;;
+    esac
     case $1 in
         gort*) [ -x "$OUT/$2" ] ;;
         go) [ $HAVE_GO = 1 ] ;;
@@ -187,6 +229,7 @@ available() { # label -> 0 if that implementation was built
     echo "host: $(uname -srm), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
     echo "gort: $(git rev-parse --short HEAD 2>/dev/null || echo 'no commit yet'), $CC $($CC -dumpversion) -O2"
     [ $HAVE_GO = 1 ] && echo "go: $("$GO" version | cut -d' ' -f3)"
+    [ $HAVE_WRK = 1 ] && echo "wrk: $(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?') (http: -t2 -c256)"
     [ $HAVE_BOOST = 1 ] && echo "boost: $(dpkg-query -W -f='${Version}' libboost-fiber-dev 2>/dev/null || echo '?'), g++ $(g++ -dumpversion) -O2"
     echo "rounds: $ROUNDS, procs: $PROCS (1 for yield, spinwait, handoff, handoff_pipe, memset_ticker, quantum)"
     echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -196,13 +239,15 @@ if awk -v l="$load1" 'BEGIN{exit !(l > 0.5)}'; then
     log "bench: warning: load average is $load1: other work on this machine will skew the results"
 fi
 
+ONLY=${BENCH_ONLY:-}
+ONLY=${ONLY//issue10/echo1k http idle10k}
 START=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
     log "=== round $round/$ROUNDS ($(( $(date +%s) - START ))s elapsed)"
     while read -r name label procs rounds cmd; do
         [ -z "$name" ] && continue
-        if [ -n "${BENCH_ONLY:-}" ]; then
-            case " $BENCH_ONLY " in *" $name "*) ;; *) continue ;; esac
+        if [ -n "$ONLY" ]; then
+            case " $ONLY " in *" $name "*) ;; *) continue ;; esac
         fi
         [ "$round" -le "$rounds" ] || continue
         available "$label" "$name" || continue

@@ -20,7 +20,7 @@ func init() { benches["echo"] = benchEcho }
 
 func echoConn(c net.Conn, done *sync.WaitGroup) {
 	defer done.Done()
-	buf := make([]byte, 4096) // ECHO_BUF
+	buf := make([]byte, 2048) // ECHO_BUF
 	for {
 		k, err := c.Read(buf)
 		if k > 0 {
