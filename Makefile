@@ -93,6 +93,9 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(EXTRA_TEST_LDFLAGS)
 
+# The netpoller's tests share netcheck.h.
+$(filter $(BUILD)/tests/test_netpoll%,$(TESTS)): tests/netcheck.h
+
 $(BUILD)/tests/%_gxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CXX_GNU) $(CXXFLAGS_TEST) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm

@@ -147,18 +147,21 @@ static long op_read(gort__pollfd *pd, void *arg)
     return gort__sys3(SYS_read, pd->fd, (long)a->buf, (long)a->n);
 }
 
-/* Stream sockets skip the read that could only say EAGAIN: a read that
- * came back short emptied the queue, and any byte queued since raised an
- * edge, which moves rseq once polled (the kernel queues the data, then
- * signals the edge).  So while rseq still has the value sampled before
- * that short read, the goroutine parks at once: a request-reply server
- * saves one of its three system calls per request.  Not once a hang-up
- * or error was reported (rhup): an end of file that came before the
- * short read makes the next read return 0, and its edge may have been
- * polled before the sample.  Not without a poller either (park's poll(2)
- * path clears the proof).  (Go always
- * tries the read; a short read does not prove emptiness for datagram
- * and SOCK_SEQPACKET sockets, pipes or ttys, which always try too.) */
+/* TCP sockets skip the read that could only say EAGAIN: a TCP read comes
+ * back short only once the receive queue is empty (tcp_recvmsg walks it
+ * to the end), and any byte queued since raised an edge, which moves
+ * rseq once polled (the kernel queues the data, then signals the edge).
+ * So while rseq still has the value sampled before that short read, the
+ * goroutine parks at once: a request-reply server saves one of its three
+ * system calls per request.  Not once a hang-up, error or urgent data
+ * was reported (rhup; EPOLLPRI is registered for this): an end of file
+ * that came before the short read makes the next read return 0 and its
+ * edge may have been polled before the sample, and a read stops short at
+ * the urgent mark.  Not without a poller either (park's poll(2) path
+ * clears the proof).  Not for other sockets: unix streams stop short at
+ * a message carrying fds (SCM_RIGHTS) or another sender's credentials,
+ * SOCK_SEQPACKET at a record (test10's test_netpoll_short).  Go always
+ * tries the read. */
 ssize_t gort_read(int fd, void *buf, size_t n)
 {
     gort__pollfd *pd;
@@ -166,7 +169,7 @@ ssize_t gort_read(int fd, void *buf, size_t n)
     if (err)
         return fail(err);
     long r;
-    if (likely(pd->is_stream && n > 0)) {
+    if (likely(pd->is_tcp && n > 0)) {
         for (;;) {
             if (unlikely(atomic_load_explicit(&pd->refs, memory_order_relaxed) & GORT_PD_CLOSING)) {
                 r = -ECANCELED;
@@ -297,7 +300,7 @@ int gort_accept(int fd, struct sockaddr *sa, socklen_t *len)
      * this is one epoll_ctl and no probing. */
     gort__pollfd *npd;
     err = enter((int)r, &npd,
-                PD_KNOWN_SOCKET | PD_KNOWN_NONBLOCK | (pd->is_stream ? PD_KNOWN_STREAM : 0));
+                PD_KNOWN_SOCKET | PD_KNOWN_NONBLOCK | (pd->is_tcp ? PD_KNOWN_TCP : 0));
     if (err) {
         gort__sys3(SYS_close, r, 0, 0);
         return (int)fail(err);
@@ -397,7 +400,7 @@ int gort_set_deadline(int fd, int events, int64_t deadline)
     gort__pollfd *pd;
     int err = enter(fd, &pd, 0);
     if (err)
-        return err;
+        return err == ECANCELED ? EBADF : err; /* a close began: as after it */
     gort__pd_setdeadline(pd, events, deadline);
     gort__pd_release(pd);
     return 0;
@@ -405,7 +408,8 @@ int gort_set_deadline(int fd, int events, int64_t deadline)
 
 int gort_close(int fd)
 {
-    gort__pollfd *pd = fd >= 0 ? gort__pd_peek(fd) : NULL;
+    /* In a fork's child: a plain close (gort__pd_busy says why). */
+    gort__pollfd *pd = fd >= 0 && gort__pd_busy(fd) ? gort__pd_peek(fd) : NULL;
     long r;
     if (pd)
         r = gort__pd_close(pd);

@@ -386,14 +386,15 @@ static void set_int(int fd, int level, int opt, int v)
 }
 
 /* Register fd with the netpoller (netpoll.c) as gort_accept does for
- * its fds: known to be a non-blocking socket, so one epoll_ctl and no
- * probing.  0 or an errno value. */
-static int net_register(int fd)
+ * its fds: known to be a non-blocking socket (TCP unless AF_UNIX: new_socket
+ * makes it), so one epoll_ctl and no probing.  0 or an errno value. */
+static int net_register(int fd, int family)
 {
     gort__pollfd *pd = gort__pd_get(fd);
     if (!pd)
         return ENOMEM;
-    int e = gort__pd_acquire(pd, PD_KNOWN_SOCKET | PD_KNOWN_NONBLOCK);
+    int e = gort__pd_acquire(pd, PD_KNOWN_SOCKET | PD_KNOWN_NONBLOCK |
+                                     (family == AF_UNIX ? 0 : PD_KNOWN_TCP));
     if (e)
         return e;
     gort__pd_release(pd);
@@ -422,7 +423,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, int v6only)
         set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only);
     if (bind(fd, sa, len) < 0 || listen(fd, INT_MAX) < 0)
         return close_fail(fd, get_errno());
-    int e = net_register(fd);
+    int e = net_register(fd, sa->sa_family);
     if (e)
         return close_fail(fd, e);
     return fd;
@@ -525,7 +526,7 @@ static int dial_one(const struct sockaddr *sa, socklen_t len, int64_t deadline)
         int fd = new_socket(sa->sa_family);
         if (fd < 0)
             return -1;
-        int e = net_register(fd);
+        int e = net_register(fd, sa->sa_family);
         if (!e)
             e = gort_set_deadline(fd, GORT_WRITE, deadline);
         if (e)

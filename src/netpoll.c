@@ -44,6 +44,7 @@
 #include "arch/syscall_amd64.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -99,6 +100,11 @@ gort__pollfd *gort__pd_get(int fd)
 
 bool gort__pd_busy(int fd)
 {
+    /* A fork's child shares the parent's epoll set: its closes must not
+     * touch the registrations (an EPOLL_CTL_DEL there is the parent's
+     * loss), nor wake the parent's goroutines.  It closes plainly. */
+    if (unlikely(gort__in_forked_child()))
+        return false;
     gort__pollfd *pd = gort__pd_peek(fd);
     return pd && (__atomic_load_n(&pd->registered, __ATOMIC_RELAXED) ||
                   atomic_load_explicit(&pd->refs, memory_order_relaxed));
@@ -124,16 +130,21 @@ static int pd_register(gort__pollfd *pd, int known)
                 return (int)-r;
         }
     }
-    if (known & PD_KNOWN_STREAM) {
-        pd->is_socket = pd->is_stream = true;
+    if (known & PD_KNOWN_TCP) {
+        pd->is_socket = pd->is_tcp = true;
     } else {
-        /* Even for a known socket: SOCK_SEQPACKET reads come back short
-         * with more records queued. */
-        int type = 0;
+        /* Even for a known socket: only TCP proves emptiness by a short
+         * read (SOCK_SEQPACKET stops at a record, unix streams at a
+         * message carrying fds or other credentials, SCTP...). */
+        int type = 0, proto = 0;
         socklen_t len = sizeof type;
         pd->is_socket = gort__sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, (long)&type,
                                    (long)&len, 0) == 0;
-        pd->is_stream = pd->is_socket && type == SOCK_STREAM;
+        len = sizeof proto;
+        pd->is_tcp = pd->is_socket && type == SOCK_STREAM &&
+                     gort__sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, (long)&proto,
+                                (long)&len, 0) == 0 &&
+                     proto == IPPROTO_TCP;
     }
     atomic_store_explicit(&pd->rdrained, 0, memory_order_relaxed);
     atomic_store_explicit(&pd->rhup, false, memory_order_relaxed);
@@ -152,13 +163,11 @@ static int pd_register(gort__pollfd *pd, int known)
 
 int gort__pd_acquire(gort__pollfd *pd, int known)
 {
-    /* Never a reference once a close began, not even one given back at
-     * once (Go's fdMutex incref): with refs at CLOSING|0 (the closer is
-     * finishing), such a transient reference made its owner the "last
-     * one out" a second time -- a second close(2), of whatever file had
-     * got the number by then -- or, taken just before the closer's
-     * refs = 0, drove refs below zero: CLOSING set for good, every later
-     * call on the number ECANCELED (test_netpoll_close_race). */
+    /* Never a reference once a close began: one taken between the last
+     * call out and pd_finish_close would make its own release look like
+     * the last one, and close the number twice (Go's fdMutex.incref
+     * refuses too).  test10's test_netpoll_race; also
+     * refs driven below zero, CLOSING for good (test_netpoll_close_race). */
     uint32_t r = atomic_load_explicit(&pd->refs, memory_order_relaxed);
     do {
         if (unlikely(r & GORT_PD_CLOSING))
@@ -193,7 +202,7 @@ static int pd_finish_close(gort__pollfd *pd)
     pd->registered = false;
     pd->pollable = false;
     pd->is_socket = false;
-    pd->is_stream = false;
+    pd->is_tcp = false;
     pd->rdeadline = pd->wdeadline = -1;
     if (pollable)
         gort__netpoll_del(pd->fd); /* dups keep the file in epoll otherwise */

@@ -51,7 +51,7 @@ int gort__netpoll_backend_init(void)
 
 int gort__netpoll_open(int fd, uint64_t data)
 {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
                              .data.u64 = data};
     long r = gort__sys6(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, fd, (long)&ev, 0, 0);
     if (r == -EEXIST) /* this file under this number from before: new data */
@@ -119,11 +119,11 @@ void gort__netpoll_wait(int64_t until, G **list, int32_t *n)
             continue;
         }
         int mode = 0;
-        if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
             mode |= GORT_READ;
         if (ev->events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             mode |= GORT_WRITE;
-        if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI))
             mode |= GORT_PD_HUP;
         gort__netpoll_ready(ev->data.u64, mode, list, n);
     }

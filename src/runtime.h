@@ -478,7 +478,7 @@ struct gort__pollfd {
     bool registered;             /* set up for this incarnation (non-blocking, in epoll) */
     bool pollable;               /* epoll took it (false: regular file...) */
     bool is_socket;              /* writes use MSG_NOSIGNAL */
-    bool is_stream;              /* SOCK_STREAM: a short read empties the queue */
+    bool is_tcp;                 /* TCP: a short read empties the queue (fd_linux.c) */
     bool noclose;                /* closing, but someone else closes the number */
     G *closer;                   /* the close waiting for the calls in flight to leave */
     int64_t rdeadline, wdeadline;/* gort_set_deadline's; -1 none */
@@ -493,18 +493,19 @@ struct gort__pollfd {
      * system call and parks only if they have not moved since: no
      * readiness is lost between EAGAIN and the park. */
     _Atomic uint32_t rseq, wseq;
-    /* PD_DRAINED | rseq sampled before a read of a stream socket that came
+    /* PD_DRAINED | rseq sampled before a read of a TCP socket that came
      * back short: the queue was empty then, so until an edge moves rseq a
      * read would only say EAGAIN (fd_linux.c skips it). */
     _Atomic uint64_t rdrained;
-    /* The poller reported a hang-up or error (sticky for the incarnation;
-     * set before the rseq it moves): a short read no longer proves that
-     * the next one would say EAGAIN. */
+    /* The poller reported a hang-up, an error or urgent data (sticky for
+     * the incarnation; set before the rseq it moves): a short read no
+     * longer proves that the next one would say EAGAIN. */
     _Atomic bool rhup;
 };
 #define GORT_PD_DRAINED (1ull << 32)
-/* Event mode bit beside GORT_READ/GORT_WRITE: the peer hung up or the fd
- * has an error (a read returns 0 or fails, not EAGAIN). */
+/* Event mode bit beside GORT_READ/GORT_WRITE: the peer hung up, the fd
+ * has an error, or urgent data came (a read may stop short of queued
+ * data, or return 0 or fail, not EAGAIN). */
 #define GORT_PD_HUP 4
 #define GORT_PD_CLOSING 0x80000000u
 
@@ -515,7 +516,7 @@ gort__pollfd *gort__pd_peek(int fd);
 /* Take a reference for a call: register the fd if it is new (flags:
  * what the caller knows of it, PD_KNOWN_*).  0, or an errno value
  * (ECANCELED: a close began; EBADF). */
-enum { PD_KNOWN_SOCKET = 1, PD_KNOWN_NONBLOCK = 2, PD_KNOWN_STREAM = 4 };
+enum { PD_KNOWN_SOCKET = 1, PD_KNOWN_NONBLOCK = 2, PD_KNOWN_TCP = 4 };
 int gort__pd_acquire(gort__pollfd *pd, int known);
 void gort__pd_release(gort__pollfd *pd);
 /* Park the caller until an edge moves the seq of `mode` away from what it
