@@ -23,8 +23,11 @@
  *
  * Threads that are not goroutines use the same path: the park blocks the
  * thread (proc.c gort__gopark on a pseudo-G) and an M's poller wakes it.
- * Before gort_main has started nobody polls, so they wait in poll(2)
- * themselves (gort_close cannot interrupt that: nothing else runs then).
+ * Before gort_main has started, and once it has returned, nobody polls,
+ * so they wait in poll(2) themselves (gort_close cannot interrupt that).
+ * A thread already parked when gort_main returns stays parked unless a
+ * close or deadline set by another thread wakes it (gort_main's rule for
+ * threads that are not goroutines).
  */
 #define _GNU_SOURCE
 #include "runtime.h"
@@ -60,9 +63,15 @@ static inline bool expired(gort__pollfd *pd, int mode, int64_t deadline)
     return d >= 0 && d <= gort_nanotime();
 }
 
+/* Does a scheduler run that will poll for a parked thread?  Not before
+ * gort_main, and not once it returned: its Ms then park for good (proc.c
+ * findrunnable), and a thread that parked on the netpoller -- the caller
+ * of gort_main itself, using a socket afterwards -- waited forever for
+ * data that had come. */
 static inline bool runtime_started(void)
 {
-    return atomic_load_explicit(&sched.started, memory_order_relaxed);
+    return atomic_load_explicit(&sched.started, memory_order_relaxed) &&
+           !atomic_load_explicit(&sched.exiting, memory_order_relaxed);
 }
 
 /* Block until the edge count of mode moves (or deadline, close).  0 to

@@ -166,7 +166,8 @@ int gort__pd_acquire(gort__pollfd *pd, int known)
     /* Never a reference once a close began: one taken between the last
      * call out and pd_finish_close would make its own release look like
      * the last one, and close the number twice (Go's fdMutex.incref
-     * refuses too).  test10's test_netpoll_race. */
+     * refuses too).  test10's test_netpoll_race; also
+     * refs driven below zero, CLOSING for good (test_netpoll_close_race). */
     uint32_t r = atomic_load_explicit(&pd->refs, memory_order_relaxed);
     do {
         if (unlikely(r & GORT_PD_CLOSING))
@@ -187,6 +188,13 @@ int gort__pd_acquire(gort__pollfd *pd, int known)
  * the number (after which it may be reused at once). */
 static int pd_finish_close(gort__pollfd *pd)
 {
+    /* pd->lock stays held until the number is closed: a call that enters
+     * once refs is 0 finds the pd unregistered and takes the lock to
+     * register, so it registers whatever file has the number after the
+     * close(2) (a new one, or none: EBADF).  Released before the close(2),
+     * such a call concurrent with the close registered the dying file and
+     * left the pd "registered" for the next file with that number, whose
+     * readers then waited for edges that never came. */
     gort__lock(&pd->lock);
     bool pollable = pd->pollable;
     bool noclose = pd->noclose;
@@ -196,14 +204,17 @@ static int pd_finish_close(gort__pollfd *pd)
     pd->is_socket = false;
     pd->is_tcp = false;
     pd->rdeadline = pd->wdeadline = -1;
-    gort__unlock(&pd->lock);
     if (pollable)
         gort__netpoll_del(pd->fd); /* dups keep the file in epoll otherwise */
     atomic_store_explicit(&pd->refs, 0, memory_order_release);
-    if (noclose)
-        return 0;
-    long r = gort__sys3(SYS_close, pd->fd, 0, 0);
-    return r == -EINTR ? 0 : (int)r; /* Linux frees the number even then */
+    long r = 0;
+    if (!noclose) {
+        r = gort__sys3(SYS_close, pd->fd, 0, 0);
+        if (r == -EINTR)
+            r = 0; /* Linux frees the number even then */
+    }
+    gort__unlock(&pd->lock);
+    return (int)r;
 }
 
 void gort__pd_release(gort__pollfd *pd)
@@ -215,10 +226,12 @@ void gort__pd_release(gort__pollfd *pd)
         G *c = pd->closer;
         pd->closer = NULL;
         gort__unlock(&pd->lock);
-        if (c)
-            gort__goready(c, false);
-        else
-            pd_finish_close(pd); /* not reached: the closer leaves last */
+        /* acquire takes no reference once CLOSING is set, so the closer
+         * (it holds one until it is registered as closer) is never
+         * missing here. */
+        if (!c)
+            gort__throw("netpoll: last call out of closing fd %d found no closer", pd->fd);
+        gort__goready(c, false);
     }
 }
 

@@ -113,9 +113,19 @@ void gort__netpoll_wait(int64_t until, G **list, int32_t *n)
     for (long i = 0; i < r; i++) {
         struct epoll_event *ev = &evs[i];
         if (ev->data.u64 == WAKE_TAG) {
-            uint64_t v;
-            gort__sys3(SYS_read, wakefd, (long)&v, sizeof v);
-            atomic_store(&wake_pending, 0);
+            /* Only a blocking poll consumes the wake-up (Go's netpoll does
+             * the same): a non-blocking one (findrunnable, sysmon) that
+             * raced with an M entering epoll_wait could otherwise drain
+             * the eventfd meant for it, and that M -- the timer sleeper,
+             * woken for an earlier timer -- would sleep on to its old
+             * deadline.  The eventfd is level-triggered, so a wake-up left
+             * unread costs the next non-blocking polls one event each and
+             * the next blocking poll returns at once. */
+            if (until != 0) {
+                uint64_t v;
+                gort__sys3(SYS_read, wakefd, (long)&v, sizeof v);
+                atomic_store(&wake_pending, 0);
+            }
             continue;
         }
         int mode = 0;
