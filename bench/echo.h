@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,39 @@ static inline int64_t echo_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One line from fd into buf (without the newline), waiting at most
+ * timeout_ms in all; 0, or -1 on EOF/timeout.  (The clients read the
+ * server's first line with it.) */
+static inline int echo_read_line(int fd, char *buf, size_t len, int timeout_ms)
+{
+    size_t n = 0;
+    int64_t deadline = echo_now() + (int64_t)timeout_ms * 1000000;
+    while (n + 1 < len) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int64_t left = (deadline - echo_now()) / 1000000;
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            return -1;
+        char ch;
+        ssize_t r = read(fd, &ch, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        if (ch == '\n')
+            break;
+        buf[n++] = ch;
+    }
+    buf[n] = 0;
+    return 0;
+}
+
+static inline void echo_sleep_ns(int64_t ns)
+{
+    struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 static inline void echo_nodelay(int fd)

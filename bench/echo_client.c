@@ -87,37 +87,6 @@ static void *client(void *arg)
     return NULL;
 }
 
-/* One line from fd into buf (without the newline), waiting at most
- * timeout_ms in all; 0, or -1 on EOF/timeout. */
-static int read_line(int fd, char *buf, size_t len, int timeout_ms)
-{
-    size_t n = 0;
-    int64_t deadline = echo_now() + (int64_t)timeout_ms * 1000000;
-    while (n + 1 < len) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int64_t left = (deadline - echo_now()) / 1000000;
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            return -1;
-        char ch;
-        ssize_t r = read(fd, &ch, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        if (ch == '\n')
-            break;
-        buf[n++] = ch;
-    }
-    buf[n] = 0;
-    return 0;
-}
-
-static void sleep_ns(int64_t ns)
-{
-    struct timespec ts = { ns / 1000000000, ns % 1000000000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static double cpu_secs(const struct rusage *ru)
 {
@@ -165,7 +134,7 @@ int main(int argc, char **argv)
         _exit(127);
     }
     close(p[1]);
-    if (read_line(p[0], line, sizeof line, 30000) != 0 ||
+    if (echo_read_line(p[0], line, sizeof line, 30000) != 0 ||
         sscanf(line, "SERVER impl=%63s port=%d", impl, &port) != 2)
         fail("%s", "the server did not print \"SERVER impl=... port=...\" within 30 s");
 
@@ -193,11 +162,11 @@ int main(int argc, char **argv)
     }
 
     uint64_t *c0 = calloc((size_t)n, sizeof *c0), *c1 = calloc((size_t)n, sizeof *c1);
-    sleep_ns((int64_t)(warmup * 1e9));
+    echo_sleep_ns((int64_t)(warmup * 1e9));
     int64_t t0 = echo_now();
     for (int i = 0; i < n; i++)
         c0[i] = atomic_load_explicit(&conns[i].n, memory_order_relaxed);
-    sleep_ns((int64_t)(secs * 1e9));
+    echo_sleep_ns((int64_t)(secs * 1e9));
     int64_t t1 = echo_now();
     for (int i = 0; i < n; i++)
         c1[i] = atomic_load_explicit(&conns[i].n, memory_order_relaxed);
@@ -207,7 +176,7 @@ int main(int argc, char **argv)
      * its reply means the server stopped serving that connection. */
     int64_t deadline = echo_now() + 10 * (int64_t)1000000000;
     while (atomic_load(&finished) < n && echo_now() < deadline)
-        sleep_ns(10000000);
+        echo_sleep_ns(10000000);
     if (atomic_load(&finished) < n) {
         int stuck = n - atomic_load(&finished);
         snprintf(line, sizeof line, "%d of %d connections got no reply for 10 s: the %s server "
@@ -221,7 +190,7 @@ int main(int argc, char **argv)
     }
 
     char done[1024] = "";
-    if (read_line(p[0], line, sizeof line, 10000) != 0 ||
+    if (echo_read_line(p[0], line, sizeof line, 10000) != 0 ||
         strncmp(line, "SERVER_DONE", 11) != 0)
         fail("%s", "the server did not print SERVER_DONE within 10 s of the last close");
     snprintf(done, sizeof done, "%s", line + 11 + (line[11] == ' '));

@@ -208,35 +208,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int read_line(int fd, char *buf, size_t len, int timeout_ms)
-{
-    size_t n = 0;
-    int64_t deadline = echo_now() + (int64_t)timeout_ms * 1000000;
-    while (n + 1 < len) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int64_t left = (deadline - echo_now()) / 1000000;
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-            return -1;
-        char ch;
-        ssize_t r = read(fd, &ch, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        if (ch == '\n')
-            break;
-        buf[n++] = ch;
-    }
-    buf[n] = 0;
-    return 0;
-}
-
-static void sleep_ns(int64_t ns)
-{
-    struct timespec ts = { ns / 1000000000, ns % 1000000000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* The server's user+system CPU time in seconds (/proc/PID/stat). */
 static double proc_cpu(pid_t pid)
@@ -369,7 +340,7 @@ int main(int argc, char **argv)
         _exit(127);
     }
     close(p[1]);
-    if (read_line(p[0], line, sizeof line, 30000) != 0 ||
+    if (echo_read_line(p[0], line, sizeof line, 30000) != 0 ||
         sscanf(line, "SERVER impl=%63s port=%d", impl, &port) != 2)
         fail("the server did not print \"SERVER impl=... port=...\" within 30 s");
 
@@ -378,7 +349,7 @@ int main(int argc, char **argv)
         echo_die("calloc");
     long rss0 = 0, thr0 = 0;
     if (idle >= 0) {
-        sleep_ns(200000000); /* let the server finish starting up */
+        echo_sleep_ns(200000000); /* let the server finish starting up */
         rss0 = proc_status(server_pid, "VmRSS");
         thr0 = proc_status(server_pid, "Threads");
     }
@@ -388,7 +359,7 @@ int main(int argc, char **argv)
     double connect_s = (double)(echo_now() - tc0) / 1e9;
 
     if (idle >= 0) {
-        sleep_ns((int64_t)(idle * 1e9));
+        echo_sleep_ns((int64_t)(idle * 1e9));
         long rss1 = proc_status(server_pid, "VmRSS"), thr1 = proc_status(server_pid, "Threads");
         long hwm = proc_status(server_pid, "VmHWM");
         if (rss0 < 0 || rss1 < 0 || thr1 < 0)
@@ -403,7 +374,7 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < n; i++)
             close(conns[i].fd);
-        if (read_line(p[0], line, sizeof line, 30000) != 0 ||
+        if (echo_read_line(p[0], line, sizeof line, 30000) != 0 ||
             strncmp(line, "SERVER_DONE", 11) != 0)
             fail("the server did not print SERVER_DONE within 30 s of the last close");
         int st;
@@ -443,18 +414,18 @@ int main(int argc, char **argv)
         if (errno)
             echo_die("pthread_create");
     }
-    sleep_ns((int64_t)(warmup * 1e9));
+    echo_sleep_ns((int64_t)(warmup * 1e9));
     double s0 = proc_cpu(server_pid), c0 = self_cpu();
     int64_t t0 = echo_now();
     atomic_store(&phase, 1);
-    sleep_ns((int64_t)(secs * 1e9));
+    echo_sleep_ns((int64_t)(secs * 1e9));
     atomic_store(&phase, 2);
     int64_t t1 = echo_now();
     double s1 = proc_cpu(server_pid), c1 = self_cpu();
 
     int64_t deadline = echo_now() + 10 * (int64_t)1000000000;
     while (atomic_load(&workers_done) < nthreads && echo_now() < deadline)
-        sleep_ns(10000000);
+        echo_sleep_ns(10000000);
     if (atomic_load(&workers_done) < nthreads)
         fail("some connections got no reply for 10 s: the %s server hangs", impl);
     static uint64_t hist[NBUCKET];
@@ -478,7 +449,7 @@ int main(int argc, char **argv)
     }
 
     char done[1024] = "";
-    if (read_line(p[0], line, sizeof line, 10000) != 0 || strncmp(line, "SERVER_DONE", 11) != 0)
+    if (echo_read_line(p[0], line, sizeof line, 10000) != 0 || strncmp(line, "SERVER_DONE", 11) != 0)
         fail("the server did not print SERVER_DONE within 10 s of the last close");
     snprintf(done, sizeof done, "%s", line + 11 + (line[11] == ' '));
     int st;

@@ -450,25 +450,32 @@ static int listen_any(int net, uint16_t port)
     return listen_on((struct sockaddr *)&s4, sizeof s4, -1);
 }
 
+/* Both calls' arguments: the network, then a unix address (sun, len) or
+ * a host and port (hp).  0 or an errno value. */
+static int parse_args(const char *network, const char *address, int *net,
+                      struct sockaddr_un *sun, socklen_t *len, hostport *hp)
+{
+    *net = parse_network(network);
+    if (*net < 0)
+        return network ? EAFNOSUPPORT : EINVAL;
+    if (!address)
+        return EINVAL;
+    if (*net == NET_UNIX)
+        return unix_addr(address, sun, len);
+    return split_host_port(address, hp);
+}
+
 int gort_listen(const char *network, const char *address)
 {
-    int net = parse_network(network);
-    if (net < 0)
-        return fail(network ? EAFNOSUPPORT : EINVAL);
-    if (!address)
-        return fail(EINVAL);
-    if (net == NET_UNIX) {
-        struct sockaddr_un sun;
-        socklen_t len;
-        int e = unix_addr(address, &sun, &len);
-        if (e)
-            return fail(e);
-        return listen_on((struct sockaddr *)&sun, len, -1);
-    }
+    int net;
+    struct sockaddr_un sun;
+    socklen_t len;
     hostport hp;
-    int e = split_host_port(address, &hp);
+    int e = parse_args(network, address, &net, &sun, &len, &hp);
     if (e)
         return fail(e);
+    if (net == NET_UNIX)
+        return listen_on((struct sockaddr *)&sun, len, -1);
     if (hp.literal && net != NET_TCP && hp.literal != net_family(net))
         return fail(EAFNOSUPPORT);
     if (hp.wildcard && all_digits(hp.port))
@@ -573,27 +580,19 @@ static int64_t partial_deadline(int64_t now, int64_t deadline, int left)
 
 int gort_dial(const char *network, const char *address, int64_t deadline)
 {
-    int net = parse_network(network);
-    if (net < 0)
-        return fail(network ? EAFNOSUPPORT : EINVAL);
-    if (!address)
-        return fail(EINVAL);
+    int net;
+    struct sockaddr_un sun;
+    socklen_t len;
+    hostport hp;
+    int e = parse_args(network, address, &net, &sun, &len, &hp);
+    if (e)
+        return fail(e);
     if (deadline < 0)
         deadline = -1; /* none, as gort_set_deadline reads it */
     if (deadline >= 0 && gort_nanotime() >= deadline)
         return fail(ETIMEDOUT);
-    if (net == NET_UNIX) {
-        struct sockaddr_un sun;
-        socklen_t len;
-        int e = unix_addr(address, &sun, &len);
-        if (e)
-            return fail(e);
+    if (net == NET_UNIX)
         return dial_one((struct sockaddr *)&sun, len, deadline);
-    }
-    hostport hp;
-    int e = split_host_port(address, &hp);
-    if (e)
-        return fail(e);
     struct addrinfo *res = NULL;
     e = resolve(net, &hp, deadline, &res);
     if (e)
