@@ -318,16 +318,24 @@ GORT_API int fclose(FILE *f)
     return r;
 }
 
+/* Detach dup2/dup3's target only if the call can succeed: a bad source
+ * fd (or dup3 flags) fails before the kernel touches the target, and its
+ * goroutines must not see ECANCELED for a close that never happened. */
+static bool dup_source_ok(int o)
+{
+    return fcntl(o, F_GETFD) >= 0;
+}
+
 GORT_API int dup2(int o, int n)
 {
-    if (unlikely(o != n && gort__pd_busy(n)))
+    if (unlikely(o != n && gort__pd_busy(n)) && dup_source_ok(o))
         gort__pd_detach(n);
     return REAL(dup2)(o, n);
 }
 
 GORT_API int dup3(int o, int n, int fl)
 {
-    if (unlikely(o != n && gort__pd_busy(n)))
+    if (unlikely(o != n && gort__pd_busy(n)) && dup_source_ok(o) && !(fl & ~O_CLOEXEC))
         gort__pd_detach(n);
     return REAL(dup3)(o, n, fl);
 }

@@ -10,7 +10,8 @@
  *    ECANCELED); the number is free when the close returns.
  *  - A plain thread closing an fd a goroutine is parked on: the same.
  *  - dup2() onto a registered fd and fclose() of a FILE on one count as
- *    closes (ECANCELED); dup2's new file under the number works.
+ *    closes (ECANCELED); dup2's new file under the number works; a dup2
+ *    or dup3 that fails for a bad source closes nothing.
  *  - Reuse: goroutine A is parked on fd N; N is closed (both ways) and, in
  *    the same run of the closing goroutine (at GORTMAXPROCS=1 A cannot run
  *    in between), a new socket gets number N and its peer writes to it.
@@ -20,6 +21,7 @@
  *    file must not disturb the new N's reader, and the dup works on its
  *    own.
  */
+#define _GNU_SOURCE /* dup3 */
 #include "netcheck.h"
 
 static bool use_plain_close;
@@ -393,6 +395,12 @@ static void test_dup2_fclose(void)
         CHECK_EQ(gort_go(g_read, &o), 0);
         wait_io_wait(base + 1);
         if (how == 0) {
+            /* A dup2 that fails (bad source) closes nothing: the reader
+             * stays parked. */
+            CHECK_CALL(dup2(1 << 20, sv[0]), -1);
+            CHECK_EQ(errno, EBADF);
+            CHECK_CALL(dup3(1 << 20, sv[0], 0), -1);
+            op_still_parked(&o, "gort_read after a dup2/dup3 that failed");
             CHECK_CALL(dup2(other[0], sv[0]), sv[0]);
         } else {
             FILE *f = fdopen(sv[0], "r");
