@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -86,6 +87,38 @@ static inline void echo_sleep_ns(int64_t ns)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
+
+#ifdef _GNU_SOURCE /* the clients (pipe2); the servers do not start servers */
+/* Start `cmd[0..ncmd) conns` with its stdout on a pipe (the clients then
+ * read its "SERVER impl=... port=..." line from *out); its pid. */
+static inline pid_t echo_spawn_server(char **cmd, int ncmd, int conns, const char *who, int *out)
+{
+    char **argv = calloc((size_t)ncmd + 2, sizeof *argv);
+    char nbuf[32];
+    int p[2];
+    if (!argv)
+        echo_die("calloc");
+    snprintf(nbuf, sizeof nbuf, "%d", conns);
+    memcpy(argv, cmd, (size_t)ncmd * sizeof *argv);
+    argv[ncmd] = nbuf;
+    if (pipe2(p, O_CLOEXEC) != 0)
+        echo_die("pipe");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        echo_die("fork");
+    if (pid == 0) {
+        dup2(p[1], 1);
+        execvp(argv[0], argv);
+        fprintf(stderr, "%s: exec %s: %s\n", who, argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(p[1]);
+    free(argv);
+    *out = p[0];
+    return pid;
+}
+#endif
 
 static inline void echo_nodelay(int fd)
 {

@@ -320,27 +320,10 @@ int main(int argc, char **argv)
         fail("RLIMIT_NOFILE is %lu, %d connections need %d (raise the hard limit)",
              (unsigned long)rl.rlim_cur, n, n + 64);
 
-    int nargs = argc - optind;
-    char **sargv = calloc((size_t)nargs + 2, sizeof *sargv);
-    char nbuf[32], line[1024], impl[64];
-    int p[2], port;
-    snprintf(nbuf, sizeof nbuf, "%d", n);
-    memcpy(sargv, argv + optind, (size_t)nargs * sizeof *sargv);
-    sargv[nargs] = nbuf;
-    if (pipe2(p, O_CLOEXEC) != 0)
-        echo_die("pipe");
-    fflush(NULL);
-    server_pid = fork();
-    if (server_pid < 0)
-        echo_die("fork");
-    if (server_pid == 0) {
-        dup2(p[1], 1);
-        execvp(sargv[0], sargv);
-        fprintf(stderr, "echo_load: exec %s: %s\n", sargv[0], strerror(errno));
-        _exit(127);
-    }
-    close(p[1]);
-    if (echo_read_line(p[0], line, sizeof line, 30000) != 0 ||
+    char line[1024], impl[64];
+    int port, out;
+    server_pid = echo_spawn_server(argv + optind, argc - optind, n, "echo_load", &out);
+    if (echo_read_line(out, line, sizeof line, 30000) != 0 ||
         sscanf(line, "SERVER impl=%63s port=%d", impl, &port) != 2)
         fail("the server did not print \"SERVER impl=... port=...\" within 30 s");
 
@@ -374,7 +357,7 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < n; i++)
             close(conns[i].fd);
-        if (echo_read_line(p[0], line, sizeof line, 30000) != 0 ||
+        if (echo_read_line(out, line, sizeof line, 30000) != 0 ||
             strncmp(line, "SERVER_DONE", 11) != 0)
             fail("the server did not print SERVER_DONE within 30 s of the last close");
         int st;
@@ -449,7 +432,7 @@ int main(int argc, char **argv)
     }
 
     char done[1024] = "";
-    if (echo_read_line(p[0], line, sizeof line, 10000) != 0 || strncmp(line, "SERVER_DONE", 11) != 0)
+    if (echo_read_line(out, line, sizeof line, 10000) != 0 || strncmp(line, "SERVER_DONE", 11) != 0)
         fail("the server did not print SERVER_DONE within 10 s of the last close");
     snprintf(done, sizeof done, "%s", line + 11 + (line[11] == ' '));
     int st;
