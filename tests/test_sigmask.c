@@ -152,9 +152,14 @@ static void masked(void *arg)
             if (st.async_preempts >= 200 || gort_nanotime() - t0 > 30LL * 1000000000)
                 break;
         }
-        /* Call-free work, long enough to be preempted now and then. */
+        /* Call-free work.  Every 64th round is a stretch of about a
+         * millisecond, several quanta, with no system call in it (the mask
+         * checks are system calls, where sysmon takes the P instead of
+         * signalling), so sysmon must stop it with the signal however the
+         * machine's load stretches the rest. */
         unsigned x = (unsigned)i;
-        for (int j = 0; j < 2000; j++) {
+        int spins = i % 64 == 63 ? 1 << 20 : 2000;
+        for (int j = 0; j < spins; j++) {
             x = x * 2654435761u + 1;
             __asm__ volatile("" : "+r"(x));
         }
@@ -186,8 +191,9 @@ static void migrate_main(void *arg)
     gort_wg_wait(&wg);
     gort_stats s;
     gort_read_stats(&s);
-    fprintf(stderr, "migrate: %ld checks, %ld thread changes, %llu async preemptions\n",
-            atomic_load(&checked), atomic_load(&moves), (unsigned long long)s.async_preempts);
+    fprintf(stderr, "migrate: %ld checks, %ld thread changes, %llu async preemptions (%llu sync, %llu requests, %llu signals)\n",
+            atomic_load(&checked), atomic_load(&moves), (unsigned long long)s.async_preempts,
+            (unsigned long long)s.sync_preempts, (unsigned long long)s.preempt_requests, (unsigned long long)s.signals_sent);
     CHECK(atomic_load(&inherit_ok));
     CHECK(atomic_load(&moves) >= 50, "only %ld thread changes", atomic_load(&moves));
     CHECK(s.async_preempts >= 200, "only %llu async preemptions", (unsigned long long)s.async_preempts);
