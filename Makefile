@@ -15,7 +15,9 @@ CFLAGS_COMMON = -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 NOSPLITBLOCKS := $(shell $(CC) -fno-reorder-blocks-and-partition -E -x c /dev/null >/dev/null 2>&1 && echo -fno-reorder-blocks-and-partition)
 RT_CFLAGS = $(CFLAGS_COMMON) -fvisibility=hidden -fPIC $(NOSPLITBLOCKS) \
             -Isrc $(EXTRA_RT_CFLAGS)
-TEST_CFLAGS = $(CFLAGS_COMMON) -Wno-format-zero-length $(EXTRA_TEST_CFLAGS)
+TEST_CFLAGS = $(CFLAGS_COMMON) -Wno-format-zero-length $(MODE_CFLAGS) $(EXTRA_TEST_CFLAGS)
+# Code that stands for a foreign library (built without the mode's flags).
+FOREIGN_CFLAGS = $(CFLAGS_COMMON) -Wno-format-zero-length $(EXTRA_TEST_CFLAGS)
 LDLIBS_RT = -pthread -ldl
 # Shared library versioning: the SONAME carries the ABI major only, the
 # file name the full version; libgort.so (the link-time name) and
@@ -42,7 +44,7 @@ CXX_GNU   ?= g++
 CXX_CLANG ?= clang++
 CXXFLAGS_TEST = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-format-zero-length \
                 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
-                -pthread -Iinclude $(OPT) $(SAN) $(EXTRA_TEST_CXXFLAGS)
+                -pthread -Iinclude $(OPT) $(SAN) $(MODE_CFLAGS) $(EXTRA_TEST_CXXFLAGS)
 CXX_TEST_SRC := $(wildcard tests/test_cxx_*.cc)
 CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
 CXX_WANT_GNU   := $(if $(SAN),$(if $(CC_IS_CLANG),,1),1)
@@ -62,7 +64,7 @@ RENAME = --rename-section .text=gort_text,alloc,load,readonly,code,contents \
          --rename-section .text.hot=gort_text,alloc,load,readonly,code,contents \
          --rename-section .text.startup=gort_text,alloc,load,readonly,code,contents
 
-.PHONY: all lib tests examples test test-asan test-ubsan demo install clean check-sections \
+.PHONY: all lib tests examples test test-split check-split-toolchain test-asan test-ubsan demo install clean check-sections \
         check-install
 all: lib
 lib: $(BUILD)/libgort.a $(BUILD)/libgort.so
@@ -81,7 +83,14 @@ $(BUILD)/libgort.a: $(RT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libgort.so.$(VERSION): $(RT_OBJ)
+# Split-stack mode's objects live only in libgort.a: __morestack must be
+# linked into the executable (exported from a shared object it breaks
+# every linker), the wrapper needs --wrap=pthread_create, and the canary is
+# compiled -fsplit-stack (see src/morestack.c).
+SPLIT_OBJ := $(BUILD)/obj/arch/morestack_amd64.o $(BUILD)/obj/splitcheck.o $(BUILD)/obj/splitstack_thread.o
+$(BUILD)/obj/splitcheck.o: RT_CFLAGS += -fsplit-stack
+
+$(BUILD)/libgort.so.$(VERSION): $(filter-out $(SPLIT_OBJ),$(RT_OBJ))
 	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS_RT) -Wl,-soname,$(SONAME)
 
 $(BUILD)/libgort.so: $(BUILD)/libgort.so.$(VERSION)
@@ -91,35 +100,35 @@ $(BUILD)/libgort.so: $(BUILD)/libgort.so.$(VERSION)
 # Tests link the static library (the common case we must preempt within).
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(EXTRA_TEST_LDFLAGS)
+	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(MODE_LDFLAGS) $(EXTRA_TEST_LDFLAGS)
 
 # The netpoller's tests share netcheck.h.
 $(filter $(BUILD)/tests/test_netpoll%,$(TESTS)): tests/netcheck.h
 
 $(BUILD)/tests/%_gxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CXX_GNU) $(CXXFLAGS_TEST) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+	$(CXX_GNU) $(CXXFLAGS_TEST) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(MODE_LDFLAGS)
 
 $(BUILD)/tests/%_clangxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CXX_CLANG) $(CXXFLAGS_TEST) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+	$(CXX_CLANG) $(CXXFLAGS_TEST) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(MODE_LDFLAGS)
 
 # The dump test once more without debug info: tracebacks must fall back
 # to function+offset, with no file:line.
 $(BUILD)/tests/test_dump_nog: tests/test_dump.c tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -g0 -DGORT_TEST_NODEBUG $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm
+	$(CC) $(TEST_CFLAGS) -g0 -DGORT_TEST_NODEBUG $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(MODE_LDFLAGS)
 
 $(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(EXTRA_EXAMPLE_LDLIBS)
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(MODE_LDFLAGS) $(EXTRA_EXAMPLE_LDLIBS)
 
 # httpd parses requests with Debian's libhttp-parser (libhttp-parser-dev).
 $(BUILD)/examples/httpd: EXTRA_EXAMPLE_LDLIBS = -lhttp_parser
 # The servers' client in `make demo` stands for another program: no gort.
 $(BUILD)/examples/democlient: examples/democlient.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< -o $@ -pthread
+	$(CC) $(FOREIGN_CFLAGS) $< -o $@ -pthread
 
 # Shared libraries test_callback loads (a lock held across callbacks):
 # plain, without frame pointers, and registered (includes gort.h).
@@ -127,13 +136,13 @@ CB_LIBS := $(BUILD)/tests/libgortcb_plain.so $(BUILD)/tests/libgortcb_nofp.so \
            $(BUILD)/tests/libgortcb_reg.so
 $(BUILD)/tests/libgortcb_plain.so: tests/lib_gortcb.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -fPIC -shared $< -o $@
+	$(CC) $(FOREIGN_CFLAGS) -fPIC -shared $< -o $@
 $(BUILD)/tests/libgortcb_nofp.so: tests/lib_gortcb.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer -fPIC -shared $< -o $@
+	$(CC) $(FOREIGN_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer -fPIC -shared $< -o $@
 $(BUILD)/tests/libgortcb_reg.so: tests/lib_gortcb.c include/gort.h
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -DGORTCB_REGISTER -fPIC -shared $< -o $@
+	$(CC) $(FOREIGN_CFLAGS) -DGORTCB_REGISTER -fPIC -shared $< -o $@
 # The libraries resolve gort_register_module from the executable.
 $(BUILD)/tests/test_callback: $(CB_LIBS)
 $(BUILD)/tests/test_callback: EXTRA_TEST_LDFLAGS = -rdynamic
@@ -143,6 +152,24 @@ examples: $(EXAMPLES)
 
 test: tests
 	@sh tests/run.sh $(BUILD)/tests
+
+# Split-stack mode (docs/DESIGN.md "Stack checks"): the whole suite
+# compiled -fsplit-stack and linked with gort's __morestack.  gold or lld
+# only: GNU ld does not adjust calls from checked code into code without
+# checks, silently (a program it links is refused at start-up too).
+SPLIT_LD ?= gold
+SPLIT_CFLAGS = -fsplit-stack
+SPLIT_LDFLAGS.gold = -fuse-ld=gold -Wl,--split-stack-adjust-size=0x4000
+SPLIT_LDFLAGS.lld = -fuse-ld=lld
+SPLIT_LDFLAGS = $(SPLIT_LDFLAGS.$(SPLIT_LD))
+check-split-toolchain:
+	@case "$(SPLIT_LD)" in gold|lld) ;; *) echo "gort: split-stack mode needs SPLIT_LD=gold or SPLIT_LD=lld; '$(SPLIT_LD)' does not adjust calls into code without stack checks" >&2; exit 1;; esac
+	@echo 'int main(void){return 0;}' | $(CC) $(SPLIT_CFLAGS) -x c - -c -o /dev/null 2>/dev/null || \
+	  { echo "gort: $(CC) does not support -fsplit-stack" >&2; exit 1; }
+	@echo 'int main(void){return 0;}' | $(CC) -x c - -o /dev/null $(SPLIT_LDFLAGS) 2>/dev/null || \
+	  { echo "gort: $(CC) cannot link with $(SPLIT_LDFLAGS) (is ld.$(SPLIT_LD) installed?)" >&2; exit 1; }
+test-split: check-split-toolchain
+	$(MAKE) BUILD=build-split CC=$(CC) MODE_CFLAGS="$(SPLIT_CFLAGS) -DGORT_TEST_SPLIT" MODE_LDFLAGS="$(SPLIT_LDFLAGS)" test
 
 test-asan:
 	$(MAKE) BUILD=build-asan CC=$(CC) OPT="-O1 -g" SAN="-fsanitize=address" test

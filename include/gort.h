@@ -109,6 +109,8 @@ typedef struct gort_stats {
     uint64_t handoffs;         /* Ps handed to another thread during such a call */
     uint64_t in_syscall;       /* goroutines inside such a call now */
     uint64_t io_wait;          /* goroutines and threads parked on the netpoller now */
+    uint64_t prologue_preempts;/* split-stack mode: goroutines stopped at a function's
+                                  stack check by a pending request (no signal) */
 } gort_stats;
 
 GORT_API void gort_read_stats(gort_stats *s);

@@ -7,7 +7,10 @@
  *
  * The mechanism (Go 1.14's): a request sets g->preempt, which the goroutine
  * honours at its next runtime call (gort__preempt_check), and sends SIGURG
- * to the M's thread.  The handler (signal_linux.c) asks
+ * to the M's thread.  In split-stack mode it first poisons the M's stack
+ * guard, which stops the goroutine at its next checked prologue
+ * (morestack.c, Go's stackguard0 = stackPreempt), and signals only if
+ * that has not happened within GORT_SYNCPREEMPT_WAIT_NS.  The handler (signal_linux.c) asks
  * gort__preempt_unsafe_code whether the interrupted instruction is an
  * async safe point; if so it injects a call to gort__asyncpreempt
  * (arch/preempt_amd64.S).  If not, nothing happens: the request stays
@@ -155,7 +158,8 @@ bool gort__preemptone(P *pp)
     if (!g || atomic_load(&g->status) != G_RUNNING)
         return false;
     /* A new request (none pending) restarts the diagnostic's clock. */
-    if (!atomic_load(&g->preempt)) {
+    bool fresh = !atomic_load(&g->preempt);
+    if (fresh) {
         g->preempt_since = gort__now();
         g->preempt_reported = false;
         __atomic_store_n(&m->preempt_reqgen, __atomic_load_n(&m->preempt_gen, __ATOMIC_RELAXED),
@@ -163,6 +167,18 @@ bool gort__preemptone(P *pp)
     }
     atomic_store(&g->preempt, true);
     atomic_fetch_add_explicit(&sched.npreemptreq, 1, memory_order_relaxed);
+    /* Split-stack mode: poison the guard, and let the goroutine stop at
+     * its next checked call (morestack.c); the signal only if it has not
+     * within GORT_SYNCPREEMPT_WAIT_NS (a call-free loop, nosplit code, a
+     * call that refused to park).  The word is the M's, whatever G it
+     * runs by the time the store lands: a poison that reaches the next
+     * goroutine costs it one trip through __morestack. */
+    uintptr_t *word = m->stackguard;
+    if (word) {
+        __atomic_store_n(word, GORT_STACK_POISON, __ATOMIC_RELAXED);
+        if (fresh || gort__now() - g->preempt_since < GORT_SYNCPREEMPT_WAIT_NS)
+            return true;
+    }
     if (gort__cfg.asyncpreemptoff)
         return true;
     pid_t tid = m->tid;

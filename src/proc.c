@@ -158,6 +158,7 @@ static void schedinit_once(void)
         gort__pidleput(sched.allp[i]);
     gort__unlock(&sched.lock);
     gort__syscall_init();
+    gort__splitstack_init();
     gort__signal_init();
     gort__sigquit_init();
     gort__cxx_eh_init();
@@ -494,6 +495,7 @@ static __attribute__((noinline)) void mstart1(M *m, G *g)
 {
     m_tls = m;
     m->tid = (pid_t)syscall(SYS_gettid);
+    gort__splitstack_minit(m);
     pthread_attr_t attr;
     void *lo = NULL;
     size_t sz = 0;
@@ -1067,6 +1069,7 @@ static GORT_NORETURN void execute(G *g)
     g->m = m;
     atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
     g->preempt_reported = false;
+    gort__setguard(m, g); /* before G_RUNNING: a poison after it is this G's */
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
     atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
                           memory_order_relaxed);
@@ -1442,6 +1445,23 @@ void gort__asyncpreempt2(void)
     gort__ts_errno_moved(*(uintptr_t **)__builtin_frame_address(0), e);
 }
 
+/* Split-stack mode: a poisoned prologue check (morestack.c).  Like an
+ * asynchronous preemption, minus the signal and the saved state. */
+void gort__morestack_park(uintptr_t *fr)
+{
+    int *e = gort__errno_addr();
+    M *m = m_tls;
+    atomic_fetch_add_explicit(&m->p->nprologuepreempt, 1, memory_order_relaxed);
+    mcall(gosched_m);
+    gort__ts_errno_moved(fr, e);
+}
+
+void gort__mcall_fatal(void (*fn)(G *))
+{
+    mcall(fn);
+    gort__throw("mcall_fatal returned");
+}
+
 /* exitsyscall's slow path on g0: the goroutine's P was taken while it was
  * in a system call and no P is idle.  Queue it as runnable (any P may run
  * it: its call is over) and park this M, which a later hand-off reuses. */
@@ -1654,6 +1674,7 @@ void gort_read_stats(gort_stats *s)
         s->context_switches += atomic_load_explicit(&pp->nswitch, memory_order_relaxed);
         s->steals += atomic_load_explicit(&pp->nsteal, memory_order_relaxed);
         s->sync_preempts += atomic_load_explicit(&pp->nsyncpreempt, memory_order_relaxed);
+        s->prologue_preempts += atomic_load_explicit(&pp->nprologuepreempt, memory_order_relaxed);
         s->async_preempts += atomic_load_explicit(&pp->nasyncpreempt, memory_order_relaxed);
     }
     s->preempt_requests = atomic_load(&sched.npreemptreq);

@@ -328,6 +328,14 @@ struct gort_m {
                                thread leaves the scheduler for good ([own]) */
     /* C++ exception globals of this thread (cxx_eh.c), looked up on first use */
     struct gort__cxa_eh_globals *cxx_globals;
+    /* split-stack mode (morestack.c).  stackguard: this thread's TCB word
+     * that checked prologues compare rsp with (NULL when the mode is
+     * off); written by this M at every switch (execute: the goroutine's
+     * guard) and by any thread to poison it (gort__preemptone).
+     * morestack: what the fatal overflow report prints, written by this
+     * M on the overflowing goroutine's stack and read on its g0. */
+    uintptr_t *stackguard;
+    struct { uintptr_t fp, pc, sp, need; int kind; } morestack;
 };
 
 /* ---------------------------------------------------------------------
@@ -378,6 +386,7 @@ struct gort_p {
 
     /* Statistics: written by the owner, summed racily. */
     _Atomic uint64_t nswitch, nsteal, nsyncpreempt, nasyncpreempt;
+    _Atomic uint64_t nprologuepreempt; /* split-stack mode: stopped at a prologue */
     /* Goroutines created on / exited on this P (owner only; live count =
      * sum of created - sum of exited, so spawn and exit touch no shared
      * cache line), and a cache of goroutine ids taken 16 at a time from
@@ -948,6 +957,48 @@ static inline bool gort__ctx_masks_more(const M *m, const ucontext_t *uc)
      * M's base: a goroutine that blocked signals is still preemptible. */
     return (gort__sigmask_word(&uc->uc_sigmask) & ~m->ts_sigmask_applied) != 0;
 }
+/* --- split-stack mode (morestack.c, arch/morestack_amd64.S, arch/splitstack_amd64.c) ------
+ * The guard word %fs:0x70 holds stack_lo + GORT_STACK_GUARD while a
+ * goroutine runs.  Below the guard: up to GORT_STACK_SMALL bytes that a
+ * small-frame function may use before it calls anything (the compilers
+ * check only rsp itself for frames under 256 bytes), a chain of nosplit
+ * functions of up to GORT_NOSPLIT_LIMIT bytes (the window gort-nosplit
+ * proves, return addresses included), and the rest for __morestack's own
+ * frame and the switch to g0.  Code without checks (libc, the runtime) is
+ * entered only with gort__nonsplit_room bytes free below the frame
+ * (__morestack_non_split): GORTSTACKSIZE/16, at least 1 KiB, at most
+ * GORT_NONSPLIT_ROOM, the adjustment gold is told to make and lld makes.
+ * Deeper code without checks is caught by the guard page, as in the
+ * default build.
+ * GORT_STACK_POISON, above every stack pointer, makes the next checked
+ * prologue fail: a preemption request (Go's stackPreempt). */
+#define GORT_STACK_GUARD 4096
+#define GORT_STACK_SMALL 256
+#define GORT_NOSPLIT_LIMIT 2048
+#define GORT_NONSPLIT_ROOM 0x4000
+#define GORT_STACK_POISON ((uintptr_t)0xfffffffffffffadeull)
+/* A request poisons first; the signal follows only if the goroutine has
+ * not stopped at a prologue within this long (call-free loops). */
+#define GORT_SYNCPREEMPT_WAIT_NS 10000
+extern bool gort__splitstack;            /* the program links gort's __morestack */
+extern uintptr_t gort__nonsplit_room;    /* see above; set once at init */
+void gort__splitstack_init(void);        /* once, at schedinit */
+void gort__splitstack_minit(M *m);       /* on each M's thread as it starts */
+void gort__arch_splitstack_init(void);   /* linker canary, vector state (arch) */
+uintptr_t *gort__arch_tcb_stackguard(void); /* this thread's guard word */
+void gort__splitcheck_callee(volatile char *p);
+/* proc.c: park the goroutine at a prologue (fr: morestack_amd64.S's
+ * frame, for the errno fix-up); returns when it is resumed. */
+void gort__morestack_park(uintptr_t *fr);
+/* proc.c: switch to g0 and run fn there; it must not return. */
+GORT_NORETURN void gort__mcall_fatal(void (*fn)(G *));
+static inline void gort__setguard(M *m, G *g)
+{
+    if (__builtin_expect(m->stackguard != NULL, 0))
+        __atomic_store_n(m->stackguard, g->stack_lo + GORT_STACK_GUARD, __ATOMIC_RELAXED);
+}
+/* --- end split-stack mode --- */
+
 /* Stack the handler insists on below the trampoline frame, for
  * gort__asyncpreempt2 and what it calls before switching to g0. */
 #define GORT_ASYNCPREEMPT_MARGIN 4096

@@ -282,7 +282,9 @@ void gort__stoptheworld(const char *reason)
             int64_t now = gort_nanotime();
             if (now - t0 > 100000)
                 break;
-            if (now - last > 50000) {
+            /* Split-stack mode: the first round only poisoned guards;
+             * whoever has not stopped at a call by now gets the signal. */
+            if (now - last > (gort__splitstack ? GORT_SYNCPREEMPT_WAIT_NS : 50000)) {
                 preemptall(mine);
                 last = now;
             }

@@ -39,6 +39,19 @@
 /* Run fn(arg) in a child process (it exits 0 if fn returns) with its stderr
  * captured into buf (n bytes, NUL-terminated); returns the raw wait
  * status. */
+/* Split-stack mode (make test-split compiles the suite -fsplit-stack and
+ * defines GORT_TEST_SPLIT): a stack overflow is caught by a function's
+ * prologue check instead of the guard page.  (Not a weak reference to
+ * __morestack: gold refuses any reference to it but a prologue's call.) */
+static inline bool split_mode(void)
+{
+#ifdef GORT_TEST_SPLIT
+    return true;
+#else
+    return false;
+#endif
+}
+
 static inline int capture_child(void (*fn)(void *), void *arg, char *buf, size_t n)
 {
     char path[] = "/tmp/gort-test-XXXXXX";

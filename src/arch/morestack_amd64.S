@@ -1,0 +1,332 @@
+/*
+ * morestack_amd64.S — the entry points that code compiled with
+ * -fsplit-stack calls when its prologue's stack check fails (split-stack
+ * mode, docs/DESIGN.md "Stack checks").  C side: morestack.c.
+ *
+ * The contract gcc and clang compile to.  Every checked function starts
+ *     cmp %fs:0x70,%rsp            (frames >= 256: lea -N(%rsp),%r11; cmp %fs:0x70,%r11)
+ *     jb 1f
+ *     ...body...
+ * 1:  mov $frame,%r10; mov $argbytes,%r11; call __morestack; ret
+ *     <continuation: the body again, from its first instruction>
+ * %fs:0x70 is the glibc TCB word reserved for split stacks.  libgcc's
+ * __morestack allocates a new stack segment, copies the arguments and
+ * calls the continuation on it.  gort keeps its fixed stacks (no segments,
+ * no copying: DESIGN.md says why) and puts in that word either the
+ * running goroutine's guard (stack_lo + GORT_STACK_GUARD) or, to ask it
+ * to stop, a poison above every stack pointer.  So the check fails for
+ * two reasons only: the stack is exhausted (a fatal "stack overflow"
+ * report, before any byte below the guard is written by the function), or
+ * a preemption request (the goroutine parks here, at a call, and resumes
+ * later, maybe on another thread).  Either way nothing is allocated: once
+ * the runtime lets it go on, the function resumes at its continuation with
+ * every register and rsp exactly as at its entry, as if the check had
+ * passed, and no __morestack frame stays on the stack.
+ *
+ * Entry points:
+ *   __morestack                    the failed check (reason in C).
+ *   __morestack_non_split          gold and lld send here the functions that
+ *                                  call code compiled without checks (libc,
+ *                                  the gort runtime): their prologue is
+ *                                  rewritten to `stc` and always comes here.
+ *                                  Fast path: gort__nonsplit_room bytes free
+ *                                  below the frame -> straight on (~2-3 ns).
+ *   __morestack_large_model        -mcmodel=large's form (r10 = args<<32|frame).
+ *   __morestack_allocate_stack_space  gcc's VLA/alloca check failed: the
+ *                                  memory comes from this stack, rsp moved.
+ *
+ * Register state at the continuation: as at the function's entry, except
+ * r10 and r11 (the prologue clobbered them already) and the flags.  gcc's
+ * variadic functions begin their continuation with `lea 0x18(%rbp),%r11`,
+ * reading libgcc's __morestack frame for the address of the stack
+ * arguments; we resume past that instruction with r11 already holding
+ * that address (entry rsp + 8), because rbp must stay the caller's.
+ *
+ * The slow path's frame (the runtime's frame-pointer traceback and the
+ * errno fix-up rely on it; CFI describes it for gdb, perf and libgcc):
+ *     E      = the function's entry rsp (its caller's return address at E)
+ *     E-8    return address into the function (the `ret` after the call)
+ *     E-16   copy of the caller's return address  } a frame record for the
+ *     E-24   the caller's rbp                     } caller (fp walks see it)
+ *     E-32   copy of E-8
+ *     E-40   E-24                                 <- rbp
+ *     rbp-8  rflags, then rax rbx rcx rdx rsi rdi r8..r15 down to rbp-120
+ *            (the layout of arch/preempt_amd64.S, for gort__ts_errno_moved)
+ *     below  64-byte aligned save of the vector argument registers:
+ *            zmm0-7, ymm0-7 or xmm0-7, by what the CPU and OS enable.
+ * The vector registers are saved because they carry arguments; the rest of
+ * the extended state is the ABI's caller-saved scratch at a call, so no
+ * XSAVE: this is the cheap, synchronous preemption path.
+ *
+ * Rejected: libgcc's own __morestack (segments: the seed's hot split,
+ * measured at 4.8 us and 4 rt_sigprocmask calls per split call); calling
+ * the continuation from here like libgcc (leaves a frame and copies
+ * r11 bytes of arguments; resuming with rsp as at entry needs neither).
+ *
+ * This object carries .note.GNU-split-stack: without it gold treats the
+ * calls to __morestack as calls into code without checks and rewrites
+ * every prologue; and .note.GNU-no-split-stack, as gcc marks objects with
+ * no_split_stack functions, or gold and lld fail to find a prologue to
+ * adjust in these functions' calls into morestack.c.  Every symbol is hidden: exported from a shared object,
+ * __morestack breaks every linker (the feasibility study), so it is linked
+ * into the executable from libgort.a, as libgcc's is.
+ */
+
+#define VARARGS_LEA 0x185d8d4c      /* lea 0x18(%rbp),%r11 as a little-endian dword */
+
+    .text
+
+/* ---------------------------------------------------------------------
+ * __morestack and __morestack_non_split's slow path.  r11 = 0 for a check
+ * that failed, 1 for code without checks that lacks room; r10 = frame.
+ * ------------------------------------------------------------------- */
+    .globl __morestack
+    .hidden __morestack
+    .type __morestack, @function
+    .p2align 4
+__morestack:
+    .cfi_startproc
+    xorl %r11d, %r11d
+    jmp gort__morestack_common
+    .cfi_endproc
+    .size __morestack, .-__morestack
+
+    .globl __morestack_non_split
+    .hidden __morestack_non_split
+    .hidden gort__nonsplit_room
+    .type __morestack_non_split, @function
+    .p2align 4
+__morestack_non_split:
+    .cfi_startproc
+    /* Room for code without checks: rsp - frame - ROOM above the word.
+     * A poison is above every stack pointer, so a request fails this
+     * test too and takes the slow path, which parks. */
+    movq %rsp, %r11
+    subq gort__nonsplit_room(%rip), %r11
+    jb 1f                       /* wrapped: certainly not enough */
+    subq %r10, %r11
+    jb 1f
+    cmpq %fs:0x70, %r11
+    jb 1f
+    .cfi_remember_state
+    popq %r10                   /* return address: the `ret` after the call */
+    .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %r10
+    cmpl $VARARGS_LEA, 1(%r10)
+    jne 2f
+    leaq 8(%rsp), %r11          /* the stack arguments, for a variadic body */
+    addq $4, %r10
+2:  addq $1, %r10
+    jmp *%r10
+1:  .cfi_restore_state
+    movl $1, %r11d
+    jmp gort__morestack_common
+    .cfi_endproc
+    .size __morestack_non_split, .-__morestack_non_split
+
+/* -mcmodel=large: r10 carries the argument size in its high half. */
+    .globl __morestack_large_model
+    .hidden __morestack_large_model
+    .type __morestack_large_model, @function
+    .p2align 4
+__morestack_large_model:
+    .cfi_startproc
+    movl %r10d, %r10d
+    xorl %r11d, %r11d
+    jmp gort__morestack_common
+    .cfi_endproc
+    .size __morestack_large_model, .-__morestack_large_model
+
+    .globl gort__morestack_common
+    .hidden gort__morestack_common
+    .hidden gort__morestack2
+    .hidden gort__vecsave_kind
+    .type gort__morestack_common, @function
+    .p2align 4
+gort__morestack_common:
+    .cfi_startproc
+    /* CFA = E, the function's entry rsp; the return address at E-8 leads
+     * the unwinder into the function, whose CFI at that point (before its
+     * own frame) leads on to its caller. */
+    pushq 8(%rsp)               /* E-16: the caller's return address */
+    .cfi_adjust_cfa_offset 8
+    pushq %rbp                  /* E-24: the caller's rbp */
+    .cfi_adjust_cfa_offset 8
+    .cfi_offset %rbp, -24
+    movq %rsp, %rbp             /* the caller's frame record */
+    pushq 16(%rbp)              /* E-32: return address into the function */
+    pushq %rbp                  /* E-40 */
+    movq %rsp, %rbp
+    .cfi_def_cfa %rbp, 40
+    pushfq
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $512, %rsp
+    andq $-64, %rsp
+    movl gort__vecsave_kind(%rip), %eax
+    cmpl $2, %eax
+    je 10f
+    cmpl $1, %eax
+    je 11f
+    movdqu %xmm0, 0(%rsp)
+    movdqu %xmm1, 16(%rsp)
+    movdqu %xmm2, 32(%rsp)
+    movdqu %xmm3, 48(%rsp)
+    movdqu %xmm4, 64(%rsp)
+    movdqu %xmm5, 80(%rsp)
+    movdqu %xmm6, 96(%rsp)
+    movdqu %xmm7, 112(%rsp)
+    jmp 12f
+11: vmovdqu %ymm0, 0(%rsp)
+    vmovdqu %ymm1, 32(%rsp)
+    vmovdqu %ymm2, 64(%rsp)
+    vmovdqu %ymm3, 96(%rsp)
+    vmovdqu %ymm4, 128(%rsp)
+    vmovdqu %ymm5, 160(%rsp)
+    vmovdqu %ymm6, 192(%rsp)
+    vmovdqu %ymm7, 224(%rsp)
+    vzeroupper
+    jmp 12f
+10: vmovdqu64 %zmm0, 0(%rsp)
+    vmovdqu64 %zmm1, 64(%rsp)
+    vmovdqu64 %zmm2, 128(%rsp)
+    vmovdqu64 %zmm3, 192(%rsp)
+    vmovdqu64 %zmm4, 256(%rsp)
+    vmovdqu64 %zmm5, 320(%rsp)
+    vmovdqu64 %zmm6, 384(%rsp)
+    vmovdqu64 %zmm7, 448(%rsp)
+    vzeroupper
+12: cld
+    movq %rbp, %rdi
+    call gort__morestack2       /* returns when the function may go on */
+    movl gort__vecsave_kind(%rip), %eax
+    cmpl $2, %eax
+    je 20f
+    cmpl $1, %eax
+    je 21f
+    movdqu 0(%rsp), %xmm0
+    movdqu 16(%rsp), %xmm1
+    movdqu 32(%rsp), %xmm2
+    movdqu 48(%rsp), %xmm3
+    movdqu 64(%rsp), %xmm4
+    movdqu 80(%rsp), %xmm5
+    movdqu 96(%rsp), %xmm6
+    movdqu 112(%rsp), %xmm7
+    jmp 22f
+21: vmovdqu 0(%rsp), %ymm0
+    vmovdqu 32(%rsp), %ymm1
+    vmovdqu 64(%rsp), %ymm2
+    vmovdqu 96(%rsp), %ymm3
+    vmovdqu 128(%rsp), %ymm4
+    vmovdqu 160(%rsp), %ymm5
+    vmovdqu 192(%rsp), %ymm6
+    vmovdqu 224(%rsp), %ymm7
+    jmp 22f
+20: vmovdqu64 0(%rsp), %zmm0
+    vmovdqu64 64(%rsp), %zmm1
+    vmovdqu64 128(%rsp), %zmm2
+    vmovdqu64 192(%rsp), %zmm3
+    vmovdqu64 256(%rsp), %zmm4
+    vmovdqu64 320(%rsp), %zmm5
+    vmovdqu64 384(%rsp), %zmm6
+    vmovdqu64 448(%rsp), %zmm7
+22: leaq -120(%rbp), %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    popfq
+    addq $16, %rsp              /* the function's frame record */
+    popq %rbp                   /* the caller's rbp */
+    .cfi_def_cfa %rsp, 16
+    .cfi_same_value %rbp
+    addq $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq %r10                   /* the `ret` after the call */
+    .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %r10
+    cmpl $VARARGS_LEA, 1(%r10)
+    jne 1f
+    leaq 8(%rsp), %r11
+    addq $4, %r10
+1:  addq $1, %r10
+    jmp *%r10
+    .cfi_endproc
+    .size gort__morestack_common, .-gort__morestack_common
+
+/* ---------------------------------------------------------------------
+ * void *__morestack_allocate_stack_space(size_t size)
+ * gcc's dynamic allocation (VLA, alloca) found rsp - size below the word.
+ * libgcc returns a block of a new segment; we check the real room
+ * (morestack.c: a fatal report if there is none) and then allocate on
+ * this stack as the check's other branch would have: return with the
+ * caller's rsp lowered by size and the block at it.  The caller expects
+ * an ordinary call here, so only callee-saved registers and the result
+ * matter; its code after the call addresses its frame through rbp (it has
+ * a dynamic allocation) and its outgoing arguments through the new rsp,
+ * exactly as on the inline path.
+ * ------------------------------------------------------------------- */
+    .globl __morestack_allocate_stack_space
+    .hidden __morestack_allocate_stack_space
+    .hidden gort__morestack_vla
+    .type __morestack_allocate_stack_space, @function
+    .p2align 4
+__morestack_allocate_stack_space:
+    .cfi_startproc
+    pushq %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_offset %rbp, -16
+    movq %rsp, %rbp
+    .cfi_def_cfa_register %rbp
+    addq $15, %rdi
+    andq $-16, %rdi
+    pushq %rdi
+    pushq %rdi                  /* keep rsp 16-byte aligned */
+    leaq 16(%rbp), %rsi         /* the caller's rsp */
+    movq 8(%rbp), %rdx          /* and where it called from */
+    call gort__morestack_vla    /* returns only if the block fits */
+    popq %rdi
+    leave
+    .cfi_def_cfa %rsp, 8
+    popq %r11
+    .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %r11
+    subq %rdi, %rsp
+    movq %rsp, %rax
+    jmp *%r11
+    .cfi_endproc
+    .size __morestack_allocate_stack_space, .-__morestack_allocate_stack_space
+
+/* The linker canary (splitcheck.c) comes with __morestack. */
+    .section .data.rel.ro.gort_splitcheck,"aw"
+    .p2align 3
+    .quad gort__splitcheck_small
+    .quad gort__splitcheck_large
+
+    .section .note.GNU-split-stack,"",@progbits
+    /* ... whose functions have no checks of their own and call C without
+     * them: the linkers must not try to adjust those calls. */
+    .section .note.GNU-no-split-stack,"",@progbits
+    .section .note.GNU-stack,"",@progbits

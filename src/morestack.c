@@ -1,0 +1,208 @@
+/*
+ * morestack.c — split-stack mode, the runtime's side (Go's stack.go
+ * morestack/newstack, for fixed stacks).  The assembly entry points and
+ * their frame are arch/morestack_amd64.S; the guard word's writers are
+ * execute() (proc.c) and gort__preemptone (preempt.c).
+ *
+ * The mode.  A program compiled with -fsplit-stack checks, in every
+ * function's prologue, its stack pointer against the TCB word %fs:0x70.
+ * When it links libgort.a, the __morestack those checks call is gort's
+ * (the archive member is pulled in by the first reference), and
+ * gort__splitstack_init finds it linked: from then on every M keeps in its
+ * thread's word the running goroutine's guard, stack_lo + GORT_STACK_GUARD,
+ * and 0 on the scheduler's own stack.  A check fails for one of three
+ * reasons, told apart here with the real guard:
+ *   - the function's frame does not fit above the guard: a stack overflow,
+ *     reported before the function writes a byte of its frame;
+ *   - a preemption request poisoned the word (GORT_STACK_POISON, above
+ *     every stack pointer): the goroutine parks at this call, a safe point
+ *     by construction: no signal, no vector-state save, nothing half done;
+ *   - neither (a poison meant for the goroutine that ran before, or a
+ *     request this call may not honour): the guard is put back and the
+ *     function goes on; a request stays pending for the signal, which
+ *     gort__preemptone sends if the goroutine has not stopped within
+ *     GORT_SYNCPREEMPT_WAIT_NS.
+ * A goroutine is parked here only where the asynchronous path could park
+ * it too and more: not with runtime locks held (m->locks), not inside
+ * gort_preempt_disable, a system-call bracket or with a pthread lock held,
+ * not in code that is not registered as preemptible, not called back from
+ * foreign code, not inside a signal handler (the thread's mask differs
+ * from the goroutine's) and not off its stack (an alternate signal stack,
+ * g0).  Nosplit functions never come here: they have no check.
+ *
+ * Code without checks.  libc and the gort runtime are not compiled
+ * -fsplit-stack.  gold and lld rewrite the prologue of every split
+ * function that calls such code so that it always enters
+ * __morestack_non_split, whose fast path demands GORT_NONSPLIT_ROOM bytes
+ * below the frame; GNU ld (bfd) does not, and a call into libc near the
+ * guard then runs past it unchecked.  A canary (splitcheck.c, compiled
+ * -fsplit-stack) is inspected at start-up: a split-stack program whose
+ * linker left it alone is refused with a fatal error naming the fix.
+ *
+ * Ownership.  gort__splitstack is written once at init, before any M
+ * starts.  m->stackguard points at the M's own TCB word; other threads
+ * write it only to poison it (preempt.c), the M itself at every switch.
+ * m->morestack is the M's own, read on g0 after the fatal switch.
+ *
+ * Rejected: growing stacks (copying is impossible in C: pointers into the
+ * stack are everywhere; segments are the seed's "hot split", 4.8 us per
+ * call measured with libgcc's); a guard in the G read through a register
+ * (compilers only emit the %fs:0x70 form); the whole runtime built
+ * -fsplit-stack (every scheduler path would need to be nosplit-proved,
+ * and the gain, no `stc` on calls into gort, is ~3 ns per call).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+bool gort__splitstack;
+uintptr_t gort__nonsplit_room = GORT_NONSPLIT_ROOM;
+/* Linked only in split-stack programs (see the header comment). */
+extern char __morestack[] __attribute__((weak));
+
+void gort__splitstack_init(void)
+{
+    if (!__morestack)
+        return;
+    gort__arch_splitstack_init();
+    /* Small stacks are a choice (GORTSTACKSIZE): 16 KiB free for every
+     * call into libc would overflow a 16 KiB stack at its first printf. */
+    uintptr_t room = gort__cfg.stacksize / 16;
+    gort__nonsplit_room = room < 1024 ? 1024 : room > GORT_NONSPLIT_ROOM ? GORT_NONSPLIT_ROOM : room;
+    gort__splitstack = true;
+}
+
+/* The M's thread: its word, and 0 in it (the scheduler's stack is never
+ * checked; a thread may inherit a dead one's word with its cached stack). */
+void gort__splitstack_minit(M *m)
+{
+    if (!gort__splitstack)
+        return;
+    m->stackguard = gort__arch_tcb_stackguard();
+    *m->stackguard = 0;
+}
+
+/* ---------------------------------------------------------------------
+ * The failed check (arch/morestack_amd64.S calls it on the goroutine's
+ * stack, below its frame; fr is that frame: fr[1] the return address into
+ * the function, fr[-10] r10 (the frame size), fr[-11] the entry kind).
+ * ------------------------------------------------------------------- */
+
+enum { MS_CHECK = 0, MS_NONSPLIT = 1, MS_VLA = 2 };
+
+static GORT_NORETURN void overflow_m(G *g)
+{
+    M *m = gort__getm();
+    uintptr_t pcs[64];
+    int n = 0;
+    const uintptr_t *fp = (const uintptr_t *)m->morestack.fp;
+    while (n < 64 && (uintptr_t)fp >= g->stack_lo && (uintptr_t)fp + 16 <= g->stack_hi) {
+        pcs[n++] = fp[1];
+        const uintptr_t *next = (const uintptr_t *)fp[0];
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    gort__sym s;
+    const char *fn = gort__symtab_lookup(m->morestack.pc, &s) && s.name ? s.name : "?";
+    char name[96];
+    snprintf(name, sizeof name, "%s", fn);
+    size_t size = gort__cfg.stacksize;
+    uintptr_t sp = m->morestack.sp;
+    long left = (long)(sp - g->stack_lo) - GORT_STACK_GUARD;
+    char what[224];
+    switch (m->morestack.kind) {
+    case MS_NONSPLIT:
+        snprintf(what, sizeof what, "%s (frame %lu bytes) calls code without stack checks, which needs %lu more",
+                 name, (unsigned long)m->morestack.need, (unsigned long)gort__nonsplit_room);
+        break;
+    case MS_VLA:
+        snprintf(what, sizeof what, "%s allocates %lu bytes on the stack (VLA or alloca)", name,
+                 (unsigned long)m->morestack.need);
+        break;
+    default:
+        snprintf(what, sizeof what, "%s needs a %lu-byte frame", name, (unsigned long)m->morestack.need);
+    }
+    /* The same lines as a fault in the guard page (signal_fatal.c), with
+     * the check's findings where that has the signal's. */
+    gort__throw_pcs(pcs, n,
+                    "stack overflow\n"
+                    "[stack check: %s, %ld bytes left above the guard]\n"
+                    "goroutine %llu exceeded its %zu KiB stack (sp=%#lx, stack=[%#lx, %#lx)); "
+                    "raise the limit with GORTSTACKSIZE=%zuK",
+                    what, left, (unsigned long long)g->goid, size / 1024, (unsigned long)sp,
+                    (unsigned long)g->stack_lo, (unsigned long)g->stack_hi,
+                    2 * gort__cfg.stacksize / 1024);
+}
+
+static GORT_NORETURN void overflow(M *m, uintptr_t fp, uintptr_t pc, uintptr_t sp, uintptr_t need,
+                                   int kind)
+{
+    m->morestack.fp = fp;
+    m->morestack.pc = pc;
+    m->morestack.sp = sp;
+    m->morestack.need = need;
+    m->morestack.kind = kind;
+    gort__mcall_fatal(overflow_m);
+}
+
+/* May the goroutine park at this prologue?  The asynchronous path's
+ * conditions (preempt.c), for a pc that is the function's own. */
+static bool may_park(M *m, G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
+{
+    if (!atomic_load_explicit(&g->preempt, memory_order_relaxed) || g->preempt_off > 0 ||
+        m->locks > 0 || m->syscall_depth > 0 || g->plocks > 0 || !m->p ||
+        atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed) ||
+        atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING)
+        return false;
+    if (gort__pc_code(pc) != GORT_PR_SAFE)
+        return false;
+    uint64_t mask;
+    if (gort__kmask(SIG_BLOCK, 0, &mask) != 0 || (mask & ~m->ts_sigmask_applied) != 0)
+        return false; /* a signal handler runs on the goroutine's stack */
+    return !gort__foreign_caller(sp, fp, g);
+}
+
+void gort__morestack2(uintptr_t *fr)
+{
+    M *m = gort__getm();
+    G *g = m ? m->curg : NULL;
+    uintptr_t pc = fr[1], sp = (uintptr_t)fr + 40, need = fr[-10];
+    int kind = (int)fr[-11];
+    if (!g || g->foreign || sp <= g->stack_lo || sp > g->stack_hi) {
+        /* Not on a goroutine's stack: the scheduler's, a signal stack or
+         * a plain thread's, whose word came from a dead thread. */
+        if (!m)
+            *gort__arch_tcb_stackguard() = 0;
+        return;
+    }
+    uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
+    uintptr_t want = need + (kind == MS_NONSPLIT ? gort__nonsplit_room : 0);
+    if (kind == MS_CHECK && need < GORT_STACK_SMALL)
+        want = 0; /* the compiler's small-frame check: sp against the guard */
+    if (sp < guard || sp - guard < want)
+        overflow(m, (uintptr_t)fr, pc, sp, need, kind);
+    if (may_park(m, g, pc, sp, fr[0] ? ((uintptr_t *)fr[0])[0] : 0)) {
+        gort__morestack_park(fr);
+        return; /* resumed: execute() wrote the guard */
+    }
+    if (m->stackguard)
+        __atomic_store_n(m->stackguard, guard, __ATOMIC_RELAXED);
+}
+
+void gort__morestack_vla(size_t size, uintptr_t sp, uintptr_t pc)
+{
+    M *m = gort__getm();
+    G *g = m ? m->curg : NULL;
+    if (!g || g->foreign || sp <= g->stack_lo || sp > g->stack_hi) {
+        if (!m)
+            *gort__arch_tcb_stackguard() = 0;
+        return;
+    }
+    uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
+    if (sp < guard || sp - guard < size)
+        overflow(m, *(uintptr_t *)__builtin_frame_address(0), pc, sp, size, MS_VLA);
+}
