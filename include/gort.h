@@ -216,9 +216,21 @@ GORT_API void gort_cond_broadcast(gort_cond *c);
  * once it has run longer than the time slice (GORTDEBUG=quantum=10ms).
  * ====================================================================== */
 
-/* Mark a function as never asynchronously preemptible (Go's //go:nosplit
- * for preemption).  It must finish promptly, or it holds its P. */
-#define GORT_NOSPLIT __attribute__((section("gort_nosplit"), noinline))
+/* Go's //go:nosplit: a function that is never preempted (an unsafe point
+ * for the signal, and no stack check, so no stop at its prologue either)
+ * and, in split-stack mode (-fsplit-stack), has no stack check at all:
+ * its stack use and that of the nosplit functions it calls must fit in
+ * the window gort-nosplit proves at link time.  It must finish promptly,
+ * or it holds its P. */
+#if defined(__has_attribute)
+#if __has_attribute(no_split_stack)
+#define GORT_NOSPLIT_ATTR_ no_split_stack,
+#endif
+#endif
+#ifndef GORT_NOSPLIT_ATTR_
+#define GORT_NOSPLIT_ATTR_
+#endif
+#define GORT_NOSPLIT __attribute__((GORT_NOSPLIT_ATTR_ section("gort_nosplit"), noinline))
 
 /* Critical sections in which the calling goroutine is not preempted; they
  * nest (Go's m.locks).  Blocking inside one is allowed. */
