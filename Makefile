@@ -169,7 +169,7 @@ check-split-toolchain:
 	@echo 'int main(void){return 0;}' | $(CC) -x c - -o /dev/null $(SPLIT_LDFLAGS) 2>/dev/null || \
 	  { echo "gort: $(CC) cannot link with $(SPLIT_LDFLAGS) (is ld.$(SPLIT_LD) installed?)" >&2; exit 1; }
 test-split: check-split-toolchain
-	$(MAKE) BUILD=build-split CC=$(CC) MODE_CFLAGS="$(SPLIT_CFLAGS) -DGORT_TEST_SPLIT" MODE_LDFLAGS="$(SPLIT_LDFLAGS)" test
+	$(MAKE) BUILD=build-split$(if $(CC_IS_CLANG),-clang) CC=$(CC) MODE_CFLAGS="$(SPLIT_CFLAGS) -DGORT_TEST_SPLIT" MODE_LDFLAGS="$(SPLIT_LDFLAGS)" test
 
 test-asan:
 	$(MAKE) BUILD=build-asan CC=$(CC) OPT="-O1 -g" SAN="-fsanitize=address" test
