@@ -160,6 +160,8 @@ static bool may_park(M *m, G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
         return false;
     if (gort__pc_code(pc) != GORT_PR_SAFE)
         return false;
+    if (gort__in_forked_child())
+        return false; /* a fork's child inherits the word, maybe poisoned; it may not switch */
     uint64_t mask;
     if (gort__kmask(SIG_BLOCK, 0, &mask) != 0 || (mask & ~m->ts_sigmask_applied) != 0)
         return false; /* a signal handler runs on the goroutine's stack */
