@@ -62,6 +62,7 @@ bool gort__splitstack;
 uintptr_t gort__nonsplit_room = GORT_NONSPLIT_ROOM;
 /* Linked only in split-stack programs (see the header comment). */
 extern char __morestack[] __attribute__((weak));
+extern char __morestack_non_split[] __attribute__((weak));
 
 void gort__splitstack_init(void)
 {
@@ -73,6 +74,21 @@ void gort__splitstack_init(void)
     uintptr_t room = gort__cfg.stacksize / 16;
     gort__nonsplit_room = room < 1024 ? 1024 : room > GORT_NONSPLIT_ROOM ? GORT_NONSPLIT_ROOM : room;
     gort__splitstack = true;
+}
+
+/* pc must be readable code: callers check it is registered code
+ * (gort__pc_code) or in the code map first. */
+bool gort__prologue_return(uintptr_t pc)
+{
+    if (!__morestack)
+        return false;
+    const unsigned char *p = (const unsigned char *)pc;
+    if (p[0] != 0xc3 || p[-5] != 0xe8) /* ret, after call rel32 */
+        return false;
+    int32_t rel;
+    memcpy(&rel, p - 4, sizeof rel);
+    uintptr_t to = pc + (uintptr_t)(intptr_t)rel;
+    return to == (uintptr_t)__morestack || to == (uintptr_t)__morestack_non_split;
 }
 
 /* The M's thread: its word, and 0 in it (the scheduler's stack is never
@@ -99,8 +115,13 @@ static GORT_NORETURN void overflow_m(G *g)
     uintptr_t pcs[64];
     int n = 0;
     const uintptr_t *fp = (const uintptr_t *)m->morestack.fp;
-    while (n < 64 && (uintptr_t)fp >= g->stack_lo && (uintptr_t)fp + 16 <= g->stack_hi) {
-        pcs[n++] = fp[1];
+    while (n < 64 && (uintptr_t)fp >= g->stack_lo && (uintptr_t)fp + 24 <= g->stack_hi) {
+        /* A frame of __morestack_non_split: the caller's return address
+         * is one word up (gort__prologue_return). */
+        uintptr_t ret = fp[1];
+        if (n > 0 && gort__pc_code(ret) == GORT_PR_SAFE && gort__prologue_return(ret))
+            ret = fp[2];
+        pcs[n++] = ret;
         const uintptr_t *next = (const uintptr_t *)fp[0];
         if (next <= fp)
             break;
@@ -112,7 +133,7 @@ static GORT_NORETURN void overflow_m(G *g)
     snprintf(name, sizeof name, "%s", fn);
     size_t size = gort__cfg.stacksize;
     uintptr_t sp = m->morestack.sp;
-    long left = (long)(sp - g->stack_lo) - GORT_STACK_GUARD;
+    long left = (long)(sp - g->stack_lo); /* the guard is GORT_STACK_GUARD above stack_lo */
     char what[224];
     switch (m->morestack.kind) {
     case MS_NONSPLIT:
@@ -130,7 +151,7 @@ static GORT_NORETURN void overflow_m(G *g)
      * the check's findings where that has the signal's. */
     gort__throw_pcs(pcs, n,
                     "stack overflow\n"
-                    "[stack check: %s, %ld bytes left above the guard]\n"
+                    "[stack check: %s, with %ld bytes of stack left]\n"
                     "goroutine %llu exceeded its %zu KiB stack (sp=%#lx, stack=[%#lx, %#lx)); "
                     "raise the limit with GORTSTACKSIZE=%zuK",
                     what, left, (unsigned long long)g->goid, size / 1024, (unsigned long)sp,

@@ -987,6 +987,11 @@ void gort__splitstack_minit(M *m);       /* on each M's thread as it starts */
 void gort__arch_splitstack_init(void);   /* linker canary, vector state (arch) */
 uintptr_t *gort__arch_tcb_stackguard(void); /* this thread's guard word */
 void gort__splitcheck_callee(volatile char *p);
+/* Is pc (a return address into readable code) the `ret` right after a
+ * prologue's call to __morestack(_non_split)?  Such a return address is
+ * in the frame __morestack_non_split builds to call the function's body;
+ * the function's caller's is one word above it (morestack.c). */
+bool gort__prologue_return(uintptr_t pc);
 /* proc.c: park the goroutine at a prologue (fr: morestack_amd64.S's
  * frame, for the errno fix-up); returns when it is resumed. */
 void gort__morestack_park(uintptr_t *fr);

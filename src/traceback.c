@@ -323,7 +323,15 @@ static void walk(tbout *o, uintptr_t fp, const bounds *b, bool system)
             outf(o, "...additional frames elided...\n");
             break;
         }
-        if (print_frame(o, fr[1], true, system))
+        uintptr_t ret = fr[1];
+        /* Split-stack mode: a frame __morestack_non_split made to call a
+         * function's body; the function's caller is one word up. */
+        if (gort__splitstack && gort__pc_code(fr[1]) == GORT_PR_SAFE && gort__prologue_return(fr[1])) {
+            uintptr_t up[2];
+            if (read_frame(fp + 16, b, up))
+                ret = up[0];
+        }
+        if (print_frame(o, ret, true, system))
             depth++;
         if (fr[0] <= fp)
             break; /* outermost frame (gort__gostart's rbp is 0), or a
