@@ -78,7 +78,8 @@
  * no unrewritten split function calls directly (only nosplit or foreign
  * callers) is taken for code without checks and not checked.
  * Linked programs get one more check: a split function that calls code
- * without checks (a PLT entry, the runtime) and whose prologue was not
+ * without checks (a PLT entry or, -fno-plt, a GOT slot; the runtime) and
+ * whose prologue was not
  * rewritten means the linker skipped the split->non-split call adjustment
  * (GNU ld.bfd does so silently): an error.
  *
@@ -876,6 +877,21 @@ static int is_table_jump(const struct func *f, int k, const struct op *o)
 	return 0;
 }
 
+/* A linked program's call or jump through a GOT slot that objdump names
+ * after a symbol from a shared library ("*0x1f22(%rip)  # 3fd8
+ * <write@GLIBC_2.2.5>", -fno-plt): the name, without the version. */
+static int got_slot(const char *text, char *name, size_t n)
+{
+	const char *h = strstr(text, "(%rip)");
+	const char *lt = h ? strchr(h, '<') : NULL;
+	const char *at = lt ? strchr(lt, '@') : NULL;
+	if (!at || (size_t)(at - lt - 1) >= n || at == lt + 1)
+		return 0;
+	memcpy(name, lt + 1, (size_t)(at - lt - 1));
+	name[at - lt - 1] = 0;
+	return 1;
+}
+
 /* Tracks %rsp through f's control flow (see the header comment), records
  * the local maximum, and the edges: calls and tail jumps, with the height
  * at each. */
@@ -962,7 +978,14 @@ static void analyse(struct func *f)
 			if (is_call(&o) || is_jmp(&o) || is_jcc(&o)) {
 				int tail = !is_call(&o);
 				int growth = h[i] + (tail ? 0 : CALLSIZE);
-				if (o.indirect && !insns[k].rsym) {
+				char got[256];
+				if (o.indirect && !insns[k].rsym && got_slot(insns[k].text, got, sizeof got)) {
+					/* -fno-plt: call *slot(%rip) # <write@GLIBC_2.2.5> */
+					if (!edged[i])
+						add_edge(f, growth, T_EXTERN, -1, got, insns[k].addr, tail);
+					if (is_jmp(&o))
+						succ_next = 0;
+				} else if (o.indirect && !insns[k].rsym) {
 					if (is_jmp(&o) && is_table_jump(f, k, &o)) {
 						table_h = h[i];
 						table_bh = bh[i];
@@ -1038,6 +1061,16 @@ static void analyse(struct func *f)
 /* ---------------------------------------------------------------------- */
 /* Classification                                                         */
 
+/* The target of f's e-th edge if f is a split function of a linked
+ * program whose prologue the linker did not rewrite and the edge is a
+ * direct call or jump; else NULL. */
+static struct func *unrewritten_callee(const struct func *f, int e)
+{
+	if (!units[f->unit].linked || f->cls != C_SPLIT || f->rewritten || f->e[e].kind != T_FUNC)
+		return NULL;
+	return &funcs[f->e[e].target];
+}
+
 static const char *cold_parent(const char *name, char *buf, size_t n)
 {
 	const char *c = strstr(name, ".cold");
@@ -1097,22 +1130,15 @@ static void classify(void)
 	/* Linked programs: gold and lld rewrite every split caller of a
 	 * non-split unit, so where they did rewrite some, the unrewritten
 	 * split functions' direct callees come from split-stack units. */
-	for (int i = 0; i < nfuncs; i++) {
-		struct func *f = &funcs[i];
-		struct unit *u = &units[f->unit];
-		if (!u->linked || f->cls != C_SPLIT || f->rewritten || !u->nsplit_rewritten)
-			continue;
-		for (int e = 0; e < f->ne; e++) {
-			struct edge *ed = &f->e[e];
-			if (ed->kind != T_FUNC)
-				continue;
-			struct func *t = &funcs[ed->target];
-			if (t->cls == C_FOREIGN && !t->known_foreign) {
+	for (int i = 0; i < nfuncs; i++)
+		for (int e = 0; e < funcs[i].ne; e++) {
+			struct func *t = unrewritten_callee(&funcs[i], e);
+			if (t && units[funcs[i].unit].nsplit_rewritten && t->cls == C_FOREIGN &&
+			    !t->known_foreign) {
 				t->cls = C_NOSPLIT;
 				t->inferred = 1;
 			}
 		}
-	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1286,8 +1312,9 @@ static void escapes(void)
 				escape(f, "indirect %s at %#" PRIx64 ": the target is assumed to check its stack",
 				       ed->tail ? "jump" : "call", ed->at);
 			else if (ed->kind == T_EXTERN && !skip_name(ed->ename))
-				escape(f, "%s %s, not in the input: taken for code without checks, its stack use is not counted",
-				       what, ed->ename);
+				escape(f, "%s %s, %s: its stack use is not counted", what, ed->ename,
+				       units[f->unit].linked ? "from a shared library, code without checks"
+							     : "not in the input: taken for code without checks");
 			else if (ed->kind == T_FUNC &&
 				 (funcs[ed->target].cls == C_FOREIGN || funcs[ed->target].cls == C_PLT))
 				escape(f, "%s %s, code without checks: its stack use is not counted", what,
@@ -1302,17 +1329,15 @@ static void linker_check(void)
 {
 	for (int i = 0; i < nfuncs; i++) {
 		struct func *f = &funcs[i];
-		if (!units[f->unit].linked || f->cls != C_SPLIT || f->rewritten)
-			continue;
 		for (int e = 0; e < f->ne; e++) {
-			struct edge *ed = &f->e[e];
-			if (ed->kind != T_FUNC)
-				continue;
-			struct func *t = &funcs[ed->target];
-			if (t->cls == C_PLT || (t->cls == C_FOREIGN && t->known_foreign)) {
+			struct func *t = unrewritten_callee(f, e);
+			/* -fno-plt: a shared library's function through the GOT */
+			int got = units[f->unit].linked && f->cls == C_SPLIT && !f->rewritten &&
+				  f->e[e].kind == T_EXTERN && !skip_name(f->e[e].ename);
+			if (got || (t && (t->cls == C_PLT || (t->cls == C_FOREIGN && t->known_foreign)))) {
 				printf("error: %s: split function calls %s, code without checks, but its prologue was not adjusted: "
 				       "linked without split-stack call adjustment: use -fuse-ld=gold or -fuse-ld=lld\n",
-				       fname(f), t->name);
+				       fname(f), got ? f->e[e].ename : t->name);
 				nerrors++;
 				break;
 			}

@@ -146,6 +146,11 @@ for ld in gold lld; do
     run "clean-$ld" -strict "$tmp/clean.$ld"
     want_rc 0
     empty
+    gcc -O2 -g -fno-omit-frame-pointer -fsplit-stack -DNS_MAIN -fuse-ld=$ld \
+        "$here/libc.c" -o "$tmp/libc.$ld" || { bad "cannot link libc.c with $ld"; continue; }
+    run "libc-$ld" "$tmp/libc.$ld"
+    want_rc 0
+    match "^warning: .*libc.$ld: ns_write: (calls|jumps to) write@plt, code without checks: its stack use is not counted$"
 done
 # GNU ld.bfd links split code calling libc without adjusting the caller's
 # prologue (gold and lld make it always take the slow path).
@@ -155,6 +160,12 @@ if command -v ld.bfd >/dev/null 2>&1; then
     run "clean-bfd" "$tmp/clean.bfd"
     want_rc 1
     match "^error: .*clean.bfd: split_print: split function calls [a-z_]+@plt, code without checks, .*linked without split-stack call adjustment: use -fuse-ld=gold or -fuse-ld=lld$"
+    # The same through the GOT (-fno-plt).
+    gcc -O2 -g -fno-omit-frame-pointer -fsplit-stack -fno-plt -fuse-ld=bfd \
+        "$here/clean.c" -o "$tmp/clean-noplt.bfd" || bad "cannot link clean.c -fno-plt with bfd"
+    run "clean-noplt-bfd" "$tmp/clean-noplt.bfd"
+    want_rc 1
+    match "^error: .*split_print: split function calls [a-z_]+, code without checks, .*linked without split-stack call adjustment"
 fi
 
 # Usage and tool errors: exit 2.
