@@ -79,9 +79,8 @@
  * callers) is taken for code without checks and not checked.
  * Linked programs get one more check: a split function that calls code
  * without checks (a PLT entry or, -fno-plt, a GOT slot; the runtime) and
- * whose prologue was not
- * rewritten means the linker skipped the split->non-split call adjustment
- * (GNU ld.bfd does so silently): an error.
+ * whose prologue was not rewritten means the linker skipped the
+ * split->non-split call adjustment (GNU ld.bfd does so silently): an error.
  *
  * Not checked at all, by name: the runtime's entry points (__morestack,
  * __morestack_non_split, __morestack_allocate_stack_space,
