@@ -68,7 +68,8 @@
  * evidence, strongest first:
  *   1. a split prologue (compare or `stc`)            -> split
  *   2. section gort_nosplit (GORT_NOSPLIT)            -> nosplit
- *   3. sections gort_text (the runtime), .plt*        -> code without checks
+ *   3. sections gort_text (the runtime, unless some of its functions have
+ *      the check: then it was built split-stack), .plt* -> code without checks
  *   4. a direct callee of a split function whose prologue the linker did not
  *      rewrite, in a program where the linker did rewrite others: gold and
  *      lld rewrite every caller of a non-split unit, so the callee comes
@@ -161,6 +162,7 @@ struct unit {
 	int split;  /* carries .note.GNU-split-stack (objects) */
 	int linked; /* executable or shared library */
 	int nsplit_rewritten, nsplit;
+	int split_runtime; /* linked: gort_text has split functions */
 };
 
 struct insn {
@@ -1084,8 +1086,13 @@ static void classify(void)
 {
 	for (int i = 0; i < nfuncs; i++) {
 		struct func *f = &funcs[i];
-		struct unit *u = &units[f->unit];
 		f->has_check = has_prologue_check(f, &f->rewritten);
+		if (f->has_check && !strcmp(f->sec, "gort_text"))
+			units[f->unit].split_runtime = 1;
+	}
+	for (int i = 0; i < nfuncs; i++) {
+		struct func *f = &funcs[i];
+		struct unit *u = &units[f->unit];
 		if (skip_name(f->name) || f->ambiguous)
 			f->cls = C_SKIP;
 		else if (f->has_check) {
@@ -1096,7 +1103,7 @@ static void classify(void)
 				f->cls = C_PLT;
 			else if (!strcmp(f->sec, "gort_nosplit"))
 				f->cls = C_NOSPLIT;
-			else if (!strcmp(f->sec, "gort_text"))
+			else if (!strcmp(f->sec, "gort_text") && !u->split_runtime)
 				f->cls = C_FOREIGN, f->known_foreign = 1;
 			else {
 				int d = dwarf_split(f->unit, f->lo);
@@ -1326,6 +1333,9 @@ static void escapes(void)
  * the linker did not adjust. */
 static void linker_check(void)
 {
+	int *shown = xrealloc(NULL, (size_t)(nunits + 1) * sizeof *shown);
+	for (int u = 0; u < nunits; u++)
+		shown[u] = 0;
 	for (int i = 0; i < nfuncs; i++) {
 		struct func *f = &funcs[i];
 		for (int e = 0; e < f->ne; e++) {
@@ -1334,14 +1344,22 @@ static void linker_check(void)
 			int got = units[f->unit].linked && f->cls == C_SPLIT && !f->rewritten &&
 				  f->e[e].kind == T_EXTERN && !skip_name(f->e[e].ename);
 			if (got || (t && (t->cls == C_PLT || (t->cls == C_FOREIGN && t->known_foreign)))) {
+				nerrors++;
+				/* One program has many such callers: name a few. */
+				if (++shown[f->unit] > 5)
+					break;
 				printf("error: %s: split function calls %s, code without checks, but its prologue was not adjusted: "
 				       "linked without split-stack call adjustment: use -fuse-ld=gold or -fuse-ld=lld\n",
 				       fname(f), got ? f->e[e].ename : t->name);
-				nerrors++;
 				break;
 			}
 		}
 	}
+	for (int u = 0; u < nunits; u++)
+		if (shown[u] > 5)
+			printf("error: %s: %d more split functions linked without split-stack call adjustment\n",
+			       units[u].name, shown[u] - 5);
+	free(shown);
 }
 
 /* Go's findRoots: the roots are the over-limit functions no other
