@@ -763,33 +763,96 @@ static int below(const char *text, int h, int bh)
 /* ---------------------------------------------------------------------- */
 /* Resolving call targets                                                 */
 
-static int find_by_name(const char *name, int unit)
+/* Indexes over funcs, built once every input is read: by name, and by
+ * (unit, section for objects, address); lookups are binary searches, so
+ * a program of many thousand functions stays quick. */
+static int *byname, *byaddr;
+
+static const char *addr_sec(const struct func *f)
 {
-	int global = -1;
-	for (int i = 0; i < nfuncs; i++) {
-		if (strcmp(funcs[i].name, name))
-			continue;
-		if (funcs[i].unit == unit)
-			return i;
-		if (global < 0)
-			global = i;
-	}
-	return global;
+	return units[f->unit].linked ? "" : f->sec;
 }
 
-/* The function of unit that contains sec+addr. */
+static int cmp_name(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	int c = strcmp(funcs[x].name, funcs[y].name);
+	return c ? c : (x > y) - (x < y);
+}
+
+/* (unit, sec, lo) of function x against the key; ties by index. */
+static int cmp_key(int x, int unit, const char *sec, uint64_t lo)
+{
+	const struct func *f = &funcs[x];
+	if (f->unit != unit)
+		return f->unit < unit ? -1 : 1;
+	int c = strcmp(addr_sec(f), sec);
+	if (c)
+		return c;
+	return (f->lo > lo) - (f->lo < lo);
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	int c = cmp_key(x, funcs[y].unit, addr_sec(&funcs[y]), funcs[y].lo);
+	return c ? c : (x > y) - (x < y);
+}
+
+static void build_index(void)
+{
+	byname = xrealloc(NULL, (size_t)(nfuncs + 1) * sizeof *byname);
+	byaddr = xrealloc(NULL, (size_t)(nfuncs + 1) * sizeof *byaddr);
+	for (int i = 0; i < nfuncs; i++)
+		byname[i] = byaddr[i] = i;
+	qsort(byname, (size_t)nfuncs, sizeof *byname, cmp_name);
+	qsort(byaddr, (size_t)nfuncs, sizeof *byaddr, cmp_addr);
+}
+
+/* The function called name: unit's own if it has one, else the first. */
+static int find_by_name(const char *name, int unit)
+{
+	int lo = 0, hi = nfuncs;
+	while (lo < hi) { /* first with name >= name */
+		int mid = lo + (hi - lo) / 2;
+		if (strcmp(funcs[byname[mid]].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	int first = -1;
+	for (int j = lo; j < nfuncs && !strcmp(funcs[byname[j]].name, name); j++) {
+		if (funcs[byname[j]].unit == unit)
+			return byname[j];
+		if (first < 0)
+			first = byname[j];
+	}
+	return first;
+}
+
+/* The function of unit that starts at (exact) or contains sec+addr; of
+ * several at one address (aliases), the last read. */
 static int find_by_addr(int unit, const char *sec, uint64_t addr, int exact)
 {
-	int best = -1;
-	for (int i = 0; i < nfuncs; i++) {
-		struct func *f = &funcs[i];
-		if (f->unit != unit || (!units[unit].linked && strcmp(f->sec, sec)))
-			continue;
-		if (exact ? f->lo == addr : f->lo <= addr &&
-		    (f->i1 > f->i0 ? insns[f->i1 - 1].addr >= addr : f->lo == addr))
-			best = i;
+	if (units[unit].linked)
+		sec = "";
+	int lo = 0, hi = nfuncs;
+	while (lo < hi) { /* first with key > (unit, sec, addr) */
+		int mid = lo + (hi - lo) / 2;
+		if (cmp_key(byaddr[mid], unit, sec, addr) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return best;
+	if (lo == 0)
+		return -1;
+	const struct func *f = &funcs[byaddr[lo - 1]];
+	if (f->unit != unit || strcmp(addr_sec(f), sec))
+		return -1;
+	if (exact)
+		return f->lo == addr ? byaddr[lo - 1] : -1;
+	uint64_t end = f->i1 > f->i0 ? insns[f->i1 - 1].addr : f->lo;
+	return addr <= end ? byaddr[lo - 1] : -1;
 }
 
 static int is_section_name(const char *n)
@@ -1241,7 +1304,6 @@ static void print_chain(int cycle, int depth)
 static void report(int fn, int depth)
 {
 	struct func *f = &funcs[fn];
-	static const struct edge leaf = {0, T_LEAF, -1, NULL, 0, 0};
 	if (--steps_left < 0 || chains_left <= 0) {
 		chains_cut = 1;
 		return;
@@ -1250,34 +1312,35 @@ static void report(int fn, int depth)
 		print_chain(1, depth);
 		return;
 	}
-	if (f->cls != C_NOSPLIT) {
+	if (f->cls != C_NOSPLIT) { /* a split function checks: the end */
 		if (depth < 0)
 			print_chain(0, depth);
 		return;
 	}
 	f->reported = 1;
-	int m = 0;
+	int maxh = 0;
 	for (int e = 0; e < f->ne; e++) {
-		if (edge_height(&f->e[e]) + 0 > m)
-			m = edge_height(&f->e[e]);
+		const struct edge *ed = &f->e[e];
+		int hh = edge_height(ed);
+		if (hh > maxh)
+			maxh = hh;
 		GROW(chain, nchain, cchain);
-		chain[nchain++] = (struct chain){&f->e[e], f->e[e].kind == T_FUNC ? f->e[e].target : -1, 0};
-		if (f->e[e].kind == T_FUNC)
-			report(f->e[e].target, depth - f->e[e].growth);
-		else if (depth - f->e[e].growth < 0)
-			print_chain(0, depth - f->e[e].growth);
+		chain[nchain++] = (struct chain){ed, ed->kind == T_FUNC ? ed->target : -1, 0};
+		if (ed->kind == T_FUNC)
+			report(ed->target, depth - ed->growth);
+		else if (depth - ed->growth < 0)
+			print_chain(0, depth - ed->growth);
 		nchain--;
 	}
-	if (f->local_max > m || f->ne == 0) {
-		struct edge *lf = xrealloc(NULL, sizeof *lf);
-		*lf = leaf;
-		lf->growth = f->local_max;
+	/* The function's own deepest byte, where it is deeper than every
+	 * call it makes (Go's leaf edge). */
+	if (f->local_max > maxh || f->ne == 0) {
+		struct edge leaf = {f->local_max, T_LEAF, -1, NULL, 0, 0};
 		GROW(chain, nchain, cchain);
-		chain[nchain++] = (struct chain){lf, -1, 0};
+		chain[nchain++] = (struct chain){&leaf, -1, 0};
 		if (depth - f->local_max < 0)
 			print_chain(0, depth - f->local_max);
 		nchain--;
-		free(lf);
 	}
 	f->reported = 0;
 }
@@ -1433,6 +1496,7 @@ int main(int argc, char **argv)
 	}
 	if (!nfiles)
 		usage();
+	build_index();
 	classify();
 	int nnosplit = 0, nsplit = 0;
 	for (int i = 0; i < nfuncs; i++) {
