@@ -1366,6 +1366,18 @@ static void escape(const struct func *f, const char *fmt, ...)
 		nwarnings++;
 }
 
+static int same_callee_before(const struct func *f, int e)
+{
+	const struct edge *ed = &f->e[e];
+	for (int j = 0; j < e; j++) {
+		const struct edge *o = &f->e[j];
+		if (o->kind == ed->kind && o->tail == ed->tail &&
+		    (ed->kind == T_FUNC ? o->target == ed->target : !strcmp(o->ename, ed->ename)))
+			return 1;
+	}
+	return 0;
+}
+
 static void escapes(void)
 {
 	for (int i = 0; i < nfuncs; i++) {
@@ -1377,6 +1389,8 @@ static void escapes(void)
 		for (int e = 0; e < f->ne; e++) {
 			struct edge *ed = &f->e[e];
 			const char *what = ed->tail ? "jumps to" : "calls";
+			if (ed->kind != T_INDIRECT && same_callee_before(f, e))
+				continue; /* one warning per callee */
 			if (ed->kind == T_INDIRECT)
 				escape(f, "indirect %s at %#" PRIx64 ": the target is assumed to check its stack",
 				       ed->tail ? "jump" : "call", ed->at);
