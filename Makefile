@@ -33,7 +33,7 @@ RT_OBJ := $(RT_C:src/%.c=$(BUILD)/obj/%.o) $(RT_S:src/%.S=$(BUILD)/obj/%.o)
 HDRS   := include/gort.h $(wildcard src/*.h) $(wildcard src/arch/*.h)
 
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c)) \
-            $(BUILD)/tests/test_dump_nog
+            $(BUILD)/tests/test_dump_nog $(BUILD)/tests/test_nosplit
 # C++ tests (tests/test_cxx_*.cc): each is built twice, with g++ and with
 # clang++ (binaries *_gxx and *_clangxx), for the compilers installed.
 # Sanitizer builds use only the C++ compiler of CC's family: gcc's and
@@ -64,10 +64,16 @@ RENAME = --rename-section .text=gort_text,alloc,load,readonly,code,contents \
          --rename-section .text.hot=gort_text,alloc,load,readonly,code,contents \
          --rename-section .text.startup=gort_text,alloc,load,readonly,code,contents
 
-.PHONY: all lib tests examples test test-split check-split-toolchain test-asan test-ubsan demo install clean check-sections \
-        check-install
+.PHONY: all lib tests examples test test-split check-split-toolchain test-asan test-ubsan demo install clean \
+        check-sections check-install check-nosplit
 all: lib
-lib: $(BUILD)/libgort.a $(BUILD)/libgort.so
+lib: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort-nosplit
+
+# gort-nosplit: the link-time nosplit checker of split-stack mode
+# (tools/gort_nosplit.c, docs/DESIGN.md "The nosplit checker").
+$(BUILD)/gort-nosplit: tools/gort_nosplit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $< -o $@
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -147,6 +153,14 @@ $(BUILD)/tests/libgortcb_reg.so: tests/lib_gortcb.c include/gort.h
 $(BUILD)/tests/test_callback: $(CB_LIBS)
 $(BUILD)/tests/test_callback: EXTRA_TEST_LDFLAGS = -rdynamic
 
+# The checker's corpus (tests/nosplit/run.sh) as a test the suite runs:
+# it compiles the corpus with gcc (and clang) -fsplit-stack and needs only
+# them and binutils.
+$(BUILD)/tests/test_nosplit: tests/nosplit/run.sh $(BUILD)/gort-nosplit
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec sh "%s" "%s"\n' "$(abspath tests/nosplit/run.sh)" \
+	    "$(abspath $(BUILD)/gort-nosplit)" > $@ && chmod +x $@
+
 tests: $(TESTS) $(CB_LIBS)
 examples: $(EXAMPLES)
 
@@ -188,7 +202,9 @@ $(BUILD)/interpose.list: $(INTERPOSE_OBJS)
 	{ echo '{'; nm -g --defined-only $^ | awk '$$2 == "T" { print "  " $$3 ";" }' | sort -u; echo '};'; } > $@
 
 install: lib $(BUILD)/interpose.list
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/gort
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/gort \
+	    $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/gort-nosplit $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/interpose.list $(DESTDIR)$(PREFIX)/lib/gort/
 	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(PREFIX)/lib/
@@ -206,6 +222,18 @@ install: lib $(BUILD)/interpose.list
 # standards users compile with.
 check-install: lib
 	@CC="$(CC)" MAKE="$(MAKE)" VERSION="$(VERSION)" SONAME="$(SONAME)" sh tests/test_install.sh $(BUILD)
+
+# gort-nosplit over gort itself (must be clean: the default runtime has no
+# split-stack units, so nothing in it may be reported) and over the
+# split-stack build's library, tests and shared libraries where
+# $(SPLIT_BUILD) exists.  Every file is checked; the status is the worst.
+SPLIT_BUILD ?= build-split
+check-nosplit: $(BUILD)/gort-nosplit $(BUILD)/libgort.a
+	@rc=0; for f in $(BUILD)/libgort.a $(wildcard $(SPLIT_BUILD)/libgort.a) \
+	    $(filter-out %.log %.sh,$(wildcard $(SPLIT_BUILD)/tests/test_* $(SPLIT_BUILD)/tests/*.so)); do \
+	    [ -f "$$f" ] || continue; \
+	    echo "gort-nosplit $$f"; $(BUILD)/gort-nosplit "$$f" || rc=1; \
+	done; exit $$rc
 
 clean:
 	rm -rf build build-asan build-ubsan build-*

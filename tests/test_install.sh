@@ -6,6 +6,7 @@
 #     statically (gort-static.pc) and dynamically (gort.pc), and run;
 #   - the static binary needs no libgort.so and exports the libc wrappers;
 #     the shared one loads the staged library through the rpath README recommends;
+#   - the installed gort-nosplit rejects the corpus's nosplit recursion;
 #   - gort.h compiles warning-free as C99/C11 -pedantic and as C++98/11/17, with
 #     every compiler available (gcc, clang, g++, clang++).
 # Not a test_* binary, so tests/run.sh does not pick it up.
@@ -23,7 +24,7 @@ fail() { echo "check-install: FAIL: $*" >&2; exit 1; }
 "$make" --no-print-directory BUILD="$build" install DESTDIR="$tmp" PREFIX=/usr/local >/dev/null
 lib=$tmp/usr/local/lib
 for f in include/gort.h lib/libgort.a lib/libgort.so.$version lib/pkgconfig/gort.pc \
-         lib/pkgconfig/gort-static.pc; do
+         lib/pkgconfig/gort-static.pc bin/gort-nosplit; do
     [ -f "$tmp/usr/local/$f" ] || fail "missing /usr/local/$f"
 done
 [ "$(readlink "$lib/$soname")" = "libgort.so.$version" ] || fail "$soname is not a link to libgort.so.$version"
@@ -68,6 +69,13 @@ ldd "$tmp/hello-shared" | grep -q "$soname => $lib/$soname" || { ldd "$tmp/hello
 out=$("$tmp/hello-shared") || fail "hello-shared exited $?"
 echo "$out" | grep -q "$want" || fail "hello-shared printed: $out"
 echo "check-install: shared: $out"
+
+# The checker, installed: an infinitely recursive nosplit function fails.
+$cc -O2 -fsplit-stack -c tests/nosplit/recursion.c -o "$tmp/recursion.o" || fail "compile recursion.c"
+rc=0
+"$tmp/usr/local/bin/gort-nosplit" "$tmp/recursion.o" > "$tmp/nosplit.out" || rc=$?
+[ $rc -eq 1 ] && grep -q "infinite cycle" "$tmp/nosplit.out" || fail "gort-nosplit exited $rc: $(cat "$tmp/nosplit.out")"
+echo "check-install: gort-nosplit: $(sed -n 1p "$tmp/nosplit.out")"
 
 # The public header, as users compile it.
 printf '#include <gort.h>\nint main(void) { return gort_num_goroutine() < 0; }\n' > "$tmp/h.c"
