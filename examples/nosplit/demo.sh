@@ -53,6 +53,22 @@ show() {
     return 0
 }
 
+# checker NAME RC SAID TEXT...: run the checker on DIR/NAME; it must exit
+# RC and print every TEXT; SAID is what that means.
+checker() {
+    name=$1 want=$2 said=$3
+    shift 3
+    echo "\$ gort-nosplit $name"
+    "$NOSPLIT" "$dir/$name" > "$tmp/$name.check" 2>&1
+    rc=$?
+    show "$tmp/$name.check" 12
+    if [ $rc -ne "$want" ]; then
+        fail "gort-nosplit exited $rc on $name; expected $want"
+    else
+        expect "$tmp/$name.check" "$@" && echo "  => $said"
+    fi
+}
+
 for p in recursive pointer pointer_checked forever; do
     [ -x "$dir/$p" ] || fail "$dir/$p missing (make builds it with -fsplit-stack)"
 done
@@ -62,32 +78,15 @@ echo "    (Go's linker: x.x: nosplit stack over 792 byte limit ... infinite cycl
 if [ ! -x "$NOSPLIT" ]; then
     fail "no link-time checker at $NOSPLIT (gort-nosplit, built from tools/ as \$(BUILD)/gort-nosplit); expected: exit 1 and 'x: nosplit stack over ... byte limit', 'infinite cycle'"
 else
-    echo "\$ gort-nosplit recursive"
-    "$NOSPLIT" "$dir/recursive" > "$tmp/1" 2>&1
-    rc=$?
-    show "$tmp/1" 12
-    if [ $rc -ne 1 ]; then
-        fail "gort-nosplit exited $rc on recursive; expected 1 (the program rejected)"
-    else
-        expect "$tmp/1" "x: nosplit stack over" "byte limit" "infinite cycle" &&
-            echo "  => rejected (exit 1): an unbounded chain of nosplit frames cannot link"
-    fi
+    checker recursive 1 "rejected (exit 1): an unbounded chain of nosplit frames cannot link" \
+        "x: nosplit stack over" "byte limit" "infinite cycle"
 fi
 
 echo "=== nosplit 2/3: the same function called through a pointer, caught at run time"
 echo "    (Go: accepted by the linker, then 'signal: segmentation fault', no message)"
-if [ -x "$NOSPLIT" ]; then
-    echo "\$ gort-nosplit pointer"
-    "$NOSPLIT" "$dir/pointer" > "$tmp/2c" 2>&1
-    rc=$?
-    show "$tmp/2c" 6
-    if [ $rc -ne 0 ]; then
-        fail "gort-nosplit exited $rc on pointer; expected 0 (it cannot follow the pointer)"
-    else
-        expect "$tmp/2c" "indirect" &&
-            echo "  => accepted (exit 0), with the indirect call named as escaping the proof"
-    fi
-fi
+[ -x "$NOSPLIT" ] && checker pointer 0 \
+    "accepted (exit 0): it cannot follow the pointer, and names the indirect call as escaping the proof" \
+    "indirect"
 for p in pointer pointer_checked; do
     echo "\$ GORTSTACKSIZE=64K $p"
     GORTSTACKSIZE=64K timeout -k 5 20 "$dir/$p" > "$tmp/2" 2>&1
