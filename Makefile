@@ -191,8 +191,23 @@ test-asan:
 test-ubsan:
 	$(MAKE) BUILD=build-ubsan CC=$(CC) OPT="-O1 -g" SAN="-fsanitize=undefined -fno-sanitize-recover=undefined" test
 
-demo: examples
-	@sh examples/demo.sh $(BUILD)/examples
+# The post on //go:nosplit's examples in split-stack mode (issue 11):
+# examples/nosplit/demo.sh runs them, with the link-time checker
+# $(BUILD)/gort-nosplit (tools/), after the examples above.
+NOSPLIT_DEMO := $(addprefix $(BUILD)/examples/nosplit/,recursive pointer pointer_checked forever)
+$(BUILD)/examples/nosplit/%: examples/nosplit/%.c $(BUILD)/libgort.a | check-split-toolchain
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(SPLIT_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(SPLIT_LDFLAGS)
+$(BUILD)/examples/nosplit/pointer_checked: examples/nosplit/pointer.c $(BUILD)/libgort.a | check-split-toolchain
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(SPLIT_CFLAGS) -DX_CHECKED $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(SPLIT_LDFLAGS)
+$(BUILD)/examples/nosplit/forever: examples/forever.c examples/demo_child.h $(BUILD)/libgort.a | check-split-toolchain
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(SPLIT_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(SPLIT_LDFLAGS)
+
+demo: examples $(NOSPLIT_DEMO) $(if $(wildcard tools/gort_nosplit.c),$(BUILD)/gort-nosplit)
+	@s=0; sh examples/demo.sh $(BUILD)/examples || s=1; \
+	 NOSPLIT=$(BUILD)/gort-nosplit sh examples/nosplit/demo.sh $(BUILD)/examples/nosplit || s=1; exit $$s
 
 # The libc wrappers (src/interpose*.c) an executable linked with
 # libgort.a must export for shared libraries' calls to reach them:

@@ -44,11 +44,17 @@ BENCHES = [
     ("echo1k", "TCP echo on the netpoller, 1000 conns, 64 B ping-pong (req/s)", None),
     ("http", "HTTP/1.1 hello, wrk -t2 -c256 (req/s)", None),
     ("idle10k", "10,000 idle connections: server RSS per connection", None),
+    # issue 11: split-stack mode (own section, write_issue11)
+    ("stop_fib", "stop-the-world, P-1 Ps running fib: request-to-stop (stop_p*) and pause", None),
+    ("stop_loop", "stop-the-world, P-1 Ps in a call-free loop: request-to-stop and pause", None),
+    ("prologue", "split-stack prologue overhead on call-heavy kernels (%)", None),
 ]
 # Issue 10's benchmarks: not in the summary table (their values are
 # requests per second, higher is better, or bytes); write_issue10 judges them.
 ISSUE10 = {"echo1k", "http", "idle10k"}
 ISSUE10_PROCS = 2  # GORTMAXPROCS of the idle10k runs (bench/run.sh's PROCS)
+# Issue 11's benchmarks: their own section (write_issue11), not the summary.
+ISSUE11 = {"stop_fib", "stop_loop", "prologue"}
 # Absolute targets (issue 8): name -> (label judged, how the rounds' values
 # are combined, limit, text).  A value must be <= limit.  "max": the worst
 # round (a maximum or a count must hold in every run), "median": the
@@ -72,7 +78,7 @@ TARGET_LABEL = {"sleeper": "gort-q1ms"}
 BOOST_TWINS = {"spawn", "pingpong", "yield", "buffered", "mutex", "parked_rss"}
 COMPUTE_TARGET_PCT = 1.0
 COUNTERS = ["procs", "threads", "ctxsw", "steals", "async_preempts", "sync_preempts",
-            "preempt_requests", "signals", "stw", "syscalls", "handoffs"]
+            "prologue_preempts", "preempt_requests", "signals", "stw", "syscalls", "handoffs"]
 COLORS = {"gort": "#1f77b4", "gort-q1ms": "#17becf", "gort-q100us": "#9467bd",
           "go": "#2ca02c", "boost": "#d62728",
           "usleep gort": "#1f77b4", "usleep go": "#2ca02c",
@@ -91,7 +97,9 @@ LATENCY_TABLE = LATENCY + [
     ("memset_ticker", "1 ms ticker lateness beside a 1 GiB memset"),
     ("stw_shared", "stop-the-world, every P spinning"),
     ("stw_syscall", "stop-the-world beside sleep(2)"),
-    ("quantum", "time slices (ns)")]
+    ("quantum", "time slices (ns)"),
+    ("stop_fib", "stop-the-world pause, P-1 Ps running fib"),
+    ("stop_loop", "stop-the-world pause, P-1 Ps in a call-free loop")]
 
 
 def num(s):
@@ -403,6 +411,95 @@ def write_issue10(L, g, fails):
              "`bench/http_wrk.sh`, a 1 s warm-up run of wrk, then 3 s measured.\n")
 
 
+def write_issue11(L, g, fails):
+    """Issue 11's targets: split-stack mode against the signal path."""
+    if not any(n in ISSUE11 for (n, _) in list(g) + list(fails)):
+        return
+
+    def vals(name, lab, k):
+        return [num(r[k]) for r in g.get((name, lab), []) if k in r and num(r[k]) is not None]
+
+    def failed(name, lab):
+        return " FAIL×%d" % fails[(name, lab)] if (name, lab) in fails else ""
+
+    def cell(name, lab, k, unit="ns"):
+        v = vals(name, lab, k)
+        if not v:
+            return ("FAIL×%d" % fails[(name, lab)]) if (name, lab) in fails else "—"
+        return fmt_spread(v, unit) + failed(name, lab)
+
+    def per_stop(name, lab, k):
+        n, c = med(vals(name, lab, "n")), med(vals(name, lab, k))
+        return "%.2f" % (c / n) if n and c is not None else "—"
+
+    def judge(name, lab, k, limit):
+        if (name, lab) in fails:
+            return "**no** (failed runs)"
+        v = med(vals(name, lab, k))
+        return "—" if v is None else ("yes" if v <= limit else "**no**")
+
+    labs = ("gort", "gort-split-sig", "gort-split")
+    L.append("## Issue 11 targets: split-stack mode\n")
+    L.append("Request-to-stop: `gort_stop_the_world`'s stop alone, with P-1 Ps running the "
+             "workload and the stopper on the last P (bench/stop_fib.c, stop_loop.c, built "
+             "from stw.c): the stopper asks every running P at once and spins until they "
+             "stopped, so at GORTMAXPROCS=2 it is one request and one stop. Pause: stop + "
+             "start, as the stw row. Columns: the default build (signal); the same "
+             "program compiled -fsplit-stack with `GORTDEBUG=prologuepreemptoff=1` (no "
+             "poison: the signal alone); and split-stack mode as shipped (poison the stack "
+             "guard, the signal after 10 µs if the goroutine has not stopped). Cells: "
+             "median over runs of each run's percentile (min – max).\n")
+    L.append("| target | default build (signal) | split, signal only | split (poison) | met |")
+    L.append("|---|---|---|---|---|")
+    row = lambda *c: L.append("| " + " | ".join(c) + " |")
+    row("request-to-stop, call-heavy goroutine (fib): p99 ≤ 2 µs in split-stack mode",
+        *[cell("stop_fib", l, "stop_p99") for l in labs],
+        judge("stop_fib", "gort-split", "stop_p99", 2e3))
+    row("  … p50", *[cell("stop_fib", l, "stop_p50") for l in labs], "")
+    row("request-to-stop, call-free loop: p99 (information: no prologue to stop at, the "
+        "signal follows the poison after 10 µs)",
+        *[cell("stop_loop", l, "stop_p99") for l in labs], "")
+    row("  … p50", *[cell("stop_loop", l, "stop_p50") for l in labs], "")
+    row("stop-the-world pause p99, every other P running fib: ≤ 20 µs in split-stack mode",
+        *[cell("stop_fib", l, "p99") for l in labs], judge("stop_fib", "gort-split", "p99", 20e3))
+    row("  … pause p50", *[cell("stop_fib", l, "p50") for l in labs], "")
+    row("stop-the-world pause p99, every other P in a call-free loop (information)",
+        *[cell("stop_loop", l, "p99") for l in labs], "")
+    row("goroutines stopped at a prologue per STW, fib (information)",
+        *[per_stop("stop_fib", l, "prologue_preempts") for l in labs], "")
+    row("goroutines stopped by the signal per STW, fib (information)",
+        *[per_stop("stop_fib", l, "async_preempts") for l in labs], "")
+    L.append("")
+    L.append("Prologue cost (bench/prologue.c): the same kernels compiled with and without "
+             "-fsplit-stack into one split-stack program (frame pointers kept), timed "
+             "alternately in one goroutine, in thread CPU time; each run's value is the "
+             "median over its pairs of split/plain − 1, and the cell the median over runs "
+             "(min – max).\n")
+    L.append("| target | gcc | clang | met |")
+    L.append("|---|---|---|---|")
+
+    def pct_row(text, k):
+        ok = [judge("prologue", l, k, 2.0) for l in ("gort-gcc", "gort-clang")]
+        met = "yes" if all(o == "yes" for o in ok) else (
+            "—" if all(o == "—" for o in ok) else "**no** (gcc %s, clang %s)" % tuple(ok))
+        row(text, cell("prologue", "gort-gcc", k, "%"), cell("prologue", "gort-clang", k, "%"), met)
+
+    pct_row("fib(27), ~630k calls: overhead ≤ 2 %", "fib_pct")
+    pct_row("quicksort of 20,000 int64 through a comparator: overhead ≤ 2 %", "sort_pct")
+    row("  … gcc, kernels assembled with -mbranches-within-32B-boundaries (other "
+        "alignment; information): fib / sort",
+        cell("prologue", "gort-gcc-pad", "fib_pct", "%") + " / " +
+        cell("prologue", "gort-gcc-pad", "sort_pct", "%"), "", "")
+    row("a split function that calls libc (`stc` → __morestack_non_split's fast path): "
+        "extra ns per call (information)",
+        cell("prologue", "gort-gcc", "libc_extra_ns", "ns"),
+        cell("prologue", "gort-clang", "libc_extra_ns", "ns"), "")
+    row("  … the same function without -fsplit-stack, ns per call (information)",
+        cell("prologue", "gort-gcc", "libc_plain_ns_per_call", "ns"),
+        cell("prologue", "gort-clang", "libc_plain_ns_per_call", "ns"), "")
+    L.append("")
+
+
 # ------------------------------------------------------------------ markdown
 def write_md(raw, path, runs, fails):
     g = group(runs)
@@ -432,7 +529,7 @@ def write_md(raw, path, runs, fails):
     L.append("| benchmark | gort | Go | Boost.Fiber | gort/Go | gort/Boost | target | met |")
     L.append("|---|---|---|---|---|---|---|---|")
     for name, desc, target in BENCHES:
-        if name in ISSUE10:
+        if name in ISSUE10 or name in ISSUE11:
             continue
         labels = sorted(l for l in labels_of.get(name, ()) if l.startswith("gort"))
         if not labels:
@@ -494,6 +591,7 @@ def write_md(raw, path, runs, fails):
              "their ratio is for information.\n")
     write_absolute(L, g, fails)
     write_issue10(L, g, fails)
+    write_issue11(L, g, fails)
 
     # latency distributions, pooled over rounds
     L.append("## Latency distributions (all samples of all rounds pooled)\n")

@@ -7,7 +7,9 @@
 #
 # Environment: BUILD (library dir, default build), CC (default cc),
 # ROUNDS (default 5), BENCH_ONLY="spawn pingpong ..." to run a subset
-# (BENCH_ONLY=issue10 runs issue 10's echo1k, http and idle10k),
+# (BENCH_ONLY=issue10 runs issue 10's echo1k, http and idle10k,
+# BENCH_ONLY=issue11 issue 11's split-stack stop_fib, stop_loop and
+# prologue), SPLIT_LD (gold or lld, the split-stack linker, default gold),
 # BENCH_TIMEOUT (seconds per run, default 120), BENCH_NO_INSTALL=1 to
 # never call apt-get.
 #
@@ -138,6 +140,55 @@ if [ $HAVE_GORT = 1 ]; then
         log "bench: no examples/httpd.c: no gort server for the http benchmark"
     fi
 fi
+# Issue 11, split-stack mode (docs/DESIGN.md "Stack checks"): the
+# request-to-stop programs twice, default build and -fsplit-stack (linked
+# as the Makefile's SPLIT_LDFLAGS link split programs), and the prologue
+# program once per compiler: its kernels compiled with and without
+# -fsplit-stack into one split-stack binary, frame pointers kept as the
+# README asks of programs; no loops turned into libc calls (-fno-builtin:
+# only callslibc may call code without checks).
+SPLIT_LD=${SPLIT_LD:-gold}
+case $SPLIT_LD in
+    gold) SPLIT_LDFLAGS="-fuse-ld=gold -Wl,--split-stack-adjust-size=0x4000" ;;
+    *) SPLIT_LDFLAGS="-fuse-ld=$SPLIT_LD" ;;
+esac
+HAVE_SPLIT=0
+if [ $HAVE_GORT = 1 ] && make -s CC="$CC" SPLIT_LD="$SPLIT_LD" check-split-toolchain; then
+    HAVE_SPLIT=1
+else
+    log "bench: no split-stack toolchain ($CC, ld.$SPLIT_LD): skipping issue 11's split-stack runs"
+fi
+for b in stop_fib stop_loop; do
+    [ $HAVE_GORT = 1 ] || break
+    rm -f "$OUT/$b" "$OUT/${b}_split"
+    log "bench: cc bench/$b.c (default build and -fsplit-stack)"
+    $CC $CFLAGS "bench/$b.c" -o "$OUT/$b" "$BUILD/libgort.a" -pthread -ldl -lm ||
+        build_failed="$build_failed gort:$b"
+    [ $HAVE_SPLIT = 1 ] || continue
+    # shellcheck disable=SC2086
+    $CC $CFLAGS -fsplit-stack "bench/$b.c" -o "$OUT/${b}_split" "$BUILD/libgort.a" \
+        -pthread -ldl -lm $SPLIT_LDFLAGS || build_failed="$build_failed gort:${b}_split"
+done
+# gcc-pad: gcc again, the kernels assembled with
+# -mbranches-within-32B-boundaries (both copies): other code alignment, to
+# show how much of gcc's difference is where the branches fall.
+KFLAGS="-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-builtin"
+for kv in gcc clang gcc-pad; do
+    [ $HAVE_SPLIT = 1 ] || break
+    kcc=${kv%-pad}
+    kf=$KFLAGS
+    [ "$kv" = gcc-pad ] && kf="$KFLAGS -Wa,-mbranches-within-32B-boundaries"
+    rm -f "$OUT/prologue_$kv"
+    command -v $kcc >/dev/null 2>&1 || { log "bench: no $kcc: no prologue_$kv"; continue; }
+    log "bench: $kcc bench/prologue.c + prologue_kernel.c (split and plain, $kv)"
+    kc="$kcc -std=gnu11 -O2 -Wall -Wextra -pthread -Iinclude"
+    # shellcheck disable=SC2086
+    { $kc $kf -fsplit-stack -DKSUFFIX=_split -c bench/prologue_kernel.c -o "$OUT/pk_split_$kv.o" &&
+      $kc $kf -DKSUFFIX=_plain -c bench/prologue_kernel.c -o "$OUT/pk_plain_$kv.o" &&
+      $kc bench/prologue.c "$OUT/pk_split_$kv.o" "$OUT/pk_plain_$kv.o" -o "$OUT/prologue_$kv" \
+          "$BUILD/libgort.a" -pthread -ldl -lm $SPLIT_LDFLAGS; } ||
+        build_failed="$build_failed gort:prologue_$kv"
+done
 for b in echo_threads echo_client echo_load; do
     rm -f "$OUT/$b"
     log "bench: cc bench/$b.c"
@@ -203,6 +254,15 @@ http            gort        $PROCS 5 bash bench/http_wrk.sh gort $OUT/httpd
 http            go          $PROCS 5 bash bench/http_wrk.sh go $OUT/gobench httpd
 idle10k         gort        $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/echo_netpoll
 idle10k         go          $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/gobench echo
+stop_fib        gort           $PROCS 5 $OUT/stop_fib
+stop_fib        gort-split     $PROCS 5 $OUT/stop_fib_split
+stop_fib        gort-split-sig $PROCS 5 $OUT/stop_fib_split
+stop_loop       gort           $PROCS 5 $OUT/stop_loop
+stop_loop       gort-split     $PROCS 5 $OUT/stop_loop_split
+stop_loop       gort-split-sig $PROCS 5 $OUT/stop_loop_split
+prologue        gort-gcc       1      5 $OUT/prologue_gcc
+prologue        gort-clang     1      5 $OUT/prologue_clang
+prologue        gort-gcc-pad   1      5 $OUT/prologue_gcc-pad
 EOF
 )
 
@@ -212,6 +272,9 @@ available() { # label name -> 0 if that implementation was built
         http) [ $HAVE_WRK = 1 ] || return 1 ;;
     esac
     case $1-$2 in
+        gort-split*-stop_*) [ -x "$OUT/${2}_split" ]; return ;;
+        gort-gcc-prologue|gort-clang-prologue|gort-gcc-pad-prologue)
+            [ -x "$OUT/prologue_${1#gort-}" ]; return ;;
         gort-echo1k|gort-idle10k) [ -x "$OUT/echo_netpoll" ]; return ;;
         gort-http) [ -x "$OUT/httpd" ]; return ;;
     esac
@@ -230,8 +293,9 @@ available() { # label name -> 0 if that implementation was built
     echo "gort: $(git rev-parse --short HEAD 2>/dev/null || echo 'no commit yet'), $CC $($CC -dumpversion) -O2"
     [ $HAVE_GO = 1 ] && echo "go: $("$GO" version | cut -d' ' -f3)"
     [ $HAVE_WRK = 1 ] && echo "wrk: $(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?') (http: -t2 -c256)"
+    [ $HAVE_SPLIT = 1 ] && echo "split-stack: -fsplit-stack, $SPLIT_LDFLAGS; clang $(clang -dumpversion 2>/dev/null || echo '-')"
     [ $HAVE_BOOST = 1 ] && echo "boost: $(dpkg-query -W -f='${Version}' libboost-fiber-dev 2>/dev/null || echo '?'), g++ $(g++ -dumpversion) -O2"
-    echo "rounds: $ROUNDS, procs: $PROCS (1 for yield, spinwait, handoff, handoff_pipe, memset_ticker, quantum)"
+    echo "rounds: $ROUNDS, procs: $PROCS (1 for yield, spinwait, handoff, handoff_pipe, memset_ticker, quantum, prologue)"
     echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$RAW/env.txt"
 load1=$(cut -d' ' -f1 /proc/loadavg)
@@ -241,6 +305,7 @@ fi
 
 ONLY=${BENCH_ONLY:-}
 ONLY=${ONLY//issue10/echo1k http idle10k}
+ONLY=${ONLY//issue11/stop_fib stop_loop prologue}
 START=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
     log "=== round $round/$ROUNDS ($(( $(date +%s) - START ))s elapsed)"
@@ -253,7 +318,8 @@ for round in $(seq 1 "$ROUNDS"); do
         available "$label" "$name" || continue
         envs=(BENCH_SAMPLES="$RAW/samples/$name-$label-r$round.txt")
         case $label in
-            gort) envs+=(GORTMAXPROCS="$procs") ;;
+            gort|gort-split|gort-gcc|gort-clang|gort-gcc-pad) envs+=(GORTMAXPROCS="$procs") ;;
+            gort-split-sig) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=prologuepreemptoff=1) ;;
             gort-q1ms) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=1ms) ;;
             gort-q100us) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=100us) ;;
             go) envs+=(GOMAXPROCS="$procs") ;;

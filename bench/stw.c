@@ -17,6 +17,18 @@
  * spinner's time slice ends (~10 ms), so it takes fewer samples (300).
  * Target: p99 <= 100 us.  Twin: bench/go "stw_shared" (ReadMemStats with
  * GOMAXPROCS spinners).
+ *
+ * Issue 11 (split-stack mode): stop_loop.c and stop_fib.c build this file
+ * with STW_NAME (and STW_FIB), and bench/run.sh builds each twice, plain
+ * and -fsplit-stack.  stop_loop is stw under another name; stop_fib's P-1
+ * goroutines run fib(STW_FIB_N) over and over instead: call-heavy code,
+ * which split-stack mode stops at its next prologue by poisoning the M's
+ * stack guard, no signal.  The stop alone (stop_p50/stop_p99) is the
+ * request-to-stop latency: gort_stop_the_world asks every running P at
+ * once and spins until they have all stopped (src/stw.c), so with 2 Ps it
+ * is one request and one stop.  The split binary runs with and without
+ * GORTDEBUG=prologuepreemptoff=1 (the signal alone); the plain one is the
+ * default build.  Value: the whole pause's p99, as stw's.
  */
 #include "common.h"
 
@@ -25,9 +37,55 @@
 #define DEFAULT_SAMPLES 300
 #define SPINNERS(procs) (procs)
 #else
+#ifdef STW_NAME
+#define NAME STW_NAME
+#else
 #define NAME "stw"
+#endif
 #define DEFAULT_SAMPLES 1000
 #define SPINNERS(procs) ((procs) > 1 ? (procs) - 1 : 0)
+#endif
+
+#ifdef STW_FIB
+/* fib(25): ~250k calls, ~1 ms between two looks at the stop flag. */
+#define STW_FIB_N 25
+static atomic_int fib_stop, fib_running;
+static gort_waitgroup fib_wg = GORT_WAITGROUP_INIT;
+static volatile long fib_sink;
+
+__attribute__((noinline)) static long fib(int n)
+{
+    return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
+
+static void fibber(void *arg)
+{
+    (void)arg;
+    long sum = 0;
+    atomic_fetch_add(&fib_running, 1);
+    while (!atomic_load_explicit(&fib_stop, memory_order_relaxed))
+        sum += fib(STW_FIB_N);
+    fib_sink = sum;
+    gort_wg_done(&fib_wg);
+}
+
+static void workers_start(int n)
+{
+    gort_wg_add(&fib_wg, n);
+    for (int i = 0; i < n; i++)
+        bench_go(fibber, NULL);
+    while (atomic_load(&fib_running) < n)
+        gort_sleep(1000000);
+}
+
+static void workers_stop(void)
+{
+    atomic_store(&fib_stop, 1);
+    gort_wg_wait(&fib_wg);
+}
+#else
+#define workers_start bench_spinners_start
+#define workers_stop bench_spinners_stop
 #endif
 
 static long n_samples;
@@ -46,7 +104,7 @@ static void bench(void *arg)
     if (!tot || !stp || !srt)
         bench_die("out of memory");
 
-    bench_spinners_start(nspin);
+    workers_start(nspin);
     for (int i = 0; i < 20; i++) { /* warm-up */
         gort_sleep(100000);
         gort_stop_the_world();
@@ -65,7 +123,7 @@ static void bench(void *arg)
         srt[i] = t2 - t1;
     }
     gort_read_stats(&s1);
-    bench_spinners_stop();
+    workers_stop();
 
     bench_dump_samples(tot, (size_t)n);
     bench_sort(tot, (size_t)n);
@@ -75,14 +133,16 @@ static void bench(void *arg)
     bench_stats_str(&s0, &s1, st, sizeof st);
     printf("RESULT name=" NAME " impl=gort unit=ns value=%" PRId64 " n=%ld spinners=%d p50=%" PRId64
            " p90=%" PRId64 " p99=%" PRId64 " max=%" PRId64 " mean=%.0f stop_p50=%" PRId64
-           " stop_p99=%" PRId64 " start_p50=%" PRId64 " start_p99=%" PRId64 " %s\n",
+           " stop_p99=%" PRId64 " start_p50=%" PRId64 " start_p99=%" PRId64
+           " prologue_preempts=%" PRIu64 " %s\n",
            bench_quantile_sorted(tot, (size_t)n, 0.99), n, nspin,
            bench_quantile_sorted(tot, (size_t)n, 0.50),
            bench_quantile_sorted(tot, (size_t)n, 0.90),
            bench_quantile_sorted(tot, (size_t)n, 0.99), bench_quantile_sorted(tot, (size_t)n, 1.0), mean,
            bench_quantile_sorted(stp, (size_t)n, 0.50),
            bench_quantile_sorted(stp, (size_t)n, 0.99), bench_quantile_sorted(srt, (size_t)n, 0.50),
-           bench_quantile_sorted(srt, (size_t)n, 0.99), st);
+           bench_quantile_sorted(srt, (size_t)n, 0.99),
+           s1.prologue_preempts - s0.prologue_preempts, st);
     fflush(stdout);
     free(tot);
     free(stp);

@@ -172,8 +172,10 @@ bool gort__preemptone(P *pp)
      * within GORT_SYNCPREEMPT_WAIT_NS (a call-free loop, nosplit code, a
      * call that refused to park).  The word is the M's, whatever G it
      * runs by the time the store lands: a poison that reaches the next
-     * goroutine costs it one trip through __morestack. */
-    uintptr_t *word = m->stackguard;
+     * goroutine costs it one trip through __morestack.
+     * GORTDEBUG=prologuepreemptoff=1 skips the poison, so the same split
+     * binary can be measured with the signal alone (bench/syncpreempt.c). */
+    uintptr_t *word = gort__cfg.prologuepreemptoff ? NULL : m->stackguard;
     if (word) {
         __atomic_store_n(word, GORT_STACK_POISON, __ATOMIC_RELAXED);
         if (fresh || gort__now() - g->preempt_since < GORT_SYNCPREEMPT_WAIT_NS)
