@@ -882,6 +882,13 @@ static int resolve(const struct func *f, int k, const struct op *o, const char *
 		return t;
 	}
 	uint64_t end = insns[f->i1 - 1].addr;
+	/* A call to the function's own first byte is recursion, not a branch
+	 * inside it (a linked program has no relocation to say so). */
+	if (is_mn(o, "call") && o->target == f->lo) {
+		int self = find_by_addr(f->unit, f->sec, o->target, 1);
+		if (self >= 0)
+			return self;
+	}
 	if (o->target >= f->lo && o->target <= end && (!o->tname[0] || !strcmp(o->tname, f->name) ||
 						       find_by_addr(f->unit, f->sec, o->target, 1) < 0))
 		return -2;

@@ -12,3 +12,11 @@ NS int ns_recurse(int n)
 }
 
 SPLIT int split_caller(int n) { return ns_recurse(n) + 1; }
+
+#ifdef NS_MAIN
+int main(int argc, char **argv)
+{
+	(void)argv;
+	return split_caller(argc) & 1;
+}
+#endif

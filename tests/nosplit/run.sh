@@ -141,6 +141,14 @@ for ld in gold lld; do
     want_rc 1
     has "ns_a: nosplit stack over 2048 byte limit"
     match "^            [0-9]+ bytes over limit$"
+    # Linked, a self-call has no relocation: it must still be recursion,
+    # not a branch inside the function.
+    gcc -O2 -g -fno-omit-frame-pointer -fsplit-stack -DNS_MAIN -fuse-ld=$ld \
+        "$here/recursion.c" -o "$tmp/recursion.$ld" || { bad "cannot link recursion.c with $ld"; continue; }
+    run "recursion-$ld" "$tmp/recursion.$ld"
+    want_rc 1
+    has "ns_recurse: nosplit stack over 2048 byte limit"
+    match "^ +infinite cycle$"
     gcc -O2 -g -fno-omit-frame-pointer -fsplit-stack -fuse-ld=$ld \
         "$here/clean.c" -o "$tmp/clean.$ld" || { bad "cannot link clean.c with $ld"; continue; }
     run "clean-$ld" -strict "$tmp/clean.$ld"
