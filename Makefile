@@ -180,7 +180,7 @@ SPLIT_TESTS := $(foreach ld,$(SPLIT_LDS),$(patsubst tests/split/%.c,$(BUILD)/tes
                $(if $(CXX_WANT_GNU),$(if $(shell command -v $(CXX_GNU)),$(patsubst tests/split/%.cc,$(BUILD)/tests/%_gxx,$(SPLIT_CC_SRC)))) \
                $(if $(CXX_WANT_CLANG),$(if $(shell command -v $(CXX_CLANG)),$(patsubst tests/split/%.cc,$(BUILD)/tests/%_clangxx,$(SPLIT_CC_SRC)))) \
                $(BUILD)/tests/test_split_linker
-SPLIT_TEST_CFLAGS = $(TEST_CFLAGS) $(SPLIT_CFLAGS) -DGORT_TEST_SPLIT -Itests
+SPLIT_TEST_CFLAGS = $(TEST_CFLAGS) $(SPLIT_CFLAGS) -DGORT_TEST_SPLIT $(if $(SAN),-DGORT_TEST_SANITIZED) -Itests
 SPLIT_TEST_CXXFLAGS = $(CXXFLAGS_TEST) $(SPLIT_CFLAGS) -DGORT_TEST_SPLIT -Itests
 SPLIT_HDRS := tests/check.h tests/split/split.h
 ifeq ($(SPLIT_OK),1)

@@ -42,24 +42,29 @@ __attribute__((noinline)) long dive(jmp_buf *jb, int depth, long val)
     return r;
 }
 
+/* One round, in a function of its own: nothing of the caller's loop is
+ * live across the setjmp. */
+static void round_trip(long me, int i)
+{
+    jmp_buf jb;
+    volatile long before = me * 1000000 + i;
+    volatile long t0 = split_gettid();
+    int r = setjmp(jb);
+    if (r == 0) {
+        dive(&jb, DEPTH + i % 8, me * 1000000 + i);
+        CHECK(0, "dive returned");
+    }
+    CHECK(r == (int)((me * 1000000 + i) & 0x3fffffff) + 1, "goroutine %ld round %d: setjmp returned %d", me, i, r);
+    CHECK(before == me * 1000000 + i, "a local changed across the longjmp");
+    if (split_gettid() != t0)
+        atomic_fetch_add(&moves, 1);
+}
+
 static void jumper(void *arg)
 {
     long me = (long)(intptr_t)arg;
-    for (int i = 0; i < ROUNDS; i++) {
-        jmp_buf jb;
-        volatile long before = me * 1000000 + i;
-        volatile long t0 = split_gettid();
-        int r = setjmp(jb);
-        if (r == 0) {
-            dive(&jb, DEPTH + i % 8, me * 1000000 + i);
-            CHECK(0, "dive returned");
-        }
-        CHECK(r == (int)((me * 1000000 + i) & 0x3fffffff) + 1, "goroutine %ld round %d: setjmp returned %d", me, i,
-              r);
-        CHECK(before == me * 1000000 + i, "a local changed across the longjmp");
-        if (split_gettid() != t0)
-            atomic_fetch_add(&moves, 1);
-    }
+    for (int i = 0; i < ROUNDS; i++)
+        round_trip(me, i);
     gort_wg_done(&wg);
 }
 
