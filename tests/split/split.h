@@ -56,11 +56,46 @@ static inline gort_stats split_stats(void)
     return s;
 }
 
-#define SPLIT_PRINT_STATS(what, s)                                                            \
-    printf("%s: prologue_preempts=%llu async_preempts=%llu signals_sent=%llu "               \
-           "preempt_requests=%llu sync_preempts=%llu\n",                                      \
-           (what), (unsigned long long)(s).prologue_preempts,                                 \
-           (unsigned long long)(s).async_preempts, (unsigned long long)(s).signals_sent,      \
-           (unsigned long long)(s).preempt_requests, (unsigned long long)(s).sync_preempts)
+/* The preemption counters' change since s0, printed after what. */
+static inline gort_stats split_since(gort_stats s0, const char *what)
+{
+    gort_stats s = split_stats();
+    s.prologue_preempts -= s0.prologue_preempts;
+    s.async_preempts -= s0.async_preempts;
+    s.sync_preempts -= s0.sync_preempts;
+    s.signals_sent -= s0.signals_sent;
+    s.preempt_requests -= s0.preempt_requests;
+    printf("%s: prologue_preempts=%llu async_preempts=%llu signals_sent=%llu preempt_requests=%llu "
+           "sync_preempts=%llu\n",
+           what, (unsigned long long)s.prologue_preempts, (unsigned long long)s.async_preempts,
+           (unsigned long long)s.signals_sent, (unsigned long long)s.preempt_requests,
+           (unsigned long long)s.sync_preempts);
+    return s;
+}
+
+/* Run fn(arg0 + i) in n goroutines (n <= 16), wait for them all, and
+ * return (and print) the counters' change meanwhile. */
+typedef struct { void (*fn)(void *); void *arg; } split_job_;
+static gort_waitgroup split_wg_;
+static inline void split_job_run_(void *p)
+{
+    split_job_ *j = (split_job_ *)p;
+    j->fn(j->arg);
+    gort_wg_done(&split_wg_);
+}
+static inline gort_stats split_run(int n, void (*fn)(void *), intptr_t arg0, const char *what)
+{
+    static split_job_ jobs[16];
+    CHECK(n <= 16);
+    gort_stats s0 = split_stats();
+    gort_wg_add(&split_wg_, n);
+    for (int i = 0; i < n; i++) {
+        jobs[i].fn = fn;
+        jobs[i].arg = (void *)(arg0 + i);
+        CHECK_EQ(gort_go(split_job_run_, &jobs[i]), 0);
+    }
+    gort_wg_wait(&split_wg_);
+    return split_since(s0, what);
+}
 
 #endif

@@ -204,7 +204,6 @@ static uint64_t call(int kind, long k, bool poison)
 
 #define NG 4
 #define CALLS 300000
-static gort_waitgroup wg;
 
 static void caller(void *arg)
 {
@@ -217,7 +216,6 @@ static void caller(void *arg)
         CHECK(got == want[kind][k], "%s, set %d: %#llx, before gort %#llx", kind_name[kind], k,
               (unsigned long long)got, (unsigned long long)want[kind][k]);
     }
-    gort_wg_done(&wg);
 }
 
 static void args_main(void *arg)
@@ -232,17 +230,7 @@ static void args_main(void *arg)
             CHECK(got == want[kind][k], "%s, set %d, through the slow path: %#llx, before gort %#llx",
                   kind_name[kind], k, (unsigned long long)got, (unsigned long long)want[kind][k]);
         }
-    gort_stats s0 = split_stats();
-    gort_wg_add(&wg, NG);
-    for (int i = 0; i < NG; i++)
-        CHECK_EQ(gort_go(caller, (void *)(intptr_t)i), 0);
-    gort_wg_wait(&wg);
-    gort_stats s1 = split_stats();
-    s1.prologue_preempts -= s0.prologue_preempts;
-    s1.async_preempts -= s0.async_preempts;
-    s1.signals_sent -= s0.signals_sent;
-    s1.preempt_requests -= s0.preempt_requests;
-    SPLIT_PRINT_STATS("argument calls", s1);
+    gort_stats s1 = split_run(NG, caller, 0, "argument calls");
     CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");
 }
 

@@ -102,7 +102,6 @@ static long want(int kind, long code)
 
 #define NG 4
 #define ROUNDS 6000
-static gort_waitgroup wg;
 
 static void worker(void *arg)
 {
@@ -114,7 +113,6 @@ static void worker(void *arg)
         CHECK(got == want(kind, code), "goroutine %ld kind %d: caught %ld, want %ld", me, kind, got,
               want(kind, code));
     }
-    gort_wg_done(&wg);
 }
 
 static void cxx_main(void *)
@@ -125,17 +123,7 @@ static void cxx_main(void *)
             CHECK(got == want(kind, code), "kind %d through the slow path: caught %ld, want %ld", kind, got,
                   want(kind, code));
         }
-    gort_stats s0 = split_stats();
-    gort_wg_add(&wg, NG);
-    for (long i = 0; i < NG; i++)
-        CHECK_EQ(gort_go(worker, (void *)(intptr_t)(i + 1)), 0);
-    gort_wg_wait(&wg);
-    gort_stats s1 = split_stats();
-    s1.prologue_preempts -= s0.prologue_preempts;
-    s1.async_preempts -= s0.async_preempts;
-    s1.signals_sent -= s0.signals_sent;
-    s1.preempt_requests -= s0.preempt_requests;
-    SPLIT_PRINT_STATS("exceptions", s1);
+    gort_stats s1 = split_run(NG, worker, 1, "exceptions");
     CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");
 }
 

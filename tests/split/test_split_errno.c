@@ -20,7 +20,6 @@
 #define NG 4
 #define ROUNDS 200000
 
-static gort_waitgroup wg;
 static _Atomic long moves, cached_moves;
 
 int leaf(int x);
@@ -68,23 +67,12 @@ static void worker(void *arg)
         routed(me);
     else
         cached(me);
-    gort_wg_done(&wg);
 }
 
 static void errno_main(void *arg)
 {
     (void)arg;
-    gort_stats s0 = split_stats();
-    gort_wg_add(&wg, NG);
-    for (int i = 0; i < NG; i++)
-        CHECK_EQ(gort_go(worker, (void *)(intptr_t)(i + 1)), 0);
-    gort_wg_wait(&wg);
-    gort_stats s1 = split_stats();
-    s1.prologue_preempts -= s0.prologue_preempts;
-    s1.async_preempts -= s0.async_preempts;
-    s1.signals_sent -= s0.signals_sent;
-    s1.preempt_requests -= s0.preempt_requests;
-    SPLIT_PRINT_STATS("errno rounds", s1);
+    gort_stats s1 = split_run(NG, worker, 1, "errno rounds");
     printf("calls that returned on another thread: %ld with errno, %ld with a kept address\n",
            atomic_load(&moves), atomic_load(&cached_moves));
     CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");

@@ -19,7 +19,6 @@
 #define ROUNDS 5000
 #define DEPTH 24
 
-static gort_waitgroup wg;
 static _Atomic long moves;
 
 /* Checked calls for the prologue stops to land in (~1 us a level). */
@@ -65,23 +64,12 @@ static void jumper(void *arg)
     long me = (long)(intptr_t)arg;
     for (int i = 0; i < ROUNDS; i++)
         round_trip(me, i);
-    gort_wg_done(&wg);
 }
 
 static void jumps_main(void *arg)
 {
     (void)arg;
-    gort_stats s0 = split_stats();
-    gort_wg_add(&wg, NG);
-    for (int i = 0; i < NG; i++)
-        CHECK_EQ(gort_go(jumper, (void *)(intptr_t)(i + 1)), 0);
-    gort_wg_wait(&wg);
-    gort_stats s1 = split_stats();
-    s1.prologue_preempts -= s0.prologue_preempts;
-    s1.async_preempts -= s0.async_preempts;
-    s1.signals_sent -= s0.signals_sent;
-    s1.preempt_requests -= s0.preempt_requests;
-    SPLIT_PRINT_STATS("longjmp rounds", s1);
+    gort_stats s1 = split_run(NG, jumper, 1, "longjmp rounds");
     printf("%d longjmps, %ld rounds ended on another thread\n", NG * ROUNDS, atomic_load(&moves));
     CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");
 }

@@ -28,7 +28,6 @@
 static _Atomic long inside[NG];          /* tid while goroutine i is inside nosplit_spin */
 static _Atomic long poisoned_inside;     /* nosplit calls that found a poisoned guard */
 static _Atomic long violations;
-static gort_waitgroup wg;
 
 GORT_NOSPLIT void nosplit_spin(int me)
 {
@@ -70,23 +69,12 @@ static void caller(void *arg)
         nosplit_spin(me);
         look(me);
     }
-    gort_wg_done(&wg);
 }
 
 static void never_main(void *arg)
 {
     (void)arg;
-    gort_stats s0 = split_stats();
-    gort_wg_add(&wg, NG);
-    for (int i = 0; i < NG; i++)
-        CHECK_EQ(gort_go(caller, (void *)(intptr_t)i), 0);
-    gort_wg_wait(&wg);
-    gort_stats s1 = split_stats();
-    s1.prologue_preempts -= s0.prologue_preempts;
-    s1.async_preempts -= s0.async_preempts;
-    s1.signals_sent -= s0.signals_sent;
-    s1.preempt_requests -= s0.preempt_requests;
-    SPLIT_PRINT_STATS("nosplit calls", s1);
+    gort_stats s1 = split_run(NG, caller, 0, "nosplit calls");
     printf("%d nosplit calls, %ld saw a poisoned guard inside\n", NG * CALLS, atomic_load(&poisoned_inside));
     CHECK(atomic_load(&violations) == 0, "a goroutine was stopped inside a GORT_NOSPLIT function");
     CHECK(atomic_load(&poisoned_inside) > 0, "no request reached a nosplit call: no pressure");
@@ -118,12 +106,7 @@ static void callfree_main(void *arg)
     gort_stats s0 = split_stats();
     CHECK_EQ(gort_go(setter, NULL), 0);
     CHECK(spin_until_flag(), "a call-free loop was never stopped");
-    gort_stats s1 = split_stats();
-    s1.prologue_preempts -= s0.prologue_preempts;
-    s1.async_preempts -= s0.async_preempts;
-    s1.signals_sent -= s0.signals_sent;
-    s1.preempt_requests -= s0.preempt_requests;
-    SPLIT_PRINT_STATS("call-free loop", s1);
+    gort_stats s1 = split_since(s0, "call-free loop");
     CHECK(s1.async_preempts >= 1 && s1.signals_sent >= 1, "stopped without the signal?");
 }
 

@@ -83,6 +83,10 @@ static void fill(rec *a, uint32_t seed)
 #define FIBN 27
 
 static double want_fib[NFIB];
+/* Read afresh at every call: the compilers see that fibd is pure and
+ * would compute a loop's calls with constant arguments only once (clang
+ * hoisted the STW worker's out of its loop: a call-free loop then). */
+static volatile double one = 1.0;
 static rec *want_sort[NSORT];
 
 typedef struct {
@@ -100,10 +104,9 @@ static void fib_worker(void *arg)
     work *w = arg;
     for (int r = 0; r < ROUNDS; r++) {
         long t0 = split_gettid();
-        w->fib[r] = fibd(FIBN, 1.0 + w->idx);
+        w->fib[r] = fibd(FIBN, one + w->idx);
         w->moves += split_gettid() != t0;
     }
-    gort_wg_done(&wg);
 }
 
 static void sort_worker(void *arg)
@@ -122,20 +125,22 @@ static void sort_worker(void *arg)
     }
     free(tmp);
     free(w->sorted);
-    gort_wg_done(&wg);
+}
+
+static void worker(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    works[i].idx = i;
+    if (i < NFIB)
+        fib_worker(&works[i]);
+    else
+        sort_worker(&works[i]);
 }
 
 static void slices_main(void *arg)
 {
     (void)arg;
-    gort_stats s0 = split_stats();
-    gort_wg_add(&wg, NFIB + NSORT);
-    for (int i = 0; i < NFIB + NSORT; i++) {
-        works[i].idx = i;
-        CHECK_EQ(gort_go(i < NFIB ? fib_worker : sort_worker, &works[i]), 0);
-    }
-    gort_wg_wait(&wg);
-    gort_stats s1 = split_stats();
+    gort_stats s1 = split_run(NFIB + NSORT, worker, 0, "time slices");
     int moves = 0, moved = 0;
     for (int i = 0; i < NFIB + NSORT; i++) {
         moves += works[i].moves;
@@ -144,11 +149,6 @@ static void slices_main(void *arg)
             CHECK(memcmp(&works[i].fib[r], &want_fib[i], sizeof(double)) == 0,
                   "fib goroutine %d round %d: %.17g, sequential %.17g", i, r, works[i].fib[r], want_fib[i]);
     }
-    s1.prologue_preempts -= s0.prologue_preempts;
-    s1.async_preempts -= s0.async_preempts;
-    s1.signals_sent -= s0.signals_sent;
-    s1.preempt_requests -= s0.preempt_requests;
-    SPLIT_PRINT_STATS("time slices", s1);
     printf("computations that moved to another thread: %d, in %d of %d goroutines\n", moves, moved,
            NFIB + NSORT);
     /* ~1 s of call-heavy work cut into 500 us slices, by prologue stops
@@ -167,7 +167,7 @@ static void stw_worker(void *arg)
     (void)arg;
     double x = 0;
     while (!atomic_load_explicit(&stop_workers, memory_order_relaxed))
-        x += fibd(15, 1.0);
+        x += fibd(15, one);
     CHECK(x > 0);
     gort_wg_done(&wg);
 }
@@ -190,14 +190,9 @@ static void stw_main(void *arg)
             worst = t;
         gort_sleep(200 * 1000); /* the worker runs meanwhile */
     }
-    gort_stats s1 = split_stats();
+    gort_stats s1 = split_since(s0, signals ? "stop-the-world, signals on" : "stop-the-world, asyncpreemptoff=1");
     atomic_store(&stop_workers, 1);
     gort_wg_wait(&wg);
-    s1.prologue_preempts -= s0.prologue_preempts;
-    s1.async_preempts -= s0.async_preempts;
-    s1.signals_sent -= s0.signals_sent;
-    s1.preempt_requests -= s0.preempt_requests;
-    SPLIT_PRINT_STATS(signals ? "stop-the-world, signals on" : "stop-the-world, asyncpreemptoff=1", s1);
     printf("%d stops, the slowest %lld us\n", NSTW, (long long)(worst / 1000));
     if (!signals) {
         /* No signal, and the worker makes no runtime call: every stop
