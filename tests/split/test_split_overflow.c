@@ -133,9 +133,9 @@ static void child(void *p)
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(GORT_TEST_SANITIZED)
-static const bool asan = true;
+static const bool sanitized = true;
 #else
-static const bool asan = false;
+static const bool sanitized = false;
 #endif
 
 static const char *after(const char *buf, const char *needle)
@@ -176,13 +176,15 @@ static void check_case(int c, bool slab)
          * which has no checks, so the linker sends their prologues to
          * __morestack_non_split, and the overflow is reported in its
          * words. */
-        if (c == C_LIBC || (asan && (c == C_SMALL || c == C_LARGE)))
+        if (c == C_LIBC || (sanitized && (c == C_SMALL || c == C_LARGE)))
             sscanf(p, "(frame %lu bytes) calls code without stack checks, which needs %lu more, %ld bytes left "
                       "above the guard]%n", &need, &room, &left, &k);
+        if (k >= 0)
+            ;
         else if (c == C_VLA && strncmp(p, "allocates", 9) == 0)
             sscanf(p, "allocates %lu bytes on the stack (VLA or alloca), %ld bytes left above the guard]%n", &need,
                    &left, &k);
-        else
+        else if (c != C_LIBC)
             sscanf(p, "needs a %lu-byte frame, %ld bytes left above the guard]%n", &need, &left, &k);
         if (k < 0) {
             fprintf(stderr, "the check's line is not as expected\n");
@@ -215,7 +217,7 @@ static void check_case(int c, bool slab)
         /* Nothing written below what the contract allows. */
         switch (c) {
         case C_SMALL:
-            if (asan && room)
+            if (sanitized && room)
                 goto libc; /* the non_split form: room for libc at each level */
             /* Each frame fits the 256 bytes a small frame may use below
              * the guard: the deepest body wrote at or above that. */
@@ -257,7 +259,7 @@ out:
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (asan)
+    if (sanitized)
         printf("sanitizer build: functions call the sanitizer's runtime, so their checks are "
                "__morestack_non_split's, and the report is accepted in its words\n");
     sh = split_shared(sizeof *sh);
