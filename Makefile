@@ -176,6 +176,61 @@ SPLIT_CFLAGS = -fsplit-stack
 SPLIT_LDFLAGS.gold = -fuse-ld=gold -Wl,--split-stack-adjust-size=0x4000
 SPLIT_LDFLAGS.lld = -fuse-ld=lld
 SPLIT_LDFLAGS = $(SPLIT_LDFLAGS.$(SPLIT_LD))
+
+# Split-stack mode's own tests (tests/split/test_split_*): always compiled
+# -fsplit-stack, whatever the suite's mode, and linked with gold and, when
+# ld.lld is installed, once more with lld (binaries *_lld); C++ ones with
+# each C++ compiler as above.  test_split_linker checks that GNU ld and
+# gold without the adjustment size are refused (programs split_canary_*).
+# A toolchain without -fsplit-stack or gold skips them, saying so.
+SPLIT_OK := $(shell echo 'int main(void){return 0;}' | $(CC) -fsplit-stack -x c - -o /dev/null $(SPLIT_LDFLAGS.gold) >/dev/null 2>&1 && echo 1)
+HAVE_LLD := $(shell command -v ld.lld >/dev/null 2>&1 && echo 1)
+SPLIT_C_SRC  := $(wildcard tests/split/test_split_*.c)
+SPLIT_CC_SRC := $(wildcard tests/split/test_split_*.cc)
+SPLIT_LDS := gold $(if $(HAVE_LLD),lld)
+SPLIT_SUFFIX.gold :=
+SPLIT_SUFFIX.lld := _lld
+SPLIT_TESTS := $(foreach ld,$(SPLIT_LDS),$(patsubst tests/split/%.c,$(BUILD)/tests/%$(SPLIT_SUFFIX.$(ld)),$(SPLIT_C_SRC))) \
+               $(if $(CXX_WANT_GNU),$(if $(shell command -v $(CXX_GNU)),$(patsubst tests/split/%.cc,$(BUILD)/tests/%_gxx,$(SPLIT_CC_SRC)))) \
+               $(if $(CXX_WANT_CLANG),$(if $(shell command -v $(CXX_CLANG)),$(patsubst tests/split/%.cc,$(BUILD)/tests/%_clangxx,$(SPLIT_CC_SRC)))) \
+               $(BUILD)/tests/test_split_linker
+SPLIT_TEST_CFLAGS = $(TEST_CFLAGS) $(SPLIT_CFLAGS) -DGORT_TEST_SPLIT $(if $(SAN),-DGORT_TEST_SANITIZED) -Itests
+SPLIT_TEST_CXXFLAGS = $(CXXFLAGS_TEST) $(SPLIT_CFLAGS) -DGORT_TEST_SPLIT -Itests
+SPLIT_HDRS := tests/check.h tests/split/split.h
+ifeq ($(SPLIT_OK),1)
+tests: $(SPLIT_TESTS)
+else
+$(info gort: $(CC) cannot build -fsplit-stack programs linked with gold: the split-stack tests (tests/split) are skipped)
+endif
+
+$(BUILD)/tests/test_split_%: tests/split/test_split_%.c $(SPLIT_HDRS) $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SPLIT_TEST_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(SPLIT_LDFLAGS.gold)
+
+$(BUILD)/tests/test_split_%_lld: tests/split/test_split_%.c $(SPLIT_HDRS) $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SPLIT_TEST_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(SPLIT_LDFLAGS.lld)
+
+$(BUILD)/tests/test_split_%_gxx: tests/split/test_split_%.cc $(SPLIT_HDRS) $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CXX_GNU) $(SPLIT_TEST_CXXFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(SPLIT_LDFLAGS.gold)
+
+$(BUILD)/tests/test_split_%_clangxx: tests/split/test_split_%.cc $(SPLIT_HDRS) $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CXX_CLANG) $(SPLIT_TEST_CXXFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(SPLIT_LDFLAGS.gold)
+
+# The linker test: a split-stack program linked by GNU ld, by gold
+# without --split-stack-adjust-size, and as documented.
+SPLIT_CANARIES := $(BUILD)/tests/split_canary_bfd $(BUILD)/tests/split_canary_noadjust $(BUILD)/tests/split_canary_gold
+SPLIT_CANARY_LD.bfd = -fuse-ld=bfd
+SPLIT_CANARY_LD.noadjust = -fuse-ld=gold
+SPLIT_CANARY_LD.gold = $(SPLIT_LDFLAGS.gold)
+$(BUILD)/tests/split_canary_%: tests/split/split_canary.c $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SPLIT_TEST_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) $(SPLIT_CANARY_LD.$*)
+$(BUILD)/tests/test_split_linker: tests/split/test_split_linker.sh $(SPLIT_CANARIES)
+	@mkdir -p $(dir $@)
+	sed -e 's|@SRCDIR@|$(CURDIR)|g' -e 's|@MAKE@|$(MAKE)|g' -e 's|@CC@|$(CC)|g' $< > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
 check-split-toolchain:
 	@case "$(SPLIT_LD)" in gold|lld) ;; *) echo "gort: split-stack mode needs SPLIT_LD=gold or SPLIT_LD=lld; '$(SPLIT_LD)' does not adjust calls into code without stack checks" >&2; exit 1;; esac
 	@echo 'int main(void){return 0;}' | $(CC) $(SPLIT_CFLAGS) -x c - -c -o /dev/null 2>/dev/null || \
