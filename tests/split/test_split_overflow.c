@@ -177,19 +177,20 @@ static void check_case(int c, bool slab)
          * __morestack_non_split, and the overflow is reported in its
          * words. */
         if (c == C_LIBC || (sanitized && (c == C_SMALL || c == C_LARGE)))
-            sscanf(p, "(frame %lu bytes) calls code without stack checks, which needs %lu more, %ld bytes left "
-                      "above the guard]%n", &need, &room, &left, &k);
+            sscanf(p, "(frame %lu bytes) calls code without stack checks, which needs %lu more, with %ld bytes "
+                      "of stack left]%n", &need, &room, &left, &k);
         if (k >= 0)
             ;
         else if (c == C_VLA && strncmp(p, "allocates", 9) == 0)
-            sscanf(p, "allocates %lu bytes on the stack (VLA or alloca), %ld bytes left above the guard]%n", &need,
+            sscanf(p, "allocates %lu bytes on the stack (VLA or alloca), with %ld bytes of stack left]%n", &need,
                    &left, &k);
         else if (c != C_LIBC)
-            sscanf(p, "needs a %lu-byte frame, %ld bytes left above the guard]%n", &need, &left, &k);
+            sscanf(p, "needs a %lu-byte frame, with %ld bytes of stack left]%n", &need, &left, &k);
         if (k < 0) {
             fprintf(stderr, "the check's line is not as expected\n");
             break;
         }
+        left -= 4096; /* the report counts from stack_lo; the bounds below from the guard */
         char want[128];
         snprintf(want, sizeof want, "\ngoroutine %llu exceeded its %zu KiB stack (sp=",
                  (unsigned long long)sh->goid, kib);
