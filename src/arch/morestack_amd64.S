@@ -152,6 +152,12 @@ __morestack_non_split:
 3:  movq 8(%rbp), %r10          /* the `ret` after the prologue's call */
     addq $1, %r10
     call *%r10                  /* the function's body, returning here */
+    /* Under every body called this way: syscall_foreign.c must not take
+     * this return address for a runtime frame (which would refuse the P
+     * hand-off of a long foreign call below it). */
+    .globl gort__morestack_ns_ret
+    .hidden gort__morestack_ns_ret
+gort__morestack_ns_ret:
     leave
     .cfi_def_cfa %rsp, 8
     .cfi_same_value %rbp
