@@ -54,6 +54,7 @@
 #define _GNU_SOURCE
 #include "runtime.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,6 +100,8 @@ void gort__splitstack_minit(M *m)
         return;
     m->stackguard = gort__arch_tcb_stackguard();
     *m->stackguard = 0;
+    if (pthread_getcpuclockid(pthread_self(), &m->cpuclock) != 0)
+        m->cpuclock = (clockid_t)-1;
 }
 
 /* ---------------------------------------------------------------------
