@@ -40,7 +40,8 @@
  * variadic functions begin their continuation with `lea 0x18(%rbp),%r11`,
  * reading libgcc's __morestack frame for the address of the stack
  * arguments; we resume past that instruction with r11 already holding
- * that address (entry rsp + 8), because rbp must stay the caller's.
+ * that address (entry rsp + 8), because rbp must stay the caller's (and
+ * past a nested one's `mov %rax,%r10; lea 0x18(%rbp),%r11`: RESUME).
  *
  * The slow path's frame (the runtime's frame-pointer traceback and the
  * errno fix-up rely on it; CFI describes it for gdb, perf and libgcc):
@@ -73,6 +74,34 @@
  */
 
 #define VARARGS_LEA 0x185d8d4c      /* lea 0x18(%rbp),%r11 as a little-endian dword */
+#define CHAIN_MOV   0x4cc28949      /* mov %rax,%r10 (49 89 c2) and the lea's first byte */
+
+/* Resume at the continuation: r10 = the `ret` after the call, rsp = the
+ * function's entry rsp.  Plain continuations are jumped to; a variadic
+ * one's `lea 0x18(%rbp),%r11` is done here (r11 = the stack arguments)
+ * and skipped.  A nested variadic function (gcc: static chain in r10,
+ * saved in rax across the call) begins `mov %rax,%r10; lea ...`: both
+ * are done here, so the jump goes through the red zone (r10 and r11 both
+ * carry values by then; a signal frame lands below the red zone). */
+.macro RESUME
+    cmpl $VARARGS_LEA, 1(%r10)
+    je 3f
+    cmpl $CHAIN_MOV, 1(%r10)
+    jne 4f
+    cmpl $VARARGS_LEA, 4(%r10)
+    jne 4f
+    leaq 8(%rsp), %r11
+    addq $8, %r10
+    movq %r10, -8(%rsp)
+    .cfi_offset %rip, -8
+    movq %rax, %r10
+    jmp *-8(%rsp)
+    .cfi_register %rip, %r10
+3:  leaq 8(%rsp), %r11
+    addq $4, %r10
+4:  addq $1, %r10
+    jmp *%r10
+.endm
 
     .text
 
@@ -112,12 +141,7 @@ __morestack_non_split:
     popq %r10                   /* return address: the `ret` after the call */
     .cfi_adjust_cfa_offset -8
     .cfi_register %rip, %r10
-    cmpl $VARARGS_LEA, 1(%r10)
-    jne 2f
-    leaq 8(%rsp), %r11          /* the stack arguments, for a variadic body */
-    addq $4, %r10
-2:  addq $1, %r10
-    jmp *%r10
+    RESUME
 1:  .cfi_restore_state
     movl $1, %r11d
     jmp gort__morestack_common
@@ -267,12 +291,7 @@ gort__morestack_common:
     popq %r10                   /* the `ret` after the call */
     .cfi_adjust_cfa_offset -8
     .cfi_register %rip, %r10
-    cmpl $VARARGS_LEA, 1(%r10)
-    jne 1f
-    leaq 8(%rsp), %r11
-    addq $4, %r10
-1:  addq $1, %r10
-    jmp *%r10
+    RESUME
     .cfi_endproc
     .size gort__morestack_common, .-gort__morestack_common
 
