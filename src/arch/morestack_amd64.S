@@ -179,7 +179,9 @@ gort__morestack_common:
     .cfi_offset %rbp, -24
     movq %rsp, %rbp             /* the caller's frame record */
     pushq 16(%rbp)              /* E-32: return address into the function */
+    .cfi_adjust_cfa_offset 8
     pushq %rbp                  /* E-40 */
+    .cfi_adjust_cfa_offset 8
     movq %rsp, %rbp
     .cfi_def_cfa %rbp, 40
     pushfq
