@@ -103,6 +103,27 @@
     jmp *%r10
 .endm
 
+/* gort__nonsplit_room bytes free below the frame (r10) and no poison:
+ * resume at once; otherwise the slow path, with r11 = kind. */
+    .hidden gort__nonsplit_room
+.macro ROOM_OR_SLOW kind
+    movq %rsp, %r11
+    subq gort__nonsplit_room(%rip), %r11
+    jb 1f                       /* wrapped: certainly not enough */
+    subq %r10, %r11
+    jb 1f
+    cmpq %fs:0x70, %r11
+    jb 1f
+    .cfi_remember_state
+    popq %r10                   /* return address: the `ret` after the call */
+    .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %r10
+    RESUME
+1:  .cfi_restore_state
+    movl $\kind, %r11d
+    jmp gort__morestack_common
+.endm
+
     .text
 
 /* ---------------------------------------------------------------------
@@ -122,7 +143,6 @@ __morestack:
 
     .globl __morestack_non_split
     .hidden __morestack_non_split
-    .hidden gort__nonsplit_room
     .type __morestack_non_split, @function
     .p2align 4
 __morestack_non_split:
@@ -130,25 +150,16 @@ __morestack_non_split:
     /* Room for code without checks: rsp - frame - ROOM above the word.
      * A poison is above every stack pointer, so a request fails this
      * test too and takes the slow path, which parks. */
-    movq %rsp, %r11
-    subq gort__nonsplit_room(%rip), %r11
-    jb 1f                       /* wrapped: certainly not enough */
-    subq %r10, %r11
-    jb 1f
-    cmpq %fs:0x70, %r11
-    jb 1f
-    .cfi_remember_state
-    popq %r10                   /* return address: the `ret` after the call */
-    .cfi_adjust_cfa_offset -8
-    .cfi_register %rip, %r10
-    RESUME
-1:  .cfi_restore_state
-    movl $1, %r11d
-    jmp gort__morestack_common
+    ROOM_OR_SLOW 1
     .cfi_endproc
     .size __morestack_non_split, .-__morestack_non_split
 
-/* -mcmodel=large: r10 carries the argument size in its high half. */
+/* -mcmodel=large: r10 carries the argument size in its high half.  gold
+ * rewrites such a function that calls code without checks to `stc` too,
+ * but leaves its call here (it renames only calls to __morestack): the
+ * same fast path, so that such a call costs a compare, not the slow path.
+ * When it fails the slow path decides as for a plain check (kind 0): the
+ * function may have no call into code without checks at all. */
     .globl __morestack_large_model
     .hidden __morestack_large_model
     .type __morestack_large_model, @function
@@ -156,8 +167,7 @@ __morestack_non_split:
 __morestack_large_model:
     .cfi_startproc
     movl %r10d, %r10d
-    xorl %r11d, %r11d
-    jmp gort__morestack_common
+    ROOM_OR_SLOW 0
     .cfi_endproc
     .size __morestack_large_model, .-__morestack_large_model
 
