@@ -308,6 +308,12 @@ static void *sysmon(void *arg)
             backoff = period;
             continue;
         }
+        /* Split-stack mode: a first request only poisoned the guard, and
+         * the signal for a goroutine that has not stopped at a call (a
+         * call-free loop, nosplit code) goes with the next one: make that
+         * come GORT_SYNCPREEMPT_WAIT_NS later, not a period later. */
+        if (wanted_any && gort__splitstack && now + 2 * GORT_SYNCPREEMPT_WAIT_NS < next)
+            next = now + 2 * GORT_SYNCPREEMPT_WAIT_NS;
         if (next > now + backoff)
             next = now + backoff;
         if (running || insys) {
