@@ -220,6 +220,6 @@ void gort__morestack_vla(size_t size, uintptr_t sp, uintptr_t pc)
         return;
     }
     uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
-    if (sp < guard || sp - guard < size)
+    if (sp < guard || sp - guard < size + GORT_VLA_SLACK)
         overflow(m, *(uintptr_t *)__builtin_frame_address(0), pc, sp, size, MS_VLA);
 }

@@ -977,6 +977,9 @@ static inline bool gort__ctx_masks_more(const M *m, const ucontext_t *uc)
 #define GORT_NOSPLIT_LIMIT 2048
 #define GORT_NONSPLIT_ROOM 0x4000
 #define GORT_STACK_POISON ((uintptr_t)0xfffffffffffffadeull)
+/* A VLA allocated by __morestack_allocate_stack_space leaves this much
+ * below it for the caller's outgoing stack arguments (morestack_amd64.S). */
+#define GORT_VLA_SLACK 256
 /* A request poisons first; the signal follows only if the goroutine has
  * not stopped at a prologue within this long (call-free loops). */
 #define GORT_SYNCPREEMPT_WAIT_NS 10000

@@ -312,13 +312,19 @@ gort__morestack_common:
  * gcc's dynamic allocation (VLA, alloca) found rsp - size below the word.
  * libgcc returns a block of a new segment; we check the real room
  * (morestack.c: a fatal report if there is none) and then allocate on
- * this stack as the check's other branch would have: return with the
- * caller's rsp lowered by size and the block at it.  The caller expects
- * an ordinary call here, so only callee-saved registers and the result
- * matter; its code after the call addresses its frame through rbp (it has
- * a dynamic allocation) and its outgoing arguments through the new rsp,
- * exactly as on the inline path.
+ * this stack: return with the caller's rsp lowered by size and the block
+ * right below the old rsp.  The caller expects an ordinary call here, so
+ * only callee-saved registers and the result matter; its code after the
+ * call addresses its frame through rbp (it has a dynamic allocation) and
+ * its outgoing arguments through the new rsp.  Those need room of their
+ * own: the inline path places the block at new rsp + the outgoing
+ * argument area's size, which is not 0 under -maccumulate-outgoing-args
+ * (the default of -mtune=intel, k8, atom, silvermont): its stack
+ * arguments are stored at 0(%rsp)... and would land on the block.  That
+ * size is not known here, so rsp goes VLA_SLACK bytes lower still: up to
+ * 32 stack argument words per call.
  * ------------------------------------------------------------------- */
+#define VLA_SLACK 256               /* GORT_VLA_SLACK (runtime.h) */
     .globl __morestack_allocate_stack_space
     .hidden __morestack_allocate_stack_space
     .hidden gort__morestack_vla
@@ -346,6 +352,7 @@ __morestack_allocate_stack_space:
     .cfi_register %rip, %r11
     subq %rdi, %rsp
     movq %rsp, %rax
+    subq $VLA_SLACK, %rsp
     jmp *%r11
     .cfi_endproc
     .size __morestack_allocate_stack_space, .-__morestack_allocate_stack_space
