@@ -379,6 +379,7 @@ struct gort_p {
     /* sysmon's view (sysmon only) */
     uint32_t sysmon_tick;
     int64_t sysmon_when;         /* when sysmon first saw sysmon_tick */
+    uint32_t sysmon_reqtick;     /* split-stack mode: sysmon_tick + 1 of its last request */
     _Atomic uint64_t syscalltick; /* bumped by each entersyscall (owner, before release):
                                      also the count of calls entered on this P */
     uint64_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */
