@@ -61,14 +61,29 @@
 
 bool gort__splitstack;
 uintptr_t gort__nonsplit_room = GORT_NONSPLIT_ROOM;
-/* Linked only in split-stack programs (see the header comment). */
+/* Linked only in split-stack programs (see the header comment).
+ * gort__morestack_common is defined only next to gort's __morestack
+ * (arch/morestack_amd64.S): a __morestack without it is libgcc's. */
 extern char __morestack[] __attribute__((weak));
 extern char __morestack_non_split[] __attribute__((weak));
+extern char gort__morestack_common[] __attribute__((weak));
 
 void gort__splitstack_init(void)
 {
-    if (!__morestack)
+    if (!gort__morestack_common) {
+        /* Checked code whose checks go to libgcc's __morestack: segments
+         * that gort does not know, on goroutine stacks it bounds-checks
+         * (a crash, or an overflow never reported).  The linker took
+         * libgcc's because libgort.a came before the -fsplit-stack
+         * objects, or the program links libgort.so, which cannot export
+         * one.  libgcc's start-up code put the thread's bound in the
+         * word; nothing else writes it. */
+        if (__morestack || *gort__arch_tcb_stackguard() != 0)
+            gort__throw("split-stack program linked with libgcc's __morestack (segmented "
+                        "stacks), not gort's: link libgort.a, not libgort.so, and after "
+                        "every object compiled -fsplit-stack");
         return;
+    }
     gort__arch_splitstack_init();
     /* Small stacks are a choice (GORTSTACKSIZE): 16 KiB free for every
      * call into libc would overflow a 16 KiB stack at its first printf. */
@@ -229,6 +244,6 @@ void gort__morestack_vla(size_t size, uintptr_t sp, uintptr_t pc)
         return;
     }
     uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
-    if (sp < guard || sp - guard < size)
+    if (sp < guard || sp - guard < size + GORT_VLA_SLACK)
         overflow(m, *(uintptr_t *)__builtin_frame_address(0), pc, sp, size, MS_VLA);
 }

@@ -384,6 +384,7 @@ struct gort_p {
     /* sysmon's view (sysmon only) */
     uint32_t sysmon_tick;
     int64_t sysmon_when;         /* when sysmon first saw sysmon_tick */
+    uint32_t sysmon_reqtick;     /* split-stack mode: sysmon_tick + 1 of its last request */
     _Atomic uint64_t syscalltick; /* bumped by each entersyscall (owner, before release):
                                      also the count of calls entered on this P */
     uint64_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */
@@ -984,6 +985,9 @@ static inline bool gort__ctx_masks_more(const M *m, const ucontext_t *uc)
 #define GORT_NOSPLIT_LIMIT 2048
 #define GORT_NONSPLIT_ROOM 0x4000
 #define GORT_STACK_POISON ((uintptr_t)0xfffffffffffffadeull)
+/* A VLA allocated by __morestack_allocate_stack_space leaves this much
+ * below it for the caller's outgoing stack arguments (morestack_amd64.S). */
+#define GORT_VLA_SLACK 256
 /* A request poisons first; the signal follows only once the goroutine
  * has run this much CPU time without stopping at a prologue (a call-free
  * loop), or at once if its thread is blocked in the kernel, or after

@@ -224,6 +224,17 @@ static void *sysmon(void *arg)
             if (p_wanted(pp, now)) {
                 wanted_any = true;
                 gort__preemptone(pp);
+                /* Split-stack mode: that first request only poisoned the
+                 * guard; the signal goes with the next one, which should
+                 * come GORT_SYNCPREEMPT_WAIT_NS later, not a period later
+                 * (a call-free loop, nosplit code).  Once per slice: a
+                 * goroutine that stops for neither is asked every period,
+                 * as in the default build. */
+                if (gort__splitstack && pp->sysmon_reqtick != tick + 1) {
+                    pp->sysmon_reqtick = tick + 1;
+                    if (now + 2 * GORT_SYNCPREEMPT_WAIT_NS < next)
+                        next = now + 2 * GORT_SYNCPREEMPT_WAIT_NS;
+                }
             }
             if (gort__cfg.stuck_report_ns > 0)
                 gort__preempt_diag(pp, now);

@@ -41,7 +41,8 @@
  * variadic functions begin their continuation with `lea 0x18(%rbp),%r11`,
  * reading libgcc's __morestack frame for the address of the stack
  * arguments; we resume past that instruction with r11 already holding
- * that address (entry rsp + 8), because rbp must stay the caller's.
+ * that address (entry rsp + 8), because rbp must stay the caller's (and
+ * past a nested one's `mov %rax,%r10; lea 0x18(%rbp),%r11`: RESUME).
  *
  * The slow path's frame (the runtime's frame-pointer traceback and the
  * errno fix-up rely on it; CFI describes it for gdb, perf and libgcc):
@@ -74,6 +75,55 @@
  */
 
 #define VARARGS_LEA 0x185d8d4c      /* lea 0x18(%rbp),%r11 as a little-endian dword */
+#define CHAIN_MOV   0x4cc28949      /* mov %rax,%r10 (49 89 c2) and the lea's first byte */
+
+/* Resume at the continuation: r10 = the `ret` after the call, rsp = the
+ * function's entry rsp.  Plain continuations are jumped to; a variadic
+ * one's `lea 0x18(%rbp),%r11` is done here (r11 = the stack arguments)
+ * and skipped.  A nested variadic function (gcc: static chain in r10,
+ * saved in rax across the call) begins `mov %rax,%r10; lea ...`: both
+ * are done here, so the jump goes through the red zone (r10 and r11 both
+ * carry values by then; a signal frame lands below the red zone). */
+.macro RESUME
+    cmpl $VARARGS_LEA, 1(%r10)
+    je 3f
+    cmpl $CHAIN_MOV, 1(%r10)
+    jne 4f
+    cmpl $VARARGS_LEA, 4(%r10)
+    jne 4f
+    leaq 8(%rsp), %r11
+    addq $8, %r10
+    movq %r10, -8(%rsp)
+    .cfi_offset %rip, -8
+    movq %rax, %r10
+    jmp *-8(%rsp)
+    .cfi_register %rip, %r10
+3:  leaq 8(%rsp), %r11
+    addq $4, %r10
+4:  addq $1, %r10
+    jmp *%r10
+.endm
+
+/* gort__nonsplit_room bytes free below the frame (r10) and no poison:
+ * resume at once; otherwise the slow path, with r11 = kind. */
+    .hidden gort__nonsplit_room
+.macro ROOM_OR_SLOW kind
+    movq %rsp, %r11
+    subq gort__nonsplit_room(%rip), %r11
+    jb 1f                       /* wrapped: certainly not enough */
+    subq %r10, %r11
+    jb 1f
+    cmpq %fs:0x70, %r11
+    jb 1f
+    .cfi_remember_state
+    popq %r10                   /* return address: the `ret` after the call */
+    .cfi_adjust_cfa_offset -8
+    .cfi_register %rip, %r10
+    RESUME
+1:  .cfi_restore_state
+    movl $\kind, %r11d
+    jmp gort__morestack_common
+.endm
 
     .text
 
@@ -94,7 +144,6 @@ __morestack:
 
     .globl __morestack_non_split
     .hidden __morestack_non_split
-    .hidden gort__nonsplit_room
     .type __morestack_non_split, @function
     .p2align 4
 __morestack_non_split:
@@ -176,7 +225,12 @@ gort__morestack_ns_ret:
     .cfi_endproc
     .size __morestack_non_split, .-__morestack_non_split
 
-/* -mcmodel=large: r10 carries the argument size in its high half. */
+/* -mcmodel=large: r10 carries the argument size in its high half.  gold
+ * rewrites such a function that calls code without checks to `stc` too,
+ * but leaves its call here (it renames only calls to __morestack): the
+ * same fast path, so that such a call costs a compare, not the slow path.
+ * When it fails the slow path decides as for a plain check (kind 0): the
+ * function may have no call into code without checks at all. */
     .globl __morestack_large_model
     .hidden __morestack_large_model
     .type __morestack_large_model, @function
@@ -184,8 +238,7 @@ gort__morestack_ns_ret:
 __morestack_large_model:
     .cfi_startproc
     movl %r10d, %r10d
-    xorl %r11d, %r11d
-    jmp gort__morestack_common
+    ROOM_OR_SLOW 0
     .cfi_endproc
     .size __morestack_large_model, .-__morestack_large_model
 
@@ -207,7 +260,9 @@ gort__morestack_common:
     .cfi_offset %rbp, -24
     movq %rsp, %rbp             /* the caller's frame record */
     pushq 16(%rbp)              /* E-32: return address into the function */
+    .cfi_adjust_cfa_offset 8
     pushq %rbp                  /* E-40 */
+    .cfi_adjust_cfa_offset 8
     movq %rsp, %rbp
     .cfi_def_cfa %rbp, 40
     pushfq
@@ -319,12 +374,7 @@ gort__morestack_common:
     popq %r10                   /* the `ret` after the call */
     .cfi_adjust_cfa_offset -8
     .cfi_register %rip, %r10
-    cmpl $VARARGS_LEA, 1(%r10)
-    jne 1f
-    leaq 8(%rsp), %r11
-    addq $4, %r10
-1:  addq $1, %r10
-    jmp *%r10
+    RESUME
     .cfi_endproc
     .size gort__morestack_common, .-gort__morestack_common
 
@@ -333,13 +383,19 @@ gort__morestack_common:
  * gcc's dynamic allocation (VLA, alloca) found rsp - size below the word.
  * libgcc returns a block of a new segment; we check the real room
  * (morestack.c: a fatal report if there is none) and then allocate on
- * this stack as the check's other branch would have: return with the
- * caller's rsp lowered by size and the block at it.  The caller expects
- * an ordinary call here, so only callee-saved registers and the result
- * matter; its code after the call addresses its frame through rbp (it has
- * a dynamic allocation) and its outgoing arguments through the new rsp,
- * exactly as on the inline path.
+ * this stack: return with the caller's rsp lowered by size and the block
+ * right below the old rsp.  The caller expects an ordinary call here, so
+ * only callee-saved registers and the result matter; its code after the
+ * call addresses its frame through rbp (it has a dynamic allocation) and
+ * its outgoing arguments through the new rsp.  Those need room of their
+ * own: the inline path places the block at new rsp + the outgoing
+ * argument area's size, which is not 0 under -maccumulate-outgoing-args
+ * (the default of -mtune=intel, k8, atom, silvermont): its stack
+ * arguments are stored at 0(%rsp)... and would land on the block.  That
+ * size is not known here, so rsp goes VLA_SLACK bytes lower still: up to
+ * 32 stack argument words per call.
  * ------------------------------------------------------------------- */
+#define VLA_SLACK 256               /* GORT_VLA_SLACK (runtime.h) */
     .globl __morestack_allocate_stack_space
     .hidden __morestack_allocate_stack_space
     .hidden gort__morestack_vla
@@ -367,6 +423,7 @@ __morestack_allocate_stack_space:
     .cfi_register %rip, %r11
     subq %rdi, %rsp
     movq %rsp, %rax
+    subq $VLA_SLACK, %rsp
     jmp *%r11
     .cfi_endproc
     .size __morestack_allocate_stack_space, .-__morestack_allocate_stack_space
