@@ -54,7 +54,6 @@
 #define _GNU_SOURCE
 #include "runtime.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,8 +114,6 @@ void gort__splitstack_minit(M *m)
         return;
     m->stackguard = gort__arch_tcb_stackguard();
     *m->stackguard = 0;
-    if (pthread_getcpuclockid(pthread_self(), &m->cpuclock) != 0)
-        m->cpuclock = (clockid_t)-1;
 }
 
 /* ---------------------------------------------------------------------

@@ -9,9 +9,8 @@
  * honours at its next runtime call (gort__preempt_check), and sends SIGURG
  * to the M's thread.  In split-stack mode it first poisons the M's stack
  * guard, which stops the goroutine at its next checked prologue
- * (morestack.c, Go's stackguard0 = stackPreempt), and signals only once
- * the goroutine has run GORT_SYNCPREEMPT_WAIT_NS of CPU time without
- * stopping (sync_stop_pending).  The handler (signal_linux.c) asks
+ * (morestack.c, Go's stackguard0 = stackPreempt), and signals only if
+ * that has not happened within GORT_SYNCPREEMPT_WAIT_NS.  The handler (signal_linux.c) asks
  * gort__preempt_unsafe_code whether the interrupted instruction is an
  * async safe point; if so it injects a call to gort__asyncpreempt
  * (arch/preempt_amd64.S).  If not, nothing happens: the request stays
@@ -56,7 +55,6 @@
 
 #include <signal.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Order of the checks = priority of the reason shown by the diagnostic:
@@ -151,34 +149,6 @@ void gort_preempt_enable(void)
 
 const char gort__preempt_cookie = 0;
 
-static int64_t thread_cpu_ns(M *m)
-{
-    struct timespec ts;
-    if (m->cpuclock == (clockid_t)-1 || clock_gettime(m->cpuclock, &ts) != 0)
-        return -1;
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Split-stack mode: may the poison still stop m's goroutine at a
- * prologue, so that no signal is needed yet?  Yes for a fresh request;
- * then as long as the thread has run less than GORT_SYNCPREEMPT_WAIT_NS
- * of CPU since and is runnable (a thread blocked in the kernel, in a call
- * nothing announced, needs the signal to give up its P), for at most
- * GORT_SYNCPREEMPT_MAXWAIT_NS. */
-static bool sync_stop_pending(M *m, G *g, bool fresh)
-{
-    if (fresh) {
-        m->poison_cpu = thread_cpu_ns(m);
-        return true;
-    }
-    if (gort__now() - g->preempt_since >= GORT_SYNCPREEMPT_MAXWAIT_NS)
-        return false;
-    int64_t cpu = thread_cpu_ns(m);
-    if (cpu < 0 || m->poison_cpu < 0 || cpu - m->poison_cpu >= GORT_SYNCPREEMPT_WAIT_NS)
-        return false;
-    return gort__m_runnable(m);
-}
-
 bool gort__preemptone(P *pp)
 {
     M *m = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
@@ -199,8 +169,8 @@ bool gort__preemptone(P *pp)
     atomic_fetch_add_explicit(&sched.npreemptreq, 1, memory_order_relaxed);
     /* Split-stack mode: poison the guard, and let the goroutine stop at
      * its next checked call (morestack.c); the signal only if it has not
-     * after GORT_SYNCPREEMPT_WAIT_NS of CPU time (a call-free loop,
-     * nosplit code, a call that refused to park: sync_stop_pending).  The word is the M's, whatever G it
+     * within GORT_SYNCPREEMPT_WAIT_NS (a call-free loop, nosplit code, a
+     * call that refused to park).  The word is the M's, whatever G it
      * runs by the time the store lands: a poison that reaches the next
      * goroutine costs it one trip through __morestack.
      * GORTDEBUG=prologuepreemptoff=1 skips the poison, so the same split
@@ -208,7 +178,7 @@ bool gort__preemptone(P *pp)
     uintptr_t *word = gort__cfg.prologuepreemptoff ? NULL : m->stackguard;
     if (word) {
         __atomic_store_n(word, GORT_STACK_POISON, __ATOMIC_RELAXED);
-        if (sync_stop_pending(m, g, fresh))
+        if (fresh || gort__now() - g->preempt_since < GORT_SYNCPREEMPT_WAIT_NS)
             return true;
     }
     if (gort__cfg.asyncpreemptoff)

@@ -34,13 +34,9 @@ static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t n)
     return r;
 }
 
-static bool thread_state_running(M *m, pid_t tid);
-
 /* Is thread tid's state 'R' (running or runnable) in /proc/.../stat, the
  * letter after the command name (which may contain spaces and parentheses,
  * hence the last ')')?  True if /proc cannot tell. */
-bool gort__m_runnable(M *m) { return thread_state_running(m, m->tid); }
-
 static bool thread_state_running(M *m, pid_t tid)
 {
     char buf[512];

@@ -336,11 +336,6 @@ struct gort_m {
      * M on the overflowing goroutine's stack and read on its g0. */
     uintptr_t *stackguard;
     struct { uintptr_t fp, pc, sp, need; int kind; } morestack;
-    /* The thread's CPU clock (pthread_getcpuclockid, split-stack mode),
-     * and its reading when a request last poisoned the word, written by
-     * the requester (gort__preemptone: sysmon or a stop-the-world). */
-    clockid_t cpuclock;
-    int64_t poison_cpu;
 };
 
 /* ---------------------------------------------------------------------
@@ -988,19 +983,14 @@ static inline bool gort__ctx_masks_more(const M *m, const ucontext_t *uc)
 /* A VLA allocated by __morestack_allocate_stack_space leaves this much
  * below it for the caller's outgoing stack arguments (morestack_amd64.S). */
 #define GORT_VLA_SLACK 256
-/* A request poisons first; the signal follows only once the goroutine
- * has run this much CPU time without stopping at a prologue (a call-free
- * loop), or at once if its thread is blocked in the kernel, or after
- * GORT_SYNCPREEMPT_MAXWAIT_NS whatever happens.  CPU time, not wall
- * time: on a loaded machine a thread that is not on a CPU cannot reach a
- * prologue, and a signal sent meanwhile would be taken first when it
- * runs again (tests11 saw 30 of 300 stops at a prologue under two busy
- * loops with a 10 us wall-clock wait). */
+/* A request poisons first; the signal follows only if the goroutine has
+ * not stopped at a prologue within this long (call-free loops).  Wall
+ * time: waiting for the target's CPU time instead (clock_gettime on its
+ * thread's clock, /proc for blocked threads) kept more stops at the
+ * prologue on a loaded machine, but its extra system calls in the
+ * stopper's loop made the stop-the-world tail 10-20x worse on an idle
+ * one (p99 1.7-2.9 ms against 45-150 us, bench/stop_fib.c). */
 #define GORT_SYNCPREEMPT_WAIT_NS 10000
-#define GORT_SYNCPREEMPT_MAXWAIT_NS 10000000
-/* preempt_report.c: is m's thread running or runnable ('R' in /proc)?
- * True if /proc cannot tell. */
-bool gort__m_runnable(M *m);
 extern bool gort__splitstack;            /* the program links gort's __morestack */
 extern uintptr_t gort__nonsplit_room;    /* see above; set once at init */
 void gort__splitstack_init(void);        /* once, at schedinit */
