@@ -296,12 +296,14 @@ check-install: lib
 # gort-nosplit over gort itself (must be clean: the default runtime has no
 # split-stack units, so nothing in it may be reported) and over the
 # split-stack build's library, tests and shared libraries where
-# $(SPLIT_BUILD) exists.  Every file is checked; the status is the worst.
+# $(SPLIT_BUILD) exists (ELF files and archives: some tests are scripts).
+# Every file is checked; the status is the worst.
 SPLIT_BUILD ?= build-split
 check-nosplit: $(BUILD)/gort-nosplit $(BUILD)/libgort.a
 	@rc=0; for f in $(BUILD)/libgort.a $(wildcard $(SPLIT_BUILD)/libgort.a) \
 	    $(filter-out %.log %.sh,$(wildcard $(SPLIT_BUILD)/tests/test_* $(SPLIT_BUILD)/tests/*.so)); do \
 	    [ -f "$$f" ] || continue; \
+	    case "$$(head -c 4 "$$f" | od -An -c | tr -d ' ')" in '177ELF'|'!<ar') ;; *) continue;; esac; \
 	    echo "gort-nosplit $$f"; $(BUILD)/gort-nosplit "$$f" || rc=1; \
 	done; exit $$rc
 

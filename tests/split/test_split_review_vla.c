@@ -40,7 +40,9 @@ static inline __attribute__((always_inline)) void poison_self(void)
 
 NOIPA long use9(char *p, long a, long b, long c, long d, long e, long f, long g, long h)
 {
-    return p[0] + a + b + c + d + e + f + g + h;
+    /* Unsigned: the stack arguments may be any bytes (UBSan). */
+    return (long)((unsigned long)p[0] + (unsigned long)a + (unsigned long)b + (unsigned long)c +
+                  (unsigned long)d + (unsigned long)e + (unsigned long)f + (unsigned long)g + (unsigned long)h);
 }
 
 /* Returns the index of the first byte the call changed, or -1. */
