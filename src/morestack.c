@@ -91,11 +91,11 @@ void gort__splitstack_init(void)
     gort__splitstack = true;
 }
 
-/* pc must be readable code: callers check it is registered code
- * (gort__pc_code) or in the code map first. */
 bool gort__prologue_return(uintptr_t pc)
 {
-    if (!__morestack)
+    /* Checked code is in registered modules only, whose code is mapped:
+     * the bytes around pc are readable once pc is known to be there. */
+    if (!gort__splitstack || gort__pc_code(pc) != GORT_PR_SAFE)
         return false;
     const unsigned char *p = (const unsigned char *)pc;
     if (p[0] != 0xc3 || p[-5] != 0xe8) /* ret, after call rel32 */
@@ -134,7 +134,7 @@ static GORT_NORETURN void overflow_m(G *g)
         /* A frame of __morestack_non_split: the caller's return address
          * is one word up (gort__prologue_return). */
         uintptr_t ret = fp[1];
-        if (n > 0 && gort__pc_code(ret) == GORT_PR_SAFE && gort__prologue_return(ret))
+        if (n > 0 && gort__prologue_return(ret))
             ret = fp[2];
         pcs[n++] = ret;
         const uintptr_t *next = (const uintptr_t *)fp[0];
@@ -186,15 +186,16 @@ static GORT_NORETURN void overflow(M *m, uintptr_t fp, uintptr_t pc, uintptr_t s
 }
 
 /* May the goroutine park at this prologue?  The asynchronous path's
- * conditions (preempt.c), for a pc that is the function's own. */
+ * conditions (gort__preempt_unsafe_code, for a pc that is the function's
+ * own; sp 0: the park runs on g0, no trampoline frame to fit), and more
+ * that the signal handler checks on its side: no system-call bracket or
+ * P-less foreign state, no fork child, no signal handler running on the
+ * goroutine's stack, no foreign caller. */
 static bool may_park(M *m, G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
 {
-    if (!atomic_load_explicit(&g->preempt, memory_order_relaxed) || g->preempt_off > 0 ||
-        m->locks > 0 || m->syscall_depth > 0 || g->plocks > 0 || !m->p ||
-        atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed) ||
-        atomic_load_explicit(&g->status, memory_order_relaxed) != G_RUNNING)
-        return false;
-    if (gort__pc_code(pc) != GORT_PR_SAFE)
+    if (!atomic_load_explicit(&g->preempt, memory_order_relaxed) ||
+        gort__preempt_unsafe_code(pc, 0, m, g) != GORT_PR_SAFE || m->syscall_depth > 0 ||
+        atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
         return false;
     if (gort__in_forked_child())
         return false; /* a fork's child inherits the word, maybe poisoned; it may not switch */
@@ -204,19 +205,27 @@ static bool may_park(M *m, G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
     return !gort__foreign_caller(sp, fp, g);
 }
 
+/* The goroutine whose stack sp is on, or NULL: the scheduler's stack, a
+ * signal stack, or a plain thread's, whose word may have come from a dead
+ * thread with its cached stack (then it is cleared). */
+static G *stack_owner(M *m, uintptr_t sp)
+{
+    G *g = m ? m->curg : NULL;
+    if (g && !g->foreign && sp > g->stack_lo && sp <= g->stack_hi)
+        return g;
+    if (!m)
+        *gort__arch_tcb_stackguard() = 0;
+    return NULL;
+}
+
 void gort__morestack2(uintptr_t *fr)
 {
     M *m = gort__getm();
-    G *g = m ? m->curg : NULL;
     uintptr_t pc = fr[1], sp = (uintptr_t)fr + 40, need = fr[-10];
     int kind = (int)fr[-11];
-    if (!g || g->foreign || sp <= g->stack_lo || sp > g->stack_hi) {
-        /* Not on a goroutine's stack: the scheduler's, a signal stack or
-         * a plain thread's, whose word came from a dead thread. */
-        if (!m)
-            *gort__arch_tcb_stackguard() = 0;
+    G *g = stack_owner(m, sp);
+    if (!g)
         return;
-    }
     uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
     uintptr_t want = need + (kind == MS_NONSPLIT ? gort__nonsplit_room : 0);
     if (kind == MS_CHECK && need < GORT_STACK_SMALL)
@@ -234,12 +243,9 @@ void gort__morestack2(uintptr_t *fr)
 void gort__morestack_vla(size_t size, uintptr_t sp, uintptr_t pc)
 {
     M *m = gort__getm();
-    G *g = m ? m->curg : NULL;
-    if (!g || g->foreign || sp <= g->stack_lo || sp > g->stack_hi) {
-        if (!m)
-            *gort__arch_tcb_stackguard() = 0;
+    G *g = stack_owner(m, sp);
+    if (!g)
         return;
-    }
     uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
     if (sp < guard || sp - guard < size + GORT_VLA_SLACK)
         overflow(m, *(uintptr_t *)__builtin_frame_address(0), pc, sp, size, MS_VLA);

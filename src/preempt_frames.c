@@ -124,14 +124,6 @@ static void refresh(bool force)
 void gort__codemap_refresh(void) { refresh(false); }
 void gort__codemap_reload(void) { refresh(true); }
 
-static bool in_code(const codemap *cm, int n, uintptr_t a)
-{
-    for (int i = 0; i < n; i++)
-        if (a >= cm->lo[i] && a < cm->hi[i])
-            return true;
-    return false;
-}
-
 static bool in_foreign_code(const codemap *cm, int n, uintptr_t a)
 {
     for (int i = 0; i < n; i++)
@@ -170,7 +162,7 @@ __attribute__((no_sanitize_address)) static bool walk(const codemap *cm, int n, 
          * function's body holds the `ret` after that function's prologue
          * call; the function's own return address, which may be into a
          * foreign caller (a comparator under qsort), is one word up. */
-        if (gort__splitstack && fp + 24 <= hi && in_code(cm, n, ret) && gort__prologue_return(ret) &&
+        if (fp + 24 <= hi && gort__prologue_return(ret) &&
             in_foreign_code(cm, n, ((const uintptr_t *)fp)[2]))
             return true;
         prev = fp + 16;

@@ -998,7 +998,7 @@ void gort__splitstack_minit(M *m);       /* on each M's thread as it starts */
 void gort__arch_splitstack_init(void);   /* linker canary, vector state (arch) */
 uintptr_t *gort__arch_tcb_stackguard(void); /* this thread's guard word */
 void gort__splitcheck_callee(volatile char *p);
-/* Is pc (a return address into readable code) the `ret` right after a
+/* Split-stack mode: is pc (any return address) the `ret` right after a
  * prologue's call to __morestack(_non_split)?  Such a return address is
  * in the frame __morestack_non_split builds to call the function's body;
  * the function's caller's is one word above it (morestack.c). */

@@ -326,7 +326,7 @@ static void walk(tbout *o, uintptr_t fp, const bounds *b, bool system)
         uintptr_t ret = fr[1];
         /* Split-stack mode: a frame __morestack_non_split made to call a
          * function's body; the function's caller is one word up. */
-        if (gort__splitstack && gort__pc_code(fr[1]) == GORT_PR_SAFE && gort__prologue_return(fr[1])) {
+        if (gort__prologue_return(fr[1])) {
             uintptr_t up[2];
             if (read_frame(fp + 16, b, up))
                 ret = up[0];
