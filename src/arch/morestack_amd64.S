@@ -107,6 +107,18 @@
 /* gort__nonsplit_room bytes free below the frame (r10) and no poison:
  * resume at once; otherwise the slow path, with r11 = kind. */
     .hidden gort__nonsplit_room
+/* The vector argument registers 0-7 of one width (xmm, ymm or zmm) to or
+ * from the save area at rsp, `size` bytes apart. */
+.macro VEC insn, reg, size, dir
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7
+    .ifc \dir, save
+    \insn %\reg\()\n, \n*\size(%rsp)
+    .else
+    \insn \n*\size(%rsp), %\reg\()\n
+    .endif
+    .endr
+.endm
+
 .macro ROOM_OR_SLOW kind
     movq %rsp, %r11
     subq gort__nonsplit_room(%rip), %r11
@@ -287,33 +299,12 @@ gort__morestack_common:
     je 10f
     cmpl $1, %eax
     je 11f
-    movdqu %xmm0, 0(%rsp)
-    movdqu %xmm1, 16(%rsp)
-    movdqu %xmm2, 32(%rsp)
-    movdqu %xmm3, 48(%rsp)
-    movdqu %xmm4, 64(%rsp)
-    movdqu %xmm5, 80(%rsp)
-    movdqu %xmm6, 96(%rsp)
-    movdqu %xmm7, 112(%rsp)
+    VEC movdqu, xmm, 16, save
     jmp 12f
-11: vmovdqu %ymm0, 0(%rsp)
-    vmovdqu %ymm1, 32(%rsp)
-    vmovdqu %ymm2, 64(%rsp)
-    vmovdqu %ymm3, 96(%rsp)
-    vmovdqu %ymm4, 128(%rsp)
-    vmovdqu %ymm5, 160(%rsp)
-    vmovdqu %ymm6, 192(%rsp)
-    vmovdqu %ymm7, 224(%rsp)
+11: VEC vmovdqu, ymm, 32, save
     vzeroupper
     jmp 12f
-10: vmovdqu64 %zmm0, 0(%rsp)
-    vmovdqu64 %zmm1, 64(%rsp)
-    vmovdqu64 %zmm2, 128(%rsp)
-    vmovdqu64 %zmm3, 192(%rsp)
-    vmovdqu64 %zmm4, 256(%rsp)
-    vmovdqu64 %zmm5, 320(%rsp)
-    vmovdqu64 %zmm6, 384(%rsp)
-    vmovdqu64 %zmm7, 448(%rsp)
+10: VEC vmovdqu64, zmm, 64, save
     vzeroupper
 12: cld
     movq %rbp, %rdi
@@ -323,32 +314,11 @@ gort__morestack_common:
     je 20f
     cmpl $1, %eax
     je 21f
-    movdqu 0(%rsp), %xmm0
-    movdqu 16(%rsp), %xmm1
-    movdqu 32(%rsp), %xmm2
-    movdqu 48(%rsp), %xmm3
-    movdqu 64(%rsp), %xmm4
-    movdqu 80(%rsp), %xmm5
-    movdqu 96(%rsp), %xmm6
-    movdqu 112(%rsp), %xmm7
+    VEC movdqu, xmm, 16, load
     jmp 22f
-21: vmovdqu 0(%rsp), %ymm0
-    vmovdqu 32(%rsp), %ymm1
-    vmovdqu 64(%rsp), %ymm2
-    vmovdqu 96(%rsp), %ymm3
-    vmovdqu 128(%rsp), %ymm4
-    vmovdqu 160(%rsp), %ymm5
-    vmovdqu 192(%rsp), %ymm6
-    vmovdqu 224(%rsp), %ymm7
+21: VEC vmovdqu, ymm, 32, load
     jmp 22f
-20: vmovdqu64 0(%rsp), %zmm0
-    vmovdqu64 64(%rsp), %zmm1
-    vmovdqu64 128(%rsp), %zmm2
-    vmovdqu64 192(%rsp), %zmm3
-    vmovdqu64 256(%rsp), %zmm4
-    vmovdqu64 320(%rsp), %zmm5
-    vmovdqu64 384(%rsp), %zmm6
-    vmovdqu64 448(%rsp), %zmm7
+20: VEC vmovdqu64, zmm, 64, load
 22: leaq -120(%rbp), %rsp
     popq %r15
     popq %r14
