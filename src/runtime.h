@@ -939,6 +939,7 @@ void gort__preempt_diag(P *pp, int64_t now);
 /* Once, before any signal: XSAVE detection (arch_amd64.c), main
  * executable registration (preempt.c).  Called by gort__signal_init. */
 void gort__arch_preempt_init(void);
+extern uint64_t gort__xsave_mask; /* XCR0 minus PKRU, 0 without XSAVE (arch_amd64.c) */
 void gort__preempt_init(void);
 extern size_t gort__asyncpreempt_frame; /* trampoline frame bytes (arch_amd64.c) */
 /* Does a signal context block signals the M does not (a program's own

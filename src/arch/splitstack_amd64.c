@@ -34,17 +34,6 @@ uintptr_t *gort__arch_tcb_stackguard(void)
     return (uintptr_t *)(self + 0x70);       /* glibc's __private_ss */
 }
 
-static uint64_t xcr0(void)
-{
-    unsigned a, b, c, d;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
-    if (!(c & (1u << 27))) /* OSXSAVE */
-        return 0;
-    uint32_t lo, hi;
-    __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0)); /* xgetbv */
-    return ((uint64_t)hi << 32) | lo;
-}
-
 void gort__arch_splitstack_init(void)
 {
     /* The unadjusted check: cmp %fs:0x70,%rsp. */
@@ -67,7 +56,10 @@ void gort__arch_splitstack_init(void)
                         "-Wl,--split-stack-adjust-size=0x%x",
                         (long long)-(int64_t)disp, GORT_NONSPLIT_ROOM);
     }
-    uint64_t x = xcr0();
+    /* The features the OS enabled: arch_amd64.c's XCR0-derived mask (0
+     * without OSXSAVE), read once for the preemption trampoline. */
+    gort__arch_preempt_init();
+    uint64_t x = gort__xsave_mask;
     if ((x & 0xe6) == 0xe6)
         gort__vecsave_kind = 2; /* SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM enabled */
     else if ((x & 0x6) == 0x6)
