@@ -83,6 +83,19 @@ void gort__preempt_diag(P *pp, int64_t now)
     if (!gort__cfg.asyncpreemptoff && !sampled && age < 2 * gort__cfg.stuck_report_ns)
         return;
     int code = sampled ? __atomic_load_n(&m->preempt_lastreason, __ATOMIC_RELAXED) : -1;
+    /* A goroutine holding a pthread lock refuses every safe point until it
+     * lets go, so that is why it is stuck, wherever the last signal landed
+     * (in libc or the runtime's clock, often, when its loop calls them, and
+     * at the prologues in split-stack mode, which refuse for the same
+     * reason and send no report of their own).  The handler checks the pc
+     * first because in foreign code the P can still be released; the
+     * report answers a different question.  plocks is the goroutine's own
+     * counter, read racily: a report that races with the unlock names a
+     * lock that was held a moment ago. */
+    if ((code == GORT_PR_FOREIGN || code == GORT_PR_RUNTIME || code == GORT_PR_NOSPLIT ||
+         code == GORT_PR_NOROOM || code == GORT_PR_OFFSTACK) &&
+        __atomic_load_n(&g->plocks, __ATOMIC_RELAXED) > 0)
+        code = GORT_PR_PTHREADLOCK;
     /* Merely blocked in the kernel, in a call gort does not wrap: not
      * stuck, and nothing to report (it yields at its next gort call). */
     if (code == GORT_PR_INSYSCALL)

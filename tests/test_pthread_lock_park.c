@@ -8,7 +8,8 @@
  * counts exactly the acquisitions that succeeded (g->plocks), failed calls
  * count nothing, and an unlock by another goroutine (a mutex used as a
  * semaphore) does not go below zero; a goroutine spinning with a mutex
- * held is reported by the stuck report as holding a pthread lock.  Before
+ * held is reported by the stuck report as holding a pthread lock, also
+ * when the last signal landed in the clock (libc's vDSO).  Before
  * the bookkeeping, a goroutine parked under an ERRORCHECK mutex came back
  * on another thread and its unlock failed with EPERM. */
 #define _GNU_SOURCE
@@ -334,16 +335,19 @@ static void waiter(void *arg)
     atomic_store(&stuck_go, 1);
 }
 
+/* arg NULL: a loop that reads the clock rarely, so signals land in spin();
+ * non-NULL: one that only reads the clock, so they land in libc's vDSO or
+ * in gort_nanotime.  The report must give the lock as the reason wherever
+ * the last signal landed (it says where in "stuck in"), and at a prologue
+ * in split-stack mode. */
 static void stuck_main(void *arg)
 {
-    (void)arg;
     CHECK(gort_go(waiter, NULL) == 0);
     CHECK(pthread_mutex_lock(&stuck_mu) == 0);
-    /* The clock rarely: the report names where the last signal landed,
-     * and one landing in the vDSO's clock_gettime would say "libc". */
     int64_t end = gort_nanotime() + 700000000;
     while (gort_nanotime() < end)
-        spin(200000);
+        if (!arg)
+            spin(200000);
     CHECK(atomic_load(&stuck_go) == 0); /* not preempted while holding it */
     CHECK(pthread_mutex_unlock(&stuck_mu) == 0);
     int64_t end2 = gort_nanotime() + 5000000000LL;
@@ -373,11 +377,18 @@ static void exit_main(void *arg)
         gort_sleep(1000000);
 }
 
+static void stuck_clock_main(void *arg)
+{
+    (void)arg;
+    stuck_main("clock");
+}
+
 static void child(void *arg)
 {
     void (*fn)(void *) = (void (*)(void *))arg;
-    setenv("GORTMAXPROCS", fn == stuck_main ? "1" : "2", 1);
-    setenv("GORTDEBUG", fn == stuck_main ? "quantum=200us,stuckreport=200ms" : "quantum=200us", 1);
+    bool stuck = fn == stuck_main || fn == stuck_clock_main;
+    setenv("GORTMAXPROCS", stuck ? "1" : "2", 1);
+    setenv("GORTDEBUG", stuck ? "quantum=200us,stuckreport=200ms" : "quantum=200us", 1);
     watchdog_start("test_pthread_lock_park", 60);
     run_main(fn, NULL);
 }
@@ -389,6 +400,8 @@ int main(void)
     expect_child(child, (void *)count_main, 0, NULL, NULL);
     expect_child(child, (void *)exit_main, 0, NULL, NULL);
     expect_child(child, (void *)stuck_main, 0, "cannot be preempted",
+                 "holds a pthread mutex, rwlock or spinlock");
+    expect_child(child, (void *)stuck_clock_main, 0, "cannot be preempted",
                  "holds a pthread mutex, rwlock or spinlock");
     return 0;
 }
