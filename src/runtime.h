@@ -1022,8 +1022,36 @@ static inline void gort__setguard(M *m, G *g)
 /* --- end async preemption internals --- */
 
 /* ---------------------------------------------------------------------
- * Traceback (traceback.c)
+ * Traceback (traceback.c) and crash reports (panic.c)
  * ------------------------------------------------------------------- */
+/* Report output: formatted into buf, written to fd a 4 KiB buffer at a
+ * time, so a dump of a million goroutines streams in constant memory.
+ * Lives on the reporter's stack; owned by that one thread. */
+typedef struct gort__tbout {
+    int fd;
+    int err;          /* first write error (errno), 0 if none: later output is dropped */
+    size_t n;         /* bytes of buf not yet written */
+    char buf[4096];
+} gort__tbout;
+#define GORT_TB_MAX_FRAMES 64 /* frames printed per goroutine */
+void gort__tb_init(gort__tbout *o, int fd);
+void gort__tb_flush(gort__tbout *o);
+__attribute__((format(printf, 2, 3))) void gort__tb_printf(gort__tbout *o, const char *fmt, ...);
+void gort__tb_reset(void); /* forget cached frame names (a new report, maybe new modules) */
+/* "goroutine N [state]:" for g, whose status is st; running_here: it is
+ * the caller's own goroutine. */
+void gort__tb_header(gort__tbout *o, G *g, uint32_t st, bool running_here);
+void gort__tb_trailer(gort__tbout *o, G *g); /* "created by ..." */
+/* One frame at pc (a return address if return_address); false if it was
+ * a hidden runtime frame (system: show those too). */
+bool gort__tb_frame(gort__tbout *o, uintptr_t pc, bool return_address, bool system);
+/* The frames of an interrupted context: pc, then the chain from fp. */
+void gort__tb_ctx(gort__tbout *o, uintptr_t pc, uintptr_t fp, G *g, bool system);
+/* The caller's own goroutine (or thread), walked from here. */
+void gort__tb_self(gort__tbout *o, G *cur, bool system);
+/* Every goroutine but skip (self: the caller's, marked as such); how many
+ * were printed. */
+int gort__tb_others(gort__tbout *o, G *skip, G *self, bool system);
 void gort__traceback_here(int fd);           /* current stack via frame pointers */
 void gort__traceback_g(int fd, G *g);        /* a parked G's stack */
 void gort__dump_goroutines(int fd);          /* every goroutine (deadlock) */

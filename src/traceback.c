@@ -1,17 +1,15 @@
 /*
- * traceback.c — fatal errors, goroutine tracebacks and goroutine dumps
- * (Go's panic.go throw, traceback.go and the SIGQUIT report of
- * signal_unix.go), without stack maps.
+ * traceback.c — goroutine tracebacks and goroutine dumps (Go's
+ * traceback.go), without stack maps.
  *
- * What it does.  gort__throw prints "gort: fatal error: <msg>", the
- * current goroutine's stack and every other goroutine's, then exits with
- * status 2 as Go does.  gort__fatal_exit2 (deadlock) prints every
- * goroutine and exits 2.  gort__sigquit_report is the SIGQUIT dump
- * (sigquit_linux.c installs the handler), gort_dump_goroutines the same
- * dump on demand, to any descriptor, without exiting.  Stacks are walked
- * through the frame-pointer chain (the runtime, tests and examples build
- * with -fno-omit-frame-pointer; user code that omits frame pointers just
- * shortens the trace); symtab.c names the addresses, dwarf.c adds file:line
+ * What it does.  Walks goroutine stacks through the frame-pointer chain
+ * and prints them: one goroutine parked or interrupted (gort__traceback_g,
+ * gort__traceback_ctx), every goroutine (gort__dump_goroutines, and
+ * gort_dump_goroutines on demand, to any descriptor, without exiting), and
+ * the pieces panic.c puts together for fatal errors and the SIGQUIT dump
+ * (gort__tb_*, writing into a gort__tbout).  The runtime, tests and
+ * examples build with -fno-omit-frame-pointer; user code that omits frame
+ * pointers just shortens the trace.  symtab.c names the addresses, dwarf.c adds file:line
  * when the binary has debug info and libdw is there.
  *
  * Output, like Go's: a header per goroutine, "goroutine 7 [chan receive,
@@ -56,10 +54,7 @@
  * a caller that finds it busy resolves without it.
  *
  * Rejected: backtrace(3)/libgcc unwinding (may malloc and take the loader
- * lock on first use, and needs .eh_frame for every frame), abort() on a
- * fatal error (a core dump and SIGABRT where Go exits 2; tests check the
- * status; GORTTRACEBACK=crash asks for it), exit() (atexit handlers may
- * re-enter the runtime while we hold its locks), stopping running
+ * lock on first use, and needs .eh_frame for every frame), stopping running
  * goroutines to trace them (Go does; a dump that needs every thread's
  * cooperation hangs exactly when a thread is stuck, so their stacks are
  * reported as unavailable instead).
@@ -68,8 +63,6 @@
 #include "runtime.h"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,36 +73,21 @@
 /* asm_amd64.S: the outermost frame of every goroutine. */
 extern void gort__gostart(void);
 
-#define MAX_FRAMES 64
 #define UNKNOWN_STEP_MAX ((uintptr_t)16 << 20) /* largest frame we believe without bounds */
-
-__attribute__((format(printf, 2, 3))) static void fdprint(int fd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    gort__vfdprint(fd, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------------
  * Buffered output
  * ------------------------------------------------------------------- */
 
-typedef struct tbout {
-    int fd;
-    int err;          /* first write error (errno), 0 if none */
-    size_t n;
-    char buf[4096];
-} tbout;
 
-static void out_init(tbout *o, int fd)
+void gort__tb_init(gort__tbout *o, int fd)
 {
     o->fd = fd;
     o->err = 0;
     o->n = 0;
 }
 
-static void out_flush(tbout *o)
+void gort__tb_flush(gort__tbout *o)
 {
     int saved = errno;
     const char *p = o->buf;
@@ -129,7 +107,7 @@ static void out_flush(tbout *o)
     errno = saved;
 }
 
-__attribute__((format(printf, 2, 3))) static void outf(tbout *o, const char *fmt, ...)
+void gort__tb_printf(gort__tbout *o, const char *fmt, ...)
 {
     for (int tries = 0; tries < 2; tries++) {
         size_t room = sizeof o->buf - o->n;
@@ -148,7 +126,7 @@ __attribute__((format(printf, 2, 3))) static void outf(tbout *o, const char *fmt
             o->buf[o->n - 1] = '\n';
             return;
         }
-        out_flush(o);
+        gort__tb_flush(o);
     }
 }
 
@@ -221,7 +199,7 @@ static const frameinfo *frame_info(uintptr_t lookup, frameinfo *tmp)
 
 /* Forget cached names: a module may have been unloaded and another loaded
  * at its address since the last dump.  Called at the start of each dump. */
-static void frame_cache_reset(void)
+void gort__tb_reset(void)
 {
     int want = 0;
     if (!atomic_compare_exchange_strong(&fcache_busy, &want, 1))
@@ -232,30 +210,30 @@ static void frame_cache_reset(void)
 }
 
 /* The position part of a frame: "\tfile:line +0xoff" or "\tname+0xoff (module)". */
-static void print_pos(tbout *o, const frameinfo *fi, uintptr_t pc)
+static void print_pos(gort__tbout *o, const frameinfo *fi, uintptr_t pc)
 {
     if (fi->line > 0 && fi->named)
-        outf(o, "\t%s:%d +0x%lx\n", fi->file, fi->line, (unsigned long)(pc - fi->start));
+        gort__tb_printf(o, "\t%s:%d +0x%lx\n", fi->file, fi->line, (unsigned long)(pc - fi->start));
     else if (fi->named)
-        outf(o, "\t%s+0x%lx (%s)\n", fi->name, (unsigned long)(pc - fi->start), fi->module);
+        gort__tb_printf(o, "\t%s+0x%lx (%s)\n", fi->name, (unsigned long)(pc - fi->start), fi->module);
     else if (fi->found)
-        outf(o, "\t0x%lx (%s+0x%lx)\n", (unsigned long)pc, fi->module,
+        gort__tb_printf(o, "\t0x%lx (%s+0x%lx)\n", (unsigned long)pc, fi->module,
              (unsigned long)(pc - fi->fbase));
     else
-        outf(o, "\t0x%lx (?)\n", (unsigned long)pc);
+        gort__tb_printf(o, "\t0x%lx (?)\n", (unsigned long)pc);
 }
 
 /* One frame; false if it was hidden (a runtime-internal frame below
  * GORTTRACEBACK=system).  A return address is looked up at pc - 1, so a
  * call at the very end of a function is not named after the next one. */
-static bool print_frame(tbout *o, uintptr_t pc, bool return_address, bool system)
+bool gort__tb_frame(gort__tbout *o, uintptr_t pc, bool return_address, bool system)
 {
     frameinfo tmp;
     const frameinfo *fi = frame_info(return_address && pc ? pc - 1 : pc, &tmp);
     if (fi->internal && !system)
         return false;
     if (fi->line > 0 && fi->named)
-        outf(o, "%s(...)\n", fi->name);
+        gort__tb_printf(o, "%s(...)\n", fi->name);
     print_pos(o, fi, pc);
     return true;
 }
@@ -311,7 +289,7 @@ static bool read_frame(uintptr_t p, const bounds *b, uintptr_t out[2])
 
 
 /* Print the return addresses along the chain that starts at frame fp. */
-static void walk(tbout *o, uintptr_t fp, const bounds *b, bool system)
+static void walk(gort__tbout *o, uintptr_t fp, const bounds *b, bool system)
 {
     int saved = errno;
     int depth = 0, steps = 0;
@@ -319,8 +297,8 @@ static void walk(tbout *o, uintptr_t fp, const bounds *b, bool system)
     while (read_frame(fp, b, fr)) {
         if (fr[1] == 0)
             break;
-        if (depth == MAX_FRAMES || ++steps > 4 * MAX_FRAMES) {
-            outf(o, "...additional frames elided...\n");
+        if (depth == GORT_TB_MAX_FRAMES || ++steps > 4 * GORT_TB_MAX_FRAMES) {
+            gort__tb_printf(o, "...additional frames elided...\n");
             break;
         }
         uintptr_t ret = fr[1];
@@ -331,7 +309,7 @@ static void walk(tbout *o, uintptr_t fp, const bounds *b, bool system)
             if (read_frame(fp + 16, b, up))
                 ret = up[0];
         }
-        if (print_frame(o, ret, true, system))
+        if (gort__tb_frame(o, ret, true, system))
             depth++;
         if (fr[0] <= fp)
             break; /* outermost frame (gort__gostart's rbp is 0), or a
@@ -364,7 +342,7 @@ static bool level_system(void)
 }
 
 /* Our caller's frames and up (noinline: frame 0 is this function's). */
-__attribute__((noinline)) static void trace_here(tbout *o, bool system)
+__attribute__((noinline)) static void trace_here(gort__tbout *o, bool system)
 {
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     bounds b = bounds_for(fp);
@@ -373,12 +351,12 @@ __attribute__((noinline)) static void trace_here(tbout *o, bool system)
 
 __attribute__((noinline)) void gort__traceback_here(int fd)
 {
-    tbout o;
-    out_init(&o, fd);
+    gort__tbout o;
+    gort__tb_init(&o, fd);
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     bounds b = bounds_for(fp);
     walk(&o, fp, &b, true);
-    out_flush(&o);
+    gort__tb_flush(&o);
 }
 
 int64_t gort__wait_minutes(int64_t since, int64_t now)
@@ -396,7 +374,7 @@ int64_t gort__waitclock(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void header(tbout *o, G *g, uint32_t st, bool running_here)
+void gort__tb_header(gort__tbout *o, G *g, uint32_t st, bool running_here)
 {
     const char *what;
     /* The caller's own goroutine is running, unless it is inside a system
@@ -415,68 +393,68 @@ static void header(tbout *o, G *g, uint32_t st, bool running_here)
         mins = gort__wait_minutes(__atomic_load_n(&g->waitsince, __ATOMIC_RELAXED),
                                   gort__waitclock());
     if (mins > 0) /* Go's words, "1 minutes" included */
-        outf(o, "goroutine %llu [%s, %lld minutes]:\n", (unsigned long long)g->goid, what,
+        gort__tb_printf(o, "goroutine %llu [%s, %lld minutes]:\n", (unsigned long long)g->goid, what,
              (long long)mins);
     else
-        outf(o, "goroutine %llu [%s]:\n", (unsigned long long)g->goid, what);
+        gort__tb_printf(o, "goroutine %llu [%s]:\n", (unsigned long long)g->goid, what);
 }
 
 /* "goroutine function:" (where it started, useful when the stack is not)
  * and Go's "created by" with the position of the gort_go call. */
-static void trailer(tbout *o, G *g)
+void gort__tb_trailer(gort__tbout *o, G *g)
 {
     frameinfo tmp;
     if (g->fn) {
         const frameinfo *fi = frame_info((uintptr_t)g->fn, &tmp);
-        outf(o, "\tgoroutine function: ");
+        gort__tb_printf(o, "\tgoroutine function: ");
         if (fi->named)
-            outf(o, "%s+0x%lx (%s)\n", fi->name, (unsigned long)((uintptr_t)g->fn - fi->start),
+            gort__tb_printf(o, "%s+0x%lx (%s)\n", fi->name, (unsigned long)((uintptr_t)g->fn - fi->start),
                  fi->module);
         else
-            outf(o, "%p\n", (void *)g->fn);
+            gort__tb_printf(o, "%p\n", (void *)g->fn);
     }
     uintptr_t pc = g->gopc;
     if (g->is_main || !pc)
         return;
     const frameinfo *fi = frame_info(pc - 1, &tmp);
     if (g->parentgoid)
-        outf(o, "created by %s in goroutine %llu\n", fi->name,
+        gort__tb_printf(o, "created by %s in goroutine %llu\n", fi->name,
              (unsigned long long)g->parentgoid);
     else
-        outf(o, "created by %s on a thread that is not a goroutine\n", fi->name);
+        gort__tb_printf(o, "created by %s on a thread that is not a goroutine\n", fi->name);
     print_pos(o, fi, pc);
 }
 
 /* Frames of g, which is not the caller's own running goroutine. */
-static void trace_other(tbout *o, G *g, uint32_t st, bool system)
+static void trace_other(gort__tbout *o, G *g, uint32_t st, bool system)
 {
     if (g->foreign) {
-        outf(o, "\tthread that is not a goroutine; stack unavailable\n");
+        gort__tb_printf(o, "\tthread that is not a goroutine; stack unavailable\n");
         return;
     }
     if (st == G_RUNNING) {
-        outf(o, "\tgoroutine running on other thread; stack unavailable\n");
+        gort__tb_printf(o, "\tgoroutine running on other thread; stack unavailable\n");
         return;
     }
     bounds b = {g->stack_lo, g->stack_hi};
     if (st == G_SYSCALL) {
         /* Where it entered the call (syscall.c); it may return while we
          * look, so the walk stays within its stack. */
-        print_frame(o, __atomic_load_n(&g->syscallpc, __ATOMIC_RELAXED), true, system);
+        gort__tb_frame(o, __atomic_load_n(&g->syscallpc, __ATOMIC_RELAXED), true, system);
         walk(o, __atomic_load_n(&g->syscallfp, __ATOMIC_RELAXED), &b, system);
         return;
     }
     uintptr_t sp = __atomic_load_n(&g->sched_sp, __ATOMIC_RELAXED);
     if (sp < b.lo || b.hi < 64 || sp > b.hi - 64 || (sp & 7) != 0) {
-        outf(o, "\tno saved context (sp=%#lx)\n", (unsigned long)sp);
+        gort__tb_printf(o, "\tno saved context (sp=%#lx)\n", (unsigned long)sp);
         return;
     }
     const uintptr_t *frame = (const uintptr_t *)sp;
     uintptr_t rbp = frame[6], pc = frame[7];
     if (pc == (uintptr_t)gort__gostart) {
-        outf(o, "\tnot started yet\n");
+        gort__tb_printf(o, "\tnot started yet\n");
     } else {
-        print_frame(o, pc, true, system);
+        gort__tb_frame(o, pc, true, system);
         walk(o, rbp, &b, system);
     }
 }
@@ -485,19 +463,19 @@ void gort__traceback_g(int fd, G *g)
 {
     if (!g)
         return;
-    tbout o;
-    out_init(&o, fd);
+    gort__tbout o;
+    gort__tb_init(&o, fd);
     M *m = gort__getm();
     if (m && m->curg == g)
         trace_here(&o, true);
     else
         trace_other(&o, g, atomic_load(&g->status), true);
-    out_flush(&o);
+    gort__tb_flush(&o);
 }
 
-static void trace_ctx(tbout *o, uintptr_t pc, uintptr_t fp, G *g, bool system)
+void gort__tb_ctx(gort__tbout *o, uintptr_t pc, uintptr_t fp, G *g, bool system)
 {
-    print_frame(o, pc, false, true); /* the interrupted frame itself: always */
+    gort__tb_frame(o, pc, false, true); /* the interrupted frame itself: always */
     bounds b = {0, 0};
     if (g && !g->foreign && fp >= g->stack_lo && fp < g->stack_hi) {
         b.lo = g->stack_lo;
@@ -511,10 +489,10 @@ static void trace_ctx(tbout *o, uintptr_t pc, uintptr_t fp, G *g, bool system)
  * they are by gort__dump_others. */
 void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g)
 {
-    tbout o;
-    out_init(&o, fd);
-    trace_ctx(&o, pc, fp, g, true);
-    out_flush(&o);
+    gort__tbout o;
+    gort__tb_init(&o, fd);
+    gort__tb_ctx(&o, pc, fp, g, true);
+    gort__tb_flush(&o);
 }
 
 /* ---------------------------------------------------------------------
@@ -544,7 +522,7 @@ static void allglock_release(void)
 
 /* Every live goroutine but skip; `self` (if not skipped) is the caller's
  * own, walked from here.  Streams: nothing is allocated per goroutine. */
-static int dump_others(tbout *o, G *skip, G *self, bool system)
+int gort__tb_others(gort__tbout *o, G *skip, G *self, bool system)
 {
     G *cur = self;
     bool locked = allglock_try();
@@ -560,13 +538,13 @@ static int dump_others(tbout *o, G *skip, G *self, bool system)
         if (st == G_DEAD || st == G_IDLE)
             continue;
         if (printed++)
-            outf(o, "\n");
-        header(o, g, st, g == cur);
+            gort__tb_printf(o, "\n");
+        gort__tb_header(o, g, st, g == cur);
         if (g == cur)
             trace_here(o, system);
         else
             trace_other(o, g, st, system);
-        trailer(o, g);
+        gort__tb_trailer(o, g);
     }
     if (locked)
         allglock_release();
@@ -575,11 +553,11 @@ static int dump_others(tbout *o, G *skip, G *self, bool system)
 
 int gort__dump_others(int fd, G *skip)
 {
-    tbout o;
-    out_init(&o, fd);
+    gort__tbout o;
+    gort__tb_init(&o, fd);
     M *m = gort__getm();
-    int n = dump_others(&o, skip, m ? m->curg : NULL, true);
-    out_flush(&o);
+    int n = gort__tb_others(&o, skip, m ? m->curg : NULL, true);
+    gort__tb_flush(&o);
     return n;
 }
 
@@ -589,18 +567,18 @@ void gort__dump_goroutines(int fd)
 }
 
 /* The caller's own stack under a header that says what it is. */
-static void dump_self(tbout *o, G *cur, bool system)
+void gort__tb_self(gort__tbout *o, G *cur, bool system)
 {
     M *m = gort__getm();
     if (cur)
-        header(o, cur, atomic_load(&cur->status), true);
+        gort__tb_header(o, cur, atomic_load(&cur->status), true);
     else if (m)
-        outf(o, "scheduler stack (M%d):\n", m->id);
+        gort__tb_printf(o, "scheduler stack (M%d):\n", m->id);
     else
-        outf(o, "thread %d (not a goroutine) [running]:\n", (int)gettid());
+        gort__tb_printf(o, "thread %d (not a goroutine) [running]:\n", (int)gettid());
     trace_here(o, system);
     if (cur)
-        trailer(o, cur);
+        gort__tb_trailer(o, cur);
 }
 
 int gort_dump_goroutines(int fd)
@@ -608,236 +586,18 @@ int gort_dump_goroutines(int fd)
     if (fcntl(fd, F_GETFL) < 0)
         return errno;
     gort__dwarf_open(); /* ordinary code: opening libdw is safe here */
-    frame_cache_reset();
+    gort__tb_reset();
     bool system = level_system();
     M *m = gort__getm();
     G *cur = m ? m->curg : NULL;
-    tbout o;
-    out_init(&o, fd);
-    dump_self(&o, cur, system);
+    gort__tbout o;
+    gort__tb_init(&o, fd);
+    gort__tb_self(&o, cur, system);
     if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE)) {
-        outf(&o, "\n");
-        dump_others(&o, cur, cur, system);
+        gort__tb_printf(&o, "\n");
+        gort__tb_others(&o, cur, cur, system);
     }
-    out_flush(&o);
+    gort__tb_flush(&o);
     return o.err;
 }
 
-/* ---------------------------------------------------------------------
- * Fatal errors and SIGQUIT
- * ------------------------------------------------------------------- */
-
-/* Load libdw for a fatal error raised in ordinary code; not when raised
- * inside a signal handler (on the signal stack), where the interrupted
- * code may hold malloc's or the loader's lock (see dwarf.c). */
-static void dwarf_open_unless_handler(void)
-{
-    /* In a fork's child another thread may have held the loader's lock
-     * at the fork (fork_linux.c). */
-    if (gort__in_forked_child())
-        return;
-    stack_t ss;
-    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
-        return;
-    gort__dwarf_open();
-}
-
-/* GORTTRACEBACK=crash: die by SIGABRT (default action: core dump), as
- * Go's crash() does, instead of exiting 2. */
-static void die_abort(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGABRT, &sa, NULL);
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGABRT);
-    pthread_sigmask(SIG_UNBLOCK, &s, NULL);
-    raise(SIGABRT);
-    _exit(2);
-}
-
-static _Atomic int fatal_owner;      /* 0, or tid+1 of the thread that is dying */
-static __thread int fatal_depth;
-
-/* Make user output written before the crash visible, without waiting on
- * a FILE lock some stuck thread may hold. */
-static void flush_std(void)
-{
-    FILE *fs[2] = {stdout, stderr};
-    for (int i = 0; i < 2; i++)
-        if (ftrylockfile(fs[i]) == 0) {
-            fflush_unlocked(fs[i]);
-            funlockfile(fs[i]);
-        }
-}
-
-int gort__fatal_claim(void)
-{
-    int want = 0;
-    int me = (int)gettid() + 1;
-    if (atomic_compare_exchange_strong(&fatal_owner, &want, me))
-        return 1;
-    return want == me ? -1 : 0;
-}
-
-/* Enter the fatal path: only one thread prints; a second fatal error on
- * this thread (while printing) or elsewhere is reported in one line. */
-static void fatal_enter(const char *msg)
-{
-    M *m = gort__getm();
-    if (m) {
-        m->locks++; /* not preemptible while we print */
-        atomic_signal_fence(memory_order_seq_cst);
-    }
-    if (fatal_depth++ > 0) {
-        fdprint(2, "gort: fatal error while printing a fatal error: %s\n", msg);
-        _exit(2);
-    }
-    int claim = gort__fatal_claim();
-    if (claim < 0) { /* a fatal signal's report on this thread threw */
-        fdprint(2, "gort: fatal error while printing a fatal error: %s\n", msg);
-        _exit(2);
-    }
-    if (claim == 0) {
-        fdprint(2, "gort: fatal error: %s (on another thread too)\n", msg);
-        /* Give the first thread time to finish its traceback. */
-        struct timespec ts = {5, 0};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
-        _exit(2);
-    }
-    flush_std();
-    fdprint(2, "gort: fatal error: %s\n\n", msg);
-}
-
-/* The end of every report: the goroutines other than the reporter's own
- * (if any exist yet), then out of the process, as GORTTRACEBACK says. */
-static void others_and_flush(tbout *o, G *cur, bool system)
-{
-    /* A fork's child: the other goroutines are the parent's. */
-    if (__atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE) && !gort__in_forked_child()) {
-        outf(o, "\n");
-        dump_others(o, cur, cur, system);
-    }
-    out_flush(o);
-}
-
-static GORT_NORETURN void die_reported(int level)
-{
-    if (level >= GORT_TB_CRASH)
-        die_abort();
-    _exit(2);
-}
-
-/* The body of gort__throw and gort__throw_pcs: the current goroutine's
- * frames from pcs if n > 0, else by walking frame pointers from here. */
-static GORT_NORETURN void throw_v(const uintptr_t *pcs, int n, const char *fmt, va_list ap)
-{
-    char msg[1024];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    fatal_enter(msg);
-
-    int level = gort__cfg.traceback;
-    if (level > GORT_TB_NONE) {
-        dwarf_open_unless_handler();
-        bool system = level >= GORT_TB_SYSTEM;
-        M *m = gort__getm();
-        G *cur = m ? m->curg : NULL;
-        tbout o;
-        out_init(&o, 2);
-        if (n > 0 && cur) {
-            header(&o, cur, atomic_load(&cur->status), true);
-            for (int i = 0, depth = 0; i < n && depth < MAX_FRAMES; i++)
-                depth += print_frame(&o, pcs[i], true, system);
-            trailer(&o, cur);
-        } else {
-            dump_self(&o, cur, system);
-        }
-        /* Like Go's throw: the other goroutines too (Go prints them at
-         * every level but none for fatal errors), they are often the clue. */
-        others_and_flush(&o, cur, system);
-    }
-    die_reported(level);
-}
-
-void gort__throw(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    throw_v(NULL, 0, fmt, ap);
-}
-
-void gort__throw_pcs(const uintptr_t *pcs, int n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    throw_v(pcs, n, fmt, ap);
-}
-
-void gort__fatal_exit2(const char *msg)
-{
-    fatal_enter(msg);
-    int level = gort__cfg.traceback;
-    if (level > GORT_TB_NONE) {
-        dwarf_open_unless_handler();
-        tbout o;
-        out_init(&o, 2);
-        M *m = gort__getm();
-        dump_others(&o, NULL, m ? m->curg : NULL, level >= GORT_TB_SYSTEM);
-        out_flush(&o);
-    }
-    die_reported(level);
-}
-
-/* May a signal handler that interrupted pc load libdw (dlopen, malloc)?
- * Yes if pc is in the program or the runtime: the thread is not inside
- * malloc or the loader.  Inside libc only for its raw syscall() wrapper,
- * a leaf that holds no lock: that is where every parked thread of the
- * runtime sits (futex waits), so a SIGQUIT to an idle process, which the
- * kernel usually hands to such a thread, still gets file:line. */
-static bool safe_to_load(uintptr_t pc)
-{
-    if (gort__pc_code(pc) != GORT_PR_FOREIGN)
-        return true;
-    gort__sym s;
-    return gort__symtab_lookup(pc, &s) && s.name && strcmp(s.name, "syscall") == 0;
-}
-
-void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
-{
-    /* One report; a fatal error being printed already wins (it exits). */
-    if (gort__fatal_claim() != 1)
-        return;
-    M *m = gort__getm();
-    tbout o;
-    out_init(&o, 2);
-    outf(&o, "SIGQUIT: quit\nPC=%#lx m=%d sigcode=%d\n\n", (unsigned long)pc, m ? m->id : -1,
-         code);
-    int level = gort__cfg.traceback;
-    if (level > GORT_TB_NONE) {
-        if (safe_to_load(pc))
-            gort__dwarf_open();
-        frame_cache_reset();
-        /* Go reports SIGQUIT as a runtime crash, whose level is at least
-         * "system": runtime frames are shown whatever the setting. */
-        bool system = true;
-        G *cur = m ? m->curg : NULL;
-        if (cur && !cur->foreign && sp >= cur->stack_lo && sp < cur->stack_hi) {
-            header(&o, cur, atomic_load(&cur->status), true);
-            trace_ctx(&o, pc, fp, cur, system);
-            trailer(&o, cur);
-        } else {
-            cur = NULL; /* on g0 or a plain thread: its goroutine (if any) is listed below */
-            if (m)
-                outf(&o, "scheduler stack (M%d):\n", m->id);
-            else
-                outf(&o, "thread %d (not a goroutine) [running]:\n", (int)gettid());
-            trace_ctx(&o, pc, fp, NULL, system);
-        }
-        others_and_flush(&o, cur, system);
-    }
-    out_flush(&o);
-    die_reported(level);
-}
