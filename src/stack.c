@@ -2,23 +2,29 @@
  * stack.c — goroutine stacks and the dead-G pools (Go's stack.go plus the
  * gfget/gfput half of proc.go).
  *
- * Layout.  Each goroutine lives in one anonymous mapping:
+ * Layout.  Stacks are carved from slabs: one anonymous mapping holds
+ * many equal slots (8 in the first slab, doubling up to 256), each
  *     [guard page][ usable stack ......... ][ struct gort_g ]
- *     map         stack_lo                  stack_hi == (uintptr_t)g
- * or, past the guarded-stack budget, in one slot of a slab:
- *     [red zone  ][ usable stack ......... ][ struct gort_g ]
  *     slot        stack_lo                  stack_hi == (uintptr_t)g
  * The G sits at the top of its own stack, in the page the first frames
  * touch anyway, so a parked goroutine costs one resident page.  Mappings
- * are MAP_NORESERVE and committed lazily by the kernel on first touch.
+ * are MAP_NORESERVE (and MADV_NOHUGEPAGE: a huge page would commit 2 MiB
+ * around each G) and committed lazily by the kernel on first touch.
  *
- * Guard pages cost a VMA each (the PROT_NONE page splits the mapping), and
- * vm.max_map_count (65530 by default) caps VMAs per process.  Once guarded
- * stacks would use most of that budget, new stacks come from unguarded
- * slabs of many stacks in one VMA, with a one-time warning: a million
- * goroutines keep working, the later ones with overflow detected at the
- * next switch instead of at the faulting instruction (Slab stacks below).
- * GORTDEBUG=guardedstacks=N lowers the budget (tests of the slab path).
+ * Guard pages.  The guard page is a page-table marker installed with
+ * madvise(MADV_GUARD_INSTALL) (Linux 6.13+): a touch faults like a
+ * PROT_NONE page, but the mapping is not split, so a million stacks cost
+ * a handful of VMAs (adjacent slabs merge) and vm.max_map_count (65530 by
+ * default) is no limit; one mmap per slab and one madvise per stack
+ * replace an mmap and an mprotect per stack.  Where the kernel refuses the
+ * advice (probed once at start, and under valgrind), each guarded stack is
+ * its own mapping with an mprotect'd PROT_NONE page: two VMAs, so once
+ * they would use most of vm.max_map_count, further stacks come from
+ * red-zone slabs (Slab stacks below) whose overflow is caught at the next
+ * switch.  That needs no warning: nothing has gone wrong and the user has
+ * nothing to do; an overflow, when it happens, is a fatal error that says
+ * the stack had no guard page.  GORTDEBUG=guardedstacks=N caps the guarded
+ * stacks at N on any kernel (tests of the red-zone path).
  *
  * Ownership.  Gs are never freed (Go does the same): a dead G keeps its
  * stack and goes to its P's free list (owner-only, no lock), spilling half
@@ -59,7 +65,7 @@
  * a 1 ms sleeper 94-873 ms late on a slow VM), a low-priority (SCHED_IDLE
  * or nice 19) scavenger (starved on a busy machine: no bound at all).
  *
- * Slab stacks.  A slab slot is [red zone][usable stack][G]; the 64 KiB
+ * Slab stacks (unguarded).  A slot is [red zone][usable stack][G]; the 64 KiB
  * red zone (SLAB_REDZONE, address space only) lies between a stack's
  * bottom (stack_lo) and the G of the slot below.  A goroutine that stays
  * on its stack never writes there, so at every switch out (mcall: yield,
@@ -73,7 +79,13 @@
  *
  * Rejected: copying/growable stacks (C has no stack maps to fix pointers
  * into the stack), malloc'd stacks (no guard page, eager commit by some
- * allocators), munmap on exit (a syscall and a shootdown per goroutine).
+ * allocators), munmap on exit (a syscall and a shootdown per goroutine),
+ * MAP_GROWSDOWN stacks (still a VMA each, and the kernel keeps a 1 MiB
+ * stack_guard_gap below each that no other mapping may use), a one-time
+ * warning when the guarded budget runs out (it told users about the
+ * runtime's internals, not about anything they must act on), red-zone
+ * slabs for all stacks (the switch-time check reads 4 KiB per switch: 19%
+ * of skynet's CPU time, and it misses overflows deeper than the zone).
  */
 #include "runtime.h"
 
@@ -98,9 +110,14 @@
 #endif
 
 #define GFREE_LOCAL_MAX 64
-#define SLAB_STACKS 64
-/* Unused, never-written space below each slab stack (see "Slab stacks"
- * above); its top REDZONE_CHECK bytes are checked at every switch. */
+/* Stacks per slab: the first slab holds SLAB_FIRST, each later one twice
+ * the last, up to SLAB_STACKS (a program with ten goroutines reserves a
+ * few MiB of address space, a million-goroutine burst makes one mmap per
+ * 256 stacks). */
+#define SLAB_FIRST 8
+#define SLAB_STACKS 256
+/* Unused, never-written space below each unguarded slab stack (see "Slab
+ * stacks" above); its top REDZONE_CHECK bytes are checked at every switch. */
 #define SLAB_REDZONE (64 * 1024)
 #define REDZONE_CHECK 4096
 #define SCAVENGE_KEEP (16 * 1024) /* top of a pooled stack left resident */
@@ -108,36 +125,77 @@
 #define SCAV_BATCH 64     /* stacks the scavenger takes off the dirty list at once */
 #define SCAV_HELP 16      /* stacks an M without a P scavenges before it sleeps */
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13+ */
+#endif
+
+/* A run of equal slots carved from one mapping at a time (slablock). */
+typedef struct {
+    char *next, *end;
+    size_t slot;   /* bytes per slot, page-rounded */
+    size_t below;  /* bytes below stack_lo: the guard page or the red zone */
+    size_t nnext;  /* slots in the next mapping */
+} slab;
+
 static size_t pagesz;
 static size_t gsize;               /* sizeof(G) rounded to 64 */
-static size_t guarded_max;         /* guarded stacks allowed before slabs */
+static bool guard_markers;         /* MADV_GUARD_INSTALL works here */
+static size_t guarded_max;         /* guarded stacks allowed before red-zone slabs */
 static _Atomic size_t nguarded;
-static gort__mutex slablock;        /* guards the current slab */
-static char *slab_next, *slab_end;
-static size_t slab_slot;
-static _Atomic bool slab_warned;
+static gort__mutex slablock;        /* guards both slabs */
+static slab gslab, rzslab;          /* guard-marker slots; red-zone slots */
 
 static void scav_wake(void);
 static void handoff(P *p, bool scan);
+
+/* Can a page inside a read-write mapping be made a guard page without
+ * splitting the mapping (MADV_GUARD_INSTALL, Linux 6.13+)?  Valgrind does
+ * not know the advice: its stacks take the mprotect path. */
+static bool probe_guard_markers(void)
+{
+#ifdef GORT_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        return false;
+#endif
+    char *p = mmap(NULL, 2 * pagesz, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    bool ok = madvise(p, pagesz, MADV_GUARD_INSTALL) == 0;
+    munmap(p, 2 * pagesz);
+    return ok;
+}
 
 void gort__stack_init(void)
 {
     pagesz = (size_t)sysconf(_SC_PAGESIZE);
     gsize = (sizeof(G) + 63) & ~(size_t)63;
-    long maxmap = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    if (f) {
-        if (fscanf(f, "%ld", &maxmap) != 1)
-            maxmap = 65530;
-        fclose(f);
+    guard_markers = probe_guard_markers();
+    if (guard_markers) {
+        /* A guard costs no VMA: every stack gets one. */
+        guarded_max = SIZE_MAX;
+    } else {
+        long maxmap = 65530;
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+        if (f) {
+            if (fscanf(f, "%ld", &maxmap) != 1)
+                maxmap = 65530;
+            fclose(f);
+        }
+        /* Two VMAs per guarded stack; keep a quarter of the budget (and at
+         * least 4096) for malloc arenas, libraries and the program's own
+         * mappings. */
+        long reserve = maxmap / 4 > 4096 ? maxmap / 4 : 4096;
+        guarded_max = maxmap > reserve ? (size_t)(maxmap - reserve) / 2 : 0;
     }
-    /* Two VMAs per guarded stack; keep a quarter of the budget (and at least
-     * 4096) for malloc arenas, libraries and the program's own mappings. */
-    long reserve = maxmap / 4 > 4096 ? maxmap / 4 : 4096;
-    guarded_max = maxmap > reserve ? (size_t)(maxmap - reserve) / 2 : 0;
     if (gort__cfg.guardedstacks >= 0 && (size_t)gort__cfg.guardedstacks < guarded_max)
         guarded_max = (size_t)gort__cfg.guardedstacks;
-    slab_slot = (SLAB_REDZONE + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    gslab.below = pagesz;
+    gslab.slot = (pagesz + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    gslab.nnext = SLAB_FIRST;
+    rzslab.below = SLAB_REDZONE;
+    rzslab.slot = (SLAB_REDZONE + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    rzslab.nnext = SLAB_FIRST;
 }
 
 static G *g_in_region(char *base, size_t len, size_t below, bool guarded)
@@ -155,9 +213,11 @@ static G *g_in_region(char *base, size_t len, size_t below, bool guarded)
     return g;
 }
 
+/* Kernels without guard markers: one mapping per stack, its lowest page
+ * made PROT_NONE (two VMAs). */
 static G *alloc_guarded(void)
 {
-    size_t len = (pagesz + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    size_t len = gslab.slot;
     char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED)
@@ -169,43 +229,67 @@ static G *alloc_guarded(void)
     return g_in_region(p, len, pagesz, true);
 }
 
-static G *alloc_from_slab(void)
+/* One slot of s, mapping a new slab when the current one is used up.
+ * Adjacent slabs have equal flags, so the kernel merges them into one VMA
+ * more often than not. */
+static char *slab_take(slab *s)
 {
     gort__lock(&slablock);
-    if (slab_next == slab_end) {
-        size_t len = slab_slot * SLAB_STACKS;
+    if (s->next == s->end) {
+        size_t len = s->slot * s->nnext;
         char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (p == MAP_FAILED) {
             gort__unlock(&slablock);
             return NULL;
         }
-        slab_next = p;
-        slab_end = p + len;
+        /* With transparent huge pages "always", the first touch of a G
+         * would commit 2 MiB around it: a slab spans many huge pages. */
+        madvise(p, len, MADV_NOHUGEPAGE);
+        s->next = p;
+        s->end = p + len;
+        if (s->nnext < SLAB_STACKS)
+            s->nnext *= 2;
     }
-    char *base = slab_next;
-    slab_next += slab_slot;
+    char *base = s->next;
+    s->next += s->slot;
     gort__unlock(&slablock);
-    return g_in_region(base, slab_slot, SLAB_REDZONE, false);
+    return base;
+}
+
+/* A slot of a guard-marker slab: [guard page][stack][G], the guard a page
+ * table marker (MADV_GUARD_INSTALL), not a VMA: a fault there is SIGSEGV
+ * like a PROT_NONE page.  If the kernel cannot install it (ENOMEM for the
+ * page table), the never-written page still serves as the stack-check's
+ * red zone (mcall), as in a red-zone slab. */
+static G *alloc_marked(void)
+{
+    char *base = slab_take(&gslab);
+    if (!base)
+        return NULL;
+    int r;
+    while ((r = madvise(base, pagesz, MADV_GUARD_INSTALL)) != 0 && (errno == EINTR || errno == EAGAIN))
+        ;
+    return g_in_region(base, gslab.slot, pagesz, r == 0);
 }
 
 G *gort__stackalloc_g(void)
 {
     G *g = NULL;
     if (atomic_fetch_add(&nguarded, 1) < guarded_max) {
-        g = alloc_guarded();
+        g = guard_markers ? alloc_marked() : alloc_guarded();
         if (!g)
             atomic_fetch_sub(&nguarded, 1);
         /* ENOMEM from mmap/mprotect with VMAs to spare: fall through to a
          * slab, which needs no new VMA most of the time. */
     } else {
         atomic_fetch_sub(&nguarded, 1);
-        if (!atomic_exchange(&slab_warned, true) && gort__cfg.guardedstacks < 0)
-            gort__print("gort: warning: vm.max_map_count allows ~%zu guarded goroutine stacks; "
-                        "further stacks have no guard page\n", guarded_max);
     }
-    if (!g)
-        g = alloc_from_slab();
+    if (!g) {
+        char *base = slab_take(&rzslab);
+        if (base)
+            g = g_in_region(base, rzslab.slot, SLAB_REDZONE, false);
+    }
     return g;
 }
 
