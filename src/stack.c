@@ -404,11 +404,21 @@ static void dontneed(uintptr_t lo, uintptr_t hi)
  * shared zero page: no memory is committed for it. */
 __attribute__((no_sanitize_address)) void gort__stack_check(G *g, uintptr_t sp)
 {
-    const uint64_t *w = (const uint64_t *)(g->stack_lo - REDZONE_CHECK);
-    uint64_t acc = 0;
-    for (size_t i = 0; i < REDZONE_CHECK / sizeof *w; i++)
-        acc |= w[i];
-    if (likely(acc == 0 && sp >= g->stack_lo))
+    /* 16-byte vectors (SSE2, in every x86-64) in four independent
+     * accumulators: the loads are not serialised on one register, about
+     * four times fewer cycles than a word-at-a-time loop (this runs at
+     * every switch of a red-zone goroutine).  stack_lo is page-aligned. */
+    typedef uint64_t v2u64 __attribute__((vector_size(16)));
+    const v2u64 *w = (const v2u64 *)(g->stack_lo - REDZONE_CHECK);
+    v2u64 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < REDZONE_CHECK / sizeof *w; i += 4) {
+        a0 |= w[i];
+        a1 |= w[i + 1];
+        a2 |= w[i + 2];
+        a3 |= w[i + 3];
+    }
+    a0 |= a1 | a2 | a3;
+    if (likely((a0[0] | a0[1]) == 0 && sp >= g->stack_lo))
         return;
     gort__throw("stack overflow: goroutine %llu ran past the bottom of its %zu-byte stack "
                 "(GORTSTACKSIZE=%zu; stack %#lx-%#lx is a slab stack, which has no guard page)",
