@@ -170,13 +170,14 @@ struct gort_g {
     /* Stack bounds (stack.c), fixed for the G's life; all zero/NULL for a
      * foreign pseudo-G.  [stack_lo, stack_hi) is the usable stack; the G
      * itself lies at stack_hi.  Below stack_lo: with `guarded`, the
-     * PROT_NONE guard page at stack_map (a fault in [stack_map, stack_lo)
-     * is this G's overflow); without (a slab stack), a never-written red
-     * zone of [stack_map, stack_lo), 64 KiB, then the slot below.  The
-     * mapping or slot is [stack_map, stack_map + stack_maplen). */
+     * guard page at stack_map (a guard marker or a PROT_NONE page; a
+     * fault in [stack_map, stack_lo) is this G's overflow); without (a
+     * red-zone slab stack), a never-written red zone of [stack_map,
+     * stack_lo), then the slot below.  The slot is [stack_map, stack_map +
+     * stack_maplen). */
     uintptr_t stack_lo;     /* lowest usable address of the stack */
     uintptr_t stack_hi;     /* one past the highest usable address */
-    void *stack_map;        /* guarded: the mapping guard+stack+G; slab: its slot red zone+stack+G */
+    void *stack_map;        /* its slot: guard+stack+G or red zone+stack+G */
     size_t stack_maplen;    /* its length */
     _Atomic uint32_t status;/* G_*; changed with CAS at hand-offs; futex word for foreign Gs */
     bool foreign;           /* pseudo-G of a thread that is not an M */

@@ -214,8 +214,8 @@ static void parse_gortdebug(const char *s)
             if ((ok = ok && (d = parse_duration_n(v, end)) >= 0))
                 gort__cfg.stuck_report_ns = d;
         } else if (key_is(k, kl, "guardedstacks")) {
-            /* Fewer guarded stacks than vm.max_map_count allows: the rest
-             * come from slabs (tests of the slab path). */
+            /* At most N guarded stacks: the rest come from red-zone
+             * slabs (tests of that path; stack.c). */
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= (uint64_t)INT32_MAX))
                 gort__cfg.guardedstacks = (int64_t)u;
         } else if (key_is(k, kl, "foreigncalls")) {

@@ -2,23 +2,31 @@
  * stack.c — goroutine stacks and the dead-G pools (Go's stack.go plus the
  * gfget/gfput half of proc.go).
  *
- * Layout.  Each goroutine lives in one anonymous mapping:
+ * Layout.  Stacks are carved from slabs: one anonymous mapping holds
+ * many equal slots (8 in the first slab, doubling up to 256), each
  *     [guard page][ usable stack ......... ][ struct gort_g ]
- *     map         stack_lo                  stack_hi == (uintptr_t)g
- * or, past the guarded-stack budget, in one slot of a slab:
- *     [red zone  ][ usable stack ......... ][ struct gort_g ]
  *     slot        stack_lo                  stack_hi == (uintptr_t)g
  * The G sits at the top of its own stack, in the page the first frames
  * touch anyway, so a parked goroutine costs one resident page.  Mappings
- * are MAP_NORESERVE and committed lazily by the kernel on first touch.
+ * are MAP_NORESERVE (and MADV_NOHUGEPAGE: a huge page would commit 2 MiB
+ * around each G) and committed lazily by the kernel on first touch.
  *
- * Guard pages cost a VMA each (the PROT_NONE page splits the mapping), and
- * vm.max_map_count (65530 by default) caps VMAs per process.  Once guarded
- * stacks would use most of that budget, new stacks come from unguarded
- * slabs of many stacks in one VMA, with a one-time warning: a million
- * goroutines keep working, the later ones with overflow detected at the
- * next switch instead of at the faulting instruction (Slab stacks below).
- * GORTDEBUG=guardedstacks=N lowers the budget (tests of the slab path).
+ * Guard pages.  The guard page is a page-table marker installed with
+ * madvise(MADV_GUARD_INSTALL) (Linux 6.13+): a touch faults like a
+ * PROT_NONE page, but the mapping is not split, so a million stacks cost
+ * a handful of VMAs (adjacent slabs merge) and vm.max_map_count (65530 by
+ * default) is no limit.  Slots are prepared SLAB_PREP at a time
+ * (slab_prepare): one process_madvise installs their guards, another
+ * commits their top pages (MADV_POPULATE_WRITE), so a new goroutine takes
+ * no page fault; that replaces an mmap, an mprotect and a fault per stack.  Where the kernel refuses the
+ * advice (probed once at start, and under valgrind), each guarded stack is
+ * its own mapping with an mprotect'd PROT_NONE page: two VMAs, so once
+ * they would use most of vm.max_map_count, further stacks come from
+ * red-zone slabs (Slab stacks below) whose overflow is caught at the next
+ * switch.  That needs no warning: nothing has gone wrong and the user has
+ * nothing to do; an overflow, when it happens, is a fatal error that says
+ * the stack had no guard page.  GORTDEBUG=guardedstacks=N caps the guarded
+ * stacks at N on any kernel (tests of the red-zone path).
  *
  * Ownership.  Gs are never freed (Go does the same): a dead G keeps its
  * stack and goes to its P's free list (owner-only, no lock), spilling half
@@ -43,7 +51,9 @@
  *     waits for it, and on a machine whose CPUs are shared the work no
  *     longer rests on one thread getting scheduled;
  *   - whoever adds to the dirty list wakes the scavenger thread, which
- *     takes batches of SCAV_BATCH off it, checks them with mincore, drops
+ *     lets the list age SCAV_AGE_NS (what a burst reuses meanwhile is
+ *     never scanned: gfget takes dirty stacks first), then takes batches
+ *     of SCAV_BATCH off it, checks them with mincore, drops
  *     the deep ones' pages in one process_madvise call per batch (one TLB
  *     flush for the batch on Linux 6.16+; madvise per range as fallback),
  *     and puts them on the clean list.  It sleeps only when the dirty list
@@ -59,7 +69,7 @@
  * a 1 ms sleeper 94-873 ms late on a slow VM), a low-priority (SCHED_IDLE
  * or nice 19) scavenger (starved on a busy machine: no bound at all).
  *
- * Slab stacks.  A slab slot is [red zone][usable stack][G]; the 64 KiB
+ * Slab stacks (unguarded).  A slot is [red zone][usable stack][G]; the 64 KiB
  * red zone (SLAB_REDZONE, address space only) lies between a stack's
  * bottom (stack_lo) and the G of the slot below.  A goroutine that stays
  * on its stack never writes there, so at every switch out (mcall: yield,
@@ -73,7 +83,13 @@
  *
  * Rejected: copying/growable stacks (C has no stack maps to fix pointers
  * into the stack), malloc'd stacks (no guard page, eager commit by some
- * allocators), munmap on exit (a syscall and a shootdown per goroutine).
+ * allocators), munmap on exit (a syscall and a shootdown per goroutine),
+ * MAP_GROWSDOWN stacks (still a VMA each, and the kernel keeps a 1 MiB
+ * stack_guard_gap below each that no other mapping may use), a one-time
+ * warning when the guarded budget runs out (it told users about the
+ * runtime's internals, not about anything they must act on), red-zone
+ * slabs for all stacks (the switch-time check reads 4 KiB per switch: 19%
+ * of skynet's CPU time, and it misses overflows deeper than the zone).
  */
 #include "runtime.h"
 
@@ -87,6 +103,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef GORT_ASAN
@@ -98,46 +115,98 @@
 #endif
 
 #define GFREE_LOCAL_MAX 64
-#define SLAB_STACKS 64
-/* Unused, never-written space below each slab stack (see "Slab stacks"
- * above); its top REDZONE_CHECK bytes are checked at every switch. */
+/* Stacks per slab: the first slab holds SLAB_FIRST, each later one twice
+ * the last, up to SLAB_STACKS (a program with ten goroutines reserves a
+ * few MiB of address space, a million-goroutine burst makes one mmap per
+ * 256 stacks). */
+#define SLAB_FIRST 8
+#define SLAB_STACKS 256
+/* Unused, never-written space below each unguarded slab stack (see "Slab
+ * stacks" above); its top REDZONE_CHECK bytes are checked at every switch. */
 #define SLAB_REDZONE (64 * 1024)
 #define REDZONE_CHECK 4096
 #define SCAVENGE_KEEP (16 * 1024) /* top of a pooled stack left resident */
 #define UNSCANNED_MAX 32  /* unscanned stacks a busy P keeps before handing them off */
 #define SCAV_BATCH 64     /* stacks the scavenger takes off the dirty list at once */
 #define SCAV_HELP 16      /* stacks an M without a P scavenges before it sleeps */
+#define SCAV_AGE_NS 5000000 /* a dead stack's wait on the dirty list before a scan */
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13+ */
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14+ */
+#endif
+#define SLAB_PREP 32 /* guard-marker slots prepared at once */
+
+/* A run of equal slots carved from one mapping at a time (slablock). */
+typedef struct {
+    char *next, *end;
+    char *ready;   /* guard-marker slabs: slots below it are prepared (slab_prepare) */
+    size_t slot;   /* bytes per slot, page-rounded */
+    size_t below;  /* bytes below stack_lo: the guard page or the red zone */
+    size_t nnext;  /* slots in the next mapping */
+} slab;
 
 static size_t pagesz;
 static size_t gsize;               /* sizeof(G) rounded to 64 */
-static size_t guarded_max;         /* guarded stacks allowed before slabs */
+static bool guard_markers;         /* MADV_GUARD_INSTALL works here */
+static size_t guarded_max;         /* guarded stacks allowed before red-zone slabs */
 static _Atomic size_t nguarded;
-static gort__mutex slablock;        /* guards the current slab */
-static char *slab_next, *slab_end;
-static size_t slab_slot;
-static _Atomic bool slab_warned;
+static gort__mutex slablock;        /* guards both slabs */
+static slab gslab, rzslab;          /* guard-marker slots; red-zone slots */
 
 static void scav_wake(void);
 static void handoff(P *p, bool scan);
+
+/* Can a page inside a read-write mapping be made a guard page without
+ * splitting the mapping (MADV_GUARD_INSTALL, Linux 6.13+)?  Valgrind does
+ * not know the advice: its stacks take the mprotect path. */
+static bool probe_guard_markers(void)
+{
+#ifdef GORT_VALGRIND
+    if (RUNNING_ON_VALGRIND)
+        return false;
+#endif
+    char *p = mmap(NULL, 2 * pagesz, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    bool ok = madvise(p, pagesz, MADV_GUARD_INSTALL) == 0;
+    munmap(p, 2 * pagesz);
+    return ok;
+}
 
 void gort__stack_init(void)
 {
     pagesz = (size_t)sysconf(_SC_PAGESIZE);
     gsize = (sizeof(G) + 63) & ~(size_t)63;
-    long maxmap = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    if (f) {
-        if (fscanf(f, "%ld", &maxmap) != 1)
-            maxmap = 65530;
-        fclose(f);
+    guard_markers = probe_guard_markers();
+    if (guard_markers) {
+        /* A guard costs no VMA: every stack gets one. */
+        guarded_max = SIZE_MAX;
+    } else {
+        long maxmap = 65530;
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+        if (f) {
+            if (fscanf(f, "%ld", &maxmap) != 1)
+                maxmap = 65530;
+            fclose(f);
+        }
+        /* Two VMAs per guarded stack; keep a quarter of the budget (and at
+         * least 4096) for malloc arenas, libraries and the program's own
+         * mappings. */
+        long reserve = maxmap / 4 > 4096 ? maxmap / 4 : 4096;
+        guarded_max = maxmap > reserve ? (size_t)(maxmap - reserve) / 2 : 0;
     }
-    /* Two VMAs per guarded stack; keep a quarter of the budget (and at least
-     * 4096) for malloc arenas, libraries and the program's own mappings. */
-    long reserve = maxmap / 4 > 4096 ? maxmap / 4 : 4096;
-    guarded_max = maxmap > reserve ? (size_t)(maxmap - reserve) / 2 : 0;
     if (gort__cfg.guardedstacks >= 0 && (size_t)gort__cfg.guardedstacks < guarded_max)
         guarded_max = (size_t)gort__cfg.guardedstacks;
-    slab_slot = (SLAB_REDZONE + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    gslab.below = pagesz;
+    gslab.slot = (pagesz + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    gslab.nnext = SLAB_FIRST;
+    rzslab.below = SLAB_REDZONE;
+    rzslab.slot = (SLAB_REDZONE + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    rzslab.nnext = SLAB_FIRST;
 }
 
 static G *g_in_region(char *base, size_t len, size_t below, bool guarded)
@@ -155,9 +224,11 @@ static G *g_in_region(char *base, size_t len, size_t below, bool guarded)
     return g;
 }
 
+/* Kernels without guard markers: one mapping per stack, its lowest page
+ * made PROT_NONE (two VMAs). */
 static G *alloc_guarded(void)
 {
-    size_t len = (pagesz + gort__cfg.stacksize + gsize + pagesz - 1) & ~(pagesz - 1);
+    size_t len = gslab.slot;
     char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED)
@@ -169,43 +240,126 @@ static G *alloc_guarded(void)
     return g_in_region(p, len, pagesz, true);
 }
 
-static G *alloc_from_slab(void)
+/* One slot of s, mapping a new slab when the current one is used up.
+ * Adjacent slabs have equal flags, so the kernel merges them into one VMA
+ * more often than not. */
+static char *slab_take_locked(slab *s)
 {
-    gort__lock(&slablock);
-    if (slab_next == slab_end) {
-        size_t len = slab_slot * SLAB_STACKS;
+    if (s->next == s->end) {
+        size_t len = s->slot * s->nnext;
         char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-        if (p == MAP_FAILED) {
-            gort__unlock(&slablock);
+        if (p == MAP_FAILED)
             return NULL;
-        }
-        slab_next = p;
-        slab_end = p + len;
+        /* With transparent huge pages "always", the first touch of a G
+         * would commit 2 MiB around it: a slab spans many huge pages. */
+        madvise(p, len, MADV_NOHUGEPAGE);
+        s->next = s->ready = p;
+        s->end = p + len;
+        if (s->nnext < SLAB_STACKS)
+            s->nnext *= 2;
     }
-    char *base = slab_next;
-    slab_next += slab_slot;
+    char *base = s->next;
+    s->next += s->slot;
+    return base;
+}
+
+static char *slab_take(slab *s)
+{
+    gort__lock(&slablock);
+    char *base = slab_take_locked(s);
     gort__unlock(&slablock);
-    return g_in_region(base, slab_slot, SLAB_REDZONE, false);
+    return base;
+}
+
+/* madvise on many ranges of our own memory in one call (process_madvise
+ * on a pidfd of this process, Linux 6.13+ for any advice); the bytes
+ * advised, -1 if refused.  The pidfd is opened per call: a program may
+ * close any descriptor, and a forked child must not reach its parent. */
+static long madvise_many(struct iovec *iov, size_t n, int advice)
+{
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (fd < 0)
+        return -1;
+    long r;
+    while ((r = syscall(SYS_process_madvise, fd, iov, n, advice, 0)) < 0 &&
+           (errno == EINTR || errno == EAGAIN))
+        ;
+    close(fd);
+    return r;
+#else
+    (void)iov, (void)n, (void)advice;
+    return -1;
+#endif
+}
+
+/* Prepare the next SLAB_PREP slots of a guard-marker slab (slablock
+ * held): their guard markers in one call, their top pages (the G and the
+ * first frames) committed in another (MADV_POPULATE_WRITE: no page fault
+ * per goroutine, ~0.5 us of a ~2.5 us first touch here), their Gs
+ * written.  A guard the batch did not install is retried alone; one the
+ * kernel refuses (ENOMEM for the page table) leaves that slot unguarded,
+ * its never-written lowest page the red zone checked at each switch
+ * (mcall), as in a red-zone slab. */
+static void slab_prepare(slab *s)
+{
+    size_t n = (size_t)(s->end - s->ready) / s->slot;
+    if (n > SLAB_PREP)
+        n = SLAB_PREP;
+    struct iovec guard[SLAB_PREP], top[SLAB_PREP];
+    for (size_t i = 0; i < n; i++) {
+        char *base = s->ready + i * s->slot;
+        guard[i] = (struct iovec){base, pagesz};
+        top[i] = (struct iovec){base + s->slot - pagesz, pagesz};
+    }
+    long r = madvise_many(guard, n, MADV_GUARD_INSTALL);
+    size_t installed = r > 0 ? (size_t)r / pagesz : 0;
+    (void)madvise_many(top, n, MADV_POPULATE_WRITE); /* else faulted in on first touch */
+    for (size_t i = 0; i < n; i++) {
+        bool guarded = i < installed;
+        if (!guarded) {
+            int rr;
+            while ((rr = madvise(guard[i].iov_base, pagesz, MADV_GUARD_INSTALL)) != 0 &&
+                   (errno == EINTR || errno == EAGAIN))
+                ;
+            guarded = rr == 0;
+        }
+        g_in_region(guard[i].iov_base, s->slot, pagesz, guarded);
+    }
+    s->ready += n * s->slot;
+}
+
+/* A slot of a guard-marker slab: [guard page][stack][G], the guard a page
+ * table marker (MADV_GUARD_INSTALL), not a VMA: a fault there is SIGSEGV
+ * like a PROT_NONE page.  Its G was written by slab_prepare. */
+static G *alloc_marked(void)
+{
+    gort__lock(&slablock);
+    char *base = slab_take_locked(&gslab);
+    if (base && base >= gslab.ready) /* == ready: slots are taken in order */
+        slab_prepare(&gslab);
+    gort__unlock(&slablock);
+    return base ? (G *)(base + gslab.slot - gsize) : NULL;
 }
 
 G *gort__stackalloc_g(void)
 {
     G *g = NULL;
     if (atomic_fetch_add(&nguarded, 1) < guarded_max) {
-        g = alloc_guarded();
+        g = guard_markers ? alloc_marked() : alloc_guarded();
         if (!g)
             atomic_fetch_sub(&nguarded, 1);
         /* ENOMEM from mmap/mprotect with VMAs to spare: fall through to a
          * slab, which needs no new VMA most of the time. */
     } else {
         atomic_fetch_sub(&nguarded, 1);
-        if (!atomic_exchange(&slab_warned, true) && gort__cfg.guardedstacks < 0)
-            gort__print("gort: warning: vm.max_map_count allows ~%zu guarded goroutine stacks; "
-                        "further stacks have no guard page\n", guarded_max);
     }
-    if (!g)
-        g = alloc_from_slab();
+    if (!g) {
+        char *base = slab_take(&rzslab);
+        if (base)
+            g = g_in_region(base, rzslab.slot, SLAB_REDZONE, false);
+    }
     return g;
 }
 
@@ -250,11 +404,21 @@ static void dontneed(uintptr_t lo, uintptr_t hi)
  * shared zero page: no memory is committed for it. */
 __attribute__((no_sanitize_address)) void gort__stack_check(G *g, uintptr_t sp)
 {
-    const uint64_t *w = (const uint64_t *)(g->stack_lo - REDZONE_CHECK);
-    uint64_t acc = 0;
-    for (size_t i = 0; i < REDZONE_CHECK / sizeof *w; i++)
-        acc |= w[i];
-    if (likely(acc == 0 && sp >= g->stack_lo))
+    /* 16-byte vectors (SSE2, in every x86-64) in four independent
+     * accumulators: the loads are not serialised on one register, about
+     * four times fewer cycles than a word-at-a-time loop (this runs at
+     * every switch of a red-zone goroutine).  stack_lo is page-aligned. */
+    typedef uint64_t v2u64 __attribute__((vector_size(16)));
+    const v2u64 *w = (const v2u64 *)(g->stack_lo - REDZONE_CHECK);
+    v2u64 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < REDZONE_CHECK / sizeof *w; i += 4) {
+        a0 |= w[i];
+        a1 |= w[i + 1];
+        a2 |= w[i + 2];
+        a3 |= w[i + 3];
+    }
+    a0 |= a1 | a2 | a3;
+    if (likely((a0[0] | a0[1]) == 0 && sp >= g->stack_lo))
         return;
     gort__throw("stack overflow: goroutine %llu ran past the bottom of its %zu-byte stack "
                 "(GORTSTACKSIZE=%zu; stack %#lx-%#lx is a slab stack, which has no guard page)",
@@ -302,7 +466,17 @@ static void dontneed_ranges(struct iovec *iov, int n)
         dontneed((uintptr_t)iov[i].iov_base, (uintptr_t)iov[i].iov_base + iov[i].iov_len);
 }
 
-/* Scan one batch off the dirty list and return it to the clean list.  The
+/* Dirty stacks that have waited SCAV_AGE_NS (guarded by sched.gflock).
+ * The scavenger moves the whole dirty list here, sleeps SCAV_AGE_NS, then
+ * scans what is still here; gfget takes from the dirty list first and then
+ * from this one, so a stack that a burst of goroutines reuses within that
+ * time is never scanned.  Without the wait, skynet's scavenger thread took
+ * 22% of the process's CPU time scanning stacks (mincore) that were
+ * reused a moment later. */
+static G *gfree_aged;
+static int32_t naged;
+
+/* Scan one batch off the aged list and return it to the clean list.  The
  * batch is on no list meanwhile, so nobody can reuse those stacks while
  * their pages are being dropped.  Returns false if the list was empty. */
 static bool scav_batch(int32_t max)
@@ -310,10 +484,10 @@ static bool scav_batch(int32_t max)
     G *batch = NULL, *tail = NULL;
     int32_t n = 0;
     gort__lock_raw(&sched.gflock);
-    while (sched.gfree_dirty && n < max) {
-        G *g = sched.gfree_dirty;
-        sched.gfree_dirty = g->schedlink;
-        sched.ndirty--;
+    while (gfree_aged && n < max) {
+        G *g = gfree_aged;
+        gfree_aged = g->schedlink;
+        naged--;
         g->schedlink = batch;
         batch = g;
         if (!tail)
@@ -354,6 +528,32 @@ static void *scavenger(void *arg)
     for (;;) {
         while (scav_batch(SCAV_BATCH))
             ;
+        /* The aged list is empty: age what is dirty now, if anything.  A
+         * plain thread with every signal blocked: nanosleep is not
+         * interrupted. */
+        gort__lock_raw(&sched.gflock);
+        bool aging = sched.gfree_dirty != NULL;
+        if (aging) {
+            /* The aged list was just drained (and nobody else adds to
+             * it): no walk to the end of a long dirty list under gflock. */
+            if (gfree_aged) {
+                G *t = gfree_aged;
+                while (t->schedlink)
+                    t = t->schedlink;
+                t->schedlink = sched.gfree_dirty;
+            } else {
+                gfree_aged = sched.gfree_dirty;
+            }
+            naged += sched.ndirty;
+            sched.gfree_dirty = NULL;
+            sched.ndirty = 0;
+        }
+        gort__unlock_raw(&sched.gflock);
+        if (aging) {
+            struct timespec ts = {0, SCAV_AGE_NS};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         /* Empty: sleep until scav_wake.  The flag is set before the
          * re-check under gflock, so a stack queued after the re-check is
          * queued after the flag and its scav_wake sees it. */
@@ -441,7 +641,7 @@ void gort__gfscavenge(P *p)
 
 bool gort__scavenge_help(void)
 {
-    if (atomic_load_explicit((_Atomic int32_t *)&sched.ndirty, memory_order_relaxed) == 0)
+    if (atomic_load_explicit((_Atomic int32_t *)&naged, memory_order_relaxed) == 0)
         return false;
     return scav_batch(SCAV_HELP);
 }
@@ -475,10 +675,12 @@ G *gort__gfget(P *p)
 {
     if (!p->gfree &&
         (atomic_load_explicit((_Atomic int32_t *)&sched.gfreecnt, memory_order_relaxed) > 0 ||
-         atomic_load_explicit((_Atomic int32_t *)&sched.ndirty, memory_order_relaxed) > 0)) {
+         atomic_load_explicit((_Atomic int32_t *)&sched.ndirty, memory_order_relaxed) > 0 ||
+         atomic_load_explicit((_Atomic int32_t *)&naged, memory_order_relaxed) > 0)) {
         gort__lock(&sched.gflock);
         /* Unscanned ones first: reusing a stack makes scanning it moot. */
         refill(p, &sched.gfree_dirty, &sched.ndirty);
+        refill(p, &gfree_aged, &naged);
         refill(p, &sched.gfree, &sched.gfreecnt);
         gort__unlock(&sched.gflock);
     }
