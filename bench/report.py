@@ -48,6 +48,9 @@ BENCHES = [
     ("stop_fib", "stop-the-world, P-1 Ps running fib: request-to-stop (stop_p*) and pause", None),
     ("stop_loop", "stop-the-world, P-1 Ps in a call-free loop: request-to-stop and pause", None),
     ("prologue", "split-stack prologue overhead on call-heavy kernels (%)", None),
+    # issue 13: timers and contexts
+    ("timers", "timer start+stop+free churn, 100k timers live (per timer)", 1.0),
+    ("ctxfan", "context cancel fan-out: 10k waiters, each on its own child (to last wake)", 1.0),
 ]
 # Issue 10's benchmarks: not in the summary table (their values are
 # requests per second, higher is better, or bytes); write_issue10 judges them.

@@ -9,7 +9,7 @@
 # ROUNDS (default 5), BENCH_ONLY="spawn pingpong ..." to run a subset
 # (BENCH_ONLY=issue10 runs issue 10's echo1k, http and idle10k,
 # BENCH_ONLY=issue11 issue 11's split-stack stop_fib, stop_loop and
-# prologue), SPLIT_LD (gold or lld, the split-stack linker, default gold),
+# prologue, BENCH_ONLY=issue13 issue 13's timers and ctxfan), SPLIT_LD (gold or lld, the split-stack linker, default gold),
 # BENCH_TIMEOUT (seconds per run, default 120), BENCH_NO_INSTALL=1 to
 # never call apt-get.
 #
@@ -83,6 +83,7 @@ HAVE_GORT=0; [ -f "$BUILD/libgort.a" ] && HAVE_GORT=1
 
 C_BENCHES="spawn pingpong yield buffered select mutex parked_rss stw sleeper spinwait compute
  handoff handoff_pipe memset_ticker stw_shared stw_syscall eintr syscall_bracket quantum"
+C_BENCHES="$C_BENCHES timers ctxfan" # issue 13
 BOOST_BENCHES="spawn pingpong yield buffered mutex parked_rss"
 CFLAGS="-std=gnu11 -O2 -Wall -Wextra -pthread -Iinclude"
 build_failed=""
@@ -254,6 +255,10 @@ http            gort        $PROCS 5 bash bench/http_wrk.sh gort $OUT/httpd
 http            go          $PROCS 5 bash bench/http_wrk.sh go $OUT/gobench httpd
 idle10k         gort        $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/echo_netpoll
 idle10k         go          $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/gobench echo
+timers          gort        $PROCS 5 $OUT/timers
+timers          go          $PROCS 5 $OUT/gobench timers
+ctxfan          gort        $PROCS 5 $OUT/ctxfan
+ctxfan          go          $PROCS 5 $OUT/gobench ctxfan
 stop_fib        gort           $PROCS 5 $OUT/stop_fib
 stop_fib        gort-split     $PROCS 5 $OUT/stop_fib_split
 stop_fib        gort-split-sig $PROCS 5 $OUT/stop_fib_split
@@ -306,6 +311,7 @@ fi
 ONLY=${BENCH_ONLY:-}
 ONLY=${ONLY//issue10/echo1k http idle10k}
 ONLY=${ONLY//issue11/stop_fib stop_loop prologue}
+ONLY=${ONLY//issue13/timers ctxfan}
 START=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
     log "=== round $round/$ROUNDS ($(( $(date +%s) - START ))s elapsed)"
