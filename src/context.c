@@ -56,7 +56,8 @@ struct gort_ctx {
     struct gort_ctx *parent;   /* reference held; NULL for background's children */
     struct gort_ctx *children; /* uncancelled children; under lock */
     struct gort_ctx *next, *prev; /* siblings; under parent->lock */
-    bool linked;            /* in parent's children; under parent->lock */
+    _Atomic bool linked;    /* in parent's children; written under parent->lock,
+                               true -> false once: read unlocked, false is final */
     bool has_timer;
     int64_t deadline;       /* -1: none */
     gort__timer timer;
@@ -98,7 +99,7 @@ static void unlink_child(gort_ctx *p, gort_ctx *c)
     if (c->next)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
-    c->linked = false;
+    atomic_store_explicit(&c->linked, false, memory_order_release);
 }
 
 static bool cancel(gort_ctx *c, int err, int cause, int from)
@@ -116,15 +117,17 @@ static bool cancel(gort_ctx *c, int err, int cause, int from)
         c->done = closedchan();
     for (gort_ctx *k = c->children, *next; k; k = next) {
         next = k->next;
-        k->next = k->prev = NULL;
-        k->linked = false;
         cancel(k, err, c->cause, FROM_PARENT);
+        k->next = k->prev = NULL;
+        /* The last touch of k: a release that sees it false frees k
+         * without taking c->lock. */
+        atomic_store_explicit(&k->linked, false, memory_order_release);
     }
     c->children = NULL;
     if (c->afn && from == FROM_PARENT && gort_go(c->afn, c->aarg) != 0)
         gort__throw("gort_ctx_after_func: cannot start a goroutine (out of memory)");
     gort__unlock(&c->lock);
-    if (from != FROM_PARENT && c->parent) {
+    if (from != FROM_PARENT && c->parent && atomic_load_explicit(&c->linked, memory_order_acquire)) {
         gort__lock(&c->parent->lock);
         if (c->linked)
             unlink_child(c->parent, c);
@@ -240,7 +243,9 @@ void gort_ctx_release(gort_ctx *c)
         gort__throw("gort_ctx_release: context released more often than retained");
     /* No child holds a reference, so none is linked; unlink c itself. */
     gort_ctx *p = c->parent;
-    if (p) {
+    /* Unlinked by the parent's cancel (which may still be walking its
+     * other children): no need to wait for its lock. */
+    if (p && atomic_load_explicit(&c->linked, memory_order_acquire)) {
         gort__lock(&p->lock);
         if (c->linked)
             unlink_child(p, c);
