@@ -163,8 +163,8 @@ static void test_races(void)
 static void test_deadline(void)
 {
     int64_t t0 = gort_nanotime();
-    gort_ctx *c = gort_ctx_with_timeout(gort_ctx_background(), ms(20));
-    CHECK(gort_ctx_deadline(c) >= t0 + ms(20));
+    gort_ctx *c = gort_ctx_with_timeout(gort_ctx_background(), ms(1000));
+    CHECK(gort_ctx_deadline(c) >= t0 + ms(1000));
     CHECK(!is_done(c));
     gort_ctx *kid = gort_ctx_with_timeout(c, ms(5000)); /* parent's is earlier */
     CHECK_EQ(gort_ctx_deadline(kid), gort_ctx_deadline(c));
@@ -176,7 +176,7 @@ static void test_deadline(void)
     CHECK_EQ(gort_ctx_err(c), 0);
     CHECK(!gort_chan_recv(gort_ctx_done(kid), NULL));
     CHECK(gort_nanotime() >= gort_ctx_deadline(c));
-    CHECK(gort_nanotime() - t0 < ms(20) + PROMPT);
+    CHECK(gort_nanotime() - t0 < ms(1000) + PROMPT);
     CHECK_EQ(gort_ctx_err(kid), ETIMEDOUT);
     CHECK_EQ(gort_ctx_err(c), ETIMEDOUT);
     CHECK_EQ(gort_ctx_cause(c), ETIMEDOUT);
@@ -189,12 +189,18 @@ static void test_deadline(void)
     CHECK(is_done(c) && gort_ctx_err(c) == ETIMEDOUT);
     gort_ctx_release(c);
 
-    /* Cancelled before its deadline: Canceled, and it stays so. */
-    c = gort_ctx_with_timeout(gort_ctx_background(), ms(5));
+    /* Cancelled before its deadline: Canceled, and it stays so past it. */
+    c = gort_ctx_with_timeout(gort_ctx_background(), ms(3600 * 1000));
     gort_ctx_cancel(c);
     CHECK_EQ(gort_ctx_err(c), ECANCELED);
+    gort_ctx_release(c);
+    int64_t d = gort_nanotime() + ms(5);
+    c = gort_ctx_with_deadline(gort_ctx_background(), d);
+    gort_ctx_cancel(c);
+    CHECK(gort_ctx_err(c) == ECANCELED || gort_nanotime() >= d);
+    int e0 = gort_ctx_err(c);
     gort_sleep(ms(10));
-    CHECK_EQ(gort_ctx_err(c), ECANCELED);
+    CHECK_EQ(gort_ctx_err(c), e0);
     gort_ctx_release(c);
 
     /* Released before the deadline, never cancelled: its timer goes. */

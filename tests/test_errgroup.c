@@ -48,6 +48,13 @@ static int worker_fail(gort_ctx *ctx, void *arg)
     return (int)(intptr_t)arg;
 }
 
+static int worker_block(gort_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    gort_chan_recv(arg, NULL); /* until closed */
+    return 0;
+}
+
 static void test_first_error_cancels(void)
 {
     atomic_store(&finished, 0);
@@ -114,14 +121,15 @@ static void test_limit(void)
     /* TryGo at the limit. */
     g = gort_errgroup_new(NULL);
     CHECK_EQ(gort_errgroup_set_limit(g, 1), 0);
-    gort_ctx *block = gort_ctx_with_cancel(gort_ctx_background());
-    CHECK(gort_errgroup_try_go(g, worker_fail, (void *)0));
+    gort_chan *release = gort_chan_make(0, 0);
+    CHECK(gort_errgroup_try_go(g, worker_block, release));
     CHECK(!gort_errgroup_try_go(g, worker_fail, (void *)0), "TryGo beyond the limit");
+    gort_chan_close(release);
     CHECK_EQ(gort_errgroup_wait(g), 0);
     CHECK(gort_errgroup_try_go(g, worker_fail, (void *)9));
     CHECK_EQ(gort_errgroup_wait(g), 9);
     gort_errgroup_free(g);
-    gort_ctx_release(block);
+    gort_chan_free(release);
 }
 
 static void gmain(void *arg)
