@@ -9,7 +9,7 @@
 # ROUNDS (default 5), BENCH_ONLY="spawn pingpong ..." to run a subset
 # (BENCH_ONLY=issue10 runs issue 10's echo1k, http and idle10k,
 # BENCH_ONLY=issue11 issue 11's split-stack stop_fib, stop_loop and
-# prologue, BENCH_ONLY=issue13 issue 13's timers and ctxfan), SPLIT_LD (gold or lld, the split-stack linker, default gold),
+# prologue), SPLIT_LD (gold or lld, the split-stack linker, default gold),
 # BENCH_TIMEOUT (seconds per run, default 120), BENCH_NO_INSTALL=1 to
 # never call apt-get.
 #
@@ -83,10 +83,10 @@ HAVE_GORT=0; [ -f "$BUILD/libgort.a" ] && HAVE_GORT=1
 
 C_BENCHES="spawn pingpong yield buffered select mutex parked_rss stw sleeper spinwait compute
  handoff handoff_pipe memset_ticker stw_shared stw_syscall eintr syscall_bracket quantum"
-C_BENCHES="$C_BENCHES timers ctxfan" # issue 13
 BOOST_BENCHES="spawn pingpong yield buffered mutex parked_rss"
 CFLAGS="-std=gnu11 -O2 -Wall -Wextra -pthread -Iinclude"
 build_failed=""
+C_BENCHES="$C_BENCHES timers ctxfan" # issue 13: timers and contexts (bench/go/issue13.go)
 for b in $C_BENCHES; do
     [ $HAVE_GORT = 1 ] || break
     rm -f "$OUT/$b"
@@ -309,9 +309,9 @@ if awk -v l="$load1" 'BEGIN{exit !(l > 0.5)}'; then
 fi
 
 ONLY=${BENCH_ONLY:-}
+case " $ONLY " in *" issue13 "*) ONLY="$ONLY timers ctxfan" ;; esac
 ONLY=${ONLY//issue10/echo1k http idle10k}
 ONLY=${ONLY//issue11/stop_fib stop_loop prologue}
-ONLY=${ONLY//issue13/timers ctxfan}
 START=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
     log "=== round $round/$ROUNDS ($(( $(date +%s) - START ))s elapsed)"
