@@ -280,7 +280,9 @@ GORT_API void gort_cond_broadcast(gort_cond *c);
  * gort_ctx_release.  A context frees itself at its last release; a child
  * holds a reference on its parent.  gort_ctx_background() is never
  * cancelled nor freed (retain and release ignore it).
- * All calls work from goroutines and from plain threads.
+ * All calls work from goroutines and from plain threads.  A cancel
+ * recurses once per level below the context (under 100 bytes of stack
+ * each): chains thousands of contexts deep need a larger GORTSTACKSIZE.
  * ====================================================================== */
 
 typedef struct gort_ctx gort_ctx;
