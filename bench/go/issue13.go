@@ -7,8 +7,16 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 )
+
+// cpuNow is the process's CPU time in ns (user + system).
+func cpuNow() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
 
 func init() {
 	benches["timers"] = benchTimers
@@ -47,6 +55,7 @@ func benchCtxfan(n int) {
 	n = arg(n, 10000)
 	const rounds = 15
 	lat := make([]int64, 0, rounds)
+	cpu := make([]int64, 0, rounds)
 	for r := 0; r < rounds+1; r++ {
 		parent, cancel := context.WithCancel(context.Background())
 		var ready, woken sync.WaitGroup
@@ -64,16 +73,18 @@ func benchCtxfan(n int) {
 		}
 		ready.Wait()
 		time.Sleep(20 * time.Millisecond)
-		t0 := now()
+		c0, t0 := cpuNow(), now()
 		cancel()
 		woken.Wait()
-		dt := now() - t0
+		dt, dc := now()-t0, cpuNow()-c0
 		if r > 0 {
 			lat = append(lat, dt)
+			cpu = append(cpu, dc)
 		}
 	}
 	dumpSamples(lat)
 	sortI64(lat)
+	sortI64(cpu)
 	result("ctxfan", "ns", float64(lat[rounds/2]),
-		fmt.Sprintf("waiters=%d min=%d max=%d", n, lat[0], lat[rounds-1]))
+		fmt.Sprintf("waiters=%d min=%d max=%d cpu=%d", n, lat[0], lat[rounds-1], cpu[rounds/2]))
 }
