@@ -40,6 +40,9 @@ BENCHES = [
     ("syscall_bracket", "system-call bracket fast path, enter+exit (Go: Syscall - RawSyscall)",
      None),
     ("quantum", "p99 time slice / quantum, 2 spinners on 1 P", None),
+    # issue 13: timers and contexts (summary table, ratio targets)
+    ("timers", "timer start+stop+free churn, 100k timers live (per timer)", 1.0),
+    ("ctxfan", "context cancel fan-out: 10k waiters, each on its own child (to last wake)", 1.0),
     # issue 10: the netpoller (own section, write_issue10: req/s, higher is better)
     ("echo1k", "TCP echo on the netpoller, 1000 conns, 64 B ping-pong (req/s)", None),
     ("http", "HTTP/1.1 hello, wrk -t2 -c256 (req/s)", None),

@@ -86,6 +86,7 @@ C_BENCHES="spawn pingpong yield buffered select mutex parked_rss stw sleeper spi
 BOOST_BENCHES="spawn pingpong yield buffered mutex parked_rss"
 CFLAGS="-std=gnu11 -O2 -Wall -Wextra -pthread -Iinclude"
 build_failed=""
+C_BENCHES="$C_BENCHES timers ctxfan" # issue 13: timers and contexts (bench/go/issue13.go)
 for b in $C_BENCHES; do
     [ $HAVE_GORT = 1 ] || break
     rm -f "$OUT/$b"
@@ -254,6 +255,10 @@ http            gort        $PROCS 5 bash bench/http_wrk.sh gort $OUT/httpd
 http            go          $PROCS 5 bash bench/http_wrk.sh go $OUT/gobench httpd
 idle10k         gort        $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/echo_netpoll
 idle10k         go          $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/gobench echo
+timers          gort        $PROCS 5 $OUT/timers
+timers          go          $PROCS 5 $OUT/gobench timers
+ctxfan          gort        $PROCS 5 $OUT/ctxfan
+ctxfan          go          $PROCS 5 $OUT/gobench ctxfan
 stop_fib        gort           $PROCS 5 $OUT/stop_fib
 stop_fib        gort-split     $PROCS 5 $OUT/stop_fib_split
 stop_fib        gort-split-sig $PROCS 5 $OUT/stop_fib_split
@@ -304,6 +309,7 @@ if awk -v l="$load1" 'BEGIN{exit !(l > 0.5)}'; then
 fi
 
 ONLY=${BENCH_ONLY:-}
+case " $ONLY " in *" issue13 "*) ONLY="$ONLY timers ctxfan" ;; esac
 ONLY=${ONLY//issue10/echo1k http idle10k}
 ONLY=${ONLY//issue11/stop_fib stop_loop prologue}
 START=$(date +%s)

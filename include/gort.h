@@ -162,8 +162,59 @@ GORT_API int gort_select(gort_case *cases, size_t n, int64_t timeout_ns);
 /* A channel of int64_t that receives the gort_nanotime() of expiry once,
  * after ns nanoseconds (time.After).  Receive only: closing it is a fatal
  * error.  The caller frees it with gort_chan_free once it is no longer
- * used by any goroutine. */
+ * used by any goroutine: C has no collector, so one never freed stays
+ * allocated (about 200 bytes).  For a timeout in a loop use gort_select's
+ * timeout (no allocation) or one gort_timer reset each time round. */
 GORT_API gort_chan *gort_after(int64_t ns);
+
+/* Timers and tickers (Go's time.Timer and time.Ticker, Go 1.23 semantics).
+ * Their channel carries int64_t values (the gort_nanotime() of firing),
+ * belongs to the timer and is freed with it: never close or free it.
+ * After gort_timer_stop, gort_timer_reset, gort_ticker_stop or
+ * gort_ticker_reset returns, no value prepared before the call can be
+ * received (Go 1.23's unbuffered timer channels).  The calls may be made
+ * from any goroutine or thread, concurrently.  The timers live on the
+ * scheduler's per-P heaps: no thread and no goroutine per timer. */
+typedef struct gort_timer gort_timer;
+typedef struct gort_ticker gort_ticker;
+
+/* A timer that sends once on its channel after ns nanoseconds
+ * (time.NewTimer).  NULL with errno ENOMEM. */
+GORT_API gort_timer *gort_timer_new(int64_t ns);
+/* The timer's channel; NULL for a gort_after_func timer. */
+GORT_API gort_chan *gort_timer_chan(gort_timer *t);
+/* Stop the timer: true if it had not fired yet, or had fired but its
+ * value was not received (the value is discarded); false if it had
+ * already been stopped or its value received.  For an after-func timer:
+ * true if the call stopped the function from being started. */
+GORT_API bool gort_timer_stop(gort_timer *t);
+/* Stop it (as gort_timer_stop, whose result it returns) and arm it again
+ * to fire ns nanoseconds from now. */
+GORT_API bool gort_timer_reset(gort_timer *t, int64_t ns);
+/* Stop and free a channel timer; nothing may use it or its channel
+ * afterwards.  An after-func timer is only released: a pending function
+ * still runs (as when a Go program drops its *Timer); stop it first to
+ * cancel it.  NULL is ignored. */
+GORT_API void gort_timer_free(gort_timer *t);
+
+/* Run fn(arg) in its own goroutine after ns nanoseconds (time.AfterFunc).
+ * The returned timer (owned by the caller, released with gort_timer_free)
+ * can stop or reset it; each firing starts one goroutine.  NULL with errno
+ * ENOMEM. */
+GORT_API gort_timer *gort_after_func(int64_t ns, void (*fn)(void *), void *arg);
+
+/* A ticker that sends on its channel every period ns (time.NewTicker;
+ * period <= 0 is a fatal error).  A receiver slower than the ticks finds
+ * one value waiting and the others dropped, as in Go.  NULL with errno
+ * ENOMEM. */
+GORT_API gort_ticker *gort_ticker_new(int64_t period);
+GORT_API gort_chan *gort_ticker_chan(gort_ticker *k);
+/* Stop: no more ticks, and a tick not yet received is discarded. */
+GORT_API void gort_ticker_stop(gort_ticker *k);
+/* Stop, then tick every period ns from now. */
+GORT_API void gort_ticker_reset(gort_ticker *k, int64_t period);
+/* Stop and free; nothing may use it or its channel afterwards. */
+GORT_API void gort_ticker_free(gort_ticker *k);
 
 /* ======================================================================
  * Sync — a zeroed object is ready to use; none may be copied once used.
@@ -209,6 +260,108 @@ typedef struct gort_cond {
 GORT_API void gort_cond_wait(gort_cond *c, gort_mutex *m);
 GORT_API void gort_cond_signal(gort_cond *c);
 GORT_API void gort_cond_broadcast(gort_cond *c);
+
+/* ======================================================================
+ * Contexts (Go's context package)
+ * A context carries a cancellation signal and maybe a deadline down a tree
+ * of calls and goroutines.  Cancelling one (gort_ctx_cancel, its deadline,
+ * or its parent's cancellation) closes its done channel, sets its err and
+ * cancels all its descendants, once; later cancels do nothing.
+ *
+ * Errors are errno values: err is ECANCELED (Go's context.Canceled) or
+ * ETIMEDOUT (context.DeadlineExceeded); a cause is any non-zero int the
+ * program passes to gort_ctx_cancel_cause (else it is err).
+ *
+ * Lifetimes.  gort_ctx_with_* return a context holding one reference, the
+ * caller's.  When the work is done the creator calls gort_ctx_cancel (Go's
+ * `defer cancel()`: it unlinks the context from its parent and stops its
+ * timer) and gort_ctx_release.  A goroutine that may outlive the creator's
+ * reference takes its own with gort_ctx_retain and drops it with
+ * gort_ctx_release.  A context frees itself at its last release; a child
+ * holds a reference on its parent.  gort_ctx_background() is never
+ * cancelled nor freed (retain and release ignore it).
+ * All calls work from goroutines and from plain threads.  A cancel
+ * recurses once per level below the context (under 100 bytes of stack
+ * each): chains thousands of contexts deep need a larger GORTSTACKSIZE.
+ * ====================================================================== */
+
+typedef struct gort_ctx gort_ctx;
+
+/* The root: never cancelled, no deadline, done channel NULL. */
+GORT_API gort_ctx *gort_ctx_background(void);
+/* A child cancelled by gort_ctx_cancel or with its parent (WithCancel).
+ * NULL with errno ENOMEM. */
+GORT_API gort_ctx *gort_ctx_with_cancel(gort_ctx *parent);
+/* A child also cancelled (err ETIMEDOUT) at the absolute gort_nanotime()
+ * `deadline`, or at the parent's if earlier (WithDeadline). */
+GORT_API gort_ctx *gort_ctx_with_deadline(gort_ctx *parent, int64_t deadline);
+/* gort_ctx_with_deadline(parent, now + ns) (WithTimeout). */
+GORT_API gort_ctx *gort_ctx_with_timeout(gort_ctx *parent, int64_t ns);
+/* Cancel with err ECANCELED (and cause `cause`, or ECANCELED if 0). */
+GORT_API void gort_ctx_cancel(gort_ctx *c);
+GORT_API void gort_ctx_cancel_cause(gort_ctx *c, int cause);
+GORT_API gort_ctx *gort_ctx_retain(gort_ctx *c);
+/* Drop one reference; NULL is ignored. */
+GORT_API void gort_ctx_release(gort_ctx *c);
+/* A channel (element size 0) closed when c is cancelled, for gort_select
+ * and gort_chan_recv; owned by c.  NULL (never ready) for background. */
+GORT_API gort_chan *gort_ctx_done(gort_ctx *c);
+/* 0 while not cancelled, else ECANCELED or ETIMEDOUT. */
+GORT_API int gort_ctx_err(gort_ctx *c);
+/* 0 while not cancelled, else the cause (context.Cause). */
+GORT_API int gort_ctx_cause(gort_ctx *c);
+/* The absolute deadline, -1 if none. */
+GORT_API int64_t gort_ctx_deadline(gort_ctx *c);
+
+/* Run fn(arg) in its own goroutine once c is cancelled (at once if it
+ * already is) — context.AfterFunc.  The returned handle (a context the
+ * caller releases) stops it: gort_ctx_after_func_stop returns true if that
+ * prevented fn from starting, false if fn was started or stopped before.
+ * The general way to make any blocking call cancellable. */
+GORT_API gort_ctx *gort_ctx_after_func(gort_ctx *c, void (*fn)(void *), void *arg);
+GORT_API bool gort_ctx_after_func_stop(gort_ctx *h);
+
+/* Blocking calls that return promptly once c is cancelled, with its err.
+ * gort_ctx_sleep: 0 after ns, or err.  gort_ctx_recv / gort_ctx_send: 0
+ * when the operation was done (*ok as gort_chan_recv's result), else err
+ * and the operation was not done.  gort_ctx_fd_wait: gort_fd_wait bounded
+ * by c (its deadline, its cancellation: err); while it waits a cancel sets
+ * fd's deadline for `events` to the past, and clears it (-1) afterwards.
+ * For other channel operations, put gort_ctx_done(c) in the select. */
+GORT_API int gort_ctx_sleep(gort_ctx *c, int64_t ns);
+GORT_API int gort_ctx_recv(gort_ctx *c, gort_chan *ch, void *elem, bool *ok);
+GORT_API int gort_ctx_send(gort_ctx *c, gort_chan *ch, const void *elem);
+GORT_API int gort_ctx_fd_wait(gort_ctx *c, int fd, int events);
+
+/* ======================================================================
+ * Error groups (golang.org/x/sync/errgroup)
+ * Goroutines working on subtasks of one task: gort_errgroup_wait waits for
+ * all of them and returns the first non-zero result; that first error also
+ * cancels the group's context (cause: the error).
+ * ====================================================================== */
+
+typedef struct gort_errgroup gort_errgroup;
+
+/* A group whose context is a child of parent (errgroup.WithContext), or,
+ * for parent NULL, one without (its context is background).  Owned by the
+ * caller: gort_errgroup_free after gort_errgroup_wait.  NULL with errno
+ * ENOMEM. */
+GORT_API gort_errgroup *gort_errgroup_new(gort_ctx *parent);
+/* The group's context, owned by the group (retain it to keep it longer).
+ * Cancelled at the first error and when gort_errgroup_wait returns. */
+GORT_API gort_ctx *gort_errgroup_ctx(gort_errgroup *g);
+/* At most n goroutines of the group at once; n < 0: no limit.  Changing it
+ * while goroutines of the group run is a fatal error.  0 or ENOMEM. */
+GORT_API int gort_errgroup_set_limit(gort_errgroup *g, int n);
+/* Start fn(group context, arg) in a goroutine, first waiting while the
+ * limit is reached.  fn returns 0 or an error.  0, or ENOMEM/EAGAIN. */
+GORT_API int gort_errgroup_go(gort_errgroup *g, int (*fn)(gort_ctx *, void *), void *arg);
+/* Start it only if the limit allows now: true if started. */
+GORT_API bool gort_errgroup_try_go(gort_errgroup *g, int (*fn)(gort_ctx *, void *), void *arg);
+/* Wait for every goroutine of the group; the first error, or 0. */
+GORT_API int gort_errgroup_wait(gort_errgroup *g);
+/* Free the group (NULL is ignored); none of its goroutines may run. */
+GORT_API void gort_errgroup_free(gort_errgroup *g);
 
 /* ======================================================================
  * Preemption

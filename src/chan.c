@@ -45,6 +45,8 @@
 
 #include <stdlib.h>
 
+static void after_fire(void *arg, uint64_t seq);
+
 /* ---------------------------------------------------------------------
  * Wait queues
  * ------------------------------------------------------------------- */
@@ -165,6 +167,9 @@ void gort_chan_free(gort_chan *c)
     if (c == NULL)
         return;
     if (c->timer) {
+        /* A gort_timer's channel is freed with its timer (timer.c). */
+        if (c->timer->f != after_fire)
+            gort__throw("free of a gort_timer's or gort_ticker's channel");
         /* Waits for a callback in flight, which may be sending on c. */
         gort__deltimer(c->timer);
         free(c->timer);
@@ -355,7 +360,8 @@ void gort_chan_close(gort_chan *c)
     /* Its timer owns the sending side (Go's time.After channel is
      * receive-only, so this cannot even compile there). */
     if (c->timer)
-        gort__throw("close of a gort_after channel");
+        gort__throw(c->timer->f == after_fire ? "close of a gort_after channel"
+                                              : "close of a gort_timer's or gort_ticker's channel");
     gort__lock(&c->lock);
     if (c->closed) {
         gort__unlock(&c->lock);
@@ -395,6 +401,11 @@ void gort_chan_close(gort_chan *c)
 /* ---------------------------------------------------------------------
  * gort_after
  * ------------------------------------------------------------------- */
+
+void gort__chan_set_timer(gort_chan *c, gort__timer *t)
+{
+    c->timer = t;
+}
 
 static void after_fire(void *arg, uint64_t seq)
 {

@@ -142,6 +142,9 @@ void gort__movetimers(P *to, P *from);
  * thread without a P): wake the timer-sleeping M if it sleeps longer, or
  * an idle P (proc.c). */
 void gort__timerwake(int64_t when);
+/* Mark c as owned by timer t (timer.c; NULL to unmark before freeing it):
+ * closing c is then a fatal error (chan.c). */
+void gort__chan_set_timer(gort_chan *c, gort__timer *t);
 
 /* ---------------------------------------------------------------------
  * Sudog (chan.c, select.c, sema.c): a G waiting on one object.  Lives on
