@@ -233,6 +233,34 @@ GORT_API void gort_rwmutex_lock(gort_rwmutex *rw);
 GORT_API void gort_rwmutex_unlock(gort_rwmutex *rw);
 GORT_API bool gort_rwmutex_trylock(gort_rwmutex *rw);
 
+/* For the inline read side below; not for direct use. */
+GORT_API void gort_rwmutex_rlock_slow_(gort_rwmutex *rw);
+GORT_API void gort_rwmutex_runlock_slow_(gort_rwmutex *rw, int32_t r);
+
+#if !defined(GORT_BUILDING_RUNTIME) && defined(__GNUC__)
+/* The read side's fast paths, one atomic add each, are compiled into the
+ * caller, as Go's compiler inlines RLock and RUnlock: with the lock's
+ * line contended, a call and return between the two adds gives the other
+ * core time to take the line away in between (read-mostly benchmark:
+ * ~25% less CPU per operation inlined).  gnu_inline: these definitions
+ * are only for inlining; the library's functions of the same names stay
+ * for function pointers and other languages. */
+extern __inline__ __attribute__((gnu_inline, always_inline)) void
+gort_rwmutex_rlock(gort_rwmutex *rw)
+{
+    if (__builtin_expect(__atomic_add_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL) < 0, 0))
+        gort_rwmutex_rlock_slow_(rw); /* a writer is pending or active */
+}
+
+extern __inline__ __attribute__((gnu_inline, always_inline)) void
+gort_rwmutex_runlock(gort_rwmutex *rw)
+{
+    int32_t r = __atomic_sub_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL);
+    if (__builtin_expect(r < 0, 0))
+        gort_rwmutex_runlock_slow_(rw, r); /* a writer waits, or misuse */
+}
+#endif
+
 /* ======================================================================
  * Weighted semaphore (golang.org/x/sync/semaphore)
  * A pool of `size` units; acquire takes n at once and waits, first come

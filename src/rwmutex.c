@@ -72,13 +72,20 @@ static inline int32_t add_readers(gort_rwmutex *rw, int32_t d)
     return __atomic_add_fetch(&rw->readers, d, __ATOMIC_ACQ_REL);
 }
 
+/* The read side's fast paths are also inlined into programs by gort.h;
+ * these are the out-of-line copies and the slow paths the inline ones
+ * call. */
+void gort_rwmutex_rlock_slow_(gort_rwmutex *rw)
+{
+    /* A writer is pending or active; its unlock counts us and releases
+     * the semaphore for us (possibly before we get there). */
+    gort__semacquire(&rw->reader_sema, false, "sync.RWMutex.RLock");
+}
+
 void gort_rwmutex_rlock(gort_rwmutex *rw)
 {
-    if (unlikely(add_readers(rw, 1) < 0)) {
-        /* A writer is pending or active; its unlock counts us and
-         * releases the semaphore for us (possibly before we get there). */
-        gort__semacquire(&rw->reader_sema, false, "sync.RWMutex.RLock");
-    }
+    if (unlikely(add_readers(rw, 1) < 0))
+        gort_rwmutex_rlock_slow_(rw);
 }
 
 bool gort_rwmutex_tryrlock(gort_rwmutex *rw)
@@ -93,7 +100,7 @@ bool gort_rwmutex_tryrlock(gort_rwmutex *rw)
     }
 }
 
-static GORT_NOINLINE_COLD void runlock_slow(gort_rwmutex *rw, int32_t r)
+GORT_NOINLINE_COLD void gort_rwmutex_runlock_slow_(gort_rwmutex *rw, int32_t r)
 {
     if (r + 1 == 0 || r + 1 == -MAX_READERS)
         gort__throw("sync: RUnlock of unlocked RWMutex");
@@ -106,7 +113,7 @@ void gort_rwmutex_runlock(gort_rwmutex *rw)
 {
     int32_t r = add_readers(rw, -1);
     if (unlikely(r < 0))
-        runlock_slow(rw, r);
+        gort_rwmutex_runlock_slow_(rw, r);
 }
 
 void gort_rwmutex_lock(gort_rwmutex *rw)

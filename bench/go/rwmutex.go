@@ -53,7 +53,7 @@ func rwRun(g, per int) {
 // RUnlock).  ns per operation.
 func benchRWMutex(n int) {
 	const g = 8
-	n = arg(n, 4000000)
+	n = arg(n, 20000000)
 	per := n / g
 	n = per * g
 	rwRun(g, 10000)
