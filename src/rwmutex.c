@@ -40,6 +40,12 @@
  *   the writer has added r); the add that brings it back to exactly 0 is
  *   the one that knows everybody has left.
  *
+ * The read side's fast paths (the two adds) exist twice: here, and inline
+ * in gort.h (gnu_inline), where they are compiled into the program and call
+ * gort_rwmutex_rlock_slow_ / gort_rwmutex_runlock_slow_; change both
+ * together.  Why inline: docs/DESIGN.md "RWMutex and the weighted
+ * semaphore" (the contended line, not the call's cost).
+ *
  * Misuse (Go's fatal errors, with a traceback here): runlock that finds
  * readers == -1 (nobody held it) or -MAX_READERS (a writer holds it, no
  * reader); unlock that finds readers >= 0 after adding back (no writer held
