@@ -242,9 +242,9 @@ GORT_API void gort_rwmutex_runlock_slow_(gort_rwmutex *rw, int32_t r);
  * caller, as Go's compiler inlines RLock and RUnlock: with the lock's
  * line contended, a call and return between the two adds gives the other
  * core time to take the line away in between (read-mostly benchmark:
- * ~25% less CPU per operation inlined).  gnu_inline: these definitions
- * are only for inlining; the library's functions of the same names stay
- * for function pointers and other languages. */
+ * about a fifth less CPU per operation inlined).  gnu_inline: these
+ * definitions are only for inlining; the library's functions of the same
+ * names stay for function pointers and other languages. */
 extern __inline__ __attribute__((gnu_inline, always_inline)) void
 gort_rwmutex_rlock(gort_rwmutex *rw)
 {
