@@ -310,7 +310,7 @@ fi
 ONLY=${BENCH_ONLY:-}
 ONLY=${ONLY//issue10/echo1k http idle10k}
 ONLY=${ONLY//issue11/stop_fib stop_loop prologue}
-case " $ONLY " in *" issue13 "*) ONLY="$ONLY rwmutex" ;; esac
+case " ${BENCH_ONLY:-} " in *" issue13 "*) ONLY="$ONLY rwmutex" ;; esac # any order vs other issue13 lines
 START=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
     log "=== round $round/$ROUNDS ($(( $(date +%s) - START ))s elapsed)"
