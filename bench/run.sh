@@ -9,7 +9,7 @@
 # ROUNDS (default 5), BENCH_ONLY="spawn pingpong ..." to run a subset
 # (BENCH_ONLY=issue10 runs issue 10's echo1k, http and idle10k,
 # BENCH_ONLY=issue11 issue 11's split-stack stop_fib, stop_loop and
-# prologue), SPLIT_LD (gold or lld, the split-stack linker, default gold),
+# prologue, BENCH_ONLY=issue13 issue 13's rwmutex), SPLIT_LD (gold or lld, the split-stack linker, default gold),
 # BENCH_TIMEOUT (seconds per run, default 120), BENCH_NO_INSTALL=1 to
 # never call apt-get.
 #
@@ -84,6 +84,8 @@ HAVE_GORT=0; [ -f "$BUILD/libgort.a" ] && HAVE_GORT=1
 C_BENCHES="spawn pingpong yield buffered select mutex parked_rss stw sleeper spinwait compute
  handoff handoff_pipe memset_ticker stw_shared stw_syscall eintr syscall_bracket quantum"
 BOOST_BENCHES="spawn pingpong yield buffered mutex parked_rss"
+# Issue 13: RWMutex read-mostly (bench/rwmutex.c, Go twin bench/go/rwmutex.go).
+C_BENCHES="$C_BENCHES rwmutex"
 CFLAGS="-std=gnu11 -O2 -Wall -Wextra -pthread -Iinclude"
 build_failed=""
 C_BENCHES="$C_BENCHES timers ctxfan" # issue 13: timers and contexts (bench/go/issue13.go)
@@ -218,6 +220,8 @@ select      go         $PROCS 5 $OUT/gobench select
 mutex       gort       $PROCS 5 $OUT/mutex
 mutex       go         $PROCS 5 $OUT/gobench mutex
 mutex       boost      $PROCS 5 $OUT/boost_mutex
+rwmutex     gort       $PROCS 5 $OUT/rwmutex
+rwmutex     go         $PROCS 5 $OUT/gobench rwmutex
 parked_rss  gort       $PROCS 3 $OUT/parked_rss
 parked_rss  go         $PROCS 3 $OUT/gobench parked_rss
 parked_rss  boost      $PROCS 3 $OUT/boost_parked_rss
@@ -312,6 +316,7 @@ ONLY=${BENCH_ONLY:-}
 case " $ONLY " in *" issue13 "*) ONLY="$ONLY timers ctxfan" ;; esac
 ONLY=${ONLY//issue10/echo1k http idle10k}
 ONLY=${ONLY//issue11/stop_fib stop_loop prologue}
+case " ${BENCH_ONLY:-} " in *" issue13 "*) ONLY="$ONLY rwmutex" ;; esac # any order vs other issue13 lines
 START=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
     log "=== round $round/$ROUNDS ($(( $(date +%s) - START ))s elapsed)"

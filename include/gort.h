@@ -261,6 +261,94 @@ GORT_API void gort_cond_wait(gort_cond *c, gort_mutex *m);
 GORT_API void gort_cond_signal(gort_cond *c);
 GORT_API void gort_cond_broadcast(gort_cond *c);
 
+/* Reader/writer mutex (sync.RWMutex): any number of readers or one
+ * writer.  Writer-preferring: once a writer waits in gort_rwmutex_lock, new
+ * readers wait until it has had the lock, so a stream of readers cannot
+ * starve it; hence a goroutine must not take the read lock again while it
+ * holds it (a writer queued in between deadlocks both, as in Go).  Either
+ * side may be released by another goroutine or thread than the one that
+ * took it.  Unlock or runlock of an unlocked rwmutex is a fatal error. */
+typedef struct gort_rwmutex {
+    gort_mutex w;         /* held by the writer, pending or active */
+    uint32_t writer_sema; /* the writer waits here for departing readers */
+    uint32_t reader_sema; /* readers wait here for the writer */
+    int32_t readers;      /* readers in or waiting; minus 1<<30 while a writer is */
+    int32_t departing;    /* readers the pending writer still waits for */
+} gort_rwmutex;
+#define GORT_RWMUTEX_INIT {GORT_MUTEX_INIT, 0, 0, 0, 0}
+
+GORT_API void gort_rwmutex_rlock(gort_rwmutex *rw);
+GORT_API void gort_rwmutex_runlock(gort_rwmutex *rw);
+GORT_API bool gort_rwmutex_tryrlock(gort_rwmutex *rw);
+GORT_API void gort_rwmutex_lock(gort_rwmutex *rw);
+GORT_API void gort_rwmutex_unlock(gort_rwmutex *rw);
+GORT_API bool gort_rwmutex_trylock(gort_rwmutex *rw);
+
+/* For the inline read side below; not for direct use. */
+GORT_API void gort_rwmutex_rlock_slow_(gort_rwmutex *rw);
+GORT_API void gort_rwmutex_runlock_slow_(gort_rwmutex *rw, int32_t r);
+
+#if !defined(GORT_BUILDING_RUNTIME) && defined(__GNUC__)
+/* The read side's fast paths, one atomic add each, are compiled into the
+ * caller, as Go's compiler inlines RLock and RUnlock: with the lock's
+ * line contended, a call and return between the two adds gives the other
+ * core time to take the line away in between (read-mostly benchmark:
+ * about a fifth less CPU per operation inlined).  gnu_inline: these
+ * definitions are only for inlining; the library's functions of the same
+ * names stay for function pointers and other languages. */
+extern __inline__ __attribute__((gnu_inline, always_inline)) void
+gort_rwmutex_rlock(gort_rwmutex *rw)
+{
+    if (__builtin_expect(__atomic_add_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL) < 0, 0))
+        gort_rwmutex_rlock_slow_(rw); /* a writer is pending or active */
+}
+
+extern __inline__ __attribute__((gnu_inline, always_inline)) void
+gort_rwmutex_runlock(gort_rwmutex *rw)
+{
+    int32_t r = __atomic_sub_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL);
+    if (__builtin_expect(r < 0, 0))
+        gort_rwmutex_runlock_slow_(rw, r); /* a writer waits, or misuse */
+}
+#endif
+
+/* ======================================================================
+ * Weighted semaphore (golang.org/x/sync/semaphore)
+ * A pool of `size` units; acquire takes n at once and waits, first come
+ * first served, until they are free: a large request is never overtaken
+ * by smaller ones that arrive after it (so a waiting request of n also
+ * holds back a smaller one that would fit now).  Not ready when zeroed:
+ * give it a size with GORT_SEMAPHORE_INIT(size) or gort_semaphore_init.
+ * Goroutines park; plain threads block.  Weights are >= 0; a negative one,
+ * and releasing more units than are held, are fatal errors.
+ * ====================================================================== */
+
+typedef struct gort_semaphore {
+    int64_t size;      /* units in all (fixed) */
+    int64_t cur;       /* units held now; guarded by lock */
+    uint32_t lock;     /* runtime lock guarding cur and the queue */
+    uint32_t pad_;
+    void *head, *tail; /* waiters, FIFO */
+} gort_semaphore;
+#define GORT_SEMAPHORE_INIT(size) {(size), 0, 0, 0, 0, 0}
+
+/* Set up s with `size` units (>= 0), none held. */
+GORT_API void gort_semaphore_init(gort_semaphore *s, int64_t size);
+/* Take n units, waiting as long as needed.  n > size can never be
+ * satisfied: that is a fatal error here (Go's Acquire would wait for its
+ * context, forever with context.Background()). */
+GORT_API void gort_semaphore_acquire(gort_semaphore *s, int64_t n);
+/* Take n units, waiting until the absolute gort_nanotime() deadline at
+ * most (-1: no deadline).  0, or ETIMEDOUT once past the deadline with
+ * nothing taken; a request of more than size waits for the deadline (with
+ * none, it is the fatal error above). */
+GORT_API int gort_semaphore_acquire_until(gort_semaphore *s, int64_t n, int64_t deadline);
+/* Take n units only if that needs no wait and nobody waits: true if so. */
+GORT_API bool gort_semaphore_tryacquire(gort_semaphore *s, int64_t n);
+/* Give back n units, waking the waiters at the head of the queue that now
+ * fit, in order. */
+GORT_API void gort_semaphore_release(gort_semaphore *s, int64_t n);
+
 /* ======================================================================
  * Contexts (Go's context package)
  * A context carries a cancellation signal and maybe a deadline down a tree

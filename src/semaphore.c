@@ -1,0 +1,258 @@
+/*
+ * semaphore.c — gort_semaphore, a weighted semaphore with the semantics of
+ * golang.org/x/sync/semaphore (Weighted: Acquire, TryAcquire, Release), with
+ * a deadline in place of the context.  Not sema.c: that is the runtime's
+ * unit semaphore (Go's runtime/sema.go) under the mutexes; this is the
+ * user-level counting pool that x/sync builds from a mutex and a list.
+ *
+ * Data and ownership.
+ *   size      fixed at init.
+ *   cur       units held; guarded by `lock`.
+ *   lock      the public uint32_t used in place as a runtime futex lock
+ *             (gort__mutex), as gort_cond does: works on goroutines and on
+ *             plain threads, and makes the holder non-preemptible for the
+ *             few instructions it is held.
+ *   head/tail a doubly linked FIFO of waiters, guarded by `lock`.  A waiter
+ *             lives on the waiting goroutine's (or thread's) stack for the
+ *             whole wait.
+ *
+ * Waiter life.  A waiter is QUEUED from the moment it is linked until
+ * exactly one of two parties, each holding `lock`, moves it on: a release
+ * (grant: the units are added to cur on its behalf, it is unlinked, state
+ * GRANTED) or its deadline timer (unlinked, state TIMEDOUT).  The party that
+ * did so readies the G after dropping the lock; the other finds the state
+ * already changed and leaves the waiter alone.  Because both decide under
+ * `lock`, no separate CAS (select's selectdone) is needed.  The timer is
+ * the G's embedded one, armed from the park callback on g0 while `lock` is
+ * still held (lock order: semaphore lock -> timerslock, like a channel's),
+ * so no release can ready the G before its timer is armed; the woken G
+ * disarms it with gort__deltimer, which waits out a callback still
+ * running, so a callback never touches a waiter whose frame is gone.
+ *
+ * Fairness (x/sync's rule): a request is served at once only if it fits
+ * and nobody is queued; release grants from the head while the head fits
+ * and stops at the first that does not, even if a later, smaller request
+ * would fit — otherwise a stream of small requests could starve a large
+ * one.  A timed-out head unblocks the ones behind it (grant again).
+ *
+ * A request for more than `size` can never be served.  x/sync does not
+ * queue it (it would block everybody behind it) but waits for its context;
+ * we do the same with the deadline (a plain sleep), and without a deadline
+ * it is a fatal error rather than a silent hang.
+ *
+ * Cancellation by a context will plug in as a third party of the same
+ * kind: a cancel hook that takes `lock`, and if the waiter is still QUEUED
+ * unlinks it, marks it CANCELED, grants if it was the head, and readies
+ * the G (see docs/DESIGN.md "RWMutex and the weighted semaphore").
+ *
+ * Alternatives rejected.
+ *   - x/sync's own structure, a mutex plus one channel per waiter closed
+ *     on grant: a heap allocation per wait and a select to park, where a
+ *     stack-resident waiter and one park do.
+ *   - A lock-free fast path on an atomic `cur`: it must also know "no one
+ *     is queued" in the same atomic step (fairness), so the whole state
+ *     would have to fit in one word; the lock is uncontended in the common
+ *     case and costs about the same as that CAS.
+ *   - sema.c's address-keyed queues: they hand out one unit at a time and
+ *     do not know a waiter's weight.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+
+enum { W_QUEUED = 1, W_GRANTED, W_TIMEDOUT };
+
+typedef struct semwaiter {
+    struct semwaiter *next, *prev; /* queue links; guarded by s->lock */
+    gort_semaphore *s;
+    G *g;
+    int64_t n;
+    int64_t deadline; /* < 0: none */
+    uint32_t state;   /* W_*; changed under s->lock */
+} semwaiter;
+
+_Static_assert(sizeof(gort__mutex) == sizeof(((gort_semaphore *)0)->lock),
+               "gort_semaphore.lock must be able to hold a gort__mutex");
+
+static inline gort__mutex *sem_lock(gort_semaphore *s)
+{
+    return (gort__mutex *)(void *)&s->lock;
+}
+
+static void unlink_waiter(gort_semaphore *s, semwaiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        s->tail = w->prev;
+    w->next = w->prev = NULL;
+}
+
+/* Grant units to the head waiters that fit, in order; return them as a
+ * list through `next` for ready_all.  Caller holds s->lock. */
+static semwaiter *grant(gort_semaphore *s)
+{
+    semwaiter *ready = NULL, *last = NULL;
+    for (;;) {
+        semwaiter *w = s->head;
+        if (!w || s->size - s->cur < w->n)
+            break; /* stop at the first that does not fit: no overtaking */
+        s->cur += w->n;
+        unlink_waiter(s, w);
+        w->state = W_GRANTED;
+        if (last)
+            last->next = w;
+        else
+            ready = w;
+        last = w;
+    }
+    return ready;
+}
+
+/* Ready the granted waiters, with no lock held. */
+static void ready_all(semwaiter *w)
+{
+    while (w) {
+        semwaiter *next = w->next; /* read before its owner can run */
+        G *g = w->g;
+        gort__goready(g, true);
+        w = next;
+    }
+}
+
+static void sem_timeout(void *arg, uint64_t seq)
+{
+    (void)seq;
+    semwaiter *w = arg; /* valid: the G disarms us (deltimer) before leaving */
+    gort_semaphore *s = w->s;
+    gort__lock(sem_lock(s));
+    if (w->state != W_QUEUED) {
+        gort__unlock(sem_lock(s)); /* granted first: it keeps the units */
+        return;
+    }
+    bool was_head = s->head == w;
+    unlink_waiter(s, w);
+    w->state = W_TIMEDOUT;
+    G *g = w->g;
+    /* The head leaving may let the ones behind it fit. */
+    semwaiter *ready = was_head ? grant(s) : NULL;
+    gort__unlock(sem_lock(s));
+    gort__goready(g, false);
+    ready_all(ready);
+}
+
+/* Park callback, on g0 (or the thread itself) once the G is saved. */
+static bool sem_park(G *g, void *arg)
+{
+    semwaiter *w = arg;
+    gort_semaphore *s = w->s; /* read before the unlock: w may go after it */
+    if (w->deadline >= 0)
+        gort__armtimer(&g->timer, w->deadline, sem_timeout, w, ++g->timerseq);
+    gort__unlock(sem_lock(s));
+    return true;
+}
+
+static GORT_NOINLINE_COLD void bad_weight(int64_t n)
+{
+    gort__throw("semaphore: negative weight %lld", (long long)n);
+}
+
+void gort_semaphore_init(gort_semaphore *s, int64_t size)
+{
+    if (size < 0)
+        gort__throw("semaphore: negative size %lld", (long long)size);
+    *s = (gort_semaphore){.size = size};
+}
+
+bool gort_semaphore_tryacquire(gort_semaphore *s, int64_t n)
+{
+    if (unlikely(n < 0))
+        bad_weight(n);
+    gort__lock(sem_lock(s));
+    bool ok = s->size - s->cur >= n && s->head == NULL;
+    if (ok)
+        s->cur += n;
+    gort__unlock(sem_lock(s));
+    return ok;
+}
+
+static int acquire(gort_semaphore *s, int64_t n, int64_t deadline)
+{
+    if (unlikely(n < 0))
+        bad_weight(n);
+    /* As x/sync with a context already done: a deadline already past
+     * fails even if the units are free. */
+    if (deadline >= 0 && gort_nanotime() >= deadline)
+        return ETIMEDOUT;
+    gort__lock(sem_lock(s));
+    if (s->size - s->cur >= n && s->head == NULL) {
+        s->cur += n;
+        gort__unlock(sem_lock(s));
+        return 0;
+    }
+    if (n > s->size) {
+        int64_t size = s->size;
+        gort__unlock(sem_lock(s));
+        if (deadline < 0)
+            gort__throw("semaphore: acquire of %lld units can never succeed (size %lld)",
+                        (long long)n, (long long)size);
+        /* Never queued (it would hold back everyone behind it): just wait
+         * for the deadline. */
+        for (int64_t now = gort_nanotime(); now < deadline; now = gort_nanotime())
+            gort_sleep(deadline - now);
+        return ETIMEDOUT;
+    }
+    G *gp = gort__getg();
+    if (unlikely(gp == NULL)) {
+        gort__unlock(sem_lock(s));
+        gort__throw("semaphore: cannot allocate a waiter for this thread");
+    }
+    semwaiter w = {.s = s, .g = gp, .n = n, .deadline = deadline, .state = W_QUEUED};
+    w.prev = s->tail;
+    if (s->tail)
+        ((semwaiter *)s->tail)->next = &w;
+    else
+        s->head = &w;
+    s->tail = &w;
+    gort__gopark(sem_park, &w, "semaphore.Acquire");
+    if (deadline >= 0)
+        gort__deltimer(&gp->timer);
+    /* The state was set under the lock before we were readied. */
+    uint32_t st = __atomic_load_n(&w.state, __ATOMIC_ACQUIRE);
+    if (st == W_GRANTED)
+        return 0;
+    if (st != W_TIMEDOUT)
+        gort__throw("semaphore: waiter woken in state %u", st);
+    return ETIMEDOUT;
+}
+
+void gort_semaphore_acquire(gort_semaphore *s, int64_t n)
+{
+    (void)acquire(s, n, -1);
+}
+
+int gort_semaphore_acquire_until(gort_semaphore *s, int64_t n, int64_t deadline)
+{
+    return acquire(s, n, deadline < 0 ? -1 : deadline);
+}
+
+void gort_semaphore_release(gort_semaphore *s, int64_t n)
+{
+    if (unlikely(n < 0))
+        bad_weight(n);
+    gort__lock(sem_lock(s));
+    if (unlikely(s->cur < n)) {
+        int64_t cur = s->cur;
+        gort__unlock(sem_lock(s));
+        gort__throw("semaphore: released more than held (%lld of %lld)", (long long)n,
+                    (long long)cur);
+    }
+    s->cur -= n;
+    semwaiter *ready = grant(s);
+    gort__unlock(sem_lock(s));
+    ready_all(ready);
+}
