@@ -343,6 +343,13 @@ GORT_API void gort_semaphore_acquire(gort_semaphore *s, int64_t n);
  * nothing taken; a request of more than size waits for the deadline (with
  * none, it is the fatal error above). */
 GORT_API int gort_semaphore_acquire_until(gort_semaphore *s, int64_t n, int64_t deadline);
+/* Take n units, waiting until they are granted or ctx is cancelled
+ * (x/sync's Acquire(ctx, n)): 0, or ctx's err (ECANCELED, ETIMEDOUT) with
+ * nothing taken.  A ctx already cancelled fails even if the units are
+ * free; a request of more than size waits for the cancellation (with
+ * gort_ctx_background(), that is the fatal error above). */
+struct gort_ctx;
+GORT_API int gort_semaphore_acquire_ctx(gort_semaphore *s, int64_t n, struct gort_ctx *ctx);
 /* Take n units only if that needs no wait and nobody waits: true if so. */
 GORT_API bool gort_semaphore_tryacquire(gort_semaphore *s, int64_t n);
 /* Give back n units, waking the waiters at the head of the queue that now

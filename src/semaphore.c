@@ -1,7 +1,7 @@
 /*
  * semaphore.c — gort_semaphore, a weighted semaphore with the semantics of
  * golang.org/x/sync/semaphore (Weighted: Acquire, TryAcquire, Release), with
- * a deadline in place of the context.  Not sema.c: that is the runtime's
+ * a deadline or a context (gort_ctx).  Not sema.c: that is the runtime's
  * unit semaphore (Go's runtime/sema.go) under the mutexes; this is the
  * user-level counting pool that x/sync builds from a mutex and a list.
  *
@@ -40,10 +40,10 @@
  * we do the same with the deadline (a plain sleep), and without a deadline
  * it is a fatal error rather than a silent hang.
  *
- * Cancellation by a context will plug in as a third party of the same
- * kind: a cancel hook that takes `lock`, and if the waiter is still QUEUED
- * unlinks it, marks it CANCELED, grants if it was the head, and readies
- * the G (see docs/DESIGN.md "RWMutex and the weighted semaphore").
+ * A context is a third party of the same kind: its after-func
+ * (cancel_waiter, below) takes `lock` and, if the waiter is still QUEUED,
+ * unlinks it, marks it CANCELED, grants if it was the head and readies the
+ * G (see docs/DESIGN.md "RWMutex and the weighted semaphore").
  *
  * Alternatives rejected.
  *   - x/sync's own structure, a mutex plus one channel per waiter closed
@@ -60,7 +60,7 @@
 
 #include <errno.h>
 
-enum { W_QUEUED = 1, W_GRANTED, W_TIMEDOUT };
+enum { W_QUEUED = 1, W_GRANTED, W_TIMEDOUT, W_INIT, W_CANCELED };
 
 typedef struct semwaiter {
     struct semwaiter *next, *prev; /* queue links; guarded by s->lock */
@@ -69,6 +69,7 @@ typedef struct semwaiter {
     int64_t n;
     int64_t deadline; /* < 0: none */
     uint32_t state;   /* W_*; changed under s->lock */
+    gort_waitgroup fn_done; /* ctx: done by cancel_waiter at its last touch */
 } semwaiter;
 
 _Static_assert(sizeof(gort__mutex) == sizeof(((gort_semaphore *)0)->lock),
@@ -255,4 +256,103 @@ void gort_semaphore_release(gort_semaphore *s, int64_t n)
     semwaiter *ready = grant(s);
     gort__unlock(sem_lock(s));
     ready_all(ready);
+}
+
+/* ---------------------------------------------------------------------
+ * Acquire with a context: the context's after-func is the third party
+ * that can end a wait (see the file comment).  It runs in its own
+ * goroutine, so it may come before the waiter is queued (INIT: it only
+ * marks it, and the waiter does not park) or after it was granted (it
+ * does nothing); the waiter does not leave before it is done with it.
+ * ------------------------------------------------------------------- */
+
+static void cancel_waiter(void *arg)
+{
+    semwaiter *w = arg;
+    gort_semaphore *s = w->s;
+    G *g = NULL;
+    semwaiter *ready = NULL;
+    gort__lock(sem_lock(s));
+    if (w->state == W_INIT) {
+        w->state = W_CANCELED; /* not parked yet: it will see this */
+    } else if (w->state == W_QUEUED) {
+        bool was_head = s->head == w;
+        unlink_waiter(s, w);
+        w->state = W_CANCELED;
+        g = w->g;
+        ready = was_head ? grant(s) : NULL;
+    }
+    gort__unlock(sem_lock(s));
+    if (g)
+        gort__goready(g, false);
+    ready_all(ready);
+    gort_wg_done(&w->fn_done); /* the last touch of w */
+}
+
+int gort_semaphore_acquire_ctx(gort_semaphore *s, int64_t n, gort_ctx *ctx)
+{
+    if (unlikely(n < 0))
+        bad_weight(n);
+    int err = gort_ctx_err(ctx);
+    if (err)
+        return err;
+    gort_chan *done = gort_ctx_done(ctx);
+    if (!done)
+        return acquire(s, n, -1); /* background: never cancelled */
+    gort__lock(sem_lock(s));
+    if (s->size - s->cur >= n && s->head == NULL) {
+        s->cur += n;
+        gort__unlock(sem_lock(s));
+        return 0;
+    }
+    bool too_big = n > s->size;
+    gort__unlock(sem_lock(s));
+    if (too_big) {
+        gort_chan_recv(done, NULL); /* never served: wait for the cancel */
+        return gort_ctx_err(ctx);
+    }
+
+    G *gp = gort__getg();
+    if (unlikely(gp == NULL))
+        gort__throw("semaphore: cannot allocate a waiter for this thread");
+    semwaiter w = {.s = s, .g = gp, .n = n, .deadline = -1, .state = W_INIT};
+    gort_wg_add(&w.fn_done, 1);
+    gort_ctx *h = gort_ctx_after_func(ctx, cancel_waiter, &w);
+    if (!h)
+        gort__throw("semaphore: out of memory");
+    gort__lock(sem_lock(s));
+    if (w.state == W_INIT) {
+        if (s->size - s->cur >= n && s->head == NULL) {
+            s->cur += n; /* freed meanwhile */
+            w.state = W_GRANTED;
+            gort__unlock(sem_lock(s));
+        } else {
+            w.state = W_QUEUED;
+            w.prev = s->tail;
+            if (s->tail)
+                ((semwaiter *)s->tail)->next = &w;
+            else
+                s->head = &w;
+            s->tail = &w;
+            gort__gopark(sem_park, &w, "semaphore.Acquire");
+        }
+    } else {
+        gort__unlock(sem_lock(s)); /* cancelled before we queued */
+    }
+    if (!gort_ctx_after_func_stop(h))
+        gort_wg_wait(&w.fn_done); /* cancel_waiter started: let it finish */
+    gort_ctx_release(h);
+    uint32_t st = __atomic_load_n(&w.state, __ATOMIC_ACQUIRE);
+    if (st == W_GRANTED) {
+        /* As x/sync: granted, but the context is done by now: give the
+         * units back and report the cancellation. */
+        err = gort_ctx_err(ctx);
+        if (err)
+            gort_semaphore_release(s, n);
+        return err;
+    }
+    if (st != W_CANCELED)
+        gort__throw("semaphore: waiter woken in state %u", st);
+    err = gort_ctx_err(ctx);
+    return err ? err : ECANCELED;
 }
