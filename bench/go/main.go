@@ -42,8 +42,12 @@ var benches = map[string]func(n int){
 	"syscall_bracket": benchSyscallBracket,
 	"quantum":         benchQuantum,
 	// issue 12: whole programs (programs.go)
-	"skynet": benchSkynet,
-	"sieve":  benchSieve,
+	"skynet":   benchSkynet,
+	"sieve":    benchSieve,
+	"pool":     benchPool,
+	"sleepers": benchSleepers,
+	"pipeline": benchPipeline,
+	"msort":    benchMsort,
 }
 
 func main() {
