@@ -52,6 +52,13 @@ BENCHES = [
     ("stop_fib", "stop-the-world, P-1 Ps running fib: request-to-stop (stop_p*) and pause", None),
     ("stop_loop", "stop-the-world, P-1 Ps in a call-free loop: request-to-stop and pause", None),
     ("prologue", "split-stack prologue overhead on call-heavy kernels (%)", None),
+    # issue 12: whole programs (own section, write_issue12)
+    ("skynet", "skynet: 10-ary tree of 1,111,111 goroutines summing over channels", 0.7),
+    ("sieve", "concurrent prime sieve, a chain of 3000 filters", 0.7),
+    ("pool", "worker pool: 1000 goroutines on a 2-case select, 500k jobs", 0.7),
+    ("sleepers", "10,000 goroutines sleeping 1-10 ms, 20 times each (wall)", 1.0),
+    ("pipeline", "pipeline: source, 6 stages, sink over cap-128 channels, 1M items", 0.7),
+    ("msort", "parallel merge sort of 2M int64, goroutine per half above 2048", 0.7),
 ]
 # Issue 10's benchmarks: not in the summary table (their values are
 # requests per second, higher is better, or bytes); write_issue10 judges them.
@@ -59,6 +66,8 @@ ISSUE10 = {"echo1k", "http", "idle10k"}
 ISSUE10_PROCS = 2  # GORTMAXPROCS of the idle10k runs (bench/run.sh's PROCS)
 # Issue 11's benchmarks: their own section (write_issue11), not the summary.
 ISSUE11 = {"stop_fib", "stop_loop", "prologue"}
+# Issue 12's whole programs: their own section (write_issue12).
+ISSUE12 = ["skynet", "sieve", "pool", "sleepers", "pipeline", "msort"]
 # Absolute targets (issue 8): name -> (label judged, how the rounds' values
 # are combined, limit, text).  A value must be <= limit.  "max": the worst
 # round (a maximum or a count must hold in every run), "median": the
@@ -505,6 +514,76 @@ def write_issue11(L, g, fails):
 
 
 # ------------------------------------------------------------------ markdown
+def write_issue12(L, g, fails):
+    """Issue 12's targets: whole programs against their Go twins."""
+    if not any(n in ISSUE12 for (n, _) in list(g) + list(fails)):
+        return
+    desc = {n: (d, t) for n, d, t in BENCHES}
+
+    def vals(name, lab, k="value"):
+        return [num(r[k]) for r in g.get((name, lab), []) if k in r and num(r[k]) is not None]
+
+    def cell(name, lab, k="value", unit="ms"):
+        v = vals(name, lab, k)
+        f = " FAIL×%d" % fails[(name, lab)] if (name, lab) in fails else ""
+        if not v:
+            return f.strip() or "—"
+        m = med(v)
+        nf = lambda x: "%.0f" % x if abs(x) >= 1000 else "%.4g" % x
+        text = ("%s %s (%s – %s)" % (nf(m), unit, nf(min(v)), nf(max(v))) if len(v) > 1
+                else "%s %s" % (nf(m), unit))
+        return text + f
+
+    def ratio(name, k="value"):
+        a, b = med(vals(name, "gort", k)), med(vals(name, "go", k))
+        return a / b if a is not None and b else None
+
+    def judge(name, r, limit):
+        if (name, "gort") in fails:
+            return "**no** (failed runs)"
+        return "—" if r is None else ("yes" if r <= limit else "**no**")
+
+    L.append("## Issue 12 targets: whole programs against their Go twins\n")
+    L.append("Each program (bench/<name>.c, Go twin `gobench <name>` in bench/go/programs.go) "
+             "checks its own result and reports its wall time; gort at GORTMAXPROCS=2, Go 1.19 "
+             "at GOMAXPROCS=2, interleaved. Cells: median over rounds (min – max); ratio: "
+             "gort median / Go median.\n")
+    L.append("| program | gort | Go 1.19 | gort/Go | target | met |")
+    L.append("|---|---|---|---|---|---|")
+    row = lambda *c: L.append("| " + " | ".join(c) + " |")
+    for name in ISSUE12:
+        if not any(n == name for (n, _) in list(g) + list(fails)):
+            continue
+        d, t = desc[name]
+        r = ratio(name)
+        rs = "%.2f" % r if r is not None else "—"
+        if name == "sleepers":
+            row("%s — %s" % (name, d), cell(name, "gort"), cell(name, "go"), rs,
+                "≤ Go", judge(name, r, 1.0))
+            r = ratio(name, "late_mean_us")
+            row("  … mean wake-up lateness", cell(name, "gort", "late_mean_us", "µs"),
+                cell(name, "go", "late_mean_us", "µs"), "%.2f" % r if r is not None else "—",
+                "≤ Go", judge(name, r, 1.0))
+            r = ratio(name, "late_p99_us")
+            row("  … p99 wake-up lateness (information)",
+                cell(name, "gort", "late_p99_us", "µs"), cell(name, "go", "late_p99_us", "µs"),
+                "%.2f" % r if r is not None else "—", "", "")
+        else:
+            row("%s — %s" % (name, d), cell(name, "gort"), cell(name, "go"), rs,
+                "≤ %.2g" % t, judge(name, r, t))
+    for name in ("skynet",):
+        if vals(name, "gort", "maxrss_mb"):
+            row("  … skynet peak RSS (information)", cell(name, "gort", "maxrss_mb", "MB"),
+                cell(name, "go", "maxrss_mb", "MB"),
+                "%.2f" % ratio(name, "maxrss_mb") if ratio(name, "maxrss_mb") else "—", "", "")
+    L.append("")
+    L.append("sleepers' floor (the longest goroutine's 20 requested sleeps summed) is "
+             "%s; lateness is gort_nanotime() (Go: time.Since) after the sleep minus the "
+             "time before it plus the request, over all 200,000 sleeps of a run.\n"
+             % (cell("sleepers", "gort", "floor_ms") if vals("sleepers", "gort", "floor_ms")
+                else "—"))
+
+
 def write_md(raw, path, runs, fails):
     g = group(runs)
     labels_of = {}
@@ -533,7 +612,7 @@ def write_md(raw, path, runs, fails):
     L.append("| benchmark | gort | Go | Boost.Fiber | gort/Go | gort/Boost | target | met |")
     L.append("|---|---|---|---|---|---|---|---|")
     for name, desc, target in BENCHES:
-        if name in ISSUE10 or name in ISSUE11:
+        if name in ISSUE10 or name in ISSUE11 or name in ISSUE12:
             continue
         labels = sorted(l for l in labels_of.get(name, ()) if l.startswith("gort"))
         if not labels:
@@ -596,6 +675,7 @@ def write_md(raw, path, runs, fails):
     write_absolute(L, g, fails)
     write_issue10(L, g, fails)
     write_issue11(L, g, fails)
+    write_issue12(L, g, fails)
 
     # latency distributions, pooled over rounds
     L.append("## Latency distributions (all samples of all rounds pooled)\n")

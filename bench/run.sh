@@ -9,15 +9,18 @@
 # ROUNDS (default 5), BENCH_ONLY="spawn pingpong ..." to run a subset
 # (BENCH_ONLY=issue10 runs issue 10's echo1k, http and idle10k,
 # BENCH_ONLY=issue11 issue 11's split-stack stop_fib, stop_loop and
-# prologue, BENCH_ONLY=issue13 issue 13's rwmutex), SPLIT_LD (gold or lld, the split-stack linker, default gold),
+# prologue, BENCH_ONLY=issue12 issue 12's whole programs skynet, sieve,
+# pool, sleepers, pipeline and msort, BENCH_ONLY=issue13 issue 13's
+# rwmutex, timers and ctxfan), SPLIT_LD (gold or lld, the split-stack
+# linker, default gold),
 # BENCH_TIMEOUT (seconds per run, default 120), BENCH_NO_INSTALL=1 to
 # never call apt-get.
 #
 # Every benchmark is run ROUNDS times, interleaved: round 1 runs every
 # implementation of every benchmark (gort, Go, Boost, ...), then round 2,
 # and so on, so drift (thermal, noisy neighbours) spreads over all of them.
-# The slow ones (1M parked goroutines, the sleepers, Boost's spawn) run
-# fewer rounds so that the whole run stays under ~10 minutes on 2 cores.
+# The slow ones (1M parked goroutines, the sleepers, Boost's spawn,
+# skynet) run fewer rounds so that the whole run stays under ~10 minutes on 2 cores.
 # Raw output: $BUILD/bench/raw/ (results.txt, per-run logs, latency
 # samples).
 set -u
@@ -82,7 +85,8 @@ fi
 HAVE_GORT=0; [ -f "$BUILD/libgort.a" ] && HAVE_GORT=1
 
 C_BENCHES="spawn pingpong yield buffered select mutex parked_rss stw sleeper spinwait compute
- handoff handoff_pipe memset_ticker stw_shared stw_syscall eintr syscall_bracket quantum"
+ handoff handoff_pipe memset_ticker stw_shared stw_syscall eintr syscall_bracket quantum
+ skynet sieve pool sleepers pipeline msort"
 BOOST_BENCHES="spawn pingpong yield buffered mutex parked_rss"
 # Issue 13: RWMutex read-mostly (bench/rwmutex.c, Go twin bench/go/rwmutex.go).
 C_BENCHES="$C_BENCHES rwmutex"
@@ -272,6 +276,18 @@ stop_loop       gort-split-sig $PROCS 5 $OUT/stop_loop_split
 prologue        gort-gcc       1      5 $OUT/prologue_gcc
 prologue        gort-clang     1      5 $OUT/prologue_clang
 prologue        gort-gcc-pad   1      5 $OUT/prologue_gcc-pad
+skynet          gort        $PROCS 3 $OUT/skynet
+skynet          go          $PROCS 3 $OUT/gobench skynet
+sieve           gort        $PROCS 5 $OUT/sieve
+sieve           go          $PROCS 5 $OUT/gobench sieve
+pool            gort        $PROCS 5 $OUT/pool
+pool            go          $PROCS 5 $OUT/gobench pool
+sleepers        gort        $PROCS 5 $OUT/sleepers
+sleepers        go          $PROCS 5 $OUT/gobench sleepers
+pipeline        gort        $PROCS 5 $OUT/pipeline
+pipeline        go          $PROCS 5 $OUT/gobench pipeline
+msort           gort        $PROCS 5 $OUT/msort
+msort           go          $PROCS 5 $OUT/gobench msort
 EOF
 )
 
@@ -313,10 +329,10 @@ if awk -v l="$load1" 'BEGIN{exit !(l > 0.5)}'; then
 fi
 
 ONLY=${BENCH_ONLY:-}
-case " $ONLY " in *" issue13 "*) ONLY="$ONLY timers ctxfan" ;; esac
 ONLY=${ONLY//issue10/echo1k http idle10k}
 ONLY=${ONLY//issue11/stop_fib stop_loop prologue}
-case " ${BENCH_ONLY:-} " in *" issue13 "*) ONLY="$ONLY rwmutex" ;; esac # any order vs other issue13 lines
+ONLY=${ONLY//issue12/skynet sieve pool sleepers pipeline msort}
+ONLY=${ONLY//issue13/rwmutex timers ctxfan}
 START=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
     log "=== round $round/$ROUNDS ($(( $(date +%s) - START ))s elapsed)"

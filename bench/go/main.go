@@ -41,6 +41,13 @@ var benches = map[string]func(n int){
 	"eintr":           benchEINTR,
 	"syscall_bracket": benchSyscallBracket,
 	"quantum":         benchQuantum,
+	// issue 12: whole programs (programs.go)
+	"skynet":   benchSkynet,
+	"sieve":    benchSieve,
+	"pool":     benchPool,
+	"sleepers": benchSleepers,
+	"pipeline": benchPipeline,
+	"msort":    benchMsort,
 }
 
 func main() {
