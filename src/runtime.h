@@ -113,7 +113,8 @@ struct gort__timer {
     void (*f)(void *arg, uint64_t seq); /* callback; runs on an M, no timer lock held */
     void *arg;
     uint64_t seq;                 /* passed to f */
-    int64_t fired;                /* gort_nanotime() when taken off the heap to fire;
+    int64_t fired;                /* the clock when taken off the heap to fire: >= when,
+                                     and no less than any earlier firing of that heap;
                                      set under pp->timerslock, read by f */
     P *pp;                        /* heap it is in, NULL if none; guarded by pp->timerslock */
     int32_t idx;                  /* its handle in pp->timerslots; guarded by pp->timerslock */
@@ -389,6 +390,7 @@ struct gort_p {
     int32_t ntimers, timerscap;
     int32_t timerfree;           /* first free handle, -1 if none; guarded by timerslock */
     _Atomic int64_t timer0_when; /* when of timers[0], 0 if none; readable without the lock */
+    int64_t timerlastfired;      /* latest `fired` given out; guarded by timerslock */
 
     /* sysmon's view (sysmon only) */
     uint32_t sysmon_tick;
