@@ -107,17 +107,30 @@ enum {
  * ------------------------------------------------------------------- */
 enum { T_IDLE = 0, T_ARMED, T_RUNNING };
 struct gort__timer {
-    int64_t when;                 /* monotonic ns; guarded by pp->timerslock */
+    int64_t when;                 /* monotonic ns; set only while the timer is in no
+                                     heap (its heap slot keeps a copy) */
     int64_t period;               /* >0: re-arm every period ns after firing */
     void (*f)(void *arg, uint64_t seq); /* callback; runs on an M, no timer lock held */
     void *arg;
     uint64_t seq;                 /* passed to f */
-    int64_t fired;                /* gort_nanotime() when taken off the heap to fire;
+    int64_t fired;                /* the clock when taken off the heap to fire: >= when,
+                                     and no less than any earlier firing of that heap;
                                      set under pp->timerslock, read by f */
     P *pp;                        /* heap it is in, NULL if none; guarded by pp->timerslock */
-    int32_t idx;                  /* index in pp->timers */
+    int32_t idx;                  /* its handle in pp->timerslots; guarded by pp->timerslock */
     _Atomic uint32_t state;       /* T_*; changed under the heap's timerslock */
 };
+/* A heap slot: a copy of the timer's `when` and its handle in the P's slot
+ * table (time.c), so that sifting touches no timer. */
+typedef struct gort__timerwhen {
+    int64_t when;
+    int32_t hnd;
+    int32_t pad;
+} gort__timerwhen;
+typedef struct gort__timerslot {
+    gort__timer *t;               /* NULL if the handle is free */
+    int32_t pos;                  /* index in pp->timers; next free handle if free */
+} gort__timerslot;
 /* Arm t (state must be T_IDLE) to fire at t->when on the calling M's P
  * (P0 from a thread without a P), waking a sleeping M if it is earlier
  * than anything that M waits for.  May be called holding channel/sema
@@ -376,9 +389,12 @@ struct gort_p {
 
     /* Timers (time.c) */
     gort__mutex timerslock;
-    gort__timer **timers;        /* 4-ary min-heap by when; guarded by timerslock */
+    gort__timerwhen *timers;     /* 4-ary min-heap by when; guarded by timerslock */
+    gort__timerslot *timerslots; /* by handle, timerscap of them; guarded by timerslock */
     int32_t ntimers, timerscap;
+    int32_t timerfree;           /* first free handle, -1 if none; guarded by timerslock */
     _Atomic int64_t timer0_when; /* when of timers[0], 0 if none; readable without the lock */
+    int64_t timerlastfired;      /* latest `fired` given out; guarded by timerslock */
 
     /* sysmon's view (sysmon only) */
     uint32_t sysmon_tick;
