@@ -632,6 +632,15 @@ void gort__wakep(void)
     if (atomic_load_explicit(&sched.nmspinning, memory_order_relaxed) != 0 ||
         !atomic_compare_exchange_strong(&sched.nmspinning, &z, 1))
         return;
+    /* Before gort_main no M may take a P: gort_main takes the idle P for
+     * goroutine 1's M, and with one P an M started here (gort_maxprocs
+     * before gort_main restarts the world, which wakes) left it none: a
+     * crash in acquirep(NULL) in about a third of the runs.  gort_main
+     * calls wakep itself once it has started. */
+    if (unlikely(!atomic_load_explicit(&sched.started, memory_order_acquire))) {
+        atomic_fetch_sub(&sched.nmspinning, 1);
+        return;
+    }
     gort__startm(NULL, true);
 }
 
