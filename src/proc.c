@@ -1070,7 +1070,10 @@ top:;
     goto top;
 }
 
-static GORT_NORETURN void execute(G *g)
+/* inherit: g runs in the current time slice (it came from runnext, or is
+ * the G that just failed to park): schedtick, by which sysmon times
+ * slices, stays as it is (Go's inheritTime). */
+static GORT_NORETURN void execute_slice(G *g, bool inherit)
 {
     M *m = m_tls;
     P *pp = m->p;
@@ -1080,13 +1083,19 @@ static GORT_NORETURN void execute(G *g)
     g->preempt_reported = false;
     gort__setguard(m, g); /* before G_RUNNING: a poison after it is this G's */
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
-    atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
-                          memory_order_relaxed);
+    if (!inherit)
+        atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
+                              memory_order_relaxed);
     atomic_fetch_add_explicit(&pp->nswitch, 1, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
         gort__sysmon_wake();
     gort__ts_in(g);
     gogo(g);
+}
+
+static GORT_NORETURN void execute(G *g)
+{
+    execute_slice(g, false);
 }
 
 /* Locked goroutines (Go's stoplockedm / startlockedm).  An M locked to
@@ -1181,8 +1190,9 @@ top:;
         g = gort__globrunqget(pp, 1);
         gort__unlock(&sched.lock);
     }
+    bool inherit = false;
     if (!g)
-        g = gort__runqget(pp);
+        g = gort__runqget_inherit(pp, &inherit);
     if (!g)
         g = findrunnable();
     if (m->spinning)
@@ -1192,7 +1202,7 @@ top:;
         startlockedm(g);
         goto top;
     }
-    execute(g);
+    execute_slice(g, inherit);
 }
 
 /* ---------------------------------------------------------------------

@@ -1,0 +1,102 @@
+/* runnext starvation (Go's inheritTime).  On one P, a pair of goroutines
+ * ping-ponging over unbuffered channels readies each other into runnext
+ * at every hand-off, so the P never gets to its run queue's ring.  The
+ * pair must share one time slice (a G taken from runnext runs in the
+ * slice of the G that readied it), so that sysmon preempts it after a
+ * quantum (10 ms) and a goroutine queued behind it runs.  Without that,
+ * every hand-off looked like a new slice to sysmon and the queued
+ * goroutine waited until something else happened to break the chain:
+ * 15-700 ms in measured runs, unbounded in principle.
+ *
+ * The wait is measured in the process's CPU time, which the pair burns
+ * while the victim waits: on a loaded machine wall time would stretch
+ * with the other processes, CPU time only with sysmon's own lateness.
+ * Several rounds, each bounded at 10 quanta. */
+#include "check.h"
+#include <stdatomic.h>
+#include <time.h>
+
+enum { ROUNDS = 8 };
+static const int64_t bound_ns = 100LL * 1000 * 1000;
+
+static gort_chan *ping, *pong, *release, *done;
+static _Atomic bool stop;
+
+static int64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void pinger(void *arg)
+{
+    (void)arg;
+    int64_t v = 0;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        gort_chan_send(ping, &v);
+        gort_chan_recv(pong, &v);
+    }
+    v = -1;
+    gort_chan_send(ping, &v);
+}
+
+static void ponger(void *arg)
+{
+    (void)arg;
+    int64_t v;
+    for (;;) {
+        gort_chan_recv(ping, &v);
+        if (v < 0)
+            return;
+        v++;
+        gort_chan_send(pong, &v);
+    }
+}
+
+static void victim(void *arg)
+{
+    (void)arg;
+    /* Readied by close: queued at the ring's tail, behind the pair. */
+    for (int i = 0; i < ROUNDS; i++) {
+        gort_chan_recv(release, NULL);
+        gort_chan_send(done, NULL);
+    }
+}
+
+static void gmain(void *arg)
+{
+    (void)arg;
+    ping = gort_chan_make(sizeof(int64_t), 0);
+    pong = gort_chan_make(sizeof(int64_t), 0);
+    done = gort_chan_make(0, 0);
+    CHECK(ping && pong && done);
+    gort_chan *rel[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++)
+        CHECK((rel[i] = gort_chan_make(0, 0)) != NULL);
+    release = rel[0];
+    CHECK_EQ(gort_go(victim, NULL), 0);
+    CHECK_EQ(gort_go(ponger, NULL), 0);
+    CHECK_EQ(gort_go(pinger, NULL), 0);
+    for (int i = 0; i < ROUNDS; i++) {
+        gort_sleep(2 * 1000 * 1000); /* the pair is running by now */
+        int64_t t0 = cpu_ns();
+        gort_chan *r = rel[i];
+        release = i + 1 < ROUNDS ? rel[i + 1] : NULL;
+        /* The victim waits on r (set before it loops); close readies it
+         * with next=false: the ring's tail, behind the pair. */
+        gort_chan_close(r);
+        gort_chan_recv(done, NULL);
+        int64_t spent = cpu_ns() - t0;
+        CHECK(spent < bound_ns, "round %d: the queued goroutine ran after %lld ms of CPU", i,
+              (long long)(spent / 1000000));
+    }
+    atomic_store(&stop, true);
+}
+
+int main(void)
+{
+    setenv("GORTMAXPROCS", "1", 1);
+    CHECK_EQ(gort_main(gmain, NULL), 0);
+    return 0;
+}
