@@ -11,16 +11,17 @@
  * The wait is measured in the process's CPU time, which the pair burns
  * while the victim waits: on a loaded machine wall time would stretch
  * with the other processes, CPU time only with sysmon's own lateness.
- * Several rounds, each bounded at 10 quanta. */
+ * The quantum is 1 ms here; several rounds, each bounded at 50 ms. */
 #include "check.h"
 #include <stdatomic.h>
 #include <time.h>
 
 enum { ROUNDS = 8 };
-static const int64_t bound_ns = 100LL * 1000 * 1000;
+static const int64_t bound_ns = 50LL * 1000 * 1000;
 
 static gort_chan *ping, *pong, *release, *done;
 static _Atomic bool stop;
+static gort_waitgroup wg = GORT_WAITGROUP_INIT;
 
 static int64_t cpu_ns(void)
 {
@@ -39,6 +40,7 @@ static void pinger(void *arg)
     }
     v = -1;
     gort_chan_send(ping, &v);
+    gort_wg_done(&wg);
 }
 
 static void ponger(void *arg)
@@ -48,10 +50,11 @@ static void ponger(void *arg)
     for (;;) {
         gort_chan_recv(ping, &v);
         if (v < 0)
-            return;
+            break;
         v++;
         gort_chan_send(pong, &v);
     }
+    gort_wg_done(&wg);
 }
 
 static void victim(void *arg)
@@ -62,6 +65,7 @@ static void victim(void *arg)
         gort_chan_recv(release, NULL);
         gort_chan_send(done, NULL);
     }
+    gort_wg_done(&wg);
 }
 
 static void gmain(void *arg)
@@ -75,6 +79,7 @@ static void gmain(void *arg)
     for (int i = 0; i < ROUNDS; i++)
         CHECK((rel[i] = gort_chan_make(0, 0)) != NULL);
     release = rel[0];
+    gort_wg_add(&wg, 3);
     CHECK_EQ(gort_go(victim, NULL), 0);
     CHECK_EQ(gort_go(ponger, NULL), 0);
     CHECK_EQ(gort_go(pinger, NULL), 0);
@@ -92,11 +97,20 @@ static void gmain(void *arg)
               (long long)(spent / 1000000));
     }
     atomic_store(&stop, true);
+    gort_wg_wait(&wg);
+    for (int i = 0; i < ROUNDS; i++)
+        gort_chan_free(rel[i]);
+    gort_chan_free(ping);
+    gort_chan_free(pong);
+    gort_chan_free(done);
 }
 
 int main(void)
 {
     setenv("GORTMAXPROCS", "1", 1);
+    /* A short slice: the pair is preempted after ~1 ms of its CPU time
+     * (plus sysmon's lateness), 50x below the bound. */
+    setenv("GORTDEBUG", "quantum=1ms", 1);
     CHECK_EQ(gort_main(gmain, NULL), 0);
     return 0;
 }
