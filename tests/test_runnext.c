@@ -19,7 +19,8 @@
 enum { ROUNDS = 8 };
 static const int64_t bound_ns = 50LL * 1000 * 1000;
 
-static gort_chan *ping, *pong, *release, *done;
+static gort_chan *ping, *pong, *done;
+static gort_chan *rel[ROUNDS]; /* round i releases the victim by closing rel[i] */
 static _Atomic bool stop;
 static gort_waitgroup wg = GORT_WAITGROUP_INIT;
 
@@ -62,7 +63,7 @@ static void victim(void *arg)
     (void)arg;
     /* Readied by close: queued at the ring's tail, behind the pair. */
     for (int i = 0; i < ROUNDS; i++) {
-        gort_chan_recv(release, NULL);
+        gort_chan_recv(rel[i], NULL);
         gort_chan_send(done, NULL);
     }
     gort_wg_done(&wg);
@@ -75,10 +76,8 @@ static void gmain(void *arg)
     pong = gort_chan_make(sizeof(int64_t), 0);
     done = gort_chan_make(0, 0);
     CHECK(ping && pong && done);
-    gort_chan *rel[ROUNDS];
     for (int i = 0; i < ROUNDS; i++)
         CHECK((rel[i] = gort_chan_make(0, 0)) != NULL);
-    release = rel[0];
     gort_wg_add(&wg, 3);
     CHECK_EQ(gort_go(victim, NULL), 0);
     CHECK_EQ(gort_go(ponger, NULL), 0);
@@ -86,11 +85,9 @@ static void gmain(void *arg)
     for (int i = 0; i < ROUNDS; i++) {
         gort_sleep(2 * 1000 * 1000); /* the pair is running by now */
         int64_t t0 = cpu_ns();
-        gort_chan *r = rel[i];
-        release = i + 1 < ROUNDS ? rel[i + 1] : NULL;
-        /* The victim waits on r (set before it loops); close readies it
-         * with next=false: the ring's tail, behind the pair. */
-        gort_chan_close(r);
+        /* The victim waits on rel[i]; close readies it with next=false:
+         * the ring's tail, behind the pair. */
+        gort_chan_close(rel[i]);
         gort_chan_recv(done, NULL);
         int64_t spent = cpu_ns() - t0;
         CHECK(spent < bound_ns, "round %d: the queued goroutine ran after %lld ms of CPU", i,
