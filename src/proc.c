@@ -632,6 +632,15 @@ void gort__wakep(void)
     if (atomic_load_explicit(&sched.nmspinning, memory_order_relaxed) != 0 ||
         !atomic_compare_exchange_strong(&sched.nmspinning, &z, 1))
         return;
+    /* Before gort_main no M may take a P: gort_main takes the idle P for
+     * goroutine 1's M, and with one P an M started here (gort_maxprocs
+     * before gort_main restarts the world, which wakes) left it none: a
+     * crash in acquirep(NULL) in about a third of the runs.  gort_main
+     * calls wakep itself once it has started. */
+    if (unlikely(!atomic_load_explicit(&sched.started, memory_order_acquire))) {
+        atomic_fetch_sub(&sched.nmspinning, 1);
+        return;
+    }
     gort__startm(NULL, true);
 }
 
@@ -1061,7 +1070,10 @@ top:;
     goto top;
 }
 
-static GORT_NORETURN void execute(G *g)
+/* inherit: g runs in the current time slice (it came from runnext, or is
+ * the G that just failed to park): schedtick, by which sysmon times
+ * slices, stays as it is (Go's inheritTime). */
+static GORT_NORETURN void execute_slice(G *g, bool inherit)
 {
     M *m = m_tls;
     P *pp = m->p;
@@ -1071,13 +1083,19 @@ static GORT_NORETURN void execute(G *g)
     g->preempt_reported = false;
     gort__setguard(m, g); /* before G_RUNNING: a poison after it is this G's */
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
-    atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
-                          memory_order_relaxed);
+    if (!inherit)
+        atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
+                              memory_order_relaxed);
     atomic_fetch_add_explicit(&pp->nswitch, 1, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
         gort__sysmon_wake();
     gort__ts_in(g);
     gogo(g);
+}
+
+static GORT_NORETURN void execute(G *g)
+{
+    execute_slice(g, false);
 }
 
 /* Locked goroutines (Go's stoplockedm / startlockedm).  An M locked to
@@ -1158,6 +1176,11 @@ top:;
      * busy local queue cannot starve it; deferred by one schedule when a
      * timer just readied a G, which would otherwise wait a whole slice
      * behind (say) a preempted hog from the global queue. */
+    /* Counted in slices (schedtick, which a runnext G inherits), as Go
+     * does, not in switches: a pair member preempted at the end of its
+     * slice goes to the global queue, and a look there every 61 switches
+     * took it back ahead of the goroutines waiting in the ring (the
+     * starvation test_runnext checks: 57-67 ms of CPU in 4 of 14 runs). */
     if (pp->schedtick % 61 == 0)
         pp->globalcheck = true;
     /* ... and deferred too right after a yield or preemption, which put the
@@ -1172,8 +1195,9 @@ top:;
         g = gort__globrunqget(pp, 1);
         gort__unlock(&sched.lock);
     }
+    bool inherit = false;
     if (!g)
-        g = gort__runqget(pp);
+        g = gort__runqget_inherit(pp, &inherit);
     if (!g)
         g = findrunnable();
     if (m->spinning)
@@ -1183,7 +1207,7 @@ top:;
         startlockedm(g);
         goto top;
     }
-    execute(g);
+    execute_slice(g, inherit);
 }
 
 /* ---------------------------------------------------------------------

@@ -65,11 +65,25 @@ void gort__runqput(P *pp, G *g, bool next)
 
 G *gort__runqget(P *pp)
 {
+    bool inherit;
+    return gort__runqget_inherit(pp, &inherit);
+}
+
+/* *inherit: g came from runnext, so it runs in the time slice of the G
+ * that readied it (Go's inheritTime).  A pair handing off through runnext
+ * then counts as one goroutine for sysmon and is preempted after a
+ * quantum like any other, instead of keeping the P from its ring for as
+ * long as the pair lasts. */
+G *gort__runqget_inherit(P *pp, bool *inherit)
+{
     G *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
     if (next && atomic_compare_exchange_strong_explicit(&pp->runnext, &next, NULL,
                                                         memory_order_acq_rel,
-                                                        memory_order_relaxed))
+                                                        memory_order_relaxed)) {
+        *inherit = true;
         return next;
+    }
+    *inherit = false;
     for (;;) {
         uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
         uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);

@@ -709,6 +709,7 @@ void gort__asyncpreempt2(void);
 /* Run queues (runq.c) */
 void gort__runqput(P *pp, G *g, bool next);
 G *gort__runqget(P *pp);
+G *gort__runqget_inherit(P *pp, bool *inherit); /* *inherit: it was runnext */
 /* Inline: entersyscall asks it on its fast path. */
 static inline bool gort__runqempty(P *pp)
 {

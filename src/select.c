@@ -274,7 +274,12 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
         selunlock(&s);
         gort__throw("out of memory creating the calling thread's goroutine state");
     }
-    atomic_store(&me->selectdone, 0);
+    /* Relaxed (a plain mov, not seq_cst's xchg): every waker that could
+     * CAS it takes one of the channel locks held here first, and the
+     * timer is armed only in selparkcommit, so the locks' release orders
+     * it.  A full barrier here drained the store buffer on every parking
+     * select (8.8% of gort_select's samples in the 1000-worker pool). */
+    atomic_store_explicit(&me->selectdone, 0, memory_order_relaxed);
     gort__sudog **link = &me->waiting;
     for (size_t k = 0; k < norder; k++) {
         uint32_t i = lockorder[k];
@@ -303,7 +308,9 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
     sellock(&s);
     gort__sudog *won = me->param;
     me->param = NULL;
-    atomic_store(&me->selectdone, 0);
+    /* Relaxed, as above: all locks held, the timer disarmed, and no sudog
+     * of this select stays queued past selunlock. */
+    atomic_store_explicit(&me->selectdone, 0, memory_order_relaxed);
     for (size_t k = 0; k < norder; k++) {
         uint32_t i = lockorder[k];
         gort__sudog *sg = &sgs[i];

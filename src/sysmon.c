@@ -5,7 +5,8 @@
  * cannot be preempted, keeps timers on idle Ps from being forgotten, and
  * prints GORTDEBUG=schedtrace lines.
  *
- * Timing.  A P's schedtick changes at every goroutine switch; sysmon
+ * Timing.  A P's schedtick changes at every new time slice (every switch
+ * but to a runnext G, which inherits its waker's slice); sysmon
  * records when it first saw each tick (sysmon_when), so a G's run time is
  * known to within one sysmon period.  While any P is running, the period
  * is quantum/8 (at least 20 us): a hog is stopped near one quantum, where
