@@ -171,10 +171,13 @@ __morestack_non_split:
      * too, so gcc's variadic continuation (`lea 0x18(%rbp),%r11`) and its
      * nested functions' (`mov %rax,%r10`) run as compiled.
      *
-     * Room for code without checks: entry rsp - frame - arguments copied
-     * - gort__nonsplit_room above the word.  A poison is above every
-     * stack pointer, so a request fails this test too and takes the slow
-     * path, which parks. */
+     * Room for code without checks: rbp - frame - arguments copied - 24
+     * - gort__nonsplit_room above the word.  The 24 are what the body
+     * runs below that this frame adds: the call's return address and up
+     * to 15 bytes of alignment (without them the room promised was short
+     * by as much, test_split_overflow's libc case at some stack tops).  A
+     * poison is above every stack pointer, so a request fails this test
+     * too and takes the slow path, which parks. */
     pushq %rbp
     .cfi_adjust_cfa_offset 8
     .cfi_offset %rbp, -16
@@ -192,6 +195,8 @@ __morestack_non_split:
     subq %r10, %r11
     jb 1f                       /* wrapped: certainly not enough */
     subq -8(%rbp), %r11
+    jb 1f
+    subq $24, %r11
     jb 1f
     subq gort__nonsplit_room(%rip), %r11
     jb 1f
