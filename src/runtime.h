@@ -212,6 +212,11 @@ struct gort_g {
     int32_t preempt_off;    /* [own] gort_preempt_disable depth */
     int64_t preempt_since;  /* when the oldest pending request was made (sysmon's view) */
     bool preempt_reported;  /* the "cannot preempt" diagnostic was printed for this request */
+    /* The stuck report's CPU clock (preempt_report.c; sysmon only): the
+     * CPU time of the G's thread when sysmon first saw the request dated
+     * preempt_cpu_req (= preempt_since then), -1 if unreadable. */
+    int64_t preempt_cpu0;
+    int64_t preempt_cpu_req;
     bool async_preempted;   /* [own] last stop was asynchronous (stats/traces) */
 
     /* parking (proc.c, chan.c, select.c, sema.c) */
