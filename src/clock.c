@@ -6,6 +6,10 @@
  * deadlines and the time slice measure elapsed time.  Rejected:
  * CLOCK_MONOTONIC_RAW (not in the vDSO on every kernel, so a system call
  * per reading), rdtsc (needs calibration and an invariant TSC).
+ *
+ * gort__thread_cpu_ns: another thread's CPU time, for bounds that must
+ * not expire while the host keeps that thread off the CPUs (the stuck
+ * report, the exit's wait for a thread to freeze).
  */
 #define _GNU_SOURCE
 #include "runtime.h"
@@ -17,5 +21,16 @@ int64_t gort_nanotime(void)
     struct timespec ts;
     /* vDSO: no syscall.  Cannot fail for CLOCK_MONOTONIC on Linux. */
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t gort__thread_cpu_ns(pid_t tid)
+{
+    /* The kernel's per-thread CPU clock id, as pthread_getcpuclockid
+     * builds it: ~tid << 3 | CPUCLOCK_PERTHREAD_MASK | CPUCLOCK_SCHED. */
+    clockid_t id = (clockid_t)((~(unsigned)tid << 3) | 6);
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
+        return -1;
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

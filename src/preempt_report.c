@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Read a small /proc/self/task/<tid>/<name> file into buf (NUL-terminated);
@@ -52,17 +51,6 @@ static bool thread_state_running(M *m, pid_t tid)
     return rp[2] == 'R';
 }
 
-/* CPU time of thread tid of this process (the kernel's per-thread CPU
- * clock id, as pthread_getcpuclockid builds it), ns; -1 if it is gone. */
-static int64_t thread_cpu_ns(pid_t tid)
-{
-    clockid_t id = (clockid_t)((~(unsigned)tid << 3) | 6); /* CPUCLOCK_PERTHREAD | SCHED */
-    struct timespec ts;
-    if (clock_gettime(id, &ts) != 0)
-        return -1;
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---------------------------------------------------------------------
  * Diagnostic: a goroutine that ignores preemption for a long time holds
  * its P (and blocks stop-the-world).  Say where it is and why, once per
@@ -88,13 +76,13 @@ void gort__preempt_diag(P *pp, int64_t now)
     int64_t since = g->preempt_since;
     if (g->preempt_cpu_req != since) {
         g->preempt_cpu_req = since;
-        g->preempt_cpu0 = m->tid > 0 ? thread_cpu_ns(m->tid) : -1;
+        g->preempt_cpu0 = m->tid > 0 ? gort__thread_cpu_ns(m->tid) : -1;
     }
     int64_t age = now - since;
     if (age < gort__cfg.stuck_report_ns)
         return;
     if (g->preempt_cpu0 >= 0) {
-        int64_t cpu = thread_cpu_ns(m->tid);
+        int64_t cpu = gort__thread_cpu_ns(m->tid);
         if (cpu >= 0 && cpu - g->preempt_cpu0 < gort__cfg.stuck_report_ns)
             return;
     }

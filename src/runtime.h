@@ -1128,6 +1128,8 @@ bool gort__dwarf_fileline(uintptr_t pc, char *file, size_t n, int *line);
  * Misc
  * ------------------------------------------------------------------- */
 static inline int64_t gort__now(void) { return gort_nanotime(); }
+/* CPU time of thread tid of this process, ns; -1 if it is gone (clock.c). */
+int64_t gort__thread_cpu_ns(pid_t tid);
 uint32_t gort__fastrand(void);               /* per-M xorshift; any thread */
 static inline uint32_t gort__fastrandn(uint32_t n)
 {

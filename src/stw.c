@@ -206,14 +206,24 @@ static void exit_foreign_wait(void)
                  * kernel, so the call never completes (no read consumes
                  * input after the exit).  A signal that finds it still on
                  * its way into the kernel (in libc) cannot freeze it: ask
-                 * again until it is frozen or out of the call, for at
-                 * most 100 ms (a thread blocking SIGURG never answers, one
-                 * computing inside a wrapped call may not block at all);
-                 * out of the call, it can only park for good. */
-                for (int64_t end = gort_nanotime() + 100000000;
-                     !atomic_load(&m->exit_frozen) &&
-                     __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0 &&
-                     gort_nanotime() < end;) {
+                 * again until it is frozen or out of the call; out of the
+                 * call, it can only park for good.  Give up once it has
+                 * computed 100 ms inside the call (it may not block at
+                 * all), or after 2 s (it blocks SIGURG with a raw system
+                 * call, and never answers).  Its CPU time, not the wall
+                 * clock: a signal wakes a thread blocked in read() but the
+                 * handler freezes it only once it gets a CPU, and until
+                 * then input written after the exit would still be
+                 * consumed (test_syscall_exit lost its byte to a reader
+                 * left waiting 100 ms for a CPU on a busy host). */
+                int64_t end = gort_nanotime() + 2000000000;
+                int64_t cpu0 = gort__thread_cpu_ns(m->tid);
+                while (!atomic_load(&m->exit_frozen) &&
+                       __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0 &&
+                       gort_nanotime() < end) {
+                    int64_t cpu = gort__thread_cpu_ns(m->tid);
+                    if (cpu0 >= 0 && cpu >= 0 && cpu - cpu0 >= 100000000)
+                        break;
                     uint32_t seen = atomic_load(&m->exit_seen);
                     exit_signal(m);
                     while (atomic_load(&m->exit_seen) == seen && !atomic_load(&m->exit_frozen) &&
