@@ -421,7 +421,9 @@ GORT_API bool gort_ctx_after_func_stop(gort_ctx *h);
  * when the operation was done (*ok as gort_chan_recv's result), else err
  * and the operation was not done.  gort_ctx_fd_wait: gort_fd_wait bounded
  * by c (its deadline, its cancellation: err); while it waits a cancel sets
- * fd's deadline for `events` to the past, and clears it (-1) afterwards.
+ * fd's deadline for `events` to the past, and afterwards puts back the
+ * deadline the program had set (one set by another goroutine meanwhile is
+ * overwritten).
  * For other channel operations, put gort_ctx_done(c) in the select. */
 GORT_API int gort_ctx_sleep(gort_ctx *c, int64_t ns);
 GORT_API int gort_ctx_recv(gort_ctx *c, gort_chan *ch, void *elem, bool *ok);

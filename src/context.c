@@ -406,6 +406,11 @@ int gort_ctx_fd_wait(gort_ctx *c, int fd, int events)
     int err = gort_ctx_err(c);
     if (err)
         return err;
+    /* The program's own deadlines on fd, put back after a cancel borrowed
+     * them (pds are never freed; a close resets them to -1). */
+    gort__pollfd *pd = gort__pd_peek(fd);
+    int64_t rd = pd ? gort__pd_deadline(pd, GORT_READ, -1) : -1;
+    int64_t wd = pd ? gort__pd_deadline(pd, GORT_WRITE, -1) : -1;
     struct fdwake w = {.fd = fd, .events = events};
     gort_wg_add(&w.wg, 1);
     gort_ctx *h = gort_ctx_after_func(c, fd_wake, &w);
@@ -413,9 +418,13 @@ int gort_ctx_fd_wait(gort_ctx *c, int fd, int events)
         return ENOMEM;
     int r = gort_fd_wait(fd, events, c->deadline);
     if (!gort_ctx_after_func_stop(h)) {
-        /* fd_wake ran or is running: wait for it, then undo its deadline. */
+        /* fd_wake ran or is running: wait for it, then undo its deadline
+         * (back to the program's, not to none). */
         gort_wg_wait(&w.wg);
-        gort_set_deadline(fd, events, -1);
+        if (events & GORT_READ)
+            gort_set_deadline(fd, GORT_READ, rd);
+        if (events & GORT_WRITE)
+            gort_set_deadline(fd, GORT_WRITE, wd);
     }
     gort_ctx_release(h);
     if (r == ETIMEDOUT) {

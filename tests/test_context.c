@@ -291,6 +291,66 @@ static void fd_waiter(void *arg)
     gort_wg_done(&w->wg);
 }
 
+/* A deadline the program set on the fd survives a cancelled
+ * gort_ctx_fd_wait (the wake-up borrows the fd's deadline, then puts the
+ * program's back, not "none").  With it cleared, the plain read below
+ * would wait forever; the select bounds that to a failure. */
+struct keep {
+    int fd;
+    ssize_t n;
+    int err;
+    gort_chan *done;
+};
+
+static void keep_reader(void *arg)
+{
+    struct keep *k = arg;
+    char ch;
+    k->n = gort_read(k->fd, &ch, 1);
+    k->err = errno;
+    gort_chan_close(k->done);
+}
+
+static void cancel_fn(void *arg)
+{
+    gort_ctx_cancel(arg);
+}
+
+static void test_fd_wait_keeps_deadline(int fd)
+{
+    for (int attempt = 0;; attempt++) {
+        CHECK(attempt < 5, "the machine stalled past 1.5 s in every attempt");
+        int64_t user = gort_nanotime() + ms(1500);
+        CHECK_EQ(gort_set_deadline(fd, GORT_READ, user), 0);
+        /* The context has no deadline of its own (the timer cancels its
+         * parent), so only the cancel's wake-up or the program's deadline
+         * can end the wait. */
+        gort_ctx *parent = gort_ctx_with_cancel(gort_ctx_background());
+        gort_ctx *c = gort_ctx_with_cancel(parent);
+        gort_timer *t = gort_after_func(ms(5), cancel_fn, parent);
+        int err = gort_ctx_fd_wait(c, fd, GORT_READ);
+        int64_t end = gort_nanotime();
+        gort_timer_stop(t);
+        gort_timer_free(t);
+        gort_ctx_cancel(c);
+        gort_ctx_release(c);
+        gort_ctx_cancel(parent);
+        gort_ctx_release(parent);
+        if (end >= user)
+            continue; /* the program's deadline came first: try again */
+        CHECK_EQ(err, ECANCELED);
+        break;
+    }
+    struct keep k = {.fd = fd, .done = gort_chan_make(0, 0)};
+    gort_go(keep_reader, &k);
+    gort_case cs = {.chan = k.done, .op = GORT_RECV};
+    int r = gort_select(&cs, 1, ms(30000)); /* not in CHECK_EQ: it evaluates twice */
+    CHECK_EQ(r, 0); /* the deadline ended it, not the 30 s */
+    CHECK(k.n == -1 && k.err == ETIMEDOUT, "n %zd errno %d", k.n, k.err);
+    gort_chan_free(k.done);
+    CHECK_EQ(gort_set_deadline(fd, GORT_READ, -1), 0);
+}
+
 static void test_fd_wait(void)
 {
     int p[2];
@@ -319,6 +379,8 @@ static void test_fd_wait(void)
     CHECK_EQ(gort_ctx_fd_wait(c, p[0], GORT_READ), 0);
     gort_ctx_cancel(c);
     gort_ctx_release(c);
+    CHECK(gort_read(p[0], &ch, 1) == 1);
+    test_fd_wait_keeps_deadline(p[0]);
     gort_close(p[0]);
     close(p[1]);
 }

@@ -37,6 +37,15 @@ static void waiter(void *arg)
     gort_wg_done(&wg);
 }
 
+static gort_ctx *c2;
+static int r2 = -1;
+
+static void waiter2(void *arg)
+{
+    r2 = gort_semaphore_acquire_ctx(&s1, (long)arg, c2);
+    gort_wg_done(&wg);
+}
+
 static void test_cancel(void)
 {
     gort_semaphore_init(&s1, 10);
@@ -55,18 +64,21 @@ static void test_cancel(void)
     CHECK_EQ(cur_of(&s1), 5);
     gort_ctx_release(c1);
 
-    /* A cancelled head lets the request behind it in. */
+    /* A cancelled head lets the request behind it in: the 2 queues behind
+     * the 8 (FIFO) though 5 are free, and only the 8's cancel can let it
+     * in (its own context is never cancelled: without that, a hang). */
     c1 = gort_ctx_with_cancel(gort_ctx_background());
-    gort_wg_add(&wg, 1);
+    gort_wg_add(&wg, 2);
     CHECK_EQ(gort_go(waiter, (void *)8L), 0);
     wait_queued(&s1, 1);
-    gort_ctx *c2 = gort_ctx_with_timeout(gort_ctx_background(), 20 * MS);
-    int64_t t0 = gort_nanotime();
-    /* queues behind the 8 (FIFO) though 5 are free; the 8's cancel lets it in */
+    c2 = gort_ctx_with_cancel(gort_ctx_background());
+    CHECK_EQ(gort_go(waiter2, (void *)2L), 0);
+    wait_queued(&s1, 2);
     gort_ctx_cancel(c1);
-    CHECK_EQ(gort_semaphore_acquire_ctx(&s1, 2, c2), 0);
     gort_wg_wait(&wg);
     CHECK_EQ(r1, ECANCELED);
+    CHECK_EQ(r2, 0);
+    CHECK_EQ(queued(&s1), 0);
     CHECK_EQ(cur_of(&s1), 7);
     gort_ctx_cancel(c2);
     gort_ctx_release(c2);
@@ -74,7 +86,7 @@ static void test_cancel(void)
 
     /* A context deadline. */
     c2 = gort_ctx_with_timeout(gort_ctx_background(), 20 * MS);
-    t0 = gort_nanotime();
+    int64_t t0 = gort_nanotime();
     CHECK_EQ(gort_semaphore_acquire_ctx(&s1, 5, c2), ETIMEDOUT);
     CHECK(gort_nanotime() - t0 >= 20 * MS);
     CHECK_EQ(queued(&s1), 0);
