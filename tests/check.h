@@ -32,9 +32,18 @@
         }                                                                  \
     } while (0)
 
+/* Each operand evaluated once: a failure must not run a call again (a
+ * second gort_select or acquire would change what the message shows). */
 #define CHECK_EQ(a, b)                                                     \
-    CHECK((long long)(a) == (long long)(b), "%lld != %lld",                \
-          (long long)(a), (long long)(b))
+    do {                                                                   \
+        long long a_ = (long long)(a), b_ = (long long)(b);                \
+        if (a_ != b_) {                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s: %lld != %lld\n", \
+                    __FILE__, __LINE__, #a, #b, a_, b_);                   \
+            fflush(stderr);                                                \
+            _exit(1);                                                      \
+        }                                                                  \
+    } while (0)
 
 /* Run fn(arg) in a child process (it exits 0 if fn returns) with its stderr
  * captured into buf (n bytes, NUL-terminated); returns the raw wait
