@@ -144,8 +144,10 @@ static void deadline_fire(void *arg, uint64_t seq)
     cancel(arg, ETIMEDOUT, 0, FROM_TIMER);
 }
 
-/* A new child of parent, linked (or cancelled at once if the parent is). */
-static gort_ctx *child(gort_ctx *parent, int64_t deadline)
+/* A new child of parent, linked (or cancelled at once if the parent is).
+ * afn (gort_ctx_after_func's node) is set before it is linked: a parent's
+ * cancel may start it from then on. */
+static gort_ctx *child(gort_ctx *parent, int64_t deadline, void (*afn)(void *), void *aarg)
 {
     if (!parent)
         gort__throw("context: NULL parent (use gort_ctx_background())");
@@ -158,6 +160,8 @@ static gort_ctx *child(gort_ctx *parent, int64_t deadline)
     c->deadline = parent->deadline;
     if (deadline >= 0 && (c->deadline < 0 || deadline < c->deadline))
         c->deadline = deadline;
+    c->afn = afn;
+    c->aarg = aarg;
     if (parent == &background)
         return c;
     gort_ctx_retain(parent);
@@ -180,14 +184,14 @@ static gort_ctx *child(gort_ctx *parent, int64_t deadline)
 
 gort_ctx *gort_ctx_with_cancel(gort_ctx *parent)
 {
-    return child(parent, -1);
+    return child(parent, -1, NULL, NULL);
 }
 
 gort_ctx *gort_ctx_with_deadline(gort_ctx *parent, int64_t deadline)
 {
     if (deadline < 0)
         deadline = 0; /* a deadline in the past, not "none" */
-    gort_ctx *c = child(parent, deadline);
+    gort_ctx *c = child(parent, deadline, NULL, NULL);
     if (!c || c->deadline != deadline)
         return c; /* the parent's earlier deadline cancels it */
     if (deadline <= gort_nanotime()) {
@@ -300,37 +304,8 @@ gort_ctx *gort_ctx_after_func(gort_ctx *c, void (*fn)(void *), void *arg)
 {
     if (!fn)
         gort__throw("gort_ctx_after_func: nil function");
-    if (!c)
-        gort__throw("context: NULL parent (use gort_ctx_background())");
-    /* The node is a child whose cancellation by its parent starts fn; set
-     * afn before it is linked. */
-    gort_ctx *h = calloc(1, sizeof *h);
-    if (!h) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    atomic_store_explicit(&h->refs, 1, memory_order_relaxed);
-    h->deadline = c->deadline;
-    h->afn = fn;
-    h->aarg = arg;
-    if (c == &background)
-        return h;
-    gort_ctx_retain(c);
-    h->parent = c;
-    gort__lock(&c->lock);
-    int perr = atomic_load_explicit(&c->err, memory_order_relaxed);
-    if (!perr) {
-        h->next = c->children;
-        if (h->next)
-            h->next->prev = h;
-        c->children = h;
-        h->linked = true;
-    }
-    int pcause = c->cause;
-    gort__unlock(&c->lock);
-    if (perr)
-        cancel(h, perr, pcause, FROM_PARENT);
-    return h;
+    /* The node is a child whose cancellation by its parent starts fn. */
+    return child(c, -1, fn, arg);
 }
 
 bool gort_ctx_after_func_stop(gort_ctx *h)
