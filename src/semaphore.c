@@ -80,6 +80,17 @@ static inline gort__mutex *sem_lock(gort_semaphore *s)
     return (gort__mutex *)(void *)&s->lock;
 }
 
+/* Queue w last (lock held): FIFO, no overtaking. */
+static void enqueue(gort_semaphore *s, semwaiter *w)
+{
+    w->prev = s->tail;
+    if (s->tail)
+        ((semwaiter *)s->tail)->next = w;
+    else
+        s->head = w;
+    s->tail = w;
+}
+
 static void unlink_waiter(gort_semaphore *s, semwaiter *w)
 {
     if (w->prev)
@@ -213,12 +224,7 @@ static int acquire(gort_semaphore *s, int64_t n, int64_t deadline)
         gort__throw("semaphore: cannot allocate a waiter for this thread");
     }
     semwaiter w = {.s = s, .g = gp, .n = n, .deadline = deadline, .state = W_QUEUED};
-    w.prev = s->tail;
-    if (s->tail)
-        ((semwaiter *)s->tail)->next = &w;
-    else
-        s->head = &w;
-    s->tail = &w;
+    enqueue(s, &w);
     gort__gopark(sem_park, &w, "semaphore.Acquire");
     if (deadline >= 0)
         gort__deltimer(&gp->timer);
@@ -328,12 +334,7 @@ int gort_semaphore_acquire_ctx(gort_semaphore *s, int64_t n, gort_ctx *ctx)
             gort__unlock(sem_lock(s));
         } else {
             w.state = W_QUEUED;
-            w.prev = s->tail;
-            if (s->tail)
-                ((semwaiter *)s->tail)->next = &w;
-            else
-                s->head = &w;
-            s->tail = &w;
+            enqueue(s, &w);
             gort__gopark(sem_park, &w, "semaphore.Acquire");
         }
     } else {
