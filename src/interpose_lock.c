@@ -71,8 +71,6 @@
 #include <threads.h>
 #include <time.h>
 
-extern __thread M *gort__m_tls __attribute__((tls_model("initial-exec")));
-
 /* ret, name, (parameters), (arguments) */
 #define LOCKS(X)                                                                                \
     X(int, pthread_mutex_lock, (pthread_mutex_t *m), (m))                                       \

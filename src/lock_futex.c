@@ -94,8 +94,6 @@ void gort__unlock_raw(gort__mutex *l)
  * these two functions, so the thread cannot change between the read and
  * the use, which is all gort__getm's out-of-line call protects against
  * (syscall.c and interpose_lock.c read it the same way). */
-extern __thread M *gort__m_tls __attribute__((tls_model("initial-exec")));
-
 void gort__lock(gort__mutex *l)
 {
     M *m = gort__m_tls;

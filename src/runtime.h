@@ -666,6 +666,10 @@ void gort__asyncpreempt(void);
  * goroutine can change threads across any call, and a compiler may cache
  * TLS addresses within a function. */
 M *gort__getm(void) __attribute__((noinline));
+/* The same M read inline, for code that no goroutine switch can run
+ * across between the read and the use (the runtime's locks, the
+ * system-call bracket, the lock wrappers): a hot path saves the call. */
+extern __thread M *gort__m_tls __attribute__((tls_model("initial-exec")));
 /* The calling goroutine, or the calling foreign thread's pseudo-G
  * (created on first use; NULL only if that allocation failed). */
 G *gort__getg(void) __attribute__((noinline));

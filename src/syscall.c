@@ -70,8 +70,6 @@
  * idle list (Go: 10 ms). */
 #define RETAKE_IDLE_NS 10000000
 
-extern __thread M *gort__m_tls __attribute__((tls_model("initial-exec")));
-
 extern char __start_gort_text[] __attribute__((weak, visibility("hidden")));
 extern char __stop_gort_text[] __attribute__((weak, visibility("hidden")));
 

@@ -58,8 +58,6 @@
 #define VALGRIND_MAKE_MEM_DEFINED(a, n) ((void)(a), (void)(n))
 #endif
 
-extern __thread M *gort__m_tls __attribute__((tls_model("initial-exec")));
-
 /* Any word of g's live stack, [sp, stack_hi), pointing into the runtime's
  * code, other than the entry trampoline's return address, which is under
  * every goroutine's frames, and split-stack mode's __morestack_non_split
