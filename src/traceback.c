@@ -570,8 +570,13 @@ void gort__dump_goroutines(int fd)
 void gort__tb_self(gort__tbout *o, G *cur, bool system)
 {
     M *m = gort__getm();
+    /* Running: it is executing this very code.  Its status may say
+     * syscall: sysmon found it in libc (writing the dump, loading libdw)
+     * and released its P until it is back in its own code, which is not
+     * a goroutine blocked in a call (test_dump saw "[syscall]" for the
+     * dumping goroutine under load). */
     if (cur)
-        gort__tb_header(o, cur, atomic_load(&cur->status), true);
+        gort__tb_header(o, cur, G_RUNNING, true);
     else if (m)
         gort__tb_printf(o, "scheduler stack (M%d):\n", m->id);
     else
