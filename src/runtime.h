@@ -1169,6 +1169,13 @@ void gort__semacquire(uint32_t *addr, bool lifo, const char *reason);
 /* Increment *addr and wake one waiter if any.  handoff: give the unit to
  * the woken waiter directly and yield to it (starving mutex). */
 void gort__semrelease(uint32_t *addr, bool handoff);
+/* Active spinning for the sync types (sync.c), Go's sync_runtime_canSpin
+ * and procyield: whether spin round `iter` (from 0) is worth it now (more
+ * than one CPU, another P running, few rounds so far), and one round of
+ * pauses.  A waiter that spins instead of parking saves a park, a wake and
+ * often a steal when the event it waits for is a few hundred ns away. */
+bool gort__sync_can_spin(int iter);
+void gort__sync_spin(void);
 /* gort_cond's notify list: take a ticket (with the user mutex held), then
  * wait for it (mutex released); notify wakes the oldest ticket / all. */
 uint32_t gort__notifylist_add(gort_cond *c);

@@ -81,11 +81,33 @@ static inline int32_t add_readers(gort_rwmutex *rw, int32_t d)
 /* The read side's fast paths are also inlined into programs by gort.h;
  * these are the out-of-line copies and the slow paths the inline ones
  * call. */
+/* Wait on one of the two semaphores, spinning a little first while
+ * another P runs: a writer holds the lock for a few instructions, and the
+ * readers a pending writer waits for leave within nanoseconds, so the
+ * release usually comes before a park could even finish.  A park costs
+ * the waiter a switch and its waker a goready that puts the waiter in the
+ * waker's runnext, from where the waiter's own idle P steals it back
+ * (read-mostly benchmark, 8 goroutines on 2 Ps, 200k writes: 330-600k
+ * switches, 56-150k steals and 43-60 ns/op without the spin; 64-88k, ~2k
+ * and 39-47 ns/op with it).  Go parks at once here; its sync.Mutex spins
+ * with the same bound, and so do we (sync.c).  Not longer: 4x and 16x the
+ * rounds measured worse (46-54 ns/op), because the spinner's P then never
+ * idles and both cores fight over the lock's line. */
+static void sema_wait(uint32_t *sema, const char *reason)
+{
+    for (int i = 0; gort__sync_can_spin(i); i++) {
+        if (__atomic_load_n(sema, __ATOMIC_RELAXED) != 0)
+            break;
+        gort__sync_spin();
+    }
+    gort__semacquire(sema, false, reason);
+}
+
 void gort_rwmutex_rlock_slow_(gort_rwmutex *rw)
 {
     /* A writer is pending or active; its unlock counts us and releases
      * the semaphore for us (possibly before we get there). */
-    gort__semacquire(&rw->reader_sema, false, "sync.RWMutex.RLock");
+    sema_wait(&rw->reader_sema, "sync.RWMutex.RLock");
 }
 
 void gort_rwmutex_rlock(gort_rwmutex *rw)
@@ -128,7 +150,7 @@ void gort_rwmutex_lock(gort_rwmutex *rw)
     /* Announce the writer: from here on new readers wait. */
     int32_t r = add_readers(rw, -MAX_READERS) + MAX_READERS;
     if (r != 0 && __atomic_add_fetch(&rw->departing, r, __ATOMIC_ACQ_REL) != 0)
-        gort__semacquire(&rw->writer_sema, false, "sync.RWMutex.Lock");
+        sema_wait(&rw->writer_sema, "sync.RWMutex.Lock");
 }
 
 bool gort_rwmutex_trylock(gort_rwmutex *rw)

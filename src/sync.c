@@ -28,7 +28,7 @@
  *   SPIN_ITERS rounds, only on a multicore machine, and only if some other
  *   P is running user code (the holder may be there); otherwise spinning
  *   just burns the CPU the holder needs.  Unlike Go, a non-empty local run
- *   queue does not forbid it (see can_spin: that starts convoys).
+ *   queue does not forbid it (see gort__sync_can_spin: that starts convoys).
  *
  * WaitGroup: state = counter << 32 | waiters, one 64-bit word so Add can
  *   see in one atomic step whether the counter hit zero with waiters.  When
@@ -88,7 +88,7 @@ static int ncpu(void)
     return n;
 }
 
-static bool can_spin(int iter)
+bool gort__sync_can_spin(int iter)
 {
     if (iter >= SPIN_ITERS || ncpu() <= 1)
         return false;
@@ -116,7 +116,7 @@ static bool can_spin(int iter)
 #define GORT_STR_(x) #x
 #define GORT_STR(x) GORT_STR_(x)
 
-static inline void do_spin(void)
+void gort__sync_spin(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     /* Straight-line pauses, not a loop: on this Zen 5 the contended-mutex
@@ -142,13 +142,13 @@ static void mutex_lock_slow(gort_mutex *m)
     for (;;) {
         /* Spin only in normal mode while held: in starvation mode the lock
          * goes to the queue, so spinning could never win it. */
-        if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && can_spin(iter)) {
+        if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && gort__sync_can_spin(iter)) {
             /* Claim `woken` so unlock does not wake a sleeper that would
              * only lose to us. */
             if (!awoke && !(old & MUTEX_WOKEN) && (old >> MUTEX_WAITER_SHIFT) != 0 &&
                 mstate_cas(m, old, old | MUTEX_WOKEN))
                 awoke = true;
-            do_spin();
+            gort__sync_spin();
             iter++;
             old = mstate_load(m);
             continue;
