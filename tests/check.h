@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHECK(cond, ...)                                                   \
@@ -238,6 +240,59 @@ static inline void wait_in_syscall(uint64_t n)
             return;
         gort_yield();
     }
+}
+
+/* A loop that must keep a thread busy long enough for something measured
+ * in that thread's CPU time (the stuck report waits for stuckreport of the
+ * stuck thread's CPU, not of wall time) runs until cpu_timer_done: on a
+ * loaded machine a wall-time bound gives the thread only its share.  The
+ * clock is the process's CPU time, which while such a loop runs at one P
+ * is nearly all the loop's (the runtime's own threads use little), and
+ * which, unlike a thread's clock, does not care on which thread the loop
+ * ends up.  A plain watcher thread reads it, so the loop itself makes no
+ * system call: one there is a point where a signal finds the goroutine
+ * "in a system call" and the runtime may hand its P away.  cpu_timer_stop
+ * ends and joins the watcher. */
+typedef struct {
+    clockid_t clk;
+    int64_t until;
+    int done; /* __atomic builtins: check.h is also C++ */
+    pthread_t th;
+} cpu_timer;
+
+static inline int64_t cpu_timer_read_(clockid_t clk)
+{
+    struct timespec ts;
+    CHECK(clock_gettime(clk, &ts) == 0);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+__attribute__((unused)) static void *cpu_timer_watch_(void *arg)
+{
+    cpu_timer *t = (cpu_timer *)arg;
+    while (!__atomic_load_n(&t->done, __ATOMIC_SEQ_CST) && cpu_timer_read_(t->clk) < t->until)
+        usleep(1000);
+    __atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static inline void cpu_timer_start(cpu_timer *t, int64_t ns)
+{
+    t->clk = CLOCK_PROCESS_CPUTIME_ID;
+    t->until = cpu_timer_read_(t->clk) + ns;
+    __atomic_store_n(&t->done, 0, __ATOMIC_SEQ_CST);
+    CHECK(pthread_create(&t->th, NULL, cpu_timer_watch_, t) == 0);
+}
+
+static inline __attribute__((always_inline)) int cpu_timer_done(cpu_timer *t)
+{
+    return __atomic_load_n(&t->done, __ATOMIC_RELAXED);
+}
+
+static inline void cpu_timer_stop(cpu_timer *t)
+{
+    __atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST); /* the loop may have ended for another reason */
+    CHECK(pthread_join(t->th, NULL) == 0);
 }
 
 #endif

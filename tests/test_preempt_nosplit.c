@@ -1,7 +1,7 @@
 /*
  * test_preempt_nosplit.c — code the program marks as not preemptible is
  * never asynchronously preempted, and sysmon says so on stderr:
- *   - a GORT_NOSPLIT function spinning for 1 s with one P is not stopped
+ *   - a GORT_NOSPLIT function spinning for 1 s of CPU with one P is not stopped
  *     (a goroutine waiting to set a flag never runs meanwhile), and the
  *     report names the function and "GORT_NOSPLIT function";
  *   - an ordinary loop inside gort_preempt_disable/enable is not stopped
@@ -25,37 +25,33 @@ static void setter(void *arg)
     atomic_store_explicit(&flag, 1, memory_order_relaxed);
 }
 
-/* Always inlined: a call from the GORT_NOSPLIT function to an ordinary
- * function would be a legitimate preemption point (as in Go). */
-static inline __attribute__((always_inline)) int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+/* Spin until the timer t (check.h's cpu_timer) has seen its CPU time
+ * used; 1 if the flag got set meanwhile.  CPU time, not wall time: the
+ * stuck report waits for stuckreport of the thread's CPU, and on a loaded
+ * machine a 1 s wall-time spin gave the thread too little of it.  No call
+ * and no system call inside (the timers are started by the callers, before
+ * the setter exists): a call from the GORT_NOSPLIT function to an
+ * ordinary function would be a legitimate preemption point (as in Go),
+ * and a signal that finds the goroutine in a system call may hand its P
+ * away. */
+#define SPIN_BODY(t)                                                           \
+    while (!cpu_timer_done(t))                                                 \
+        if (atomic_load_explicit(&flag, memory_order_relaxed))                 \
+            return 1;                                                          \
+    return 0;
 
-/* Spin for ns nanoseconds; 1 if the flag got set meanwhile.  The clock is
- * read rarely so nearly every signal lands in the loop itself, and through
- * libc/vDSO (never a runtime call, which would be a preemption point). */
-#define SPIN_BODY(ns)                                                          \
-    int64_t end = mono_ns() + (ns);                                            \
-    for (;;) {                                                                 \
-        for (uint32_t i = 0; i < 2000000; i++)                                 \
-            if (atomic_load_explicit(&flag, memory_order_relaxed))             \
-                return 1;                                                      \
-        if (mono_ns() >= end)                                                  \
-            return 0;                                                          \
-    }
+GORT_NOSPLIT int nosplit_spin(cpu_timer *t) { SPIN_BODY(t) }
 
-GORT_NOSPLIT int nosplit_spin(int64_t ns) { SPIN_BODY(ns) }
-
-__attribute__((noinline)) int plain_spin(int64_t ns) { SPIN_BODY(ns) }
+__attribute__((noinline)) int plain_spin(cpu_timer *t) { SPIN_BODY(t) }
 
 static void main_nosplit(void *arg)
 {
     (void)arg;
+    cpu_timer t;
+    cpu_timer_start(&t, 1000000000);
     CHECK_EQ(gort_go(setter, NULL), 0);
-    CHECK(nosplit_spin(1000000000) == 0, "the GORT_NOSPLIT loop was preempted");
+    CHECK(nosplit_spin(&t) == 0, "the GORT_NOSPLIT loop was preempted");
+    cpu_timer_stop(&t);
     gort_yield();
     CHECK(atomic_load(&flag) == 1);
 }
@@ -63,14 +59,21 @@ static void main_nosplit(void *arg)
 static void main_disabled(void *arg)
 {
     (void)arg;
+    /* Both timers before the setter exists (nothing wants the P yet), so
+     * starting them is not itself a preemption point: 500 ms each. */
+    cpu_timer t1, t2;
+    cpu_timer_start(&t1, 500000000);
+    cpu_timer_start(&t2, 1000000000);
     CHECK_EQ(gort_go(setter, NULL), 0);
     gort_preempt_disable();
     gort_preempt_disable(); /* nests */
-    CHECK(plain_spin(500000000) == 0, "preempted inside gort_preempt_disable");
+    CHECK(plain_spin(&t1) == 0, "preempted inside gort_preempt_disable");
     gort_preempt_enable();
-    CHECK(plain_spin(500000000) == 0, "preempted inside the outer section");
+    CHECK(plain_spin(&t2) == 0, "preempted inside the outer section");
     gort_preempt_enable(); /* the pending request is honoured here */
     CHECK(atomic_load(&flag) == 1, "gort_preempt_enable did not yield to the pending request");
+    cpu_timer_stop(&t1);
+    cpu_timer_stop(&t2);
     gort_stats st;
     gort_read_stats(&st);
     fprintf(stderr, "requests=%llu signals=%llu sync_preempts=%llu\n",

@@ -342,14 +342,23 @@ static void waiter(void *arg)
  * in split-stack mode. */
 static void stuck_main(void *arg)
 {
+    /* 700 ms of CPU, not of wall time: the report waits for stuckreport
+     * of the thread's CPU, which a loaded machine may not give it in
+     * 700 ms (check.h's cpu_timer; started before the waiter exists, so
+     * nothing wants the P while it starts). */
+    cpu_timer t;
+    cpu_timer_start(&t, 700000000);
     CHECK(gort_go(waiter, NULL) == 0);
     CHECK(pthread_mutex_lock(&stuck_mu) == 0);
-    int64_t end = gort_nanotime() + 700000000;
-    while (gort_nanotime() < end)
+    while (!cpu_timer_done(&t)) {
         if (!arg)
             spin(200000);
+        else
+            (void)gort_nanotime();
+    }
     CHECK(atomic_load(&stuck_go) == 0); /* not preempted while holding it */
     CHECK(pthread_mutex_unlock(&stuck_mu) == 0);
+    cpu_timer_stop(&t); /* a blocking call: not while holding the lock */
     int64_t end2 = gort_nanotime() + 5000000000LL;
     while (!atomic_load(&stuck_go) && gort_nanotime() < end2)
         spin(1000);

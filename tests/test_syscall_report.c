@@ -19,7 +19,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
-#include <time.h>
 
 static _Atomic int stop_hog;
 static gort_waitgroup wg = GORT_WAITGROUP_INIT;
@@ -54,26 +53,22 @@ static void main_hog_and_sleeper(void *arg)
 
 static void noop(void *arg) { (void)arg; }
 
-static int64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    CHECK(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void main_control(void *arg)
 {
     (void)arg;
     CHECK_CALL(gort_go(noop, NULL), 0);
-    gort_preempt_disable();
     /* 600 ms of this thread's CPU, not of wall time: the report counts
      * the CPU the stuck thread burns (a thread that gets little of a
      * loaded machine is not stuck), and at load 8 on 2 cores 600 ms of
      * wall time gave it less than the 100 ms the report waits for. */
-    int64_t end = thread_cpu_ns() + 600 * 1000 * 1000;
-    while (thread_cpu_ns() < end)
+    cpu_timer t;
+    cpu_timer_start(&t, 600 * 1000 * 1000);
+    gort_preempt_disable();
+    while (!cpu_timer_done(&t))
         ;
     gort_preempt_enable();
+    cpu_timer_stop(&t);
 }
 
 static void child_report(void *arg)
