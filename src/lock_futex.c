@@ -124,6 +124,12 @@ void gort__notewakeup(gort__note *n)
     gort__futex_wake(&n->key, 1);
 }
 
+void gort__notewakeup_hint(gort__note *n)
+{
+    if (atomic_exchange_explicit(&n->key, 1, memory_order_release) == 0)
+        gort__futex_wake(&n->key, 1);
+}
+
 void gort__notesleep(gort__note *n)
 {
     while (atomic_load_explicit(&n->key, memory_order_acquire) == 0)

@@ -623,9 +623,13 @@ void gort__wakep(void)
 {
     if (atomic_load_explicit(&sched.npidle, memory_order_relaxed) == 0) {
         /* Work for a busy machine: sysmon, if it stopped polling because
-         * only lone loops were running, must now time their slices. */
+         * only lone loops were running, must now time their slices; and
+         * work queued from outside every P asks for a P whose slice is
+         * over itself, rather than wait for sysmon to get a CPU. */
         if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
             gort__sysmon_wake();
+        if (!gort__getp())
+            gort__preempt_queued();
         return;
     }
     int32_t z = 0;

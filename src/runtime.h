@@ -80,6 +80,10 @@ void gort__notewakeup(gort__note *n);
 void gort__notesleep(gort__note *n);
 /* Sleep until woken or until the monotonic deadline (ns); true if woken. */
 bool gort__notetsleep_until(gort__note *n, int64_t deadline);
+/* A wakeup for a note whose sleeper treats every wake as a hint and
+ * re-checks (sysmonnote): any number of wakers, a late one may land after
+ * the next noteclear (a spurious wake then), never a fatal error. */
+void gort__notewakeup_hint(gort__note *n);
 
 /* futex helpers; EINTR is retried by the callers' loops. */
 void gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline /* <0: none */);
@@ -401,7 +405,8 @@ struct gort_p {
     _Atomic int64_t timer0_when; /* when of timers[0], 0 if none; readable without the lock */
     int64_t timerlastfired;      /* latest `fired` given out; guarded by timerslock */
 
-    /* sysmon's view (sysmon only) */
+    /* sysmon's view (written by sysmon only; gort__preempt_queued reads
+     * sysmon_when, then sysmon_tick with acquire, from other threads) */
     uint32_t sysmon_tick;
     int64_t sysmon_when;         /* when sysmon first saw sysmon_tick */
     uint32_t sysmon_reqtick;     /* split-stack mode: sysmon_tick + 1 of its last request */
@@ -469,7 +474,9 @@ typedef struct gort__sched {
      * until a switch, new work or a new earliest timer wakes it (all Ps
      * idle, or a quiet spell); SYSMON_NAP a timed sleep longer than the
      * system-call retake bound, which only a goroutine entering a system
-     * call with work waiting behind it cuts short (sysmon.c, syscall.c). */
+     * call with work waiting behind it cuts short (sysmon.c, syscall.c).
+     * A waker CASes sysmonwait back to 0 and then wakes sysmonnote with
+     * gort__notewakeup_hint; sysmon never waits for that wakeup. */
     _Atomic uint32_t sysmonwait;
     gort__note sysmonnote;
     _Atomic bool sysmon_started;
@@ -920,6 +927,9 @@ bool gort__ctx_in_syscall(void *ucontext);
 void gort__sysmon_start(void);
 /* Wake sysmon from a SYSMON_DEEP sleep (a switch, new work, a timer). */
 void gort__sysmon_wake(void);
+/* Work queued with no P while none is idle: request the preemption of a
+ * goroutine whose slice sysmon has seen expire (sysmon.c). */
+void gort__preempt_queued(void);
 /* Cut short any sysmon sleep (a system call with work behind it). */
 void gort__sysmon_nudge(void);
 int gort__pc_code(uintptr_t pc);         /* GORT_PR_SAFE/RUNTIME/NOSPLIT/FOREIGN for pc */

@@ -64,6 +64,40 @@ static bool p_wanted(P *pp, int64_t now)
     return atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) != 0;
 }
 
+/* Work was queued by a thread without a P (a plain thread's gort_go, a
+ * goready from foreign code) while no P is idle: ask now for the
+ * preemption of a goroutine that has used up its slice, as sysmon's next
+ * round would.  sysmon is another thread that must first be woken and get
+ * a CPU, and on a loaded machine the kernel kept it off the CPU for 10-75
+ * ms after the wakeup (EEVDF; a lone loop next to the readied work ran
+ * 20-27 ms of CPU meanwhile), while the thread queueing the work is on a
+ * CPU already.  Only a fresh request, and only for a slice sysmon has
+ * dated (its tick is the P's current one): retries, reports and the
+ * signal-after-poison of split-stack mode stay sysmon's.  Goroutines on a
+ * P queue their work on that P and reach a scheduling point themselves;
+ * they do not come here (gort__wakep). */
+void gort__preempt_queued(void)
+{
+    int64_t now = gort_nanotime(), q = gort__cfg.quantum_ns;
+    int32_t n = __atomic_load_n(&sched.gomaxprocs, __ATOMIC_RELAXED);
+    for (int32_t i = 0; i < n; i++) {
+        P *pp = sched.allp[i];
+        if (!pp || atomic_load_explicit(&pp->status, memory_order_relaxed) != P_RUNNING)
+            continue;
+        uint32_t seen = __atomic_load_n(&pp->sysmon_tick, __ATOMIC_ACQUIRE);
+        int64_t since = __atomic_load_n(&pp->sysmon_when, __ATOMIC_RELAXED);
+        if (atomic_load_explicit((_Atomic uint32_t *)&pp->schedtick, memory_order_relaxed) != seen ||
+            now - since < q)
+            continue;
+        M *m = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+        G *g = m ? __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE) : NULL;
+        if (!g || atomic_load(&g->preempt))
+            continue;
+        gort__preemptone(pp);
+        return; /* one P frees up for one queued batch */
+    }
+}
+
 /* Has anything changed since the scan that planned a quiet sleep until
  * `until`: a switch on some P, queued work, an earlier timer?  The wakers
  * (execute, wakep, addtimer) publish their change and then read
@@ -88,15 +122,18 @@ static bool still_quiet(int64_t until)
 }
 
 /* End a sleep on sysmonnote that was announced by setting sysmonwait.
- * Returns true if a waker took the flag (gort__sysmon_wake), after waiting
- * for its notewakeup so the note is not left set for the next sleep;
- * false if sysmon cleared the flag itself (nobody woke it). */
+ * Returns true if a waker took the flag (gort__sysmon_wake or _nudge),
+ * false if sysmon cleared it itself (nobody woke it).  It does not wait
+ * for that waker's notewakeup: a waker descheduled between its CAS and
+ * the wakeup (a plain thread on a loaded machine) would hold sysmon, and
+ * with it every preemption, for as long as the kernel keeps it off the
+ * CPU (a lone loop next to readied work once ran 27 ms of CPU, 55 ms of
+ * wall time, before it was stopped).  The late wakeup is a hint
+ * (gort__notewakeup_hint): at worst it cuts the next sleep short, after
+ * which sysmon looks again. */
 static bool end_wait(void)
 {
-    if (atomic_exchange(&sched.sysmonwait, SYSMON_POLL) != SYSMON_POLL)
-        return false;
-    gort__notesleep(&sched.sysmonnote); /* a waker is mid-wakeup */
-    return true;
+    return atomic_exchange(&sched.sysmonwait, SYSMON_POLL) == SYSMON_POLL;
 }
 
 /* Is a goroutine in a system call with work waiting behind its P? */
@@ -198,13 +235,18 @@ static void *sysmon(void *arg)
                                                  memory_order_relaxed);
             int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
             if (tick != pp->sysmon_tick) {
-                pp->sysmon_tick = tick;
                 switched = true;
                 /* The switch happened since the last round: date it at
                  * the middle of that window, not at its end (an error of
                  * half a period either way instead of a whole one late),
-                 * unless the window is long (sysmon slept). */
-                pp->sysmon_when = now - prev_round <= 2 * backoff ? now - (now - prev_round) / 2 : now;
+                 * unless the window is long (sysmon slept).  The date
+                 * before the tick (release): gort__preempt_queued reads
+                 * them from other threads, and a new date with an old
+                 * tick only makes it think the slice younger. */
+                __atomic_store_n(&pp->sysmon_when,
+                                 now - prev_round <= 2 * backoff ? now - (now - prev_round) / 2 : now,
+                                 __ATOMIC_RELAXED);
+                __atomic_store_n(&pp->sysmon_tick, tick, __ATOMIC_RELEASE);
                 if (tw && tw < next)
                     next = tw < now + period ? now + period : tw;
                 continue;
@@ -355,13 +397,13 @@ void gort__sysmon_wake(void)
 {
     uint32_t deep = SYSMON_DEEP;
     if (atomic_compare_exchange_strong(&sched.sysmonwait, &deep, SYSMON_POLL))
-        gort__notewakeup(&sched.sysmonnote);
+        gort__notewakeup_hint(&sched.sysmonnote);
 }
 
 void gort__sysmon_nudge(void)
 {
     if (atomic_exchange(&sched.sysmonwait, SYSMON_POLL) != SYSMON_POLL)
-        gort__notewakeup(&sched.sysmonnote);
+        gort__notewakeup_hint(&sched.sysmonnote);
 }
 
 void gort__sysmon_start(void)
