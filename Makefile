@@ -110,6 +110,8 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 
 # The netpoller's tests share netcheck.h.
 $(filter $(BUILD)/tests/test_netpoll%,$(TESTS)): tests/netcheck.h
+# The semaphore's tests share semaphore_util.h.
+$(filter $(BUILD)/tests/test_semaphore%,$(TESTS)): tests/semaphore_util.h
 
 $(BUILD)/tests/%_gxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)

@@ -11,32 +11,11 @@
  * threads (threads with deadlines too); misuse is a fatal error.
  */
 #include "check.h"
+#include "semaphore_util.h"
 
 #include <pthread.h>
 
 #define MS (1000 * 1000LL)
-
-static int64_t cur_of(gort_semaphore *s)
-{
-    return __atomic_load_n(&s->cur, __ATOMIC_SEQ_CST);
-}
-
-/* Waiters queued now.  The waiter's first field is its `next` link
- * (semaphore.c); read under the semaphore's lock, which we cannot take,
- * so only when the queue is quiet: callers wait for a count they expect. */
-static int queued(gort_semaphore *s)
-{
-    int n = 0;
-    for (void *w = __atomic_load_n(&s->head, __ATOMIC_SEQ_CST); w; w = *(void **)w)
-        n++;
-    return n;
-}
-
-static void wait_queued(gort_semaphore *s, int n)
-{
-    while (queued(s) != n)
-        gort_yield();
-}
 
 /* ---- basics ---- */
 
