@@ -112,6 +112,8 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 $(filter $(BUILD)/tests/test_netpoll%,$(TESTS)): tests/netcheck.h
 # The semaphore's tests share semaphore_util.h.
 $(filter $(BUILD)/tests/test_semaphore%,$(TESTS)): tests/semaphore_util.h
+# The misuse tests' children.
+$(BUILD)/tests/test_rwmutex $(BUILD)/tests/test_semaphore: tests/misuse_child.h
 
 $(BUILD)/tests/%_gxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)

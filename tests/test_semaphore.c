@@ -11,6 +11,7 @@
  * threads (threads with deadlines too); misuse is a fatal error.
  */
 #include "check.h"
+#include "misuse_child.h"
 #include "semaphore_util.h"
 
 #include <pthread.h>
@@ -416,31 +417,6 @@ static __attribute__((noinline)) void misuse(long kind)
         gort_semaphore_acquire(&s, 5);
         break;
     }
-}
-
-static void misuse_main(void *arg)
-{
-    misuse((long)arg);
-}
-
-static void child_misuse(void *arg)
-{
-    gort_main(misuse_main, arg);
-    _exit(0); /* unreachable if the misuse is caught */
-}
-
-static void *misuse_thread(void *arg)
-{
-    misuse((long)arg);
-    return NULL;
-}
-
-static void child_misuse_thread(void *arg)
-{
-    pthread_t t;
-    pthread_create(&t, NULL, misuse_thread, arg);
-    pthread_join(t, NULL);
-    _exit(0);
 }
 
 static void main_g(void *arg)
