@@ -68,6 +68,15 @@ static inline void bench_go(void (*fn)(void *), void *arg)
         bench_die("gort_go failed");
 }
 
+/* An unbuffered (cap 0) or buffered channel, or die. */
+static inline gort_chan *bench_chan(size_t elem, size_t cap)
+{
+    gort_chan *c = gort_chan_make(elem, cap);
+    if (!c)
+        bench_die("gort_chan_make failed");
+    return c;
+}
+
 /* gort's counters over a section, as " key=value" pairs appended to buf. */
 static inline void bench_stats_str(const gort_stats *a, const gort_stats *b,
                                    char *buf, size_t len)
