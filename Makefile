@@ -110,6 +110,12 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 
 # The netpoller's tests share netcheck.h.
 $(filter $(BUILD)/tests/test_netpoll%,$(TESTS)): tests/netcheck.h
+# The semaphore's tests share semaphore_util.h.
+$(filter $(BUILD)/tests/test_semaphore%,$(TESTS)): tests/semaphore_util.h
+# The misuse tests' children.
+$(BUILD)/tests/test_rwmutex $(BUILD)/tests/test_semaphore: tests/misuse_child.h
+# test_programs runs the benchmarks' whole programs (their cores in bench/*.h).
+$(BUILD)/tests/test_programs: bench/skynet.h bench/sieve.h bench/pool.h bench/msort.h
 
 $(BUILD)/tests/%_gxx: tests/%.cc tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)

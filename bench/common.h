@@ -68,6 +68,15 @@ static inline void bench_go(void (*fn)(void *), void *arg)
         bench_die("gort_go failed");
 }
 
+/* An unbuffered (cap 0) or buffered channel, or die. */
+static inline gort_chan *bench_chan(size_t elem, size_t cap)
+{
+    gort_chan *c = gort_chan_make(elem, cap);
+    if (!c)
+        bench_die("gort_chan_make failed");
+    return c;
+}
+
 /* gort's counters over a section, as " key=value" pairs appended to buf. */
 static inline void bench_stats_str(const gort_stats *a, const gort_stats *b,
                                    char *buf, size_t len)
@@ -210,6 +219,34 @@ static inline double bench_mean(const int64_t *s, size_t n)
     for (size_t i = 0; i < n; i++)
         mean += (double)s[i] / (double)n;
     return mean;
+}
+
+/* The lock benchmarks' rounds (mutex.c, rwmutex.c): g goroutines each run
+ * fn((void *)per) and call gort_wg_done(wg); a warm-up round of 10000
+ * each, then *counter = 0, then the timed round.  Returns the timed
+ * round's wall time in ns, with gort's counters over it in st (as
+ * bench_stats_str). */
+static inline void bench_workers_run(void (*fn)(void *), gort_waitgroup *wg, int g, long per)
+{
+    gort_wg_add(wg, g);
+    for (int i = 0; i < g; i++)
+        bench_go(fn, (void *)(intptr_t)per);
+    gort_wg_wait(wg);
+}
+
+static inline int64_t bench_workers_timed(void (*fn)(void *), gort_waitgroup *wg, int g,
+                                          long per, long *counter, char *st, size_t len)
+{
+    gort_stats s0, s1;
+    bench_workers_run(fn, wg, g, 10000); /* warm-up */
+    *counter = 0;
+    gort_read_stats(&s0);
+    int64_t t0 = bench_now();
+    bench_workers_run(fn, wg, g, per);
+    int64_t t1 = bench_now();
+    gort_read_stats(&s1);
+    bench_stats_str(&s0, &s1, st, len);
+    return t1 - t0;
 }
 
 #endif /* GORT_BENCH_COMMON_H */

@@ -18,77 +18,7 @@
  * argv[1]: the number of elements (default 2000000).
  */
 #include "common.h"
-
-enum { CUTOFF = 2048, INSERTION = 24 };
-
-static void insertion(int64_t *a, long n)
-{
-    for (long i = 1; i < n; i++) {
-        int64_t v = a[i];
-        long j = i - 1;
-        while (j >= 0 && a[j] > v) {
-            a[j + 1] = a[j];
-            j--;
-        }
-        a[j + 1] = v;
-    }
-}
-
-/* Merge the sorted halves a[0..m) and a[m..n) through tmp back into a. */
-static void merge(int64_t *a, int64_t *tmp, long m, long n)
-{
-    long i = 0, j = m, k = 0;
-    while (i < m && j < n)
-        tmp[k++] = a[j] < a[i] ? a[j++] : a[i++];
-    while (i < m)
-        tmp[k++] = a[i++];
-    while (j < n)
-        tmp[k++] = a[j++];
-    memcpy(a, tmp, (size_t)n * sizeof *a);
-}
-
-static void seqsort(int64_t *a, int64_t *tmp, long n)
-{
-    if (n <= INSERTION) {
-        insertion(a, n);
-        return;
-    }
-    long m = n / 2;
-    seqsort(a, tmp, m);
-    seqsort(a + m, tmp + m, n - m);
-    merge(a, tmp, m, n);
-}
-
-struct job {
-    int64_t *a, *tmp;
-    long n;
-    gort_waitgroup *wg;
-};
-
-static void psort(int64_t *a, int64_t *tmp, long n);
-
-static void psort_g(void *p)
-{
-    struct job *j = p;
-    psort(j->a, j->tmp, j->n);
-    gort_wg_done(j->wg);
-}
-
-static void psort(int64_t *a, int64_t *tmp, long n)
-{
-    if (n <= CUTOFF) {
-        seqsort(a, tmp, n);
-        return;
-    }
-    long m = n / 2;
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    struct job left = { a, tmp, m, &wg }; /* lives until wg_wait returns */
-    gort_wg_add(&wg, 1);
-    bench_go(psort_g, &left);
-    psort(a + m, tmp + m, n - m);
-    gort_wg_wait(&wg);
-    merge(a, tmp, m, n);
-}
+#include "msort.h" /* the sort (shared with tests/test_programs.c) */
 
 static long n_elems;
 

@@ -23,35 +23,18 @@ static void worker(void *arg)
     gort_wg_done(&wg);
 }
 
-static void run(long per)
-{
-    gort_wg_add(&wg, G);
-    for (int i = 0; i < G; i++)
-        bench_go(worker, (void *)(intptr_t)per);
-    gort_wg_wait(&wg);
-}
-
 static long n_total;
 
 static void bench(void *arg)
 {
     (void)arg;
     long per = n_total / G, n = per * G;
-    gort_stats s0, s1;
     char st[512];
-
-    run(10000); /* warm-up */
-    counter = 0;
-    gort_read_stats(&s0);
-    int64_t t0 = bench_now();
-    run(per);
-    int64_t t1 = bench_now();
-    gort_read_stats(&s1);
+    int64_t ns = bench_workers_timed(worker, &wg, G, per, &counter, st, sizeof st);
     if (counter != n)
         bench_die("mutex: lost increments");
-    bench_stats_str(&s0, &s1, st, sizeof st);
     printf("RESULT name=mutex impl=gort unit=ns/op value=%.1f n=%ld goroutines=%d %s\n",
-           (double)(t1 - t0) / (double)n, n, G, st);
+           (double)ns / (double)n, n, G, st);
     fflush(stdout);
 }
 

@@ -22,10 +22,6 @@
 
 enum { WORKERS = 1000, CAP = 100, STEPS = 64 };
 
-static gort_chan *jobs, *results, *quit;
-static gort_waitgroup wg = GORT_WAITGROUP_INIT;
-static long n_jobs;
-
 static inline uint64_t work(uint64_t x)
 {
     for (int i = 0; i < STEPS; i++)
@@ -33,45 +29,7 @@ static inline uint64_t work(uint64_t x)
     return x;
 }
 
-static void producer(void *arg)
-{
-    (void)arg;
-    int64_t i;
-    gort_case cs[2] = {
-        { .chan = jobs, .op = GORT_SEND, .elem = &i },
-        { .chan = quit, .op = GORT_RECV, .elem = NULL },
-    };
-    for (i = 0; i < n_jobs; i++)
-        if (gort_select(cs, 2, -1) == 1)
-            return;
-    gort_chan_close(jobs);
-}
-
-static void worker(void *arg)
-{
-    (void)arg;
-    int64_t j;
-    gort_case cs[2] = {
-        { .chan = jobs, .op = GORT_RECV, .elem = &j },
-        { .chan = quit, .op = GORT_RECV, .elem = NULL },
-    };
-    for (;;) {
-        int k = gort_select(cs, 2, -1);
-        if (k == 1 || !cs[0].ok)
-            break;
-        uint64_t r = work((uint64_t)j);
-        gort_chan_send(results, &r);
-    }
-    gort_wg_done(&wg);
-}
-
-static gort_chan *mkchan(size_t elem, size_t cap)
-{
-    gort_chan *c = gort_chan_make(elem, cap);
-    if (!c)
-        bench_die("gort_chan_make failed");
-    return c;
-}
+#include "pool.h" /* producer, worker (shared with tests/test_programs.c) */
 
 static void bench(void *arg)
 {
@@ -82,13 +40,13 @@ static void bench(void *arg)
     uint64_t want = 0, sum = 0, r;
     for (long i = 0; i < n; i++)
         want += work((uint64_t)i);
-    jobs = mkchan(sizeof(int64_t), CAP);
-    results = mkchan(sizeof(uint64_t), CAP);
-    quit = mkchan(0, 0);
+    jobs = bench_chan(sizeof(int64_t), CAP);
+    results = bench_chan(sizeof(uint64_t), CAP);
+    quit = bench_chan(0, 0);
 
     gort_read_stats(&s0);
     int64_t t0 = bench_now();
-    gort_wg_add(&wg, WORKERS);
+    gort_wg_add(&pool_wg, WORKERS);
     for (int w = 0; w < WORKERS; w++)
         bench_go(worker, NULL);
     bench_go(producer, NULL);
@@ -97,7 +55,7 @@ static void bench(void *arg)
         sum += r;
     }
     gort_chan_close(quit);
-    gort_wg_wait(&wg);
+    gort_wg_wait(&pool_wg);
     int64_t t1 = bench_now();
     gort_read_stats(&s1);
     if (sum != want) {

@@ -16,39 +16,7 @@
  * argv[1]: the number of primes (default 3000).
  */
 #include "common.h"
-
-struct filter_arg {
-    gort_chan *in, *out;
-    int64_t prime;
-};
-
-static void generate(void *p)
-{
-    gort_chan *ch = p;
-    for (int64_t i = 2;; i++)
-        gort_chan_send(ch, &i);
-}
-
-static void filter(void *p)
-{
-    struct filter_arg *a = p;
-    gort_chan *in = a->in, *out = a->out;
-    int64_t prime = a->prime, v;
-    free(a);
-    for (;;) {
-        gort_chan_recv(in, &v);
-        if (v % prime != 0)
-            gort_chan_send(out, &v);
-    }
-}
-
-static gort_chan *mkchan(void)
-{
-    gort_chan *c = gort_chan_make(sizeof(int64_t), 0);
-    if (!c)
-        bench_die("gort_chan_make failed");
-    return c;
-}
+#include "sieve.h" /* generate, filter (shared with tests/test_programs.c) */
 
 /* The n-th prime by trial division, to check the sieve against. */
 static int64_t nth_prime(long n)
@@ -79,11 +47,11 @@ static void bench(void *arg)
 
     gort_read_stats(&s0);
     int64_t t0 = bench_now();
-    gort_chan *ch = mkchan();
+    gort_chan *ch = bench_chan(sizeof(int64_t), 0);
     bench_go(generate, ch);
     for (long i = 0; i < n; i++) {
         gort_chan_recv(ch, &prime);
-        gort_chan *ch1 = mkchan();
+        gort_chan *ch1 = bench_chan(sizeof(int64_t), 0);
         struct filter_arg *a = malloc(sizeof *a);
         if (!a)
             bench_die("malloc failed");

@@ -9,52 +9,17 @@
  * Go twin is bench/go "skynet" (programs.go), which does the same with
  * `go skynet(rc, num, size, div)` and `make(chan int)`.
  *
- * The children's arguments live in an array on the parent's stack: the
- * parent cannot return before all ten have sent, so the array outlives
- * every reader (Go copies the arguments onto the child's stack instead;
- * both cost no allocation).  Up to ~1M goroutines are alive at once (the
- * leaves of a subtree wait on their parent's unbuffered channel), so the
- * program also reports its peak RSS.
+ * The goroutine is skynet.h's (shared with tests/test_programs.c).  Up
+ * to ~1M goroutines are alive at once (the leaves of a subtree wait on
+ * their parent's unbuffered channel), so the program also reports its
+ * peak RSS.
  *
  * argv[1]: the number of leaves (a power of 10, default 1000000).
  */
 #include "common.h"
+#include "skynet.h"
 
 #include <sys/resource.h>
-
-enum { DIV = 10 };
-
-struct sk_arg {
-    gort_chan *c;
-    int64_t num, size;
-};
-
-static void skynet(void *p)
-{
-    struct sk_arg *a = p;
-    gort_chan *c = a->c;
-    int64_t num = a->num, size = a->size;
-    if (size == 1) {
-        gort_chan_send(c, &num);
-        return;
-    }
-    gort_chan *rc = gort_chan_make(sizeof(int64_t), 0);
-    if (!rc)
-        bench_die("gort_chan_make failed");
-    struct sk_arg kids[DIV];
-    int64_t sub = size / DIV;
-    for (int i = 0; i < DIV; i++) {
-        kids[i] = (struct sk_arg){ rc, num + i * sub, sub };
-        bench_go(skynet, &kids[i]);
-    }
-    int64_t sum = 0, v;
-    for (int i = 0; i < DIV; i++) {
-        gort_chan_recv(rc, &v);
-        sum += v;
-    }
-    gort_chan_free(rc);
-    gort_chan_send(c, &sum);
-}
 
 static long n_leaves;
 

@@ -1034,7 +1034,7 @@ top:;
     }
 
     /* No P held: help the scavenger with a few dead stacks before
-     * sleeping (stack.c).  Work readied meanwhile woke another M. */
+     * sleeping (scavenge.c).  Work readied meanwhile woke another M. */
     gort__scavenge_help();
 
     /* Goroutines wait on fds: one M blocks in the poller, until the

@@ -203,7 +203,8 @@ struct gort_g {
     bool foreign;           /* pseudo-G of a thread that is not an M */
     bool guarded;           /* stack has a guard page (false: slab stack, or foreign) */
     bool is_main;           /* goroutine 1: its exit ends gort_main */
-    bool stack_clean;       /* dead G whose stack was checked for deep pages (stack.c) */
+    bool stack_clean;       /* dead G whose stack was checked for deep pages (scavenge.c;
+                               gort__gfput clears it); guarded like schedlink */
     uint64_t goid;          /* id; 0 for foreign pseudo-Gs */
     G *schedlink;           /* run queue / free list link; guarded by that list's owner */
     G *alllink;             /* allgs list; guarded by sched.allglock; never unlinked */
@@ -441,9 +442,17 @@ typedef struct gort__sched {
     G *runqhead, *runqtail; _Atomic int32_t runqsize; /* global run queue */
     M *allm;                     /* all Ms */
 
+    /* The global G free lists, shared by the pools (stack.c) and the
+     * scavenger (scavenge.c); all guarded by gflock.  The counts are also
+     * read without it, as hints (relaxed atomic loads).  A G reaches
+     * gfree_dirty from a P (gfdrain, gort__scav_handoff) and leaves it
+     * for a P (gfget) or, all at once, for gfree_aged (the scavenger
+     * alone); it leaves gfree_aged for a P (gfget) or in a batch the
+     * scavenger (or gort__scavenge_help) scans, then puts on gfree. */
     gort__mutex gflock;           /* guards the global G free lists */
     G *gfree; int32_t gfreecnt;   /* dead Gs (gfree: stacks already scanned for depth, */
     G *gfree_dirty; int32_t ndirty; /* gfree_dirty: not yet; the scavenger thread scans them) */
+    G *gfree_aged; int32_t naged; /* dirty stacks left to age SCAV_AGE_NS, next to scan */
 
     gort__mutex allglock;         /* guards allgs */
     G *allgs; int32_t nallgs;
@@ -871,18 +880,33 @@ G *gort__gfget(P *pp);
 void gort__gfput(P *pp, G *g);
 /* Move pp's pooled Gs beyond `keep` to the global pool (owner of pp). */
 void gort__gfdrain(P *pp, int32_t keep);
+/* mcall, for a G on a slab stack: throw "stack overflow" if the red zone
+ * below its stack was written or sp is below stack_lo. */
+void gort__stack_check(G *g, uintptr_t sp);
+
+/* ---------------------------------------------------------------------
+ * The stack scavenger (scavenge.c): drops the pages that pooled stacks
+ * of deep goroutines left resident.  It shares with stack.c only the
+ * global free lists in sched (gflock, above) and g->stack_clean.
+ * ------------------------------------------------------------------- */
+/* The page size; once, from gort__stack_init. */
+void gort__scavenge_init(size_t pagesz);
+/* Owner of pp: move its unscanned pooled Gs to sched.gfree_dirty and wake
+ * the scavenger; with `scan`, only those whose stack grew deep (mincore),
+ * marking the others clean. */
+void gort__scav_handoff(P *pp, bool scan);
+/* Stacks were put on sched.gfree_dirty: wake (or start) the scavenger
+ * thread.  Called after gflock is released. */
+void gort__scav_wake(void);
 /* Hand pp's recently pooled stacks that grew deep to the scavenger thread
  * (a mincore each here, the madvise there); called by the owner when pp is
  * about to go idle. */
 void gort__gfscavenge(P *pp);
-/* An M that has just given up its P: scavenge a small batch of the dirty
+/* An M that has just given up its P: scavenge a small batch of the aged
  * list (no P held, so no goroutine waits); false if there was none. */
 bool gort__scavenge_help(void);
 /* 1 once the scavenger thread runs (a thread checkdead must know about). */
 extern _Atomic int gort__scavenger_threads;
-/* mcall, for a G on a slab stack: throw "stack overflow" if the red zone
- * below its stack was written or sp is below stack_lo. */
-void gort__stack_check(G *g, uintptr_t sp);
 
 /* ---------------------------------------------------------------------
  * Preemption (preempt.c, signal_linux.c) — issue 3.

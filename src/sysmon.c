@@ -43,7 +43,7 @@
 
 /* Quiet rounds before sysmon stops polling, and its longest sleep then
  * (it still refreshes the code map that often).  Stacks are not sysmon's
- * business: the scavenger thread (stack.c) drops their pages, so a slow
+ * business: the scavenger thread (scavenge.c) drops their pages, so a slow
  * madvise never delays a preemption or a timer. */
 #define DEEP_AFTER 4
 #define DEEP_MAX_NS 50000000

@@ -17,47 +17,50 @@
 
 #include <stdint.h>
 
-static gort_chan *mkchan(size_t elem, size_t cap)
+/* The programs' goroutines are the benchmarks' own (bench/skynet.h,
+ * sieve.h, pool.h, msort.h).  They start goroutines and make channels
+ * through bench_go and bench_chan, which here CHECK that it worked (and
+ * count the goroutines: test_msort checks that its sort spawned), and
+ * PROGRAM_CHECK checks what the benchmarks only evaluate. */
+static _Atomic long spawns;
+
+static gort_chan *bench_chan(size_t elem, size_t cap)
 {
     gort_chan *c = gort_chan_make(elem, cap);
     CHECK(c != NULL);
     return c;
 }
 
-/* ---- skynet --------------------------------------------------------- */
-
-struct sk_arg {
-    gort_chan *c;
-    int64_t num, size;
-};
-
-static void skynet(void *p)
+static void bench_go(void (*fn)(void *), void *arg)
 {
-    struct sk_arg *a = p;
-    gort_chan *c = a->c;
-    int64_t num = a->num, size = a->size;
-    if (size == 1) {
-        gort_chan_send(c, &num);
-        return;
-    }
-    gort_chan *rc = mkchan(sizeof(int64_t), 0);
-    struct sk_arg kids[10];
-    int64_t sub = size / 10, sum = 0, v;
-    for (int i = 0; i < 10; i++) {
-        kids[i] = (struct sk_arg){ rc, num + i * sub, sub };
-        CHECK(gort_go(skynet, &kids[i]) == 0);
-    }
-    for (int i = 0; i < 10; i++) {
-        CHECK(gort_chan_recv(rc, &v));
-        sum += v;
-    }
-    gort_chan_free(rc);
-    gort_chan_send(c, &sum);
+    CHECK(gort_go(fn, arg) == 0);
+    spawns++;
 }
+
+#define PROGRAM_CHECK(...) CHECK(__VA_ARGS__)
+#define MSORT_CUTOFF 512
+
+enum { POOL_WORKERS = 1000, POOL_JOBS = 5000 };
+
+static uint64_t work(uint64_t x)
+{
+    for (int i = 0; i < 16; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        x ^= x >> 29;
+    }
+    return x;
+}
+
+#include "../bench/skynet.h"
+#include "../bench/sieve.h"
+#include "../bench/pool.h"
+#include "../bench/msort.h"
+
+/* ---- skynet --------------------------------------------------------- */
 
 static void test_skynet(int64_t n)
 {
-    gort_chan *c = mkchan(sizeof(int64_t), 0);
+    gort_chan *c = bench_chan(sizeof(int64_t), 0);
     struct sk_arg root = { c, 0, n };
     int64_t sum = 0;
     CHECK(gort_go(skynet, &root) == 0);
@@ -68,41 +71,17 @@ static void test_skynet(int64_t n)
 
 /* ---- prime sieve ---------------------------------------------------- */
 
-struct filter_arg {
-    gort_chan *in, *out;
-    int64_t prime;
-};
-
-static void generate(void *p)
-{
-    gort_chan *ch = p;
-    for (int64_t i = 2;; i++)
-        gort_chan_send(ch, &i); /* blocks forever once the test is done */
-}
-
-static void filter(void *p)
-{
-    struct filter_arg a = *(struct filter_arg *)p;
-    free(p);
-    int64_t v;
-    for (;;) {
-        gort_chan_recv(a.in, &v);
-        if (v % a.prime != 0)
-            gort_chan_send(a.out, &v);
-    }
-}
-
 static void test_sieve(void)
 {
     static const int64_t first[] = { 2, 3, 5, 7, 11, 13, 17, 19, 23, 29 };
-    gort_chan *ch = mkchan(sizeof(int64_t), 0);
+    gort_chan *ch = bench_chan(sizeof(int64_t), 0);
     int64_t prime = 0;
     CHECK(gort_go(generate, ch) == 0);
     for (int i = 0; i < 150; i++) {
         CHECK(gort_chan_recv(ch, &prime));
         if (i < 10)
             CHECK_EQ(prime, first[i]);
-        gort_chan *ch1 = mkchan(sizeof(int64_t), 0);
+        gort_chan *ch1 = bench_chan(sizeof(int64_t), 0);
         struct filter_arg *a = malloc(sizeof *a);
         CHECK(a != NULL);
         *a = (struct filter_arg){ ch, ch1, prime };
@@ -116,59 +95,15 @@ static void test_sieve(void)
 
 /* ---- worker pool through select --------------------------------------- */
 
-enum { POOL_WORKERS = 1000, POOL_JOBS = 5000 };
-static gort_chan *jobs, *results, *quit;
-static gort_waitgroup pool_wg = GORT_WAITGROUP_INIT;
-
-static uint64_t work(uint64_t x)
-{
-    for (int i = 0; i < 16; i++) {
-        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-        x ^= x >> 29;
-    }
-    return x;
-}
-
-static void producer(void *arg)
-{
-    (void)arg;
-    int64_t i;
-    gort_case cs[2] = {
-        { .chan = jobs, .op = GORT_SEND, .elem = &i },
-        { .chan = quit, .op = GORT_RECV, .elem = NULL },
-    };
-    for (i = 0; i < POOL_JOBS; i++)
-        CHECK(gort_select(cs, 2, -1) == 0, "quit closed before every job was sent");
-    gort_chan_close(jobs);
-}
-
-static void worker(void *arg)
-{
-    (void)arg;
-    int64_t j;
-    gort_case cs[2] = {
-        { .chan = jobs, .op = GORT_RECV, .elem = &j },
-        { .chan = quit, .op = GORT_RECV, .elem = NULL },
-    };
-    for (;;) {
-        int k = gort_select(cs, 2, -1);
-        CHECK(k == 0 || k == 1);
-        if (k == 1 || !cs[0].ok)
-            break;
-        uint64_t r = work((uint64_t)j);
-        gort_chan_send(results, &r);
-    }
-    gort_wg_done(&pool_wg);
-}
-
 static void test_pool(void)
 {
     uint64_t want = 0, sum = 0, r;
     for (int i = 0; i < POOL_JOBS; i++)
         want += work((uint64_t)i);
-    jobs = mkchan(sizeof(int64_t), 100);
-    results = mkchan(sizeof(uint64_t), 100);
-    quit = mkchan(0, 0);
+    jobs = bench_chan(sizeof(int64_t), 100);
+    results = bench_chan(sizeof(uint64_t), 100);
+    quit = bench_chan(0, 0);
+    n_jobs = POOL_JOBS;
     gort_wg_add(&pool_wg, POOL_WORKERS);
     for (int w = 0; w < POOL_WORKERS; w++)
         CHECK(gort_go(worker, NULL) == 0);
@@ -223,7 +158,7 @@ static void test_pipeline(void)
         want += v;
     }
     for (int k = 0; k <= STAGES; k++)
-        pipe_ch[k] = mkchan(sizeof(uint64_t), 128);
+        pipe_ch[k] = bench_chan(sizeof(uint64_t), 128);
     CHECK(gort_go(source, NULL) == 0);
     for (int k = 0; k < STAGES; k++)
         CHECK(gort_go(stage, (void *)(uintptr_t)k) == 0);
@@ -238,64 +173,6 @@ static void test_pipeline(void)
 
 /* ---- parallel merge sort ---------------------------------------------- */
 
-enum { CUTOFF = 512 };
-
-static void merge(int64_t *a, int64_t *tmp, long m, long n)
-{
-    long i = 0, j = m, k = 0;
-    while (i < m && j < n)
-        tmp[k++] = a[j] < a[i] ? a[j++] : a[i++];
-    while (i < m)
-        tmp[k++] = a[i++];
-    while (j < n)
-        tmp[k++] = a[j++];
-    memcpy(a, tmp, (size_t)n * sizeof *a);
-}
-
-static void seqsort(int64_t *a, int64_t *tmp, long n)
-{
-    if (n < 2)
-        return;
-    long m = n / 2;
-    seqsort(a, tmp, m);
-    seqsort(a + m, tmp + m, n - m);
-    merge(a, tmp, m, n);
-}
-
-struct job {
-    int64_t *a, *tmp;
-    long n;
-    gort_waitgroup *wg;
-};
-
-static void psort(int64_t *a, int64_t *tmp, long n);
-
-static void psort_g(void *p)
-{
-    struct job *j = p;
-    psort(j->a, j->tmp, j->n);
-    gort_wg_done(j->wg);
-}
-
-static _Atomic long sort_spawns;
-
-static void psort(int64_t *a, int64_t *tmp, long n)
-{
-    if (n <= CUTOFF) {
-        seqsort(a, tmp, n);
-        return;
-    }
-    long m = n / 2;
-    gort_waitgroup wg = GORT_WAITGROUP_INIT;
-    struct job left = { a, tmp, m, &wg };
-    gort_wg_add(&wg, 1);
-    CHECK(gort_go(psort_g, &left) == 0);
-    sort_spawns++;
-    psort(a + m, tmp + m, n - m);
-    gort_wg_wait(&wg);
-    merge(a, tmp, m, n);
-}
-
 static void test_msort(void)
 {
     enum { N = 50000 };
@@ -307,9 +184,9 @@ static void test_msort(void)
         a[i] = (int64_t)(x >> 33) % 1000; /* many duplicates */
         sum0 += (uint64_t)a[i];
     }
-    sort_spawns = 0;
+    spawns = 0;
     psort(a, tmp, N);
-    CHECK(sort_spawns >= N / CUTOFF / 2, "only %ld goroutines spawned", (long)sort_spawns);
+    CHECK(spawns >= N / CUTOFF / 2, "only %ld goroutines spawned", (long)spawns);
     for (long i = 0; i < N; i++) {
         CHECK(i == 0 || a[i - 1] <= a[i], "not sorted at %ld", i);
         sum1 += (uint64_t)a[i];

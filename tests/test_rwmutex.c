@@ -11,6 +11,7 @@
  * error with a traceback.
  */
 #include "check.h"
+#include "misuse_child.h"
 
 #include <pthread.h>
 
@@ -410,31 +411,6 @@ static __attribute__((noinline)) void misuse(long kind)
         gort_rwmutex_unlock(&rw);
         break;
     }
-}
-
-static void misuse_main(void *arg)
-{
-    misuse((long)arg);
-}
-
-static void child_misuse(void *arg)
-{
-    gort_main(misuse_main, arg);
-    _exit(0); /* unreachable if the misuse is caught */
-}
-
-static void *misuse_thread(void *arg)
-{
-    misuse((long)arg);
-    return NULL;
-}
-
-static void child_misuse_thread(void *arg)
-{
-    pthread_t t;
-    pthread_create(&t, NULL, misuse_thread, arg);
-    pthread_join(t, NULL);
-    _exit(0);
 }
 
 static void main_g(void *arg)

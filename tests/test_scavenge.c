@@ -1,4 +1,4 @@
-/* Stack scavenger (stack.c): the pages of deep dead stacks go back to the
+/* Stack scavenger (scavenge.c): the pages of deep dead stacks go back to the
  * system within the documented bound (SCAVENGE_BOUND_MS below, from
  * docs/DESIGN.md "Stacks") even with the machine busy; the work never
  * delays a sleeper on a P beside a hog; an idle program finishes

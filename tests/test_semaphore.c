@@ -11,32 +11,12 @@
  * threads (threads with deadlines too); misuse is a fatal error.
  */
 #include "check.h"
+#include "misuse_child.h"
+#include "semaphore_util.h"
 
 #include <pthread.h>
 
 #define MS (1000 * 1000LL)
-
-static int64_t cur_of(gort_semaphore *s)
-{
-    return __atomic_load_n(&s->cur, __ATOMIC_SEQ_CST);
-}
-
-/* Waiters queued now.  The waiter's first field is its `next` link
- * (semaphore.c); read under the semaphore's lock, which we cannot take,
- * so only when the queue is quiet: callers wait for a count they expect. */
-static int queued(gort_semaphore *s)
-{
-    int n = 0;
-    for (void *w = __atomic_load_n(&s->head, __ATOMIC_SEQ_CST); w; w = *(void **)w)
-        n++;
-    return n;
-}
-
-static void wait_queued(gort_semaphore *s, int n)
-{
-    while (queued(s) != n)
-        gort_yield();
-}
 
 /* ---- basics ---- */
 
@@ -437,31 +417,6 @@ static __attribute__((noinline)) void misuse(long kind)
         gort_semaphore_acquire(&s, 5);
         break;
     }
-}
-
-static void misuse_main(void *arg)
-{
-    misuse((long)arg);
-}
-
-static void child_misuse(void *arg)
-{
-    gort_main(misuse_main, arg);
-    _exit(0); /* unreachable if the misuse is caught */
-}
-
-static void *misuse_thread(void *arg)
-{
-    misuse((long)arg);
-    return NULL;
-}
-
-static void child_misuse_thread(void *arg)
-{
-    pthread_t t;
-    pthread_create(&t, NULL, misuse_thread, arg);
-    pthread_join(t, NULL);
-    _exit(0);
 }
 
 static void main_g(void *arg)

@@ -7,24 +7,11 @@
  * a plain thread.
  */
 #include "check.h"
+#include "semaphore_util.h"
 
 #include <pthread.h>
 
 #define MS (1000 * 1000LL)
-
-static int64_t cur_of(gort_semaphore *s) { return __atomic_load_n(&s->cur, __ATOMIC_SEQ_CST); }
-static int queued(gort_semaphore *s)
-{
-    int n = 0;
-    for (void *w = __atomic_load_n(&s->head, __ATOMIC_SEQ_CST); w; w = *(void **)w)
-        n++;
-    return n;
-}
-static void wait_queued(gort_semaphore *s, int n)
-{
-    while (queued(s) != n)
-        gort_yield();
-}
 
 static gort_semaphore s1;
 static gort_ctx *c1;
