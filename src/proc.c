@@ -25,8 +25,8 @@
  *    there, and that M runs nothing else: schedule() hands Ps between
  *    the locked M and whichever M dequeues the goroutine.
  *
- * Threads that are not Ms call the same channel/sync code: their "G" is a
- * pseudo-G (foreign=true) parked by blocking the thread on a futex.
+ * Threads that are not Ms get a pseudo-G (cgocallback.c): gopark blocks
+ * the thread on a futex, goready wakes it.
  *
  * Rejected: running the scheduler on the goroutine's stack (a G would be
  * visible on a queue while still running its switch code), a thread per
@@ -58,9 +58,7 @@ gort__sched gort__sched_state;
  * afford a call). */
 __thread M *gort__m_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 #define m_tls gort__m_tls
-static __thread G *foreign_g_tls __attribute__((tls_model("initial-exec")));
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static pthread_key_t foreign_key;
 static _Atomic bool main_called;
 static _Atomic int32_t mid_gen;
 /* gort_main_thread: the caller's thread is an M (m0), counted in mcount
@@ -70,11 +68,6 @@ static bool main_is_m;
  * (gort__mexit): known to checkdead until the kernel says the thread is
  * gone.  Guarded by sched.lock. */
 static int32_t ndying;
-static _Atomic uint64_t foreign_gen;  /* bumped by every foreign block/unblock */
-/* Pseudo-Gs of exited threads, reused rather than freed: a waker may still
- * be about to futex-wake the status word of a G whose thread has exited. */
-static gort__mutex foreign_free_lock;
-static G *foreign_free;
 
 static GORT_NORETURN void schedule(void);
 static GORT_NORETURN void park_forever(gort__note *wake);
@@ -97,40 +90,15 @@ P *gort__getp(void)
     return m ? m->p : NULL;
 }
 
-static void foreign_g_free(void *p)
-{
-    G *g = p;
-    gort__lock_raw(&foreign_free_lock);
-    g->schedlink = foreign_free;
-    foreign_free = g;
-    gort__unlock_raw(&foreign_free_lock);
-}
-
 G *gort__getg(void)
 {
     M *m = m_tls;
     if (m)
         return m->curg;
-    G *g = foreign_g_tls;
+    G *g = gort__foreign_g_tls;
     if (likely(g))
         return g;
-    gort__schedinit();
-    gort__lock_raw(&foreign_free_lock);
-    g = foreign_free;
-    if (g)
-        foreign_free = g->schedlink;
-    gort__unlock_raw(&foreign_free_lock);
-    if (g)
-        memset(g, 0, sizeof *g);
-    else
-        g = calloc(1, sizeof *g);
-    if (!g)
-        return NULL;
-    g->foreign = true;
-    atomic_store(&g->status, G_RUNNING);
-    foreign_g_tls = g;
-    pthread_setspecific(foreign_key, g);
-    return g;
+    return gort__foreign_getg();
 }
 
 /* ---------------------------------------------------------------------
@@ -141,7 +109,7 @@ static void schedinit_once(void)
 {
     gort__parse_env();
     gort__stack_init();
-    pthread_key_create(&foreign_key, foreign_g_free);
+    gort__foreign_init();
     sched.allp_cap = 1024;
     sched.allp = calloc((size_t)sched.allp_cap, sizeof(P *));
     if (!sched.allp)
@@ -700,7 +668,7 @@ static void checkdead(void)
             return;
     /* Foreign threads block, get readied and exit concurrently with this
      * check: only trust a count that no block/ready changed meanwhile. */
-    uint64_t gen = atomic_load(&foreign_gen);
+    uint64_t gen = atomic_load(&gort__foreign_gen);
     int known = sched.mcount + (main_is_m ? 0 : 1) /* gort_main's thread */ + dying_threads() +
                 atomic_load(&sched.nforeign_blocked) +
                 (atomic_load(&sched.sysmon_started) ? 1 : 0) +
@@ -720,7 +688,7 @@ static void checkdead(void)
         return;
     if (nthreads > known)
         return; /* another thread may still send, close or unlock */
-    if (atomic_load(&foreign_gen) != gen || atomic_load(&sched.runqsize) > 0)
+    if (atomic_load(&gort__foreign_gen) != gen || atomic_load(&sched.runqsize) > 0)
         return;
     gort__fatal_exit2("all goroutines are asleep - deadlock!");
 }
@@ -1526,18 +1494,6 @@ static void exitsyscall0(G *g)
 void gort__exitsyscall_park(void)
 {
     mcall(exitsyscall0);
-}
-
-void gort__foreign_block(void)
-{
-    atomic_fetch_add(&sched.nforeign_blocked, 1);
-    atomic_fetch_add(&foreign_gen, 1);
-}
-
-void gort__foreign_unblock(void)
-{
-    atomic_fetch_sub(&sched.nforeign_blocked, 1);
-    atomic_fetch_add(&foreign_gen, 1);
 }
 
 bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *block)

@@ -723,9 +723,18 @@ void gort__wakep(void);
  * scavenger) with `block` blocked from its first instruction; false if
  * pthread_create failed. */
 bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *block);
-/* Foreign-thread bookkeeping for deadlock detection. */
+/* Threads that are not Ms (cgocallback.c).  Foreign-thread bookkeeping
+ * for deadlock detection. */
 void gort__foreign_block(void);
 void gort__foreign_unblock(void);
+/* Bumped by every block and unblock: checkdead's "nothing changed". */
+extern _Atomic uint64_t gort__foreign_gen;
+/* The calling thread's pseudo-G, once it has one (gort__getg's read). */
+extern __thread G *gort__foreign_g_tls __attribute__((tls_model("initial-exec")));
+/* gort__getg's first call on a thread that is not an M: its pseudo-G. */
+GORT_NOINLINE_COLD G *gort__foreign_getg(void);
+/* schedinit: the key whose destructor recycles an exiting pseudo-G. */
+void gort__foreign_init(void);
 
 /* Called by the async preemption trampoline on the interrupted G's stack:
  * stop the G (it goes to the global run queue) and return when it is
