@@ -676,7 +676,7 @@ extern char gort__gostart_ret[];
 void gort__asyncpreempt(void);
 
 /* ---------------------------------------------------------------------
- * Scheduler (proc.c)
+ * Scheduler (proc.c, mstart.c, cgocallback.c)
  * ------------------------------------------------------------------- */
 /* The calling thread's M, or NULL on a foreign thread.  Not inlined: a
  * goroutine can change threads across any call, and a compiler may cache
@@ -781,6 +781,24 @@ void gort__acquirep(P *pp);
 P *gort__releasep(void);
 /* STW support for schedule(): give up the P and sleep until restarted. */
 void gort__gcstopm(void);
+/* Ms (mstart.c).  A new M, on allm and counted, to start with pp (no
+ * thread yet); NULL on ENOMEM. */
+M *gort__allocm(P *pp);
+/* Create an M and its thread, to start with pp; 0 or an errno value. */
+int gort__newm(P *pp, bool spinning);
+/* Park this M, holding no P, on the idle list until startm hands it one. */
+void gort__stopm(void);
+/* After goroutine 1 returned: give up the P, wake `wake`, sleep for good. */
+GORT_NORETURN void gort__park_forever(gort__note *wake);
+/* A locked M whose goroutine stopped: sleep until handed a P for it. */
+void gort__lockedm_sleep(M *m);
+/* gort_main_thread's thread is an M (m0); set under sched.lock. */
+extern bool gort__main_is_m;
+/* proc.c: m's life on its thread from its first g0 frame (g, if not NULL,
+ * runs first); returns only through m->exitbuf. */
+void gort__mstart1(M *m, G *g);
+/* proc.c: zeroed, cache-line aligned, padded to whole lines (P, M). */
+void *gort__alloc_lines(size_t size);
 
 /* ---------------------------------------------------------------------
  * System calls and foreign calls (syscall.c, interpose_linux.c)
@@ -838,7 +856,7 @@ static inline void gort__unlockthread_maybe(M *m, G *g)
 /* goexit of a goroutine still locked by gort_lock_thread: give up pp and
  * end this M's thread (lockosthread.c); never returns. */
 GORT_NORETURN void gort__mexit(M *m, P *pp);
-/* proc.c: m's thread is about to end: off the counts checkdead trusts. */
+/* mstart.c: m's thread is about to end: off the counts checkdead trusts. */
 void gort__mexit_account(M *m);
 /* interpose_lock.c: resolve the lock wrappers' libc functions (called by
  * interpose_linux.c's constructor, which also links them in statically). */
