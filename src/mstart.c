@@ -232,6 +232,17 @@ static void checkdead(void)
     gort__fatal_exit2("all goroutines are asleep - deadlock!");
 }
 
+/* Sleep on m->park until a waker (startm, startlockedm) has written
+ * m->nextp and the note, and take that P (Go's mPark, plus the P). */
+static void mpark(M *m)
+{
+    gort__notesleep(&m->park);
+    gort__noteclear(&m->park);
+    P *pp = m->nextp;
+    m->nextp = NULL;
+    gort__acquirep(pp);
+}
+
 /* Park this M until startm hands it a P. */
 void gort__stopm(void)
 {
@@ -244,11 +255,7 @@ void gort__stopm(void)
     sched.nmidle++;
     checkdead();
     gort__unlock(&sched.lock);
-    gort__notesleep(&m->park);
-    gort__noteclear(&m->park);
-    P *pp = m->nextp;
-    m->nextp = NULL;
-    gort__acquirep(pp);
+    mpark(m);
 }
 
 void gort__gcstopm(void)
@@ -300,11 +307,7 @@ void gort__lockedm_sleep(M *m)
     sched.nmidlelocked++;
     checkdead();
     gort__unlock(&sched.lock);
-    gort__notesleep(&m->park);
-    gort__noteclear(&m->park);
-    P *pp = m->nextp;
-    m->nextp = NULL;
-    gort__acquirep(pp);
+    mpark(m);
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
         gort__park_forever(NULL);
 }
