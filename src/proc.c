@@ -3,7 +3,7 @@
  * schedule/findrunnable loop run on every M's g0 (from mstart1 on),
  * parking and readying, yields and preemption points, Ps handed between
  * Ms, gort_main.  Starting Ms, their sleeps and deadlock detection are in
- * mstart.c.
+ * mstart.c; the counters kept here are summed in mstats.c.
  *
  * Invariants.
  *  - A G runs only on an M that holds a P.  Every switch goes G -> g0 (the
@@ -1341,59 +1341,4 @@ uint64_t gort_self(void)
 {
     M *m = m_tls;
     return m && m->curg ? m->curg->goid : 0;
-}
-
-int64_t gort__ngoroutines(uint64_t *created)
-{
-    uint64_t c = (uint64_t)atomic_load_explicit(&sched.ncreated_nop, memory_order_relaxed), x = 0;
-    for (int32_t i = 0; i < sched.allp_cap && sched.allp && sched.allp[i]; i++) {
-        /* Exits first: a goroutine counted exited here was created before,
-         * so the difference never goes negative under concurrent updates. */
-        x += atomic_load_explicit(&sched.allp[i]->nexited, memory_order_acquire);
-    }
-    for (int32_t i = 0; i < sched.allp_cap && sched.allp && sched.allp[i]; i++)
-        c += atomic_load_explicit(&sched.allp[i]->ncreated, memory_order_acquire);
-    if (created)
-        *created = c;
-    return c > x ? (int64_t)(c - x) : 0;
-}
-
-int gort_num_goroutine(void)
-{
-    gort__schedinit();
-    return (int)gort__ngoroutines(NULL);
-}
-
-void gort_read_stats(gort_stats *s)
-{
-    gort__schedinit();
-    memset(s, 0, sizeof *s);
-    s->goroutines = (uint64_t)gort__ngoroutines(&s->spawned);
-    gort__lock(&sched.lock);
-    s->threads = (uint64_t)sched.mcount;
-    gort__unlock(&sched.lock);
-    s->procs = (uint64_t)sched.gomaxprocs;
-    for (int32_t i = 0; i < sched.allp_cap && sched.allp[i]; i++) {
-        P *pp = sched.allp[i];
-        s->context_switches += atomic_load_explicit(&pp->nswitch, memory_order_relaxed);
-        s->steals += atomic_load_explicit(&pp->nsteal, memory_order_relaxed);
-        s->sync_preempts += atomic_load_explicit(&pp->nsyncpreempt, memory_order_relaxed);
-        s->prologue_preempts += atomic_load_explicit(&pp->nprologuepreempt, memory_order_relaxed);
-        s->async_preempts += atomic_load_explicit(&pp->nasyncpreempt, memory_order_relaxed);
-    }
-    s->preempt_requests = atomic_load(&sched.npreemptreq);
-    s->signals_sent = atomic_load(&sched.nsignals);
-    s->stw_count = atomic_load(&sched.nstw);
-    for (int32_t i = 0; i < sched.allp_cap && sched.allp[i]; i++)
-        s->syscalls += atomic_load_explicit(&sched.allp[i]->syscalltick, memory_order_relaxed);
-    for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink)
-        s->syscalls += atomic_load_explicit(&m->nsyscall_pless, memory_order_relaxed);
-    s->handoffs = atomic_load(&sched.nhandoff);
-    int32_t iow = atomic_load(&sched.netpoll_waiters);
-    s->io_wait = iow > 0 ? (uint64_t)iow : 0;
-    gort__lock(&sched.allglock);
-    for (G *g = sched.allgs; g; g = g->alllink)
-        if (atomic_load_explicit(&g->status, memory_order_relaxed) == G_SYSCALL)
-            s->in_syscall++;
-    gort__unlock(&sched.allglock);
 }

@@ -700,7 +700,7 @@ void gort__goparkunlock(gort__mutex *l, const char *reason);
 /* Make a parked G runnable (foreign: wake its thread).  Callable from any
  * thread, with runtime locks held.  `next`: run it next on this P. */
 void gort__goready(G *g, bool next);
-/* Live goroutines and goroutines ever created (sums over Ps). */
+/* Live goroutines and goroutines ever created (sums over Ps; mstats.c). */
 int64_t gort__ngoroutines(uint64_t *created);
 /* Yield: current G to the global queue (gort_yield). */
 void gort__gosched(void);
