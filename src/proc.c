@@ -1,6 +1,9 @@
 /*
  * proc.c — the scheduler (Go's proc.go): goroutine creation and exit, the
- * schedule/findrunnable loop, parking and readying, Ms and Ps.
+ * schedule/findrunnable loop run on every M's g0 (from mstart1 on),
+ * parking and readying, yields and preemption points, Ps handed between
+ * Ms, gort_main.  Starting Ms, their sleeps and deadlock detection are in
+ * mstart.c; the counters kept here are summed in mstats.c.
  *
  * Invariants.
  *  - A G runs only on an M that holds a P.  Every switch goes G -> g0 (the
@@ -10,11 +13,9 @@
  *    after the G is saved (gopark), WAITING->RUNNABLE by whoever readies it
  *    (goready; exactly once, by winning a channel/sema/timer race under that
  *    object's lock), RUNNABLE->RUNNING in execute.
- *  - An M is either running with a P, spinning with a P looking for work,
- *    parked on m->park (on sched.midle), or the timer sleeper.  Spinning Ms
- *    are capped at half the busy Ps, as in Go, so a burst of wakeups does
- *    not make every idle M burn CPU; an idle program has no runnable M and
- *    no spinning M, so it uses no CPU.
+ *  - Spinning Ms are capped at half the busy Ps (findrunnable), as in Go,
+ *    so a burst of wakeups does not make every idle M burn CPU; an idle
+ *    program has no runnable M and no spinning M, so it uses no CPU.
  *  - gort_main's own thread is not an M: it only waits for goroutine 1,
  *    then stops every P for good (stw.c gort__exitstop), so no goroutine
  *    runs after it returns.  That keeps the caller's stack, signal mask
@@ -25,8 +26,8 @@
  *    there, and that M runs nothing else: schedule() hands Ps between
  *    the locked M and whichever M dequeues the goroutine.
  *
- * Threads that are not Ms call the same channel/sync code: their "G" is a
- * pseudo-G (foreign=true) parked by blocking the thread on a futex.
+ * Threads that are not Ms get a pseudo-G (cgocallback.c): gopark blocks
+ * the thread on a futex, goready wakes it.
  *
  * Rejected: running the scheduler on the goroutine's stack (a G would be
  * visible on a queue while still running its switch code), a thread per
@@ -37,7 +38,6 @@
 #include "runtime.h"
 #include "threadstate.h"
 
-#include <stdio.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <sched.h>
@@ -58,28 +58,11 @@ gort__sched gort__sched_state;
  * afford a call). */
 __thread M *gort__m_tls __attribute__((tls_model("initial-exec"), visibility("hidden")));
 #define m_tls gort__m_tls
-static __thread G *foreign_g_tls __attribute__((tls_model("initial-exec")));
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static pthread_key_t foreign_key;
 static _Atomic bool main_called;
-static _Atomic int32_t mid_gen;
-/* gort_main_thread: the caller's thread is an M (m0), counted in mcount
- * rather than as gort_main's sleeping thread (checkdead). */
-static bool main_is_m;
-/* Ms whose thread is ending after a goroutine died locked to it
- * (gort__mexit): known to checkdead until the kernel says the thread is
- * gone.  Guarded by sched.lock. */
-static int32_t ndying;
-static _Atomic uint64_t foreign_gen;  /* bumped by every foreign block/unblock */
-/* Pseudo-Gs of exited threads, reused rather than freed: a waker may still
- * be about to futex-wake the status word of a G whose thread has exited. */
-static gort__mutex foreign_free_lock;
-static G *foreign_free;
 
 static GORT_NORETURN void schedule(void);
-static GORT_NORETURN void park_forever(gort__note *wake);
 static GORT_NORETURN void execute(G *g);
-static void lockedm_sleep(M *m);
 
 M *gort__getm(void) { return m_tls; }
 
@@ -97,40 +80,15 @@ P *gort__getp(void)
     return m ? m->p : NULL;
 }
 
-static void foreign_g_free(void *p)
-{
-    G *g = p;
-    gort__lock_raw(&foreign_free_lock);
-    g->schedlink = foreign_free;
-    foreign_free = g;
-    gort__unlock_raw(&foreign_free_lock);
-}
-
 G *gort__getg(void)
 {
     M *m = m_tls;
     if (m)
         return m->curg;
-    G *g = foreign_g_tls;
+    G *g = gort__foreign_g_tls;
     if (likely(g))
         return g;
-    gort__schedinit();
-    gort__lock_raw(&foreign_free_lock);
-    g = foreign_free;
-    if (g)
-        foreign_free = g->schedlink;
-    gort__unlock_raw(&foreign_free_lock);
-    if (g)
-        memset(g, 0, sizeof *g);
-    else
-        g = calloc(1, sizeof *g);
-    if (!g)
-        return NULL;
-    g->foreign = true;
-    atomic_store(&g->status, G_RUNNING);
-    foreign_g_tls = g;
-    pthread_setspecific(foreign_key, g);
-    return g;
+    return gort__foreign_getg();
 }
 
 /* ---------------------------------------------------------------------
@@ -141,7 +99,7 @@ static void schedinit_once(void)
 {
     gort__parse_env();
     gort__stack_init();
-    pthread_key_create(&foreign_key, foreign_g_free);
+    gort__foreign_init();
     sched.allp_cap = 1024;
     sched.allp = calloc((size_t)sched.allp_cap, sizeof(P *));
     if (!sched.allp)
@@ -174,7 +132,7 @@ void gort__schedinit(void) { pthread_once(&init_once, schedinit_once); }
  * written by their own thread and read by others (sysmon, stealers, signal
  * senders); malloc could pack two of them, or unrelated heap data, into
  * one line. */
-static void *alloc_lines(size_t size)
+void *gort__alloc_lines(size_t size)
 {
     size = (size + GORT_CACHELINE - 1) & ~(size_t)(GORT_CACHELINE - 1);
     void *p = aligned_alloc(GORT_CACHELINE, size);
@@ -188,7 +146,7 @@ void gort__procresize(int32_t n)
     for (int32_t i = 0; i < n; i++) {
         if (sched.allp[i])
             continue;
-        P *pp = alloc_lines(sizeof(P));
+        P *pp = gort__alloc_lines(sizeof(P));
         if (!pp)
             gort__throw("procresize: out of memory");
         pp->id = i;
@@ -419,7 +377,7 @@ static void goexit0(G *g)
          * before gort_main is woken, so its stop of every P (gort__exitstop)
          * need not wait for it. */
         atomic_store(&sched.exiting, true);
-        park_forever(&sched.mainnote);
+        gort__park_forever(&sched.mainnote);
     }
     schedule();
 }
@@ -491,7 +449,7 @@ P *gort__releasep(void)
 
 /* The M's life on its thread; returns only through m->exitbuf, when a
  * goroutine died locked to it (gort__mexit). */
-static __attribute__((noinline)) void mstart1(M *m, G *g)
+__attribute__((noinline)) void gort__mstart1(M *m, G *g)
 {
     m_tls = m;
     m->tid = (pid_t)syscall(SYS_gettid);
@@ -515,108 +473,6 @@ static __attribute__((noinline)) void mstart1(M *m, G *g)
     if (g)
         execute(g); /* gort_main_thread's goroutine 1 */
     schedule();
-}
-
-static void *mstart(void *arg)
-{
-    M *m = arg;
-    /* Above every g0 frame (mstart1's frame is where g0 restarts), so no
-     * scheduler frame ever overwrites it. */
-    jmp_buf exitbuf;
-    m->exitbuf = &exitbuf;
-    if (setjmp(exitbuf) == 0)
-        mstart1(m, NULL);
-    /* A goroutine died locked to this thread: the thread ends here, with
-     * its TLS destructors, as a returning pthread does. */
-    m_tls = NULL;
-    return NULL;
-}
-
-/* A new M, on allm and counted, to start with pp; NULL on ENOMEM. */
-static M *allocm(P *pp)
-{
-    M *m = alloc_lines(sizeof(M));
-    if (!m)
-        return NULL;
-    m->id = atomic_fetch_add(&mid_gen, 1);
-    m->statfd = -1; /* opened by gort__minit_signals */
-    m->nextp = pp;
-    m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
-    gort__lock(&sched.lock);
-    m->alllink = sched.allm;
-    sched.allm = m;
-    sched.mcount++;
-    gort__unlock(&sched.lock);
-    return m;
-}
-
-/* Create an M that starts with pp.  Returns 0 or an errno value. */
-static int newm(P *pp, bool spinning)
-{
-    if (gort__in_forked_child())
-        gort__forked_fatal("starting a thread");
-    /* Ms blocked in system calls are what makes threads pile up: past the
-     * cap (Go's SetMaxThreads, 10000 by default) the program is stopped
-     * with a report, not left to exhaust the kernel's threads. */
-    if (__atomic_load_n(&sched.mcount, __ATOMIC_RELAXED) >= gort__cfg.maxthreads)
-        gort__throw("thread exhaustion: the program needs more than %lld threads "
-                    "(GORTDEBUG=maxthreads=%lld); are goroutines blocked in system calls?",
-                    (long long)gort__cfg.maxthreads, (long long)gort__cfg.maxthreads);
-    M *m = allocm(pp);
-    if (!m)
-        return ENOMEM;
-    m->spinning = spinning;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    /* A SIGURG that reaches the thread before it is an M (m_tls unset) is
-     * passed on to the program's handler, like any signal not ours. */
-    pthread_t th;
-    int rc = pthread_create(&th, &attr, mstart, m);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        gort__lock(&sched.lock);
-        sched.mcount--;
-        gort__unlock(&sched.lock);
-        return rc;
-    }
-    return 0;
-}
-
-/* Caller holds sched.lock. */
-static M *mget(void)
-{
-    M *m = sched.midle;
-    if (m) {
-        sched.midle = m->schedlink;
-        sched.nmidle--;
-    }
-    return m;
-}
-
-void gort__startm(P *pp, bool spinning)
-{
-    gort__lock(&sched.lock);
-    if (!pp) {
-        pp = gort__pidleget();
-        if (!pp) {
-            gort__unlock(&sched.lock);
-            if (spinning)
-                atomic_fetch_sub(&sched.nmspinning, 1);
-            return;
-        }
-    }
-    M *nm = mget();
-    gort__unlock(&sched.lock);
-    if (!nm) {
-        int rc = newm(pp, spinning);
-        if (rc != 0)
-            gort__throw("cannot create a new thread (error %d)", rc);
-        return;
-    }
-    nm->spinning = spinning;
-    nm->nextp = pp;
-    gort__notewakeup(&nm->park);
 }
 
 void gort__wakep(void)
@@ -646,140 +502,6 @@ void gort__wakep(void)
         return;
     }
     gort__startm(NULL, true);
-}
-
-/* Threads of Ms that gort__mexit ended and that may still exist (sched.lock
- * held): the kernel counts them until they are gone.  tgkill(.., 0)
- * probes without sending. */
-static int dying_threads(void)
-{
-    if (ndying == 0)
-        return 0;
-    int n = 0;
-    pid_t pid = getpid();
-    for (M *m = sched.allm; m; m = m->alllink) {
-        if (!m->dead || m->tid == 0)
-            continue;
-        if (syscall(SYS_tgkill, pid, m->tid, 0) == 0) {
-            n++;
-        } else {
-            m->tid = 0;
-            ndying--;
-        }
-    }
-    return n;
-}
-
-static void checkdead(void);
-
-void gort__mexit_account(M *m)
-{
-    gort__lock(&sched.lock);
-    m->dead = true;
-    sched.mcount--;
-    ndying++;
-    /* This M was the last one counted running, maybe (Go's mexit checks
-     * too); its thread, still alive, is known through dying_threads. */
-    checkdead();
-    gort__unlock(&sched.lock);
-}
-
-/* Deadlock detection (Go's checkdead), with sched.lock held, when an M goes
- * idle.  Every M idle, no timer pending and no thread we do not know about
- * that could still call into gort: nothing can ever run again. */
-static void checkdead(void)
-{
-    if (!atomic_load(&sched.started) || atomic_load(&sched.exiting))
-        return;
-    if (sched.timer_sleeper || sched.mcount - sched.nmidle - sched.nmidlelocked > 0)
-        return;
-    if (atomic_load(&sched.runqsize) > 0 || gort__timesleepuntil() != 0)
-        return;
-    for (int32_t i = 0; i < sched.gomaxprocs; i++)
-        if (!gort__runqempty(sched.allp[i]))
-            return;
-    /* Foreign threads block, get readied and exit concurrently with this
-     * check: only trust a count that no block/ready changed meanwhile. */
-    uint64_t gen = atomic_load(&foreign_gen);
-    int known = sched.mcount + (main_is_m ? 0 : 1) /* gort_main's thread */ + dying_threads() +
-                atomic_load(&sched.nforeign_blocked) +
-                (atomic_load(&sched.sysmon_started) ? 1 : 0) +
-                atomic_load(&gort__scavenger_threads);
-    /* The kernel's own thread count: atomic, unlike a readdir of
-     * /proc/self/task, which can skip live threads while others exit. */
-    int nthreads = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return;
-    char line[128];
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &nthreads) == 1)
-            break;
-    fclose(f);
-    if (nthreads <= 0)
-        return;
-    if (nthreads > known)
-        return; /* another thread may still send, close or unlock */
-    if (atomic_load(&foreign_gen) != gen || atomic_load(&sched.runqsize) > 0)
-        return;
-    gort__fatal_exit2("all goroutines are asleep - deadlock!");
-}
-
-/* Park this M until startm hands it a P. */
-static void stopm(void)
-{
-    M *m = m_tls;
-    if (m->p)
-        gort__throw("stopm holding a P");
-    gort__lock(&sched.lock);
-    m->schedlink = sched.midle;
-    sched.midle = m;
-    sched.nmidle++;
-    checkdead();
-    gort__unlock(&sched.lock);
-    gort__notesleep(&m->park);
-    gort__noteclear(&m->park);
-    P *pp = m->nextp;
-    m->nextp = NULL;
-    gort__acquirep(pp);
-}
-
-void gort__gcstopm(void)
-{
-    M *m = m_tls;
-    if (m->spinning) {
-        m->spinning = false;
-        atomic_fetch_sub(&sched.nmspinning, 1);
-    }
-    P *pp = gort__releasep();
-    gort__lock(&sched.lock);
-    gort__pstop_locked(pp);
-    gort__unlock(&sched.lock);
-    stopm();
-}
-
-/* After goroutine 1 returned, Ms never run anything again.  The P goes
- * where gort_main's stop of every P (gort__exitstop) counts it: stopped,
- * if that stop has begun (the same check, under the same lock, as
- * gcstopm), else idle, where the stop collects it. */
-static GORT_NORETURN void park_forever(gort__note *wake)
-{
-    M *m = m_tls;
-    if (m->spinning) {
-        m->spinning = false;
-        atomic_fetch_sub(&sched.nmspinning, 1);
-    }
-    if (m->p) {
-        P *pp = gort__releasep();
-        gort__lock(&sched.lock);
-        gort__pidleput_or_stop(pp);
-        gort__unlock(&sched.lock);
-    }
-    if (wake)
-        gort__notewakeup(wake);
-    _Atomic uint32_t never = 0;
-    for (;;)
-        gort__futex_wait(&never, 0, -1);
 }
 
 /* ---------------------------------------------------------------------
@@ -928,7 +650,7 @@ static void netpoll_block(M *m)
     gort__unlock(&sched.lock);
     if (!p2) {
         gort__netpoll_inject(list, n, false);
-        stopm();
+        gort__stopm();
         return;
     }
     gort__acquirep(p2);
@@ -947,7 +669,7 @@ top:;
         goto top;
     }
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
-        park_forever(NULL);
+        gort__park_forever(NULL);
     /* The clock is read only if there are timers: a yield goes through
      * here on every switch. */
     int64_t now = 0;
@@ -1061,7 +783,7 @@ top:;
                 gort__acquirep(p2);
                 goto top;
             }
-            stopm();
+            gort__stopm();
             goto top;
         }
         if (atomic_load(&sched.timer_sleep_until) > next) {
@@ -1070,7 +792,7 @@ top:;
         }
         gort__unlock(&sched.lock);
     }
-    stopm();
+    gort__stopm();
     goto top;
 }
 
@@ -1107,24 +829,8 @@ static GORT_NORETURN void execute(G *g)
  * yields, is preempted), the M gives its P away and sleeps on m->park; the
  * goroutine goes where any other would (a wait queue, a run queue), and
  * whichever M takes it from a run queue gives that M's own P to the
- * locked M (nextp) and sleeps in its place.  The locked M's sleep counts
- * as idle for checkdead (sched.nmidlelocked, raised by the sleeper,
- * lowered by the waker, so it never counts a woken M as idle). */
-static void lockedm_sleep(M *m)
-{
-    gort__lock(&sched.lock);
-    sched.nmidlelocked++;
-    checkdead();
-    gort__unlock(&sched.lock);
-    gort__notesleep(&m->park);
-    gort__noteclear(&m->park);
-    P *pp = m->nextp;
-    m->nextp = NULL;
-    gort__acquirep(pp);
-    if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
-        park_forever(NULL);
-}
-
+ * locked M (nextp) and sleeps in its place (mstart.c
+ * gort__lockedm_sleep). */
 static void stoplockedm(void)
 {
     M *m = m_tls;
@@ -1135,7 +841,7 @@ static void stoplockedm(void)
     /* A goroutine readied meanwhile, or the yielder itself on the global
      * queue: handoffp starts an M for it, which hands a P back to us. */
     gort__handoffp(gort__releasep());
-    lockedm_sleep(m);
+    gort__lockedm_sleep(m);
 }
 
 static void startlockedm(G *g)
@@ -1147,7 +853,7 @@ static void startlockedm(G *g)
     gort__unlock(&sched.lock);
     lm->nextp = pp;
     gort__notewakeup(&lm->park);
-    stopm();
+    gort__stopm();
 }
 
 static GORT_NORETURN void schedule(void)
@@ -1155,7 +861,7 @@ static GORT_NORETURN void schedule(void)
     M *m = m_tls;
 top:;
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
-        park_forever(NULL);
+        gort__park_forever(NULL);
     /* Locked to a goroutine that stopped running: wait for it (before the
      * stop-the-world check: handoffp gives the P to a stop in progress). */
     if (unlikely(m->lockedg != NULL)) {
@@ -1277,12 +983,12 @@ static void park_insyscall_m(G *g)
     if (oldp)
         gort__syscall_handoff(oldp);
     if (atomic_load(&sched.exiting))
-        park_forever(NULL);
+        gort__park_forever(NULL);
     if (unlikely(m->lockedg != NULL)) {
-        lockedm_sleep(m);
+        gort__lockedm_sleep(m);
         execute(m->lockedg);
     }
-    stopm();
+    gort__stopm();
     schedule();
 }
 
@@ -1511,51 +1217,21 @@ static void exitsyscall0(G *g)
         execute(g);
     }
     if (atomic_load(&sched.exiting))
-        park_forever(NULL);
+        gort__park_forever(NULL);
     /* Locked: only this M may run it; whoever takes it from the global
      * queue hands us a P (a pthread lock taken in the call is held by
      * this thread). */
     if (unlikely(g->lockedm != NULL)) {
-        lockedm_sleep(m);
+        gort__lockedm_sleep(m);
         execute(g);
     }
-    stopm();
+    gort__stopm();
     schedule();
 }
 
 void gort__exitsyscall_park(void)
 {
     mcall(exitsyscall0);
-}
-
-void gort__foreign_block(void)
-{
-    atomic_fetch_add(&sched.nforeign_blocked, 1);
-    atomic_fetch_add(&foreign_gen, 1);
-}
-
-void gort__foreign_unblock(void)
-{
-    atomic_fetch_sub(&sched.nforeign_blocked, 1);
-    atomic_fetch_add(&foreign_gen, 1);
-}
-
-bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *block)
-{
-    if (gort__in_forked_child())
-        gort__forked_fatal("starting a thread");
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, stacksize);
-    /* The new thread inherits the mask: block first, restore after. */
-    sigset_t old;
-    pthread_sigmask(SIG_BLOCK, block, &old);
-    pthread_t th;
-    bool ok = pthread_create(&th, &attr, fn, NULL) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    return ok;
 }
 
 /* ---------------------------------------------------------------------
@@ -1594,7 +1270,7 @@ int gort_main(void (*fn)(void *), void *arg)
     gort__unlock(&sched.lock);
     atomic_store(&sched.started, true);
     gort__fork_init(); /* from now on a fork's child can only exec */
-    rc = newm(pp, false);
+    rc = gort__newm(pp, false);
     if (rc != 0)
         return rc;
     gort__sysmon_start();
@@ -1621,9 +1297,9 @@ int gort_main_thread(void (*fn)(void *), void *arg)
         return rc;
     gort__lock(&sched.lock);
     P *pp = gort__pidleget();
-    main_is_m = true;
+    gort__main_is_m = true;
     gort__unlock(&sched.lock);
-    M *m = allocm(pp);
+    M *m = gort__allocm(pp);
     if (!m)
         return ENOMEM;
     g->lockmain = 1;
@@ -1642,7 +1318,7 @@ int gort_main_thread(void (*fn)(void *), void *arg)
     jmp_buf exitbuf;
     m->exitbuf = &exitbuf;
     if (setjmp(exitbuf) == 0)
-        mstart1(m, g);
+        gort__mstart1(m, g);
     /* Goroutine 1 returned (goexit0 set sched.exiting and gave up the P):
      * from here on this is a thread like any other. */
     m_tls = NULL;
@@ -1665,59 +1341,4 @@ uint64_t gort_self(void)
 {
     M *m = m_tls;
     return m && m->curg ? m->curg->goid : 0;
-}
-
-int64_t gort__ngoroutines(uint64_t *created)
-{
-    uint64_t c = (uint64_t)atomic_load_explicit(&sched.ncreated_nop, memory_order_relaxed), x = 0;
-    for (int32_t i = 0; i < sched.allp_cap && sched.allp && sched.allp[i]; i++) {
-        /* Exits first: a goroutine counted exited here was created before,
-         * so the difference never goes negative under concurrent updates. */
-        x += atomic_load_explicit(&sched.allp[i]->nexited, memory_order_acquire);
-    }
-    for (int32_t i = 0; i < sched.allp_cap && sched.allp && sched.allp[i]; i++)
-        c += atomic_load_explicit(&sched.allp[i]->ncreated, memory_order_acquire);
-    if (created)
-        *created = c;
-    return c > x ? (int64_t)(c - x) : 0;
-}
-
-int gort_num_goroutine(void)
-{
-    gort__schedinit();
-    return (int)gort__ngoroutines(NULL);
-}
-
-void gort_read_stats(gort_stats *s)
-{
-    gort__schedinit();
-    memset(s, 0, sizeof *s);
-    s->goroutines = (uint64_t)gort__ngoroutines(&s->spawned);
-    gort__lock(&sched.lock);
-    s->threads = (uint64_t)sched.mcount;
-    gort__unlock(&sched.lock);
-    s->procs = (uint64_t)sched.gomaxprocs;
-    for (int32_t i = 0; i < sched.allp_cap && sched.allp[i]; i++) {
-        P *pp = sched.allp[i];
-        s->context_switches += atomic_load_explicit(&pp->nswitch, memory_order_relaxed);
-        s->steals += atomic_load_explicit(&pp->nsteal, memory_order_relaxed);
-        s->sync_preempts += atomic_load_explicit(&pp->nsyncpreempt, memory_order_relaxed);
-        s->prologue_preempts += atomic_load_explicit(&pp->nprologuepreempt, memory_order_relaxed);
-        s->async_preempts += atomic_load_explicit(&pp->nasyncpreempt, memory_order_relaxed);
-    }
-    s->preempt_requests = atomic_load(&sched.npreemptreq);
-    s->signals_sent = atomic_load(&sched.nsignals);
-    s->stw_count = atomic_load(&sched.nstw);
-    for (int32_t i = 0; i < sched.allp_cap && sched.allp[i]; i++)
-        s->syscalls += atomic_load_explicit(&sched.allp[i]->syscalltick, memory_order_relaxed);
-    for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink)
-        s->syscalls += atomic_load_explicit(&m->nsyscall_pless, memory_order_relaxed);
-    s->handoffs = atomic_load(&sched.nhandoff);
-    int32_t iow = atomic_load(&sched.netpoll_waiters);
-    s->io_wait = iow > 0 ? (uint64_t)iow : 0;
-    gort__lock(&sched.allglock);
-    for (G *g = sched.allgs; g; g = g->alllink)
-        if (atomic_load_explicit(&g->status, memory_order_relaxed) == G_SYSCALL)
-            s->in_syscall++;
-    gort__unlock(&sched.allglock);
 }

@@ -676,7 +676,7 @@ extern char gort__gostart_ret[];
 void gort__asyncpreempt(void);
 
 /* ---------------------------------------------------------------------
- * Scheduler (proc.c)
+ * Scheduler (proc.c, mstart.c, cgocallback.c)
  * ------------------------------------------------------------------- */
 /* The calling thread's M, or NULL on a foreign thread.  Not inlined: a
  * goroutine can change threads across any call, and a compiler may cache
@@ -700,7 +700,7 @@ void gort__goparkunlock(gort__mutex *l, const char *reason);
 /* Make a parked G runnable (foreign: wake its thread).  Callable from any
  * thread, with runtime locks held.  `next`: run it next on this P. */
 void gort__goready(G *g, bool next);
-/* Live goroutines and goroutines ever created (sums over Ps). */
+/* Live goroutines and goroutines ever created (sums over Ps; mstats.c). */
 int64_t gort__ngoroutines(uint64_t *created);
 /* Yield: current G to the global queue (gort_yield). */
 void gort__gosched(void);
@@ -723,9 +723,18 @@ void gort__wakep(void);
  * scavenger) with `block` blocked from its first instruction; false if
  * pthread_create failed. */
 bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *block);
-/* Foreign-thread bookkeeping for deadlock detection. */
+/* Threads that are not Ms (cgocallback.c).  Foreign-thread bookkeeping
+ * for deadlock detection. */
 void gort__foreign_block(void);
 void gort__foreign_unblock(void);
+/* Bumped by every block and unblock: checkdead's "nothing changed". */
+extern _Atomic uint64_t gort__foreign_gen;
+/* The calling thread's pseudo-G, once it has one (gort__getg's read). */
+extern __thread G *gort__foreign_g_tls __attribute__((tls_model("initial-exec")));
+/* gort__getg's first call on a thread that is not an M: its pseudo-G. */
+GORT_NOINLINE_COLD G *gort__foreign_getg(void);
+/* schedinit: the key whose destructor recycles an exiting pseudo-G. */
+void gort__foreign_init(void);
 
 /* Called by the async preemption trampoline on the interrupted G's stack:
  * stop the G (it goes to the global run queue) and return when it is
@@ -772,6 +781,24 @@ void gort__acquirep(P *pp);
 P *gort__releasep(void);
 /* STW support for schedule(): give up the P and sleep until restarted. */
 void gort__gcstopm(void);
+/* Ms (mstart.c).  A new M, on allm and counted, to start with pp (no
+ * thread yet); NULL on ENOMEM. */
+M *gort__allocm(P *pp);
+/* Create an M and its thread, to start with pp; 0 or an errno value. */
+int gort__newm(P *pp, bool spinning);
+/* Park this M, holding no P, on the idle list until startm hands it one. */
+void gort__stopm(void);
+/* After goroutine 1 returned: give up the P, wake `wake`, sleep for good. */
+GORT_NORETURN void gort__park_forever(gort__note *wake);
+/* A locked M whose goroutine stopped: sleep until handed a P for it. */
+void gort__lockedm_sleep(M *m);
+/* gort_main_thread's thread is an M (m0); set under sched.lock. */
+extern bool gort__main_is_m;
+/* proc.c: m's life on its thread from its first g0 frame (g, if not NULL,
+ * runs first); returns only through m->exitbuf. */
+void gort__mstart1(M *m, G *g);
+/* proc.c: zeroed, cache-line aligned, padded to whole lines (P, M). */
+void *gort__alloc_lines(size_t size);
 
 /* ---------------------------------------------------------------------
  * System calls and foreign calls (syscall.c, interpose_linux.c)
@@ -829,7 +856,7 @@ static inline void gort__unlockthread_maybe(M *m, G *g)
 /* goexit of a goroutine still locked by gort_lock_thread: give up pp and
  * end this M's thread (lockosthread.c); never returns. */
 GORT_NORETURN void gort__mexit(M *m, P *pp);
-/* proc.c: m's thread is about to end: off the counts checkdead trusts. */
+/* mstart.c: m's thread is about to end: off the counts checkdead trusts. */
 void gort__mexit_account(M *m);
 /* interpose_lock.c: resolve the lock wrappers' libc functions (called by
  * interpose_linux.c's constructor, which also links them in statically). */

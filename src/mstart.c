@@ -1,0 +1,331 @@
+/*
+ * mstart.c — Ms, the threads that run goroutines, from their start to
+ * their sleep and their end (Go's proc.go M section; os_linux.go's
+ * newosproc): allocm/newm/mstart, the idle list (mget, stopm), startm,
+ * the sleeps for a stop of the world (gcstopm), for the exit
+ * (park_forever) and of a locked M, and deadlock detection (checkdead),
+ * which runs whenever an M goes idle.  Runtime threads that are not Ms
+ * (sysmon, the stack scavenger) are started here too.  What an M runs,
+ * from its first g0 frame on (mstart1, schedule), is proc.c's, and so is
+ * wakep, which decides when startm runs: it is on every goready's path
+ * and reads the calling M's P inline there.
+ *
+ * Invariants.
+ *  - An M is either running with a P, spinning with a P looking for work,
+ *    parked on m->park (on sched.midle), or the timer sleeper.
+ *  - An M parked by stopm or lockedm_sleep wakes holding no P and takes
+ *    m->nextp, which its waker (startm, startlockedm) set before writing
+ *    the note.
+ *  - Ms are never freed: allm only grows (the stop of the world, the
+ *    foreign-code poll and gort_read_stats walk it without a lock), and an
+ *    M whose thread ended stays on it marked dead.
+ *  - checkdead runs with sched.lock held and declares a deadlock only if
+ *    the kernel counts no thread it does not know, and no foreign thread
+ *    blocked or was readied while it counted (gort__foreign_gen).
+ *
+ * Ownership.  sched.midle, nmidle, nmidlelocked, mcount, allm and ndying
+ * are written under sched.lock; m->park and m->nextp belong to the sleeper until
+ * its waker writes nextp and then the note.  A spinning M started by
+ * startm brought the token wakep took (sched.nmspinning); if no P is idle
+ * any more, startm gives the token back.
+ *
+ * Rejected: freeing the M of a thread that ended (racy readers of allm);
+ * counting threads with a readdir of /proc/self/task (see checkdead);
+ * creating threads without a cap (see newm).
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <stdio.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define m_tls gort__m_tls
+static _Atomic int32_t mid_gen;
+/* gort_main_thread: the caller's thread is an M (m0), counted in mcount
+ * rather than as gort_main's sleeping thread (checkdead). */
+bool gort__main_is_m;
+/* Ms whose thread is ending after a goroutine died locked to it
+ * (gort__mexit): known to checkdead until the kernel says the thread is
+ * gone.  Guarded by sched.lock. */
+static int32_t ndying;
+
+static void *mstart(void *arg)
+{
+    M *m = arg;
+    /* Above every g0 frame (mstart1's frame is where g0 restarts), so no
+     * scheduler frame ever overwrites it. */
+    jmp_buf exitbuf;
+    m->exitbuf = &exitbuf;
+    if (setjmp(exitbuf) == 0)
+        gort__mstart1(m, NULL);
+    /* A goroutine died locked to this thread: the thread ends here, with
+     * its TLS destructors, as a returning pthread does. */
+    m_tls = NULL;
+    return NULL;
+}
+
+/* A new M, on allm and counted, to start with pp; NULL on ENOMEM. */
+M *gort__allocm(P *pp)
+{
+    M *m = gort__alloc_lines(sizeof(M));
+    if (!m)
+        return NULL;
+    m->id = atomic_fetch_add(&mid_gen, 1);
+    m->statfd = -1; /* opened by gort__minit_signals */
+    m->nextp = pp;
+    m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
+    gort__lock(&sched.lock);
+    m->alllink = sched.allm;
+    sched.allm = m;
+    sched.mcount++;
+    gort__unlock(&sched.lock);
+    return m;
+}
+
+/* Create an M that starts with pp.  Returns 0 or an errno value. */
+int gort__newm(P *pp, bool spinning)
+{
+    if (gort__in_forked_child())
+        gort__forked_fatal("starting a thread");
+    /* Ms blocked in system calls are what makes threads pile up: past the
+     * cap (Go's SetMaxThreads, 10000 by default) the program is stopped
+     * with a report, not left to exhaust the kernel's threads. */
+    if (__atomic_load_n(&sched.mcount, __ATOMIC_RELAXED) >= gort__cfg.maxthreads)
+        gort__throw("thread exhaustion: the program needs more than %lld threads "
+                    "(GORTDEBUG=maxthreads=%lld); are goroutines blocked in system calls?",
+                    (long long)gort__cfg.maxthreads, (long long)gort__cfg.maxthreads);
+    M *m = gort__allocm(pp);
+    if (!m)
+        return ENOMEM;
+    m->spinning = spinning;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* A SIGURG that reaches the thread before it is an M (m_tls unset) is
+     * passed on to the program's handler, like any signal not ours. */
+    pthread_t th;
+    int rc = pthread_create(&th, &attr, mstart, m);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        gort__lock(&sched.lock);
+        sched.mcount--;
+        gort__unlock(&sched.lock);
+        return rc;
+    }
+    return 0;
+}
+
+/* Caller holds sched.lock. */
+static M *mget(void)
+{
+    M *m = sched.midle;
+    if (m) {
+        sched.midle = m->schedlink;
+        sched.nmidle--;
+    }
+    return m;
+}
+
+void gort__startm(P *pp, bool spinning)
+{
+    gort__lock(&sched.lock);
+    if (!pp) {
+        pp = gort__pidleget();
+        if (!pp) {
+            gort__unlock(&sched.lock);
+            if (spinning)
+                atomic_fetch_sub(&sched.nmspinning, 1);
+            return;
+        }
+    }
+    M *nm = mget();
+    gort__unlock(&sched.lock);
+    if (!nm) {
+        int rc = gort__newm(pp, spinning);
+        if (rc != 0)
+            gort__throw("cannot create a new thread (error %d)", rc);
+        return;
+    }
+    nm->spinning = spinning;
+    nm->nextp = pp;
+    gort__notewakeup(&nm->park);
+}
+
+/* Threads of Ms that gort__mexit ended and that may still exist (sched.lock
+ * held): the kernel counts them until they are gone.  tgkill(.., 0)
+ * probes without sending. */
+static int dying_threads(void)
+{
+    if (ndying == 0)
+        return 0;
+    int n = 0;
+    pid_t pid = getpid();
+    for (M *m = sched.allm; m; m = m->alllink) {
+        if (!m->dead || m->tid == 0)
+            continue;
+        if (syscall(SYS_tgkill, pid, m->tid, 0) == 0) {
+            n++;
+        } else {
+            m->tid = 0;
+            ndying--;
+        }
+    }
+    return n;
+}
+
+static void checkdead(void);
+
+void gort__mexit_account(M *m)
+{
+    gort__lock(&sched.lock);
+    m->dead = true;
+    sched.mcount--;
+    ndying++;
+    /* This M was the last one counted running, maybe (Go's mexit checks
+     * too); its thread, still alive, is known through dying_threads. */
+    checkdead();
+    gort__unlock(&sched.lock);
+}
+
+/* Deadlock detection (Go's checkdead), with sched.lock held, when an M goes
+ * idle.  Every M idle, no timer pending and no thread we do not know about
+ * that could still call into gort: nothing can ever run again. */
+static void checkdead(void)
+{
+    if (!atomic_load(&sched.started) || atomic_load(&sched.exiting))
+        return;
+    if (sched.timer_sleeper || sched.mcount - sched.nmidle - sched.nmidlelocked > 0)
+        return;
+    if (atomic_load(&sched.runqsize) > 0 || gort__timesleepuntil() != 0)
+        return;
+    for (int32_t i = 0; i < sched.gomaxprocs; i++)
+        if (!gort__runqempty(sched.allp[i]))
+            return;
+    /* Foreign threads block, get readied and exit concurrently with this
+     * check: only trust a count that no block/ready changed meanwhile. */
+    uint64_t gen = atomic_load(&gort__foreign_gen);
+    int known = sched.mcount + (gort__main_is_m ? 0 : 1) /* gort_main's thread */ + dying_threads() +
+                atomic_load(&sched.nforeign_blocked) +
+                (atomic_load(&sched.sysmon_started) ? 1 : 0) +
+                atomic_load(&gort__scavenger_threads);
+    /* The kernel's own thread count: atomic, unlike a readdir of
+     * /proc/self/task, which can skip live threads while others exit. */
+    int nthreads = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return;
+    char line[128];
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &nthreads) == 1)
+            break;
+    fclose(f);
+    if (nthreads <= 0)
+        return;
+    if (nthreads > known)
+        return; /* another thread may still send, close or unlock */
+    if (atomic_load(&gort__foreign_gen) != gen || atomic_load(&sched.runqsize) > 0)
+        return;
+    gort__fatal_exit2("all goroutines are asleep - deadlock!");
+}
+
+/* Sleep on m->park until a waker (startm, startlockedm) has written
+ * m->nextp and the note, and take that P (Go's mPark, plus the P). */
+static void mpark(M *m)
+{
+    gort__notesleep(&m->park);
+    gort__noteclear(&m->park);
+    P *pp = m->nextp;
+    m->nextp = NULL;
+    gort__acquirep(pp);
+}
+
+/* Park this M until startm hands it a P. */
+void gort__stopm(void)
+{
+    M *m = m_tls;
+    if (m->p)
+        gort__throw("stopm holding a P");
+    gort__lock(&sched.lock);
+    m->schedlink = sched.midle;
+    sched.midle = m;
+    sched.nmidle++;
+    checkdead();
+    gort__unlock(&sched.lock);
+    mpark(m);
+}
+
+void gort__gcstopm(void)
+{
+    M *m = m_tls;
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&sched.nmspinning, 1);
+    }
+    P *pp = gort__releasep();
+    gort__lock(&sched.lock);
+    gort__pstop_locked(pp);
+    gort__unlock(&sched.lock);
+    gort__stopm();
+}
+
+/* After goroutine 1 returned, Ms never run anything again.  The P goes
+ * where gort_main's stop of every P (gort__exitstop) counts it: stopped,
+ * if that stop has begun (the same check, under the same lock, as
+ * gcstopm), else idle, where the stop collects it. */
+GORT_NORETURN void gort__park_forever(gort__note *wake)
+{
+    M *m = m_tls;
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&sched.nmspinning, 1);
+    }
+    if (m->p) {
+        P *pp = gort__releasep();
+        gort__lock(&sched.lock);
+        gort__pidleput_or_stop(pp);
+        gort__unlock(&sched.lock);
+    }
+    if (wake)
+        gort__notewakeup(wake);
+    _Atomic uint32_t never = 0;
+    for (;;)
+        gort__futex_wait(&never, 0, -1);
+}
+
+/* The sleep of an M locked to a goroutine that stopped running (proc.c
+ * stoplockedm), until the M that takes the goroutine hands it a P.  The
+ * locked M's sleep counts as idle for checkdead (sched.nmidlelocked,
+ * raised by the sleeper, lowered by the waker, so it never counts a woken
+ * M as idle). */
+void gort__lockedm_sleep(M *m)
+{
+    gort__lock(&sched.lock);
+    sched.nmidlelocked++;
+    checkdead();
+    gort__unlock(&sched.lock);
+    mpark(m);
+    if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
+        gort__park_forever(NULL);
+}
+
+bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *block)
+{
+    if (gort__in_forked_child())
+        gort__forked_fatal("starting a thread");
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, stacksize);
+    /* The new thread inherits the mask: block first, restore after. */
+    sigset_t old;
+    pthread_sigmask(SIG_BLOCK, block, &old);
+    pthread_t th;
+    bool ok = pthread_create(&th, &attr, fn, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return ok;
+}
