@@ -23,8 +23,22 @@ static atomic_int ticks;
 static atomic_bool stop;
 
 /* Checked, and calls libc: its prologue was rewritten to take
- * __morestack_non_split every call, and its body runs from that frame. */
-__attribute__((noinline)) static void fill(int v) { memset(buf, v, SIZE); }
+ * __morestack_non_split every call, and its body runs from that frame.
+ * memsets of tens of ms each, until the ticker has ticked (at most 100):
+ * the ticker can only run while a memset's P is handed off (no call in
+ * the loop has a prologue to stop at), and a loaded machine may take
+ * longer than one memset to give the handed-off P's new M a CPU (one
+ * memset: 0 ticks in 1-2 of 40 runs beside two busy loops).  With the
+ * old bug every memset held the P, so the loop ran all 100 and no tick
+ * came.  Returns how many memsets ran. */
+__attribute__((noinline)) static int fill(int v, int t0)
+{
+    int n = 0;
+    do
+        memset(buf, v + n++, SIZE);
+    while (n < 100 && atomic_load(&ticks) == t0);
+    return n;
+}
 
 static void ticker(void *arg)
 {
@@ -47,14 +61,14 @@ static void main_goroutine(void *arg)
     gort_read_stats(&before);
     int t0 = atomic_load(&ticks);
     int64_t start = gort_nanotime();
-    fill(2); /* one foreign call of tens of ms */
+    int calls = fill(2, t0); /* foreign calls of tens of ms each */
     int64_t ns = gort_nanotime() - start;
     int during = atomic_load(&ticks) - t0;
     gort_read_stats(&after);
     atomic_store(&stop, true);
     unsigned long long handoffs = (unsigned long long)(after.handoffs - before.handoffs);
-    fprintf(stderr, "memset of %u MiB: %.0f ms, %d ticks during it, %llu hand-offs\n", SIZE >> 20, ns / 1e6,
-            during, handoffs);
+    fprintf(stderr, "%d memsets of %u MiB: %.0f ms, %d ticks during them, %llu hand-offs\n", calls,
+            SIZE >> 20, ns / 1e6, during, handoffs);
     CHECK(handoffs >= 1, "the P was never handed off during the foreign call");
     CHECK(during >= 1, "the ticker never ran during the foreign call");
     free(buf);
