@@ -71,9 +71,12 @@ static void test_cancel(void)
     gort_ctx_release(c2);
     gort_ctx_release(c1);
 
-    /* A context deadline. */
-    c2 = gort_ctx_with_timeout(gort_ctx_background(), 20 * MS);
+    /* A context deadline.  The clock is read before the context is made:
+     * its deadline counts from there, so a reading taken after it may be
+     * late by a preemption in between (UBSan CI, 1 run: 10 ms timeout
+     * "returned early" by that much). */
     int64_t t0 = gort_nanotime();
+    c2 = gort_ctx_with_timeout(gort_ctx_background(), 20 * MS);
     CHECK_EQ(gort_semaphore_acquire_ctx(&s1, 5, c2), ETIMEDOUT);
     CHECK(gort_nanotime() - t0 >= 20 * MS);
     CHECK_EQ(queued(&s1), 0);
@@ -82,8 +85,8 @@ static void test_cancel(void)
     gort_ctx_release(c2);
 
     /* More than size: waits for the cancel. */
-    c2 = gort_ctx_with_timeout(gort_ctx_background(), 10 * MS);
     t0 = gort_nanotime();
+    c2 = gort_ctx_with_timeout(gort_ctx_background(), 10 * MS);
     CHECK_EQ(gort_semaphore_acquire_ctx(&s1, 11, c2), ETIMEDOUT);
     CHECK(gort_nanotime() - t0 >= 10 * MS);
     gort_ctx_cancel(c2);
