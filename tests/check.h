@@ -242,6 +242,15 @@ static inline void wait_in_syscall(uint64_t n)
     }
 }
 
+/* A clock's reading in nanoseconds: CLOCK_PROCESS_CPUTIME_ID, a thread's
+ * CPU clock (pthread_getcpuclockid), CLOCK_MONOTONIC... */
+static inline int64_t clock_ns(clockid_t clk)
+{
+    struct timespec ts;
+    CHECK(clock_gettime(clk, &ts) == 0);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* A loop that must keep a thread busy long enough for something measured
  * in that thread's CPU time (the stuck report waits for stuckreport of the
  * stuck thread's CPU, not of wall time) runs until cpu_timer_done: on a
@@ -260,17 +269,10 @@ typedef struct {
     pthread_t th;
 } cpu_timer;
 
-static inline int64_t cpu_timer_read_(clockid_t clk)
-{
-    struct timespec ts;
-    CHECK(clock_gettime(clk, &ts) == 0);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 __attribute__((unused)) static void *cpu_timer_watch_(void *arg)
 {
     cpu_timer *t = (cpu_timer *)arg;
-    while (!__atomic_load_n(&t->done, __ATOMIC_SEQ_CST) && cpu_timer_read_(t->clk) < t->until)
+    while (!__atomic_load_n(&t->done, __ATOMIC_SEQ_CST) && clock_ns(t->clk) < t->until)
         usleep(1000);
     __atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
     return NULL;
@@ -279,7 +281,7 @@ __attribute__((unused)) static void *cpu_timer_watch_(void *arg)
 static inline void cpu_timer_start(cpu_timer *t, int64_t ns)
 {
     t->clk = CLOCK_PROCESS_CPUTIME_ID;
-    t->until = cpu_timer_read_(t->clk) + ns;
+    t->until = clock_ns(t->clk) + ns;
     __atomic_store_n(&t->done, 0, __ATOMIC_SEQ_CST);
     CHECK(pthread_create(&t->th, NULL, cpu_timer_watch_, t) == 0);
 }

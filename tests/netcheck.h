@@ -290,9 +290,7 @@ static inline int thread_count(void) { return count_dir("/proc/self/task"); }
 
 static inline int64_t cpu_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
+    return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 /* A goroutine's result, handed back on a channel: the test waits for it

@@ -106,13 +106,6 @@ static gort_waitgroup late_wg = GORT_WAITGROUP_INIT;
 static clockid_t hog_clock;
 static _Atomic int hog_running;
 
-static int64_t cpu_ns(clockid_t c)
-{
-    struct timespec ts;
-    CHECK(clock_gettime(c, &ts) == 0);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void late_hog(void *arg)
 {
     (void)arg;
@@ -127,7 +120,7 @@ static void late_work(void *arg)
 {
     (void)arg;
     atomic_store(&late_t1, gort_nanotime());
-    atomic_store(&late_c1, cpu_ns(hog_clock));
+    atomic_store(&late_c1, clock_ns(hog_clock));
     atomic_store_explicit(&late_stop, 1, memory_order_relaxed);
     gort_wg_done(&late_wg);
 }
@@ -148,7 +141,7 @@ static void *late_starter(void *arg)
      * queued and sysmon woken; time this thread waited for a CPU inside
      * gort_go is the machine's.  If the work ran before this read, the
      * difference is negative: it did not wait. */
-    atomic_store(&late_c0, cpu_ns(hog_clock));
+    atomic_store(&late_c0, clock_ns(hog_clock));
     return NULL;
 }
 
@@ -178,11 +171,11 @@ static void timer_hog(void *arg)
             ;
         if (cpu_due < 0 && gort_nanotime() >= due) {
             CHECK_EQ(pthread_getcpuclockid(pthread_self(), &clk), 0);
-            cpu_due = cpu_ns(clk);
+            cpu_due = clock_ns(clk);
         }
     } while (gort_chan_len(ch) == 0);
     /* If the timer fired before the loop saw it due, it cost no spinning. */
-    atomic_store(&timer_late_cpu, cpu_due < 0 ? 0 : cpu_ns(clk) - cpu_due);
+    atomic_store(&timer_late_cpu, cpu_due < 0 ? 0 : clock_ns(clk) - cpu_due);
     atomic_store(&timer_late, gort_nanotime() - due); /* >= the true lateness */
     gort_chan_free(ch);
     gort_wg_done(&late_wg);
