@@ -23,9 +23,10 @@
  * so a G's embedded timer can be reused the moment the G runs again.
  *
  * Rejected: Go 1.14+'s lock-free status machine with lazy deletion (more
- * states than we need; and with no GC a deleted timer's memory may be freed
- * the moment deltimer returns, so no slot may outlive it: hence idx), a global heap (a lock every switch),
- * a thread per sleeper (what gort replaces).
+ * states than we need; and with no GC a deleted timer's memory may be
+ * freed the moment deltimer returns, so no slot may outlive it: hence
+ * idx), a global heap (a lock every switch), a thread per sleeper (what
+ * gort replaces).
  */
 #include "runtime.h"
 
@@ -100,14 +101,19 @@ static void update_timer0(P *pp)
  * line. */
 enum { HEAP_SKEW = 3 };
 
-/* Every handle of [from, to) onto the free chain. */
+/* Handle hnd onto the free chain. */
+static inline void slot_free(P *pp, int32_t hnd)
+{
+    pp->timerslots[hnd].t = NULL;
+    pp->timerslots[hnd].pos = pp->timerfree;
+    pp->timerfree = hnd;
+}
+
+/* Every handle of [from, to) onto the free chain, lowest first out. */
 static void slots_free_range(P *pp, int32_t from, int32_t to)
 {
-    for (int32_t k = to - 1; k >= from; k--) {
-        pp->timerslots[k].t = NULL;
-        pp->timerslots[k].pos = pp->timerfree;
-        pp->timerfree = k;
-    }
+    for (int32_t k = to - 1; k >= from; k--)
+        slot_free(pp, k);
 }
 
 static void heap_grow(P *pp)
@@ -157,10 +163,7 @@ static void heap_add(P *pp, gort__timer *t)
 /* Remove timers[i] and free its handle; caller holds pp->timerslock. */
 static void heap_del(P *pp, int32_t i)
 {
-    int32_t hnd = pp->timers[i].hnd;
-    pp->timerslots[hnd].t = NULL;
-    pp->timerslots[hnd].pos = pp->timerfree;
-    pp->timerfree = hnd;
+    slot_free(pp, pp->timers[i].hnd);
     int32_t last = --pp->ntimers;
     if (i != last) {
         int32_t moved = pp->timers[last].hnd;
