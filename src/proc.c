@@ -1142,6 +1142,18 @@ void gort__gosched(void)
     mcall(gosched_m);
 }
 
+/* A goroutine stops for a preemption: note when, so that sysmon dates
+ * the slice that follows from this moment instead of from its next look
+ * (sysmon.c).  One clock read, on a path that is about to switch anyway. */
+static inline void note_preempted(P *pp)
+{
+    uint32_t tick = atomic_load_explicit((_Atomic uint32_t *)&pp->schedtick, memory_order_relaxed);
+    atomic_store_explicit(&pp->preempted_tick, ~0u, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&pp->preempted_at, gort_nanotime(), memory_order_relaxed);
+    atomic_store_explicit(&pp->preempted_tick, tick, memory_order_release);
+}
+
 void gort__preempt_check(void)
 {
     M *m = m_tls;
@@ -1154,6 +1166,7 @@ void gort__preempt_check(void)
         return; /* inside a system-call bracket it holds no P to give up;
                    a pthread lock holder is not preempted (preempt.c) */
     atomic_fetch_add_explicit(&m->p->nsyncpreempt, 1, memory_order_relaxed);
+    note_preempted(m->p);
     mcall(gosched_m);
 }
 
@@ -1167,6 +1180,7 @@ static void asyncpreempt(void)
     }
     g->async_preempted = true;
     atomic_fetch_add_explicit(&m->p->nasyncpreempt, 1, memory_order_relaxed);
+    note_preempted(m->p);
     mcall(gosched_m);
     g->async_preempted = false;
 }
@@ -1186,6 +1200,7 @@ void gort__morestack_park(uintptr_t *fr)
     int *e = gort__errno_addr();
     M *m = m_tls;
     atomic_fetch_add_explicit(&m->p->nprologuepreempt, 1, memory_order_relaxed);
+    note_preempted(m->p);
     mcall(gosched_m);
     gort__ts_errno_moved(fr, e);
 }

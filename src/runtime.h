@@ -411,6 +411,15 @@ struct gort_p {
     uint32_t sysmon_tick;
     int64_t sysmon_when;         /* when sysmon first saw sysmon_tick */
     uint32_t sysmon_reqtick;     /* split-stack mode: sysmon_tick + 1 of its last request */
+    int64_t sysmon_aim;          /* when sysmon meant to ask for the end of slice
+                                    sysmon_tick (its first request), 0 if it has not
+                                    or asked late; it learns its lead from these */
+    /* The last slice that ended in a preemption: its tick and when its G
+     * stopped, so sysmon can date the next slice exactly (sysmon.c).
+     * Written by the P's owner as a sequence lock (tick = ~0, time, tick;
+     * release), read by sysmon (tick, time, tick). */
+    _Atomic uint32_t preempted_tick;
+    _Atomic int64_t preempted_at;
     _Atomic uint64_t syscalltick; /* bumped by each entersyscall (owner, before release):
                                      also the count of calls entered on this P */
     uint64_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */

@@ -8,7 +8,10 @@
  * Timing.  A P's schedtick changes at every new time slice (every switch
  * but to a runnext G, which inherits its waker's slice); sysmon
  * records when it first saw each tick (sysmon_when), so a G's run time is
- * known to within one sysmon period.  While any P is running, the period
+ * known to within one sysmon period -- exactly when the slice began with a
+ * preemption (slice_began) -- and asks `lead` before the quantum's end, the
+ * median delay it has seen between asking and the goroutine's stop.  While
+ * any P is running, the period
  * is quantum/8 (at least 20 us): a hog is stopped near one quantum, where
  * Go's sysmon (10 ms period at worst) lets it run two to four.  A timer
  * due on a busy P does not wait for the quantum: sysmon wakes at its
@@ -47,6 +50,12 @@
  * madvise never delays a preemption or a timer. */
 #define DEEP_AFTER 4
 #define DEEP_MAX_NS 50000000
+
+/* How long before a slice's end sysmon asks for it: its own wake-up
+ * lateness plus the signal's trip to the goroutine, learnt from the
+ * preemptions it asked for on time (see slice_began). */
+static int64_t lead;
+#define LEAD_STEP_NS 500
 
 static int64_t last_trace;
 static int64_t start_time; /* schedtrace prints ms since sysmon started, as Go does */
@@ -96,6 +105,54 @@ void gort__preempt_queued(void)
         gort__preemptone(pp);
         return; /* one P frees up for one queued batch */
     }
+}
+
+/* Slice `old` of pp ended in a preemption and the next one began: when?
+ * 0 if pp's record is of another slice or is being rewritten. */
+static int64_t preempted_at(P *pp, uint32_t old)
+{
+    uint32_t t1 = atomic_load_explicit(&pp->preempted_tick, memory_order_acquire);
+    int64_t at = atomic_load_explicit(&pp->preempted_at, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    uint32_t t2 = atomic_load_explicit(&pp->preempted_tick, memory_order_relaxed);
+    return t1 == old && t2 == old ? at : 0;
+}
+
+/* sysmon saw pp's tick move from pp->sysmon_tick to `tick`: when did the
+ * new slice begin?  If exactly one switch happened and it was a
+ * preemption, the preempted goroutine noted the time (proc.c
+ * note_preempted): that is the date, exact.  If sysmon asked for that
+ * preemption on time, the gap between when it meant to ask and when the
+ * goroutine stopped -- its own wake-up lateness plus the signal's
+ * delivery, ~5-15 us on an idle 2-core VM -- teaches it how early to ask
+ * next time (the median of those gaps, capped at a quarter quantum):
+ * without this lead every slice overran the quantum by that much (p50
+ * 1.12 quanta at quantum=100us).  Otherwise (a park, a yield, several
+ * switches) the middle of the window since the last round, unless the
+ * window is long (sysmon slept): an error of half a period either way. */
+static int64_t slice_began(P *pp, uint32_t tick, int64_t now, int64_t prev_round,
+                           int64_t backoff, int64_t q)
+{
+    uint32_t old = pp->sysmon_tick;
+    int64_t aim = pp->sysmon_aim;
+    pp->sysmon_aim = 0;
+    if (tick == old + 1) {
+        int64_t at = preempted_at(pp, old);
+        if (at > pp->sysmon_when && at <= now) {
+            if (aim > 0) {
+                /* Track the median of (at - aim): a step toward each
+                 * sample, so a rare huge one (a retried request, a
+                 * descheduled thread) moves it no more than a typical. */
+                lead += at - aim > lead ? LEAD_STEP_NS : -LEAD_STEP_NS;
+                if (lead < 0)
+                    lead = 0;
+                if (lead > q / 4)
+                    lead = q / 4;
+            }
+            return at;
+        }
+    }
+    return now - prev_round <= 2 * backoff ? now - (now - prev_round) / 2 : now;
 }
 
 /* Has anything changed since the scan that planned a quiet sleep until
@@ -236,15 +293,11 @@ static void *sysmon(void *arg)
             int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
             if (tick != pp->sysmon_tick) {
                 switched = true;
-                /* The switch happened since the last round: date it at
-                 * the middle of that window, not at its end (an error of
-                 * half a period either way instead of a whole one late),
-                 * unless the window is long (sysmon slept).  The date
+                /* The switch happened since the last round.  The date
                  * before the tick (release): gort__preempt_queued reads
                  * them from other threads, and a new date with an old
                  * tick only makes it think the slice younger. */
-                __atomic_store_n(&pp->sysmon_when,
-                                 now - prev_round <= 2 * backoff ? now - (now - prev_round) / 2 : now,
+                __atomic_store_n(&pp->sysmon_when, slice_began(pp, tick, now, prev_round, backoff, q),
                                  __ATOMIC_RELAXED);
                 __atomic_store_n(&pp->sysmon_tick, tick, __ATOMIC_RELEASE);
                 if (tw && tw < next)
@@ -252,20 +305,26 @@ static void *sysmon(void *arg)
                 continue;
             }
             int64_t ran = now - pp->sysmon_when;
+            /* The slice ends at sysmon_when + q; ask `lead` before it. */
+            int64_t ask = pp->sysmon_when + q - lead;
             /* A due timer is waiting work that cannot run elsewhere (it is
              * this P's): it cuts the slice short once the G has run for a
              * sysmon period, so a sleeper is late by about a period, not by
              * up to a whole quantum. */
             bool timer_due = tw && tw <= now;
-            if (ran < q && !(timer_due && ran >= period)) {
-                if (pp->sysmon_when + q < next)
-                    next = pp->sysmon_when + q;
+            if (now < ask && !(timer_due && ran >= period)) {
+                if (ask < next)
+                    next = ask;
                 if (tw && tw < next)
                     next = tw > now ? tw : now + period;
                 continue;
             }
             if (p_wanted(pp, now)) {
                 wanted_any = true;
+                /* The first request of the slice, made at its planned
+                 * moment, is the one whose outcome tunes `lead`. */
+                if (!pp->sysmon_aim)
+                    pp->sysmon_aim = now >= ask && now - ask < period ? ask : -1;
                 gort__preemptone(pp);
                 /* Split-stack mode: that first request only poisoned the
                  * guard; the signal goes with the next one, which should
