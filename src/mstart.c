@@ -15,7 +15,8 @@
  *    parked on m->park (on sched.midle), or the timer sleeper.
  *  - An M parked by stopm or lockedm_sleep wakes holding no P and takes
  *    m->nextp, which its waker (startm, startlockedm) set before writing
- *    the note.
+ *    the note -- unless a stop of the world took startm's P back first
+ *    (stw.c revoke_nextp): then it sleeps again.
  *  - Ms are never freed: allm only grows (the stop of the world, the
  *    foreign-code poll and gort_read_stats walk it without a lock), and an
  *    M whose thread ended stays on it marked dead.
@@ -76,7 +77,7 @@ M *gort__allocm(P *pp)
         return NULL;
     m->id = atomic_fetch_add(&mid_gen, 1);
     m->statfd = -1; /* opened by gort__minit_signals */
-    m->nextp = pp;
+    gort__set_nextp(m, pp, false);
     m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
     gort__lock(&sched.lock);
     m->alllink = sched.allm;
@@ -87,7 +88,7 @@ M *gort__allocm(P *pp)
 }
 
 /* Create an M that starts with pp.  Returns 0 or an errno value. */
-int gort__newm(P *pp, bool spinning)
+int gort__newm(P *pp, bool spinning, bool revocable)
 {
     if (gort__in_forked_child())
         gort__forked_fatal("starting a thread");
@@ -102,6 +103,8 @@ int gort__newm(P *pp, bool spinning)
     if (!m)
         return ENOMEM;
     m->spinning = spinning;
+    if (revocable)
+        gort__set_nextp(m, pp, true); /* before the thread exists, and allm has it */
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -130,9 +133,26 @@ static M *mget(void)
     return m;
 }
 
+/* Run pp (or, if NULL, an idle P) on an idle or new M.  A P given in
+ * while the world is stopping is stopped here instead: starting a thread
+ * only for it to stop the P at its first schedule() made the stopper wait
+ * for the kernel to run that thread, and for a new one to be created --
+ * 0.15-3 ms in bench/stw_syscall, whose goroutines' Ps are handed off as
+ * they block (Go's handoffp does the same and its stop waits too).
+ * sched.lock orders this against the stop's count of the Ps it must wait
+ * for: a P handed off in between is counted, and its stop here uncounts
+ * it.  Its queue and timers wait for the restart, which starts an M for
+ * every stopped P with work. */
 void gort__startm(P *pp, bool spinning)
 {
     gort__lock(&sched.lock);
+    if (pp && atomic_load(&sched.gcwaiting)) {
+        gort__pstop_locked(pp);
+        gort__unlock(&sched.lock);
+        if (spinning)
+            atomic_fetch_sub(&sched.nmspinning, 1);
+        return;
+    }
     if (!pp) {
         pp = gort__pidleget();
         if (!pp) {
@@ -145,13 +165,13 @@ void gort__startm(P *pp, bool spinning)
     M *nm = mget();
     gort__unlock(&sched.lock);
     if (!nm) {
-        int rc = gort__newm(pp, spinning);
+        int rc = gort__newm(pp, spinning, true);
         if (rc != 0)
             gort__throw("cannot create a new thread (error %d)", rc);
         return;
     }
     nm->spinning = spinning;
-    nm->nextp = pp;
+    gort__set_nextp(nm, pp, true);
     gort__notewakeup(&nm->park);
 }
 
@@ -233,14 +253,30 @@ static void checkdead(void)
 }
 
 /* Sleep on m->park until a waker (startm, startlockedm) has written
- * m->nextp and the note, and take that P (Go's mPark, plus the P). */
-static void mpark(M *m)
+ * m->nextp and the note, and take that P (Go's mPark, plus the P).
+ * False if a stop of the world took the P back first (stw.c): the M then
+ * holds nothing, and the spinning token startm gave it goes back. */
+static bool mpark(M *m)
 {
     gort__notesleep(&m->park);
     gort__noteclear(&m->park);
-    P *pp = m->nextp;
-    m->nextp = NULL;
+    P *pp = gort__take_nextp(m);
+    if (!pp) {
+        gort__drop_nextp_spinning(m);
+        return false;
+    }
     gort__acquirep(pp);
+    return true;
+}
+
+/* An M whose P a stop took back before it could: give back the spinning
+ * token that came with it. */
+void gort__drop_nextp_spinning(M *m)
+{
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&sched.nmspinning, 1);
+    }
 }
 
 /* Park this M until startm hands it a P. */
@@ -249,13 +285,14 @@ void gort__stopm(void)
     M *m = m_tls;
     if (m->p)
         gort__throw("stopm holding a P");
-    gort__lock(&sched.lock);
-    m->schedlink = sched.midle;
-    sched.midle = m;
-    sched.nmidle++;
-    checkdead();
-    gort__unlock(&sched.lock);
-    mpark(m);
+    do {
+        gort__lock(&sched.lock);
+        m->schedlink = sched.midle;
+        sched.midle = m;
+        sched.nmidle++;
+        checkdead();
+        gort__unlock(&sched.lock);
+    } while (!mpark(m));
 }
 
 void gort__gcstopm(void)
@@ -307,7 +344,8 @@ void gort__lockedm_sleep(M *m)
     sched.nmidlelocked++;
     checkdead();
     gort__unlock(&sched.lock);
-    mpark(m);
+    if (!mpark(m))
+        gort__throw("lockedm_sleep: woken without its P");
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
         gort__park_forever(NULL);
 }

@@ -467,9 +467,14 @@ __attribute__((noinline)) void gort__mstart1(M *m, G *g)
     m->g0_lo = (uintptr_t)lo;
     m->g0_hi = m->g0_sp;
     gort__minit_signals(m);
-    P *pp = m->nextp;
-    m->nextp = NULL;
-    gort__acquirep(pp);
+    P *pp = gort__take_nextp(m);
+    if (pp) {
+        gort__acquirep(pp);
+    } else {
+        /* startm's P, taken back by a stop of the world (stw.c). */
+        gort__drop_nextp_spinning(m);
+        gort__stopm();
+    }
     if (g)
         execute(g); /* gort_main_thread's goroutine 1 */
     schedule();
@@ -851,7 +856,7 @@ static void startlockedm(G *g)
     gort__lock(&sched.lock);
     sched.nmidlelocked--;
     gort__unlock(&sched.lock);
-    lm->nextp = pp;
+    gort__set_nextp(lm, pp, false);
     gort__notewakeup(&lm->park);
     gort__stopm();
 }
@@ -1285,7 +1290,7 @@ int gort_main(void (*fn)(void *), void *arg)
     gort__unlock(&sched.lock);
     atomic_store(&sched.started, true);
     gort__fork_init(); /* from now on a fork's child can only exec */
-    rc = gort__newm(pp, false);
+    rc = gort__newm(pp, false, false);
     if (rc != 0)
         return rc;
     gort__sysmon_start();

@@ -96,6 +96,23 @@ G *gort__runqget_inherit(P *pp, bool *inherit)
     }
 }
 
+/* The moment runqgrab gives a running P's owner before taking its
+ * runnext: Go's usleep(3), which the kernel's default timer slack makes
+ * 50-60 us.  That length stays (a ping-pong pair on one P is left alone
+ * that long), but the wait is a futex wait on gcwaiting, so a stop of the
+ * world that begins meanwhile wakes the thread (stw.c) instead of waiting
+ * out the sleep: the stopper cannot signal an M that runs no goroutine,
+ * and such waits made 1 in ~300 stops in bench/stw_syscall take 100-150
+ * us instead of ~5.  nstealwait tells the stopper whether to wake
+ * anyone: we count ourselves before the kernel compares gcwaiting, it
+ * sets gcwaiting before it reads the count (both seq_cst). */
+static void steal_grace(void)
+{
+    atomic_fetch_add(&sched.nstealwait, 1);
+    gort__futex_wait(&sched.gcwaiting, 0, gort_nanotime() + 3000);
+    atomic_fetch_sub(&sched.nstealwait, 1);
+}
+
 /* Claim up to half of p2's ring into batch[]; returns how many. */
 static uint32_t runqgrab(P *p2, G **batch, bool stealrunnext)
 {
@@ -113,8 +130,11 @@ static uint32_t runqgrab(P *p2, G **batch, bool stealrunnext)
             /* The owner is probably about to run its runnext (it was just
              * readied by the running G): give it a moment, as Go does, so
              * we don't bounce a ping-pong pair between Ps. */
-            if (atomic_load_explicit(&p2->status, memory_order_relaxed) == P_RUNNING)
-                usleep(3);
+            if (atomic_load_explicit(&p2->status, memory_order_relaxed) == P_RUNNING) {
+                steal_grace();
+                if (atomic_load(&sched.gcwaiting))
+                    return 0; /* the stop came meanwhile: steal nothing */
+            }
             if (!atomic_compare_exchange_strong_explicit(&p2->runnext, &next, NULL,
                                                          memory_order_acq_rel,
                                                          memory_order_relaxed))

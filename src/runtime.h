@@ -281,7 +281,11 @@ struct gort_g {
 struct gort_m {
     G *curg;                /* G running now, NULL on g0; written by this M only */
     P *p;                   /* attached P, NULL if none; written by this M only */
-    P *nextp;               /* P handed over by startm; guarded by sched.lock hand-off */
+    _Atomic uintptr_t nextp; /* P handed over to this sleeping or starting M,
+                                with GORT_NEXTP_REVOCABLE when startm gave it:
+                                a stop of the world may take such a P back
+                                before the M does (stw.c); both take it with an
+                                exchange, so exactly one gets it */
     int32_t id;
     pid_t tid;              /* kernel thread id for tgkill */
     uintptr_t g0_sp;        /* top of g0 (pthread) stack that every mcall restarts at */
@@ -474,6 +478,8 @@ typedef struct gort__sched {
 
     /* stop the world */
     _Atomic uint32_t gcwaiting;  /* STW in progress: Ps stop at the next schedule */
+    _Atomic int32_t nstealwait;  /* Ms in runqgrab's grace wait, a futex wait on
+                                    gcwaiting: a stop wakes them (runq.c) */
     int32_t stopwait;            /* Ps still to stop; guarded by lock */
     gort__note stopnote;         /* STW caller sleeps here */
 
@@ -794,7 +800,20 @@ void gort__gcstopm(void);
  * thread yet); NULL on ENOMEM. */
 M *gort__allocm(P *pp);
 /* Create an M and its thread, to start with pp; 0 or an errno value. */
-int gort__newm(P *pp, bool spinning);
+int gort__newm(P *pp, bool spinning, bool revocable);
+void gort__drop_nextp_spinning(M *m);
+/* m->nextp (see struct gort_m). */
+#define GORT_NEXTP_REVOCABLE ((uintptr_t)1)
+static inline void gort__set_nextp(M *m, P *pp, bool revocable)
+{
+    atomic_store_explicit(&m->nextp, (uintptr_t)pp | (revocable ? GORT_NEXTP_REVOCABLE : 0),
+                          memory_order_release);
+}
+static inline P *gort__take_nextp(M *m)
+{
+    uintptr_t v = atomic_exchange_explicit(&m->nextp, 0, memory_order_acq_rel);
+    return (P *)(v & ~GORT_NEXTP_REVOCABLE);
+}
 /* Park this M, holding no P, on the idle list until startm hands it one. */
 void gort__stopm(void);
 /* After goroutine 1 returned: give up the P, wake `wake`, sleep for good. */

@@ -7,7 +7,10 @@
  * number of Ps, stops its own P and every idle P itself, then asks every
  * running P to preempt at once (signal + sync flag) and sleeps on
  * sched.stopnote, re-preempting every 50 us in case a signal landed at an
- * unsafe point.  Each running P notices gcwaiting at its next schedule()
+ * unsafe point.  Ps in transit are not waited for: one startm handed to
+ * an M that has not taken it yet is taken back (revoke_nextp), startm
+ * stops one it is given during a stop, and Ms waiting to steal a runnext
+ * are woken (runq.c steal_grace).  Each running P notices gcwaiting at its next schedule()
  * (or in findrunnable's loops), marks itself P_STOPPED, decrements stopwait
  * and parks its M; the last one wakes the stopper.  Start clears the flag
  * and hands every stopped P that has work to an M.
@@ -157,9 +160,33 @@ void gort__stop_syscall_p(P *pp)
         gort__pstop_locked(pp);
 }
 
+/* Ps that startm handed to an M that has not taken them yet -- a thread
+ * the kernel has yet to run after its wakeup, or one still being created
+ * -- are taken back and stopped here (sched.lock held), rather than
+ * waited for: the M would only stop the P at its first schedule(), once
+ * the kernel got round to it (0.15-3 ms in bench/stw_syscall, whose
+ * sleepers hand their Ps off every 100 us).  The M, woken, finds no P and
+ * goes back to sleep (mstart.c mpark).  Only startm's hand-overs: a
+ * locked M's P (startlockedm) is how its goroutine runs at all. */
+static void revoke_nextp(void)
+{
+    for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink) {
+        uintptr_t v = atomic_load_explicit(&m->nextp, memory_order_acquire);
+        if ((v & GORT_NEXTP_REVOCABLE) &&
+            atomic_compare_exchange_strong(&m->nextp, &v, 0))
+            gort__pstop_locked((P *)(v & ~GORT_NEXTP_REVOCABLE));
+    }
+}
+
 static void preemptall(P *mine)
 {
     bool exiting = atomic_load(&sched.exiting);
+    /* A hand-over published after the stop's first look (startm checked
+     * gcwaiting just before it was set). */
+    gort__lock(&sched.lock);
+    if (sched.stopwait > 0)
+        revoke_nextp();
+    gort__unlock(&sched.lock);
     for (int32_t i = 0; i < sched.gomaxprocs; i++) {
         P *pp = sched.allp[i];
         if (pp != mine && atomic_load(&pp->status) == P_SYSCALL) {
@@ -271,6 +298,10 @@ void gort__stoptheworld(const char *reason)
         atomic_store(&pp->status, P_STOPPED);
         sched.stopwait--;
     }
+    revoke_nextp();
+    /* Spinning Ms giving a P's owner a moment (runq.c steal_grace). */
+    if (atomic_load(&sched.nstealwait) > 0)
+        gort__futex_wake(&sched.gcwaiting, INT32_MAX);
     /* Goroutines in system calls are not waited for (Go's semantics):
      * their Ps stop now; entersyscall stops a P that gets there later
      * (it reads gcwaiting after publishing P_SYSCALL: the barrier makes
@@ -286,7 +317,14 @@ void gort__stoptheworld(const char *reason)
         /* Spin for the first 100 us: a preempted P normally stops within
          * tens of microseconds, and waking a futex sleeper costs as much
          * again.  Then sleep, re-requesting every 50 us in case a signal
-         * landed at an unsafe point. */
+         * landed at an unsafe point.  The spin yields the CPU between
+         * looks: the thread we wait for (an M on its way to stop, sysmon
+         * in the middle of a hand-off) may be queued on this very CPU, and
+         * a plain spin kept it there until the spin ended -- on 2 cores
+         * about 1 stop in 300 took the whole 100 us (bench/stw_syscall,
+         * max 100-170 us; 12-60 us with the yield, 20-40 us beside two
+         * busy loops).  With nothing else to run the yield returns at
+         * once.  Go does not spin here at all: it sleeps 100 us at a time. */
         int64_t t0 = gort_nanotime(), last = t0;
         while (!atomic_load_explicit(&sched.stopnote.key, memory_order_acquire)) {
             int64_t now = gort_nanotime();
@@ -300,6 +338,7 @@ void gort__stoptheworld(const char *reason)
             }
             for (int i = 0; i < 64; i++)
                 __builtin_ia32_pause();
+            sched_yield();
         }
         while (!gort__notetsleep_until(&sched.stopnote, gort_nanotime() + 50000))
             preemptall(mine);
@@ -332,7 +371,13 @@ void gort__starttheworld(void)
     gort__unlock(&sched.lock);
     for (int i = 0; i < nwork; i++)
         gort__startm(work[i], false);
-    gort__wakep();
+    /* One more M for work that is queued where no P above will find it
+     * at once (Go wakes one whatever there is; it parks if it finds
+     * nothing).  Only if there is some: with every M busy or blocked in a
+     * call, that wakeup created a thread, ~100 us of clone() on this VM,
+     * inside the caller's pause (bench/stw_syscall, a few stops a run). */
+    if (atomic_load(&sched.runqsize) > 0 || (mine && !gort__runqempty(mine)))
+        gort__wakep();
     if (m)
         m->locks--;
     atomic_store(&stw_busy, false);
