@@ -26,7 +26,8 @@
  *
  * Ownership.  sched.midle, nmidle, nmidlelocked, mcount, allm and ndying
  * are written under sched.lock; m->park and m->nextp belong to the sleeper until
- * its waker writes nextp and then the note.  A spinning M started by
+ * its waker writes nextp and then the note; a P startm put there may be
+ * taken back by a stop of the world (an exchange against the M's own).  A spinning M started by
  * startm brought the token wakep took (sched.nmspinning); if no P is idle
  * any more, startm gives the token back.
  *
@@ -146,19 +147,22 @@ static M *mget(void)
 void gort__startm(P *pp, bool spinning)
 {
     gort__lock(&sched.lock);
+    /* Either way out below gives back the spinning token under the lock:
+     * starttheworld reads nmspinning under it too, and a token given back
+     * after its wakep saw it taken would strand what that wakep was for. */
     if (pp && atomic_load(&sched.gcwaiting)) {
         gort__pstop_locked(pp);
-        gort__unlock(&sched.lock);
         if (spinning)
             atomic_fetch_sub(&sched.nmspinning, 1);
+        gort__unlock(&sched.lock);
         return;
     }
     if (!pp) {
         pp = gort__pidleget();
         if (!pp) {
-            gort__unlock(&sched.lock);
             if (spinning)
                 atomic_fetch_sub(&sched.nmspinning, 1);
+            gort__unlock(&sched.lock);
             return;
         }
     }
@@ -270,12 +274,17 @@ static bool mpark(M *m)
 }
 
 /* An M whose P a stop took back before it could: give back the spinning
- * token that came with it. */
+ * token that came with it, and, if it was the last one, look for work
+ * again through wakep (as resetspinning does): the token told everyone
+ * that readied work meanwhile that an M was on its way -- a goroutine a
+ * plain thread queued globally just before the stop would otherwise wait
+ * on the global queue with every P idle and nobody coming. */
 void gort__drop_nextp_spinning(M *m)
 {
     if (m->spinning) {
         m->spinning = false;
-        atomic_fetch_sub(&sched.nmspinning, 1);
+        if (atomic_fetch_sub(&sched.nmspinning, 1) == 1)
+            gort__wakep();
     }
 }
 

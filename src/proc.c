@@ -915,6 +915,10 @@ top:;
         g = gort__runqget_inherit(pp, &inherit);
     if (!g)
         g = findrunnable();
+    /* A runnext goroutine takes over the slice that was just preempted or
+     * yielded: the slice after it does not begin at the preemption. */
+    if (unlikely(inherit && yielded))
+        atomic_store_explicit(&pp->preempted_tick, ~0u, memory_order_relaxed);
     if (m->spinning)
         resetspinning();
     /* Runs only on its own M: hand it our P, and sleep. */

@@ -222,8 +222,16 @@ G *gort__globrunqget(P *pp, int32_t max)
     return g;
 }
 
+/* The P stops or goes idle: its next slice will not begin where its last
+ * preemption note says (sysmon.c slice_began). */
+static inline void clear_preempt_note(P *pp)
+{
+    atomic_store_explicit(&pp->preempted_tick, ~0u, memory_order_relaxed);
+}
+
 void gort__pidleput(P *pp)
 {
+    clear_preempt_note(pp);
     atomic_store_explicit(&pp->status, P_IDLE, memory_order_relaxed);
     pp->link = sched.pidle;
     sched.pidle = pp;
@@ -232,6 +240,7 @@ void gort__pidleput(P *pp)
 
 void gort__pstop_locked(P *pp)
 {
+    clear_preempt_note(pp);
     atomic_store(&pp->status, P_STOPPED);
     if (--sched.stopwait == 0)
         gort__notewakeup(&sched.stopnote);

@@ -424,6 +424,10 @@ struct gort_p {
      * release), read by sysmon (tick, time, tick). */
     _Atomic uint32_t preempted_tick;
     _Atomic int64_t preempted_at;
+    /* ... and cleared (preempted_tick = ~0) by whoever holds the P when
+     * it stops or goes idle (runq.c), or when a runnext goroutine takes
+     * over the preempted slice (proc.c schedule): the next slice does not
+     * begin at the note then. */
     _Atomic uint64_t syscalltick; /* bumped by each entersyscall (owner, before release):
                                      also the count of calls entered on this P */
     uint64_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */

@@ -13,7 +13,8 @@
  * are woken (runq.c steal_grace).  Each running P notices gcwaiting at its next schedule()
  * (or in findrunnable's loops), marks itself P_STOPPED, decrements stopwait
  * and parks its M; the last one wakes the stopper.  Start clears the flag
- * and hands every stopped P that has work to an M.
+ * and hands every stopped P that has work to an M (the first 64; the rest
+ * go idle and one more M is woken to steal from them).
  *
  * Only one STW at a time (stw_busy); a goroutine waiting for it yields, so
  * its own P can be stopped by the STW in progress instead of deadlocking.
@@ -355,6 +356,7 @@ void gort__starttheworld(void)
     P *mine = m ? m->p : NULL;
     P *work[64];
     int nwork = 0;
+    bool idle_with_work = false; /* past work[]'s 64: idle, with a queue */
     gort__lock(&sched.lock);
     atomic_store(&sched.gcwaiting, 0);
     if (mine)
@@ -363,20 +365,25 @@ void gort__starttheworld(void)
         P *pp = sched.allp[i];
         if (pp == mine || atomic_load(&pp->status) != P_STOPPED)
             continue;
-        if (nwork < 64 && (!gort__runqempty(pp) || atomic_load(&pp->timer0_when) != 0))
+        bool has = !gort__runqempty(pp) || atomic_load(&pp->timer0_when) != 0;
+        if (has && nwork < 64) {
             work[nwork++] = pp;
-        else
+        } else {
+            idle_with_work |= has;
             gort__pidleput(pp);
+        }
     }
     gort__unlock(&sched.lock);
     for (int i = 0; i < nwork; i++)
         gort__startm(work[i], false);
-    /* One more M for work that is queued where no P above will find it
-     * at once (Go wakes one whatever there is; it parks if it finds
-     * nothing).  Only if there is some: with every M busy or blocked in a
-     * call, that wakeup created a thread, ~100 us of clone() on this VM,
-     * inside the caller's pause (bench/stw_syscall, a few stops a run). */
-    if (atomic_load(&sched.runqsize) > 0 || (mine && !gort__runqempty(mine)))
+    /* One more M for work that no M started above will run at once: the
+     * global queue, the caller's own queue (it keeps running its
+     * goroutine), Ps past work[]'s 64 put idle with a queue or timers.
+     * (Go wakes one whatever there is; it parks if it finds nothing.)
+     * Only if there is some: with every M busy or blocked in a call, that
+     * wakeup created a thread, ~100 us of clone() on this VM, inside the
+     * caller's pause (bench/stw_syscall, a few stops a run). */
+    if (idle_with_work || atomic_load(&sched.runqsize) > 0 || (mine && !gort__runqempty(mine)))
         gort__wakep();
     if (m)
         m->locks--;

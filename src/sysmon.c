@@ -8,11 +8,11 @@
  * Timing.  A P's schedtick changes at every new time slice (every switch
  * but to a runnext G, which inherits its waker's slice); sysmon
  * records when it first saw each tick (sysmon_when), so a G's run time is
- * known to within one sysmon period -- exactly when the slice began with a
- * preemption (slice_began) -- and asks `lead` before the quantum's end, the
- * median delay it has seen between asking and the goroutine's stop.  While
- * any P is running, the period
- * is quantum/8 (at least 20 us): a hog is stopped near one quantum, where
+ * known to within one sysmon period -- exactly when the slice began right
+ * after a preemption on that P (slice_began) -- and asks `lead` before the
+ * quantum's end, the median delay it has seen between asking and the
+ * goroutine's stop.  While any P is running, the period is quantum/8 (at
+ * least 20 us): a hog is stopped near one quantum, where
  * Go's sysmon (10 ms period at worst) lets it run two to four.  A timer
  * due on a busy P does not wait for the quantum: sysmon wakes at its
  * deadline and stops the G once it has run at least one period, so a
@@ -119,9 +119,11 @@ static int64_t preempted_at(P *pp, uint32_t old)
 }
 
 /* sysmon saw pp's tick move from pp->sysmon_tick to `tick`: when did the
- * new slice begin?  If exactly one switch happened and it was a
- * preemption, the preempted goroutine noted the time (proc.c
- * note_preempted): that is the date, exact.  If sysmon asked for that
+ * new slice begin?  If the tick moved by exactly one and the slice that
+ * ended was preempted, the preempted goroutine noted the time (proc.c
+ * note_preempted): that is the date, exact.  (The note is cleared when
+ * the P stops or goes idle, or a runnext goroutine takes over the
+ * preempted slice, so a pause in between does not count as run time.)  If sysmon asked for that
  * preemption on time, the gap between when it meant to ask and when the
  * goroutine stopped -- its own wake-up lateness plus the signal's
  * delivery, ~5-15 us on an idle 2-core VM -- teaches it how early to ask
