@@ -192,10 +192,18 @@ static void main_g(void *arg)
     }
     gort_stats s;
     gort_read_stats(&s);
-    printf("%s GORTMAXPROCS=%s: %ld violations, %llu async preemptions\n", mode,
-           getenv("GORTMAXPROCS"), violations, (unsigned long long)s.async_preempts);
+    printf("%s GORTMAXPROCS=%s: %ld violations, %llu async preemptions, %llu at a prologue, "
+           "%llu signals\n", mode, getenv("GORTMAXPROCS"), violations,
+           (unsigned long long)s.async_preempts, (unsigned long long)s.prologue_preempts,
+           (unsigned long long)s.signals_sent);
     CHECK(violations == 0, "a goroutine was stopped under the library's lock");
-    CHECK(s.async_preempts > 0, "no preemption at all: nothing was tested");
+    /* Goroutines were stopped, and signals reached the threads.  In
+     * split-stack mode most stops happen at a prologue, not by the signal:
+     * at GORTMAXPROCS=1 the "reuse" runs saw 0-28 asynchronous stops, and
+     * 0 in about 1 run in 8 (the signals then all landed in the library,
+     * where they must be refused, which is what this checks). */
+    CHECK(s.async_preempts + s.prologue_preempts > 0 && s.signals_sent > 0,
+          "no preemption at all: nothing was tested");
 }
 
 int main(int argc, char **argv)
