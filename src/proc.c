@@ -817,6 +817,8 @@ static GORT_NORETURN void execute_slice(G *g, bool inherit)
     if (!inherit)
         atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
                               memory_order_relaxed);
+    else if (unlikely(__atomic_load_n(&pp->preempt_reqtick, __ATOMIC_RELAXED) == pp->schedtick + 1))
+        gort__preempt_inherit(m, g); /* the slice it continues is over */
     atomic_fetch_add_explicit(&pp->nswitch, 1, memory_order_relaxed);
     if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
         gort__sysmon_wake();

@@ -385,6 +385,10 @@ struct gort_p {
     P *link;                     /* sched.pidle link; guarded by sched.lock */
     M *m;                        /* M holding it, NULL if idle */
     uint32_t schedtick;          /* incremented by execute(); sysmon reads racily (atomic) */
+    uint32_t preempt_reqtick;    /* schedtick + 1 of the slice the last preemption request
+                                    was for (0: none); written by requesters (preemptone,
+                                    atomic), read by the owner: a runnext G that inherits
+                                    that slice inherits the request too (proc.c) */
     bool globalcheck;            /* owner: the 1-in-61 global queue look is due */
     bool yielded;                /* owner: the last G here yielded or was preempted
                                     to the global queue (defers that look once) */
@@ -993,6 +997,7 @@ void gort__signal_fatal_init(void);
 /* Ask the G running on pp to stop (sysmon, STW).  Returns true if a
  * request was made. */
 bool gort__preemptone(P *pp);
+void gort__preempt_inherit(M *m, G *g);
 /* Its address marks the runtime's own preemption signals (si_value). */
 extern const char gort__preempt_cookie;
 /* Exit (stw.c): the mark of the signals that freeze goroutines after
