@@ -160,6 +160,10 @@ void gort_preempt_enable(void)
 void gort__preempt_inherit(M *m, G *g)
 {
     g->preempt_since = gort__now();
+    /* A fresh request for this M, as preemptone's: an old verdict of its
+     * last signal (a raw system call) must not stop the signals. */
+    __atomic_store_n(&m->preempt_reqgen, __atomic_load_n(&m->preempt_gen, __ATOMIC_RELAXED),
+                     __ATOMIC_RELAXED);
     atomic_store(&g->preempt, true);
     uintptr_t *word = gort__cfg.prologuepreemptoff ? NULL : m->stackguard;
     if (word)

@@ -227,6 +227,7 @@ G *gort__globrunqget(P *pp, int32_t max)
 static inline void clear_preempt_note(P *pp)
 {
     atomic_store_explicit(&pp->preempted_tick, ~0u, memory_order_relaxed);
+    __atomic_store_n(&pp->preempt_reqtick, 0, __ATOMIC_RELAXED); /* nor its request */
 }
 
 void gort__pidleput(P *pp)

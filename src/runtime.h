@@ -387,8 +387,9 @@ struct gort_p {
     uint32_t schedtick;          /* incremented by execute(); sysmon reads racily (atomic) */
     uint32_t preempt_reqtick;    /* schedtick + 1 of the slice the last preemption request
                                     was for (0: none); written by requesters (preemptone,
-                                    atomic), read by the owner: a runnext G that inherits
-                                    that slice inherits the request too (proc.c) */
+                                    atomic) and cleared by the holder once served or when
+                                    the P stops or idles; a runnext G that inherits that
+                                    slice inherits the request too (proc.c) */
     bool globalcheck;            /* owner: the 1-in-61 global queue look is due */
     bool yielded;                /* owner: the last G here yielded or was preempted
                                     to the global queue (defers that look once) */
