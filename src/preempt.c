@@ -157,13 +157,20 @@ void gort_preempt_enable(void)
  * stops), so kept the P 20-90 ms past its quantum (test_runnext, 1-6 runs
  * in 150 under load).  Go's pair would stop at its next function
  * prologue; here it stops at its next check, or at the signal. */
-void gort__preempt_inherit(M *m, G *g)
+/* A new request for g on m (none pending): the diagnostic's clock
+ * restarts, and an old verdict of m's last signal (a raw system call)
+ * no longer holds the signals back. */
+static void fresh_request(M *m, G *g)
 {
     g->preempt_since = gort__now();
-    /* A fresh request for this M, as preemptone's: an old verdict of its
-     * last signal (a raw system call) must not stop the signals. */
+    g->preempt_reported = false;
     __atomic_store_n(&m->preempt_reqgen, __atomic_load_n(&m->preempt_gen, __ATOMIC_RELAXED),
                      __ATOMIC_RELAXED);
+}
+
+void gort__preempt_inherit(M *m, G *g)
+{
+    fresh_request(m, g);
     atomic_store(&g->preempt, true);
     uintptr_t *word = gort__cfg.prologuepreemptoff ? NULL : m->stackguard;
     if (word)
@@ -180,14 +187,9 @@ bool gort__preemptone(P *pp)
     G *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
     if (!g || atomic_load(&g->status) != G_RUNNING)
         return false;
-    /* A new request (none pending) restarts the diagnostic's clock. */
     bool fresh = !atomic_load(&g->preempt);
-    if (fresh) {
-        g->preempt_since = gort__now();
-        g->preempt_reported = false;
-        __atomic_store_n(&m->preempt_reqgen, __atomic_load_n(&m->preempt_gen, __ATOMIC_RELAXED),
-                         __ATOMIC_RELAXED);
-    }
+    if (fresh)
+        fresh_request(m, g);
     atomic_store(&g->preempt, true);
     /* The request is for the slice, not only this G: one that inherits the
      * slice from runnext (a ping-pong partner) inherits it (proc.c

@@ -918,13 +918,10 @@ top:;
     if (!g)
         g = findrunnable();
     /* A runnext goroutine takes over the slice that was just preempted or
-     * yielded: the slice after it does not begin at the preemption. */
-    if (unlikely(inherit && yielded)) {
-        atomic_store_explicit(&pp->preempted_tick, ~0u, memory_order_relaxed);
-        /* ... and the request was served by that preemption or yield: a
-         * sleeper its timers readied must not inherit it. */
-        __atomic_store_n(&pp->preempt_reqtick, 0, __ATOMIC_RELAXED);
-    }
+     * yielded: the slice after it does not begin at the preemption, and a
+     * sleeper its timers readied must not inherit the served request. */
+    if (unlikely(inherit && yielded))
+        gort__slice_served(pp);
     if (m->spinning)
         resetspinning();
     /* Runs only on its own M: hand it our P, and sleep. */

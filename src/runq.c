@@ -222,17 +222,9 @@ G *gort__globrunqget(P *pp, int32_t max)
     return g;
 }
 
-/* The P stops or goes idle: its next slice will not begin where its last
- * preemption note says (sysmon.c slice_began). */
-static inline void clear_preempt_note(P *pp)
-{
-    atomic_store_explicit(&pp->preempted_tick, ~0u, memory_order_relaxed);
-    __atomic_store_n(&pp->preempt_reqtick, 0, __ATOMIC_RELAXED); /* nor its request */
-}
-
 void gort__pidleput(P *pp)
 {
-    clear_preempt_note(pp);
+    gort__slice_served(pp); /* the next slice will not begin at the note */
     atomic_store_explicit(&pp->status, P_IDLE, memory_order_relaxed);
     pp->link = sched.pidle;
     sched.pidle = pp;
@@ -241,7 +233,7 @@ void gort__pidleput(P *pp)
 
 void gort__pstop_locked(P *pp)
 {
-    clear_preempt_note(pp);
+    gort__slice_served(pp); /* the next slice will not begin at the note */
     atomic_store(&pp->status, P_STOPPED);
     if (--sched.stopwait == 0)
         gort__notewakeup(&sched.stopnote);

@@ -999,6 +999,15 @@ void gort__signal_fatal_init(void);
  * request was made. */
 bool gort__preemptone(P *pp);
 void gort__preempt_inherit(M *m, G *g);
+/* pp's last slice is over for good (by its holder: the P stops or goes
+ * idle, or a runnext G takes over a slice that a preemption or yield
+ * ended): its preemption note does not date the next slice (sysmon.c
+ * slice_began), and its request is served, not to be inherited. */
+static inline void gort__slice_served(P *pp)
+{
+    atomic_store_explicit(&pp->preempted_tick, ~0u, memory_order_relaxed);
+    __atomic_store_n(&pp->preempt_reqtick, 0, __ATOMIC_RELAXED);
+}
 /* Its address marks the runtime's own preemption signals (si_value). */
 extern const char gort__preempt_cookie;
 /* Exit (stw.c): the mark of the signals that freeze goroutines after
