@@ -256,6 +256,20 @@ static void checkdead(void)
     gort__fatal_exit2("all goroutines are asleep - deadlock!");
 }
 
+/* Count v more Ms idle for checkdead (Go's incidlelocked): a locked M
+ * going to sleep (+1) or woken (-1), and sysmon, no M, while it holds
+ * goroutines it took from the poller and has not queued yet (-1 before
+ * the poll, +1 after: between the two they are on no queue and no longer
+ * netpoll waiters, and an M going idle meanwhile would find nothing). */
+void gort__incidlelocked(int32_t v)
+{
+    gort__lock(&sched.lock);
+    sched.nmidlelocked += v;
+    if (v > 0)
+        checkdead();
+    gort__unlock(&sched.lock);
+}
+
 /* Sleep on m->park until a waker (startm, startlockedm) has written
  * m->nextp and the note, and take that P (Go's mPark, plus the P).
  * False if a stop of the world took the P back first (stw.c): the M then
@@ -349,10 +363,7 @@ GORT_NORETURN void gort__park_forever(gort__note *wake)
  * M as idle). */
 void gort__lockedm_sleep(M *m)
 {
-    gort__lock(&sched.lock);
-    sched.nmidlelocked++;
-    checkdead();
-    gort__unlock(&sched.lock);
+    gort__incidlelocked(1);
     if (!mpark(m))
         gort__throw("lockedm_sleep: woken without its P");
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))

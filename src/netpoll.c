@@ -526,8 +526,13 @@ int64_t gort__netpoll_sysmon(int64_t now)
         return last + 10000000;
     if (!atomic_compare_exchange_strong(&sched.lastpoll, &last, now))
         return now + 10000000;
+    /* Counted as a running M from before the poll until its goroutines
+     * are queued: checkdead would otherwise see every M idle, no waiter
+     * and empty queues in between, and call a running program dead. */
+    gort__incidlelocked(-1);
     int32_t n;
     G *list = gort__netpoll_poll(0, &n);
     gort__netpoll_inject(list, n, false);
+    gort__incidlelocked(1);
     return now + 10000000;
 }

@@ -855,9 +855,7 @@ static void startlockedm(G *g)
 {
     M *lm = g->lockedm;
     P *pp = gort__releasep();
-    gort__lock(&sched.lock);
-    sched.nmidlelocked--;
-    gort__unlock(&sched.lock);
+    gort__incidlelocked(-1);
     gort__set_nextp(lm, pp, false);
     gort__notewakeup(&lm->park);
     gort__stopm();

@@ -456,7 +456,9 @@ typedef struct gort__sched {
     gort__mutex lock;             /* guards the fields below unless marked */
     M *midle; int32_t nmidle;    /* idle Ms */
     int32_t nmidlelocked;        /* Ms locked to a goroutine that is not running
-                                    (lockosthread.c): idle for checkdead */
+                                    (lockosthread.c): idle for checkdead; one
+                                    less while sysmon holds goroutines it took
+                                    from the poller (gort__incidlelocked) */
     int32_t mcount;              /* Ms created */
     _Atomic int32_t nmspinning;  /* Ms spinning (atomic, read without lock) */
     P *pidle;                    /* idle Ps */
@@ -829,6 +831,8 @@ void gort__stopm(void);
 GORT_NORETURN void gort__park_forever(gort__note *wake);
 /* A locked M whose goroutine stopped: sleep until handed a P for it. */
 void gort__lockedm_sleep(M *m);
+/* sched.nmidlelocked += v, with checkdead when v > 0. */
+void gort__incidlelocked(int32_t v);
 /* gort_main_thread's thread is an M (m0); set under sched.lock. */
 extern bool gort__main_is_m;
 /* proc.c: m's life on its thread from its first g0 frame (g, if not NULL,
