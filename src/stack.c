@@ -42,8 +42,9 @@
  * bottom (stack_lo) and the G of the slot below.  A goroutine that stays
  * on its stack never writes there, so at every switch out (mcall: yield,
  * park, preemption, exit) gort__stack_check reads the red zone's top 4 KiB
- * -- all zero, and never committed: reading untouched memory maps the
- * shared zero page -- and compares the sp with stack_lo; anything else is
+ * -- all zero, and never committed where reading untouched memory maps
+ * the shared zero page (a kernel that commits a page on a read fault
+ * makes each slab stack one page dearer) -- and compares the sp with stack_lo; anything else is
  * "gort: fatal error: stack overflow", before another goroutine runs on
  * what it overwrote.  An overflow deeper than the red zone, or a single
  * frame larger than 4 KiB that skips the checked page, can still reach the
@@ -350,7 +351,7 @@ G *gort__stackalloc_g(void)
  * a goroutine that stayed on its stack, so a non-zero word in its top
  * page, or a saved sp below stack_lo, means it overflowed: stop before
  * anything runs on the damage.  Reading the untouched red zone maps the
- * shared zero page: no memory is committed for it. */
+ * shared zero page on most kernels: no memory is committed for it. */
 __attribute__((no_sanitize_address)) void gort__stack_check(G *g, uintptr_t sp)
 {
     /* 16-byte vectors (SSE2, in every x86-64) in four independent

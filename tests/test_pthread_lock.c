@@ -51,7 +51,7 @@ static void worker(void *arg)
             }
             taken++;
         }
-        pid_t tid = gettid();
+        pthread_t tid = pthread_self();
         if (taken == depth) {
             /* The call-free section: the mutex alone protects it. */
             if (inside)
@@ -65,7 +65,7 @@ static void worker(void *arg)
         }
         /* Still on the thread that owns the lock (glibc would refuse an
          * ERRORCHECK unlock, and accept a default one, from another). */
-        if (taken && gettid() != tid)
+        if (taken && !pthread_equal(pthread_self(), tid))
             atomic_fetch_add(&moved, 1);
         for (int d = 0; d < taken; d++)
             if (pthread_mutex_unlock(&mu) != 0)
