@@ -81,25 +81,19 @@ static inline int32_t add_readers(gort_rwmutex *rw, int32_t d)
 /* The read side's fast paths are also inlined into programs by gort.h;
  * these are the out-of-line copies and the slow paths the inline ones
  * call. */
-/* Wait on one of the two semaphores, spinning a little first while
- * another P runs: a writer holds the lock for a few instructions, and the
- * readers a pending writer waits for leave within nanoseconds, so the
- * release usually comes before a park could even finish.  A park costs
- * the waiter a switch and its waker a goready that puts the waiter in the
- * waker's runnext, from where the waiter's own idle P steals it back
- * (read-mostly benchmark, 8 goroutines on 2 Ps, 200k writes: 330-600k
- * switches, 56-150k steals and 43-60 ns/op without the spin; 64-88k, ~2k
- * and 39-47 ns/op with it).  Go parks at once here; its sync.Mutex spins
- * with the same bound, and so do we (sync.c).  Not longer: 4x and 16x the
- * rounds measured worse (46-54 ns/op), because the spinner's P then never
- * idles and both cores fight over the lock's line. */
+/* Wait on one of the two semaphores: park at once, as Go does.  A spin
+ * first was measured both ways (read-mostly benchmark, 8 goroutines on 2
+ * Ps, interleaved with Go on a quiet machine).  On an Intel Xeon host it
+ * helped: 39-47 ns/op with the mutex's 4 rounds against 43-60 parking at
+ * once (Go 29-43).  On this AMD EPYC host it hurts: 21-26 ns/op with 4
+ * rounds, 17-20 with 1, 14-16 parking at once, Go 14-16 in the same
+ * minutes; parking at once costs 2-3x the switches and 10x the steals and
+ * still wins, because a P whose readers park goes idle and leaves the
+ * lock's line to one core, where a spinner keeps both cores fighting over
+ * it.  Go's behaviour is the one the target is set against, so it is
+ * ours; docs/DESIGN.md "RWMutex and the weighted semaphore". */
 static void sema_wait(uint32_t *sema, const char *reason)
 {
-    for (int i = 0; gort__sync_can_spin(i); i++) {
-        if (__atomic_load_n(sema, __ATOMIC_RELAXED) != 0)
-            break;
-        gort__sync_spin();
-    }
     gort__semacquire(sema, false, reason);
 }
 
