@@ -662,6 +662,8 @@ typedef struct gort__config {
     bool asyncpreemptoff;    /* GORTDEBUG=asyncpreemptoff=1 */
     bool prologuepreemptoff; /* GORTDEBUG=prologuepreemptoff=1: split-stack mode without the
                                 poison, requests go straight to the signal (benchmarks) */
+    bool membarrier;         /* GORTDEBUG=membarrier=1: entersyscall publishes with a plain
+                                store, preemptors run membarrier (syscall.c) */
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
     int64_t guardedstacks;   /* GORTDEBUG=guardedstacks=N: cap on guard-paged stacks, -1 = vm.max_map_count's */
     int64_t maxthreads;      /* GORTDEBUG=maxthreads=N: Ms allowed, default 10000 (Go's) */

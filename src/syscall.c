@@ -26,16 +26,23 @@
  * on both sides, at least one sees the other's store, so either the sender
  * sees P_SYSCALL and sends nothing, or entersyscall sees the signal coming
  * and waits, in runtime code where the handler does nothing, until it has
- * arrived.  The barrier is asymmetric: entersyscall's side is a plain
- * store (an exchange there cost ~10 ns of a ~24 ns bracket), and the rare
- * side -- a preemption request, a stop-the-world -- runs
- * membarrier(PRIVATE_EXPEDITED) (gort__syscall_barrier, ~5 us here), which
- * makes every running thread of the process execute a full barrier: a store
- * made before it is visible after it, and a load made after the thread's
- * barrier sees the sender's mark.  Where membarrier is missing (old
- * kernels, valgrind) entersyscall uses the exchange instead.  This replaces a guess from /proc and CPU time
- * that a thread "looked busy", which both delayed preemption (a 1 ms
- * window) and still let 1-2% of short sleeps fail with EINTR.
+ * arrived.  entersyscall's barrier is the exchange that publishes
+ * P_SYSCALL (a full fence on x86), the sender's its CAS.
+ * GORTDEBUG=membarrier=1 makes the pair asymmetric instead: entersyscall
+ * publishes with a plain store, and the rare side -- a preemption request,
+ * a stop-the-world, a reclaim -- runs membarrier(PRIVATE_EXPEDITED)
+ * (gort__syscall_barrier), which makes every running thread of the process
+ * execute a full barrier.  Which is cheaper depends on the machine, so the
+ * default is the one whose cost is bounded: on an Intel Xeon host the
+ * exchange cost ~10 ns of a bracket and membarrier ~5 us; on an AMD EPYC
+ * VM the exchange costs ~6 ns (bracket 10 -> 16 ns) but membarrier 21 us
+ * at the median, 39 us at p99 (an IPI to every CPU running our threads),
+ * which doubled every preemption's request-to-stop (~50 us against 24 us
+ * for the signal alone) and every stop of the world.  Where membarrier is
+ * missing (old kernels, valgrind) the option does nothing.  This replaces
+ * a guess from /proc and CPU time that a thread "looked busy", which both
+ * delayed preemption (a 1 ms window) and still let 1-2% of short sleeps
+ * fail with EINTR.
  *
  * Stop-the-world (stw.c) takes P_SYSCALL Ps itself; entersyscall, which
  * publishes P_SYSCALL before it reads sched.gcwaiting, stops its own P if
@@ -80,12 +87,14 @@ bool gort__pc_in_runtime(uintptr_t pc)
     return pc >= (uintptr_t)__start_gort_text && pc < (uintptr_t)__stop_gort_text;
 }
 
-/* membarrier registered: entersyscall may publish with a plain store. */
+/* GORTDEBUG=membarrier=1 and membarrier registered: entersyscall
+ * publishes with a plain store, and the other side runs membarrier. */
 static bool barrier_ok;
 
 void gort__syscall_init(void)
 {
-    barrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    barrier_ok = gort__cfg.membarrier &&
+                 syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 void gort__syscall_barrier(void)
@@ -204,7 +213,10 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
         if (m->syscall_depth++ == 1 &&
             atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
             implicit_call(m, g, pc, fp, sp);
-        atomic_signal_fence(memory_order_seq_cst);
+        if (likely(!barrier_ok))
+            atomic_thread_fence(memory_order_seq_cst);
+        else
+            atomic_signal_fence(memory_order_seq_cst);
         if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
             wait_signal(m);
         return true;
@@ -212,10 +224,10 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
     P *pp = m->p;
     release_p(m, g, pp, pc, fp);
     /* Publish, then look: see the Dekker pairs in the header comment. */
-    if (likely(barrier_ok))
-        atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
-    else
+    if (likely(!barrier_ok))
         atomic_exchange(&pp->status, P_SYSCALL);
+    else
+        atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
     atomic_signal_fence(memory_order_seq_cst);
     if (unlikely(atomic_load_explicit(&m->signal_pending, memory_order_relaxed)))
         wait_signal(m);
