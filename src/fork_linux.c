@@ -60,6 +60,7 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void fork_child(void)
 {
     atomic_store_explicit(&gort__forked, true, memory_order_relaxed);
+    gort__signal_forked();
     M *m = gort__getm();
     G *g = m ? m->curg : NULL;
     if (g) {

@@ -214,7 +214,7 @@ bool gort__preemptone(P *pp)
     if (gort__cfg.asyncpreemptoff)
         return true;
     pid_t tid = m->tid;
-    if (tid <= 0 || tid == (pid_t)syscall(SYS_gettid))
+    if (tid <= 0 || m == gort__getm())
         return true; /* not started yet / ourselves: the flag is enough */
     /* A signal of this request found the thread blocked in a system call
      * gort does not wrap (a raw one): another would only interrupt the

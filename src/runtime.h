@@ -904,9 +904,10 @@ void gort__mexit_account(M *m);
 /* interpose_lock.c: resolve the lock wrappers' libc functions (called by
  * interpose_linux.c's constructor, which also links them in statically). */
 void gort__interpose_lock_init(void);
-/* Register for membarrier (schedinit, before any M runs); and the rare
- * side's barrier of the Dekker pairs with entersyscall: after it, every
- * store a running thread made before is visible (syscall.c). */
+/* With GORTDEBUG=membarrier=1, register for membarrier (schedinit,
+ * before any M runs); and the rare side's barrier of the Dekker pairs with
+ * entersyscall: a full fence, or with membarrier=1 a membarrier after
+ * which every store a running thread made before is visible (syscall.c). */
 void gort__syscall_init(void);
 /* The preemption handler's entersyscall for a goroutine in foreign code
  * (syscall_foreign.c): release and publish its P, stopping it if a stop
@@ -981,7 +982,9 @@ extern _Atomic int gort__scavenger_threads;
 /* ---------------------------------------------------------------------
  * Preemption (preempt.c, signal_linux.c) — issue 3.
  * ------------------------------------------------------------------- */
-void gort__signal_init(void);           /* install the SIGURG handler */
+void gort__signal_init(void);
+/* A forked child's pid for the preemption signals (fork_linux.c). */
+void gort__signal_forked(void);           /* install the SIGURG handler */
 void gort__minit_signals(M *m);         /* per-M: alternate signal stack */
 /* --- thread-bound state (threadstate.c, interpose_signal.c; issue 9) --- */
 extern uint64_t gort__ts_base_mask;     /* goroutines' default mask, set once by signal_init */

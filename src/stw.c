@@ -150,7 +150,7 @@ static void exit_stopone(P *pp)
         return;
     }
     gort__preemptone(pp);
-    if (m->tid != (pid_t)syscall(SYS_gettid))
+    if (m != gort__getm())
         exit_signal(m);
 }
 

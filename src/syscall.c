@@ -27,15 +27,18 @@
  * sees P_SYSCALL and sends nothing, or entersyscall sees the signal coming
  * and waits, in runtime code where the handler does nothing, until it has
  * arrived.  entersyscall's barrier is the exchange that publishes
- * P_SYSCALL (a full fence on x86), the sender's its CAS.
+ * P_SYSCALL (a full fence on x86; a nested bracket fences after raising
+ * its depth), the sender's its CAS and a fence (gort__syscall_barrier;
+ * stop-the-world's, its store of gcwaiting and the same fence).
  * GORTDEBUG=membarrier=1 makes the pair asymmetric instead: entersyscall
  * publishes with a plain store, and the rare side -- a preemption request,
  * a stop-the-world, a reclaim -- runs membarrier(PRIVATE_EXPEDITED)
- * (gort__syscall_barrier), which makes every running thread of the process
- * execute a full barrier.  Which is cheaper depends on the machine, so the
- * default is the one whose cost is bounded: on an Intel Xeon host the
- * exchange cost ~10 ns of a bracket and membarrier ~5 us; on an AMD EPYC
- * VM the exchange costs ~6 ns (bracket 10 -> 16 ns) but membarrier 21 us
+ * (gort__syscall_barrier) instead of the fence, which makes every running
+ * thread of the process execute a full barrier.  Which is cheaper
+ * depends on the machine, so the default is the one whose cost is
+ * bounded: on an Intel Xeon host the exchange cost ~10 ns of a bracket
+ * and membarrier ~5 us; on an AMD EPYC VM the exchange costs ~6 ns
+ * (bracket 10 -> 16 ns) but membarrier 21 us
  * at the median, 39 us at p99 (an IPI to every CPU running our threads),
  * which doubled every preemption's request-to-stop (~50 us against 24 us
  * for the signal alone) and every stop of the world.  Where membarrier is
