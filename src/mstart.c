@@ -22,7 +22,10 @@
  *    M whose thread ended stays on it marked dead.
  *  - checkdead runs with sched.lock held and declares a deadlock only if
  *    the kernel counts no thread it does not know, and no foreign thread
- *    blocked or was readied while it counted (gort__foreign_gen).
+ *    blocked or was readied while it counted (gort__foreign_gen).  A
+ *    helper thread (sysmon, the scavenger) is known only once it exists:
+ *    counted while pthread_create was still making it, it hid a plain
+ *    thread that was about to queue a goroutine (test_stw_strand).
  *
  * Ownership.  sched.midle, nmidle, nmidlelocked, mcount, allm and ndying
  * are written under sched.lock; m->park and m->nextp belong to the sleeper until
@@ -234,7 +237,7 @@ static void checkdead(void)
     uint64_t gen = atomic_load(&gort__foreign_gen);
     int known = sched.mcount + (gort__main_is_m ? 0 : 1) /* gort_main's thread */ + dying_threads() +
                 atomic_load(&sched.nforeign_blocked) +
-                (atomic_load(&sched.sysmon_started) ? 1 : 0) +
+                (atomic_load(&sched.sysmon_running) ? 1 : 0) +
                 atomic_load(&gort__scavenger_threads);
     /* The kernel's own thread count: atomic, unlike a readdir of
      * /proc/self/task, which can skip live threads while others exit. */

@@ -514,7 +514,10 @@ typedef struct gort__sched {
      * gort__notewakeup_hint; sysmon never waits for that wakeup. */
     _Atomic uint32_t sysmonwait;
     gort__note sysmonnote;
-    _Atomic bool sysmon_started;
+    _Atomic bool sysmon_started;   /* sysmon's start was claimed (once) */
+    _Atomic bool sysmon_running;   /* its thread exists: set after it was created,
+                                      so checkdead never counts a thread that
+                                      the kernel does not have yet */
 
     /* lifecycle */
     _Atomic bool started;        /* gort_main is running */

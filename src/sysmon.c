@@ -479,4 +479,6 @@ void gort__sysmon_start(void)
     sigaddset(&urg, SIGURG);
     if (!gort__helper_thread(sysmon, 256 * 1024, &urg))
         atomic_store(&sched.sysmon_started, false);
+    else
+        atomic_store(&sched.sysmon_running, true); /* checkdead counts it */
 }
