@@ -985,9 +985,9 @@ extern _Atomic int gort__scavenger_threads;
 /* ---------------------------------------------------------------------
  * Preemption (preempt.c, signal_linux.c) — issue 3.
  * ------------------------------------------------------------------- */
-void gort__signal_init(void);
+void gort__signal_init(void);           /* install the SIGURG handler */
 /* A forked child's pid for the preemption signals (fork_linux.c). */
-void gort__signal_forked(void);           /* install the SIGURG handler */
+void gort__signal_forked(void);
 void gort__minit_signals(M *m);         /* per-M: alternate signal stack */
 /* --- thread-bound state (threadstate.c, interpose_signal.c; issue 9) --- */
 extern uint64_t gort__ts_base_mask;     /* goroutines' default mask, set once by signal_init */

@@ -44,8 +44,8 @@
  * park, preemption, exit) gort__stack_check reads the red zone's top 4 KiB
  * -- all zero, and never committed where reading untouched memory maps
  * the shared zero page (a kernel that commits a page on a read fault
- * makes each slab stack one page dearer) -- and compares the sp with stack_lo; anything else is
- * "gort: fatal error: stack overflow", before another goroutine runs on
+ * makes each slab stack one page dearer) -- and compares the sp with
+ * stack_lo; anything else is "gort: fatal error: stack overflow", before another goroutine runs on
  * what it overwrote.  An overflow deeper than the red zone, or a single
  * frame larger than 4 KiB that skips the checked page, can still reach the
  * neighbour first; guarded stacks have neither limit.

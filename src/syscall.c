@@ -38,9 +38,8 @@
  * depends on the machine, so the default is the one whose cost is
  * bounded: on an Intel Xeon host the exchange cost ~10 ns of a bracket
  * and membarrier ~5 us; on an AMD EPYC VM the exchange costs ~6 ns
- * (bracket 10 -> 16 ns) but membarrier 21 us
- * at the median, 39 us at p99 (an IPI to every CPU running our threads),
- * which doubled every preemption's request-to-stop (~50 us against 24 us
+ * (bracket 10 -> 16 ns) but membarrier 21 us at the median, 39 us at p99
+ * (an IPI to every CPU running our threads), which doubled every preemption's request-to-stop (~50 us against 24 us
  * for the signal alone) and every stop of the world.  Where membarrier is
  * missing (old kernels, valgrind) the option does nothing.  This replaces
  * a guess from /proc and CPU time that a thread "looked busy", which both
