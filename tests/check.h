@@ -22,6 +22,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* 1 in a build with AddressSanitizer: gcc defines __SANITIZE_ADDRESS__,
+ * clang answers __has_feature.  Its shadow memory, quarantine and redzones
+ * move RSS and slow every allocation, so memory bounds and counts differ. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT_TEST_ASAN 1
+#endif
+#endif
+#ifndef GORT_TEST_ASAN
+#define GORT_TEST_ASAN 0
+#endif
+
 #define CHECK(cond, ...)                                                   \
     do {                                                                   \
         if (!(cond)) {                                                     \

@@ -19,14 +19,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-
 static bool owned[NSIG]; /* a handler was installed before main */
 
 typedef struct crash_case {
@@ -320,7 +312,7 @@ static void g0_main(void *arg)
     gort__mcall_asm(gort__getg(), g0_trap, m->g0_sp);
 }
 
-#ifdef TEST_ASAN
+#if GORT_TEST_ASAN
 static void heap_overflow_main(void *arg)
 {
     (void)arg;
@@ -498,7 +490,7 @@ static void test_scheduler_fault(void)
 /* ASan's own reports (not signals at all) come out as they always did. */
 static void test_asan(void)
 {
-#ifdef TEST_ASAN
+#if GORT_TEST_ASAN
     crash_case c = {"ASan heap overflow", heap_overflow_main, NULL, NULL, NULL, false};
     int st = run_case(&c);
     want(&c, st, "AddressSanitizer: heap-buffer-overflow");

@@ -390,14 +390,9 @@ static void test_minutes(void)
 /* Many parked goroutines: the dump streams (a 4 KiB buffer) and resolves
  * each distinct pc once, so it is fast and its memory does not grow with
  * the number of goroutines. */
-#if defined(__SANITIZE_ADDRESS__)
+#if GORT_TEST_ASAN
 #define NMANY 20000
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NMANY 20000
-#endif
-#endif
-#ifndef NMANY
+#else
 #define NMANY 200000
 #endif
 static gort_waitgroup parked_wg = GORT_WAITGROUP_INIT;

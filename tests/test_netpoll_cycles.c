@@ -32,17 +32,7 @@
  * quarantine and caches move RSS by 0.3-2.5 MiB whatever the count (35,000
  * and 70,000 cycles alike, on a kernel that maps no zero page): 8 MiB
  * there, where a per-cycle leak still shows as more than that. */
-#if defined(__SANITIZE_ADDRESS__)
-#define MAX_GROWTH (8L << 20)
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MAX_GROWTH (8L << 20)
-#else
-#define MAX_GROWTH (2L << 20)
-#endif
-#else
-#define MAX_GROWTH (2L << 20)
-#endif
+#define MAX_GROWTH (GORT_TEST_ASAN ? 8L << 20 : 2L << 20)
 
 static struct sockaddr_in tcp_addr;
 static struct sockaddr_un unix_addr;
@@ -134,17 +124,7 @@ static void all(void *arg)
 {
     (void)arg;
     watchdog_start("test_netpoll_cycles", 110);
-#if defined(__SANITIZE_ADDRESS__)
-    long total = 40000;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    long total = 40000;
-#else
-    long total = 100000;
-#endif
-#else
-    long total = 100000;
-#endif
+    long total = GORT_TEST_ASAN ? 40000 : 100000;
     const char *env = getenv("GORT_TEST_CYCLES");
     if (env)
         total = atol(env);

@@ -81,7 +81,7 @@ static void burst_main(void *arg)
     long ms = settle(before + 12L * 1024 * 1024, SCAVENGE_BOUND_MS);
     printf("burst: RSS +%ld KiB right after exit, settled in %ld ms (bound %d)\n",
            (after_exit - before) / 1024, ms, SCAVENGE_BOUND_MS);
-#ifndef __SANITIZE_ADDRESS__ /* ASan's shadow of the stacks stays resident */
+#if !GORT_TEST_ASAN /* ASan's shadow of the stacks stays resident */
     CHECK(ms >= 0, "RSS +%ld KiB after %d ms", (rss_bytes() - before) / 1024, SCAVENGE_BOUND_MS);
 #endif
     atomic_store(&stop, 1);
@@ -184,7 +184,7 @@ static void latency_main(void *arg)
      * relative to the control windows. */
     CHECK(med[1] < 2 * med[0] + 20000000, "sleeps after bursts: median %.3f ms late (control %.3f ms)",
           med[1] / 1e6, med[0] / 1e6);
-#ifndef __SANITIZE_ADDRESS__
+#if !GORT_TEST_ASAN
     CHECK(settle(before + 12L * 1024 * 1024, SCAVENGE_BOUND_MS) >= 0);
 #else
     (void)before;
@@ -205,7 +205,7 @@ static void idle_main(void *arg)
     long ms = settle(limit, SCAVENGE_BOUND_MS);
     printf("idle: RSS +%ld KiB right after exit, +%ld KiB after %ld ms\n",
            (after_exit - before) / 1024, (rss_bytes() - before) / 1024, ms);
-#ifndef __SANITIZE_ADDRESS__
+#if !GORT_TEST_ASAN
     CHECK(ms >= 0, "idle program kept RSS +%ld KiB", (rss_bytes() - before) / 1024);
 #endif
 }
@@ -217,7 +217,7 @@ static void deadlock_main(void *arg)
     (void)arg;
     long before = rss_bytes();
     burst(200, 128);
-#ifndef __SANITIZE_ADDRESS__
+#if !GORT_TEST_ASAN
     /* The kept tops (3.1 MiB) and slack; the deep parts were 22 MiB. */
     CHECK(settle(before + 200 * 16 * 1024 + 8L * 1024 * 1024, SCAVENGE_BOUND_MS) >= 0,
           "the scavenger did not run");
