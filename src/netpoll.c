@@ -496,13 +496,13 @@ G *gort__netpoll_inject(G *list, int32_t n, bool take_one)
      * started for it; the rest stay here, on this P's queue. */
     int32_t global = pp ? (idle < n ? idle : n) : n;
     if (global > 0) {
-        G *head = list, *tail = list;
-        for (int32_t i = 1; i < global; i++)
-            tail = tail->schedlink;
-        list = tail->schedlink;
-        tail->schedlink = NULL;
         gort__lock(&sched.lock);
-        gort__globrunqputbatch(head, tail, global);
+        for (int32_t i = 0; i < global; i++) {
+            G *g = list;
+            list = g->schedlink;
+            g->schedlink = NULL;
+            gort__globrunqput(g);
+        }
         gort__unlock(&sched.lock);
         for (int32_t i = 0; i < global && atomic_load(&sched.npidle) > 0; i++)
             gort__startm(NULL, false);

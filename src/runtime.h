@@ -465,7 +465,13 @@ typedef struct gort__sched {
     _Atomic int32_t nmspinning;  /* Ms spinning (atomic, read without lock) */
     P *pidle;                    /* idle Ps */
     _Atomic int32_t npidle;      /* len(pidle) (atomic, read without lock) */
-    G *runqhead, *runqtail; _Atomic int32_t runqsize; /* global run queue */
+    /* The global run queue: a ring of G pointers (runq.c), not a list
+     * through G.schedlink, so batches move between it and a P's ring
+     * without touching the Gs themselves. */
+    G **runq;                    /* runqcap slots (mmap'd; grows, never shrinks) */
+    uint32_t runqcap;            /* a power of two; 0 before the first put */
+    uint32_t runqhead;           /* index of the oldest G */
+    _Atomic int32_t runqsize;    /* Gs queued (atomic: also read without the lock) */
     M *allm;                     /* all Ms */
 
     /* The global G free lists, shared by the pools (stack.c) and the
@@ -794,7 +800,7 @@ static inline bool gort__runqempty(P *pp)
 G *gort__runqsteal(P *pp, P *p2, bool stealrunnext);
 /* Global queue; caller holds sched.lock. */
 void gort__globrunqput(G *g);
-void gort__globrunqputbatch(G *head, G *tail, int32_t n);
+void gort__globrunqputbatch(G *const *gs, int32_t n);
 G *gort__globrunqget(P *pp, int32_t max);
 /* Idle P list; caller holds sched.lock. */
 void gort__pidleput(P *pp);
