@@ -248,14 +248,9 @@ static G *newg(void (*fn)(void *), void *arg)
 #endif
     }
     if (!g) {
-        g = gort__stackalloc_g();
+        g = gort__stackalloc_g(pp);
         if (!g)
             return NULL;
-        gort__lock(&sched.allglock);
-        g->alllink = sched.allgs;
-        sched.allgs = g;
-        sched.nallgs++;
-        gort__unlock(&sched.allglock);
     }
     g->fn = fn;
     g->arg = arg;

@@ -954,7 +954,7 @@ P *gort__getp(void); /* current P or NULL */
  * Stacks (stack.c)
  * ------------------------------------------------------------------- */
 /* Allocate a G with a stack of gort__cfg.stacksize; NULL on ENOMEM. */
-G *gort__stackalloc_g(void);
+G *gort__stackalloc_g(P *pp);
 void gort__stack_init(void);
 /* Dead-G pools: a G with a stack from pp's free list (refilled from the
  * global one), NULL if none; and back onto it (owner of pp only). */

@@ -105,7 +105,6 @@
 /* A run of equal slots carved from one mapping at a time (slablock). */
 typedef struct {
     char *next, *end;
-    char *ready;   /* guard-marker slabs: slots below it are prepared (slab_prepare) */
     size_t slot;   /* bytes per slot, page-rounded */
     size_t below;  /* bytes below stack_lo: the guard page or the red zone */
     size_t nnext;  /* slots in the next mapping */
@@ -235,7 +234,7 @@ static char *slab_take_locked(slab *s)
         /* With transparent huge pages "always", the first touch of a G
          * would commit 2 MiB around it: a slab spans many huge pages. */
         madvise(p, len, MADV_NOHUGEPAGE);
-        s->next = s->ready = p;
+        s->next = p;
         s->end = p + len;
         if (s->nnext < SLAB_STACKS)
             s->nnext *= 2;
@@ -275,29 +274,29 @@ static long madvise_many(struct iovec *iov, size_t n, int advice)
 #endif
 }
 
-/* Prepare the next SLAB_PREP slots of a guard-marker slab (slablock
- * held): their guard markers in one call, their top pages (the G and the
- * first frames) committed in another (MADV_POPULATE_WRITE: no page fault
- * per goroutine, ~0.5 us of a ~2.5 us first touch here), their Gs
- * written.  A guard the batch did not install is retried alone; one the
- * kernel refuses (ENOMEM for the page table) leaves that slot unguarded,
- * its never-written lowest page the red zone checked at each switch
- * (mcall), as in a red-zone slab. */
-static void slab_prepare(slab *s)
+/* Prepare n consecutive slots of a guard-marker slab from first, which
+ * the caller claimed (no lock: nobody else can reach them): their guard
+ * markers in one call, their top pages (the G and the first frames)
+ * committed in another (MADV_POPULATE_WRITE: no page fault per
+ * goroutine, ~0.5 us of a ~2.5 us first touch on an Intel host, 3 of 15
+ * us on an AMD EPYC VM), their Gs written and linked through schedlink.
+ * A guard the batch did not install is retried alone; one the kernel
+ * refuses (ENOMEM for the page table) leaves that slot unguarded, its
+ * never-written lowest page the red zone checked at each switch (mcall),
+ * as in a red-zone slab. */
+static G *slab_prepare(const slab *s, char *first, size_t n)
 {
-    size_t n = (size_t)(s->end - s->ready) / s->slot;
-    if (n > SLAB_PREP)
-        n = SLAB_PREP;
     struct iovec guard[SLAB_PREP], top[SLAB_PREP];
     for (size_t i = 0; i < n; i++) {
-        char *base = s->ready + i * s->slot;
+        char *base = first + i * s->slot;
         guard[i] = (struct iovec){base, pagesz};
         top[i] = (struct iovec){base + s->slot - pagesz, pagesz};
     }
     long r = madvise_many(guard, n, MADV_GUARD_INSTALL);
     size_t installed = r > 0 ? (size_t)r / pagesz : 0;
     (void)madvise_many(top, n, MADV_POPULATE_WRITE); /* else faulted in on first touch */
-    for (size_t i = 0; i < n; i++) {
+    G *list = NULL;
+    for (size_t i = n; i-- > 0;) {
         bool guarded = i < installed;
         if (!guarded) {
             int rr;
@@ -306,40 +305,104 @@ static void slab_prepare(slab *s)
                 ;
             guarded = rr == 0;
         }
-        g_in_region(guard[i].iov_base, s->slot, pagesz, guarded);
+        G *g = g_in_region(guard[i].iov_base, s->slot, pagesz, guarded);
+        g->schedlink = list;
+        list = g;
     }
-    s->ready += n * s->slot;
+    return list;
 }
 
-/* A slot of a guard-marker slab: [guard page][stack][G], the guard a page
- * table marker (MADV_GUARD_INSTALL), not a VMA: a fault there is SIGSEGV
- * like a PROT_NONE page.  Its G was written by slab_prepare. */
-static G *alloc_marked(void)
+/* Up to want slots of a guard-marker slab, [guard page][stack][G] each,
+ * the guard a page-table marker (MADV_GUARD_INSTALL), not a VMA: a fault
+ * there is SIGSEGV like a PROT_NONE page.  The slots are claimed under
+ * slablock and prepared outside it: the two process_madvise calls took
+ * ~10 us with the lock held, and the other Ps' gort_go slept on it
+ * (futex wait and wake were 7% of skynet's CPU).  Returns their Gs linked
+ * through schedlink, *got of them. */
+static G *alloc_marked(size_t want, size_t *got)
 {
     gort__lock(&slablock);
-    char *base = slab_take_locked(&gslab);
-    if (base && base >= gslab.ready) /* == ready: slots are taken in order */
-        slab_prepare(&gslab);
+    char *first = slab_take_locked(&gslab); /* maps a new slab if need be */
+    size_t n = 0;
+    if (first) {
+        n = 1 + (size_t)(gslab.end - gslab.next) / gslab.slot;
+        if (n > want)
+            n = want;
+        gslab.next += (n - 1) * gslab.slot;
+    }
     gort__unlock(&slablock);
-    return base ? g_place(base, gslab.slot) : NULL;
+    *got = n;
+    return first ? slab_prepare(&gslab, first, n) : NULL;
 }
 
-G *gort__stackalloc_g(void)
+/* Reserve up to want of the guarded stacks' budget: how many. */
+static size_t guarded_reserve(size_t want)
+{
+    size_t have = atomic_load(&nguarded), k;
+    do {
+        if (have >= guarded_max)
+            return 0;
+        k = guarded_max - have < want ? guarded_max - have : want;
+    } while (!atomic_compare_exchange_weak(&nguarded, &have, have + k));
+    return k;
+}
+
+/* New stacks for newg when the pools are empty: a batch of SLAB_PREP
+ * where guard markers work (their preparation costs two system calls
+ * whatever the count), else one.  The first G is returned; the others
+ * go to pp's free list, or the global one when pp is NULL (a plain
+ * thread), clean and dead, as if they had run.  All are linked into
+ * allgs under one allglock. */
+G *gort__stackalloc_g(P *pp)
 {
     G *g = NULL;
-    if (atomic_fetch_add(&nguarded, 1) < guarded_max) {
-        g = guard_markers ? alloc_marked() : alloc_guarded();
-        if (!g)
-            atomic_fetch_sub(&nguarded, 1);
+    size_t n = 0, k = guarded_reserve(guard_markers ? SLAB_PREP : 1);
+    if (k > 0) {
+        if (guard_markers) {
+            g = alloc_marked(k, &n);
+        } else {
+            g = alloc_guarded();
+            n = g != NULL;
+        }
+        if (n < k)
+            atomic_fetch_sub(&nguarded, k - n);
         /* ENOMEM from mmap/mprotect with VMAs to spare: fall through to a
          * slab, which needs no new VMA most of the time. */
-    } else {
-        atomic_fetch_sub(&nguarded, 1);
     }
     if (!g) {
         char *base = slab_take(&rzslab);
-        if (base)
-            g = g_in_region(base, rzslab.slot, SLAB_REDZONE, false);
+        if (!base)
+            return NULL;
+        g = g_in_region(base, rzslab.slot, SLAB_REDZONE, false);
+        n = 1;
+    }
+    G *last = g;
+    for (size_t i = 1; i < n; i++)
+        last = last->schedlink;
+    for (G *x = g->schedlink; x; x = x->schedlink) {
+        x->stack_clean = true; /* only the top page, which holds the G, is committed */
+        atomic_store_explicit(&x->status, G_DEAD, memory_order_relaxed);
+    }
+    gort__lock(&sched.allglock);
+    for (G *x = g; x; x = x->schedlink)
+        x->alllink = x->schedlink ? x->schedlink : sched.allgs;
+    sched.allgs = g;
+    sched.nallgs += (int32_t)n;
+    gort__unlock(&sched.allglock);
+    G *rest = g->schedlink;
+    g->schedlink = NULL;
+    if (rest) {
+        if (pp) {
+            last->schedlink = pp->gfree;
+            pp->gfree = rest;
+            pp->gfreecnt += (int32_t)n - 1;
+        } else {
+            gort__lock(&sched.gflock);
+            last->schedlink = sched.gfree;
+            sched.gfree = rest;
+            sched.gfreecnt += (int32_t)n - 1;
+            gort__unlock(&sched.gflock);
+        }
     }
     return g;
 }
