@@ -87,6 +87,16 @@ static bool p_wanted(P *pp, int64_t now)
  * they do not come here (gort__wakep). */
 void gort__preempt_queued(void)
 {
+    /* Only for work still queued: gort_main's own wakep (for goroutines
+     * queued before it) comes here from the P-less main thread after the
+     * new M may already have taken goroutine 1, the only G, off the
+     * queue; a request then, with nothing waiting, lands in whatever libc
+     * call goroutine 1 is making and releases its P there
+     * (syscall_foreign.c), so that its next gort_go ran the new goroutine
+     * on another thread beside it at GORTMAXPROCS=1 (test_preempt_nosplit,
+     * on a loaded machine). */
+    if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed) == 0)
+        return;
     int64_t now = gort_nanotime(), q = gort__cfg.quantum_ns;
     int32_t n = __atomic_load_n(&sched.gomaxprocs, __ATOMIC_RELAXED);
     for (int32_t i = 0; i < n; i++) {
