@@ -357,9 +357,16 @@ static inline bool take_oldp(M *m, P *pp)
 {
     if (!gort__syscall_retake(m, pp))
         return false;
-    /* A new slice for sysmon: time in the kernel is not CPU hogged. */
-    atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
-                          memory_order_relaxed);
+    /* The same slice goes on, as in Go (whose exitsyscall leaves
+     * schedtick alone): a call short enough to come back to its own P
+     * was part of the goroutine's run.  Starting a new slice here made a
+     * goroutine that brackets a call every few microseconds unpreemptible:
+     * two such goroutines sleeping briefly handed the P to each other
+     * through runnext for good while the global queue (ponger, a hog,
+     * 1500 new goroutines) waited 60 s (test_syscall_park, once the
+     * gort_go back-pressure no longer yielded for them).  A long call is
+     * not charged either way: past the retake bound with work waiting,
+     * the P is handed on and the return comes through the slow path. */
     atomic_store_explicit(&m->curg->status, G_RUNNING, memory_order_relaxed);
     return true;
 }
