@@ -393,6 +393,8 @@ struct gort_p {
     bool globalcheck;            /* owner: the 1-in-61 global queue look is due */
     bool yielded;                /* owner: the last G here yielded or was preempted
                                     to the global queue (defers that look once) */
+    uint32_t slicespawn;         /* owner: goroutines the running G created since it
+                                    was scheduled (gort_go's back-pressure) */
 
     /* Local run queue: lock-free single-producer (the owner) multi-consumer
      * (stealers) ring, as in Go.  runnext is a one-G fast path. */
