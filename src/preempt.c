@@ -121,6 +121,15 @@ void gort_preempt_disable(void)
     G *g = m ? m->curg : NULL;
     if (!g)
         return; /* g0 and foreign threads are never preempted */
+    /* Running on P-less after foreign code (syscall_foreign.c): take a P
+     * back first, as a wrapped call's end would, so that the section does
+     * not run beside GORTMAXPROCS other goroutines for as long as it lasts
+     * (the reclaim signal, which bounds that time otherwise, is refused
+     * inside it).  Only from the goroutine's own code with no foreign
+     * frame under it (the bracket's exit checks; it may wait for a P). */
+    if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed)) &&
+        g->preempt_off == 0 && gort__entersyscall_from((uintptr_t)__builtin_return_address(0), false))
+        gort__exitsyscall();
     g->preempt_off++;
     /* The handler runs on this thread: the store must be done before we
      * return to code that can be interrupted. */
