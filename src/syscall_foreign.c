@@ -26,7 +26,9 @@
  * trampoline, whose C part takes a P back (exitsyscall, maybe waiting as
  * runnable), or (c) it makes a wrapped call from its own code with no
  * foreign frame under it: the call's end takes the P back (syscall.c
- * implicit_call).  Between its return from foreign code and that the
+ * implicit_call), or (d) it calls gort_preempt_disable from its own code
+ * (preempt.c), whose section would otherwise refuse (b) for as long as it
+ * lasts.  Between its return from foreign code and that the
  * goroutine runs its own code without a P, for at most a sysmon period
  * (50 us during a stop-the-world); this is the one place a goroutine runs
  * beside a stopped world, and the closing note of the design says so.
