@@ -335,6 +335,7 @@ static void exitsyscall_slow1(M *m, G *g, P *oldp)
         gort__acquirep(pp);
         atomic_store_explicit((_Atomic uint32_t *)&pp->schedtick, pp->schedtick + 1,
                               memory_order_relaxed);
+        pp->slicespawn = 0; /* a new slice here too (execute_slice's) */
         atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
         return;
     }
