@@ -128,7 +128,8 @@ void gort_preempt_disable(void)
      * inside it).  Only from the goroutine's own code with no foreign
      * frame under it (the bracket's exit checks; it may wait for a P). */
     if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed)) &&
-        m->syscall_depth == 1 && g->preempt_off == 0 && gort__entersyscall_from((uintptr_t)__builtin_return_address(0), false))
+        m->syscall_depth == 1 && g->preempt_off == 0 &&
+        gort__entersyscall_from((uintptr_t)__builtin_return_address(0), false))
         gort__exitsyscall();
     g->preempt_off++;
     /* The handler runs on this thread: the store must be done before we
