@@ -1293,8 +1293,6 @@ int gort_main(void (*fn)(void *), void *arg)
         return rc;
     gort__noteclear(&sched.mainnote);
     gort__lock(&sched.lock);
-    /* Goroutines queued by gort_go before gort_main: they need Ms too. */
-    bool queued = atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0;
     gort__globrunqput(g);
     P *pp = gort__pidleget();
     gort__unlock(&sched.lock);
@@ -1304,12 +1302,12 @@ int gort_main(void (*fn)(void *), void *arg)
     if (rc != 0)
         return rc;
     gort__sysmon_start();
-    /* Only then: a wakep from this P-less thread may also ask for a
-     * preemption (gort__preempt_queued), and with nothing but goroutine 1
-     * queued that request once landed in its libc call and released its P
-     * there; the queue check there leaves a window of a few instructions. */
-    if (queued)
-        gort__wakep();
+    /* Work queued by gort_go before gort_main needs Ms too.  (From this
+     * P-less thread wakep may also ask for a preemption; it does only
+     * while work is queued: gort__preempt_queued.  Skipping this call
+     * when only goroutine 1 was queued made deadlock detection miss
+     * deadlocks: test_deadlock and test_lockosthread, once each.) */
+    gort__wakep();
     gort__notesleep(&sched.mainnote);
     /* Goroutine 1 returned: stop every other goroutine before the caller
      * goes on (Go's exit; see gort.h and DESIGN.md). */
