@@ -10,8 +10,8 @@
  * records when it first saw each tick (sysmon_when), so a G's run time is
  * known to within one sysmon period -- exactly when the slice began right
  * after a preemption on that P (slice_began) -- and asks `lead` before the
- * quantum's end, the median delay it has seen between asking and the
- * goroutine's stop.  While any P is running, the period is quantum/8 (at
+ * quantum's end: the delay it has seen between asking and the goroutine's
+ * stop, nine times in ten.  While any P is running, the period is quantum/8 (at
  * least 20 us): a hog is stopped near one quantum, where
  * Go's sysmon (10 ms period at worst) lets it run two to four.  A timer
  * due on a busy P does not wait for the quantum: sysmon wakes at its
@@ -53,9 +53,13 @@
 
 /* How long before a slice's end sysmon asks for it: its own wake-up
  * lateness plus the signal's trip to the goroutine, learnt from the
- * preemptions it asked for on time (see slice_began). */
+ * preemptions it asked for on time (see slice_began).  It tracks the 90th
+ * percentile of that delay: a step up of LEAD_UP steps for a sample above
+ * it, one step down for a sample below, which balance where one sample in
+ * LEAD_UP + 1 is above. */
 static int64_t lead;
 #define LEAD_STEP_NS 500
+#define LEAD_UP 9
 
 static int64_t last_trace;
 static int64_t start_time; /* schedtrace prints ms since sysmon started, as Go does */
@@ -136,10 +140,16 @@ static int64_t preempted_at(P *pp, uint32_t old)
  * preempted slice, so a pause in between does not count as run time.)  If sysmon asked for that
  * preemption on time, the gap between when it meant to ask and when the
  * goroutine stopped -- its own wake-up lateness plus the signal's
- * delivery, ~5-15 us on an idle 2-core VM -- teaches it how early to ask
- * next time (the median of those gaps, capped at a quarter quantum):
- * without this lead every slice overran the quantum by that much (p50
- * 1.12 quanta at quantum=100us).  Otherwise (a park, a yield, several
+ * delivery -- teaches it how early to ask next time (the 90th percentile
+ * of those gaps, capped at half a quantum): without this lead every slice
+ * overran the quantum by that much.  On the AMD EPYC VM of stop 21 the gap
+ * was 47-50 us at the median and 53-58 at p90 (a timed sleep there wakes
+ * 20 us late, and a signal takes ~25 us to reach a thread on another
+ * CPU); with the median as the lead and the cap at a quarter quantum,
+ * slices at quantum=100us ran 1.21-1.32 quanta at p99.  The 90th
+ * percentile costs the median slice little when the gap is steady (it
+ * was 5 us here) and keeps the tail inside the quantum: one late wake-up
+ * in ten no longer pushes the slice past it.  Otherwise (a park, a yield, several
  * switches) the middle of the window since the last round, unless the
  * window is long (sysmon slept): an error of half a period either way. */
 static int64_t slice_began(P *pp, uint32_t tick, int64_t now, int64_t prev_round,
@@ -155,11 +165,11 @@ static int64_t slice_began(P *pp, uint32_t tick, int64_t now, int64_t prev_round
                 /* Track the median of (at - aim): a step toward each
                  * sample, so a rare huge one (a retried request, a
                  * descheduled thread) moves it no more than a typical. */
-                lead += at - aim > lead ? LEAD_STEP_NS : -LEAD_STEP_NS;
+                lead += at - aim > lead ? LEAD_UP * LEAD_STEP_NS : -LEAD_STEP_NS;
                 if (lead < 0)
                     lead = 0;
-                if (lead > q / 4)
-                    lead = q / 4;
+                if (lead > q / 2)
+                    lead = q / 2;
             }
             return at;
         }
@@ -308,13 +318,16 @@ static void *sysmon(void *arg)
                 /* The switch happened since the last round.  The date
                  * before the tick (release): gort__preempt_queued reads
                  * them from other threads, and a new date with an old
-                 * tick only makes it think the slice younger. */
+                 * tick only makes it think the slice younger.  Then the
+                 * new slice is judged at once, like any other: exactly
+                 * dated, it may be due already (this round came late, or
+                 * the lead is long), and waiting for the next round to
+                 * ask added a whole polling period to one slice in ten
+                 * (p90 of the request's lateness 30-58 us, against 22-30
+                 * judged at once, quantum=100us). */
                 __atomic_store_n(&pp->sysmon_when, slice_began(pp, tick, now, prev_round, backoff, q),
                                  __ATOMIC_RELAXED);
                 __atomic_store_n(&pp->sysmon_tick, tick, __ATOMIC_RELEASE);
-                if (tw && tw < next)
-                    next = tw < now + period ? now + period : tw;
-                continue;
             }
             int64_t ran = now - pp->sysmon_when;
             /* The slice ends at sysmon_when + q; ask `lead` before it. */
