@@ -329,10 +329,24 @@ void gort__gcstopm(void)
         atomic_fetch_sub(&sched.nmspinning, 1);
     }
     P *pp = gort__releasep();
+    /* Onto the idle list in the same critical section as the stop, not
+     * after it as stopm would: the stopper may start the world as soon as
+     * the last P is stopped, and startm then takes the M that parked last.
+     * Here that is this one, which the kernel wakes on the CPU it has just
+     * left (idle, or about to be).  An M idle for long instead was woken
+     * on the stopper's own CPU and preempted it there, while the other
+     * CPU sat idle: the stopper's start_the_world "took" 1-4 ms (the
+     * kernel's tick-driven balancing) in one stop of ~30 in
+     * bench/stw_shared, many in a row. */
     gort__lock(&sched.lock);
     gort__pstop_locked(pp);
+    m->schedlink = sched.midle;
+    sched.midle = m;
+    sched.nmidle++;
+    checkdead();
     gort__unlock(&sched.lock);
-    gort__stopm();
+    if (!mpark(m))
+        gort__stopm();
 }
 
 /* After goroutine 1 returned, Ms never run anything again.  The P goes

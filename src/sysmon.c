@@ -340,8 +340,14 @@ static void *sysmon(void *arg)
             if (now < ask && !(timer_due && ran >= period)) {
                 if (ask < next)
                     next = ask;
+                /* A due timer waits for the G's first period to end, not
+                 * for a period from now: a goroutine that took the P
+                 * back just before its neighbour's timer fell due kept
+                 * it up to two periods (a 1 ms ticker beside memsets of
+                 * 23 ms, default quantum: one tick per memset 1.5-2.1 ms
+                 * late, p99 2.0-2.4 ms). */
                 if (tw && tw < next)
-                    next = tw > now ? tw : now + period;
+                    next = tw > now ? tw : pp->sysmon_when + period;
                 continue;
             }
             if (p_wanted(pp, now)) {
