@@ -439,6 +439,14 @@ struct gort_p {
                                      also the count of calls entered on this P */
     uint64_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */
     int64_t sysmon_syscallwhen;
+    /* When the call of syscalltick `nudge_tick` began, noted by its M when
+     * it woke a sleeping sysmon for the work behind it (syscall.c enter),
+     * so that sysmon counts the retake bound from there and not from when
+     * it got a CPU.  Owner writes (time, then tick with release); sysmon
+     * reads (tick with acquire, then time): a time from a later call only
+     * makes the retake later. */
+    _Atomic uint64_t nudge_tick;
+    _Atomic int64_t nudge_at;
 
     /* Statistics: written by the owner, summed racily. */
     _Atomic uint64_t nswitch, nsteal, nsyncpreempt, nasyncpreempt;
@@ -875,8 +883,9 @@ bool gort__entersyscall_from(uintptr_t ra, bool block);
 void gort__handoffp(P *pp);
 /* sysmon: take Ps from goroutines in system calls past the bound when
  * something else could use them; returns the earliest time it wants to
- * look again (0: no P is in a system call). */
-int64_t gort__retake(int64_t now);
+ * look again (0: no P is in a system call), `early` before the bound's
+ * end: how late sysmon's timed sleeps end. */
+int64_t gort__retake(int64_t now, int64_t early);
 /* gopark/gosched on a goroutine inside a bracket: leave it (taking a P)
  * and return the depth to re-enter with afterwards (0: was not in one). */
 int32_t gort__syscall_suspend(void);
