@@ -439,14 +439,15 @@ struct gort_p {
                                      also the count of calls entered on this P */
     uint64_t sysmon_syscalltick;  /* sysmon: the last syscalltick it saw, and when */
     int64_t sysmon_syscallwhen;
-    /* When the call of syscalltick `nudge_tick` began, noted by its M when
-     * it woke a sleeping sysmon for the work behind it (syscall.c enter),
-     * so that sysmon counts the retake bound from there and not from when
-     * it got a CPU.  Owner writes (time, then tick with release); sysmon
-     * reads (tick with acquire, then time): a time from a later call only
-     * makes the retake later. */
-    _Atomic uint64_t nudge_tick;
-    _Atomic int64_t nudge_at;
+    /* When a call began, noted by its M when it woke a sleeping sysmon for
+     * the work behind it (syscall.c enter), so that sysmon counts the
+     * retake bound from there and not from when it got a CPU: the low 48
+     * bits of gort_nanotime() above the low 16 bits of the call's
+     * syscalltick, in one word.  One store: the M no longer owns the P
+     * when it writes (a stalled M may write after the next call began on
+     * the P), and the tick in the same word keeps its time from being
+     * taken for another call's.  Read by sysmon (gort__retake). */
+    _Atomic uint64_t nudge;
 
     /* Statistics: written by the owner, summed racily. */
     _Atomic uint64_t nswitch, nsteal, nsyncpreempt, nasyncpreempt;

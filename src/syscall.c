@@ -160,18 +160,18 @@ GORT_NOINLINE_COLD void gort__syscall_handoff(P *pp)
 
 /* The goroutine's M lets go of its P (everything but publishing
  * P_SYSCALL): pc, fp say where the goroutine made the call. */
-static inline void release_p(M *m, G *g, P *pp, uintptr_t pc, uintptr_t fp)
+static inline uint64_t release_p(M *m, G *g, P *pp, uintptr_t pc, uintptr_t fp)
 {
     g->syscallpc = pc;
     g->syscallfp = fp;
-    atomic_store_explicit(&pp->syscalltick,
-                          atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    uint64_t tick = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1;
+    atomic_store_explicit(&pp->syscalltick, tick, memory_order_relaxed);
     m->syscall_depth = 1;
     atomic_store_explicit(&g->status, G_SYSCALL, memory_order_relaxed);
     m->oldp = pp;
     m->p = NULL;
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
+    return tick;
 }
 
 void gort__syscall_release(M *m, uintptr_t pc, uintptr_t fp)
@@ -224,7 +224,7 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
         return true;
     }
     P *pp = m->p;
-    release_p(m, g, pp, pc, fp);
+    uint64_t tick = release_p(m, g, pp, pc, fp);
     /* Publish, then look: see the Dekker pairs in the header comment. */
     if (likely(!barrier_ok))
         atomic_exchange(&pp->status, P_SYSCALL);
@@ -245,9 +245,8 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
          * a sleeping thread gets a CPU 5-40 us after its wakeup on the
          * AMD EPYC VM, and counting the bound from then retook the P of a
          * blocking pipe read() 63 us after the call at the median. */
-        atomic_store_explicit(&pp->nudge_at, gort_nanotime(), memory_order_relaxed);
-        atomic_store_explicit(&pp->nudge_tick, atomic_load_explicit(&pp->syscalltick, memory_order_relaxed),
-                              memory_order_release);
+        atomic_store_explicit(&pp->nudge, (uint64_t)gort_nanotime() << 16 | (tick & 0xffff),
+                              memory_order_relaxed);
         gort__sysmon_nudge();
     }
     return true;
@@ -487,11 +486,14 @@ int64_t gort__retake(int64_t now, int64_t early)
         uint64_t t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
         if (t != pp->sysmon_syscalltick) {
             pp->sysmon_syscalltick = t;
+            /* The call's start, if its M noted it (and not long ago: a
+             * note 65536 calls old could carry the same tick bits). */
             int64_t at = now;
-            if (atomic_load_explicit(&pp->nudge_tick, memory_order_acquire) == t) {
-                at = atomic_load_explicit(&pp->nudge_at, memory_order_relaxed);
-                if (at > now)
-                    at = now;
+            uint64_t v = atomic_load_explicit(&pp->nudge, memory_order_relaxed);
+            if ((v & 0xffff) == (t & 0xffff)) {
+                uint64_t ago = ((uint64_t)now - (v >> 16)) & ((UINT64_C(1) << 48) - 1);
+                if (ago < RETAKE_IDLE_NS)
+                    at = now - (int64_t)ago;
             }
             pp->sysmon_syscallwhen = at;
         }

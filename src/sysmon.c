@@ -67,6 +67,7 @@ static int64_t lead;
  * whose lateness is not otherwise learnt (the system-call retake) are
  * planned that much early. */
 static int64_t wake_late;
+#define WAKE_LATE_MAX_NS 100000
 
 static int64_t last_trace;
 static int64_t start_time; /* schedtrace prints ms since sysmon started, as Go does */
@@ -160,8 +161,9 @@ static int64_t preempted_at(P *pp, uint32_t old)
  * switches) the middle of the window since the last round, unless the
  * window is long (sysmon slept): an error of half a period either way. */
 static int64_t slice_began(P *pp, uint32_t tick, int64_t now, int64_t prev_round,
-                           int64_t backoff, int64_t q)
+                           int64_t backoff, int64_t q, bool *exact)
 {
+    *exact = false;
     uint32_t old = pp->sysmon_tick;
     int64_t aim = pp->sysmon_aim;
     pp->sysmon_aim = 0;
@@ -178,6 +180,7 @@ static int64_t slice_began(P *pp, uint32_t tick, int64_t now, int64_t prev_round
                 if (lead > q / 2)
                     lead = q / 2;
             }
+            *exact = true;
             return at;
         }
     }
@@ -241,14 +244,18 @@ static bool syscall_waiting(void)
  * sees the other.  Shorter sleeps are not worth the flag. */
 static void nap(int64_t until)
 {
-    bool timed = true;
-    if (until - gort_nanotime() <= 40000) {
+    /* Only a sleep that had time left to sleep measures its lateness: a
+     * round that overran its deadline (a thread created in a hand-off, a
+     * code-map refresh, sysmon descheduled) returns at once. */
+    int64_t t0 = gort_nanotime();
+    bool timed = t0 < until;
+    if (until - t0 <= 40000) {
         gort__note n = {0};
         gort__notetsleep_until(&n, until);
     } else {
         gort__noteclear(&sched.sysmonnote);
         atomic_store(&sched.sysmonwait, SYSMON_NAP);
-        timed = !syscall_waiting() && !gort__notetsleep_until(&sched.sysmonnote, until);
+        timed &= !syscall_waiting() && !gort__notetsleep_until(&sched.sysmonnote, until);
         timed &= !end_wait();
     }
     if (timed) {
@@ -257,6 +264,8 @@ static void nap(int64_t until)
             wake_late += late > wake_late ? LEAD_STEP_NS : -LEAD_STEP_NS;
             if (wake_late < 0)
                 wake_late = 0;
+            if (wake_late > WAKE_LATE_MAX_NS)
+                wake_late = WAKE_LATE_MAX_NS;
         }
     }
 }
@@ -328,6 +337,10 @@ static void *sysmon(void *arg)
             uint32_t tick = atomic_load_explicit((_Atomic uint32_t *)&pp->schedtick,
                                                  memory_order_relaxed);
             int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
+            /* The slice's start is exact, or an estimate older than this
+             * round: a slice seen for the first time and dated by
+             * estimate may have begun just now. */
+            bool dated = true;
             if (tick != pp->sysmon_tick) {
                 switched = true;
                 /* The switch happened since the last round.  The date
@@ -340,7 +353,8 @@ static void *sysmon(void *arg)
                  * ask added a whole polling period to one slice in ten
                  * (p90 of the request's lateness 30-58 us, against 22-30
                  * judged at once, quantum=100us). */
-                __atomic_store_n(&pp->sysmon_when, slice_began(pp, tick, now, prev_round, backoff, q),
+                __atomic_store_n(&pp->sysmon_when,
+                                 slice_began(pp, tick, now, prev_round, backoff, q, &dated),
                                  __ATOMIC_RELAXED);
                 __atomic_store_n(&pp->sysmon_tick, tick, __ATOMIC_RELEASE);
             }
@@ -351,7 +365,7 @@ static void *sysmon(void *arg)
              * this P's): it cuts the slice short once the G has run for a
              * sysmon period, so a sleeper is late by about a period, not by
              * up to a whole quantum. */
-            bool timer_due = tw && tw <= now;
+            bool timer_due = tw && tw <= now && dated;
             if (now < ask && !(timer_due && ran >= period)) {
                 if (ask < next)
                     next = ask;
