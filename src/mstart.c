@@ -336,8 +336,8 @@ void gort__gcstopm(void)
      * left (idle, or about to be).  An M idle for long instead was woken
      * on the stopper's own CPU and preempted it there, while the other
      * CPU sat idle: the stopper's start_the_world "took" 1-4 ms (the
-     * kernel's tick-driven balancing) in one stop of ~30 in
-     * bench/stw_shared, many in a row. */
+     * kernel's tick-driven balancing) in 10-60 of the 300 stops of most
+     * bench/stw_shared runs, many in a row; 0-5 now. */
     gort__lock(&sched.lock);
     gort__pstop_locked(pp);
     m->schedlink = sched.midle;

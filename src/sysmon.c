@@ -155,11 +155,12 @@ static int64_t preempted_at(P *pp, uint32_t old)
  * 20 us late, and a signal takes ~25 us to reach a thread on another
  * CPU); with the median as the lead and the cap at a quarter quantum,
  * slices at quantum=100us ran 1.21-1.32 quanta at p99.  The 90th
- * percentile costs the median slice little when the gap is steady (it
- * was 5 us here) and keeps the tail inside the quantum: one late wake-up
- * in ten no longer pushes the slice past it.  Otherwise (a park, a yield, several
- * switches) the middle of the window since the last round, unless the
- * window is long (sysmon slept): an error of half a period either way. */
+ * percentile costs the median slice little when the gap is steady (5 us
+ * more lead than the median here) and keeps the tail inside the quantum:
+ * one late wake-up in ten no longer pushes the slice past it.
+ * Otherwise (a park, a yield, several switches) the middle of the window
+ * since the last round, unless the window is long (sysmon slept): an
+ * error of half a period either way. */
 static int64_t slice_began(P *pp, uint32_t tick, int64_t now, int64_t prev_round,
                            int64_t backoff, int64_t q, bool *exact)
 {
@@ -171,9 +172,9 @@ static int64_t slice_began(P *pp, uint32_t tick, int64_t now, int64_t prev_round
         int64_t at = preempted_at(pp, old);
         if (at > pp->sysmon_when && at <= now) {
             if (aim > 0) {
-                /* Track the median of (at - aim): a step toward each
-                 * sample, so a rare huge one (a retried request, a
-                 * descheduled thread) moves it no more than a typical. */
+                /* Track the 90th percentile of (at - aim) by fixed steps,
+                 * so a rare huge sample (a retried request, a descheduled
+                 * thread) moves it no more than a typical one. */
                 lead += at - aim > lead ? LEAD_UP * LEAD_STEP_NS : -LEAD_STEP_NS;
                 if (lead < 0)
                     lead = 0;
