@@ -305,6 +305,16 @@ void gort__drop_nextp_spinning(M *m)
     }
 }
 
+/* Put m on the idle list, where mget finds it first (Go's mput); with
+ * one more M idle, everything may be asleep.  Caller holds sched.lock. */
+static void mput(M *m)
+{
+    m->schedlink = sched.midle;
+    sched.midle = m;
+    sched.nmidle++;
+    checkdead();
+}
+
 /* Park this M until startm hands it a P. */
 void gort__stopm(void)
 {
@@ -313,10 +323,7 @@ void gort__stopm(void)
         gort__throw("stopm holding a P");
     do {
         gort__lock(&sched.lock);
-        m->schedlink = sched.midle;
-        sched.midle = m;
-        sched.nmidle++;
-        checkdead();
+        mput(m);
         gort__unlock(&sched.lock);
     } while (!mpark(m));
 }
@@ -340,10 +347,7 @@ void gort__gcstopm(void)
      * bench/stw_shared runs, many in a row; 0-5 now. */
     gort__lock(&sched.lock);
     gort__pstop_locked(pp);
-    m->schedlink = sched.midle;
-    sched.midle = m;
-    sched.nmidle++;
-    checkdead();
+    mput(m);
     gort__unlock(&sched.lock);
     if (!mpark(m))
         gort__stopm();
