@@ -69,6 +69,15 @@ static int64_t lead;
 static int64_t wake_late;
 #define WAKE_LATE_MAX_NS 100000
 
+/* One step of a quantile tracker (lead, wake_late): up `up` steps for a
+ * sample above the estimate, one down otherwise, kept within [0, max].
+ * It settles where one sample in up + 1 lies above it. */
+static int64_t track_quantile(int64_t est, int64_t sample, int up, int64_t max)
+{
+    est += sample > est ? up * LEAD_STEP_NS : -LEAD_STEP_NS;
+    return est < 0 ? 0 : est > max ? max : est;
+}
+
 static int64_t last_trace;
 static int64_t start_time; /* schedtrace prints ms since sysmon started, as Go does */
 
@@ -175,11 +184,7 @@ static int64_t slice_began(P *pp, uint32_t tick, int64_t now, int64_t prev_round
                 /* Track the 90th percentile of (at - aim) by fixed steps,
                  * so a rare huge sample (a retried request, a descheduled
                  * thread) moves it no more than a typical one. */
-                lead += at - aim > lead ? LEAD_UP * LEAD_STEP_NS : -LEAD_STEP_NS;
-                if (lead < 0)
-                    lead = 0;
-                if (lead > q / 2)
-                    lead = q / 2;
+                lead = track_quantile(lead, at - aim, LEAD_UP, q / 2);
             }
             *exact = true;
             return at;
@@ -261,13 +266,8 @@ static void nap(int64_t until)
     }
     if (timed) {
         int64_t late = gort_nanotime() - until;
-        if (late >= 0) {
-            wake_late += late > wake_late ? LEAD_STEP_NS : -LEAD_STEP_NS;
-            if (wake_late < 0)
-                wake_late = 0;
-            if (wake_late > WAKE_LATE_MAX_NS)
-                wake_late = WAKE_LATE_MAX_NS;
-        }
+        if (late >= 0)
+            wake_late = track_quantile(wake_late, late, 1, WAKE_LATE_MAX_NS);
     }
 }
 
