@@ -603,8 +603,7 @@ static void wake_timer_sleeper(M *s)
         gort__netpoll_break();
         return;
     }
-    atomic_store(&s->park.key, 1);
-    gort__futex_wake(&s->park.key, 1);
+    gort__notewakeup_hint(&s->park);
 }
 
 static void netpoll_block(M *m);

@@ -73,8 +73,16 @@ void gort__unlock(gort__mutex *l); /* also m->locks-- */
 void gort__lock_raw(gort__mutex *l);
 void gort__unlock_raw(gort__mutex *l);
 
-/* A one-shot wakeup: clear, then one sleeper and one waker. */
+/* A one-shot wakeup: clear, then one sleeper and one waker.  The key is
+ * NOTE_CLEAR, NOTE_SLEEPING (the sleeper is in, or on its way into, the
+ * kernel: the wakeup must make the futex call) or NOTE_WOKEN; a wakeup
+ * with nobody asleep is one atomic exchange, no system call. */
+enum { NOTE_CLEAR = 0, NOTE_WOKEN = 1, NOTE_SLEEPING = 2 };
 typedef struct gort__note { _Atomic uint32_t key; } gort__note;
+static inline bool gort__noteready(gort__note *n)
+{
+    return atomic_load_explicit(&n->key, memory_order_acquire) == NOTE_WOKEN;
+}
 void gort__noteclear(gort__note *n);
 void gort__notewakeup(gort__note *n);
 void gort__notesleep(gort__note *n);

@@ -325,9 +325,15 @@ void gort__stoptheworld(const char *reason)
          * about 1 stop in 300 took the whole 100 us (bench/stw_syscall,
          * max 100-170 us; 12-60 us with the yield, 20-40 us beside two
          * busy loops).  With nothing else to run the yield returns at
-         * once.  Go does not spin here at all: it sleeps 100 us at a time. */
+         * once.  Not in the first 5 us, and the note is read at every
+         * pause: a goroutine stopped at a poisoned prologue parks ~1 us
+         * after the request, and each yield is a system call (~2 us on
+         * the EPYC VM), during which a stop that had already happened
+         * went unseen (bench/stop_fib in split-stack mode: stop p99
+         * 50-60 us -> 10-30 us; the rest is the host's, DESIGN.md).  Go
+         * does not spin here at all: it sleeps 100 us at a time. */
         int64_t t0 = gort_nanotime(), last = t0;
-        while (!atomic_load_explicit(&sched.stopnote.key, memory_order_acquire)) {
+        while (!gort__noteready(&sched.stopnote)) {
             int64_t now = gort_nanotime();
             if (now - t0 > 100000)
                 break;
@@ -337,9 +343,10 @@ void gort__stoptheworld(const char *reason)
                 preemptall(mine);
                 last = now;
             }
-            for (int i = 0; i < 64; i++)
+            for (int i = 0; i < 64 && !gort__noteready(&sched.stopnote); i++)
                 __builtin_ia32_pause();
-            sched_yield();
+            if (now - t0 > 5000)
+                sched_yield();
         }
         while (!gort__notetsleep_until(&sched.stopnote, gort_nanotime() + 50000))
             preemptall(mine);
