@@ -199,9 +199,13 @@ static bool may_park(M *m, G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
         return false;
     if (gort__in_forked_child())
         return false; /* a fork's child inherits the word, maybe poisoned; it may not switch */
+    /* A signal handler running on the goroutine's stack adds to the
+     * thread's mask; only a handler without SA_ONSTACK can run here
+     * (interpose_signal.c), so the kernel is asked only if one exists. */
     uint64_t mask;
-    if (gort__kmask(SIG_BLOCK, 0, &mask) != 0 || (mask & ~m->ts_sigmask_applied) != 0)
-        return false; /* a signal handler runs on the goroutine's stack */
+    if (atomic_load_explicit(&gort__sig_offstack, memory_order_acquire) != 0 &&
+        (gort__kmask(SIG_BLOCK, 0, &mask) != 0 || (mask & ~m->ts_sigmask_applied) != 0))
+        return false;
     return !gort__foreign_caller(sp, fp, g);
 }
 

@@ -326,6 +326,7 @@ static void signal_init_once(void)
     atomic_store_explicit(&sigurg_ours, true, memory_order_release);
     wunlock(saved);
     gort__signal_fatal_init(); /* SIGSEGV & co. (signal_fatal.c) */
+    gort__sig_offstack_scan(); /* handlers installed before the wrappers saw them */
 }
 
 void gort__signal_init(void) { pthread_once(&signal_once, signal_init_once); }

@@ -1,0 +1,168 @@
+/*
+ * test_split_handler.c — a signal handler that runs on a goroutine's own
+ * stack (installed without SA_ONSTACK) is never parked at a poisoned
+ * prologue.  Parked there, it would go on later on another thread, with
+ * the kernel's signal frame -- the mask to restore at sigreturn -- and the
+ * handler's blocked signals left behind on the first thread
+ * (morestack.c may_park; interpose_signal.c gort__sig_offstack, which is
+ * what makes the prologue path look at the thread's mask at all).
+ *
+ * NG goroutines run checked code; a plain thread sends SIGUSR1 to the
+ * threads they last ran on, every ~300 us.  The handler runs checked code
+ * for ~150 us -- several quanta at quantum=20us, with the workers' slices
+ * ending around it -- and checks that it ends on the thread it began on.
+ * The handler's checked code runs with its frame chain cut (as in code
+ * built without frame pointers), or the foreign-caller test would refuse
+ * the park on its own.  Once with asyncpreemptoff=1 (every stop is a prologue stop, and the
+ * workers must have had some), once with signals too (a preemption
+ * signal inside the handler is refused on its side by the same mask
+ * test).  Made to park inside the handler (the mask test removed), the
+ * runtime fails this test within a run: handlers end on other threads.
+ */
+#define _GNU_SOURCE
+#include "split.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NG 4
+#define SIGNALS 1500
+#define HANDLER_NS 150000
+
+static _Atomic long worker_tid[NG];
+static _Atomic uintptr_t worker_sp[NG]; /* an address near the top of each worker's stack */
+static atomic_int stop, handled, moved, on_goroutine;
+static pid_t self_pid;
+static volatile long handler_sink;
+
+/* Checked calls for a poisoned guard to catch. */
+long burn(int n);
+__attribute__((noinline)) long burn(int n)
+{
+    return n == 0 ? 0 : burn(n - 1) + (n & 3);
+}
+
+/* fn(arg) with %rbp = 0, as code built without frame pointers may leave
+ * it: no frame-pointer walk from fn reaches the handler's return into
+ * libc's __restore_rt (which the runtime's foreign-caller test would
+ * refuse), so only the mask test keeps the runtime from parking fn.  The
+ * red zone is stepped over; two pushes keep the stack 16-byte aligned. */
+static long call_unchained(long (*fn)(int), int arg)
+{
+    long r;
+    __asm__ volatile("sub $128, %%rsp\n\t"
+                     "push %%rbp\n\t"
+                     "push %%rbp\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "call *%[fn]\n\t"
+                     "pop %%rbp\n\t"
+                     "pop %%rbp\n\t"
+                     "add $128, %%rsp"
+                     : "=a"(r), "+D"(arg)
+                     : [fn] "r"(fn)
+                     : "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3",
+                       "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+                       "xmm13", "xmm14", "xmm15", "memory", "cc");
+    return r;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    int e = errno;
+    long tid = split_gettid();
+    pthread_t self = pthread_self();
+    int local;
+    /* On a worker goroutine's stack (not an idle M's scheduler stack):
+     * the case that matters. */
+    uintptr_t sp = (uintptr_t)&local;
+    long sum = 0;
+    int64_t end = now_ns() + HANDLER_NS;
+    while (now_ns() < end)
+        sum += call_unchained(burn, 200);
+    handler_sink = sum;
+    if (split_gettid() != tid || !pthread_equal(pthread_self(), self))
+        atomic_fetch_add(&moved, 1);
+    for (int k = 0; k < NG; k++) {
+        uintptr_t w = atomic_load(&worker_sp[k]);
+        if (w && sp < w && w - sp < 256 * 1024)
+            atomic_fetch_add(&on_goroutine, 1);
+    }
+    atomic_fetch_add(&handled, 1);
+    errno = e;
+}
+
+static void *sender(void *arg)
+{
+    (void)arg;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    for (int i = 0; i < SIGNALS; i++) {
+        long tid = atomic_load(&worker_tid[i % NG]);
+        if (tid > 0)
+            syscall(SYS_tgkill, self_pid, tid, SIGUSR1);
+        struct timespec ts = {0, 300000};
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&stop, 1);
+    return NULL;
+}
+
+static void worker(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    volatile long sink = 0;
+    atomic_store(&worker_sp[me], (uintptr_t)&sink);
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        atomic_store_explicit(&worker_tid[me], split_gettid(), memory_order_relaxed);
+        for (int i = 0; i < 50; i++)
+            sink += burn(200);
+    }
+}
+
+static void handler_main(void *arg)
+{
+    atomic_store(&stop, 0);
+    atomic_store(&handled, 0);
+    atomic_store(&moved, 0);
+    atomic_store(&on_goroutine, 0);
+    self_pid = getpid();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART; /* no SA_ONSTACK: the goroutine's stack */
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, sender, NULL) == 0);
+    gort_stats s1 = split_run(NG, worker, 0, "handler");
+    CHECK(pthread_join(t, NULL) == 0);
+    printf("%d handlers ran, %d of them on a goroutine's stack, %d ended on another thread\n",
+           atomic_load(&handled), atomic_load(&on_goroutine), atomic_load(&moved));
+    CHECK(atomic_load(&moved) == 0, "a handler was parked and went on on another thread");
+    CHECK(atomic_load(&on_goroutine) >= SIGNALS / 4, "too few handlers ran on goroutine stacks");
+    if (arg)
+        CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");
+    else
+        CHECK(s1.preempt_requests > 0, "no preemption pressure");
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    run_main_child(handler_main, (void *)1, "2", "quantum=20us,asyncpreemptoff=1");
+    run_main_child(handler_main, NULL, "2", "quantum=20us");
+    return 0;
+}
