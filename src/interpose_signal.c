@@ -162,66 +162,120 @@ static int urg_action(uintptr_t ra, const struct sigaction *act, struct sigactio
     return gort__sigurg_program(act ? &a : NULL, old);
 }
 
-/* Handlers off the alternate stack.  Every M has an alternate signal
- * stack (signal_linux.c), so a handler runs on a goroutine's own stack
- * only if it was installed without SA_ONSTACK.  gort__sig_offstack has a
- * bit for every signal that ever had such a handler, set before the
- * handler is installed and never cleared (one installed earlier may still
- * be running).  Split-stack mode's prologue park (morestack.c) asks the
- * kernel for the thread's mask -- a system call, ~2 us on the EPYC VM,
- * in every stop at a prologue -- only when a bit is set.  Not seen: a
- * handler installed by a raw rt_sigaction system call, and an M's
- * alternate stack that the program disabled with sigaltstack. */
-_Atomic uint64_t gort__sig_offstack;
+/* Handlers on the alternate stack.  Every M has an alternate signal stack
+ * (signal_linux.c); a handler the program installs without SA_ONSTACK
+ * gets SA_ONSTACK added here, so no handler ever runs on a goroutine's
+ * stack.  One that did would run on top of whatever the goroutine was
+ * doing, the runtime's own code included: a wrapped call it makes could
+ * release a P the thread does not hold, or park the goroutine inside the
+ * handler (the handler's mask left on the thread, the kernel's frame
+ * carried to another thread, a scheduler switch nested in one already
+ * under way), and a split-stack prologue could park it there too.  Go
+ * asks the same of C code (os/signal: "must use the SA_ONSTACK flag").
+ * `forced` remembers, per signal, that the flag was ours, so that the
+ * program reading its action back sees the flags it set.  Handlers
+ * installed before the wrappers could see them get the flag at start-up
+ * (gort__signal_onstack_fixup, Go's setsigstack).  Not seen: a raw
+ * rt_sigaction system call, and an M's alternate stack the program
+ * disabled with sigaltstack; both are unsupported.
+ * Rejected: checking the thread's signal mask where a park or a bracket
+ * could happen (a system call each time, ~2 us on the EPYC VM, at every
+ * prologue stop); a trampoline around each handler counting handler depth
+ * (wrong after a siglongjmp out of the handler, and sa_sigaction,
+ * SA_RESETHAND and the old action to report would all need rewriting). */
+static _Atomic uint64_t forced;
 
-static void note_handler(int sig, sighandler_t h, int flags)
+static bool is_handler(sighandler_t h)
 {
-    if (sig >= 1 && sig <= 64 && h != SIG_DFL && h != SIG_IGN && h != SIG_ERR &&
-        !(flags & SA_ONSTACK))
-        atomic_fetch_or(&gort__sig_offstack, GORT_SIGBIT(sig));
+    return h != SIG_DFL && h != SIG_IGN && h != SIG_ERR;
 }
 
-void gort__sig_offstack_scan(void)
+void gort__signal_onstack_fixup(void)
 {
     for (int sig = 1; sig <= 64; sig++) {
         struct sigaction cur;
-        if (sig != SIGURG && REAL(sigaction)(sig, NULL, &cur) == 0)
-            note_handler(sig, cur.sa_handler, cur.sa_flags);
+        if (sig == SIGURG || sig == SIGKILL || sig == SIGSTOP || REAL(sigaction)(sig, NULL, &cur) != 0 ||
+            !is_handler(cur.sa_handler) || (cur.sa_flags & SA_ONSTACK))
+            continue;
+        cur.sa_flags |= SA_ONSTACK;
+        if (REAL(sigaction)(sig, &cur, NULL) == 0)
+            atomic_fetch_or(&forced, GORT_SIGBIT(sig));
     }
+}
+
+/* sigaction for every signal but SIGURG: the handler on the alternate
+ * stack, and the old action as the program set it. */
+static int onstack_action(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (sig < 1 || sig > 64)
+        return REAL(sigaction)(sig, act, old);
+    struct sigaction a;
+    bool add = act && is_handler(act->sa_handler) && !(act->sa_flags & SA_ONSTACK);
+    if (add) {
+        a = *act;
+        a.sa_flags |= SA_ONSTACK;
+    }
+    uint64_t bit = GORT_SIGBIT(sig);
+    bool was = atomic_load(&forced) & bit;
+    int r = REAL(sigaction)(sig, add ? &a : act, old);
+    if (r != 0)
+        return r;
+    if (old && was && is_handler(old->sa_handler))
+        old->sa_flags &= ~SA_ONSTACK;
+    if (act) {
+        if (add)
+            atomic_fetch_or(&forced, bit);
+        else
+            atomic_fetch_and(&forced, ~bit);
+    }
+    return 0;
 }
 
 GORT_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (act && sig != SIGURG)
-        note_handler(sig, act->sa_handler, act->sa_flags);
     if (sig == SIGURG) {
         int r = urg_action((uintptr_t)__builtin_return_address(0), act, old);
         if (r != -2)
             return r;
+        return REAL(sigaction)(sig, act, old);
     }
-    return REAL(sigaction)(sig, act, old);
+    return onstack_action(sig, act, old);
 }
 
 /* signal() and its variants reach libc's sigaction internally, where no
- * wrapper sees them: for SIGURG, built here on the path above with glibc's
- * flags (BSD semantics for signal and bsd_signal: SA_RESTART, the signal
- * blocked while handled; System V's for sysv_signal); libc's otherwise. */
+ * wrapper sees them: built here with glibc's flags (BSD semantics for
+ * signal and bsd_signal: SA_RESTART, the signal blocked while handled;
+ * System V's for sysv_signal), then on the paths above: SIGURG's, or the
+ * alternate stack's for every other signal.  (glibc drops SA_RESTART for
+ * a signal siginterrupt() marked; these do not.) */
+static void signal_action(struct sigaction *act, int sig, sighandler_t h, int flags)
+{
+    memset(act, 0, sizeof *act);
+    act->sa_handler = h;
+    act->sa_flags = flags;
+    sigemptyset(&act->sa_mask);
+    if (!(flags & SA_NODEFER))
+        sigaddset(&act->sa_mask, sig);
+}
+
 static bool urg_signal(uintptr_t ra, sighandler_t h, int flags, sighandler_t *ret)
 {
     if (h == SIG_ERR)
         return false;
     struct sigaction act, old;
-    memset(&act, 0, sizeof act);
-    act.sa_handler = h;
-    act.sa_flags = flags;
-    sigemptyset(&act.sa_mask);
-    if (!(flags & SA_NODEFER))
-        sigaddset(&act.sa_mask, SIGURG);
+    signal_action(&act, SIGURG, h, flags);
     int r = urg_action(ra, &act, &old);
     if (r == -2)
         return false;
     *ret = r == 0 ? old.sa_handler : SIG_ERR;
     return true;
+}
+
+static sighandler_t onstack_signal(int sig, sighandler_t h, int flags)
+{
+    struct sigaction act, old;
+    signal_action(&act, sig, h, flags);
+    return onstack_action(sig, &act, &old) == 0 ? old.sa_handler : SIG_ERR;
 }
 
 #define SIGNAL_WRAPPER(name, flags)                                                         \
@@ -230,8 +284,8 @@ static bool urg_signal(uintptr_t ra, sighandler_t h, int flags, sighandler_t *re
         sighandler_t old;                                                                   \
         if (sig == SIGURG && urg_signal((uintptr_t)__builtin_return_address(0), h, (flags), &old)) \
             return old;                                                                     \
-        if (sig != SIGURG)                                                                  \
-            note_handler(sig, h, 0); /* libc's: no SA_ONSTACK */                           \
+        if (sig != SIGURG && sig >= 1 && sig <= 64 && h != SIG_ERR)                         \
+            return onstack_signal(sig, h, (flags));                                         \
         return REAL(name)(sig, h);                                                          \
     }
 SIGNAL_WRAPPER(signal, SA_RESTART)

@@ -26,9 +26,9 @@
  * it too and more: not with runtime locks held (m->locks), not inside
  * gort_preempt_disable, a system-call bracket or with a pthread lock held,
  * not in code that is not registered as preemptible, not called back from
- * foreign code, not inside a signal handler (the thread's mask differs
- * from the goroutine's) and not off its stack (an alternate signal stack,
- * g0).  Nosplit functions never come here: they have no check.
+ * foreign code, and not off its stack (g0, an alternate signal stack:
+ * every signal handler runs on one, interpose_signal.c).  Nosplit
+ * functions never come here: they have no check.
  *
  * Code without checks.  libc and the gort runtime are not compiled
  * -fsplit-stack.  gold and lld rewrite the prologue of every split
@@ -189,8 +189,7 @@ static GORT_NORETURN void overflow(M *m, uintptr_t fp, uintptr_t pc, uintptr_t s
  * conditions (gort__preempt_unsafe_code, for a pc that is the function's
  * own; sp 0: the park runs on g0, no trampoline frame to fit), and more
  * that the signal handler checks on its side: no system-call bracket or
- * P-less foreign state, no fork child, no signal handler running on the
- * goroutine's stack, no foreign caller. */
+ * P-less foreign state, no fork child, no foreign caller. */
 static bool may_park(M *m, G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
 {
     if (!atomic_load_explicit(&g->preempt, memory_order_relaxed) ||
@@ -199,13 +198,9 @@ static bool may_park(M *m, G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
         return false;
     if (gort__in_forked_child())
         return false; /* a fork's child inherits the word, maybe poisoned; it may not switch */
-    /* A signal handler running on the goroutine's stack adds to the
-     * thread's mask; only a handler without SA_ONSTACK can run here
-     * (interpose_signal.c), so the kernel is asked only if one exists. */
-    uint64_t mask;
-    if (atomic_load_explicit(&gort__sig_offstack, memory_order_acquire) != 0 &&
-        (gort__kmask(SIG_BLOCK, 0, &mask) != 0 || (mask & ~m->ts_sigmask_applied) != 0))
-        return false;
+    /* No signal handler runs on a goroutine's stack: every one runs on
+     * the M's alternate stack (interpose_signal.c adds SA_ONSTACK), where
+     * stack_owner finds no goroutine.  The thread's mask is not read. */
     return !gort__foreign_caller(sp, fp, g);
 }
 

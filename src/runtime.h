@@ -1125,10 +1125,9 @@ extern size_t gort__asyncpreempt_frame; /* trampoline frame bytes (arch_amd64.c)
 /* rt_sigprocmask on the kernel's 64-bit mask word (signal_linux.c):
  * no libc filtering, errno untouched on success. */
 int gort__kmask(int how, uint64_t set, uint64_t *old);
-/* Signals that ever had a handler installed without SA_ONSTACK, which may
- * run on a goroutine's stack (interpose_signal.c; sticky bits). */
-extern _Atomic uint64_t gort__sig_offstack;
-void gort__sig_offstack_scan(void);
+/* Put every handler installed so far without SA_ONSTACK on the alternate
+ * stack, as the wrappers do from now on (interpose_signal.c). */
+void gort__signal_onstack_fixup(void);
 static inline uint64_t gort__sigmask_word(const sigset_t *s)
 {
     uint64_t w;

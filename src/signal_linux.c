@@ -246,8 +246,14 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
     int why = reclaim ? gort__foreign_reclaim_code(m, ctx) : gort__preempt_unsafe_code(pc, sp, m, g);
     /* A goroutine blocked in a system call no wrapper announced (a raw
      * one): nothing to do here, and the sender sends no more for this
-     * request (preempt.c). */
-    if (why != GORT_PR_NO_G && !reclaim && gort__ctx_in_syscall(ctx))
+     * request (preempt.c).  Only the goroutine's own call, on its stack
+     * with its mask: a signal handler's (on the alternate stack, or with
+     * the handler's mask) ends with the handler, and a request that sent
+     * no more signals after it was never honoured by a goroutine that
+     * then computed without calling gort (test_syscall_handler: a hog
+     * whose thread ran the program's handlers, stuck for good). */
+    if (why != GORT_PR_NO_G && !reclaim && sp >= g->stack_lo && sp < g->stack_hi &&
+        !gort__ctx_masks_more(m, uc) && gort__ctx_in_syscall(ctx))
         why = GORT_PR_INSYSCALL;
     if (why == GORT_PR_SAFE && gort__ctx_masks_more(m, uc))
         why = GORT_PR_SIGMASK;
@@ -326,7 +332,7 @@ static void signal_init_once(void)
     atomic_store_explicit(&sigurg_ours, true, memory_order_release);
     wunlock(saved);
     gort__signal_fatal_init(); /* SIGSEGV & co. (signal_fatal.c) */
-    gort__sig_offstack_scan(); /* handlers installed before the wrappers saw them */
+    gort__signal_onstack_fixup(); /* handlers installed before the wrappers saw them */
 }
 
 void gort__signal_init(void) { pthread_once(&signal_once, signal_init_once); }

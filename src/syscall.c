@@ -224,6 +224,14 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
         return true;
     }
     P *pp = m->p;
+    /* No P at depth 0: this goroutine's own exitsyscall, between the
+     * depth going to 0 and a P coming back, interrupted by something
+     * that makes a wrapped call on its stack (a signal handler that
+     * escaped the alternate stack: installed by a raw rt_sigaction
+     * without SA_ONSTACK, interpose_signal.c).  Run the call unbracketed,
+     * as from runtime code: there is no P to release. */
+    if (unlikely(!pp))
+        return false;
     uint64_t tick = release_p(m, g, pp, pc, fp);
     /* Publish, then look: see the Dekker pairs in the header comment. */
     if (likely(!barrier_ok))

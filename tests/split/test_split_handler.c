@@ -1,23 +1,23 @@
 /*
- * test_split_handler.c — a signal handler that runs on a goroutine's own
- * stack (installed without SA_ONSTACK) is never parked at a poisoned
- * prologue.  Parked there, it would go on later on another thread, with
- * the kernel's signal frame -- the mask to restore at sigreturn -- and the
- * handler's blocked signals left behind on the first thread
- * (morestack.c may_park; interpose_signal.c gort__sig_offstack, which is
- * what makes the prologue path look at the thread's mask at all).
+ * test_split_handler.c — a signal handler never runs on a goroutine's
+ * stack, so a split-stack prologue never parks it.  The program installs
+ * its handler without SA_ONSTACK; gort adds the flag (interpose_signal.c)
+ * and reports the action back as the program set it.  Parked inside a
+ * handler, a goroutine would go on later on another thread, with the
+ * kernel's signal frame -- the mask to restore at sigreturn -- and the
+ * handler's blocked signals left behind on the first thread.
  *
  * NG goroutines run checked code; a plain thread sends SIGUSR1 to the
  * threads they last ran on, every ~300 us.  The handler runs checked code
  * for ~150 us -- several quanta at quantum=20us, with the workers' slices
- * ending around it -- and checks that it ends on the thread it began on.
- * The handler's checked code runs with its frame chain cut (as in code
- * built without frame pointers), or the foreign-caller test would refuse
- * the park on its own.  Once with asyncpreemptoff=1 (every stop is a prologue stop, and the
- * workers must have had some), once with signals too (a preemption
- * signal inside the handler is refused on its side by the same mask
- * test).  Made to park inside the handler (the mask test removed), the
- * runtime fails this test within a run: handlers end on other threads.
+ * ending around it -- with its frame chain cut as in code built without
+ * frame pointers (or the foreign-caller walk, finding the return into
+ * libc's __restore_rt, would refuse a park on its own), and checks that
+ * it runs on the alternate signal stack and ends on the thread it began
+ * on.  Once with asyncpreemptoff=1 (every stop is a prologue stop, and
+ * the workers must have had some), once with signals too.  With the flag
+ * not added (and nothing else changed), handlers ran on the workers'
+ * stacks and 68 of 637 ended on another thread.
  */
 #define _GNU_SOURCE
 #include "split.h"
@@ -34,7 +34,7 @@
 
 static _Atomic long worker_tid[NG];
 static _Atomic uintptr_t worker_sp[NG]; /* an address near the top of each worker's stack */
-static atomic_int stop, handled, moved, on_goroutine;
+static atomic_int stop, handled, moved, on_goroutine, on_altstack;
 static pid_t self_pid;
 static volatile long handler_sink;
 
@@ -83,8 +83,6 @@ static void on_usr1(int sig)
     long tid = split_gettid();
     pthread_t self = pthread_self();
     int local;
-    /* On a worker goroutine's stack (not an idle M's scheduler stack):
-     * the case that matters. */
     uintptr_t sp = (uintptr_t)&local;
     long sum = 0;
     int64_t end = now_ns() + HANDLER_NS;
@@ -98,6 +96,9 @@ static void on_usr1(int sig)
         if (w && sp < w && w - sp < 256 * 1024)
             atomic_fetch_add(&on_goroutine, 1);
     }
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
+        atomic_fetch_add(&on_altstack, 1);
     atomic_fetch_add(&handled, 1);
     errno = e;
 }
@@ -138,21 +139,30 @@ static void handler_main(void *arg)
     atomic_store(&handled, 0);
     atomic_store(&moved, 0);
     atomic_store(&on_goroutine, 0);
+    atomic_store(&on_altstack, 0);
     self_pid = getpid();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_usr1;
-    sa.sa_flags = SA_RESTART; /* no SA_ONSTACK: the goroutine's stack */
+    sa.sa_flags = SA_RESTART; /* no SA_ONSTACK: gort adds it */
     sigemptyset(&sa.sa_mask);
     CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    struct sigaction back;
+    CHECK(sigaction(SIGUSR1, NULL, &back) == 0);
+    CHECK(back.sa_handler == on_usr1 && !(back.sa_flags & SA_ONSTACK),
+          "the action read back is not the one set (flags %#x)", (unsigned)back.sa_flags);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, sender, NULL) == 0);
     gort_stats s1 = split_run(NG, worker, 0, "handler");
     CHECK(pthread_join(t, NULL) == 0);
-    printf("%d handlers ran, %d of them on a goroutine's stack, %d ended on another thread\n",
-           atomic_load(&handled), atomic_load(&on_goroutine), atomic_load(&moved));
+    int n = atomic_load(&handled);
+    printf("%d handlers ran, %d on the alternate stack, %d on a goroutine's stack, "
+           "%d ended on another thread\n",
+           n, atomic_load(&on_altstack), atomic_load(&on_goroutine), atomic_load(&moved));
+    CHECK(n >= SIGNALS / 4, "too few handlers ran");
+    CHECK(atomic_load(&on_goroutine) == 0, "a handler ran on a goroutine's stack");
+    CHECK(atomic_load(&on_altstack) == n, "a handler ran off the alternate stack");
     CHECK(atomic_load(&moved) == 0, "a handler was parked and went on on another thread");
-    CHECK(atomic_load(&on_goroutine) >= SIGNALS / 4, "too few handlers ran on goroutine stacks");
     if (arg)
         CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");
     else
