@@ -34,6 +34,10 @@
  * handler and calling gort's from it (the program does not know to).
  * A raw rt_sigaction system call still replaces gort's handler.
  *
+ * The same for every other signal's handler: SA_ONSTACK added (below).
+ * Wrapped names: sigaction and __sigaction, signal, bsd_signal, ssignal,
+ * sysv_signal, __sysv_signal (signal() under -std=c11) and sigset.
+ *
  * Reached from interpose_linux.c's constructor (gort__interpose_signal_init),
  * as interpose.h requires for static links.
  */
@@ -51,7 +55,10 @@
     X(int, sigaction, false, (int sig, const struct sigaction *a, struct sigaction *o), (sig, a, o)) \
     X(sighandler_t, signal, false, (int sig, sighandler_t h), (sig, h))                    \
     X(sighandler_t, bsd_signal, false, (int sig, sighandler_t h), (sig, h))                \
-    X(sighandler_t, sysv_signal, false, (int sig, sighandler_t h), (sig, h))
+    X(sighandler_t, sysv_signal, false, (int sig, sighandler_t h), (sig, h))                \
+    X(sighandler_t, __sysv_signal, false, (int sig, sighandler_t h), (sig, h))              \
+    X(sighandler_t, ssignal, false, (int sig, sighandler_t h), (sig, h))                    \
+    X(sighandler_t, sigset, false, (int sig, sighandler_t h), (sig, h))
 SIGNALS(DECLARE)
 
 void gort__interpose_signal_init(void)
@@ -190,17 +197,21 @@ static bool is_handler(sighandler_t h)
     return h != SIG_DFL && h != SIG_IGN && h != SIG_ERR;
 }
 
+static void onstack_fixup_one(int sig)
+{
+    struct sigaction cur;
+    if (sig == SIGURG || sig == SIGKILL || sig == SIGSTOP || REAL(sigaction)(sig, NULL, &cur) != 0 ||
+        !is_handler(cur.sa_handler) || (cur.sa_flags & SA_ONSTACK))
+        return;
+    cur.sa_flags |= SA_ONSTACK;
+    if (REAL(sigaction)(sig, &cur, NULL) == 0)
+        atomic_fetch_or(&forced, GORT_SIGBIT(sig));
+}
+
 void gort__signal_onstack_fixup(void)
 {
-    for (int sig = 1; sig <= 64; sig++) {
-        struct sigaction cur;
-        if (sig == SIGURG || sig == SIGKILL || sig == SIGSTOP || REAL(sigaction)(sig, NULL, &cur) != 0 ||
-            !is_handler(cur.sa_handler) || (cur.sa_flags & SA_ONSTACK))
-            continue;
-        cur.sa_flags |= SA_ONSTACK;
-        if (REAL(sigaction)(sig, &cur, NULL) == 0)
-            atomic_fetch_or(&forced, GORT_SIGBIT(sig));
-    }
+    for (int sig = 1; sig <= 64; sig++)
+        onstack_fixup_one(sig);
 }
 
 /* sigaction for every signal but SIGURG: the handler on the alternate
@@ -220,7 +231,7 @@ static int onstack_action(int sig, const struct sigaction *act, struct sigaction
     int r = REAL(sigaction)(sig, add ? &a : act, old);
     if (r != 0)
         return r;
-    if (old && was && is_handler(old->sa_handler))
+    if (old && was) /* SA_RESETHAND's SIG_DFL keeps the flags too */
         old->sa_flags &= ~SA_ONSTACK;
     if (act) {
         if (add)
@@ -290,4 +301,25 @@ static sighandler_t onstack_signal(int sig, sighandler_t h, int flags)
     }
 SIGNAL_WRAPPER(signal, SA_RESTART)
 SIGNAL_WRAPPER(bsd_signal, SA_RESTART)
+SIGNAL_WRAPPER(ssignal, SA_RESTART)
 SIGNAL_WRAPPER(sysv_signal, SA_RESETHAND | SA_NODEFER)
+/* What signal() is in programs built for strict ISO C or POSIX (-std=c11:
+ * glibc's header redirects it here). */
+SIGNAL_WRAPPER(__sysv_signal, SA_RESETHAND | SA_NODEFER)
+
+/* glibc's other name for sigaction. */
+GORT_API int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+GORT_API int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return sigaction(sig, act, old);
+}
+
+/* System V's sigset (SIG_HOLD and its mask handling are libc's): the
+ * handler it installed is then moved to the alternate stack. */
+GORT_API sighandler_t sigset(int sig, sighandler_t h)
+{
+    sighandler_t r = REAL(sigset)(sig, h);
+    if (r != SIG_ERR && sig >= 1 && sig <= 64 && is_handler(h))
+        onstack_fixup_one(sig);
+    return r;
+}

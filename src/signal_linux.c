@@ -246,14 +246,14 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
     int why = reclaim ? gort__foreign_reclaim_code(m, ctx) : gort__preempt_unsafe_code(pc, sp, m, g);
     /* A goroutine blocked in a system call no wrapper announced (a raw
      * one): nothing to do here, and the sender sends no more for this
-     * request (preempt.c).  Only the goroutine's own call, on its stack
-     * with its mask: a signal handler's (on the alternate stack, or with
-     * the handler's mask) ends with the handler, and a request that sent
-     * no more signals after it was never honoured by a goroutine that
-     * then computed without calling gort (test_syscall_handler: a hog
-     * whose thread ran the program's handlers, stuck for good). */
+     * request (preempt.c).  Only the goroutine's own call, on its stack:
+     * a signal handler's (on the alternate stack) ends with the handler,
+     * and a request that sent no more signals after it was never
+     * honoured by a goroutine that then computed without calling gort
+     * (test_syscall_handler: a hog whose thread ran the program's
+     * handlers, stuck for good). */
     if (why != GORT_PR_NO_G && !reclaim && sp >= g->stack_lo && sp < g->stack_hi &&
-        !gort__ctx_masks_more(m, uc) && gort__ctx_in_syscall(ctx))
+        gort__ctx_in_syscall(ctx))
         why = GORT_PR_INSYSCALL;
     if (why == GORT_PR_SAFE && gort__ctx_masks_more(m, uc))
         why = GORT_PR_SIGMASK;

@@ -1,6 +1,6 @@
 /*
- * test_syscall_handler.c — a signal handler installed with signal() (so
- * without SA_ONSTACK) may call wrapped libc functions whatever its
+ * test_syscall_handler.c — a signal handler installed with signal(), and
+ * again with __sigaction (glibc's other name), without SA_ONSTACK, may call wrapped libc functions whatever its
  * goroutine was doing, its own system-call bracket included: gort runs
  * every handler on the M's alternate stack (interpose_signal.c), where a
  * wrapped call is not bracketed (syscall.c enter) and nothing parks.
@@ -49,7 +49,7 @@
 #include <unistd.h>
 
 #define NW 3
-#define CALLS 2000
+#define CALLS 1000
 
 static _Atomic long worker_tid[NW];
 static _Atomic uintptr_t worker_sp[NW];
@@ -119,13 +119,23 @@ static void worker(void *arg)
     gort_wg_done(&wg);
 }
 
+int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
 static void handler_main(void *arg)
 {
-    (void)arg;
     self_pid = getpid();
     null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     CHECK(null_fd >= 0);
-    CHECK(signal(SIGUSR1, on_usr1) != SIG_ERR); /* SA_RESTART, no SA_ONSTACK */
+    if (arg) { /* glibc's other name, which the wrapper of sigaction does not catch */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_usr1;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        CHECK(__sigaction(SIGUSR1, &sa, NULL) == 0);
+    } else {
+        CHECK(signal(SIGUSR1, on_usr1) != SIG_ERR); /* SA_RESTART, no SA_ONSTACK */
+    }
     struct sigaction back;
     CHECK(sigaction(SIGUSR1, NULL, &back) == 0);
     CHECK(back.sa_handler == on_usr1 && !(back.sa_flags & SA_ONSTACK),
@@ -153,5 +163,6 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     run_main_child(handler_main, NULL, "1", "quantum=200us");
+    run_main_child(handler_main, (void *)1, "1", "quantum=200us");
     return 0;
 }
