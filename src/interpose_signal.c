@@ -36,7 +36,8 @@
  *
  * The same for every other signal's handler: SA_ONSTACK added (below).
  * Wrapped names: sigaction and __sigaction, signal, bsd_signal, ssignal,
- * sysv_signal, __sysv_signal (signal() under -std=c11) and sigset.
+ * sysv_signal, __sysv_signal (signal() under -std=c11) and sigset, and
+ * siginterrupt (its mark is glibc's, which signal() reads).
  *
  * Reached from interpose_linux.c's constructor (gort__interpose_signal_init),
  * as interpose.h requires for static links.
@@ -58,7 +59,8 @@
     X(sighandler_t, sysv_signal, false, (int sig, sighandler_t h), (sig, h))                \
     X(sighandler_t, __sysv_signal, false, (int sig, sighandler_t h), (sig, h))              \
     X(sighandler_t, ssignal, false, (int sig, sighandler_t h), (sig, h))                    \
-    X(sighandler_t, sigset, false, (int sig, sighandler_t h), (sig, h))
+    X(sighandler_t, sigset, false, (int sig, sighandler_t h), (sig, h))                     \
+    X(int, siginterrupt, false, (int sig, int flag), (sig, flag))
 SIGNALS(DECLARE)
 
 void gort__interpose_signal_init(void)
@@ -255,14 +257,30 @@ GORT_API int sigaction(int sig, const struct sigaction *act, struct sigaction *o
 
 /* signal() and its variants reach libc's sigaction internally, where no
  * wrapper sees them: built here with glibc's flags (BSD semantics for
- * signal and bsd_signal: SA_RESTART, the signal blocked while handled;
- * System V's for sysv_signal), then on the paths above: SIGURG's, or the
- * alternate stack's for every other signal.  (glibc drops SA_RESTART for
- * a signal siginterrupt() marked; these do not.) */
+ * signal and bsd_signal: SA_RESTART unless siginterrupt() marked the
+ * signal, the signal blocked while handled; System V's for sysv_signal),
+ * then on the paths above: SIGURG's, or the alternate stack's for every
+ * other signal. */
+static _Atomic uint64_t interrupting; /* siginterrupt(sig, 1), as glibc's _sigintr */
+
+GORT_API int siginterrupt(int sig, int flag)
+{
+    int r = REAL(siginterrupt)(sig, flag);
+    if (r == 0 && sig >= 1 && sig <= 64) {
+        if (flag)
+            atomic_fetch_or(&interrupting, GORT_SIGBIT(sig));
+        else
+            atomic_fetch_and(&interrupting, ~GORT_SIGBIT(sig));
+    }
+    return r;
+}
+
 static void signal_action(struct sigaction *act, int sig, sighandler_t h, int flags)
 {
     memset(act, 0, sizeof *act);
     act->sa_handler = h;
+    if (atomic_load(&interrupting) & GORT_SIGBIT(sig))
+        flags &= ~SA_RESTART;
     act->sa_flags = flags;
     sigemptyset(&act->sa_mask);
     if (!(flags & SA_NODEFER))

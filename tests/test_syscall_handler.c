@@ -137,6 +137,17 @@ static void handler_main(void *arg)
         CHECK(signal(SIGUSR1, on_usr1) != SIG_ERR); /* SA_RESTART, no SA_ONSTACK */
     }
     struct sigaction back;
+    /* signal() honours siginterrupt() as glibc's does (no SA_RESTART);
+     * siginterrupt is deprecated, not gone. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    CHECK(siginterrupt(SIGUSR2, 1) == 0);
+    CHECK(signal(SIGUSR2, on_usr1) != SIG_ERR);
+    CHECK(sigaction(SIGUSR2, NULL, &back) == 0);
+    CHECK(!(back.sa_flags & (SA_RESTART | SA_ONSTACK)), "SIGUSR2 flags %#x", (unsigned)back.sa_flags);
+    CHECK(siginterrupt(SIGUSR2, 0) == 0);
+#pragma GCC diagnostic pop
+    CHECK(signal(SIGUSR2, SIG_DFL) == on_usr1);
     CHECK(sigaction(SIGUSR1, NULL, &back) == 0);
     CHECK(back.sa_handler == on_usr1 && !(back.sa_flags & SA_ONSTACK),
           "the action read back is not the one set (flags %#x)", (unsigned)back.sa_flags);
