@@ -39,6 +39,7 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "sigload.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -51,48 +52,20 @@
 #define NW 3
 #define CALLS 1000
 
-static _Atomic long worker_tid[NW];
-static _Atomic uintptr_t worker_sp[NW];
-static atomic_int stop, handled, on_goroutine, on_altstack, short_writes, hog_stop;
+static sigload load = {.nworkers = NW, .sig = SIGUSR1, .count = -1, .period_ns = 20000};
+static atomic_int handled, short_writes, hog_stop;
 static int null_fd;
-static pid_t self_pid;
 
 static void on_usr1(int sig)
 {
     (void)sig;
     int e = errno;
-    int local;
-    uintptr_t sp = (uintptr_t)&local;
-    for (int k = 0; k < NW; k++) {
-        uintptr_t w = atomic_load(&worker_sp[k]);
-        if (w && sp < w && w - sp < 256 * 1024)
-            atomic_fetch_add(&on_goroutine, 1);
-    }
-    stack_t ss;
-    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
-        atomic_fetch_add(&on_altstack, 1);
+    sigload_where(&load);
     if (write(null_fd, "x", 1) != 1)
         atomic_fetch_add(&short_writes, 1);
     usleep(0); /* a system call, not a sleep: no timer slack */
     atomic_fetch_add(&handled, 1);
     errno = e;
-}
-
-static void *sender(void *arg)
-{
-    (void)arg;
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &s, NULL);
-    for (long i = 0; !atomic_load(&stop); i++) {
-        long tid = atomic_load(&worker_tid[i % NW]);
-        if (tid > 0)
-            syscall(SYS_tgkill, self_pid, tid, SIGUSR1);
-        struct timespec ts = {0, 20000};
-        nanosleep(&ts, NULL);
-    }
-    return NULL;
 }
 
 static void hog(void *arg)
@@ -109,10 +82,10 @@ static void worker(void *arg)
 {
     int me = (int)(intptr_t)arg;
     volatile int top;
-    atomic_store(&worker_sp[me], (uintptr_t)&top);
+    atomic_store(&load.top[me], (uintptr_t)&top);
     for (int i = 0; i < CALLS; i++) {
         if (i % 64 == 0)
-            atomic_store(&worker_tid[me], (long)syscall(SYS_gettid));
+            atomic_store(&load.tid[me], (long)syscall(SYS_gettid));
         /* EINTR is the program's own SIGUSR1 (its handler ran). */
         CHECK(usleep(60) == 0 || errno == EINTR, "usleep: %s", strerror(errno));
     }
@@ -123,7 +96,6 @@ int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 static void handler_main(void *arg)
 {
-    self_pid = getpid();
     null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     CHECK(null_fd >= 0);
     if (arg) { /* glibc's other name, which the wrapper of sigaction does not catch */
@@ -153,21 +125,22 @@ static void handler_main(void *arg)
           "the action read back is not the one set (flags %#x)", (unsigned)back.sa_flags);
     CHECK_EQ(gort_go(hog, NULL), 0);
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, sender, NULL) == 0);
+    CHECK(pthread_create(&t, NULL, sigload_sender, &load) == 0);
     gort_wg_add(&wg, NW);
     for (int i = 0; i < NW; i++)
         CHECK_EQ(gort_go(worker, (void *)(intptr_t)i), 0);
     gort_wg_wait(&wg);
-    atomic_store(&stop, 1);
+    atomic_store(&load.stop, 1);
     CHECK(pthread_join(t, NULL) == 0);
     atomic_store(&hog_stop, 1);
     int n = atomic_load(&handled);
     printf("%d handlers ran, %d on the alternate stack, %d on a worker's stack, %d short writes\n",
-           n, atomic_load(&on_altstack), atomic_load(&on_goroutine), atomic_load(&short_writes));
+           n, atomic_load(&load.on_altstack), atomic_load(&load.on_goroutine),
+           atomic_load(&short_writes));
     CHECK(atomic_load(&short_writes) == 0);
     CHECK(n >= 500, "too few handlers ran");
-    CHECK(atomic_load(&on_goroutine) == 0, "a handler ran on a worker's stack");
-    CHECK(atomic_load(&on_altstack) == n, "a handler ran off the alternate stack");
+    CHECK(atomic_load(&load.on_goroutine) == 0, "a handler ran on a worker's stack");
+    CHECK(atomic_load(&load.on_altstack) == n, "a handler ran off the alternate stack");
 }
 
 int main(void)

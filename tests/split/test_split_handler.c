@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include "split.h"
+#include "sigload.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -32,10 +33,8 @@
 #define SIGNALS 1500
 #define HANDLER_NS 150000
 
-static _Atomic long worker_tid[NG];
-static _Atomic uintptr_t worker_sp[NG]; /* an address near the top of each worker's stack */
-static atomic_int stop, handled, moved, on_goroutine, on_altstack;
-static pid_t self_pid;
+static sigload load = {.nworkers = NG, .sig = SIGUSR1, .count = SIGNALS, .period_ns = 300000};
+static atomic_int handled, moved;
 static volatile long handler_sink;
 
 /* Checked calls for a poisoned guard to catch. */
@@ -82,8 +81,6 @@ static void on_usr1(int sig)
     int e = errno;
     long tid = split_gettid();
     pthread_t self = pthread_self();
-    int local;
-    uintptr_t sp = (uintptr_t)&local;
     long sum = 0;
     int64_t end = now_ns() + HANDLER_NS;
     while (now_ns() < end)
@@ -91,43 +88,18 @@ static void on_usr1(int sig)
     handler_sink = sum;
     if (split_gettid() != tid || !pthread_equal(pthread_self(), self))
         atomic_fetch_add(&moved, 1);
-    for (int k = 0; k < NG; k++) {
-        uintptr_t w = atomic_load(&worker_sp[k]);
-        if (w && sp < w && w - sp < 256 * 1024)
-            atomic_fetch_add(&on_goroutine, 1);
-    }
-    stack_t ss;
-    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
-        atomic_fetch_add(&on_altstack, 1);
+    sigload_where(&load);
     atomic_fetch_add(&handled, 1);
     errno = e;
-}
-
-static void *sender(void *arg)
-{
-    (void)arg;
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &s, NULL);
-    for (int i = 0; i < SIGNALS; i++) {
-        long tid = atomic_load(&worker_tid[i % NG]);
-        if (tid > 0)
-            syscall(SYS_tgkill, self_pid, tid, SIGUSR1);
-        struct timespec ts = {0, 300000};
-        nanosleep(&ts, NULL);
-    }
-    atomic_store(&stop, 1);
-    return NULL;
 }
 
 static void worker(void *arg)
 {
     int me = (int)(intptr_t)arg;
     volatile long sink = 0;
-    atomic_store(&worker_sp[me], (uintptr_t)&sink);
-    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-        atomic_store_explicit(&worker_tid[me], split_gettid(), memory_order_relaxed);
+    atomic_store(&load.top[me], (uintptr_t)&sink);
+    while (!atomic_load_explicit(&load.stop, memory_order_relaxed)) {
+        atomic_store_explicit(&load.tid[me], split_gettid(), memory_order_relaxed);
         for (int i = 0; i < 50; i++)
             sink += burn(200);
     }
@@ -135,12 +107,6 @@ static void worker(void *arg)
 
 static void handler_main(void *arg)
 {
-    atomic_store(&stop, 0);
-    atomic_store(&handled, 0);
-    atomic_store(&moved, 0);
-    atomic_store(&on_goroutine, 0);
-    atomic_store(&on_altstack, 0);
-    self_pid = getpid();
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_usr1;
@@ -152,16 +118,17 @@ static void handler_main(void *arg)
     CHECK(back.sa_handler == on_usr1 && !(back.sa_flags & SA_ONSTACK),
           "the action read back is not the one set (flags %#x)", (unsigned)back.sa_flags);
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, sender, NULL) == 0);
+    CHECK(pthread_create(&t, NULL, sigload_sender, &load) == 0);
     gort_stats s1 = split_run(NG, worker, 0, "handler");
     CHECK(pthread_join(t, NULL) == 0);
     int n = atomic_load(&handled);
     printf("%d handlers ran, %d on the alternate stack, %d on a goroutine's stack, "
            "%d ended on another thread\n",
-           n, atomic_load(&on_altstack), atomic_load(&on_goroutine), atomic_load(&moved));
+           n, atomic_load(&load.on_altstack), atomic_load(&load.on_goroutine),
+           atomic_load(&moved));
     CHECK(n >= SIGNALS / 4, "too few handlers ran");
-    CHECK(atomic_load(&on_goroutine) == 0, "a handler ran on a goroutine's stack");
-    CHECK(atomic_load(&on_altstack) == n, "a handler ran off the alternate stack");
+    CHECK(atomic_load(&load.on_goroutine) == 0, "a handler ran on a goroutine's stack");
+    CHECK(atomic_load(&load.on_altstack) == n, "a handler ran off the alternate stack");
     CHECK(atomic_load(&moved) == 0, "a handler was parked and went on on another thread");
     if (arg)
         CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");
