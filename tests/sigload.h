@@ -21,11 +21,13 @@ typedef struct {
     long count;     /* signals to send; < 0: until stop */
     long period_ns; /* between two */
     atomic_int stop; /* set by the sender after count signals, or by the test */
-    atomic_int on_goroutine, on_altstack;
+    atomic_int on_goroutine, off_altstack; /* handlers that ran on a worker's stack / off the alternate stack */
 } sigload;
 
-/* In a handler (async-signal-safe): count whether it runs on a worker's
- * stack and whether on the thread's alternate signal stack. */
+/* In a handler (async-signal-safe): count it if it runs on a worker's
+ * stack, or anywhere but the thread's alternate signal stack.  Counts of
+ * what must not happen: a handler still running when the test reads them
+ * cannot make a count of what must happen look short. */
 static inline __attribute__((always_inline)) void sigload_where(sigload *l)
 {
     int local;
@@ -36,8 +38,8 @@ static inline __attribute__((always_inline)) void sigload_where(sigload *l)
             atomic_fetch_add(&l->on_goroutine, 1);
     }
     stack_t ss;
-    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
-        atomic_fetch_add(&l->on_altstack, 1);
+    if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK))
+        atomic_fetch_add(&l->off_altstack, 1);
 }
 
 /* The sender (a pthread_create start routine): l->sig to each worker's
