@@ -274,19 +274,11 @@ void gort__incidlelocked(int32_t v)
 }
 
 /* Sleep on m->park until a waker (startm, startlockedm) has written
- * m->nextp and the note, and take that P (Go's mPark, plus the P); the
- * first spin_ns watching the note without sleeping.
+ * m->nextp and the note, and take that P (Go's mPark, plus the P).
  * False if a stop of the world took the P back first (stw.c): the M then
  * holds nothing, and the spinning token startm gave it goes back. */
-#define GCSTOPM_SPIN_NS 10000
-static bool mpark(M *m, int64_t spin_ns)
+static bool mpark(M *m)
 {
-    if (spin_ns > 0 && !gort__noteready(&m->park)) {
-        int64_t end = gort_nanotime() + spin_ns;
-        while (!gort__noteready(&m->park) && gort_nanotime() < end)
-            for (int i = 0; i < 16; i++)
-                __builtin_ia32_pause();
-    }
     gort__notesleep(&m->park);
     gort__noteclear(&m->park);
     P *pp = gort__take_nextp(m);
@@ -333,7 +325,7 @@ void gort__stopm(void)
         gort__lock(&sched.lock);
         mput(m);
         gort__unlock(&sched.lock);
-    } while (!mpark(m, 0));
+    } while (!mpark(m));
 }
 
 void gort__gcstopm(void)
@@ -357,13 +349,7 @@ void gort__gcstopm(void)
     gort__pstop_locked(pp);
     mput(m);
     gort__unlock(&sched.lock);
-    /* Not asleep yet for a few microseconds: most stops of the world are
-     * short, and start_the_world's futex wake of a sleeping M costs its
-     * caller ~6 us on the EPYC VM (bench/stop_fib: start p50 1.6 us ->
-     * 0.17 us).  Only with no more Ps than CPUs, where the spin takes
-     * no CPU the stopper needs. */
-    int64_t spin = __atomic_load_n(&sched.gomaxprocs, __ATOMIC_RELAXED) <= gort__cfg.ncpu ? GCSTOPM_SPIN_NS : 0;
-    if (!mpark(m, spin))
+    if (!mpark(m))
         gort__stopm();
 }
 
@@ -399,7 +385,7 @@ GORT_NORETURN void gort__park_forever(gort__note *wake)
 void gort__lockedm_sleep(M *m)
 {
     gort__incidlelocked(1);
-    if (!mpark(m, 0))
+    if (!mpark(m))
         gort__throw("lockedm_sleep: woken without its P");
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
         gort__park_forever(NULL);

@@ -128,6 +128,11 @@ static size_t parse_size(const char *s)
     return (size_t)(v * mul);
 }
 
+static int default_maxprocs(void)
+{
+    int n = gort__ncpu();
+    return n > MAXPROCS_LIMIT ? MAXPROCS_LIMIT : n;
+}
 
 /* ---------------------------------------------------------------------
  * Environment
@@ -241,8 +246,7 @@ static void parse_env_once(void)
 {
     const char *s;
 
-    gort__cfg.ncpu = gort__ncpu();
-    int procs = gort__cfg.ncpu > MAXPROCS_LIMIT ? MAXPROCS_LIMIT : gort__cfg.ncpu;
+    int procs = default_maxprocs();
     if ((s = getenv("GORTMAXPROCS")) && *s) {
         uint64_t u;
         if (gort__parse_u64(s, s + strlen(s), &u) && u >= 1 && u <= MAXPROCS_LIMIT)
