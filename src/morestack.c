@@ -10,13 +10,17 @@
  * (the archive member is pulled in by the first reference), and
  * gort__splitstack_init finds it linked: from then on every M keeps in its
  * thread's word the running goroutine's guard, stack_lo + GORT_STACK_GUARD,
- * and 0 on the scheduler's own stack.  A check fails for one of three
+ * and 0 on the scheduler's own stack.  A check fails for one of four
  * reasons, told apart here with the real guard:
  *   - the function's frame does not fit above the guard: a stack overflow,
  *     reported before the function writes a byte of its frame;
  *   - a preemption request poisoned the word (GORT_STACK_POISON, above
  *     every stack pointer): the goroutine parks at this call, a safe point
  *     by construction: no signal, no vector-state save, nothing half done;
+ *   - the goroutine runs without its P since foreign code ran long
+ *     (syscall_foreign.c poisoned the word when it let the P go, and
+ *     again at each reclaim round): back in its own code, it takes a P
+ *     again here, where the reclaim signal would have stopped it;
  *   - neither (a poison meant for the goroutine that ran before, or a
  *     request this call may not honour): the guard is put back and the
  *     function goes on; a request stays pending for the signal, which
@@ -204,6 +208,30 @@ static bool may_park(M *m, G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
     return !gort__foreign_caller(sp, fp, g);
 }
 
+/* May a goroutine that foreign code left without its P (syscall_foreign.c)
+ * take one back at this prologue?  The reclaim signal's conditions
+ * (gort__foreign_reclaim_code): outside any wrapped call, no runtime lock,
+ * the function its own preemptible code (a prologue in a callback from
+ * the foreign code is not: that code still runs under it), not in a
+ * gort_preempt_disable section (which takes the P back itself). */
+static bool may_reclaim(M *m, G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
+{
+    return atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed) &&
+           m->syscall_depth == 1 && m->locks == 0 && !gort__in_forked_child() &&
+           gort__preempt_unsafe_code(pc, 0, NULL, g) == GORT_PR_SAFE &&
+           !gort__foreign_caller(sp, fp, g);
+}
+
+/* Take the P back as the reclaim signal's trampoline does; with no P
+ * free the goroutine waits as runnable and may resume on another thread,
+ * so registers holding &errno get the new thread's. */
+static void reclaim(uintptr_t *fr)
+{
+    int *e = gort__errno_addr();
+    gort__foreign_exit();
+    gort__ts_errno_moved(fr, e);
+}
+
 /* The goroutine whose stack sp is on, or NULL: the scheduler's stack, a
  * signal stack, or a plain thread's, whose word may have come from a dead
  * thread with its cached stack (then it is cleared). */
@@ -231,7 +259,13 @@ void gort__morestack2(uintptr_t *fr)
         want = 0; /* the compiler's small-frame check: sp against the guard */
     if (sp < guard || sp - guard < want)
         overflow(m, (uintptr_t)fr, pc, sp, need, kind);
-    if (may_park(m, g, pc, sp, fr[0] ? ((uintptr_t *)fr[0])[0] : 0)) {
+    uintptr_t fp = fr[0] ? ((uintptr_t *)fr[0])[0] : 0;
+    if (unlikely(atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed)) &&
+        may_reclaim(m, g, pc, sp, fp)) {
+        reclaim(fr);
+        m = gort__getm(); /* maybe another thread now */
+    }
+    if (may_park(m, g, pc, sp, fp)) {
         gort__morestack_park(fr);
         return; /* resumed: execute() wrote the guard */
     }

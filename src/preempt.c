@@ -182,9 +182,7 @@ void gort__preempt_inherit(M *m, G *g)
 {
     fresh_request(m, g);
     atomic_store(&g->preempt, true);
-    uintptr_t *word = gort__cfg.prologuepreemptoff ? NULL : m->stackguard;
-    if (word)
-        __atomic_store_n(word, GORT_STACK_POISON, __ATOMIC_RELAXED);
+    gort__poison_guard(m);
 }
 
 const char gort__preempt_cookie = 0;
@@ -215,12 +213,9 @@ bool gort__preemptone(P *pp)
      * goroutine costs it one trip through __morestack.
      * GORTDEBUG=prologuepreemptoff=1 skips the poison, so the same split
      * binary can be measured with the signal alone (bench/syncpreempt.c). */
-    uintptr_t *word = gort__cfg.prologuepreemptoff ? NULL : m->stackguard;
-    if (word) {
-        __atomic_store_n(word, GORT_STACK_POISON, __ATOMIC_RELAXED);
-        if (fresh || gort__now() - g->preempt_since < GORT_SYNCPREEMPT_WAIT_NS)
-            return true;
-    }
+    if (gort__poison_guard(m) &&
+        (fresh || gort__now() - g->preempt_since < GORT_SYNCPREEMPT_WAIT_NS))
+        return true;
     if (gort__cfg.asyncpreemptoff)
         return true;
     pid_t tid = m->tid;

@@ -1193,6 +1193,17 @@ static inline void gort__setguard(M *m, G *g)
     if (__builtin_expect(m->stackguard != NULL, 0))
         __atomic_store_n(m->stackguard, g->stack_lo + GORT_STACK_GUARD, __ATOMIC_RELAXED);
 }
+/* Poison m's guard word, so that whatever goroutine m runs enters
+ * __morestack at its next checked call (a request to stop, or to take a
+ * P back); false when the mode is off or GORTDEBUG=prologuepreemptoff=1
+ * leaves requests to the signal alone. */
+static inline bool gort__poison_guard(M *m)
+{
+    uintptr_t *word = gort__cfg.prologuepreemptoff ? NULL : m->stackguard;
+    if (word)
+        __atomic_store_n(word, GORT_STACK_POISON, __ATOMIC_RELAXED);
+    return word != NULL;
+}
 /* --- end split-stack mode --- */
 
 /* Stack the handler insists on below the trampoline frame, for

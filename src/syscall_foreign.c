@@ -28,10 +28,14 @@
  * foreign frame under it: the call's end takes the P back (syscall.c
  * implicit_call), or (d) it calls gort_preempt_disable from its own code
  * (preempt.c), whose section would otherwise refuse (b) for as long as it
- * lasts.  Between its return from foreign code and that the
- * goroutine runs its own code without a P, for at most a sysmon period
- * (50 us during a stop-the-world); this is the one place a goroutine runs
- * beside a stopped world, and the closing note of the design says so.
+ * lasts, or (e) in split-stack mode, it makes a checked call in its own
+ * code: entry and every reclaim round poison the thread's guard word, and
+ * the prologue takes the P back (morestack.c), with no signal and no
+ * sysmon period to wait.  Between its return from foreign code and that
+ * the goroutine runs its own code without a P, for at most a sysmon
+ * period (50 us during a stop-the-world), or until its first checked call
+ * in split-stack mode; this is the one place a goroutine runs beside a
+ * stopped world, and the closing note of the design says so.
  *
  * No EINTR: a reclaim signal goes only to an M at depth 1 (not inside a
  * wrapped call), with the same Dekker pair as preemptone: the sender
@@ -108,6 +112,9 @@ bool gort__foreign_enter(M *m, void *ctx)
     gort__syscall_release(m, pc, (uintptr_t)gr[REG_RBP]);
     if (atomic_load(&sched.sysmonwait) != SYSMON_POLL)
         gort__sysmon_nudge();
+    /* Split-stack mode: exit (e) of the header comment, armed before the
+     * goroutine can return from the foreign code. */
+    gort__poison_guard(m);
     return true;
 }
 
@@ -141,6 +148,9 @@ bool gort__foreign_signal(M *m)
     if (!atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed) ||
         __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) != 1 || m->tid <= 0)
         return false;
+    /* Again, in case a checked call that could not take the P put the
+     * guard back (a callback from the foreign code: exit (e)). */
+    gort__poison_guard(m);
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong(&m->signal_pending, &zero, 1))
         return true;
