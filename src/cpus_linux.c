@@ -3,7 +3,8 @@
  * default GORTMAXPROCS: the affinity mask, lowered by a cgroup CPU quota
  * (v2 cpu.max or v1 cpu.cfs_quota_us/period) anywhere on the path from our
  * cgroup up to the hierarchy's root, rounded up — a container limited to
- * 1.5 CPUs gets 2 Ps, not one per host core.
+ * 1.5 CPUs gets 2 Ps, not one per host core.  And gort__cpu_leave, for
+ * an M woken onto its running waker's CPU (mstart.c mpark).
  *
  * Rejected: sysconf(_SC_NPROCESSORS_ONLN) (ignores affinity and quotas),
  * reading cgroup limits only at /sys/fs/cgroup/cpu.max (wrong inside
@@ -228,4 +229,19 @@ int gort__ncpu(void)
     if (q > 0 && q < n)
         n = q;
     return n < 1 ? 1 : n;
+}
+
+void gort__cpu_leave(int cpu)
+{
+    cpu_set_t cur, other;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof cur, &cur) != 0)
+        return;
+    other = cur;
+    CPU_CLR(cpu, &other);
+    if (CPU_COUNT(&other) == 0)
+        return;
+    /* Allowed elsewhere only, the kernel moves the thread at once; the
+     * old mask back, it stays where it landed. */
+    if (sched_setaffinity(0, sizeof other, &other) == 0)
+        sched_setaffinity(0, sizeof cur, &cur);
 }

@@ -41,6 +41,7 @@
 #define _GNU_SOURCE
 #include "runtime.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -80,6 +81,7 @@ M *gort__allocm(P *pp)
     if (!m)
         return NULL;
     m->id = atomic_fetch_add(&mid_gen, 1);
+    m->wakercpu = -1;
     m->statfd = -1; /* opened by gort__minit_signals */
     gort__set_nextp(m, pp, false);
     m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
@@ -147,7 +149,7 @@ static M *mget(void)
  * for: a P handed off in between is counted, and its stop here uncounts
  * it.  Its queue and timers wait for the restart, which starts an M for
  * every stopped P with work. */
-void gort__startm(P *pp, bool spinning)
+void gort__startm(P *pp, bool spinning, bool beside)
 {
     gort__lock(&sched.lock);
     /* Either way out below gives back the spinning token under the lock:
@@ -178,6 +180,7 @@ void gort__startm(P *pp, bool spinning)
         return;
     }
     nm->spinning = spinning;
+    nm->wakercpu = beside ? sched_getcpu() : -1;
     gort__set_nextp(nm, pp, true);
     gort__notewakeup(&nm->park);
 }
@@ -276,11 +279,29 @@ void gort__incidlelocked(int32_t v)
 /* Sleep on m->park until a waker (startm, startlockedm) has written
  * m->nextp and the note, and take that P (Go's mPark, plus the P).
  * False if a stop of the world took the P back first (stw.c): the M then
- * holds nothing, and the spinning token startm gave it goes back. */
+ * holds nothing, and the spinning token startm gave it goes back.
+ *
+ * Woken on the CPU of a waker that goes on running (wakep, the start of
+ * the world), the M moves to another CPU first.  A kernel that packs
+ * threads onto few CPUs (the EPYC VMs' sched_vcpu_pack) wakes it there
+ * even with another CPU idle; it then preempts its waker, and both share
+ * one CPU until a tick moves one of them: the stop-the-world's start
+ * "took" 3.8 ms in 1-2% of starts, in most runs of bench/stop_loop (20-27
+ * us p99 with the move, 4 of 4 runs; stw 57-61 us against 40 us-1.3 ms).
+ * Rare (47 moves in 1000 stops, 11 in 500k ping-pong round trips), and
+ * three system calls when it happens.  A waker that blocks next (a
+ * hand-off before a system call) wants the M on its own CPU, where it
+ * runs at once, and passes no CPU. */
 static bool mpark(M *m)
 {
     gort__notesleep(&m->park);
     gort__noteclear(&m->park);
+    int32_t wc = m->wakercpu;
+    if (wc >= 0) {
+        m->wakercpu = -1;
+        if (sched_getcpu() == wc)
+            gort__cpu_leave(wc);
+    }
     P *pp = gort__take_nextp(m);
     if (!pp) {
         gort__drop_nextp_spinning(m);

@@ -508,7 +508,7 @@ void gort__wakep(void)
         atomic_fetch_sub(&sched.nmspinning, 1);
         return;
     }
-    gort__startm(NULL, true);
+    gort__startm(NULL, true, true);
 }
 
 /* ---------------------------------------------------------------------

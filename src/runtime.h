@@ -301,6 +301,10 @@ struct gort_m {
     void *g0_asan_fake;
     int32_t locks;          /* runtime locks held + critical sections: >0 = not preemptible */
     bool spinning;          /* looking for work; counted in sched.nmspinning */
+    /* The CPU its waker ran on when the waker goes on running (startm's
+     * `beside`), -1 otherwise; written by the waker before the park
+     * note's wakeup, read and reset by this M after it (mstart.c mpark). */
+    int32_t wakercpu;
     gort__note park;        /* stopm sleeps here */
     M *schedlink;           /* sched.midle link; guarded by sched.lock */
     M *alllink;             /* allm list; append-only, guarded by sched.lock */
@@ -832,7 +836,9 @@ void gort__pidleput_or_stop(P *pp);
 void gort__stop_syscall_p(P *pp);
 P *gort__pidleget_pref(P *want);
 /* Start an M running pp (an idle P if NULL); caller holds no lock. */
-void gort__startm(P *pp, bool spinning);
+void gort__startm(P *pp, bool spinning, bool beside);
+/* Move the calling thread off `cpu` to another CPU it may use (cpus_linux.c). */
+void gort__cpu_leave(int cpu);
 void gort__acquirep(P *pp);
 P *gort__releasep(void);
 /* STW support for schedule(): give up the P and sleep until restarted. */

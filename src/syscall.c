@@ -457,7 +457,7 @@ void gort__handoffp(P *pp)
     if (!gort__runqempty(pp) || atomic_load(&sched.runqsize) > 0 ||
         atomic_load(&pp->timer0_when) != 0) {
         atomic_fetch_add_explicit(&sched.nhandoff, 1, memory_order_relaxed);
-        gort__startm(pp, false);
+        gort__startm(pp, false, false);
         return;
     }
     /* Nobody is looking for work: be the one (Go's handoffp does too), so
@@ -467,7 +467,7 @@ void gort__handoffp(P *pp)
         !atomic_load(&sched.gcwaiting) &&
         atomic_compare_exchange_strong(&sched.nmspinning, &z, 1)) {
         atomic_fetch_add_explicit(&sched.nhandoff, 1, memory_order_relaxed);
-        gort__startm(pp, true);
+        gort__startm(pp, true, false);
         return;
     }
     gort__lock(&sched.lock);
