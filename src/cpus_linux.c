@@ -245,3 +245,25 @@ void gort__cpu_leave(int cpu)
     if (sched_setaffinity(0, sizeof other, &other) == 0)
         sched_setaffinity(0, sizeof cur, &cur);
 }
+
+_Static_assert(sizeof(((M *)0)->pinmask) == sizeof(cpu_set_t), "M.pinmask is a cpu_set_t");
+
+void gort__cpu_pin_here(M *m)
+{
+    int cpu = sched_getcpu();
+    cpu_set_t *mask = (cpu_set_t *)m->pinmask;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || m->tid <= 0 ||
+        sched_getaffinity(m->tid, sizeof *mask, mask) != 0 || !CPU_ISSET(cpu, mask) ||
+        CPU_COUNT(mask) < 2)
+        return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    m->pinned = sched_setaffinity(m->tid, sizeof one, &one) == 0;
+}
+
+void gort__cpu_unpin(M *m)
+{
+    m->pinned = false;
+    sched_setaffinity(0, sizeof(cpu_set_t), (cpu_set_t *)m->pinmask);
+}

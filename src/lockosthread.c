@@ -83,7 +83,7 @@ void gort__mexit(M *m, P *pp)
 {
     /* As a system call's hand-off: an M runs pp if it has work. */
     gort__releasep();
-    gort__handoffp(pp);
+    gort__handoffp(pp, GORT_WAKE_HERE); /* this thread ends */
     /* Our own signal stack (minit_signals mapped a guard page below it),
      * not one the thread had before. */
     if (m->altstack) {

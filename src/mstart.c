@@ -149,7 +149,7 @@ static M *mget(void)
  * for: a P handed off in between is counted, and its stop here uncounts
  * it.  Its queue and timers wait for the restart, which starts an M for
  * every stopped P with work. */
-void gort__startm(P *pp, bool spinning, bool beside)
+void gort__startm(P *pp, bool spinning, int how)
 {
     gort__lock(&sched.lock);
     /* Either way out below gives back the spinning token under the lock:
@@ -180,7 +180,9 @@ void gort__startm(P *pp, bool spinning, bool beside)
         return;
     }
     nm->spinning = spinning;
-    nm->wakercpu = beside ? sched_getcpu() : -1;
+    nm->wakercpu = how == GORT_WAKE_AWAY ? sched_getcpu() : -1;
+    if (how == GORT_WAKE_HERE)
+        gort__cpu_pin_here(nm);
     gort__set_nextp(nm, pp, true);
     gort__notewakeup(&nm->park);
 }
@@ -289,13 +291,20 @@ void gort__incidlelocked(int32_t v)
  * "took" 3.8 ms in 1-2% of starts, in most runs of bench/stop_loop (20-27
  * us p99 with the move, 4 of 4 runs; stw 57-61 us against 40 us-1.3 ms).
  * Rare (47 moves in 1000 stops, 11 in 500k ping-pong round trips), and
- * three system calls when it happens.  A waker that blocks next (a
- * hand-off before a system call) wants the M on its own CPU, where it
- * runs at once, and passes no CPU. */
+ * three system calls when it happens.  A waker that blocks next (the
+ * hand-off before a call that surely blocks, a locked M's) wants the
+ * opposite: the M on its own CPU, which is about to be free.  Placed on
+ * the idle CPU instead, the M waited for the host to wake that vCPU:
+ * 20-40 us at the median, 100-200 us in 5% of bench/handoff's samples.
+ * That waker pins the sleeping M to its CPU (GORT_WAKE_HERE) and the M
+ * puts its mask back first thing: handoff p99 75-111 -> 20-37 us, p50
+ * 4.5 -> 9 us (the three system calls), 5 runs each. */
 static bool mpark(M *m)
 {
     gort__notesleep(&m->park);
     gort__noteclear(&m->park);
+    if (m->pinned)
+        gort__cpu_unpin(m);
     int32_t wc = m->wakercpu;
     if (wc >= 0) {
         m->wakercpu = -1;

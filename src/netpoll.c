@@ -505,7 +505,7 @@ G *gort__netpoll_inject(G *list, int32_t n, bool take_one)
         }
         gort__unlock(&sched.lock);
         for (int32_t i = 0; i < global && atomic_load(&sched.npidle) > 0; i++)
-            gort__startm(NULL, false, false);
+            gort__startm(NULL, false, GORT_WAKE_ANY);
     }
     for (G *g = list, *next; g; g = next) {
         next = g->schedlink;

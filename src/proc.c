@@ -508,7 +508,7 @@ void gort__wakep(void)
         atomic_fetch_sub(&sched.nmspinning, 1);
         return;
     }
-    gort__startm(NULL, true, true);
+    gort__startm(NULL, true, GORT_WAKE_AWAY);
 }
 
 /* ---------------------------------------------------------------------
@@ -849,7 +849,7 @@ static void stoplockedm(void)
     }
     /* A goroutine readied meanwhile, or the yielder itself on the global
      * queue: handoffp starts an M for it, which hands a P back to us. */
-    gort__handoffp(gort__releasep());
+    gort__handoffp(gort__releasep(), GORT_WAKE_HERE); /* we sleep next */
     gort__lockedm_sleep(m);
 }
 

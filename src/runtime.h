@@ -302,9 +302,13 @@ struct gort_m {
     int32_t locks;          /* runtime locks held + critical sections: >0 = not preemptible */
     bool spinning;          /* looking for work; counted in sched.nmspinning */
     /* The CPU its waker ran on when the waker goes on running (startm's
-     * `beside`), -1 otherwise; written by the waker before the park
+     * GORT_WAKE_AWAY), -1 otherwise; and, for GORT_WAKE_HERE, pinned:
+     * the waker restricted this sleeping M to its own CPU, and pinmask
+     * is the mask to put back.  Written by the waker before the park
      * note's wakeup, read and reset by this M after it (mstart.c mpark). */
     int32_t wakercpu;
+    bool pinned;
+    unsigned long pinmask[16]; /* a cpu_set_t (cpus_linux.c checks the size) */
     gort__note park;        /* stopm sleeps here */
     M *schedlink;           /* sched.midle link; guarded by sched.lock */
     M *alllink;             /* allm list; append-only, guarded by sched.lock */
@@ -836,9 +840,17 @@ void gort__pidleput_or_stop(P *pp);
 void gort__stop_syscall_p(P *pp);
 P *gort__pidleget_pref(P *want);
 /* Start an M running pp (an idle P if NULL); caller holds no lock. */
-void gort__startm(P *pp, bool spinning, bool beside);
-/* Move the calling thread off `cpu` to another CPU it may use (cpus_linux.c). */
+/* Where startm's M should run (mstart.c mpark): wherever the kernel puts
+ * it; off the CPU of a waker that goes on running; on the CPU of a waker
+ * that blocks next. */
+enum { GORT_WAKE_ANY, GORT_WAKE_AWAY, GORT_WAKE_HERE };
+void gort__startm(P *pp, bool spinning, int how);
+/* cpus_linux.c: move the calling thread off `cpu` to another CPU it may
+ * use; pin m's (sleeping) thread to the calling thread's CPU, saving its
+ * mask in m->pinmask, and put that mask back (on m's thread). */
 void gort__cpu_leave(int cpu);
+void gort__cpu_pin_here(M *m);
+void gort__cpu_unpin(M *m);
 void gort__acquirep(P *pp);
 P *gort__releasep(void);
 /* STW support for schedule(): give up the P and sleep until restarted. */
@@ -894,8 +906,9 @@ void gort__exitsyscall_park(void);
  * was called by the runtime itself (return address ra in its code). */
 bool gort__entersyscall_from(uintptr_t ra, bool block);
 /* Give pp (taken from a goroutine in a system call, status P_IDLE, no lock
- * held) to an M if it has work, else to the idle list or a stop. */
-void gort__handoffp(P *pp);
+ * held) to an M if it has work, else to the idle list or a stop; `how`
+ * as startm's (GORT_WAKE_HERE when the caller blocks next). */
+void gort__handoffp(P *pp, int how);
 /* sysmon: take Ps from goroutines in system calls past the bound when
  * something else could use them; returns the earliest time it wants to
  * look again (0: no P is in a system call), `early` before the bound's

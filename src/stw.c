@@ -382,7 +382,7 @@ void gort__starttheworld(void)
     }
     gort__unlock(&sched.lock);
     for (int i = 0; i < nwork; i++)
-        gort__startm(work[i], false, true);
+        gort__startm(work[i], false, GORT_WAKE_AWAY);
     /* One more M for work that no M started above will run at once: the
      * global queue, the caller's own queue (it keeps running its
      * goroutine), Ps past work[]'s 64 put idle with a queue or timers.

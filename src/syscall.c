@@ -155,7 +155,7 @@ GORT_NOINLINE_COLD void gort__syscall_handoff(P *pp)
 {
     uint32_t want = P_SYSCALL;
     if (atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
-        gort__handoffp(pp);
+        gort__handoffp(pp, GORT_WAKE_HERE); /* the caller blocks next */
 }
 
 /* The goroutine's M lets go of its P (everything but publishing
@@ -451,13 +451,13 @@ void gort__syscall_resume(int32_t depth)
  * Hand-off and retake
  * ------------------------------------------------------------------- */
 
-void gort__handoffp(P *pp)
+void gort__handoffp(P *pp, int how)
 {
     /* Work of its own, or queued globally: an M runs it on this P. */
     if (!gort__runqempty(pp) || atomic_load(&sched.runqsize) > 0 ||
         atomic_load(&pp->timer0_when) != 0) {
         atomic_fetch_add_explicit(&sched.nhandoff, 1, memory_order_relaxed);
-        gort__startm(pp, false, false);
+        gort__startm(pp, false, how);
         return;
     }
     /* Nobody is looking for work: be the one (Go's handoffp does too), so
@@ -467,7 +467,7 @@ void gort__handoffp(P *pp)
         !atomic_load(&sched.gcwaiting) &&
         atomic_compare_exchange_strong(&sched.nmspinning, &z, 1)) {
         atomic_fetch_add_explicit(&sched.nhandoff, 1, memory_order_relaxed);
-        gort__startm(pp, true, false);
+        gort__startm(pp, true, how);
         return;
     }
     gort__lock(&sched.lock);
@@ -521,7 +521,7 @@ int64_t gort__retake(int64_t now, int64_t early)
         }
         uint32_t want = P_SYSCALL;
         if (atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
-            gort__handoffp(pp);
+            gort__handoffp(pp, GORT_WAKE_ANY); /* sysmon naps next, mostly */
     }
 #undef WANT
     return next;
