@@ -231,6 +231,18 @@ int gort__ncpu(void)
     return n < 1 ? 1 : n;
 }
 
+/* Put `back` on the calling thread if its mask is still `set`, what we
+ * made it: a mask changed meanwhile from outside (taskset, a cpuset, the
+ * program) is the newer word and stays.  The window left between the
+ * check and the write is a system call's; the kernel has no
+ * compare-and-set for masks. */
+static void restore_if_ours(const cpu_set_t *set, const cpu_set_t *back)
+{
+    cpu_set_t now;
+    if (sched_getaffinity(0, sizeof now, &now) == 0 && CPU_EQUAL(&now, set))
+        sched_setaffinity(0, sizeof *back, back);
+}
+
 void gort__cpu_leave(int cpu)
 {
     cpu_set_t cur, other;
@@ -243,7 +255,7 @@ void gort__cpu_leave(int cpu)
     /* Allowed elsewhere only, the kernel moves the thread at once; the
      * old mask back, it stays where it landed. */
     if (sched_setaffinity(0, sizeof other, &other) == 0)
-        sched_setaffinity(0, sizeof cur, &cur);
+        restore_if_ours(&other, &cur);
 }
 
 _Static_assert(sizeof(((M *)0)->pinmask) == sizeof(cpu_set_t), "M.pinmask is a cpu_set_t");
@@ -259,11 +271,15 @@ void gort__cpu_pin_here(M *m)
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
-    m->pinned = sched_setaffinity(m->tid, sizeof one, &one) == 0;
+    if (sched_setaffinity(m->tid, sizeof one, &one) == 0)
+        m->pinned = cpu + 1;
 }
 
 void gort__cpu_unpin(M *m)
 {
-    m->pinned = false;
-    sched_setaffinity(0, sizeof(cpu_set_t), (cpu_set_t *)m->pinmask);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(m->pinned - 1, &one);
+    m->pinned = 0;
+    restore_if_ours(&one, (cpu_set_t *)m->pinmask);
 }

@@ -180,8 +180,8 @@ void gort__startm(P *pp, bool spinning, int how)
         return;
     }
     nm->spinning = spinning;
-    nm->wakercpu = how == GORT_WAKE_AWAY ? sched_getcpu() : -1;
-    if (how == GORT_WAKE_HERE)
+    nm->wakercpu = how == GORT_WAKE_AWAY && gort__cfg.wakecpu ? sched_getcpu() : -1;
+    if (how == GORT_WAKE_HERE && gort__cfg.wakecpu)
         gort__cpu_pin_here(nm);
     gort__set_nextp(nm, pp, true);
     gort__notewakeup(&nm->park);

@@ -504,8 +504,14 @@ G *gort__netpoll_inject(G *list, int32_t n, bool take_one)
             gort__globrunqput(g);
         }
         gort__unlock(&sched.lock);
-        for (int32_t i = 0; i < global && atomic_load(&sched.npidle) > 0; i++)
-            gort__startm(NULL, false, GORT_WAKE_ANY);
+        /* With a P we run `first` next: the Ms go elsewhere.  Without one
+         * we stop next: the first M takes our CPU (mstart.c mpark). */
+        int how = pp ? GORT_WAKE_AWAY : GORT_WAKE_HERE;
+        for (int32_t i = 0; i < global && atomic_load(&sched.npidle) > 0; i++) {
+            gort__startm(NULL, false, how);
+            if (how == GORT_WAKE_HERE)
+                how = GORT_WAKE_ANY;
+        }
     }
     for (G *g = list, *next; g; g = next) {
         next = g->schedlink;

@@ -1003,7 +1003,7 @@ static void park_insyscall_m(G *g)
         gort__throw("goroutine %llu blocked (%s) with the world stopped or a runtime lock held",
                     (unsigned long long)g->goid, g->waitreason ? g->waitreason : "?");
     if (oldp)
-        gort__syscall_handoff(oldp);
+        gort__syscall_handoff(oldp, GORT_WAKE_HERE); /* parked: we sleep next */
     if (atomic_load(&sched.exiting))
         gort__park_forever(NULL);
     if (unlikely(m->lockedg != NULL)) {

@@ -307,7 +307,7 @@ struct gort_m {
      * is the mask to put back.  Written by the waker before the park
      * note's wakeup, read and reset by this M after it (mstart.c mpark). */
     int32_t wakercpu;
-    bool pinned;
+    int32_t pinned;            /* the CPU it was pinned to + 1; 0: not pinned */
     unsigned long pinmask[16]; /* a cpu_set_t (cpus_linux.c checks the size) */
     gort__note park;        /* stopm sleeps here */
     M *schedlink;           /* sched.midle link; guarded by sched.lock */
@@ -700,6 +700,8 @@ typedef struct gort__config {
                                 poison, requests go straight to the signal (benchmarks) */
     bool membarrier;         /* GORTDEBUG=membarrier=1: entersyscall publishes with a plain
                                 store, preemptors run membarrier (syscall.c) */
+    bool wakecpu;            /* GORTDEBUG=wakecpu=0: Ms woken by startm stay where the
+                                kernel puts them (mstart.c mpark); default 1 */
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
     int64_t guardedstacks;   /* GORTDEBUG=guardedstacks=N: cap on guard-paged stacks, -1 = vm.max_map_count's */
     int64_t maxthreads;      /* GORTDEBUG=maxthreads=N: Ms allowed, default 10000 (Go's) */
@@ -893,18 +895,23 @@ void *gort__alloc_lines(size_t size);
  * System calls and foreign calls (syscall.c, interpose_linux.c)
  * ------------------------------------------------------------------- */
 /* The calling goroutine enters / leaves a call that may block or run long;
- * block: it surely blocks (a sleep, a wait), so the P is handed off at
- * once instead of after the retake bound.  Only on a goroutine with no
- * runtime lock and no gort_preempt_disable: entersyscall returns false
- * (and the caller must not call exitsyscall) otherwise. */
-bool gort__entersyscall(bool block);
+ * block, GORT_CALL_*: it surely blocks (a wait, a contended lock: the P
+ * is handed off at once instead of after the retake bound), or it surely
+ * sleeps (a timed sleep, pause, waiting for a child or a condition: the
+ * same, and the M that takes the P runs on this thread's CPU, which is
+ * about to be free; not for a call that can return at once, where the two
+ * would share it).  Only on a goroutine with no runtime lock and no
+ * gort_preempt_disable: entersyscall returns false (and the caller must
+ * not call exitsyscall) otherwise. */
+enum { GORT_CALL_MAYBLOCK = 0, GORT_CALL_BLOCKS = 1, GORT_CALL_SLEEPS = 2 };
+bool gort__entersyscall(int block);
 void gort__exitsyscall(void) __attribute__((noinline));
 /* proc.c: exitsyscall's slow path when no P is idle: the goroutine waits
  * on the global run queue, its M parks; returns once it runs again. */
 void gort__exitsyscall_park(void);
 /* The wrappers' entry: as above, but also false when the wrapped function
  * was called by the runtime itself (return address ra in its code). */
-bool gort__entersyscall_from(uintptr_t ra, bool block);
+bool gort__entersyscall_from(uintptr_t ra, int block);
 /* Give pp (taken from a goroutine in a system call, status P_IDLE, no lock
  * held) to an M if it has work, else to the idle list or a stop; `how`
  * as startm's (GORT_WAKE_HERE when the caller blocks next). */
@@ -927,7 +934,7 @@ bool gort__syscall_tryexit(M *m);
 /* The P a goroutine released on entering a call, while still P_SYSCALL:
  * take it for m (true) / hand it on to whoever can use it. */
 bool gort__syscall_retake(M *m, P *pp);
-void gort__syscall_handoff(P *pp);
+void gort__syscall_handoff(P *pp, int how);
 /* Locked goroutines (lockosthread.c, proc.c; Go's LockOSThread).  On
  * the goroutine g running on m: lock it to m / unlock it if no count
  * remains.  Inline: the pthread-lock wrappers call them on every first

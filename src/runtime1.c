@@ -35,6 +35,7 @@ gort__config gort__cfg = {
     .guardedstacks = -1,
     .maxthreads = 10000,
     .foreigncalls = true,
+    .wakecpu = true,
     .scheddetail = false,
     .traceback = GORT_TB_SINGLE,
 };
@@ -209,6 +210,9 @@ static void parse_gortdebug(const char *s)
         } else if (key_is(k, kl, "membarrier")) {
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
                 gort__cfg.membarrier = u != 0;
+        } else if (key_is(k, kl, "wakecpu")) {
+            if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
+                gort__cfg.wakecpu = u != 0;
         } else if (key_is(k, kl, "quantum")) {
             /* 0 would make sysmon preempt everything it sees. */
             if ((ok = ok && (d = parse_duration_n(v, end)) > 0))

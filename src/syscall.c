@@ -151,11 +151,11 @@ GORT_NOINLINE_COLD void gort__syscall_gcwait(P *pp)
     gort__unlock(&sched.lock);
 }
 
-GORT_NOINLINE_COLD void gort__syscall_handoff(P *pp)
+GORT_NOINLINE_COLD void gort__syscall_handoff(P *pp, int how)
 {
     uint32_t want = P_SYSCALL;
     if (atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
-        gort__handoffp(pp, GORT_WAKE_HERE); /* the caller blocks next */
+        gort__handoffp(pp, how);
 }
 
 /* The goroutine's M lets go of its P (everything but publishing
@@ -199,7 +199,7 @@ static GORT_NOINLINE_COLD void implicit_call(M *m, G *g, uintptr_t pc, uintptr_t
 
 /* pc: the return address into the goroutine's code that made the call,
  * fp: that code's frame pointer (for tracebacks); sp: where we are now. */
-static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t sp)
+static inline bool enter(M *m, int block, uintptr_t pc, uintptr_t fp, uintptr_t sp)
 {
     G *g = m->curg;
     if (m->locks || g->preempt_off)
@@ -245,7 +245,7 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
         gort__syscall_gcwait(pp);
     if (block) {
         if (p_has_work(pp, gort_nanotime()))
-            gort__syscall_handoff(pp);
+            gort__syscall_handoff(pp, block == GORT_CALL_SLEEPS ? GORT_WAKE_HERE : GORT_WAKE_ANY);
     } else if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) != SYSMON_POLL) &&
                p_has_work(pp, 0)) {
         /* sysmon sleeps longer than the retake bound: the work behind
@@ -260,7 +260,7 @@ static inline bool enter(M *m, bool block, uintptr_t pc, uintptr_t fp, uintptr_t
     return true;
 }
 
-bool gort__entersyscall(bool block)
+bool gort__entersyscall(int block)
 {
     M *m = gort__m_tls;
     if (!m || !m->curg)
@@ -269,7 +269,7 @@ bool gort__entersyscall(bool block)
     return enter(m, block, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
 }
 
-bool gort__entersyscall_from(uintptr_t ra, bool block)
+bool gort__entersyscall_from(uintptr_t ra, int block)
 {
     M *m = gort__m_tls;
     /* The runtime's own calls, and GORT_NOSPLIT functions' (which hold
