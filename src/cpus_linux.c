@@ -3,8 +3,10 @@
  * default GORTMAXPROCS: the affinity mask, lowered by a cgroup CPU quota
  * (v2 cpu.max or v1 cpu.cfs_quota_us/period) anywhere on the path from our
  * cgroup up to the hierarchy's root, rounded up — a container limited to
- * 1.5 CPUs gets 2 Ps, not one per host core.  And gort__cpu_leave, for
- * an M woken onto its running waker's CPU (mstart.c mpark).
+ * 1.5 CPUs gets 2 Ps, not one per host core.  And the moves of a woken
+ * M (mstart.c mpark): off its running waker's CPU (gort__cpu_leave), or
+ * pinned to its sleeping waker's until it runs (gort__cpu_pin_here,
+ * gort__cpu_unpin).
  *
  * Rejected: sysconf(_SC_NPROCESSORS_ONLN) (ignores affinity and quotas),
  * reading cgroup limits only at /sys/fs/cgroup/cpu.max (wrong inside

@@ -291,19 +291,21 @@ void gort__incidlelocked(int32_t v)
  * "took" 3.8 ms in 1-2% of starts, in most runs of bench/stop_loop (20-27
  * us p99 with the move, 4 of 4 runs; stw 57-61 us against 40 us-1.3 ms).
  * Rare (47 moves in 1000 stops, 11 in 500k ping-pong round trips), and
- * three system calls when it happens.  A waker that blocks next (the
- * hand-off before a call that surely blocks, a locked M's) wants the
- * opposite: the M on its own CPU, which is about to be free.  Placed on
- * the idle CPU instead, the M waited for the host to wake that vCPU:
+ * four system calls when it happens.  A waker that sleeps next (the
+ * hand-off before a call that surely sleeps, a goroutine parked inside a
+ * bracket, a locked M giving its P away, an M whose thread ends) wants
+ * the opposite: the M on its own CPU, which is about to be free.  Placed
+ * on the idle CPU instead, the M waited for the host to wake that vCPU:
  * 20-40 us at the median, 100-200 us in 5% of bench/handoff's samples.
  * That waker pins the sleeping M to its CPU (GORT_WAKE_HERE) and the M
- * puts its mask back first thing: handoff p99 75-111 -> 20-37 us, p50
- * 4.5 -> 9 us (the three system calls), 5 runs each. */
+ * puts its mask back first thing, if nobody changed it meanwhile:
+ * handoff p99 64-111 -> 33-41 us, p50 4.5 -> 10-14 us (four system
+ * calls).  GORTDEBUG=wakecpu=0 turns both off. */
 static bool mpark(M *m)
 {
     gort__notesleep(&m->park);
     gort__noteclear(&m->park);
-    if (m->pinned)
+    if (m->pinned) /* before anything else runs on this thread */
         gort__cpu_unpin(m);
     int32_t wc = m->wakercpu;
     if (wc >= 0) {
