@@ -148,39 +148,44 @@ static inline bool tv_long(const struct timeval *t)
     X(int, epoll_pwait2, ts_long(t),                                                          \
       (int fd, struct epoll_event *ev, int n, const struct timespec *t, const sigset_t *s),    \
       (fd, ev, n, t, s))                                                                      \
-    X(int, nanosleep, ts_long(r) ? SLEEPS : 0, (const struct timespec *r, struct timespec *rem), (r, rem)) \
-    X(int, clock_nanosleep, (fl & TIMER_ABSTIME) || ts_long(r) ? SLEEPS : 0,                               \
+    X(int, nanosleep, ts_long(r) ? SLEEPS : 0,                                                \
+      (const struct timespec *r, struct timespec *rem), (r, rem))                             \
+    X(int, clock_nanosleep, (fl & TIMER_ABSTIME) || ts_long(r) ? SLEEPS : 0,                  \
       (clockid_t c, int fl, const struct timespec *r, struct timespec *rem), (c, fl, r, rem)) \
-    X(int, usleep, us >= LONG_NS / 1000 ? SLEEPS : 0, (useconds_t us), (us))                               \
-    X(unsigned, sleep, SLEEPS, (unsigned s), (s))                                               \
-    X(int, pause, SLEEPS, (void), ())                                                           \
-    X(int, sigsuspend, SLEEPS, (const sigset_t *s), (s))                                        \
-    X(int, sigwait, SLEEPS, (const sigset_t *s, int *sig), (s, sig))                            \
-    X(int, sigwaitinfo, SLEEPS, (const sigset_t *s, siginfo_t *i), (s, i))                      \
-    X(int, sigtimedwait, ts_long(t) ? SLEEPS : 0, (const sigset_t *s, siginfo_t *i, const struct timespec *t), \
+    X(int, usleep, us >= LONG_NS / 1000 ? SLEEPS : 0, (useconds_t us), (us))                  \
+    X(unsigned, sleep, SLEEPS, (unsigned s), (s))                                             \
+    X(int, pause, SLEEPS, (void), ())                                                         \
+    X(int, sigsuspend, SLEEPS, (const sigset_t *s), (s))                                      \
+    X(int, sigwait, SLEEPS, (const sigset_t *s, int *sig), (s, sig))                          \
+    X(int, sigwaitinfo, SLEEPS, (const sigset_t *s, siginfo_t *i), (s, i))                    \
+    X(int, sigtimedwait, ts_long(t) ? SLEEPS : 0,                                             \
+      (const sigset_t *s, siginfo_t *i, const struct timespec *t),                            \
       (s, i, t))                                                                              \
-    X(pid_t, wait, SLEEPS, (int *st), (st))                                                     \
-    X(pid_t, waitpid, !(o & WNOHANG) ? SLEEPS : 0, (pid_t p, int *st, int o), (p, st, o))                  \
-    X(pid_t, wait3, !(o & WNOHANG) ? SLEEPS : 0, (int *st, int o, struct rusage *r), (st, o, r))           \
-    X(pid_t, wait4, !(o & WNOHANG) ? SLEEPS : 0, (pid_t p, int *st, int o, struct rusage *r),              \
+    X(pid_t, wait, SLEEPS, (int *st), (st))                                                   \
+    X(pid_t, waitpid, !(o & WNOHANG) ? SLEEPS : 0, (pid_t p, int *st, int o), (p, st, o))     \
+    X(pid_t, wait3, !(o & WNOHANG) ? SLEEPS : 0,                                              \
+      (int *st, int o, struct rusage *r), (st, o, r))                                         \
+    X(pid_t, wait4, !(o & WNOHANG) ? SLEEPS : 0, (pid_t p, int *st, int o, struct rusage *r), \
       (p, st, o, r))                                                                          \
-    X(int, waitid, !(o & WNOHANG) ? SLEEPS : 0, (idtype_t t, id_t id, siginfo_t *i, int o), (t, id, i, o)) \
-    X(int, system, SLEEPS, (const char *c), (c))                                                \
+    X(int, waitid, !(o & WNOHANG) ? SLEEPS : 0,                                               \
+      (idtype_t t, id_t id, siginfo_t *i, int o), (t, id, i, o))                              \
+    X(int, system, SLEEPS, (const char *c), (c))                                              \
     X(int, pthread_join, true, (pthread_t t, void **r), (t, r))                               \
-    X(int, pthread_cond_wait, SLEEPS, (pthread_cond_t *c, pthread_mutex_t *m), (c, m))          \
-    X(int, pthread_cond_timedwait, SLEEPS,                                                      \
+    X(int, pthread_cond_wait, SLEEPS, (pthread_cond_t *c, pthread_mutex_t *m), (c, m))        \
+    X(int, pthread_cond_timedwait, SLEEPS,                                                    \
       (pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t), (c, m, t))           \
     X(int, pthread_barrier_wait, true, (pthread_barrier_t *b), (b))                           \
     X(int, sem_wait, true, (sem_t *s), (s))                                                   \
     X(int, sem_timedwait, true, (sem_t *s, const struct timespec *t), (s, t))                 \
     X(int, sem_clockwait, true, (sem_t *s, clockid_t c, const struct timespec *t), (s, c, t)) \
-    X(int, pthread_cond_clockwait, SLEEPS,                                                      \
+    X(int, pthread_cond_clockwait, SLEEPS,                                                    \
       (pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, const struct timespec *t),         \
       (c, m, k, t))                                                                           \
-    X(int, thrd_sleep, ts_long(d) ? SLEEPS : 0, (const struct timespec *d, struct timespec *r), (d, r))    \
+    X(int, thrd_sleep, ts_long(d) ? SLEEPS : 0,                                               \
+      (const struct timespec *d, struct timespec *r), (d, r))                                 \
     X(int, thrd_join, true, (thrd_t t, int *r), (t, r))                                       \
-    X(int, cnd_wait, SLEEPS, (cnd_t *c, mtx_t *m), (c, m))                                      \
-    X(int, cnd_timedwait, SLEEPS, (cnd_t *c, mtx_t *m, const struct timespec *t), (c, m, t))    \
+    X(int, cnd_wait, SLEEPS, (cnd_t *c, mtx_t *m), (c, m))                                    \
+    X(int, cnd_timedwait, SLEEPS, (cnd_t *c, mtx_t *m, const struct timespec *t), (c, m, t))  \
     X(int, semop, false, (int id, struct sembuf *o, size_t n), (id, o, n))                    \
     X(int, semtimedop, false, (int id, struct sembuf *o, size_t n, const struct timespec *t), \
       (id, o, n, t))                                                                          \
