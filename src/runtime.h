@@ -841,10 +841,10 @@ void gort__pidleput_or_stop(P *pp);
  * goroutine is in a call) and stop it as it is (stw.c). */
 void gort__stop_syscall_p(P *pp);
 P *gort__pidleget_pref(P *want);
-/* Start an M running pp (an idle P if NULL); caller holds no lock. */
-/* Where startm's M should run (mstart.c mpark): wherever the kernel puts
- * it; off the CPU of a waker that goes on running; on the CPU of a waker
- * that blocks next. */
+/* Start an M running pp (an idle P if NULL); caller holds no lock.  how:
+ * where the M should run (mstart.c mpark): wherever the kernel puts it;
+ * off the CPU of a waker that goes on running; on the CPU of a waker
+ * that sleeps next. */
 enum { GORT_WAKE_ANY, GORT_WAKE_AWAY, GORT_WAKE_HERE };
 void gort__startm(P *pp, bool spinning, int how);
 /* cpus_linux.c: move the calling thread off `cpu` to another CPU it may
