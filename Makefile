@@ -64,7 +64,7 @@ RENAME = --rename-section .text=gort_text,alloc,load,readonly,code,contents \
          --rename-section .text.hot=gort_text,alloc,load,readonly,code,contents \
          --rename-section .text.startup=gort_text,alloc,load,readonly,code,contents
 
-.PHONY: all lib tests examples test test-split check-split-toolchain test-asan test-ubsan demo install clean \
+.PHONY: all lib tests examples test test-split check-split-toolchain test-asan test-ubsan test-valgrind demo install clean \
         check-sections check-install check-nosplit
 all: lib
 lib: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort-nosplit
@@ -245,6 +245,17 @@ check-split-toolchain:
 	  { echo "gort: $(CC) cannot link with $(SPLIT_LDFLAGS) (is ld.$(SPLIT_LD) installed?)" >&2; exit 1; }
 test-split: check-split-toolchain
 	$(MAKE) BUILD=build-split$(if $(CC_IS_CLANG),-clang) CC=$(CC) MODE_CFLAGS="$(SPLIT_CFLAGS) -DGORT_TEST_SPLIT" MODE_LDFLAGS="$(SPLIT_LDFLAGS)" test
+
+# memcheck over the examples and over the tests that exercise what
+# valgrind must be told about (valgrind_hooks.h): goroutine stacks and
+# switches, asynchronous preemption (the simulated call, the red zone),
+# the preemption checks' stack walks, libdw's own stack, and netpoll.
+VALGRIND := valgrind -q --error-exitcode=9
+VALGRIND_TESTS := test_preempt_redzone test_preempt_chain test_sched test_mutex test_context \
+                  test_waitgroup test_netpoll_short
+test-valgrind: examples tests
+	@for e in hello pingpong; do timeout 300 $(VALGRIND) $(BUILD)/examples/$$e || exit 1; done
+	@GORT_TEST_TIMEOUT=300 GORT_TEST_WRAP="$(VALGRIND)" GORT_TEST_ONLY="$(VALGRIND_TESTS)" sh tests/run.sh $(BUILD)/tests
 
 test-asan:
 	$(MAKE) BUILD=build-asan CC=$(CC) OPT="-O1 -g" SAN="-fsanitize=address" test

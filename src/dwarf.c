@@ -47,6 +47,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "valgrind_hooks.h"
 
 #include <dlfcn.h>
 #include <string.h>
@@ -121,6 +122,10 @@ static bool map_stack(void)
         return false;
     mprotect(mem, page, PROT_NONE); /* overflow faults instead of scribbling */
     dw_stack_top = mem + page + DW_STACK_SIZE;
+    /* Otherwise memcheck takes the switch onto it for a frame of the
+     * goroutine's stack and the way back for a return over it: the
+     * caller's locals become unaddressable. */
+    (void)VALGRIND_STACK_REGISTER(mem + page, dw_stack_top);
     return true;
 }
 

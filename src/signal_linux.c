@@ -35,6 +35,7 @@
 #define _GNU_SOURCE
 #include "runtime.h"
 #include "threadstate.h"
+#include "valgrind_hooks.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -274,6 +275,8 @@ static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
     if (why == GORT_PR_SAFE && (reclaim || atomic_load_explicit(&g->preempt, memory_order_relaxed))) {
         /* Simulate `call gort__asyncpreempt` from pc, below the red zone. */
         uintptr_t nsp = sp - 128 - 8;
+        /* Under valgrind: see valgrind_hooks.h. */
+        VALGRIND_MAKE_MEM_UNDEFINED(nsp - gort__asyncpreempt_frame, gort__asyncpreempt_frame + 8);
         *(uintptr_t *)nsp = pc;
         gr[REG_RSP] = (greg_t)nsp;
         gr[REG_RIP] = (greg_t)(uintptr_t)&gort__asyncpreempt;

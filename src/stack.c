@@ -76,10 +76,7 @@
 #ifdef GORT_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define GORT_VALGRIND 1
-#endif
+#include "valgrind_hooks.h"
 
 #define GFREE_LOCAL_MAX 64
 /* Stacks per slab: the first slab holds SLAB_FIRST, each later one twice
@@ -125,10 +122,8 @@ static slab gslab, rzslab;          /* guard-marker slots; red-zone slots */
  * not know the advice: its stacks take the mprotect path. */
 static bool probe_guard_markers(void)
 {
-#ifdef GORT_VALGRIND
     if (RUNNING_ON_VALGRIND)
         return false;
-#endif
     char *p = mmap(NULL, 2 * pagesz, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
@@ -198,9 +193,7 @@ static G *g_in_region(char *base, size_t len, size_t below, bool guarded)
     g->stack_lo = (uintptr_t)base + below;
     g->stack_hi = (uintptr_t)g; /* 64-byte aligned */
     g->guarded = guarded;
-#ifdef GORT_VALGRIND
     g->valgrind_id = VALGRIND_STACK_REGISTER(g->stack_lo, g->stack_hi);
-#endif
     return g;
 }
 

@@ -55,14 +55,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/memcheck.h>
-#include <valgrind/valgrind.h>
-#else
-#define VALGRIND_DISABLE_ERROR_REPORTING
-#define VALGRIND_ENABLE_ERROR_REPORTING
-#define VALGRIND_MAKE_MEM_DEFINED(a, n) ((void)(a), (void)(n))
-#endif
+#include "valgrind_hooks.h"
 
 /* Any word of g's live stack, [sp, stack_hi), pointing into the runtime's
  * code, other than the entry trampoline's return address, which is under

@@ -1,14 +1,21 @@
 #!/bin/sh
 # Run every test binary in $1 as its own process under a timeout; a hang is
 # a failure with the test's name.  Ends with "N passed, N failed".
+# GORT_TEST_ONLY: run only these (space-separated names); GORT_TEST_WRAP:
+# a command each test runs under (make test-valgrind's memcheck).
 dir=${1:-build/tests}
 limit=${GORT_TEST_TIMEOUT:-120}
+only=${GORT_TEST_ONLY:-}
+wrap=${GORT_TEST_WRAP:-}
 pass=0; fail=0; failed=""
 for t in "$dir"/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
+    if [ -n "$only" ]; then
+        case " $only " in *" $name "*) ;; *) continue ;; esac
+    fi
     start=$(date +%s.%N)
-    timeout -k 5 "$limit" "$t" > "$t.log" 2>&1
+    timeout -k 5 "$limit" $wrap "$t" > "$t.log" 2>&1
     rc=$?
     secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}')
     if [ $rc -eq 0 ]; then

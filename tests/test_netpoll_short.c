@@ -24,6 +24,7 @@ static void send_with_fd(int s, const char *data, int fd)
     memset(&m, 0, sizeof m);
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
+    memset(&u, 0, sizeof u); /* CMSG_SPACE's padding too */
     m.msg_control = u.buf;
     m.msg_controllen = sizeof u.buf;
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);

@@ -37,6 +37,7 @@
  * cooperative switch in asm_amd64.S does not carry it either).
  */
 #include "runtime.h"
+#include "valgrind_hooks.h"
 
 #include <cpuid.h>
 
@@ -50,6 +51,8 @@ uint64_t gort__xsave_mask; /* EDX:EAX for XSAVE/XRSTOR */
 uint64_t gort__xsave_size; /* bytes of the save area (512 for FXSAVE) */
 uint32_t gort__xsave_ok;   /* 1: XSAVE/XRSTOR, 0: FXSAVE/FXRSTOR */
 uint32_t gort__have_avx;   /* 1: the trampoline may execute VZEROUPPER */
+uint32_t gort__asyncpreempt_vg;    /* 1: under valgrind: return without `ret` */
+uintptr_t gort__asyncpreempt_vgpc; /* its pc slot (see preempt_amd64.S) */
 /* Bytes below the interrupted rsp the trampoline's own frame can occupy
  * (red zone, return pc, GPRs, rflags, alignment, save area). */
 size_t gort__asyncpreempt_frame;
@@ -87,6 +90,7 @@ void gort__arch_preempt_init(void)
     gort__xsave_ok = mask != 0;
     gort__xsave_size = (size + 63) & ~(uint64_t)63;
     gort__have_avx = (mask & XFEATURE_AVX) != 0;
+    gort__asyncpreempt_vg = RUNNING_ON_VALGRIND ? 1 : 0;
     /* 128 red zone + 8 return pc + 8 rbp + 8 rflags + 14 GPRs + up to 63
      * bytes of alignment + the save area. */
     gort__asyncpreempt_frame = 128 + 8 + 8 + 8 + 14 * 8 + 63 + gort__xsave_size;

@@ -57,6 +57,29 @@
  * stacks; a link that contains this object is therefore never SHSTK-marked.
  */
 
+/* The general registers, rflags and rbp, from the frame (rsp at r15's
+ * slot); leaves rsp at the interrupted pc. */
+.macro RESTORE_GPRS
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    popfq
+    popq %rbp
+    .cfi_def_cfa %rsp, 136
+    .cfi_same_value %rbp
+.endm
+
     .text
 
     .globl gort__asyncpreempt
@@ -66,6 +89,8 @@
     .hidden gort__xsave_size
     .hidden gort__xsave_ok
     .hidden gort__have_avx
+    .hidden gort__asyncpreempt_vg
+    .hidden gort__asyncpreempt_vgpc
     .type gort__asyncpreempt, @function
     .p2align 6
 gort__asyncpreempt:
@@ -155,26 +180,34 @@ gort__asyncpreempt:
     jmp 5f
 4:  fxrstor64 (%rsp)
 5:  leaq -120(%rbp), %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    popfq
-    popq %rbp
-    .cfi_def_cfa %rsp, 136
-    .cfi_same_value %rbp
+    cmpl $0, gort__asyncpreempt_vg(%rip)
+    jne 6f
+    .cfi_remember_state
+    RESTORE_GPRS
     /* Pop the interrupted pc, then skip the 128-byte red zone. */
     ret $128
+
+    /* Under valgrind.  VEX translates every `ret` with a hint that the
+     * 128 bytes below the new rsp are dead, and memcheck marks them
+     * undefined: here they are the interrupted code's live red zone, so
+     * a leaf function's locals would read as uninitialised after every
+     * preemption.  So no `ret`: the pc goes through a global slot, rsp
+     * jumps over it and the red zone with lea (no flags touched), and an
+     * indirect jmp resumes.  One slot for all threads is enough only
+     * because valgrind runs one thread at a time and switches threads or
+     * delivers signals only between translated blocks: every entry into
+     * this tail (the return from the call above, or labels 4, 5, 6) is at
+     * most ~30 instructions before the jmp, inside one block (VEX's limit
+     * is 50).  Natively the slot would race; the flag is set only when
+     * RUNNING_ON_VALGRIND (arch_amd64.c). */
+6:  .cfi_restore_state
+    RESTORE_GPRS
+    pushq (%rsp)
+    popq gort__asyncpreempt_vgpc(%rip)
+    leaq 136(%rsp), %rsp
+    .cfi_def_cfa %rsp, 0
+    .cfi_undefined %rip
+    jmp *gort__asyncpreempt_vgpc(%rip)
     .cfi_endproc
     .size gort__asyncpreempt, .-gort__asyncpreempt
 
