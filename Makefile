@@ -70,10 +70,10 @@ all: lib
 lib: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort-nosplit
 
 # gort-nosplit: the link-time nosplit checker of split-stack mode
-# (tools/gort_nosplit.c, docs/DESIGN.md "The nosplit checker").
-$(BUILD)/gort-nosplit: tools/gort_nosplit.c
+# (tools/nosplit/, docs/DESIGN.md "The nosplit checker").
+$(BUILD)/gort-nosplit: $(wildcard tools/nosplit/*.c) tools/nosplit/nosplit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $< -o $@
+	$(CC) $(CFLAGS_COMMON) $(filter %.c,$^) -o $@
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -277,7 +277,7 @@ $(BUILD)/examples/nosplit/forever: examples/forever.c examples/demo_child.h $(BU
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(SPLIT_CFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(SPLIT_LDFLAGS)
 
-demo: examples $(NOSPLIT_DEMO) $(if $(wildcard tools/gort_nosplit.c),$(BUILD)/gort-nosplit)
+demo: examples $(NOSPLIT_DEMO) $(if $(wildcard tools/nosplit/main.c),$(BUILD)/gort-nosplit)
 	@s=0; sh examples/demo.sh $(BUILD)/examples || s=1; \
 	 NOSPLIT=$(BUILD)/gort-nosplit sh examples/nosplit/demo.sh $(BUILD)/examples/nosplit || s=1; exit $$s
 
