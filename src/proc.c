@@ -31,8 +31,9 @@
  *
  * Rejected: running the scheduler on the goroutine's stack (a G would be
  * visible on a queue while still running its switch code), a thread per
- * goroutine for blocking work (not C's model: we cannot intercept syscalls,
- * so a goroutine blocked in the kernel keeps its P; see DESIGN.md).
+ * goroutine for blocking work (a goroutine that blocks in the kernel or
+ * in foreign code hands its P to another M instead: syscall.c,
+ * syscall_foreign.c; DESIGN.md).
  */
 #define _GNU_SOURCE
 #include "runtime.h"

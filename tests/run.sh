@@ -27,6 +27,13 @@ for t in "$dir"/test_*; do
         sed 's/^/    | /' "$t.log" | tail -n 40
     fi
 done
+# A name in GORT_TEST_ONLY that is not built is a failure, not a skip.
+for name in $only; do
+    if [ ! -x "$dir/$name" ]; then
+        fail=$((fail+1)); failed="$failed $name"
+        printf 'FAIL %-32s %s\n' "$name" "not built"
+    fi
+done
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

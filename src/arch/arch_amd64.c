@@ -91,6 +91,10 @@ void gort__arch_preempt_init(void)
     gort__xsave_size = (size + 63) & ~(uint64_t)63;
     gort__have_avx = (mask & XFEATURE_AVX) != 0;
     gort__asyncpreempt_vg = RUNNING_ON_VALGRIND ? 1 : 0;
+    /* The slot is shared on purpose (preempt_amd64.S): not a race for
+     * helgrind or DRD to report. */
+    VALGRIND_HG_DISABLE_CHECKING(&gort__asyncpreempt_vgpc, sizeof gort__asyncpreempt_vgpc);
+    DRD_IGNORE_VAR(gort__asyncpreempt_vgpc);
     /* 128 red zone + 8 return pc + 8 rbp + 8 rflags + 14 GPRs + up to 63
      * bytes of alignment + the save area. */
     gort__asyncpreempt_frame = 128 + 8 + 8 + 8 + 14 * 8 + 63 + gort__xsave_size;

@@ -193,20 +193,23 @@ gort__asyncpreempt:
      * a leaf function's locals would read as uninitialised after every
      * preemption.  So no `ret`: the pc goes through a global slot, rsp
      * jumps over it and the red zone with lea (no flags touched), and an
-     * indirect jmp resumes.  One slot for all threads is enough only
-     * because valgrind runs one thread at a time and switches threads or
-     * delivers signals only between translated blocks: every entry into
-     * this tail (the return from the call above, or labels 4, 5, 6) is at
-     * most ~30 instructions before the jmp, inside one block (VEX's limit
-     * is 50).  Natively the slot would race; the flag is set only when
-     * RUNNING_ON_VALGRIND (arch_amd64.c). */
+     * indirect jmp resumes (a pop carries no such hint).  One slot for all
+     * threads is enough only because valgrind runs one thread at a time
+     * and switches threads or delivers signals only at the start of a
+     * translated block: label 6 follows a conditional branch, so it always
+     * starts a block, and from it to the jmp are 19 instructions, within
+     * VEX's default limit of 50 per block (lackey's block trace shows one
+     * block).  --vex-guest-max-insns under 19 could end a block between
+     * the pop and the jmp: unsupported.  Natively the slot would race; the
+     * flag is set only when RUNNING_ON_VALGRIND (arch_amd64.c).  Unwind
+     * info stops at the last two instructions: the pc is in the slot. */
 6:  .cfi_restore_state
     RESTORE_GPRS
-    pushq (%rsp)
     popq gort__asyncpreempt_vgpc(%rip)
-    leaq 136(%rsp), %rsp
-    .cfi_def_cfa %rsp, 0
+    .cfi_def_cfa_offset 128
     .cfi_undefined %rip
+    leaq 128(%rsp), %rsp
+    .cfi_def_cfa_offset 0
     jmp *gort__asyncpreempt_vgpc(%rip)
     .cfi_endproc
     .size gort__asyncpreempt, .-gort__asyncpreempt
