@@ -1,9 +1,9 @@
 /*
- * proc.c — the scheduler (Go's proc.go): goroutine creation and exit, the
- * schedule/findrunnable loop run on every M's g0 (from mstart1 on),
- * parking and readying, yields and preemption points, Ps handed between
- * Ms, gort_main.  Starting Ms, their sleeps and deadlock detection are in
- * mstart.c; the counters kept here are summed in mstats.c.
+ * proc.c — the scheduler (Go's proc.go): the schedule/findrunnable loop
+ * run on every M's g0 (from mstart1 on), parking and readying, yields and
+ * preemption points, Ps handed between Ms, gort_main.  Goroutine creation
+ * and exit are in newproc.c; starting Ms, their sleeps and deadlock
+ * detection in mstart.c; the counters kept here are summed in mstats.c.
  *
  * Invariants.
  *  - A G runs only on an M that holds a P.  Every switch goes G -> g0 (the
@@ -62,18 +62,9 @@ __thread M *gort__m_tls __attribute__((tls_model("initial-exec"), visibility("hi
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic bool main_called;
 
-static GORT_NORETURN void schedule(void);
 static GORT_NORETURN void execute(G *g);
 
 M *gort__getm(void) { return m_tls; }
-
-/* A counter only its owner writes: a plain increment (no lock prefix),
- * published for racy readers. */
-static inline void owner_inc(_Atomic uint64_t *c)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-                          memory_order_release);
-}
 
 P *gort__getp(void)
 {
@@ -226,205 +217,6 @@ static GORT_NORETURN void gogo(G *g)
 }
 
 /* ---------------------------------------------------------------------
- * Goroutine creation and exit
- * ------------------------------------------------------------------- */
-
-static G *newg(void (*fn)(void *), void *arg)
-{
-    P *pp = gort__getp();
-    G *g = NULL;
-    if (pp) {
-        g = gort__gfget(pp);
-    } else if (atomic_load_explicit((_Atomic int32_t *)&sched.gfreecnt, memory_order_relaxed) > 0) {
-        gort__lock(&sched.gflock);
-        g = sched.gfree;
-        if (g) {
-            sched.gfree = g->schedlink;
-            sched.gfreecnt--;
-        }
-        gort__unlock(&sched.gflock);
-#ifdef GORT_ASAN
-        if (g)
-            __asan_unpoison_memory_region((void *)g->stack_lo, g->stack_hi - g->stack_lo);
-#endif
-    }
-    if (!g) {
-        g = gort__stackalloc_g(pp);
-        if (!g)
-            return NULL;
-    }
-    g->fn = fn;
-    g->arg = arg;
-    g->schedlink = NULL;
-    g->m = NULL;
-    g->is_main = false;
-    atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
-    g->preempt_off = 0;
-    g->preempt_reported = false;
-    g->async_preempted = false;
-    g->waitreason = NULL;
-    g->param = NULL;
-    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
-    g->waiting = NULL;
-    g->waitsince = 0;
-    g->asan_fake_stack = NULL;
-    /* A new goroutine starts with errno 0, and its creator's signal mask,
-     * as a new thread does (threadstate.c). */
-    g->ts_errno = 0;
-    G *parent = m_tls ? m_tls->curg : NULL;
-    g->ts_sigmask_set = parent && parent->ts_sigmask_set;
-    g->ts_sigmask = g->ts_sigmask_set ? parent->ts_sigmask : 0;
-    g->lockedm = NULL;
-    g->lockext = 0;
-    g->lockmain = 0;
-    g->plocks = 0;
-    gort__arch_newstack(g);
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
-    return g;
-}
-
-int gort_go(void (*fn)(void *), void *arg)
-{
-    if (gort__in_forked_child())
-        gort__forked_fatal("gort_go");
-    gort__schedinit();
-    gort__preempt_check();
-    G *g = newg(fn, arg);
-    if (!g)
-        return ENOMEM;
-    /* "created by" in dumps: where, and by which goroutine (0: a thread). */
-    g->gopc = (uintptr_t)__builtin_return_address(0);
-    M *cm = gort__getm();
-    g->parentgoid = cm && cm->curg ? cm->curg->goid : 0;
-    P *pp = gort__getp();
-    if (pp) {
-        if (pp->goidcache == pp->goidcacheend) {
-            pp->goidcache = atomic_fetch_add_explicit(&sched.goidgen, 16, memory_order_relaxed) + 1;
-            pp->goidcacheend = pp->goidcache + 16;
-        }
-        g->goid = pp->goidcache++;
-        owner_inc(&pp->ncreated);
-    } else {
-        g->goid = atomic_fetch_add_explicit(&sched.goidgen, 1, memory_order_relaxed) + 1;
-        atomic_fetch_add_explicit(&sched.ncreated_nop, 1, memory_order_relaxed);
-    }
-    if (pp) {
-        gort__runqput(pp, g, true);
-        /* Back-pressure: a goroutine that has filled its P's run queue
-         * with its own children lets the P run them (their stacks are
-         * still hot and return to this P's pool) instead of overflowing
-         * into the global queue while new stacks are mapped for ever more
-         * live goroutines.  Only a goroutine that queued at least half the
-         * ring in this slice yields: in a tree of spawners (skynet) the
-         * ring fills with other goroutines' children, and a parent sent
-         * to the global queue's tail there keeps all its children alive
-         * until it comes back to collect them -- live goroutines at the
-         * peak rose from ~70k (Go's ~60-70k) to ~150k, each a fresh page. */
-        pp->slicespawn++;
-        uint32_t n = atomic_load_explicit(&pp->runqtail, memory_order_relaxed) -
-                     atomic_load_explicit(&pp->runqhead, memory_order_relaxed);
-        M *m = m_tls;
-        /* Not inside gort_preempt_disable or a stopped world (m->locks):
-         * there the caller must keep running. */
-        if (unlikely(n >= GORT_RUNQ_SIZE - 1) && pp->slicespawn >= GORT_RUNQ_SIZE / 2 &&
-            m->curg && m->curg->preempt_off == 0 && m->locks == 0) {
-            if (atomic_load_explicit(&sched.started, memory_order_relaxed))
-                gort__wakep();
-            gort__gosched();
-            return 0;
-        }
-    } else {
-        gort__lock(&sched.lock);
-        gort__globrunqput(g);
-        gort__unlock(&sched.lock);
-    }
-    if (atomic_load_explicit(&sched.started, memory_order_relaxed))
-        gort__wakep();
-    return 0;
-}
-
-static void goexit0(G *g)
-{
-    M *m = m_tls;
-    P *pp = m->p;
-    /* Locked by gort_lock_thread at its exit: its thread goes with it
-     * (Go >= 1.10), since whatever the goroutine did to it (thread-local
-     * state, affinity, a GL context) must not leak into other goroutines.
-     * Locked only by pthread locks it still holds (or a mutex it used as
-     * a semaphore): the thread is as reusable as a pool thread, which is
-     * all a plain thread that returned holding a lock would be. */
-    bool takethread = g->lockext > 0 && !g->is_main;
-    bool mainthread = g->lockmain > 0;
-    g->lockedm = NULL;
-    m->lockedg = NULL;
-    atomic_store_explicit(&g->status, G_DEAD, memory_order_release);
-    m->curg = NULL;
-    g->m = NULL;
-    m->mcall_dying = false;
-    owner_inc(&pp->nexited);
-    gort__gfput(pp, g);
-    if (unlikely(mainthread)) {
-        /* Goroutine 1 of gort_main_thread, on the caller's own thread:
-         * back to gort_main_thread, which stops the rest as gort_main does. */
-        atomic_store(&sched.exiting, true);
-        gort__releasep();
-        gort__lock(&sched.lock);
-        gort__pidleput_or_stop(pp);
-        gort__unlock(&sched.lock);
-        longjmp(*(jmp_buf *)m->exitbuf, 1);
-    }
-    if (unlikely(takethread) && !atomic_load(&sched.exiting))
-        gort__mexit(m, pp);
-    if (g->is_main) {
-        /* Goroutine 1 returned: nothing runs again.  This P is given up
-         * before gort_main is woken, so its stop of every P (gort__exitstop)
-         * need not wait for it. */
-        atomic_store(&sched.exiting, true);
-        gort__park_forever(&sched.mainnote);
-    }
-    schedule();
-}
-
-/* The goroutine's function returned: switch to g0 for good. */
-static GORT_NORETURN void goexit1(void)
-{
-    M *m = m_tls;
-    m->mcall_dying = true;
-    mcall(goexit0);
-    __builtin_unreachable();
-}
-
-/* Called by the gostart trampoline on a new goroutine's stack: returns
- * the function and argument it then calls itself, so that the only
- * runtime return address under a goroutine's own frames is the
- * trampoline's (gort__gostart_ret, which syscall_foreign.c relies on). */
-gort__gostart_pair gort__goentry(G *g)
-{
-#ifdef GORT_ASAN
-    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
-#endif
-    return (gort__gostart_pair){g->fn, g->arg};
-}
-
-/* ... and once g->fn(g->arg) has returned. */
-void gort__goexit_entry(G *g)
-{
-    /* Returning inside a bracket (never closed, or P-less after foreign
-     * code): take a P back, the exit runs on one. */
-    M *m = gort__getm();
-    if (unlikely(m->syscall_depth)) {
-        m->syscall_depth = 1;
-        gort__exitsyscall();
-    }
-    /* With the world stopped (or a runtime lock held) nothing could ever
-     * start it again: the program would hang silently. */
-    if (unlikely(gort__getm()->locks != 0))
-        gort__throw("goroutine %llu exited with the world stopped or a runtime lock held",
-                    (unsigned long long)g->goid);
-    goexit1();
-}
-
-/* ---------------------------------------------------------------------
  * M and P management
  * ------------------------------------------------------------------- */
 
@@ -480,7 +272,7 @@ __attribute__((noinline)) void gort__mstart1(M *m, G *g)
     }
     if (g)
         execute(g); /* gort_main_thread's goroutine 1 */
-    schedule();
+    gort__schedule();
 }
 
 void gort__wakep(void)
@@ -864,7 +656,7 @@ static void startlockedm(G *g)
     gort__stopm();
 }
 
-static GORT_NORETURN void schedule(void)
+GORT_NORETURN void gort__schedule(void)
 {
     M *m = m_tls;
 top:;
@@ -969,7 +761,7 @@ static void park_m(G *g)
     if (unlikely(m->locks != 0))
         gort__throw("goroutine %llu blocked (%s) with the world stopped or a runtime lock held",
                     (unsigned long long)g->goid, g->waitreason ? g->waitreason : "?");
-    schedule();
+    gort__schedule();
 }
 
 /* park_m for a goroutine inside a system-call bracket, whose M holds no
@@ -1012,7 +804,7 @@ static void park_insyscall_m(G *g)
         execute(m->lockedg);
     }
     gort__stopm();
-    schedule();
+    gort__schedule();
 }
 
 /* Parking inside a system-call bracket, and re-entering it on return (the
@@ -1139,7 +931,7 @@ static void gosched_m(G *g)
     gort__globrunqput(g);
     gort__unlock(&sched.lock);
     m->p->yielded = true;
-    schedule();
+    gort__schedule();
 }
 
 static GORT_NOINLINE_COLD void gosched_insyscall(void)
@@ -1264,7 +1056,7 @@ static void exitsyscall0(G *g)
         execute(g);
     }
     gort__stopm();
-    schedule();
+    gort__schedule();
 }
 
 void gort__exitsyscall_park(void)
@@ -1283,7 +1075,7 @@ static int main_begin(void (*fn)(void *), void *arg, G **gp)
     if (atomic_exchange(&main_called, true))
         return EBUSY;
     gort__schedinit();
-    G *g = newg(fn, arg);
+    G *g = gort__newg(fn, arg);
     if (!g)
         return ENOMEM;
     g->goid = 1;

@@ -766,6 +766,18 @@ void gort__goparkunlock(gort__mutex *l, const char *reason);
 /* Make a parked G runnable (foreign: wake its thread).  Callable from any
  * thread, with runtime locks held.  `next`: run it next on this P. */
 void gort__goready(G *g, bool next);
+/* The scheduler loop on g0 (proc.c): never returns. */
+GORT_NORETURN void gort__schedule(void);
+/* A G ready to run fn(arg), from a free list or a new stack, or NULL
+ * (newproc.c). */
+G *gort__newg(void (*fn)(void *), void *arg);
+/* A counter only its owner writes: a plain increment (no lock prefix),
+ * published for racy readers. */
+static inline void gort__owner_inc(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
 /* Live goroutines and goroutines ever created (sums over Ps; mstats.c). */
 int64_t gort__ngoroutines(uint64_t *created);
 /* Yield: current G to the global queue (gort_yield). */
