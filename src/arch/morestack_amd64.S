@@ -74,6 +74,8 @@
  * into the executable from libgort.a, as libgcc's is.
  */
 
+#include "gprs_amd64.h"
+
 #define VARARGS_LEA 0x185d8d4c      /* lea 0x18(%rbp),%r11 as a little-endian dword */
 #define CHAIN_MOV   0x4cc28949      /* mov %rax,%r10 (49 89 c2) and the lea's first byte */
 
@@ -325,21 +327,7 @@ gort__morestack_common:
     jmp 22f
 20: VEC vmovdqu64, zmm, 64, load
 22: leaq -120(%rbp), %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    popfq
+    POP_GPRS
     addq $16, %rsp              /* the function's frame record */
     popq %rbp                   /* the caller's rbp */
     .cfi_def_cfa %rsp, 16

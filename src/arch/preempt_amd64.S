@@ -57,24 +57,12 @@
  * stacks; a link that contains this object is therefore never SHSTK-marked.
  */
 
+#include "gprs_amd64.h"
+
 /* The general registers, rflags and rbp, from the frame (rsp at r15's
  * slot); leaves rsp at the interrupted pc. */
 .macro RESTORE_GPRS
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    popfq
+    POP_GPRS
     popq %rbp
     .cfi_def_cfa %rsp, 136
     .cfi_same_value %rbp
