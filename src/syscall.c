@@ -519,9 +519,7 @@ int64_t gort__retake(int64_t now, int64_t early)
                 WANT(tw);
             continue;
         }
-        uint32_t want = P_SYSCALL;
-        if (atomic_compare_exchange_strong(&pp->status, &want, P_IDLE))
-            gort__handoffp(pp, GORT_WAKE_ANY); /* sysmon naps next, mostly */
+        gort__syscall_handoff(pp, GORT_WAKE_ANY); /* sysmon naps next, mostly */
     }
 #undef WANT
     return next;
