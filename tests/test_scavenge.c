@@ -87,6 +87,25 @@ static void burst_main(void *arg)
     atomic_store(&stop, 1);
 }
 
+/* The scavenger's wait before a scan grows while its scans find only
+ * shallow stacks (to 40 ms, scavenge.c): after rounds of shallow bursts,
+ * a deep burst's pages still come back within the bound. */
+static void shallow_then_deep_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 5; i++) {
+        burst(2000, 1);     /* 1 KiB deep: within the kept top */
+        gort_sleep(60000000); /* the scavenger scans them, finds nothing */
+    }
+    long before = rss_bytes();
+    burst(300, 128);
+    long ms = settle(before + 12L * 1024 * 1024, SCAVENGE_BOUND_MS);
+    printf("shallow then deep: settled in %ld ms (bound %d)\n", ms, SCAVENGE_BOUND_MS);
+#if !GORT_TEST_ASAN
+    CHECK(ms >= 0, "RSS +%ld KiB after %d ms", (rss_bytes() - before) / 1024, SCAVENGE_BOUND_MS);
+#endif
+}
+
 /* GORTMAXPROCS=1: a 1 ms sleeper beside a hog stays on time while the
  * stacks of a burst of deep goroutines that just died are scavenged
  * (sysmon, which wakes the sleeper by preempting the hog, never does that
@@ -256,6 +275,7 @@ int main(void)
     expect_child(child2, (void *)burst_main, 0, NULL, NULL);
     expect_child(child1, (void *)latency_main, 0, NULL, NULL);
     expect_child(child, (void *)idle_main, 0, NULL, NULL);
+    expect_child(child2, (void *)shallow_then_deep_main, 0, NULL, NULL);
     expect_child(deadlock_child, (void *)deadlock_main, 2, "all goroutines are asleep - deadlock!", NULL);
     return 0;
 }
