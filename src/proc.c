@@ -362,7 +362,7 @@ static G *stealwork(P *pp, int64_t now, bool *rantimers)
                 !gort__runqempty(p2)) {
                 G *g = gort__runqsteal(pp, p2, last);
                 if (g) {
-                    atomic_fetch_add_explicit(&pp->nsteal, 1, memory_order_relaxed);
+                    gort__owner_inc(&pp->nsteal);
                     return g;
                 }
             }
@@ -613,10 +613,14 @@ static GORT_NORETURN void execute_slice(G *g, bool inherit)
                               memory_order_relaxed);
     else if (unlikely(__atomic_load_n(&pp->preempt_reqtick, __ATOMIC_RELAXED) == pp->schedtick + 1))
         gort__preempt_inherit(m, g); /* the slice it continues is over */
-    atomic_fetch_add_explicit(&pp->nswitch, 1, memory_order_relaxed);
+    gort__owner_inc(&pp->nswitch);
     pp->slicespawn = 0;
-    if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
+    if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP)) {
+        /* sysmon may have slept for hours: its wait clock is stale until
+         * its next round, and g may park before that. */
+        atomic_store_explicit(&sched.waitclock, gort_nanotime(), memory_order_relaxed);
         gort__sysmon_wake();
+    }
     gort__ts_in(g);
     gogo(g);
 }

@@ -547,6 +547,13 @@ typedef struct gort__sched {
      * gort__notewakeup_hint; sysmon never waits for that wakeup. */
     _Atomic uint32_t sysmonwait;
     gort__note sysmonnote;
+    /* gort_nanotime() as of sysmon's last round, or of the switch that
+     * woke it from a deep sleep (execute): the clock gopark stamps
+     * g->waitsince with (gort__waitclock), for the dump's "N minutes".
+     * At most DEEP_MAX_NS (50 ms) old while goroutines run; 0 before
+     * sysmon's first round.  Written by sysmon and by execute, racily:
+     * any recent value will do. */
+    _Atomic int64_t waitclock;
     _Atomic bool sysmon_started;   /* sysmon's start was claimed (once) */
     _Atomic bool sysmon_running;   /* its thread exists: set after it was created,
                                       so checkdead never counts a thread that
@@ -566,6 +573,18 @@ enum { SYSMON_POLL = 0, SYSMON_DEEP = 1, SYSMON_NAP = 2 };
 
 extern gort__sched gort__sched_state;
 #define sched gort__sched_state
+
+/* The clock g->waitsince is stamped with at every park: a load of the
+ * value sysmon publishes, where a clock read (even the coarse vDSO one
+ * through the PLT) was ~5% of the prime sieve's samples, a park per
+ * switch.  The dump shows whole minutes, so 50 ms of staleness is
+ * nothing; Go stamps waitsince later still, at the next GC. */
+int64_t gort__waitclock_slow(void); /* traceback.c: before sysmon ran */
+static inline int64_t gort__waitclock(void)
+{
+    int64_t t = atomic_load_explicit(&sched.waitclock, memory_order_relaxed);
+    return t ? t : gort__waitclock_slow();
+}
 
 /* ---------------------------------------------------------------------
  * Netpoller (netpoll.c: waiting on fds; netpoll_epoll.c: the kernel side;
@@ -1302,7 +1321,6 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code);
 void gort__sigquit_init(void);               /* install it (sigquit_linux.c) */
 /* Whole minutes between since and now, 0 if since is 0 (never parked). */
 int64_t gort__wait_minutes(int64_t since, int64_t now);
-int64_t gort__waitclock(void);               /* clock of g->waitsince (coarse, ns) */
 
 /* Symbols (symtab.c): the module and function containing `lookup`;
  * false if no module maps it.  name is NULL when unknown, and may point to

@@ -313,6 +313,7 @@ static void *sysmon(void *arg)
         if (atomic_load(&sched.exiting))
             return NULL;
         int64_t now = gort_nanotime();
+        atomic_store_explicit(&sched.waitclock, now, memory_order_relaxed);
         int64_t q = gort__cfg.quantum_ns;
         int64_t period = q / 8 < 20000 ? 20000 : q / 8;
         /* While nothing waits for a busy P, poll less: the period doubles

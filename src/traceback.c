@@ -366,12 +366,10 @@ int64_t gort__wait_minutes(int64_t since, int64_t now)
     return (now - since) / ((int64_t)60 * 1000 * 1000 * 1000);
 }
 
-/* The clock waitsince is taken with (gopark): coarse, a few ns per park. */
-int64_t gort__waitclock(void)
+/* gort__waitclock before sysmon has published a value. */
+int64_t gort__waitclock_slow(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return gort_nanotime();
 }
 
 void gort__tb_header(gort__tbout *o, G *g, uint32_t st, bool running_here)
@@ -391,7 +389,7 @@ void gort__tb_header(gort__tbout *o, G *g, uint32_t st, bool running_here)
     int64_t mins = 0;
     if (!running_here && st == G_WAITING)
         mins = gort__wait_minutes(__atomic_load_n(&g->waitsince, __ATOMIC_RELAXED),
-                                  gort__waitclock());
+                                  gort_nanotime());
     if (mins > 0) /* Go's words, "1 minutes" included */
         gort__tb_printf(o, "goroutine %llu [%s, %lld minutes]:\n", (unsigned long long)g->goid, what,
              (long long)mins);
