@@ -74,27 +74,6 @@ G *gort__runqget(P *pp)
     return gort__runqget_inherit(pp, &inherit);
 }
 
-/* Start bringing in the G that the next runqget will return: its struct
- * and the stack line below it, where its saved frame is.  Each G sits at
- * the top of its own stack, a slot (256 KiB by default) from the next, so
- * its first touch misses the TLB and the cache -- on this VM a nested
- * page walk.  With skynet's ~128k goroutines alive at its peak, 14% of
- * the samples sat on schedule()'s first read of the G it had just
- * dequeued.  Prefetching one ahead overlaps that with the current G's run
- * (skynet: 425 -> 352 ms, medians of 9 interleaved).  Read prefetches, and
- * only the lines schedule() and gogo touch first: fetching every line for
- * writing took them from the P that had just queued the G, and made the
- * two-stage pipeline slower.  Rejected: the same for the head of a dead-G
- * free list in gfget (no gain: 317 vs 301 ms, medians of 11), and two
- * ahead (the same as one).  Go's g structs are packed in its heap. */
-static inline void prefetch_g(const G *g)
-{
-    const char *p = (const char *)g;
-    __builtin_prefetch(p - 64);
-    __builtin_prefetch(p);
-    __builtin_prefetch(p + sizeof(G) - 1);
-}
-
 /* *inherit: g came from runnext, so it runs in the time slice of the G
  * that readied it (Go's inheritTime).  A pair handing off through runnext
  * then counts as one goroutine for sysmon and is preempted after a
@@ -117,11 +96,8 @@ G *gort__runqget_inherit(P *pp, bool *inherit)
             return NULL;
         G *g = atomic_load_explicit(&pp->runq[RQ(h)], memory_order_relaxed);
         if (atomic_compare_exchange_weak_explicit(&pp->runqhead, &h, h + 1,
-                                                  memory_order_release, memory_order_relaxed)) {
-            if (h + 1 != t)
-                prefetch_g(atomic_load_explicit(&pp->runq[RQ(h + 1)], memory_order_relaxed));
+                                                  memory_order_release, memory_order_relaxed))
             return g;
-        }
     }
 }
 

@@ -222,8 +222,9 @@ static void *scavenger(void *arg)
          * anyone resets it.  A program that spawns bursts of shallow
          * goroutines (skynet) then reuses most stacks before anyone scans
          * them: its scans went from ~50k a run to ~18k, its wall time from
-         * 352 to 297 ms (medians of 9 interleaved).  Go's scavenger is
-         * lazier still: it paces itself to 1% of a CPU. */
+         * 352 to 297 ms (medians of 9 interleaved; DESIGN.md "Stacks").
+         * Go's scavenger is lazier still: it paces itself to 1% of a
+         * CPU. */
         if (atomic_exchange_explicit(&scav_found_deep, false, memory_order_relaxed))
             age = SCAV_AGE_NS;
         else if (scanned && age < SCAV_AGE_MAX_NS)
