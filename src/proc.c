@@ -615,12 +615,8 @@ static GORT_NORETURN void execute_slice(G *g, bool inherit)
         gort__preempt_inherit(m, g); /* the slice it continues is over */
     gort__owner_inc(&pp->nswitch);
     pp->slicespawn = 0;
-    if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP)) {
-        /* sysmon may have slept for hours: its wait clock is stale until
-         * its next round, and g may park before that. */
-        atomic_store_explicit(&sched.waitclock, gort_nanotime(), memory_order_relaxed);
+    if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) == SYSMON_DEEP))
         gort__sysmon_wake();
-    }
     gort__ts_in(g);
     gogo(g);
 }

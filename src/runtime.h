@@ -547,12 +547,12 @@ typedef struct gort__sched {
      * gort__notewakeup_hint; sysmon never waits for that wakeup. */
     _Atomic uint32_t sysmonwait;
     gort__note sysmonnote;
-    /* gort_nanotime() as of sysmon's last round, or of the switch that
-     * woke it from a deep sleep (execute): the clock gopark stamps
+    /* gort_nanotime() as of sysmon's last round: the clock gopark stamps
      * g->waitsince with (gort__waitclock), for the dump's "N minutes".
-     * At most DEEP_MAX_NS (50 ms) old while goroutines run; 0 before
-     * sysmon's first round.  Written by sysmon and by execute, racily:
-     * any recent value will do. */
+     * 0 before sysmon's first round and while sysmon sleeps longer than
+     * DEEP_MAX_NS (50 ms; sysmon.c waitclock_sleep), when gopark reads
+     * the clock itself; so never older than that, plus however long the
+     * OS keeps sysmon off its CPU.  Written by sysmon only. */
     _Atomic int64_t waitclock;
     _Atomic bool sysmon_started;   /* sysmon's start was claimed (once) */
     _Atomic bool sysmon_running;   /* its thread exists: set after it was created,
@@ -578,7 +578,10 @@ extern gort__sched gort__sched_state;
  * value sysmon publishes, where a clock read (even the coarse vDSO one
  * through the PLT) was ~5% of the prime sieve's samples, a park per
  * switch.  The dump shows whole minutes, so 50 ms of staleness is
- * nothing; Go stamps waitsince later still, at the next GC. */
+ * nothing; Go stamps waitsince later still, at the next GC.  While
+ * sysmon sleeps long (an idle program, a goroutine back from a long
+ * system call before sysmon woke), the value is 0 and parks read the
+ * clock. */
 int64_t gort__waitclock_slow(void); /* traceback.c: before sysmon ran */
 static inline int64_t gort__waitclock(void)
 {

@@ -33,8 +33,9 @@
  *     is empty, so nothing is left behind when the program goes idle.
  * The bound (docs/DESIGN.md "Stacks"): a dead deep stack reaches the
  * scavenger when its P idles or holds 32 unscanned stacks, and is returned
- * after the age (at most 40 ms) and a few ms of the scavenger's CPU time
- * for a burst of hundreds; tests wait up to 1 s of wall time (SCAVENGE_BOUND_MS) for a
+ * after the age (5 ms; a burst that follows shallow-only rounds can wait
+ * out the rest of a 40 ms sleep and then a 40 ms age, ~80 ms) and a few
+ * ms of the scavenger's CPU time for a burst of hundreds; tests wait up to 1 s of wall time (SCAVENGE_BOUND_MS) for a
  * machine whose CPUs are shared.  Rejected: mincore() at every exit (a
  * syscall per goroutine on the spawn path), probing a few words below the
  * top (misses sparse frames), a canary written at creation (commits a page
@@ -77,6 +78,7 @@
 #define SCAV_HELP 16      /* stacks an M without a P scavenges before it sleeps */
 #define SCAV_AGE_NS 5000000 /* a dead stack's wait on the dirty list before a scan */
 #define SCAV_AGE_MAX_NS 40000000 /* ... after rounds that found only shallow stacks */
+_Static_assert(SCAV_AGE_MAX_NS < 1000000000, "the age is a timespec's tv_nsec");
 
 static size_t pagesz;
 
@@ -227,8 +229,8 @@ static void *scavenger(void *arg)
          * CPU. */
         if (atomic_exchange_explicit(&scav_found_deep, false, memory_order_relaxed))
             age = SCAV_AGE_NS;
-        else if (scanned && age < SCAV_AGE_MAX_NS)
-            age *= 2;
+        else if (scanned)
+            age = age * 2 < SCAV_AGE_MAX_NS ? age * 2 : SCAV_AGE_MAX_NS;
         /* The aged list is empty: age what is dirty now, if anything.  A
          * plain thread with every signal blocked: nanosleep is not
          * interrupted. */

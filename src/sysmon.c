@@ -243,6 +243,17 @@ static bool syscall_waiting(void)
     return false;
 }
 
+/* sysmon is about to sleep until `until` (-1: until woken).  A sleep
+ * longer than DEEP_MAX_NS withdraws the wait clock it publishes
+ * (sched.waitclock), so parks meanwhile read the clock themselves
+ * (gort__waitclock): the published value is never older than that, plus
+ * whatever the OS keeps sysmon off its CPU. */
+static void waitclock_sleep(int64_t now, int64_t until)
+{
+    if (until < 0 || until - now > DEEP_MAX_NS)
+        atomic_store_explicit(&sched.waitclock, 0, memory_order_relaxed);
+}
+
 /* Sleep until `until`.  A sleep longer than the system-call retake bound
  * can be cut short by a goroutine entering a call with work behind it
  * (gort__sysmon_nudge, SYSMON_NAP): it publishes P_SYSCALL and then reads
@@ -259,6 +270,7 @@ static void nap(int64_t until)
         gort__note n = {0};
         gort__notetsleep_until(&n, until);
     } else {
+        waitclock_sleep(t0, until);
         gort__noteclear(&sched.sysmonnote);
         atomic_store(&sched.sysmonwait, SYSMON_NAP);
         timed &= !syscall_waiting() && !gort__notetsleep_until(&sched.sysmonnote, until);
@@ -468,14 +480,16 @@ static void *sysmon(void *arg)
              * set: one now, and one after a period's sleep, by when any
              * such change has long left its author's store buffer. */
             bool quiet = still_quiet(next);
-            if (quiet && !gort__notetsleep_until(&sched.sysmonnote,
-                                                 next < now + period ? next : now + period))
+            int64_t recheck = next < now + period ? next : now + period;
+            waitclock_sleep(now, recheck);
+            if (quiet && !gort__notetsleep_until(&sched.sysmonnote, recheck))
                 quiet = still_quiet(next);
             if (!quiet) {
                 end_wait();
                 quiet_rounds = 0;
                 continue;
             }
+            waitclock_sleep(now, next);
             gort__notetsleep_until(&sched.sysmonnote, next);
             if (!end_wait())
                 continue; /* timed out: a deadline, no news */
@@ -497,8 +511,10 @@ static void *sysmon(void *arg)
                 if (st == P_RUNNING || st == P_SYSCALL)
                     any = true;
             }
-            if (!any)
+            if (!any) {
+                waitclock_sleep(now, -1);
                 gort__notesleep(&sched.sysmonnote);
+            }
             end_wait();
             idle_rounds = 0;
             continue;

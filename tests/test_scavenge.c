@@ -89,7 +89,9 @@ static void burst_main(void *arg)
 
 /* The scavenger's wait before a scan grows while its scans find only
  * shallow stacks (to 40 ms, scavenge.c): after rounds of shallow bursts,
- * a deep burst's pages still come back within the bound. */
+ * a deep burst's pages still come back within the bound.  (What the test
+ * checks is the bound: an M that gives up its P also scans aged stacks,
+ * without the wait, and often gets there first.) */
 static void shallow_then_deep_main(void *arg)
 {
     (void)arg;
