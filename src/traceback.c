@@ -366,7 +366,8 @@ int64_t gort__wait_minutes(int64_t since, int64_t now)
     return (now - since) / ((int64_t)60 * 1000 * 1000 * 1000);
 }
 
-/* gort__waitclock before sysmon has published a value. */
+/* gort__waitclock while sysmon publishes no value (before its first
+ * round, and while it sleeps longer than 50 ms). */
 int64_t gort__waitclock_slow(void)
 {
     return gort_nanotime();
