@@ -582,7 +582,7 @@ extern gort__sched gort__sched_state;
  * sysmon sleeps long (an idle program, a goroutine back from a long
  * system call before sysmon woke), the value is 0 and parks read the
  * clock. */
-int64_t gort__waitclock_slow(void); /* traceback.c: before sysmon ran */
+int64_t gort__waitclock_slow(void); /* traceback.c: while sysmon publishes none */
 static inline int64_t gort__waitclock(void)
 {
     int64_t t = atomic_load_explicit(&sched.waitclock, memory_order_relaxed);

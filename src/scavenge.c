@@ -25,8 +25,8 @@
  *   - whoever adds to the dirty list wakes the scavenger thread, which
  *     lets the list age SCAV_AGE_NS (what a burst reuses meanwhile is
  *     never scanned: gfget takes dirty stacks first; up to
- *     SCAV_AGE_MAX_NS while its scans find only shallow stacks), then takes batches
- *     of SCAV_BATCH off it, checks them with mincore, drops
+ *     SCAV_AGE_MAX_NS while its scans find only shallow stacks), then
+ *     takes batches of SCAV_BATCH off it, checks them with mincore, drops
  *     the deep ones' pages in one process_madvise call per batch (one TLB
  *     flush for the batch on Linux 6.16+; madvise per range as fallback),
  *     and puts them on the clean list.  It sleeps only when the dirty list
@@ -35,8 +35,9 @@
  * scavenger when its P idles or holds 32 unscanned stacks, and is returned
  * after the age (5 ms; a burst that follows shallow-only rounds can wait
  * out the rest of a 40 ms sleep and then a 40 ms age, ~80 ms) and a few
- * ms of the scavenger's CPU time for a burst of hundreds; tests wait up to 1 s of wall time (SCAVENGE_BOUND_MS) for a
- * machine whose CPUs are shared.  Rejected: mincore() at every exit (a
+ * ms of the scavenger's CPU time for a burst of hundreds; tests wait up
+ * to 1 s of wall time (SCAVENGE_BOUND_MS) for a machine whose CPUs are
+ * shared.  Rejected: mincore() at every exit (a
  * syscall per goroutine on the spawn path), probing a few words below the
  * top (misses sparse frames), a canary written at creation (commits a page
  * per goroutine), the scan on sysmon or on an idling P (the delays above:
