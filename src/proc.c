@@ -980,7 +980,7 @@ void gort__preempt_check(void)
     if (g->preempt_off > 0 || m->locks > 0 || m->syscall_depth > 0 || g->plocks > 0)
         return; /* inside a system-call bracket it holds no P to give up;
                    a pthread lock holder is not preempted (preempt.c) */
-    atomic_fetch_add_explicit(&m->p->nsyncpreempt, 1, memory_order_relaxed);
+    gort__owner_inc(&m->p->nsyncpreempt);
     note_preempted(m->p);
     mcall(gosched_m);
 }
@@ -994,7 +994,7 @@ static void asyncpreempt(void)
         return;
     }
     g->async_preempted = true;
-    atomic_fetch_add_explicit(&m->p->nasyncpreempt, 1, memory_order_relaxed);
+    gort__owner_inc(&m->p->nasyncpreempt);
     note_preempted(m->p);
     mcall(gosched_m);
     g->async_preempted = false;
@@ -1014,7 +1014,7 @@ void gort__morestack_park(uintptr_t *fr)
 {
     int *e = gort__errno_addr();
     M *m = m_tls;
-    atomic_fetch_add_explicit(&m->p->nprologuepreempt, 1, memory_order_relaxed);
+    gort__owner_inc(&m->p->nprologuepreempt);
     note_preempted(m->p);
     mcall(gosched_m);
     gort__ts_errno_moved(fr, e);
