@@ -123,7 +123,8 @@ GORT_API void gort_read_stats(gort_stats *s);
 
 typedef struct gort_chan gort_chan;
 
-/* NULL with errno set on failure (ENOMEM, EINVAL on size overflow). */
+/* NULL with errno set on failure: ENOMEM, or EINVAL when elem_size or cap
+ * exceeds UINT32_MAX or the buffer's size overflows. */
 GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap);
 GORT_API void gort_chan_send(gort_chan *c, const void *elem);
 /* false once closed and drained (elem is then zeroed). */

@@ -146,19 +146,33 @@ G *gort__chan_recv_direct(gort_chan *c, gort__sudog *sg, void *elem)
 gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 {
     size_t bytes;
-    if (__builtin_mul_overflow(elem_size, cap, &bytes) ||
-        __builtin_add_overflow(bytes, sizeof(gort_chan), &bytes) ||
+    if (elem_size > UINT32_MAX || cap > UINT32_MAX ||
+        __builtin_mul_overflow(elem_size, cap, &bytes) ||
+        __builtin_add_overflow(bytes, offsetof(gort_chan, buf), &bytes) ||
         bytes > (size_t)PTRDIFF_MAX) {
         errno = EINVAL;
         return NULL;
     }
-    gort_chan *c = calloc(1, bytes);
-    if (c == NULL) {
+    /* Aligned to a cache line (chan.h: the header is one line) by hand:
+     * posix_memalign's split of a larger chunk made skynet, which makes
+     * 111k channels, 5% slower than this malloc fast path.  Only the header
+     * is zeroed: a buffer slot is always written before it is read, so a
+     * large buffer's pages stay untouched until used. */
+    enum { SLACK = 64 - _Alignof(max_align_t) };
+    if (__builtin_add_overflow(bytes, SLACK, &bytes)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    void *mem = malloc(bytes);
+    if (mem == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    c->elemsize = elem_size;
-    c->dataqsiz = cap;
+    gort_chan *c = (gort_chan *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    memset(c, 0, offsetof(gort_chan, buf));
+    c->mem = mem;
+    c->elemsize = (uint32_t)elem_size;
+    c->dataqsiz = (uint32_t)cap;
     return c;
 }
 
@@ -174,7 +188,7 @@ void gort_chan_free(gort_chan *c)
         gort__deltimer(c->timer);
         free(c->timer);
     }
-    free(c);
+    free(c->mem);
 }
 
 size_t gort_chan_len(const gort_chan *c)
@@ -424,7 +438,7 @@ gort_chan *gort_after(int64_t ns)
         return NULL;
     gort__timer *t = calloc(1, sizeof *t);
     if (t == NULL) {
-        free(c);
+        gort_chan_free(c);
         errno = ENOMEM;
         return NULL;
     }
