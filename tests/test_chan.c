@@ -26,6 +26,21 @@ static void test_make(void)
     errno = 0;
     CHECK(gort_chan_make(1, SIZE_MAX) == NULL);
     CHECK_EQ(errno, EINVAL);
+    /* The header's counts are 32-bit (chan.h); no overflow of the size
+     * needed to reach these. */
+    errno = 0;
+    CHECK(gort_chan_make((size_t)UINT32_MAX + 1, 0) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    errno = 0;
+    CHECK(gort_chan_make(0, (size_t)UINT32_MAX + 1) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    /* The largest capacity of empty elements needs no buffer at all. */
+    c = gort_chan_make(0, UINT32_MAX);
+    CHECK(c != NULL);
+    CHECK_EQ(gort_chan_cap(c), UINT32_MAX);
+    CHECK(gort_chan_trysend(c, NULL));
+    CHECK_EQ(gort_chan_len(c), 1);
+    gort_chan_free(c);
 
     gort_chan_free(NULL);
     CHECK_EQ(gort_chan_len(NULL), 0);
