@@ -30,8 +30,9 @@
  *      g->param (NULL for the timer).
  *   6. After waking: disarm the timer with no lock held (gort__deltimer
  *      waits for a callback in flight, so none can touch the G after
- *      this), relock everything, unlink the sudogs that did not fire, reset
- *      selectdone, unlock, report.
+ *      this), relock the channels (all but the one that woke us, when
+ *      no other case names it: select_skip), unlink the sudogs that did
+ *      not fire, reset selectdone, unlock, report.
  *
  * Ownership: cases[], the sudogs and the order arrays belong to the caller's
  * frame for the whole call; a waker touches a sudog only while it holds
@@ -61,26 +62,55 @@ typedef struct selstate {
  * Locking all channels of the select
  * ------------------------------------------------------------------- */
 
-static void sellock(const selstate *s)
+/* Lock every distinct channel but `skip` (NULL: all), in lock order. */
+static void sellock_but(const selstate *s, const gort_chan *skip)
 {
     gort_chan *last = NULL;
     for (size_t i = 0; i < s->nlock; i++) {
         gort_chan *c = s->cases[s->lockorder[i]].chan;
-        if (c != last)
+        if (c != last && c != skip)
             gort__lock(&c->lock);
         last = c;
     }
 }
 
-static void selunlock(const selstate *s)
+static void selunlock_but(const selstate *s, const gort_chan *skip)
 {
     /* Reverse order; each distinct channel once (duplicates are adjacent). */
     for (size_t i = s->nlock; i-- > 0;) {
         gort_chan *c = s->cases[s->lockorder[i]].chan;
-        if (i > 0 && s->cases[s->lockorder[i - 1]].chan == c)
+        if ((i > 0 && s->cases[s->lockorder[i - 1]].chan == c) || c == skip)
             continue;
         gort__unlock(&c->lock);
     }
+}
+
+static void sellock(const selstate *s)
+{
+    sellock_but(s, NULL);
+}
+
+static void selunlock(const selstate *s)
+{
+    selunlock_but(s, NULL);
+}
+
+/* After a channel woke the select through sudog `won`: the channel whose
+ * lock the cleanup can skip, or NULL.  The waker unlinked `won` under that
+ * channel's lock, and if no other case names the channel no other sudog
+ * of ours is queued there, so no waker can reach us through it.  Go
+ * relocks it anyway; skipping it saves one lock round trip per woken
+ * select on the busiest channel (the worker pool's `jobs`, shared with the
+ * producer on the other core). */
+static const gort_chan *select_skip(const selstate *s, const gort__sudog *won)
+{
+    if (won == NULL)
+        return NULL; /* the timeout: every sudog is still queued */
+    const gort_chan *c = won->c;
+    size_t uses = 0;
+    for (size_t i = 0; i < s->nlock; i++)
+        uses += s->cases[s->lockorder[i]].chan == c;
+    return uses == 1 ? c : NULL;
 }
 
 /* Heapsort of lockorder by channel address: O(n log n) and in place. */
@@ -305,11 +335,16 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
     if (s.deadline >= 0)
         gort__deltimer(&me->timer);
 
-    sellock(&s);
+    /* param is the waker's, published by its goready before we ran. */
     gort__sudog *won = me->param;
+    if (won != NULL && (won < sgs || won >= sgs + n))
+        gort__throw("select: woken by a foreign sudog %p", (void *)won);
+    const gort_chan *skip = select_skip(&s, won);
+    sellock_but(&s, skip);
     me->param = NULL;
-    /* Relaxed, as above: all locks held, the timer disarmed, and no sudog
-     * of this select stays queued past selunlock. */
+    /* Relaxed, as above: the locks of every channel where a sudog of ours
+     * may still be queued are held (select_skip), the timer is disarmed,
+     * and no sudog of this select stays queued past the unlock. */
     atomic_store_explicit(&me->selectdone, 0, memory_order_relaxed);
     for (size_t k = 0; k < norder; k++) {
         uint32_t i = lockorder[k];
@@ -320,15 +355,13 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
         gort__chanq_remove(cases[i].op == GORT_SEND ? &c->sendq : &c->recvq, sg);
     }
     me->waiting = NULL;
-    selunlock(&s);
+    selunlock_but(&s, skip);
 
     if (won == NULL) {
         if (s.deadline < 0)
             gort__throw("select: woken without a case and without a timeout");
         goto out; /* timed out */
     }
-    if (won < sgs || won >= sgs + n)
-        gort__throw("select: woken by a foreign sudog %p", (void *)won);
     casi = (int)(won - sgs);
     if (cases[casi].op == GORT_SEND) {
         if (!won->success)
