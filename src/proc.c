@@ -969,14 +969,10 @@ static inline void note_preempted(P *pp)
     atomic_store_explicit(&pp->preempted_tick, tick, memory_order_release);
 }
 
-void gort__preempt_check(void)
+void gort__preempt_check_slow(void)
 {
     M *m = m_tls;
-    if (!m)
-        return;
     G *g = m->curg;
-    if (!g || likely(!atomic_load_explicit(&g->preempt, memory_order_relaxed)))
-        return;
     if (g->preempt_off > 0 || m->locks > 0 || m->syscall_depth > 0 || g->plocks > 0)
         return; /* inside a system-call bracket it holds no P to give up;
                    a pthread lock holder is not preempted (preempt.c) */
