@@ -56,6 +56,10 @@ G *gort__newg(void (*fn)(void *), void *arg)
         if (!g)
             return NULL;
     }
+    if (unlikely(g->prepared)) {
+        g->prepared = false;
+        gort__stack_taken();
+    }
     g->fn = fn;
     g->arg = arg;
     g->schedlink = NULL;

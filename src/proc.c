@@ -557,6 +557,9 @@ top:;
     /* No P held: help the scavenger with a few dead stacks before
      * sleeping (scavenge.c).  Work readied meanwhile woke another M. */
     gort__scavenge_help();
+    /* And while goroutines are being started faster than stacks are
+     * pooled, commit the next batch's pages on this core (stack.c). */
+    gort__stack_prepare_help();
 
     /* Goroutines wait on fds: one M blocks in the poller, until the
      * earliest timer too if no other M sleeps for the timers. */

@@ -213,6 +213,8 @@ struct gort_g {
     bool is_main;           /* goroutine 1: its exit ends gort_main */
     bool stack_clean;       /* dead G whose stack was checked for deep pages (scavenge.c;
                                gort__gfput clears it); guarded like schedlink */
+    bool prepared;          /* made by stack.c and never run yet: gort__newg counts it
+                               (gort__stack_taken) and clears it; guarded like schedlink */
     uint64_t goid;          /* id; 0 for foreign pseudo-Gs */
     G *schedlink;           /* run queue / free list link; guarded by that list's owner */
     G *alllink;             /* allgs list; guarded by sched.allglock; never unlinked */
@@ -1042,6 +1044,13 @@ P *gort__getp(void); /* current P or NULL */
  * ------------------------------------------------------------------- */
 /* Allocate a G with a stack of gort__cfg.stacksize; NULL on ENOMEM. */
 G *gort__stackalloc_g(P *pp);
+/* gort__newg took a G that had never run (g->prepared): a spawn burst is
+ * consuming new stacks. */
+void gort__stack_taken(void);
+/* An M that has just given up its P: while a burst consumes new stacks
+ * and few are ready, prepare a batch on the global free list, so that the
+ * spawning goroutine finds their pages committed; false if it did not. */
+bool gort__stack_prepare_help(void);
 void gort__stack_init(void);
 /* Dead-G pools: a G with a stack from pp's free list (refilled from the
  * global one), NULL if none; and back onto it (owner of pp only). */

@@ -18,7 +18,11 @@
  * default) is no limit.  Slots are prepared SLAB_PREP at a time
  * (slab_prepare): one process_madvise installs their guards, another
  * commits their top pages (MADV_POPULATE_WRITE), so a new goroutine takes
- * no page fault; that replaces an mmap, an mprotect and a fault per stack.  Where the kernel refuses the
+ * no page fault; that replaces an mmap, an mprotect and a fault per stack.
+ * While a goroutine spawns others that live on, an M that would otherwise
+ * wait (steal_grace in runq.c) prepares the next batch on its own core
+ * (gort__stack_prepare_help): the page commits, ~2.5 us a stack here,
+ * then no longer all fall on the spawning thread.  Where the kernel refuses the
  * advice (probed once at start, and under valgrind), each guarded stack is
  * its own mapping with an mprotect'd PROT_NONE page: two VMAs, so once
  * they would use most of vm.max_map_count, further stacks come from
@@ -340,12 +344,32 @@ static size_t guarded_reserve(size_t want)
     return k;
 }
 
+/* The n new Gs of list g, linked through schedlink: dead, clean (only the
+ * top page, which holds the G, is committed), never run, and linked into
+ * allgs under one allglock.  Returns the last. */
+static G *adopt(G *g, size_t n)
+{
+    G *last = g;
+    for (G *x = g; x; x = x->schedlink) {
+        x->stack_clean = true;
+        x->prepared = true;
+        atomic_store_explicit(&x->status, G_DEAD, memory_order_relaxed);
+        last = x;
+    }
+    gort__lock(&sched.allglock);
+    for (G *x = g; x; x = x->schedlink)
+        x->alllink = x->schedlink ? x->schedlink : sched.allgs;
+    sched.allgs = g;
+    sched.nallgs += (int32_t)n;
+    gort__unlock(&sched.allglock);
+    return last;
+}
+
 /* New stacks for newg when the pools are empty: a batch of SLAB_PREP
  * where guard markers work (their preparation costs two system calls
  * whatever the count), else one.  The first G is returned; the others
  * go to pp's free list, or the global one when pp is NULL (a plain
- * thread), clean and dead, as if they had run.  All are linked into
- * allgs under one allglock. */
+ * thread), clean and dead, as if they had run. */
 G *gort__stackalloc_g(P *pp)
 {
     G *g = NULL;
@@ -369,21 +393,11 @@ G *gort__stackalloc_g(P *pp)
         g = g_in_region(base, rzslab.slot, SLAB_REDZONE, false);
         n = 1;
     }
-    G *last = g;
-    for (size_t i = 1; i < n; i++)
-        last = last->schedlink;
-    for (G *x = g->schedlink; x; x = x->schedlink) {
-        x->stack_clean = true; /* only the top page, which holds the G, is committed */
-        atomic_store_explicit(&x->status, G_DEAD, memory_order_relaxed);
-    }
-    gort__lock(&sched.allglock);
-    for (G *x = g; x; x = x->schedlink)
-        x->alllink = x->schedlink ? x->schedlink : sched.allgs;
-    sched.allgs = g;
-    sched.nallgs += (int32_t)n;
-    gort__unlock(&sched.allglock);
+    G *last = adopt(g, n);
     G *rest = g->schedlink;
     g->schedlink = NULL;
+    g->stack_clean = false; /* about to run, as a G from gfget */
+    atomic_store_explicit(&g->status, G_IDLE, memory_order_relaxed);
     if (rest) {
         if (pp) {
             last->schedlink = pp->gfree;
@@ -400,6 +414,50 @@ G *gort__stackalloc_g(P *pp)
     return g;
 }
 
+/* Preparing stacks ahead of a burst.  A goroutine that lives on while
+ * more are spawned needs a new slot, and committing its top page costs
+ * ~2.5 us on this VM (a fault, or MADV_POPULATE_WRITE: the same), all on
+ * the spawning thread: 10,000 living goroutines took 30 ms to start, as
+ * in Go.  An M about to sleep, with no P, prepares the next batch on the
+ * other core instead, but only while a burst is consuming them: once per
+ * change of ntaken (Gs that never ran, taken by gort__newg) and while the
+ * global pool holds fewer than PREP_AHEAD.  A burst that ends leaves at
+ * most one unused batch (SLAB_PREP pages) behind.  Guard-marker slabs
+ * only: elsewhere a stack is a mapping of its own, one at a time. */
+#define PREP_AHEAD (2 * SLAB_PREP)
+static _Atomic uint64_t ntaken, ntaken_seen;
+
+void gort__stack_taken(void)
+{
+    atomic_fetch_add_explicit(&ntaken, 1, memory_order_relaxed);
+}
+
+bool gort__stack_prepare_help(void)
+{
+    if (!guard_markers)
+        return false;
+    uint64_t seen = atomic_load_explicit(&ntaken_seen, memory_order_relaxed);
+    uint64_t now = atomic_load_explicit(&ntaken, memory_order_relaxed);
+    if (now == seen ||
+        atomic_load_explicit((_Atomic int32_t *)&sched.gfreecnt, memory_order_relaxed) >= PREP_AHEAD ||
+        !atomic_compare_exchange_strong(&ntaken_seen, &seen, now))
+        return false;
+    size_t n = 0, k = guarded_reserve(SLAB_PREP);
+    if (k == 0)
+        return false;
+    G *g = alloc_marked(k, &n);
+    if (n < k)
+        atomic_fetch_sub(&nguarded, k - n);
+    if (!g)
+        return false;
+    G *last = adopt(g, n);
+    gort__lock(&sched.gflock);
+    last->schedlink = sched.gfree;
+    sched.gfree = g;
+    sched.gfreecnt += (int32_t)n;
+    gort__unlock(&sched.gflock);
+    return true;
+}
 
 /* Called by mcall at every switch out of a goroutine on a slab stack
  * (yield, park, preemption -- async preemption ends in mcall too -- and
