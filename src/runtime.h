@@ -1047,9 +1047,10 @@ G *gort__stackalloc_g(P *pp);
 /* gort__newg took a G that had never run (g->prepared): a spawn burst is
  * consuming new stacks. */
 void gort__stack_taken(void);
-/* An M that has just given up its P: while a burst consumes new stacks
- * and few are ready, prepare a batch on the global free list, so that the
- * spawning goroutine finds their pages committed; false if it did not. */
+/* An M with nothing to run (spinning in steal_grace, or without a P about
+ * to sleep): while a burst consumes new stacks and few are ready, prepare
+ * some on the global free list, so that the spawning goroutine finds
+ * their pages committed; false if it did not (stack.c). */
 bool gort__stack_prepare_help(void);
 void gort__stack_init(void);
 /* Dead-G pools: a G with a stack from pp's free list (refilled from the

@@ -171,8 +171,11 @@ static bool selparkcommit(G *g, void *arg)
     if (s->deadline >= 0)
         gort__armtimer(&g->timer, s->deadline, select_timeout, g, ++g->timerseq);
     /* With channels locked: past the first unlock a waker may ready the G,
-     * but its first act is to relock every channel, starting with the one
-     * unlocked last here, so `s` stays valid until we are done. */
+     * and `s` lives in its frame.  Its first act is to relock the
+     * channels, which includes the lowest one, unlocked last here -- or,
+     * when the lowest is the one that woke it and is skipped
+     * (select_skip), that waker got in only after that last unlock.
+     * Either way `s` stays valid until we are done. */
     if (nlock)
         selunlock(s);
     return true;
