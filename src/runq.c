@@ -117,8 +117,8 @@ static void steal_grace(void)
      * usual reason a running P's runnext is all there is to steal): spend
      * the moment committing the next 32 stacks (stack.c), ~80 us, instead
      * of sleeping.  Not once a stop of the world has begun; one that
-     * begins meanwhile waits for the guard markers (the commit is then
-     * skipped), where it would have cut the sleep short. */
+     * begins meanwhile waits for the batch, where it would have cut the
+     * sleep short. */
     if (!atomic_load(&sched.gcwaiting) && gort__stack_prepare_help())
         return;
     atomic_fetch_add(&sched.nstealwait, 1);

@@ -281,7 +281,7 @@ static long madvise_many(struct iovec *iov, size_t n, int advice)
  * refuses (ENOMEM for the page table) leaves that slot unguarded, its
  * never-written lowest page the red zone checked at each switch (mcall),
  * as in a red-zone slab. */
-static G *slab_prepare(const slab *s, char *first, size_t n, bool helper)
+static G *slab_prepare(const slab *s, char *first, size_t n)
 {
     struct iovec guard[SLAB_PREP], top[SLAB_PREP];
     for (size_t i = 0; i < n; i++) {
@@ -291,11 +291,7 @@ static G *slab_prepare(const slab *s, char *first, size_t n, bool helper)
     }
     long r = madvise_many(guard, n, MADV_GUARD_INSTALL);
     size_t installed = r > 0 ? (size_t)r / pagesz : 0;
-    /* Else faulted in on first touch.  A helper (gort__stack_prepare_help)
-     * leaves that to the first touch once a stop of the world waits for
-     * its P: this call is most of a batch's ~80 us. */
-    if (!helper || !atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed))
-        (void)madvise_many(top, n, MADV_POPULATE_WRITE);
+    (void)madvise_many(top, n, MADV_POPULATE_WRITE); /* else faulted in on first touch */
     G *list = NULL;
     for (size_t i = n; i-- > 0;) {
         bool guarded = i < installed;
@@ -320,7 +316,7 @@ static G *slab_prepare(const slab *s, char *first, size_t n, bool helper)
  * ~10 us with the lock held, and the other Ps' gort_go slept on it
  * (futex wait and wake were 7% of skynet's CPU).  Returns their Gs linked
  * through schedlink, *got of them. */
-static G *alloc_marked(size_t want, size_t *got, bool helper)
+static G *alloc_marked(size_t want, size_t *got)
 {
     gort__lock(&slablock);
     char *first = slab_take_locked(&gslab); /* maps a new slab if need be */
@@ -333,7 +329,7 @@ static G *alloc_marked(size_t want, size_t *got, bool helper)
     }
     gort__unlock(&slablock);
     *got = n;
-    return first ? slab_prepare(&gslab, first, n, helper) : NULL;
+    return first ? slab_prepare(&gslab, first, n) : NULL;
 }
 
 /* Reserve up to want of the guarded stacks' budget: how many. */
@@ -386,7 +382,7 @@ G *gort__stackalloc_g(P *pp)
     size_t n = 0, k = guarded_reserve(guard_markers ? SLAB_PREP : 1);
     if (k > 0) {
         if (guard_markers) {
-            g = alloc_marked(k, &n, false);
+            g = alloc_marked(k, &n);
         } else {
             g = alloc_guarded();
             n = g != NULL;
@@ -440,9 +436,10 @@ G *gort__stackalloc_g(P *pp)
  * before.  The first spawn that needs a new batch can start one helper
  * (31 of its batch unused), so a program that starts a few goroutines may
  * commit 32 stacks more than it uses.  A stop of the world cannot cut a
- * batch short as it does the grace sleep: the helper skips the commit
- * (most of the ~80 us) once one waits, and the pages are faulted in
- * later.  10k living goroutines start in 23.3 ms against 28.2 without
+ * batch short as it does the grace sleep: one that begins during a batch
+ * waits for it, ~80 us here, a cost only spawn bursts pay (skipping the
+ * commit would not help: writing each G faults its page in anyway).
+ * 10k living goroutines start in 23.3 ms against 28.2 without
  * help (medians of 11); with PREP_LOW 32, 24.2; with half batches, 24.6;
  * with no bound on the helpers (gfreecnt < 64 as the gate, two at once),
  * 20-21 ms but 96-135 unused stacks left.  Guard-marker slabs only:
@@ -473,7 +470,7 @@ bool gort__stack_prepare_help(void)
         !atomic_compare_exchange_strong(&ntaken_seen, &seen, now) ||
         (k = guarded_reserve(PREP_HELP)) == 0)
         goto out;
-    G *g = alloc_marked(k, &n, true);
+    G *g = alloc_marked(k, &n);
     if (n < k)
         atomic_fetch_sub(&nguarded, k - n);
     if (!g)
