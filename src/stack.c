@@ -281,7 +281,7 @@ static long madvise_many(struct iovec *iov, size_t n, int advice)
  * refuses (ENOMEM for the page table) leaves that slot unguarded, its
  * never-written lowest page the red zone checked at each switch (mcall),
  * as in a red-zone slab. */
-static G *slab_prepare(const slab *s, char *first, size_t n)
+static G *slab_prepare(const slab *s, char *first, size_t n, bool nofd)
 {
     struct iovec guard[SLAB_PREP], top[SLAB_PREP];
     for (size_t i = 0; i < n; i++) {
@@ -289,9 +289,12 @@ static G *slab_prepare(const slab *s, char *first, size_t n)
         guard[i] = (struct iovec){base, pagesz};
         top[i] = (struct iovec){base + s->slot - pagesz, pagesz};
     }
-    long r = madvise_many(guard, n, MADV_GUARD_INSTALL);
-    size_t installed = r > 0 ? (size_t)r / pagesz : 0;
-    (void)madvise_many(top, n, MADV_POPULATE_WRITE); /* else faulted in on first touch */
+    size_t installed = 0;
+    if (!nofd) {
+        long r = madvise_many(guard, n, MADV_GUARD_INSTALL);
+        installed = r > 0 ? (size_t)r / pagesz : 0;
+        (void)madvise_many(top, n, MADV_POPULATE_WRITE); /* else faulted in on first touch */
+    }
     G *list = NULL;
     for (size_t i = n; i-- > 0;) {
         bool guarded = i < installed;
@@ -316,7 +319,7 @@ static G *slab_prepare(const slab *s, char *first, size_t n)
  * ~10 us with the lock held, and the other Ps' gort_go slept on it
  * (futex wait and wake were 7% of skynet's CPU).  Returns their Gs linked
  * through schedlink, *got of them. */
-static G *alloc_marked(size_t want, size_t *got)
+static G *alloc_marked(size_t want, size_t *got, bool nofd)
 {
     gort__lock(&slablock);
     char *first = slab_take_locked(&gslab); /* maps a new slab if need be */
@@ -329,7 +332,7 @@ static G *alloc_marked(size_t want, size_t *got)
     }
     gort__unlock(&slablock);
     *got = n;
-    return first ? slab_prepare(&gslab, first, n) : NULL;
+    return first ? slab_prepare(&gslab, first, n, nofd) : NULL;
 }
 
 /* Reserve up to want of the guarded stacks' budget: how many. */
@@ -382,7 +385,7 @@ G *gort__stackalloc_g(P *pp)
     size_t n = 0, k = guarded_reserve(guard_markers ? SLAB_PREP : 1);
     if (k > 0) {
         if (guard_markers) {
-            g = alloc_marked(k, &n);
+            g = alloc_marked(k, &n, false);
         } else {
             g = alloc_guarded();
             n = g != NULL;
@@ -470,7 +473,13 @@ bool gort__stack_prepare_help(void)
         !atomic_compare_exchange_strong(&ntaken_seen, &seen, now) ||
         (k = guarded_reserve(PREP_HELP)) == 0)
         goto out;
-    G *g = alloc_marked(k, &n);
+    /* No process_madvise here: its pidfd is a descriptor held for a
+     * moment, and from a thread the program does not know about it made
+     * a slot of a full fd table come and go under the program's feet
+     * (test_netpoll_emfile saw an accept succeed between two EMFILEs).
+     * So a madvise per guard, and the pages faulted in as the Gs are
+     * written. */
+    G *g = alloc_marked(k, &n, true);
     if (n < k)
         atomic_fetch_sub(&nguarded, k - n);
     if (!g)
