@@ -6,8 +6,8 @@
  *
  * Invariants (all under c->lock):
  *   - 0 <= qcount <= dataqsiz; buffered elements are the qcount slots
- *     starting at recvx, wrapping at dataqsiz; sendx == (recvx + qcount)
- *     mod dataqsiz.
+ *     starting at recvx, wrapping at dataqsiz; the next send goes to slot
+ *     (recvx + qcount) mod dataqsiz (gort__chan_sendx).
  *   - recvq non-empty implies qcount == 0 (a receiver only waits when there
  *     is nothing to take); sendq non-empty implies qcount == dataqsiz.
  *     Select sudogs that already lost the wake-up race may sit in either
@@ -35,31 +35,36 @@ typedef struct gort__waitq {
     gort__sudog *first, *last;
 } gort__waitq;
 
-/* Layout: every field a send, receive or select reads or writes sits in
- * the first 64 bytes, and the channel is allocated 64-byte aligned, so an
- * operation on a channel whose other end runs on another core moves one
- * header line between the cores, not two or three (a line moves in ~125 ns
- * on the 2-vCPU AMD host, where the pipeline and pool programs spent 30-45%
- * of their samples inside channel locks).  Hence the 32-bit counts: Go's
- * hchan limits an element to 64 KiB; gort_chan_make refuses an element or
- * a capacity above UINT32_MAX (EINVAL).  The buffer starts on the second
- * line, beside only the timer and allocation pointers, written once at
- * make. */
+/* Layout: the whole header is the first 64 bytes, and the channel is
+ * allocated 64-byte aligned, so an operation on a channel whose other end
+ * runs on another core moves one header line between the cores, not two
+ * or three (a line moves in ~125 ns on the 2-vCPU AMD host, where the
+ * pipeline and pool programs spent 30-45% of their samples inside channel
+ * locks).  Hence the 32-bit counts (Go's hchan limits an element to
+ * 64 KiB; gort_chan_make refuses an element or a capacity above
+ * UINT32_MAX, EINVAL), sendx computed rather than stored, and a one-byte
+ * closed flag.  The buffer follows at byte 64: with the alignment slack a
+ * channel of up to 8 bytes of buffer (unbuffered, or gort_after's and
+ * gort_timer's one int64) stays a 128-byte malloc chunk, within glibc's
+ * fast bins; 144 bytes left them and made 100k-timer churn 70% slower
+ * (bench/timers).  Elements are moved only with memcpy, so the buffer
+ * needs no alignment of its own. */
 struct gort_chan {
     struct gort__lock lock; /* tag, not typedef: robust to the typedef name */
-    uint32_t closed;      /* written under lock; read racily by fast paths */
+    uint8_t closed;       /* written under lock; read racily by fast paths */
+    uint8_t memoff;       /* the channel's offset in its malloc block (free) */
     uint32_t elemsize;    /* immutable */
     uint32_t dataqsiz;    /* capacity; immutable */
     uint32_t qcount;      /* written under lock; read racily by len/fast paths */
-    uint32_t sendx, recvx; /* ring indices; under lock */
+    uint32_t recvx;       /* ring index of the oldest element; under lock */
+    gort__timer *timer;   /* gort_after's timer, owned by the channel, or NULL;
+                             written before the channel is shared */
     gort__waitq recvq;    /* blocked receivers */
     gort__waitq sendq;    /* blocked senders */
-    _Alignas(64) gort__timer *timer; /* gort_after's timer, owned by the channel, or NULL */
-    void *mem;            /* what malloc returned (the channel is aligned within it) */
-    _Alignas(max_align_t) unsigned char buf[]; /* dataqsiz * elemsize bytes */
+    unsigned char buf[];  /* dataqsiz * elemsize bytes */
 };
-_Static_assert(offsetof(struct gort_chan, sendq) + sizeof(gort__waitq) <= 64,
-               "a channel's hot fields must fit one cache line");
+_Static_assert(offsetof(struct gort_chan, buf) == 64,
+               "a channel's header must be exactly one cache line");
 
 static inline void *gort__chanbuf(gort_chan *c, size_t i)
 {
@@ -76,7 +81,7 @@ static inline void gort__chan_setqcount(gort_chan *c, uint32_t n)
 {
     __atomic_store_n(&c->qcount, n, __ATOMIC_RELAXED);
 }
-static inline uint32_t gort__chan_closed(const gort_chan *c)
+static inline uint8_t gort__chan_closed(const gort_chan *c)
 {
     return __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE);
 }
@@ -128,11 +133,15 @@ G *gort__chan_recv_direct(gort_chan *c, gort__sudog *sg, void *elem);
  * select's passes. */
 /* Buffer operations; c locked, room / data known to be present.  Inline:
  * they are the whole critical section of a buffered send or receive. */
+static inline uint32_t gort__chan_sendx(const gort_chan *c)
+{
+    uint64_t i = (uint64_t)c->recvx + c->qcount; /* < 2 * dataqsiz */
+    return (uint32_t)(i >= c->dataqsiz ? i - c->dataqsiz : i);
+}
+
 static inline void gort__chan_bufput(gort_chan *c, const void *elem)
 {
-    gort__elemcopy(c, gort__chanbuf(c, c->sendx), elem);
-    if (++c->sendx == c->dataqsiz)
-        c->sendx = 0;
+    gort__elemcopy(c, gort__chanbuf(c, gort__chan_sendx(c)), elem);
     gort__chan_setqcount(c, c->qcount + 1);
 }
 
