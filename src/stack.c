@@ -347,6 +347,18 @@ static size_t guarded_reserve(size_t want)
     return k;
 }
 
+/* Put first..last, n dead Gs linked through schedlink, on the global
+ * clean list.  (scavenge.c has the same four lines under the raw lock, as
+ * everything there, for its M-less thread.) */
+static void gfput_global(G *first, G *last, int32_t n)
+{
+    gort__lock(&sched.gflock);
+    last->schedlink = sched.gfree;
+    sched.gfree = first;
+    sched.gfreecnt += n;
+    gort__unlock(&sched.gflock);
+}
+
 /* Preparation ahead of a burst (gort__stack_prepare_help, below). */
 static _Atomic uint64_t ntaken, ntaken_seen;
 static _Atomic int32_t nunused; /* Gs with g->prepared set */
@@ -413,11 +425,7 @@ G *gort__stackalloc_g(P *pp)
             pp->gfree = rest;
             pp->gfreecnt += (int32_t)n - 1;
         } else {
-            gort__lock(&sched.gflock);
-            last->schedlink = sched.gfree;
-            sched.gfree = rest;
-            sched.gfreecnt += (int32_t)n - 1;
-            gort__unlock(&sched.gflock);
+            gfput_global(rest, last, (int32_t)n - 1);
         }
     }
     return g;
@@ -484,12 +492,7 @@ bool gort__stack_prepare_help(void)
         atomic_fetch_sub(&nguarded, k - n);
     if (!g)
         goto out;
-    G *last = adopt(g, n);
-    gort__lock(&sched.gflock);
-    last->schedlink = sched.gfree;
-    sched.gfree = g;
-    sched.gfreecnt += (int32_t)n;
-    gort__unlock(&sched.gflock);
+    gfput_global(g, adopt(g, n), (int32_t)n);
     done = true;
 out:
     atomic_store_explicit(&helping, false, memory_order_release);
