@@ -47,6 +47,7 @@
 #include "threadstate.h"
 #include "interpose.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 
@@ -182,7 +183,19 @@ static int urg_action(uintptr_t ra, const struct sigaction *act, struct sigactio
  * under way), and a split-stack prologue could park it there too.  Go
  * asks the same of C code (os/signal: "must use the SA_ONSTACK flag").
  * `forced` remembers, per signal, that the flag was ours, so that the
- * program reading its action back sees the flags it set.  Handlers
+ * program reading its action back sees the flags it set.  Reading the
+ * mark, replacing the action and updating the mark are one step under
+ * action_lock: two threads setting one signal's action at once (one
+ * handler with SA_ONSTACK, one without) otherwise left the mark of the
+ * one that installed first, and the program then read its own flags back
+ * wrong (tests/test_sigaction_race: every run).  The lock is held with
+ * every signal blocked on the thread, because sigaction is
+ * async-signal-safe and a handler may call it on a thread that holds the
+ * lock; the program's pointers are copied outside it, so no fault can be
+ * taken inside.  That costs two rt_sigprocmask calls per sigaction,
+ * which is no hot path.  A fork() child steals a lock whose holder stayed
+ * in the parent (gort__signal_forked), as it may call sigaction before
+ * exec.  Handlers
  * installed before the wrappers could see them get the flag at start-up
  * (gort__signal_onstack_fixup, Go's setsigstack).  Not seen: a raw
  * rt_sigaction system call, and an M's alternate stack the program
@@ -193,6 +206,31 @@ static int urg_action(uintptr_t ra, const struct sigaction *act, struct sigactio
  * (wrong after a siglongjmp out of the handler, and sa_sigaction,
  * SA_RESETHAND and the old action to report would all need rewriting). */
 static _Atomic uint64_t forced;
+static _Atomic uint32_t action_lock; /* guards forced with the kernel's actions */
+
+static uint64_t action_begin(void)
+{
+    uint64_t old;
+    gort__kmask(SIG_BLOCK, ~0ull, &old);
+    for (int spins = 0; atomic_exchange_explicit(&action_lock, 1, memory_order_acquire); spins++) {
+        if (spins < 100)
+            __builtin_ia32_pause();
+        else
+            sched_yield(); /* the holder's thread may be off its CPU */
+    }
+    return old;
+}
+
+static void action_end(uint64_t old)
+{
+    atomic_store_explicit(&action_lock, 0, memory_order_release);
+    gort__kmask(SIG_SETMASK, old, NULL);
+}
+
+void gort__signal_action_forked(void)
+{
+    atomic_store_explicit(&action_lock, 0, memory_order_relaxed);
+}
 
 static bool is_handler(sighandler_t h)
 {
@@ -201,13 +239,17 @@ static bool is_handler(sighandler_t h)
 
 static void onstack_fixup_one(int sig)
 {
-    struct sigaction cur;
-    if (sig == SIGURG || sig == SIGKILL || sig == SIGSTOP || REAL(sigaction)(sig, NULL, &cur) != 0 ||
-        !is_handler(cur.sa_handler) || (cur.sa_flags & SA_ONSTACK))
+    if (sig == SIGURG || sig == SIGKILL || sig == SIGSTOP)
         return;
-    cur.sa_flags |= SA_ONSTACK;
-    if (REAL(sigaction)(sig, &cur, NULL) == 0)
-        atomic_fetch_or(&forced, GORT_SIGBIT(sig));
+    struct sigaction cur;
+    uint64_t mask = action_begin();
+    if (REAL(sigaction)(sig, NULL, &cur) == 0 && is_handler(cur.sa_handler) &&
+        !(cur.sa_flags & SA_ONSTACK)) {
+        cur.sa_flags |= SA_ONSTACK;
+        if (REAL(sigaction)(sig, &cur, NULL) == 0)
+            atomic_fetch_or(&forced, GORT_SIGBIT(sig));
+    }
+    action_end(mask);
 }
 
 void gort__signal_onstack_fixup(void)
@@ -222,24 +264,32 @@ static int onstack_action(int sig, const struct sigaction *act, struct sigaction
 {
     if (sig < 1 || sig > 64)
         return REAL(sigaction)(sig, act, old);
-    struct sigaction a;
-    bool add = act && is_handler(act->sa_handler) && !(act->sa_flags & SA_ONSTACK);
-    if (add) {
+    /* The program's structs are read and written outside the lock. */
+    struct sigaction a, o;
+    bool add = false;
+    if (act) {
         a = *act;
-        a.sa_flags |= SA_ONSTACK;
+        add = is_handler(a.sa_handler) && !(a.sa_flags & SA_ONSTACK);
+        if (add)
+            a.sa_flags |= SA_ONSTACK;
     }
     uint64_t bit = GORT_SIGBIT(sig);
+    uint64_t mask = action_begin();
     bool was = atomic_load(&forced) & bit;
-    int r = REAL(sigaction)(sig, add ? &a : act, old);
-    if (r != 0)
-        return r;
-    if (old && was) /* SA_RESETHAND's SIG_DFL keeps the flags too */
-        old->sa_flags &= ~SA_ONSTACK;
-    if (act) {
+    int r = REAL(sigaction)(sig, act ? &a : NULL, old ? &o : NULL);
+    if (r == 0 && act) {
         if (add)
             atomic_fetch_or(&forced, bit);
         else
             atomic_fetch_and(&forced, ~bit);
+    }
+    action_end(mask);
+    if (r != 0)
+        return r;
+    if (old) {
+        if (was) /* SA_RESETHAND's SIG_DFL keeps the flags too */
+            o.sa_flags &= ~SA_ONSTACK;
+        *old = o;
     }
     return 0;
 }

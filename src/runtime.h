@@ -1093,6 +1093,7 @@ extern _Atomic int gort__scavenger_threads;
 void gort__signal_init(void);           /* install the SIGURG handler */
 /* A forked child's pid for the preemption signals (fork_linux.c). */
 void gort__signal_forked(void);
+void gort__signal_action_forked(void); /* interpose_signal.c: frees action_lock */
 void gort__minit_signals(M *m);         /* per-M: alternate signal stack */
 /* --- thread-bound state (threadstate.c, interpose_signal.c; issue 9) --- */
 extern uint64_t gort__ts_base_mask;     /* goroutines' default mask, set once by signal_init */
