@@ -413,6 +413,9 @@ struct gort_p {
                                     to the global queue (defers that look once) */
     uint32_t slicespawn;         /* owner: goroutines the running G created since it
                                     was scheduled (gort_go's back-pressure) */
+    _Atomic uint32_t stolentick; /* schedtick when a thief last took from this P's ring
+                                    (written by thieves, runq.c; read by the owner's
+                                    prefetch of the next G) */
 
     /* Local run queue: lock-free single-producer (the owner) multi-consumer
      * (stealers) ring, as in Go.  runnext is a one-G fast path. */
