@@ -23,10 +23,7 @@
  *     preemption signal the parent had in flight (m->signal_pending)
  *     would be waited for for ever.  No SIGURG of ours reaches the child:
  *     sysmon did not survive the fork, and the handler only acts on
- *     signals queued by this very pid;
- *   - frees the sigaction wrappers' lock (interpose_signal.c), which a
- *     thread left in the parent may have held: the child may set signal
- *     actions before it execs.
+ *     signals queued by this very pid.
  * The child's memory still holds the parent's other goroutines, run
  * queues and locks; nothing of it is touched, so nothing of it runs.
  * Tracebacks in the child print the calling goroutine only (the others
@@ -64,7 +61,6 @@ static void fork_child(void)
 {
     atomic_store_explicit(&gort__forked, true, memory_order_relaxed);
     gort__signal_forked();
-    gort__signal_action_forked();
     M *m = gort__getm();
     G *g = m ? m->curg : NULL;
     if (g) {

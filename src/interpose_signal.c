@@ -47,6 +47,7 @@
 #include "threadstate.h"
 #include "interpose.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -64,11 +65,17 @@
     X(int, siginterrupt, false, (int sig, int flag), (sig, flag))
 SIGNALS(DECLARE)
 
+static void action_forked(void);
+
 void gort__interpose_signal_init(void)
 {
 #define RESOLVE(ret, name, block, params, args) (void)REAL(name);
     SIGNALS(RESOLVE)
 #undef RESOLVE
+    /* From the constructor, so before any handler another library or the
+     * program registers later: child handlers run in registration order,
+     * and one of those may set a signal's action. */
+    pthread_atfork(NULL, NULL, action_forked);
 }
 
 /* The goroutine whose own call this is, or NULL. */
@@ -192,10 +199,12 @@ static int urg_action(uintptr_t ra, const struct sigaction *act, struct sigactio
  * every signal blocked on the thread, because sigaction is
  * async-signal-safe and a handler may call it on a thread that holds the
  * lock; the program's pointers are copied outside it, so no fault can be
- * taken inside.  That costs two rt_sigprocmask calls per sigaction,
- * which is no hot path.  A fork() child steals a lock whose holder stayed
- * in the parent (gort__signal_forked), as it may call sigaction before
- * exec.  Handlers
+ * taken inside (a fault in libc's own sigaction, a stack overflow there,
+ * would kill the process with no report; the window is one system call).
+ * That costs two rt_sigprocmask calls per sigaction, which is no hot
+ * path.  A fork() child frees a lock whose holder stayed in the parent
+ * (action_forked, a pthread_atfork child handler registered by the
+ * library's constructor), as it may call sigaction before exec.  Handlers
  * installed before the wrappers could see them get the flag at start-up
  * (gort__signal_onstack_fixup, Go's setsigstack).  Not seen: a raw
  * rt_sigaction system call, and an M's alternate stack the program
@@ -227,7 +236,7 @@ static void action_end(uint64_t old)
     gort__kmask(SIG_SETMASK, old, NULL);
 }
 
-void gort__signal_action_forked(void)
+static void action_forked(void)
 {
     atomic_store_explicit(&action_lock, 0, memory_order_relaxed);
 }
@@ -242,11 +251,12 @@ static void onstack_fixup_one(int sig)
     if (sig == SIGURG || sig == SIGKILL || sig == SIGSTOP)
         return;
     struct sigaction cur;
+    sigaction_fn *real = REAL(sigaction);
     uint64_t mask = action_begin();
-    if (REAL(sigaction)(sig, NULL, &cur) == 0 && is_handler(cur.sa_handler) &&
+    if (real(sig, NULL, &cur) == 0 && is_handler(cur.sa_handler) &&
         !(cur.sa_flags & SA_ONSTACK)) {
         cur.sa_flags |= SA_ONSTACK;
-        if (REAL(sigaction)(sig, &cur, NULL) == 0)
+        if (real(sig, &cur, NULL) == 0)
             atomic_fetch_or(&forced, GORT_SIGBIT(sig));
     }
     action_end(mask);
@@ -274,9 +284,10 @@ static int onstack_action(int sig, const struct sigaction *act, struct sigaction
             a.sa_flags |= SA_ONSTACK;
     }
     uint64_t bit = GORT_SIGBIT(sig);
+    sigaction_fn *real = REAL(sigaction); /* a first lookup takes the loader's lock */
     uint64_t mask = action_begin();
     bool was = atomic_load(&forced) & bit;
-    int r = REAL(sigaction)(sig, act ? &a : NULL, old ? &o : NULL);
+    int r = real(sig, act ? &a : NULL, old ? &o : NULL);
     if (r == 0 && act) {
         if (add)
             atomic_fetch_or(&forced, bit);

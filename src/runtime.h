@@ -414,8 +414,8 @@ struct gort_p {
     uint32_t slicespawn;         /* owner: goroutines the running G created since it
                                     was scheduled (gort_go's back-pressure) */
     _Atomic uint32_t stolentick; /* schedtick when a thief last took from this P's ring
-                                    (written by thieves, runq.c; read by the owner's
-                                    prefetch of the next G) */
+                                    or its runnext (written by thieves, runq.c; read by
+                                    the owner's prefetch of the next G) */
 
     /* Local run queue: lock-free single-producer (the owner) multi-consumer
      * (stealers) ring, as in Go.  runnext is a one-G fast path. */
@@ -1096,7 +1096,6 @@ extern _Atomic int gort__scavenger_threads;
 void gort__signal_init(void);           /* install the SIGURG handler */
 /* A forked child's pid for the preemption signals (fork_linux.c). */
 void gort__signal_forked(void);
-void gort__signal_action_forked(void); /* interpose_signal.c: frees action_lock */
 void gort__minit_signals(M *m);         /* per-M: alternate signal stack */
 /* --- thread-bound state (threadstate.c, interpose_signal.c; issue 9) --- */
 extern uint64_t gort__ts_base_mask;     /* goroutines' default mask, set once by signal_init */
