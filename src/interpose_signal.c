@@ -394,9 +394,17 @@ GORT_API int __sigaction(int sig, const struct sigaction *act, struct sigaction 
 }
 
 /* System V's sigset (SIG_HOLD and its mask handling are libc's): the
- * handler it installed is then moved to the alternate stack. */
+ * handler it installed is then moved to the alternate stack.  SIGURG's
+ * handler goes behind gort's, as signal()'s does (System V's flags: none;
+ * the unblocking sigset adds is moot, gort keeps SIGURG unblocked); it
+ * used to go straight to libc, which replaced gort's handler and turned
+ * preemption off for good. */
 GORT_API sighandler_t sigset(int sig, sighandler_t h)
 {
+    sighandler_t old;
+    if (sig == SIGURG && h != SIG_HOLD &&
+        urg_signal((uintptr_t)__builtin_return_address(0), h, 0, &old))
+        return old;
     sighandler_t r = REAL(sigset)(sig, h);
     if (r != SIG_ERR && sig >= 1 && sig <= 64 && is_handler(h))
         onstack_fixup_one(sig);
