@@ -468,8 +468,8 @@ static void netpoll_block(M *m)
  * its sleep until that P's due timer returned at once, and it looped
  * (pidleget, findrunnable, sleep) on that CPU until the kernel's
  * balancer moved the other thread, 1-4 ms: p99 lateness 3.8 ms (median
- * of 5 runs) against 0.13 ms on 1 P.  Go's findrunnable checks other Ps' timers only when
- * it may steal too. */
+ * of 5 runs) against 0.13 ms on 1 P.  Go's findrunnable checks other
+ * Ps' timers only when it may steal too. */
 static bool run_due_timers(P *pp, int64_t now)
 {
     bool ran = false;
