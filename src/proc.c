@@ -316,6 +316,22 @@ static void resetspinning(void)
         gort__wakep(); /* we were the last spinner: keep one looking */
 }
 
+/* Run p2's timers if the earliest is due by *now (read from the clock
+ * here if still 0, and only if p2 has timers at all).  For Ms that do
+ * not own p2: stealwork's last round and run_due_timers. */
+static bool run_timers_if_due(P *p2, int64_t *now)
+{
+    int64_t w = atomic_load_explicit(&p2->timer0_when, memory_order_acquire);
+    if (w == 0)
+        return false;
+    if (*now == 0)
+        *now = gort_nanotime();
+    if (w > *now)
+        return false;
+    gort__checktimers(p2, *now);
+    return true;
+}
+
 static G *stealwork(P *pp, int64_t now, bool *rantimers)
 {
     int32_t n = sched.gomaxprocs;
@@ -346,17 +362,11 @@ static G *stealwork(P *pp, int64_t now, bool *rantimers)
             P *p2 = sched.allp[(start + (uint32_t)i * stride) % (uint32_t)n];
             if (p2 == pp)
                 continue;
-            if (last && atomic_load_explicit(&p2->timer0_when, memory_order_relaxed) != 0) {
-                int64_t w = atomic_load(&p2->timer0_when);
-                if (w && now == 0)
-                    now = gort_nanotime();
-                if (w && w <= now) {
-                    gort__checktimers(p2, now);
-                    *rantimers = true;
-                    G *g = gort__runqget(pp);
-                    if (g)
-                        return g;
-                }
+            if (last && run_timers_if_due(p2, &now)) {
+                *rantimers = true;
+                G *g = gort__runqget(pp);
+                if (g)
+                    return g;
             }
             if (atomic_load_explicit(&p2->status, memory_order_relaxed) != P_IDLE ||
                 !gort__runqempty(p2)) {
@@ -475,17 +485,8 @@ static bool run_due_timers(P *pp, int64_t now)
     bool ran = false;
     for (int32_t i = 0; i < sched.gomaxprocs; i++) {
         P *p2 = sched.allp[i];
-        if (p2 == pp || atomic_load(&sched.gcwaiting))
-            continue;
-        int64_t w = atomic_load_explicit(&p2->timer0_when, memory_order_acquire);
-        if (w == 0)
-            continue;
-        if (now == 0)
-            now = gort_nanotime();
-        if (w <= now) {
-            gort__checktimers(p2, now);
+        if (p2 != pp && !atomic_load(&sched.gcwaiting) && run_timers_if_due(p2, &now))
             ran = true;
-        }
     }
     return ran;
 }
