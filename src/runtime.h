@@ -1410,6 +1410,9 @@ void gort__semacquire(uint32_t *addr, bool lifo, const char *reason);
 /* Increment *addr and wake one waiter if any.  handoff: give the unit to
  * the woken waiter directly and yield to it (starving mutex). */
 void gort__semrelease(uint32_t *addr, bool handoff);
+/* Add n to *addr and wake up to n of its waiters, taking the root's lock
+ * once (RWMutex.Unlock letting in the readers that queued). */
+void gort__semrelease_n(uint32_t *addr, uint32_t n);
 /* Active spinning for the sync types (sync.c), Go's sync_runtime_canSpin
  * and procyield: whether spin round `iter` (from 0) is worth it now (more
  * than one CPU, another P running, few rounds so far), and one round of
@@ -1417,6 +1420,9 @@ void gort__semrelease(uint32_t *addr, bool handoff);
  * often a steal when the event it waits for is a few hundred ns away. */
 bool gort__sync_can_spin(int iter);
 void gort__sync_spin(void);
+/* gort_mutex_lock without the active spin (rwmutex.c's writer lock, whose
+ * holder keeps it while it waits for readers: sync.c). */
+void gort__mutex_lock_nospin(gort_mutex *m);
 /* gort_cond's notify list: take a ticket (with the user mutex held), then
  * wait for it (mutex released); notify wakes the oldest ticket / all. */
 uint32_t gort__notifylist_add(gort_cond *c);

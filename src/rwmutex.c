@@ -14,9 +14,12 @@
  *                that takes it to 0 releases writer_sema.
  *   w            serialises writers: held from the start of lock() to the
  *                end of unlock(), so at most one writer ever touches the
- *                two counters' writer side.
+ *                two counters' writer side.  Taken without the mutex's
+ *                active spin: its holder keeps it while it waits for
+ *                readers, a park (sync.c gort__mutex_lock_nospin).
  *   reader_sema  readers that arrived while the count was negative wait
- *                here; unlock() releases it once per such reader.
+ *                here; unlock() releases one unit per such reader, all in
+ *                one trip through the semaphore's root lock.
  *   writer_sema  the pending writer waits here for `departing` to drain.
  *
  * Protocol.
@@ -33,7 +36,7 @@
  *            the writer preference, and why a stream of readers cannot
  *            starve a writer.
  *   unlock:  readers += MAX_READERS returns the readers that queued meanwhile
- *            (r); release reader_sema r times, then release w.  Readers get
+ *            (r); release r units of reader_sema, then release w.  Readers get
  *            in before the next writer can subtract again, so writers
  *            cannot starve readers either.
  *   `departing` may go negative for a moment (a reader decrements it before
@@ -140,7 +143,7 @@ void gort_rwmutex_runlock(gort_rwmutex *rw)
 
 void gort_rwmutex_lock(gort_rwmutex *rw)
 {
-    gort_mutex_lock(&rw->w);
+    gort__mutex_lock_nospin(&rw->w); /* held across a park: sync.c */
     /* Announce the writer: from here on new readers wait. */
     int32_t r = add_readers(rw, -MAX_READERS) + MAX_READERS;
     if (r != 0 && __atomic_add_fetch(&rw->departing, r, __ATOMIC_ACQ_REL) != 0)
@@ -166,7 +169,6 @@ void gort_rwmutex_unlock(gort_rwmutex *rw)
     int32_t r = add_readers(rw, MAX_READERS);
     if (unlikely(r >= MAX_READERS))
         gort__throw("sync: Unlock of unlocked RWMutex");
-    for (int32_t i = 0; i < r; i++)
-        gort__semrelease(&rw->reader_sema, false);
+    gort__semrelease_n(&rw->reader_sema, (uint32_t)r);
     gort_mutex_unlock(&rw->w);
 }

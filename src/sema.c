@@ -252,6 +252,34 @@ void gort__semrelease(uint32_t *addr, bool handoff)
         handoff_yield();
 }
 
+void gort__semrelease_n(uint32_t *addr, uint32_t n)
+{
+    if (n == 0)
+        return;
+    semaroot *root = semroot(addr);
+    __atomic_fetch_add(addr, n, __ATOMIC_SEQ_CST);
+    if (atomic_load(&root->nwait) == 0)
+        return;
+    /* Dequeued sudogs are chained through waitlink (dequeue cleared it)
+     * until they are readied, oldest first, as n single releases would. */
+    gort__sudog *list = NULL, **tail = &list;
+    gort__lock(&root->lock);
+    for (uint32_t i = 0; i < n && atomic_load(&root->nwait) != 0; i++) {
+        gort__sudog *s = dequeue(root, addr);
+        if (!s)
+            break; /* the rest will find their units in the count */
+        atomic_fetch_sub(&root->nwait, 1);
+        *tail = s;
+        tail = &s->waitlink;
+    }
+    gort__unlock(&root->lock);
+    while (list) {
+        gort__sudog *next = list->waitlink; /* read before its owner runs */
+        gort__goready(list->g, true);
+        list = next;
+    }
+}
+
 /* ---------------------------------------------------------------------
  * Notify list (sync.Cond).  A waiter first takes a ticket (before it
  * releases the user's mutex), then parks with it; notify_one wakes exactly
