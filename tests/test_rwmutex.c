@@ -173,6 +173,11 @@ static void test_exclusion(void)
     CHECK_EQ(readers_of(&xrw), 0);
     CHECK_EQ(xrw.departing, 0);
     CHECK_EQ(xrw.w.state, 0);
+    /* Every unit an unlock released (gort__semrelease_n, all at once) was
+     * taken by the reader it was counted for, none left over or missing. */
+    CHECK_EQ(xrw.reader_sema, 0);
+    CHECK_EQ(xrw.writer_sema, 0);
+    CHECK_EQ(xrw.w.sema, 0);
 }
 
 /* ---- writer preference: a pending writer goes before later readers ---- */
