@@ -167,7 +167,9 @@ void gort_rwmutex_unlock(gort_rwmutex *rw)
 {
     /* Let readers in again; r counts those that arrived meanwhile. */
     int32_t r = add_readers(rw, MAX_READERS);
-    if (unlikely(r >= MAX_READERS))
+    /* Unsigned: a negative r (impossible through the API: the runlock
+     * that could cause it throws) must not become a huge release. */
+    if (unlikely((uint32_t)r >= MAX_READERS))
         gort__throw("sync: Unlock of unlocked RWMutex");
     gort__semrelease_n(&rw->reader_sema, (uint32_t)r);
     gort_mutex_unlock(&rw->w);

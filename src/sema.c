@@ -24,6 +24,8 @@
  *               belong to the single waker until it calls gort__goready, and
  *               after that to their owner again — a waker never touches a
  *               sudog after readying it, because the frame may be gone.
+ *               gort__semrelease_n chains the ones it dequeued through
+ *               waitlink (cleared by dequeue) until it readies them.
  *   gort_cond   wait/notify are ticket counters changed atomically (notify
  *               only under the cond's lock); head/tail is a singly linked
  *               list of parked sudogs through sudog.next, guarded by the
