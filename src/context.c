@@ -102,6 +102,30 @@ static void unlink_child(gort_ctx *p, gort_ctx *c)
     atomic_store_explicit(&c->linked, false, memory_order_release);
 }
 
+/* The children walk of a cancel (c->lock held, so the sibling links are
+ * stable) touches, per child, three lines nobody has used since the child
+ * parked: the child, its done channel and the sudog of the goroutine
+ * parked on it, the last on that goroutine's own stack page.  Fetched one
+ * after the other they cost ~400-600 ns a child (10k waiters, 2 Ps).
+ * Fetch them ahead, each stage from a line the stage before fetched one
+ * step earlier: child i+3, channel i+2, sudog i+1. */
+static inline gort_chan *done_hint(gort_ctx *k)
+{
+    return k ? __atomic_load_n(&k->done, __ATOMIC_RELAXED) : NULL;
+}
+
+static inline void cancel_prefetch(gort_ctx *k1, gort_ctx *k2, gort_ctx *k3)
+{
+    if (k3)
+        __builtin_prefetch(k3, 1);
+    gort_chan *d2 = done_hint(k2);
+    if (d2)
+        gort__chan_prefetch(d2);
+    gort_chan *d1 = done_hint(k1);
+    if (d1)
+        gort__chan_prefetch_receiver(d1);
+}
+
 static bool cancel(gort_ctx *c, int err, int cause, int from)
 {
     gort__lock(&c->lock);
@@ -115,8 +139,14 @@ static bool cancel(gort_ctx *c, int err, int cause, int from)
         gort_chan_close(c->done);
     else
         c->done = closedchan();
+    gort_ctx *k1 = c->children ? c->children->next : NULL;
+    gort_ctx *k2 = k1 ? k1->next : NULL;
     for (gort_ctx *k = c->children, *next; k; k = next) {
-        next = k->next;
+        next = k->next; /* == k1 */
+        gort_ctx *k3 = k2 ? k2->next : NULL;
+        cancel_prefetch(k1, k2, k3);
+        k1 = k2;
+        k2 = k3;
         cancel(k, err, c->cause, FROM_PARENT);
         k->next = k->prev = NULL;
         /* The last touch of k: a release that sees it false frees k
