@@ -24,8 +24,8 @@
  *               belong to the single waker until it calls gort__goready, and
  *               after that to their owner again — a waker never touches a
  *               sudog after readying it, because the frame may be gone.
- *               gort__semrelease_n chains the ones it dequeued through
- *               waitlink (cleared by dequeue) until it readies them.
+ *               release_dequeue chains the ones it dequeued through
+ *               waitlink (cleared by dequeue) until its caller readies them.
  *   gort_cond   wait/notify are ticket counters changed atomically (notify
  *               only under the cond's lock); head/tail is a singly linked
  *               list of parked sudogs through sudog.next, guarded by the
@@ -224,24 +224,34 @@ static void handoff_yield(void)
     gort__gosched();
 }
 
-void gort__semrelease(uint32_t *addr, bool handoff)
+/* Add n to *addr and dequeue up to n of its waiters (fewer if fewer are
+ * queued: the rest will find their units in the count), chained oldest
+ * first through waitlink (cleared by dequeue) for the caller to ready. */
+static gort__sudog *release_dequeue(uint32_t *addr, uint32_t n)
 {
     semaroot *root = semroot(addr);
-    __atomic_fetch_add(addr, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(addr, n, __ATOMIC_SEQ_CST);
     if (atomic_load(&root->nwait) == 0)
-        return;
-
+        return NULL;
+    gort__sudog *list = NULL, **tail = &list;
     gort__lock(&root->lock);
-    if (atomic_load(&root->nwait) == 0) {
-        gort__unlock(&root->lock);
-        return;
-    }
-    gort__sudog *s = dequeue(root, addr);
-    if (s)
+    for (uint32_t i = 0; i < n && atomic_load(&root->nwait) != 0; i++) {
+        gort__sudog *s = dequeue(root, addr);
+        if (!s)
+            break; /* the waiters under this root are for other addresses */
         atomic_fetch_sub(&root->nwait, 1);
+        *tail = s;
+        tail = &s->waitlink;
+    }
     gort__unlock(&root->lock);
+    return list;
+}
+
+void gort__semrelease(uint32_t *addr, bool handoff)
+{
+    gort__sudog *s = release_dequeue(addr, 1);
     if (!s)
-        return; /* the waiters under this root are for other addresses */
+        return;
 
     bool handed = false;
     if (handoff && cansemacquire(addr)) {
@@ -258,23 +268,8 @@ void gort__semrelease_n(uint32_t *addr, uint32_t n)
 {
     if (n == 0)
         return;
-    semaroot *root = semroot(addr);
-    __atomic_fetch_add(addr, n, __ATOMIC_SEQ_CST);
-    if (atomic_load(&root->nwait) == 0)
-        return;
-    /* Dequeued sudogs are chained through waitlink (dequeue cleared it)
-     * until they are readied, oldest first, as n single releases would. */
-    gort__sudog *list = NULL, **tail = &list;
-    gort__lock(&root->lock);
-    for (uint32_t i = 0; i < n && atomic_load(&root->nwait) != 0; i++) {
-        gort__sudog *s = dequeue(root, addr);
-        if (!s)
-            break; /* the rest will find their units in the count */
-        atomic_fetch_sub(&root->nwait, 1);
-        *tail = s;
-        tail = &s->waitlink;
-    }
-    gort__unlock(&root->lock);
+    /* Readied oldest first, as n single releases would. */
+    gort__sudog *list = release_dequeue(addr, n);
     while (list) {
         gort__sudog *next = list->waitlink; /* read before its owner runs */
         gort__goready(list->g, true);

@@ -201,7 +201,9 @@ static void mutex_lock_slow(gort_mutex *m, bool spin)
     }
 }
 
-void gort_mutex_lock(gort_mutex *m)
+/* The fast paths of both lock calls; `spin`: whether the slow path may
+ * spin. */
+static inline __attribute__((always_inline)) void mutex_lock(gort_mutex *m, bool spin)
 {
     int32_t old = 0;
     if (likely(__atomic_compare_exchange_n(&m->state, &old, MUTEX_LOCKED, false,
@@ -218,7 +220,12 @@ void gort_mutex_lock(gort_mutex *m)
         __atomic_compare_exchange_n(&m->state, &old, old | MUTEX_LOCKED, false,
                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return;
-    mutex_lock_slow(m, true);
+    mutex_lock_slow(m, spin);
+}
+
+void gort_mutex_lock(gort_mutex *m)
+{
+    mutex_lock(m, true);
 }
 
 /* For a mutex held across a park: RWMutex's writer lock, whose holder
@@ -235,11 +242,7 @@ void gort_mutex_lock(gort_mutex *m)
  * no other goroutine queued, which in such programs it mostly has. */
 void gort__mutex_lock_nospin(gort_mutex *m)
 {
-    int32_t old = 0;
-    if (likely(__atomic_compare_exchange_n(&m->state, &old, MUTEX_LOCKED, false,
-                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
-        return;
-    mutex_lock_slow(m, false);
+    mutex_lock(m, false);
 }
 
 bool gort_mutex_trylock(gort_mutex *m)
