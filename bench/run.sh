@@ -396,3 +396,25 @@ goroutine in a call-free loop waits at least this long, so the STW target
 (p99 <= 0.1 x Go's) cannot be met when 0.1 x Go's p99 is below this floor.
 EOT
 fi
+
+# The floor under a request-to-stop without signals (stopfloor.c): the
+# issue 11 split-stack target is judged against it.
+if [ $HAVE_SPLIT = 1 ] && $CC -std=gnu11 -O2 -pthread bench/stopfloor.c -o "$OUT/stopfloor" 2>/dev/null &&
+   sf=$(timeout 60 "$OUT/stopfloor" 10000); then
+    sfv() { printf '%s\n' "$sf" | sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
+    log "bench: raw cross-CPU request/acknowledge after a 100 us sleep: p50 $(sfv p50) ns, p99 $(sfv p99) ns"
+    cat >> bench/results.md <<EOT
+
+## The floor under a request-to-stop without signals
+
+A thread sleeps 100 µs, as stop_fib's stopper does, then asks a thread
+spinning on the other CPU to acknowledge through memory, pinned, no runtime
+involved (\`bench/stopfloor.c\`, 10,000 samples, measured right after the run
+above): p50 $(sfv p50) ns, p99 $(sfv p99) ns, $(sfv over2us_pct) % of the samples over
+2 µs.  The spinner lost its CPU for more than 10 µs $(sfv gaps10_per_s) times a second
+(median $(awk -v x="$(sfv gapmed_ns)" 'BEGIN{printf "%.1f", x/1000}') µs; $(sfv lost_pct) % of its time).  A poison-the-guard stop
+needs this hand-shake and more (the prologue's call into the runtime, the
+switch to g0, the P's state change), so the split-stack request-to-stop p99
+can be no lower; what the runtime adds on top is the difference.
+EOT
+fi
