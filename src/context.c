@@ -139,19 +139,21 @@ static bool cancel(gort_ctx *c, int err, int cause, int from)
         gort_chan_close(c->done);
     else
         c->done = closedchan();
-    gort_ctx *k1 = c->children ? c->children->next : NULL;
+    /* k, and the three siblings after it (read before k is unlinked). */
+    gort_ctx *k = c->children;
+    gort_ctx *k1 = k ? k->next : NULL;
     gort_ctx *k2 = k1 ? k1->next : NULL;
-    for (gort_ctx *k = c->children, *next; k; k = next) {
-        next = k->next; /* == k1 */
+    while (k) {
         gort_ctx *k3 = k2 ? k2->next : NULL;
         cancel_prefetch(k1, k2, k3);
-        k1 = k2;
-        k2 = k3;
         cancel(k, err, c->cause, FROM_PARENT);
         k->next = k->prev = NULL;
         /* The last touch of k: a release that sees it false frees k
          * without taking c->lock. */
         atomic_store_explicit(&k->linked, false, memory_order_release);
+        k = k1;
+        k1 = k2;
+        k2 = k3;
     }
     c->children = NULL;
     if (c->afn && from == FROM_PARENT && gort_go(c->afn, c->aarg) != 0)
