@@ -164,11 +164,8 @@ void gort__startm(P *pp, bool spinning, int how)
     }
     if (!pp) {
         /* No idle M: an M that sleeps without a P takes the idle P
-         * itself (proc.c); the spinning token goes back, and the woken M
-         * spins if it must, at the top of findrunnable. */
-        if (!sched.midle && atomic_load(&sched.npidle) > 0 && gort__wake_pless_m_locked()) {
-            if (spinning)
-                atomic_fetch_sub(&sched.nmspinning, 1);
+         * itself, with the spinning token if there is one (proc.c). */
+        if (!sched.midle && atomic_load(&sched.npidle) > 0 && gort__wake_pless_m_locked(spinning)) {
             gort__unlock(&sched.lock);
             return;
         }

@@ -464,10 +464,10 @@ G *gort__netpoll_poll(int64_t until, int32_t *n)
     return list;
 }
 
-void gort__netpoll_break(void)
+bool gort__netpoll_break(void)
 {
-    if (atomic_load_explicit(&sched.netpoll_inited, memory_order_acquire))
-        gort__netpoll_wakeup();
+    return atomic_load_explicit(&sched.netpoll_inited, memory_order_acquire) &&
+           gort__netpoll_wakeup();
 }
 
 G *gort__netpoll_inject(G *list, int32_t n, bool take_one)

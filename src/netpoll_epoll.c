@@ -65,16 +65,17 @@ void gort__netpoll_del(int fd)
     gort__sys6(SYS_epoll_ctl, epfd, EPOLL_CTL_DEL, fd, (long)&ev, 0, 0);
 }
 
-void gort__netpoll_wakeup(void)
+bool gort__netpoll_wakeup(void)
 {
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong(&wake_pending, &zero, 1))
-        return;
+        return false;
     uint64_t one = 1;
     long r;
     do
         r = gort__sys3(SYS_write, wakefd, (long)&one, sizeof one);
     while (r == -EINTR);
+    return true;
 }
 
 void gort__netpoll_wait(int64_t until, G **list, int32_t *n)

@@ -418,22 +418,48 @@ static void netpoll_block(M *m);
  * timersleep) and looks for work as any M at the top of findrunnable.
  * Without this every burst that found the poller blocked left one more
  * thread behind for good: 10,000 idle connections on 2 Ps ended with 4-5
- * Ms (bench idle10k), one of them only ever the poller.  True if there
- * was such an M. */
-bool gort__wake_pless_m_locked(void)
+ * Ms (bench idle10k), one of them only ever the poller.
+ *
+ * One wake-up per M: a poller whose wake-up is pending already (another
+ * startm's, or a timer's) is not counted on for this one too, which gets
+ * a thread as before -- several wakers merged into one M left all but
+ * the first goroutine queued with Ps idle.  And a spinning startm
+ * (wakep's) passes its token on (pless_tokens): the woken M spins, so
+ * that when it finds work it calls wakep for the rest, as the spinning M
+ * that startm would have made does (resetspinning).  True if an M was
+ * woken. */
+bool gort__wake_pless_m_locked(bool spinning)
 {
+    bool woke = false;
     /* lastpoll is 0 before the poller exists too: inited first. */
     if (atomic_load_explicit(&sched.netpoll_inited, memory_order_acquire) &&
-        atomic_load(&sched.lastpoll) == 0) {
-        gort__netpoll_break(); /* returns at once if it has not blocked yet */
-        return true;
-    }
+        atomic_load(&sched.lastpoll) == 0)
+        woke = gort__netpoll_break(); /* returns at once if it has not blocked yet */
     M *s = sched.timer_sleeper;
-    if (s) {
+    if (!woke && s && !sched.timer_sleeper_polls) {
         wake_timer_sleeper(s);
-        return true;
+        woke = true;
     }
-    return false;
+    if (woke && spinning)
+        sched.pless_tokens++;
+    return woke;
+}
+
+/* sched.lock held, by an M back from sleeping without a P (the poller,
+ * the timer sleeper) that got p (or none): take a spinning token startm
+ * left for it, if any.  With a P the M spins; without one the token goes
+ * back, and true says it was the last spinning M, so the caller must call
+ * wakep once it has dropped the lock (as gort__drop_nextp_spinning). */
+static bool pless_take_token_locked(M *m, P *p)
+{
+    if (sched.pless_tokens == 0)
+        return false;
+    sched.pless_tokens--;
+    if (p) {
+        m->spinning = true; /* counted in nmspinning since startm */
+        return false;
+    }
+    return atomic_fetch_sub(&sched.nmspinning, 1) == 1;
 }
 
 void gort__timerwake(int64_t when)
@@ -481,9 +507,12 @@ static void netpoll_block(M *m)
         atomic_store(&sched.timer_sleep_until, 0);
     }
     P *p2 = gort__pidleget();
+    bool last = pless_take_token_locked(m, p2);
     gort__unlock(&sched.lock);
     if (!p2) {
         gort__netpoll_inject(list, n, false);
+        if (last)
+            gort__wakep();
         gort__stopm();
         return;
     }
@@ -640,11 +669,14 @@ top:;
             timersleep(m, next);
             gort__lock(&sched.lock);
             P *p2 = gort__pidleget();
+            bool last = pless_take_token_locked(m, p2);
             gort__unlock(&sched.lock);
             if (p2) {
                 gort__acquirep(p2);
                 goto top;
             }
+            if (last)
+                gort__wakep();
             gort__stopm();
             goto top;
         }

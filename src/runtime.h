@@ -540,6 +540,11 @@ typedef struct gort__sched {
     _Atomic int64_t timer_sleep_until; /* its deadline, 0 if none sleeps */
     M *timer_sleeper;            /* guarded by lock */
     bool timer_sleeper_polls;    /* it sleeps in the netpoller, not on its note; guarded by lock */
+    /* Spinning tokens startm passed to an M it woke from the poller or
+     * the timer sleep instead of starting one (counted in nmspinning
+     * meanwhile); the first such M to come back takes one, and spins if
+     * it got a P.  Guarded by lock. */
+    int32_t pless_tokens;
 
     /* netpoller (netpoll.c).  lastpoll: when it was last polled, 0 while
      * an M is blocked in it (at most one is: whoever swaps it to 0). */
@@ -695,14 +700,15 @@ G *gort__netpoll_inject(G *list, int32_t n, bool take_one);
 /* sysmon: poll if nobody has for 10 ms; returns when to look again (0: no
  * waiters or an M is blocked in the poller). */
 int64_t gort__netpoll_sysmon(int64_t now);
-/* Wake the M blocked in the poller (eventfd), if any. */
-void gort__netpoll_break(void);
+/* Wake the M blocked in the poller (eventfd), if any.  True if this call
+ * made the wake-up, false if one was pending already (or no poller). */
+bool gort__netpoll_break(void);
 
 /* Backend (netpoll_epoll.c).  data = gen << 32 | fd. */
 int gort__netpoll_backend_init(void);          /* 0 or an errno value */
 int gort__netpoll_open(int fd, uint64_t data);  /* 0 or an errno value (EPERM: not pollable) */
 void gort__netpoll_del(int fd);
-void gort__netpoll_wakeup(void);
+bool gort__netpoll_wakeup(void); /* false: a wake-up was pending */
 /* Wait up to `until` (gort_nanotime time; 0 = don't wait, -1 = forever);
  * for each event calls gort__netpoll_ready. */
 void gort__netpoll_wait(int64_t until, G **list, int32_t *n);
@@ -901,7 +907,7 @@ enum { GORT_WAKE_ANY, GORT_WAKE_AWAY, GORT_WAKE_HERE };
 void gort__startm(P *pp, bool spinning, int how);
 /* proc.c, sched.lock held: wake the M sleeping without a P (poller or
  * timer sleeper) to take an idle P; false if there is none. */
-bool gort__wake_pless_m_locked(void);
+bool gort__wake_pless_m_locked(bool spinning);
 /* cpus_linux.c: move the calling thread off `cpu` to another CPU it may
  * use; pin m's (sleeping) thread to the calling thread's CPU, saving its
  * mask in m->pinmask, and put that mask back (on m's thread). */
