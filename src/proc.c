@@ -381,10 +381,15 @@ static G *stealwork(P *pp, int64_t now, bool *rantimers)
     return NULL;
 }
 
-/* Sleep this M until the next timer (or until woken); called without P. */
+/* Sleep this M until the next timer (or until woken); called without P,
+ * as sched.timer_sleeper, whose note the caller cleared under sched.lock
+ * before publishing it: a waker may write it (wake_timer_sleeper) as soon
+ * as the lock is dropped, and a clear here, after that, erased the
+ * wake-up -- the M slept to its old deadline, and with startm's spinning
+ * token in pless_tokens every wakep meanwhile did nothing (found by
+ * review, forced with a delay before the clear: 2.8 s). */
 static void timersleep(M *m, int64_t until)
 {
-    gort__noteclear(&m->park);
     gort__notetsleep_until(&m->park, until);
     gort__lock(&sched.lock);
     if (sched.timer_sleeper == m) {
@@ -663,6 +668,7 @@ top:;
         gort__lock(&sched.lock);
         M *s = sched.timer_sleeper;
         if (!s) {
+            gort__noteclear(&m->park); /* before anyone can see us: timersleep */
             sched.timer_sleeper = m;
             atomic_store(&sched.timer_sleep_until, next);
             gort__unlock(&sched.lock);
