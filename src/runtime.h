@@ -906,7 +906,8 @@ P *gort__pidleget_pref(P *want);
 enum { GORT_WAKE_ANY, GORT_WAKE_AWAY, GORT_WAKE_HERE };
 void gort__startm(P *pp, bool spinning, int how);
 /* proc.c, sched.lock held: wake the M sleeping without a P (poller or
- * timer sleeper) to take an idle P; false if there is none. */
+ * timer sleeper) to take an idle P, handing it the spinning token if
+ * `spinning`; false if there is none not already being woken. */
 bool gort__wake_pless_m_locked(bool spinning);
 /* cpus_linux.c: move the calling thread off `cpu` to another CPU it may
  * use; pin m's (sleeping) thread to the calling thread's CPU, saving its
