@@ -418,11 +418,6 @@ void gort_chan_close(gort_chan *c)
  * gort_after
  * ------------------------------------------------------------------- */
 
-void gort__chan_prefetch(const gort_chan *c)
-{
-    __builtin_prefetch(c, 1);
-}
-
 void gort__chan_prefetch_receiver(const gort_chan *c)
 {
     gort__sudog *w = __atomic_load_n(&c->recvq.first, __ATOMIC_RELAXED);

@@ -120,7 +120,7 @@ static inline void cancel_prefetch(gort_ctx *k1, gort_ctx *k2, gort_ctx *k3)
         __builtin_prefetch(k3, 1);
     gort_chan *d2 = done_hint(k2);
     if (d2)
-        gort__chan_prefetch(d2);
+        __builtin_prefetch(d2, 1); /* its header line: no need to call chan.c */
     gort_chan *d1 = done_hint(k1);
     if (d1)
         gort__chan_prefetch_receiver(d1);

@@ -170,9 +170,8 @@ void gort__timerwake(int64_t when);
 /* Mark c as owned by timer t (timer.c; NULL to unmark before freeing it):
  * closing c is then a fatal error (chan.c). */
 void gort__chan_set_timer(gort_chan *c, gort__timer *t);
-/* Hints before c is closed or sent to (racy reads; chan.c): start
- * fetching c's header line, or the sudog of its first parked receiver. */
-void gort__chan_prefetch(const gort_chan *c);
+/* A hint before c is closed or sent to (a racy read; chan.c): start
+ * fetching the sudog of its first parked receiver. */
 void gort__chan_prefetch_receiver(const gort_chan *c);
 
 /* ---------------------------------------------------------------------
