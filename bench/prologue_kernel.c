@@ -1,10 +1,11 @@
 /*
  * prologue_kernel.c — the call-heavy kernels of bench/prologue.c.  This
- * file is compiled twice into the same program: once with -fsplit-stack
- * and KSUFFIX=_split (every function starts with the stack check), once
- * without and KSUFFIX=_plain, so that the driver can time the two copies
- * alternately in one process (same machine state, same data, same
- * goroutine) and the difference is the prologue's cost.
+ * file is compiled into the same program with -fsplit-stack and
+ * KSUFFIX=_split_pP (every function starts with the stack check) and
+ * without it and KSUFFIX=_plain_pP, at each of four code placements P
+ * (bench/run.sh), so that the driver can time the two copies alternately
+ * in one process (same machine state, same data, same goroutine, same
+ * placement) and the difference is the prologue's cost.
  *
  *   fib:     naive recursive Fibonacci, ~1.6 million calls for fib(30),
  *            almost nothing but calls and returns;

@@ -484,10 +484,11 @@ def write_issue11(L, g, fails):
         *[per_stop("stop_fib", l, "async_preempts") for l in labs], "")
     L.append("")
     L.append("Prologue cost (bench/prologue.c): the same kernels compiled with and without "
-             "-fsplit-stack into one split-stack program (frame pointers kept), timed "
-             "alternately in one goroutine, in thread CPU time; each run's value is the "
-             "median over its pairs of split/plain − 1, and the cell the median over runs "
-             "(min – max).\n")
+             "-fsplit-stack into one split-stack program (frame pointers kept), at four code "
+             "placements (functions 64-byte aligned, entry 0/16/32/48 bytes into the line, "
+             "both copies at the same one), timed alternately in one goroutine, in thread CPU "
+             "time; each run's value is the mean over placements of the median over pairs of "
+             "split/plain − 1, and the cell the median over runs (min – max).\n")
     L.append("| target | gcc | clang | met |")
     L.append("|---|---|---|---|")
 
@@ -499,10 +500,11 @@ def write_issue11(L, g, fails):
 
     pct_row("fib(27), ~630k calls: overhead ≤ 2 %", "fib_pct")
     pct_row("quicksort of 20,000 int64 through a comparator: overhead ≤ 2 %", "sort_pct")
-    row("  … gcc, kernels assembled with -mbranches-within-32B-boundaries (other "
-        "alignment; information): fib / sort",
-        cell("prologue", "gort-gcc-pad", "fib_pct", "%") + " / " +
-        cell("prologue", "gort-gcc-pad", "sort_pct", "%"), "", "")
+    for k in ("fib", "sort"):
+        row("  … %s per placement, entry at 0 / 16 / 32 / 48 bytes into the line "
+            "(information)" % k,
+            *[" / ".join(cell("prologue", l, "%s_pct_p%d" % (k, p), "%").split(" (")[0]
+                         for p in (0, 16, 32, 48)) for l in ("gort-gcc", "gort-clang")], "")
     row("a split function that calls libc (`stc` → __morestack_non_split's fast path): "
         "extra ns per call (information)",
         cell("prologue", "gort-gcc", "libc_extra_ns", "ns"),

@@ -176,23 +176,31 @@ for b in stop_fib stop_loop; do
     $CC $CFLAGS -fsplit-stack "bench/$b.c" -o "$OUT/${b}_split" "$BUILD/libgort.a" \
         -pthread -ldl -lm $SPLIT_LDFLAGS || build_failed="$build_failed gort:${b}_split"
 done
-# gcc-pad: gcc again, the kernels assembled with
-# -mbranches-within-32B-boundaries (both copies): other code alignment, to
-# show how much of gcc's difference is where the branches fall.
-KFLAGS="-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-builtin"
-for kv in gcc clang gcc-pad; do
+# The kernels are compiled at four code placements, split and plain at
+# each (bench/prologue.c says why): every function 64-byte aligned, then
+# pushed P bytes into its line by P bytes of nops in front of its entry.
+KFLAGS="-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-builtin -falign-functions=64"
+for kv in gcc clang; do
     [ $HAVE_SPLIT = 1 ] || break
-    kcc=${kv%-pad}
-    kf=$KFLAGS
-    [ "$kv" = gcc-pad ] && kf="$KFLAGS -Wa,-mbranches-within-32B-boundaries"
     rm -f "$OUT/prologue_$kv"
-    command -v $kcc >/dev/null 2>&1 || { log "bench: no $kcc: no prologue_$kv"; continue; }
-    log "bench: $kcc bench/prologue.c + prologue_kernel.c (split and plain, $kv)"
-    kc="$kcc -std=gnu11 -O2 -Wall -Wextra -pthread -Iinclude"
+    command -v $kv >/dev/null 2>&1 || { log "bench: no $kv: no prologue_$kv"; continue; }
+    log "bench: $kv bench/prologue.c + prologue_kernel.c (split and plain, 4 placements)"
+    kc="$kv -std=gnu11 -O2 -Wall -Wextra -pthread -Iinclude"
+    kobjs=() kok=1
+    for p in 0 16 32 48; do
+        kf=$KFLAGS
+        [ $p = 0 ] || kf="$kf -fpatchable-function-entry=$p,$p"
+        for v in split plain; do
+            vf=""
+            [ $v = split ] && vf=-fsplit-stack
+            # shellcheck disable=SC2086
+            $kc $kf $vf -DKSUFFIX=_${v}_p$p -c bench/prologue_kernel.c \
+                -o "$OUT/pk_${v}_p${p}_$kv.o" || kok=0
+            kobjs+=("$OUT/pk_${v}_p${p}_$kv.o")
+        done
+    done
     # shellcheck disable=SC2086
-    { $kc $kf -fsplit-stack -DKSUFFIX=_split -c bench/prologue_kernel.c -o "$OUT/pk_split_$kv.o" &&
-      $kc $kf -DKSUFFIX=_plain -c bench/prologue_kernel.c -o "$OUT/pk_plain_$kv.o" &&
-      $kc bench/prologue.c "$OUT/pk_split_$kv.o" "$OUT/pk_plain_$kv.o" -o "$OUT/prologue_$kv" \
+    { [ $kok = 1 ] && $kc bench/prologue.c "${kobjs[@]}" -o "$OUT/prologue_$kv" \
           "$BUILD/libgort.a" -pthread -ldl -lm $SPLIT_LDFLAGS; } ||
         build_failed="$build_failed gort:prologue_$kv"
 done
@@ -275,7 +283,6 @@ stop_loop       gort-split     $PROCS 5 $OUT/stop_loop_split
 stop_loop       gort-split-sig $PROCS 5 $OUT/stop_loop_split
 prologue        gort-gcc       1      5 $OUT/prologue_gcc
 prologue        gort-clang     1      5 $OUT/prologue_clang
-prologue        gort-gcc-pad   1      5 $OUT/prologue_gcc-pad
 skynet          gort        $PROCS 3 $OUT/skynet
 skynet          go          $PROCS 3 $OUT/gobench skynet
 sieve           gort        $PROCS 5 $OUT/sieve
@@ -298,7 +305,7 @@ available() { # label name -> 0 if that implementation was built
     esac
     case $1-$2 in
         gort-split*-stop_*) [ -x "$OUT/${2}_split" ]; return ;;
-        gort-gcc-prologue|gort-clang-prologue|gort-gcc-pad-prologue)
+        gort-gcc-prologue|gort-clang-prologue)
             [ -x "$OUT/prologue_${1#gort-}" ]; return ;;
         gort-echo1k|gort-idle10k) [ -x "$OUT/echo_netpoll" ]; return ;;
         gort-http) [ -x "$OUT/httpd" ]; return ;;
@@ -345,7 +352,7 @@ for round in $(seq 1 "$ROUNDS"); do
         available "$label" "$name" || continue
         envs=(BENCH_SAMPLES="$RAW/samples/$name-$label-r$round.txt")
         case $label in
-            gort|gort-split|gort-gcc|gort-clang|gort-gcc-pad) envs+=(GORTMAXPROCS="$procs") ;;
+            gort|gort-split|gort-gcc|gort-clang) envs+=(GORTMAXPROCS="$procs") ;;
             gort-split-sig) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=prologuepreemptoff=1) ;;
             gort-q1ms) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=1ms) ;;
             gort-q100us) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=100us) ;;
