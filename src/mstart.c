@@ -12,7 +12,8 @@
  *
  * Invariants.
  *  - An M is either running with a P, spinning with a P looking for work,
- *    parked on m->park (on sched.midle), or the timer sleeper.
+ *    parked on m->park (on sched.midle; after a stop of the world it
+ *    watches the note up to 50 us before the futex), or the timer sleeper.
  *  - An M parked by stopm or lockedm_sleep wakes holding no P and takes
  *    m->nextp, which its waker (startm, startlockedm) set before writing
  *    the note -- unless a stop of the world took startm's P back first
@@ -285,7 +286,8 @@ void gort__incidlelocked(int32_t v)
 }
 
 /* Sleep on m->park until a waker (startm, startlockedm) has written
- * m->nextp and the note, and take that P (Go's mPark, plus the P).
+ * m->nextp and the note, and take that P (Go's mPark, plus the P); with
+ * spin_ns > 0, look at the note that long first (gcstopm).
  * False if a stop of the world took the P back first (stw.c): the M then
  * holds nothing, and the spinning token startm gave it goes back.
  *
@@ -307,8 +309,18 @@ void gort__incidlelocked(int32_t v)
  * puts its mask back first thing, if nobody changed it meanwhile:
  * handoff p99 64-111 -> 33-41 us, p50 4.5 -> 10-14 us (four system
  * calls).  GORTDEBUG=wakecpu=0 turns both off. */
-static bool mpark(M *m)
+static bool mpark(M *m, int64_t spin_ns)
 {
+    /* A waker within spin_ns only stores to the note: no futex wake. */
+    if (spin_ns > 0) {
+        int64_t t0 = gort_nanotime();
+        while (!gort__noteready(&m->park)) {
+            for (int i = 0; i < 32 && !gort__noteready(&m->park); i++)
+                __builtin_ia32_pause();
+            if (gort_nanotime() - t0 > spin_ns)
+                break;
+        }
+    }
     gort__notesleep(&m->park);
     gort__noteclear(&m->park);
     if (m->pinned) /* before anything else runs on this thread */
@@ -363,7 +375,26 @@ void gort__stopm(void)
         gort__lock(&sched.lock);
         mput(m);
         gort__unlock(&sched.lock);
-    } while (!mpark(m));
+    } while (!mpark(m, 0));
+}
+
+/* How long an M that stopped its P for a stop of the world looks at its
+ * park note before it sleeps in the kernel.  A stop of the world is
+ * short (gort_stop_the_world's callers, GOMAXPROCS; bench/stop_fib's
+ * whole pause is 1-2 us at the median) and its start hands this M its P
+ * back through the note (gcstopm parks it last, so startm takes it
+ * first).  Asleep, the start paid a futex wake-up inside the stopper's
+ * pause and the M a kernel wake-up before its goroutine ran again: start
+ * p50 0.4 us, p99 8-11 us, the pause's p99 10-21 us in split-stack mode;
+ * spinning, the start is a store: 0.16-0.21 / 0.28-0.45 us, pause p99
+ * 1.7-2.9 us (6 interleaved runs each, 2 Ps).  Bounded, because the stop
+ * may last (a user's gort_stop_the_world) and a P started idle never
+ * wakes its M: 50 us of one CPU per stopped P and stop at most.  Not when
+ * there are more Ps than CPUs: the Ms that spin would take CPUs from the
+ * stopper that is to start them.  Go sleeps here (stopm's notesleep). */
+static int64_t stw_park_spin_ns(void)
+{
+    return gort__cfg.ncpu > 1 && sched.gomaxprocs <= gort__cfg.ncpu ? 50000 : 0;
 }
 
 void gort__gcstopm(void)
@@ -387,7 +418,7 @@ void gort__gcstopm(void)
     gort__pstop_locked(pp);
     mput(m);
     gort__unlock(&sched.lock);
-    if (!mpark(m))
+    if (!mpark(m, stw_park_spin_ns()))
         gort__stopm();
 }
 
@@ -423,7 +454,7 @@ GORT_NORETURN void gort__park_forever(gort__note *wake)
 void gort__lockedm_sleep(M *m)
 {
     gort__incidlelocked(1);
-    if (!mpark(m))
+    if (!mpark(m, 0))
         gort__throw("lockedm_sleep: woken without its P");
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
         gort__park_forever(NULL);

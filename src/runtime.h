@@ -728,6 +728,7 @@ enum {
 };
 typedef struct gort__config {
     int32_t maxprocs;        /* initial GORTMAXPROCS */
+    int32_t ncpu;            /* CPUs this process could use at start (gort__ncpu) */
     size_t stacksize;        /* bytes of usable stack per goroutine */
     int64_t schedtrace_ms;   /* GORTDEBUG=schedtrace=MS, 0 = off */
     int64_t quantum_ns;      /* GORTDEBUG=quantum=..., default 10ms */

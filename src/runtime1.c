@@ -129,10 +129,9 @@ static size_t parse_size(const char *s)
     return (size_t)(v * mul);
 }
 
-static int default_maxprocs(void)
+static int default_maxprocs(int ncpu)
 {
-    int n = gort__ncpu();
-    return n > MAXPROCS_LIMIT ? MAXPROCS_LIMIT : n;
+    return ncpu > MAXPROCS_LIMIT ? MAXPROCS_LIMIT : ncpu;
 }
 
 /* ---------------------------------------------------------------------
@@ -250,7 +249,8 @@ static void parse_env_once(void)
 {
     const char *s;
 
-    int procs = default_maxprocs();
+    gort__cfg.ncpu = gort__ncpu();
+    int procs = default_maxprocs(gort__cfg.ncpu);
     if ((s = getenv("GORTMAXPROCS")) && *s) {
         uint64_t u;
         if (gort__parse_u64(s, s + strlen(s), &u) && u >= 1 && u <= MAXPROCS_LIMIT)
