@@ -317,7 +317,9 @@ static bool mpark(M *m, int64_t spin_ns)
         while (!gort__noteready(&m->park)) {
             for (int i = 0; i < 32 && !gort__noteready(&m->park); i++)
                 __builtin_ia32_pause();
-            if (gort_nanotime() - t0 > spin_ns)
+            if (gort_nanotime() - t0 > spin_ns ||
+                atomic_load_explicit(&sched.stopper_cpu, memory_order_relaxed) ==
+                    sched_getcpu() + 1)
                 break;
         }
     }
@@ -389,9 +391,13 @@ void gort__stopm(void)
  * spinning, the start is a store: 0.16-0.21 / 0.28-0.45 us, pause p99
  * 1.7-2.9 us (6 interleaved runs each, 2 Ps).  Bounded, because the stop
  * may last (a user's gort_stop_the_world) and a P started idle never
- * wakes its M: 50 us of one CPU per stopped P and stop at most.  Not when
- * there are more Ps than CPUs: the Ms that spin would take CPUs from the
- * stopper that is to start them.  Go sleeps here (stopm's notesleep). */
+ * wakes its M: 50 us of one CPU per stopped P and stop at most.  Never on
+ * the stopper's CPU, which the stopper needs to finish the stop and start
+ * us: when the kernel had packed the two on one CPU (DESIGN.md
+ * "Preemption", sched_vcpu_pack), an earlier spin here held the stopper
+ * off it; the M sleeps at once when it finds itself there
+ * (sched.stopper_cpu).  Nor when there are more Ps than CPUs: the Ms that
+ * spin would take CPUs from the stopper.  Go sleeps here (stopm). */
 static int64_t stw_park_spin_ns(void)
 {
     return gort__cfg.ncpu > 1 && sched.gomaxprocs <= gort__cfg.ncpu ? 50000 : 0;

@@ -534,6 +534,9 @@ typedef struct gort__sched {
                                     gcwaiting: a stop wakes them (runq.c) */
     int32_t stopwait;            /* Ps still to stop; guarded by lock */
     gort__note stopnote;         /* STW caller sleeps here */
+    _Atomic int32_t stopper_cpu; /* CPU + 1 the last stopper ran on when it last looked
+                                    (stw.c), 0 before any; a hint, written without a lock:
+                                    an M watching its note in gcstopm on that CPU sleeps */
 
     /* timers: an M sleeping in findrunnable until the next timer */
     _Atomic int64_t timer_sleep_until; /* its deadline, 0 if none sleeps */

@@ -270,6 +270,15 @@ static void exit_foreign_wait(void)
     }
 }
 
+/* Where the stopper runs, for the Ms that stop (mstart.c gcstopm): one
+ * that shares this CPU must not spin on it while we need it to finish
+ * the stop and start them again.  sched_getcpu reads the rseq area. */
+static void note_stopper_cpu(void)
+{
+    int cpu = sched_getcpu();
+    atomic_store_explicit(&sched.stopper_cpu, cpu >= 0 ? cpu + 1 : 0, memory_order_relaxed);
+}
+
 void gort__stoptheworld(const char *reason)
 {
     (void)reason;
@@ -290,6 +299,7 @@ void gort__stoptheworld(const char *reason)
     gort__noteclear(&sched.stopnote);
     sched.stopwait = sched.gomaxprocs;
     atomic_store(&sched.gcwaiting, 1);
+    note_stopper_cpu();
     if (mine) {
         atomic_store(&mine->status, P_STOPPED);
         sched.stopwait--;
@@ -345,6 +355,7 @@ void gort__stoptheworld(const char *reason)
             }
             for (int i = 0; i < 64 && !gort__noteready(&sched.stopnote); i++)
                 __builtin_ia32_pause();
+            note_stopper_cpu();
             if (now - t0 > 5000)
                 sched_yield();
         }
