@@ -381,24 +381,29 @@ void gort__stopm(void)
 }
 
 /* How long an M that stopped its P for a stop of the world looks at its
- * park note before it sleeps in the kernel.  A stop of the world is
- * short (gort_stop_the_world's callers, GOMAXPROCS; bench/stop_fib's
- * whole pause is 1-2 us at the median) and its start hands this M its P
- * back through the note (gcstopm parks it last, so startm takes it
- * first).  Asleep, the start paid a futex wake-up inside the stopper's
- * pause and the M a kernel wake-up before its goroutine ran again: start
- * p50 0.4 us, p99 8-11 us, the pause's p99 10-21 us in split-stack mode;
- * spinning, the start is a store: 0.16-0.21 / 0.28-0.45 us, pause p99
- * 1.7-2.9 us (6 interleaved runs each, 2 Ps).  Bounded, because the stop
- * may last (a user's gort_stop_the_world) and a P started idle never
- * wakes its M: 50 us of one CPU per stopped P and stop at most.  Never on
- * the stopper's CPU, which the stopper needs to finish the stop and start
- * us: when the kernel had packed the two on one CPU (DESIGN.md
- * "Preemption", sched_vcpu_pack), an earlier spin here held the stopper
- * off it; the M sleeps at once when it finds itself there
- * (sched.stopper_cpu).  Nor when there are more Ps than CPUs: the Ms that
- * spin would take CPUs from the stopper.  Go sleeps here (stopm). */
-static int64_t stw_park_spin_ns(void)
+ * park note before it sleeps in the kernel (sched.lock held: gomaxprocs
+ * changes during a stop).  A stop of the world is short
+ * (gort_stop_the_world's callers, GOMAXPROCS; bench/stop_fib's whole
+ * pause is 1-2 us at the median) and its start hands this M its P back
+ * through the note (gcstopm parks it last, so startm takes it first,
+ * unless another M went idle after it).  Asleep, the start paid a futex
+ * wake-up inside the stopper's pause and the M a kernel wake-up before
+ * its goroutine ran again: start p99 6-22 us; watching, the start is a
+ * store: p99 0.25-0.8 us (bench/stop_fib split-stack, stw, stw_shared,
+ * 5 interleaved runs each, 2 Ps; DESIGN.md "Preemption").  Bounded,
+ * because the stop may last (a user's gort_stop_the_world) and a P
+ * started idle never wakes its M: 50 us of a CPU per stopped P and stop
+ * at most.  Never on the stopper's CPU, which the stopper needs to finish
+ * the stop and start us: the watch sleeps at once when it finds itself
+ * there (sched.stopper_cpu).  Without that check, a stopper holding no P
+ * (a plain thread's gort_stop_the_world, the exit's stop) shared the
+ * CPUs with Ps-many watchers and its stop took the whole 50 us longer
+ * (review: p50 27 -> 77 us; 14 us with the check), and so did a first
+ * version of this watch, tried earlier, when the kernel packed the two
+ * on one CPU (sched_vcpu_pack).  Nor when there are more Ps than CPUs.
+ * Other busy threads of the program are not counted: they may lose up
+ * to 50 us of a CPU per stop.  Go sleeps here (stopm). */
+static int64_t stw_park_spin_ns_locked(void)
 {
     return gort__cfg.ncpu > 1 && sched.gomaxprocs <= gort__cfg.ncpu ? 50000 : 0;
 }
@@ -423,8 +428,9 @@ void gort__gcstopm(void)
     gort__lock(&sched.lock);
     gort__pstop_locked(pp);
     mput(m);
+    int64_t spin = stw_park_spin_ns_locked();
     gort__unlock(&sched.lock);
-    if (!mpark(m, stw_park_spin_ns()))
+    if (!mpark(m, spin))
         gort__stopm();
 }
 
