@@ -40,12 +40,13 @@ G *gort__newg(void (*fn)(void *), void *arg)
         g = gort__gfget(pp);
     } else if (atomic_load_explicit((_Atomic int32_t *)&sched.gfreecnt, memory_order_relaxed) > 0) {
         gort__lock(&sched.gflock);
-        g = sched.gfree;
-        if (g) {
-            sched.gfree = g->schedlink;
-            sched.gfreecnt--;
-        }
+        int32_t n = 0;
+        g = gort__gfchunk_pop(&sched.gfree, &sched.gfreecnt, &n);
+        if (g && n > 1)
+            gort__gfchunk_push(&sched.gfree, &sched.gfreecnt, g->schedlink, n - 1);
         gort__unlock(&sched.gflock);
+        if (g)
+            g->schedlink = NULL;
 #ifdef GORT_ASAN
         if (g)
             __asan_unpoison_memory_region((void *)g->stack_lo, g->stack_hi - g->stack_lo);

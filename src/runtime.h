@@ -220,6 +220,12 @@ struct gort_g {
                                (gort__stack_taken) and clears it; guarded like schedlink */
     uint64_t goid;          /* id; 0 for foreign pseudo-Gs */
     G *schedlink;           /* run queue / free list link; guarded by that list's owner */
+    /* On the first G of a chunk of a global free list (gfree_chunk_push):
+     * the next chunk's first G, and how many Gs this chunk's schedlink
+     * chain holds.  Guarded by sched.gflock while on a list; meaningless
+     * anywhere else. */
+    G *chunknext;
+    int32_t chunkn;
     G *alllink;             /* allgs list; guarded by sched.allglock; never unlinked */
     M *m;                   /* M running it, NULL if not running */
     void (*fn)(void *);     /* entry */
@@ -508,8 +514,13 @@ typedef struct gort__sched {
     M *allm;                     /* all Ms */
 
     /* The global G free lists, shared by the pools (stack.c) and the
-     * scavenger (scavenge.c); all guarded by gflock.  The counts are also
-     * read without it, as hints (relaxed atomic loads).  A G reaches
+     * scavenger (scavenge.c); all guarded by gflock.  The counts (of Gs)
+     * are also read without it, as hints (relaxed atomic loads).  Each
+     * list is a stack of chunks: a chunk is a NULL-terminated schedlink
+     * chain whose first G holds chunknext and chunkn, so that a batch
+     * moves between a P and a list without its Gs being touched
+     * (gort__gfchunk_push/pop).  Every G on gfree_dirty and gfree_aged
+     * is unscanned (!stack_clean), every G on gfree scanned.  A G reaches
      * gfree_dirty from a P (gfdrain, gort__scav_handoff) and leaves it
      * for a P (gfget) or, all at once, for gfree_aged (the scavenger
      * alone); it leaves gfree_aged for a P (gfget) or in a batch the
@@ -1079,6 +1090,26 @@ G *gort__gfget(P *pp);
 void gort__gfput(P *pp, G *g);
 /* Move pp's pooled Gs beyond `keep` to the global pool (owner of pp). */
 void gort__gfdrain(P *pp, int32_t keep);
+/* gflock held: push the NULL-terminated chain first (n Gs) onto a global
+ * free list as one chunk; pop a list's first chunk (NULL if empty), its
+ * length in *n. */
+static inline void gort__gfchunk_push(G **list, int32_t *cnt, G *first, int32_t n)
+{
+    first->chunknext = *list;
+    first->chunkn = n;
+    *list = first;
+    *cnt += n;
+}
+static inline G *gort__gfchunk_pop(G **list, int32_t *cnt, int32_t *n)
+{
+    G *first = *list;
+    if (first) {
+        *list = first->chunknext;
+        *n = first->chunkn;
+        *cnt -= first->chunkn;
+    }
+    return first;
+}
 /* mcall, for a G on a slab stack: throw "stack overflow" if the red zone
  * below its stack was written or sp is below stack_lo. */
 void gort__stack_check(G *g, uintptr_t sp);

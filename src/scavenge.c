@@ -169,41 +169,62 @@ static void dontneed_ranges(struct iovec *iov, int n)
  * their pages are being dropped.  Returns false if the list was empty. */
 static bool scav_batch(int32_t max)
 {
-    G *batch = NULL, *tail = NULL;
-    int32_t n = 0;
+    /* Whole chunks off the aged list, up to max Gs (at least one chunk);
+     * a first chunk longer than max is split after max Gs, outside the
+     * lock, and its rest goes back. */
+    G *chunks = NULL;
+    int32_t n = 0, k;
     gort__lock_raw(&sched.gflock);
-    while (sched.gfree_aged && n < max) {
-        G *g = sched.gfree_aged;
-        sched.gfree_aged = g->schedlink;
-        sched.naged--;
-        g->schedlink = batch;
-        batch = g;
-        if (!tail)
-            tail = g;
-        n++;
+    while (sched.gfree_aged && (n == 0 || n + sched.gfree_aged->chunkn <= max)) {
+        G *c = gort__gfchunk_pop(&sched.gfree_aged, &sched.naged, &k);
+        c->chunknext = chunks;
+        c->chunkn = k;
+        chunks = c;
+        n += k;
     }
     gort__unlock_raw(&sched.gflock);
-    if (!batch)
+    if (!chunks)
         return false;
+    /* One chain of the chunks, walked once for the scan. */
+    G *batch = NULL, *tail = NULL, *rest = NULL;
+    int32_t taken = 0, nrest = 0;
     struct iovec iov[SCAV_BATCH];
     int niov = 0;
-    for (G *g = batch; g; g = g->schedlink) {
-        uintptr_t lo, hi;
-        if (stack_deep(g, &lo, &hi)) {
-            iov[niov].iov_base = (void *)lo;
-            iov[niov].iov_len = hi - lo;
-            niov++;
+    for (G *c = chunks, *cnext; c; c = cnext) {
+        cnext = c->chunknext;
+        for (G *g = c, *next; g; g = next) {
+            next = g->schedlink;
+            if (taken == max) { /* only in a first chunk longer than max */
+                rest = g;
+                nrest = n - taken;
+                break;
+            }
+            uintptr_t lo, hi;
+            if (stack_deep(g, &lo, &hi)) {
+                iov[niov].iov_base = (void *)lo;
+                iov[niov].iov_len = hi - lo;
+                niov++;
+            }
+            g->stack_clean = true;
+            if (tail)
+                tail->schedlink = g;
+            else
+                batch = g;
+            tail = g;
+            g->schedlink = NULL;
+            taken++;
         }
-        g->stack_clean = true;
+        if (rest)
+            break;
     }
     if (niov) {
         dontneed_ranges(iov, niov);
         atomic_store_explicit(&scav_found_deep, true, memory_order_relaxed);
     }
     gort__lock_raw(&sched.gflock);
-    tail->schedlink = sched.gfree;
-    sched.gfree = batch;
-    sched.gfreecnt += n;
+    gort__gfchunk_push(&sched.gfree, &sched.gfreecnt, batch, taken);
+    if (rest)
+        gort__gfchunk_push(&sched.gfree_aged, &sched.naged, rest, nrest);
     gort__unlock_raw(&sched.gflock);
     return true;
 }
@@ -241,10 +262,10 @@ static void *scavenger(void *arg)
             /* The aged list was just drained (and nobody else adds to
              * it): no walk to the end of a long dirty list under gflock. */
             if (sched.gfree_aged) {
-                G *t = sched.gfree_aged;
-                while (t->schedlink)
-                    t = t->schedlink;
-                t->schedlink = sched.gfree_dirty;
+                G *t = sched.gfree_aged; /* chunks: few, and only their first Gs */
+                while (t->chunknext)
+                    t = t->chunknext;
+                t->chunknext = sched.gfree_dirty;
             } else {
                 sched.gfree_aged = sched.gfree_dirty;
             }
@@ -304,7 +325,7 @@ void gort__scav_wake(void)
  * (the common case) should cost no wakeup of the scavenger. */
 void gort__scav_handoff(P *p, bool scan)
 {
-    G *head = NULL, *tail = NULL;
+    G *head = NULL;
     int32_t n = 0;
     for (G **link = &p->gfree; *link && p->gfree_unscanned > 0;) {
         G *g = *link;
@@ -322,18 +343,14 @@ void gort__scav_handoff(P *p, bool scan)
         *link = g->schedlink;
         p->gfreecnt--;
         p->gfree_unscanned--;
-        g->schedlink = head;
+        g->schedlink = head; /* the first one ends the chain: NULL */
         head = g;
-        if (!tail)
-            tail = g;
         n++;
     }
     if (!head)
         return;
     gort__lock(&sched.gflock);
-    tail->schedlink = sched.gfree_dirty;
-    sched.gfree_dirty = head;
-    sched.ndirty += n;
+    gort__gfchunk_push(&sched.gfree_dirty, &sched.ndirty, head, n);
     gort__unlock(&sched.gflock);
     gort__scav_wake();
 }
