@@ -34,7 +34,11 @@
  *
  * Ownership.  Gs are never freed (Go does the same): a dead G keeps its
  * stack and goes to its P's free list (owner-only, no lock), spilling half
- * to the global list (sched.gflock) when the local one is full.
+ * to the global lists (sched.gflock) when the local one is full.  The
+ * global lists hold chunks, whole schedlink chains moved without their Gs
+ * being read (runtime.h, gort__gfchunk_push/pop): a P whose list is empty
+ * takes one chunk as its list.  Rejected: taking Gs one by one (Go's
+ * gfget), a walk through cold Gs under the lock (DESIGN.md "Stacks").
  *
  * Deep stacks give their pages back (scavenge.c): a dead G is pooled
  * unscanned (!stack_clean) and handed to the scavenger when its P idles,
