@@ -220,7 +220,7 @@ struct gort_g {
                                (gort__stack_taken) and clears it; guarded like schedlink */
     uint64_t goid;          /* id; 0 for foreign pseudo-Gs */
     G *schedlink;           /* run queue / free list link; guarded by that list's owner */
-    /* On the first G of a chunk of a global free list (gfree_chunk_push):
+    /* On the first G of a chunk of a global free list (gort__gfchunk_push):
      * the next chunk's first G, and how many Gs this chunk's schedlink
      * chain holds.  Guarded by sched.gflock while on a list; meaningless
      * anywhere else. */
@@ -517,8 +517,8 @@ typedef struct gort__sched {
      * scavenger (scavenge.c); all guarded by gflock.  The counts (of Gs)
      * are also read without it, as hints (relaxed atomic loads).  Each
      * list is a stack of chunks: a chunk is a NULL-terminated schedlink
-     * chain whose first G holds chunknext and chunkn, so that a batch
-     * moves between a P and a list without its Gs being touched
+     * chain whose first G holds chunknext and chunkn, so that a P takes
+     * a batch off a list without reading the Gs in it
      * (gort__gfchunk_push/pop).  Every G on gfree_dirty and gfree_aged
      * is unscanned (!stack_clean), every G on gfree scanned.  A G reaches
      * gfree_dirty from a P (gfdrain, gort__scav_handoff) and leaves it
