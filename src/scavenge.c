@@ -176,32 +176,32 @@ static bool scav_batch(int32_t max)
      * (gort__scavenge_help, 16 at a time) could otherwise put the rest
      * back on the aged list after the thread had found it empty and gone
      * to sleep, leaving deep stacks resident in an idle program (found in
-     * review: up to 112 Gs left, with the helper's scan slowed to 20 ms). */
-    G *chunks = NULL;
+     * review: up to 112 Gs left, with the helper's scan slowed to 20 ms).
+     * Chunks popped in order stay linked through chunknext: the list is
+     * cut after the last one. */
+    G *chunks, *last = NULL;
     int32_t n = 0, k;
     gort__lock_raw(&sched.gflock);
+    chunks = sched.gfree_aged;
     while (sched.gfree_aged && (n == 0 || n + sched.gfree_aged->chunkn <= max)) {
-        G *c = gort__gfchunk_pop(&sched.gfree_aged, &sched.naged, &k);
-        c->chunknext = chunks;
-        c->chunkn = k;
-        chunks = c;
+        last = gort__gfchunk_pop(&sched.gfree_aged, &sched.naged, &k);
         n += k;
     }
     gort__unlock_raw(&sched.gflock);
-    if (!chunks)
+    if (!last)
         return false;
-    /* One chain of the chunks, walked once for the scan. */
-    G *batch = NULL, *tail = NULL, *rest = NULL;
-    int32_t taken = 0, nrest = 0;
+    last->chunknext = NULL;
+    /* One chain of the chunks, walked once for the scan: each chunk's
+     * last G is linked to the next chunk's first, and the chain is cut
+     * after max Gs. */
+    G *batch = NULL, **link = &batch, *rest = NULL;
+    int32_t taken = 0;
     struct iovec iov[SCAV_BATCH];
     int niov = 0;
-    for (G *c = chunks, *cnext; c; c = cnext) {
-        cnext = c->chunknext;
-        for (G *g = c, *next; g; g = next) {
-            next = g->schedlink;
+    for (G *c = chunks; c && !rest; c = c->chunknext) {
+        for (G *g = c; g; g = g->schedlink) {
             if (taken == max) { /* only in a first chunk longer than max */
                 rest = g;
-                nrest = n - taken;
                 break;
             }
             uintptr_t lo, hi;
@@ -211,17 +211,12 @@ static bool scav_batch(int32_t max)
                 niov++;
             }
             g->stack_clean = true;
-            if (tail)
-                tail->schedlink = g;
-            else
-                batch = g;
-            tail = g;
-            g->schedlink = NULL;
+            *link = g;
+            link = &g->schedlink;
             taken++;
         }
-        if (rest)
-            break;
     }
+    *link = NULL;
     if (niov) {
         dontneed_ranges(iov, niov);
         atomic_store_explicit(&scav_found_deep, true, memory_order_relaxed);
@@ -229,7 +224,7 @@ static bool scav_batch(int32_t max)
     gort__lock_raw(&sched.gflock);
     gort__gfchunk_push(&sched.gfree, &sched.gfreecnt, batch, taken);
     if (rest)
-        gort__gfchunk_push(&sched.gfree_dirty, &sched.ndirty, rest, nrest);
+        gort__gfchunk_push(&sched.gfree_dirty, &sched.ndirty, rest, n - taken);
     gort__unlock_raw(&sched.gflock);
     if (rest)
         gort__scav_wake();
