@@ -272,11 +272,15 @@ static void exit_foreign_wait(void)
 
 /* Where the stopper runs, for the Ms that stop (mstart.c gcstopm): one
  * that shares this CPU must not spin on it while we need it to finish
- * the stop and start them again.  sched_getcpu reads the rseq area. */
+ * the stop and start them again.  sched_getcpu reads the rseq area.
+ * Stored only when it changed: the word shares its line with stopnote,
+ * which the last stopping M writes, and the watchers read it. */
 static void note_stopper_cpu(void)
 {
     int cpu = sched_getcpu();
-    atomic_store_explicit(&sched.stopper_cpu, cpu >= 0 ? cpu + 1 : 0, memory_order_relaxed);
+    int32_t v = cpu >= 0 ? cpu + 1 : 0;
+    if (atomic_load_explicit(&sched.stopper_cpu, memory_order_relaxed) != v)
+        atomic_store_explicit(&sched.stopper_cpu, v, memory_order_relaxed);
 }
 
 void gort__stoptheworld(const char *reason)
