@@ -500,11 +500,13 @@ def write_issue11(L, g, fails):
 
     pct_row("fib(27), ~630k calls: overhead ≤ 2 %", "fib_pct")
     pct_row("quicksort of 20,000 int64 through a comparator: overhead ≤ 2 %", "sort_pct")
+    def placements(lab, k):  # each placement's median over runs
+        ms = [med(vals("prologue", lab, "%s_pct_p%d" % (k, p))) for p in (0, 16, 32, 48)]
+        return " / ".join("—" if m is None else "%+.2f" % m for m in ms)
+
     for k in ("fib", "sort"):
         row("  … %s per placement, entry at 0 / 16 / 32 / 48 bytes into the line "
-            "(information)" % k,
-            *[" / ".join(cell("prologue", l, "%s_pct_p%d" % (k, p), "%").split(" (")[0]
-                         for p in (0, 16, 32, 48)) for l in ("gort-gcc", "gort-clang")], "")
+            "(information)" % k, placements("gort-gcc", k), placements("gort-clang", k), "")
     row("a split function that calls libc (`stc` → __morestack_non_split's fast path): "
         "extra ns per call (information)",
         cell("prologue", "gort-gcc", "libc_extra_ns", "ns"),
