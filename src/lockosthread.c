@@ -97,11 +97,6 @@ void gort__mexit(M *m, P *pp)
             }
         }
     }
-    if (m->statfd >= 0) {
-        int fd = m->statfd;
-        m->statfd = -1;
-        close(fd);
-    }
     gort__mexit_account(m);
     longjmp(*(jmp_buf *)m->exitbuf, 1);
 }

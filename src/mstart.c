@@ -83,7 +83,6 @@ M *gort__allocm(P *pp)
         return NULL;
     m->id = atomic_fetch_add(&mid_gen, 1);
     m->wakercpu = -1;
-    m->statfd = -1; /* opened by gort__minit_signals */
     gort__set_nextp(m, pp, false);
     m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
     gort__lock(&sched.lock);

@@ -36,14 +36,15 @@ static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t n)
 
 /* Is thread tid's state 'R' (running or runnable) in /proc/.../stat, the
  * letter after the command name (which may contain spaces and parentheses,
- * hence the last ')')?  True if /proc cannot tell. */
-static bool thread_state_running(M *m, pid_t tid)
+ * hence the last ')')?  True if /proc cannot tell.  The file is opened
+ * for each look, once per stuck request: an M used to keep it open, and
+ * a program that closes descriptors it did not open (daemons close all
+ * above 2) could have had its own file, reusing the number, closed by the
+ * M's exit. */
+static bool thread_state_running(pid_t tid)
 {
     char buf[512];
-    ssize_t n = m->statfd >= 0 ? pread(m->statfd, buf, sizeof buf - 1, 0) : -1;
-    if (n > 0)
-        buf[n] = 0;
-    else if (read_task_file(tid, "stat", buf, sizeof buf) <= 0)
+    if (read_task_file(tid, "stat", buf, sizeof buf) <= 0)
         return true;
     char *rp = strrchr(buf, ')');
     if (!rp || rp[1] != ' ' || !rp[2])
@@ -115,7 +116,7 @@ void gort__preempt_diag(P *pp, int64_t now)
      * stuck, and nothing to report (it yields at its next gort call). */
     if (code == GORT_PR_INSYSCALL)
         return;
-    if (!sampled && m->tid > 0 && !thread_state_running(m, m->tid))
+    if (!sampled && m->tid > 0 && !thread_state_running(m->tid))
         return;
     if (gort__cfg.asyncpreemptoff) {
         why = "asynchronous preemption is off (GORTDEBUG=asyncpreemptoff=1)";

@@ -340,7 +340,6 @@ struct gort_m {
     uintptr_t preempt_lastpc;     /* pc the last preemption signal interrupted */
     int32_t preempt_lastreason;   /* GORT_PR_* for it; GORT_PR_SAFE = preempted */
     int64_t preempt_reqgen;       /* [sysmon] preempt_gen when the current request began */
-    int statfd;                   /* open /proc/self/task/<tid>/stat (or -1), read by the stuck report */
     uint64_t sigmask_base;        /* signals blocked for goroutines that set no mask
                                      of their own (gort__ts_base_mask, minit) */
     /* --- end async preemption --- */
@@ -1073,6 +1072,11 @@ P *gort__getp(void); /* current P or NULL */
 /* ---------------------------------------------------------------------
  * Stacks (stack.c)
  * ------------------------------------------------------------------- */
+/* process_madvise on this process's own ranges, without a descriptor
+ * (mem_linux.c): the bytes advised, or -1 (errno) where the kernel
+ * refuses (before 6.14: then the callers advise range by range). */
+struct iovec;
+long gort__madvise_many(struct iovec *iov, size_t n, int advice);
 /* Allocate a G with a stack of gort__cfg.stacksize; NULL on ENOMEM. */
 G *gort__stackalloc_g(P *pp);
 /* gort__newg took a G that had never run (g->prepared): a spawn burst is

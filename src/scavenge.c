@@ -69,7 +69,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,33 +123,23 @@ static _Atomic bool scav_started;
 _Atomic int gort__scavenger_threads;
 static _Atomic uint32_t scav_wait;   /* 1 while the scavenger sleeps (or is about to) */
 static gort__note scav_note;
-static int scav_pidfd = -1;          /* for process_madvise; -1: madvise per range */
 static _Atomic bool scav_found_deep; /* a scan dropped pages since the scavenger last looked */
 
-/* Release the deep ranges of a batch.  process_madvise (Linux 6.13+ allows
- * MADV_DONTNEED on oneself) takes them all in one call, and since 6.16
- * flushes the TLB once for the lot; otherwise one madvise per range. */
+/* Release the deep ranges of a batch: in one process_madvise where the
+ * kernel takes it on our own process without a descriptor (mem_linux.c;
+ * one TLB flush for the lot since Linux 6.16), else one madvise per
+ * range. */
 static void dontneed_ranges(struct iovec *iov, int n)
 {
-#ifdef SYS_process_madvise
-    if (scav_pidfd >= 0 && n > 1) {
+    if (n > 1) {
         size_t total = 0;
         for (int i = 0; i < n; i++)
             total += iov[i].iov_len;
-        long r;
-        while ((r = syscall(SYS_process_madvise, scav_pidfd, iov, (size_t)n, MADV_DONTNEED, 0)) < 0 &&
-               (errno == EINTR || errno == EAGAIN))
-            ;
-        if (r == (long)total)
+        if (gort__madvise_many(iov, (size_t)n, MADV_DONTNEED) == (long)total)
             return;
-        /* Refused (a kernel before 6.13, or the program closed our fd:
-         * its number may be someone else's now, so it is left alone): per
-         * range from now on. */
-        if (r < 0)
-            scav_pidfd = -1;
-        /* A short count: redo the whole batch per range (idempotent). */
+        /* Refused, or a short count: the whole batch range by range
+         * (idempotent). */
     }
-#endif
     for (int i = 0; i < n; i++)
         dontneed((uintptr_t)iov[i].iov_base, (uintptr_t)iov[i].iov_base + iov[i].iov_len);
 }
@@ -235,9 +224,6 @@ static void *scavenger(void *arg)
 {
     (void)arg;
     prctl(PR_SET_NAME, "gort-scavenge", 0, 0, 0);
-#ifdef SYS_pidfd_open
-    scav_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-#endif
     int64_t age = SCAV_AGE_NS;
     for (;;) {
         bool scanned = false;

@@ -41,7 +41,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <ucontext.h>
 #include <sys/syscall.h>
@@ -384,10 +383,4 @@ void gort__minit_signals(M *m)
     m->sigmask_base = gort__ts_base_mask;
     gort__kmask(SIG_SETMASK, m->sigmask_base, NULL);
     gort__ts_applied(m, m->sigmask_base);
-
-    /* Kept open for the "is this thread on a CPU?" check before signalling
-     * it (preempt.c): one descriptor per M. */
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)m->tid);
-    m->statfd = open(path, O_RDONLY | O_CLOEXEC);
 }

@@ -77,7 +77,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -253,28 +252,6 @@ static char *slab_take(slab *s)
     return base;
 }
 
-/* madvise on many ranges of our own memory in one call (process_madvise
- * on a pidfd of this process, Linux 6.13+ for any advice); the bytes
- * advised, -1 if refused.  The pidfd is opened per call: a program may
- * close any descriptor, and a forked child must not reach its parent. */
-static long madvise_many(struct iovec *iov, size_t n, int advice)
-{
-#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
-    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    if (fd < 0)
-        return -1;
-    long r;
-    while ((r = syscall(SYS_process_madvise, fd, iov, n, advice, 0)) < 0 &&
-           (errno == EINTR || errno == EAGAIN))
-        ;
-    close(fd);
-    return r;
-#else
-    (void)iov, (void)n, (void)advice;
-    return -1;
-#endif
-}
-
 /* Prepare n consecutive slots of a guard-marker slab from first, which
  * the caller claimed (no lock: nobody else can reach them): their guard
  * markers in one call, their top pages (the G and the first frames)
@@ -285,7 +262,7 @@ static long madvise_many(struct iovec *iov, size_t n, int advice)
  * refuses (ENOMEM for the page table) leaves that slot unguarded, its
  * never-written lowest page the red zone checked at each switch (mcall),
  * as in a red-zone slab. */
-static G *slab_prepare(const slab *s, char *first, size_t n, bool nofd)
+static G *slab_prepare(const slab *s, char *first, size_t n)
 {
     struct iovec guard[SLAB_PREP], top[SLAB_PREP];
     for (size_t i = 0; i < n; i++) {
@@ -293,12 +270,9 @@ static G *slab_prepare(const slab *s, char *first, size_t n, bool nofd)
         guard[i] = (struct iovec){base, pagesz};
         top[i] = (struct iovec){base + s->slot - pagesz, pagesz};
     }
-    size_t installed = 0;
-    if (!nofd) {
-        long r = madvise_many(guard, n, MADV_GUARD_INSTALL);
-        installed = r > 0 ? (size_t)r / pagesz : 0;
-        (void)madvise_many(top, n, MADV_POPULATE_WRITE); /* else faulted in on first touch */
-    }
+    long r = gort__madvise_many(guard, n, MADV_GUARD_INSTALL);
+    size_t installed = r > 0 ? (size_t)r / pagesz : 0;
+    (void)gort__madvise_many(top, n, MADV_POPULATE_WRITE); /* else faulted in on first touch */
     G *list = NULL;
     for (size_t i = n; i-- > 0;) {
         bool guarded = i < installed;
@@ -323,7 +297,7 @@ static G *slab_prepare(const slab *s, char *first, size_t n, bool nofd)
  * ~10 us with the lock held, and the other Ps' gort_go slept on it
  * (futex wait and wake were 7% of skynet's CPU).  Returns their Gs linked
  * through schedlink, *got of them. */
-static G *alloc_marked(size_t want, size_t *got, bool nofd)
+static G *alloc_marked(size_t want, size_t *got)
 {
     gort__lock(&slablock);
     char *first = slab_take_locked(&gslab); /* maps a new slab if need be */
@@ -336,7 +310,7 @@ static G *alloc_marked(size_t want, size_t *got, bool nofd)
     }
     gort__unlock(&slablock);
     *got = n;
-    return first ? slab_prepare(&gslab, first, n, nofd) : NULL;
+    return first ? slab_prepare(&gslab, first, n) : NULL;
 }
 
 /* Reserve up to want of the guarded stacks' budget: how many. */
@@ -400,7 +374,7 @@ G *gort__stackalloc_g(P *pp)
     size_t n = 0, k = guarded_reserve(guard_markers ? SLAB_PREP : 1);
     if (k > 0) {
         if (guard_markers) {
-            g = alloc_marked(k, &n, false);
+            g = alloc_marked(k, &n);
         } else {
             g = alloc_guarded();
             n = g != NULL;
@@ -484,13 +458,7 @@ bool gort__stack_prepare_help(void)
         !atomic_compare_exchange_strong(&ntaken_seen, &seen, now) ||
         (k = guarded_reserve(PREP_HELP)) == 0)
         goto out;
-    /* No process_madvise here: its pidfd is a descriptor held for a
-     * moment, and from a thread the program does not know about it made
-     * a slot of a full fd table come and go under the program's feet
-     * (test_netpoll_emfile saw an accept succeed between two EMFILEs).
-     * So a madvise per guard, and the pages faulted in as the Gs are
-     * written. */
-    G *g = alloc_marked(k, &n, true);
+    G *g = alloc_marked(k, &n);
     if (n < k)
         atomic_fetch_sub(&nguarded, k - n);
     if (!g)

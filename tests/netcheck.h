@@ -256,11 +256,11 @@ static inline int count_dir(const char *path)
 }
 static inline int fd_count(void) { return count_dir("/proc/self/fd"); }
 
-/* Open fds other than the runtime's own lazily made ones: each M keeps
- * its /proc/self/task/TID/stat open, and the stack scavenger opens a
- * pidfd the first time it runs, so a thread or a scavenge started
- * meanwhile is not an fd leak.  With a list (" N=target ...") for
- * messages. */
+/* Open fds other than /proc files.  The runtime keeps no descriptor of
+ * its own besides the poller's (no pidfd: mem_linux.c; no per-thread
+ * /proc file), but it opens a /proc file for a moment now and then (the
+ * deadlock check's /proc/self/status), which is not an fd leak.  With a
+ * list (" N=target ...") for messages. */
 static inline int fd_list_noproc(char *out, size_t outn)
 {
     int n = 0;
@@ -274,7 +274,7 @@ static inline int fd_list_noproc(char *out, size_t outn)
         if (r < 0)
             continue;
         l[r] = 0;
-        if (strncmp(l, "/proc/", 6) == 0 || strcmp(l, "anon_inode:[pidfd]") == 0)
+        if (strncmp(l, "/proc/", 6) == 0)
             continue;
         n++;
         if (used < outn) {

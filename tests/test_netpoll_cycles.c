@@ -12,9 +12,8 @@
  * TCP over loopback, half unix sockets (the same poller path, no
  * TIME_WAIT: the kernel's port space is not the subject here).
  *
- * After a warm-up of 5,000 cycles the fd count (/proc/self/fd, less the
- * runtime's per-thread /proc files and the scavenger's pidfd: a thread or
- * a scavenge started meanwhile is not a leak) and RSS
+ * After a warm-up of 5,000 cycles the fd count (/proc/self/fd, less any
+ * /proc file the runtime has open for a moment) and RSS
  * are taken; after the rest, the fd count must be the same and RSS may
  * have grown by at most 2 MiB (a leak of 24 bytes per cycle is over it),
  * with no goroutine left behind and nothing parked on the poller.

@@ -1,0 +1,60 @@
+/*
+ * mem_linux.c — advice on many ranges of our own memory in one system
+ * call (Go's mem_linux.go holds its sysUnused and friends; this is the one
+ * piece of that gort needs shared).
+ *
+ * process_madvise(2) takes a vector of ranges and, since Linux 6.13, any
+ * advice on the caller's own process.  stack.c installs a batch's guard
+ * markers with one call and commits their top pages with another; the
+ * scavenger drops a batch's deep pages with one (one TLB flush for all of
+ * them on 6.16+).  The call names its target process by a pidfd; since
+ * Linux 6.14 the sentinel PIDFD_SELF_THREAD_GROUP names the caller's own
+ * process without any descriptor, and that is the only form gort uses.
+ *
+ * Why no real pidfd.  A descriptor the program does not know about is
+ * wrong either way it could be held:
+ *   - opened for each call, it is a slot of the fd table that comes and
+ *     goes under the program's feet: a program at its RLIMIT_NOFILE saw
+ *     an accept succeed between two EMFILEs (test_netpoll_emfile), and
+ *     the spawning goroutine's batch opened one for every 32 stacks;
+ *   - held for the process's life (the scavenger did), the program may
+ *     close it (daemons close every fd above 2) and reuse its number; had
+ *     the new file been a pidfd of a child, MADV_DONTNEED at our stacks'
+ *     addresses would have zeroed the child's memory there.
+ * The sentinel also names the child in a forked child, never its parent.
+ * Where it is refused (before 6.14: EBADF, a negative number being no
+ * descriptor), callers fall back to one madvise per range, as on kernels
+ * without process_madvise; of the kernels with guard markers, only 6.13
+ * loses its batching by this.  The first refusal is remembered.  Under
+ * valgrind, which does not know the call, it is not made.
+ */
+#include "runtime.h"
+#include "valgrind_hooks.h"
+
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* include/uapi/linux/fcntl.h, Linux 6.14+; Debian 12's headers predate it. */
+#define SELF_PROCESS (-10001)
+
+static _Atomic bool self_refused;
+
+long gort__madvise_many(struct iovec *iov, size_t n, int advice)
+{
+#ifdef SYS_process_madvise
+    /* valgrind 3.19 does not know the call (a warning, then ENOSYS). */
+    if (atomic_load_explicit(&self_refused, memory_order_relaxed) || RUNNING_ON_VALGRIND)
+        return -1;
+    long r;
+    while ((r = syscall(SYS_process_madvise, SELF_PROCESS, iov, n, advice, 0)) < 0 &&
+           (errno == EINTR || errno == EAGAIN))
+        ;
+    if (r < 0 && (errno == EBADF || errno == ENOSYS))
+        atomic_store_explicit(&self_refused, true, memory_order_relaxed);
+    return r;
+#else
+    (void)iov, (void)n, (void)advice;
+    return -1;
+#endif
+}
