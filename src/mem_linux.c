@@ -7,9 +7,12 @@
  * advice on the caller's own process.  stack.c installs a batch's guard
  * markers with one call and commits their top pages with another; the
  * scavenger drops a batch's deep pages with one (one TLB flush for all of
- * them on 6.16+).  The call names its target process by a pidfd; since
- * Linux 6.14 the sentinel PIDFD_SELF_THREAD_GROUP names the caller's own
- * process without any descriptor, and that is the only form gort uses.
+ * them on 6.16+).  The call names its target by a pidfd; since Linux 6.14
+ * the sentinel PIDFD_SELF_THREAD (-10000) names the calling thread without
+ * any descriptor, and that is the only form gort uses: the advice applies
+ * to the target's memory, which is the whole process's.  (Not the thread
+ * group's sentinel: it was -20000 in 6.14-6.16 and is -10001 since 6.17,
+ * and it fails with ESRCH once the main thread has exited.)
  *
  * Why no real pidfd.  A descriptor the program does not know about is
  * wrong either way it could be held:
@@ -25,7 +28,9 @@
  * Where it is refused (before 6.14: EBADF, a negative number being no
  * descriptor), callers fall back to one madvise per range, as on kernels
  * without process_madvise; of the kernels with guard markers, only 6.13
- * loses its batching by this.  The first refusal is remembered.  Under
+ * loses its batching by this.  A refusal that will not change (EBADF,
+ * ENOSYS, EPERM from a seccomp filter, EINVAL) is remembered; others
+ * (ENOMEM) are the caller's to fall back from, batch by batch.  Under
  * valgrind, which does not know the call, it is not made.
  */
 #include "runtime.h"
@@ -35,8 +40,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* include/uapi/linux/fcntl.h, Linux 6.14+; Debian 12's headers predate it. */
-#define SELF_PROCESS (-10001)
+/* PIDFD_SELF_THREAD, Linux 6.14+ (uapi pidfd.h, later fcntl.h); Debian
+ * 12's headers predate it. */
+#define SELF_THREAD (-10000)
 
 static _Atomic bool self_refused;
 
@@ -47,10 +53,10 @@ long gort__madvise_many(struct iovec *iov, size_t n, int advice)
     if (atomic_load_explicit(&self_refused, memory_order_relaxed) || RUNNING_ON_VALGRIND)
         return -1;
     long r;
-    while ((r = syscall(SYS_process_madvise, SELF_PROCESS, iov, n, advice, 0)) < 0 &&
+    while ((r = syscall(SYS_process_madvise, SELF_THREAD, iov, n, advice, 0)) < 0 &&
            (errno == EINTR || errno == EAGAIN))
         ;
-    if (r < 0 && (errno == EBADF || errno == ENOSYS))
+    if (r < 0 && (errno == EBADF || errno == ENOSYS || errno == EPERM || errno == EINVAL))
         atomic_store_explicit(&self_refused, true, memory_order_relaxed);
     return r;
 #else

@@ -40,7 +40,9 @@ static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t n)
  * for each look, once per stuck request: an M used to keep it open, and
  * a program that closes descriptors it did not open (daemons close all
  * above 2) could have had its own file, reusing the number, closed by the
- * M's exit. */
+ * M's exit.  At the fd limit the open fails and the answer is "running";
+ * a thread blocked in the kernel has still not used the CPU time the
+ * report asks for first. */
 static bool thread_state_running(pid_t tid)
 {
     char buf[512];

@@ -61,11 +61,13 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "arch/syscall_amd64.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -246,8 +248,9 @@ typedef struct bounds {
     uintptr_t lo, hi; /* hi == 0: unknown, probe every read */
 } bounds;
 
-/* Read two words at p (saved rbp, return address) if they are readable. */
-static bool read_frame(uintptr_t p, const bounds *b, uintptr_t out[2])
+/* Read two words at p (saved rbp, return address) if they are readable.
+ * pfd: the walk's pipe, made here at need (walk closes it). */
+static bool read_frame(uintptr_t p, const bounds *b, uintptr_t out[2], int pfd[2])
 {
     if (p == 0 || (p & 7) != 0)
         return false;
@@ -266,8 +269,10 @@ static bool read_frame(uintptr_t p, const bounds *b, uintptr_t out[2])
     /* process_vm_readv refused (seccomp, no ptrace rights): let the kernel
      * copy through a pipe instead.  write() fails with EFAULT on memory we
      * cannot read (a guard page, which mincore would call mapped), and
-     * reading the bytes back is the copy.  The pipe is made once and kept. */
-    static int pfd[2] = {-1, -1};
+     * reading the bytes back is the copy.  The pipe lives for one walk: a
+     * kept one would be the program's to close, and once it had reused
+     * the numbers for a pipe of its own, the next traceback would have
+     * read the program's bytes and written ours into it. */
     if (pfd[0] < 0 && pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0)
         return false;
     ssize_t w;
@@ -293,8 +298,9 @@ static void walk(gort__tbout *o, uintptr_t fp, const bounds *b, bool system)
 {
     int saved = errno;
     int depth = 0, steps = 0;
+    int pfd[2] = {-1, -1};
     uintptr_t fr[2];
-    while (read_frame(fp, b, fr)) {
+    while (read_frame(fp, b, fr, pfd)) {
         if (fr[1] == 0)
             break;
         if (depth == GORT_TB_MAX_FRAMES || ++steps > 4 * GORT_TB_MAX_FRAMES) {
@@ -306,7 +312,7 @@ static void walk(gort__tbout *o, uintptr_t fp, const bounds *b, bool system)
          * function's body; the function's caller is one word up. */
         if (gort__prologue_return(fr[1])) {
             uintptr_t up[2];
-            if (read_frame(fp + 16, b, up))
+            if (read_frame(fp + 16, b, up, pfd))
                 ret = up[0];
         }
         if (gort__tb_frame(o, ret, true, system))
@@ -317,6 +323,10 @@ static void walk(gort__tbout *o, uintptr_t fp, const bounds *b, bool system)
         if (b->hi == 0 && fr[0] - fp > UNKNOWN_STEP_MAX)
             break;
         fp = fr[0];
+    }
+    if (pfd[0] >= 0) { /* the kernel's close: this may run in a handler */
+        gort__sys3(SYS_close, pfd[0], 0, 0);
+        gort__sys3(SYS_close, pfd[1], 0, 0);
     }
     errno = saved;
 }

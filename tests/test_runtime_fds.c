@@ -7,12 +7,21 @@
  * 2 is closed and the low numbers are taken again by /dev/null; then the
  * same runs again.  Every one of the program's descriptors must still be
  * open on /dev/null afterwards, and nothing else but transient /proc files
- * may be open: in particular no pidfd (mem_linux.c names the process by
- * the kernel's PIDFD_SELF sentinel, or advises range by range). */
+ * may be open.  And no pidfd at any moment: a seccomp filter kills the
+ * child at a pidfd_open, or at a process_madvise given a real descriptor
+ * (mem_linux.c names the process by the kernel's PIDFD_SELF_THREAD
+ * sentinel, or advises range by range).  A second child checks that a
+ * traceback's fallback pipe does not outlive the dump that made it. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -121,15 +130,114 @@ static void body(void *arg)
         CHECK_CALL(close(fds[i]), 0);
 }
 
+/* Kill the process at pidfd_open, and at process_madvise with a
+ * descriptor (its first argument, an int, >= 0); allow everything else.
+ * Threads made afterwards (all of the runtime's) inherit the filter. */
+static void forbid_pidfds(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 7),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_open, 4, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_madvise, 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x80000000u, 2, 0), /* negative: a sentinel */
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+    CHECK_CALL(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    CHECK_CALL(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
 static void child(void *arg)
 {
     (void)arg;
+    forbid_pidfds();
     setenv("GORTMAXPROCS", "2", 1);
     exit(gort_main(body, NULL));
+}
+
+/* ---- the traceback's pipe ----
+ * Where process_vm_readv is refused (a seccomp filter here), a traceback
+ * reads frames of unknown stacks through a pipe (traceback.c); a dump from
+ * a plain thread walks its own stack so.  Once the dump is over no pipe
+ * may be left open: a kept one is the program's to close, and once the
+ * program had made a pipe of its own on the same numbers, the next dump
+ * read 16 of its bytes and wrote 16 of the runtime's into it. */
+static int dump_fd;
+
+static void *dump_thread(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(gort_dump_goroutines(dump_fd), 0);
+    return NULL;
+}
+
+/* The pipes open now, as a bit set of fd numbers below 1024. */
+static void open_pipes(uint64_t set[16])
+{
+    memset(set, 0, 16 * sizeof set[0]);
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd >= 1024 || fd == dirfd(d))
+            continue;
+        char p[64], l[256];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        ssize_t r = readlink(p, l, sizeof l - 1);
+        if (r > 0 && strncmp(l, "pipe:", 5) == 0)
+            set[fd / 64] |= UINT64_C(1) << (fd % 64);
+    }
+    closedir(d);
+}
+
+static void pipe_body(void *arg)
+{
+    (void)arg;
+    uint64_t before[16], after[16];
+    dump_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    CHECK(dump_fd >= 0);
+    open_pipes(before); /* what the test's own parent left open */
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, dump_thread, NULL), 0);
+    CHECK_EQ(pthread_join(th, NULL), 0);
+    open_pipes(after);
+    for (int i = 0; i < 16; i++)
+        CHECK((after[i] & ~before[i]) == 0, "a dump left a pipe open (fds %d-%d: %#llx)",
+              64 * i, 64 * i + 63, (unsigned long long)(after[i] & ~before[i]));
+}
+
+/* process_vm_readv fails with EPERM. */
+static void refuse_vm_readv(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_readv, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+    CHECK_CALL(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    CHECK_CALL(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
+static void pipe_child(void *arg)
+{
+    (void)arg;
+    refuse_vm_readv();
+    exit(gort_main(pipe_body, NULL));
 }
 
 int main(void)
 {
     expect_child(child, NULL, 0, NULL, NULL);
+    expect_child(pipe_child, NULL, 0, NULL, NULL);
     return 0;
 }
