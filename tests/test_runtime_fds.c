@@ -130,15 +130,28 @@ static void body(void *arg)
         CHECK_CALL(close(fds[i]), 0);
 }
 
+/* Install a seccomp filter of n instructions (threads made afterwards,
+ * all of the runtime's, inherit it). */
+static void install_filter(struct sock_filter *f, unsigned short n)
+{
+    struct sock_fprog prog = {n, f};
+    CHECK_CALL(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    CHECK_CALL(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
+/* A filter's first three instructions: load the system call's number,
+ * or on another architecture jump `to_allow` instructions ahead. */
+#define LOAD_NR_ON_X86_64(to_allow)                                              \
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),     \
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, (to_allow)),   \
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
+
 /* Kill the process at pidfd_open, and at process_madvise with a
- * descriptor (its first argument, an int, >= 0); allow everything else.
- * Threads made afterwards (all of the runtime's) inherit the filter. */
+ * descriptor (its first argument, an int, >= 0); allow everything else. */
 static void forbid_pidfds(void)
 {
     struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 7),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        LOAD_NR_ON_X86_64(7),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_open, 4, 0),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_madvise, 0, 4),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
@@ -147,9 +160,7 @@ static void forbid_pidfds(void)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-    CHECK_CALL(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-    CHECK_CALL(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+    install_filter(f, sizeof f / sizeof f[0]);
 }
 
 static void child(void *arg)
@@ -216,16 +227,12 @@ static void pipe_body(void *arg)
 static void refuse_vm_readv(void)
 {
     struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        LOAD_NR_ON_X86_64(3),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_readv, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
-    CHECK_CALL(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-    CHECK_CALL(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+    install_filter(f, sizeof f / sizeof f[0]);
 }
 
 static void pipe_child(void *arg)
