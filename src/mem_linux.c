@@ -1,7 +1,8 @@
 /*
  * mem_linux.c — advice on many ranges of our own memory in one system
- * call (Go's mem_linux.go holds its sysUnused and friends; this is the one
- * piece of that gort needs shared).
+ * call, and one range at a time where that is refused (Go's mem_linux.go
+ * holds its sysUnused and friends; this is the piece of that gort's stack
+ * pools and scavenger share).
  *
  * process_madvise(2) takes a vector of ranges and, since Linux 6.13, any
  * advice on the caller's own process.  stack.c installs a batch's guard
@@ -37,6 +38,7 @@
 #include "valgrind_hooks.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -45,6 +47,14 @@
 #define SELF_THREAD (-10000)
 
 static _Atomic bool self_refused;
+
+int gort__madvise(void *addr, size_t len, int advice)
+{
+    int r;
+    while ((r = madvise(addr, len, advice)) != 0 && (errno == EINTR || errno == EAGAIN))
+        ;
+    return r;
+}
 
 long gort__madvise_many(struct iovec *iov, size_t n, int advice)
 {

@@ -1070,13 +1070,19 @@ void gort__starttheworld(void);
 P *gort__getp(void); /* current P or NULL */
 
 /* ---------------------------------------------------------------------
- * Stacks (stack.c)
+ * Memory advice (mem_linux.c)
  * ------------------------------------------------------------------- */
-/* process_madvise on this process's own ranges, without a descriptor
- * (mem_linux.c): the bytes advised, or -1 (errno) where the kernel
- * refuses (before 6.14: then the callers advise range by range). */
+/* process_madvise on this process's own ranges, without a descriptor:
+ * the bytes advised, or -1 (errno) where the kernel refuses (before 6.14:
+ * then the callers advise range by range, with gort__madvise). */
 struct iovec;
 long gort__madvise_many(struct iovec *iov, size_t n, int advice);
+/* madvise, retried on EINTR and EAGAIN: 0, or -1 (errno). */
+int gort__madvise(void *addr, size_t len, int advice);
+
+/* ---------------------------------------------------------------------
+ * Stacks (stack.c)
+ * ------------------------------------------------------------------- */
 /* Allocate a G with a stack of gort__cfg.stacksize; NULL on ENOMEM. */
 G *gort__stackalloc_g(P *pp);
 /* gort__newg took a G that had never run (g->prepared): a spawn burst is

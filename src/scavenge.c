@@ -113,12 +113,6 @@ static bool stack_deep(G *g, uintptr_t *lo_out, uintptr_t *hi_out)
     return false;
 }
 
-static void dontneed(uintptr_t lo, uintptr_t hi)
-{
-    while (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0 && (errno == EAGAIN || errno == EINTR))
-        ;
-}
-
 static _Atomic bool scav_started;
 _Atomic int gort__scavenger_threads;
 static _Atomic uint32_t scav_wait;   /* 1 while the scavenger sleeps (or is about to) */
@@ -141,7 +135,7 @@ static void dontneed_ranges(struct iovec *iov, int n)
          * (idempotent). */
     }
     for (int i = 0; i < n; i++)
-        dontneed((uintptr_t)iov[i].iov_base, (uintptr_t)iov[i].iov_base + iov[i].iov_len);
+        (void)gort__madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
 }
 
 /* The aged list, sched.gfree_aged: dirty stacks that have waited

@@ -275,14 +275,8 @@ static G *slab_prepare(const slab *s, char *first, size_t n)
     (void)gort__madvise_many(top, n, MADV_POPULATE_WRITE); /* else faulted in on first touch */
     G *list = NULL;
     for (size_t i = n; i-- > 0;) {
-        bool guarded = i < installed;
-        if (!guarded) {
-            int rr;
-            while ((rr = madvise(guard[i].iov_base, pagesz, MADV_GUARD_INSTALL)) != 0 &&
-                   (errno == EINTR || errno == EAGAIN))
-                ;
-            guarded = rr == 0;
-        }
+        bool guarded =
+            i < installed || gort__madvise(guard[i].iov_base, pagesz, MADV_GUARD_INSTALL) == 0;
         G *g = g_in_region(guard[i].iov_base, s->slot, pagesz, guarded);
         g->schedlink = list;
         list = g;
