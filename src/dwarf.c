@@ -33,6 +33,19 @@
  * signal that interrupted a lookup on this thread) prints without file:line
  * instead of waiting.  The session is never closed.
  *
+ * No descriptor kept.  libdw's own find_elf callback opens each module's
+ * file and the session keeps that descriptor for its lazy reads.  A C
+ * program does not know about it; a daemon that closes every descriptor
+ * and reuses the numbers would have later tracebacks read its file as ELF
+ * (docs/DESIGN.md "Descriptors the runtime holds").  So find_elf below
+ * maps the file, closes it at once and hands libdw an in-memory ELF
+ * (elf_memory): the mapping is what libdw reads, and a mapping outlives
+ * close().  Only a module whose DWARF lives in a separate .debug file
+ * (Debian's -dbgsym packages) still leaves libdw a descriptor, because the
+ * find_debuginfo callback can only return one; libelf maps that file whole
+ * too, so its contents no longer go through the descriptor after it is
+ * opened, but the number stays taken until the program closes it.
+ *
  * Why dlopen and our own prototypes instead of linking -ldw with
  * <elfutils/libdwfl.h>: the runtime then neither needs libdw-dev to build
  * nor libdw.so.1 to run, and a program pays for libdw (its own dependencies:
@@ -51,7 +64,9 @@
 
 #include <dlfcn.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The parts of <elfutils/libdwfl.h> we use.  Dwfl_Callbacks is four
@@ -61,6 +76,7 @@ typedef struct Dwfl_Module Dwfl_Module;
 typedef struct Dwfl_Line Dwfl_Line;
 typedef struct Dwarf_Die Dwarf_Die; /* only handled through libdw's pointers */
 typedef struct Dwarf_Line Dwarf_Line;
+typedef struct Elf Elf;
 typedef struct {
     void *find_elf;
     void *find_debuginfo;
@@ -82,6 +98,10 @@ static struct {
     Dwarf_Line *(*getsrc_die)(Dwarf_Die *, uint64_t);
     int (*lineno)(Dwarf_Line *, int *);
     const char *(*linesrc)(Dwarf_Line *, uint64_t *, uint64_t *);
+    /* libdw's own find_elf, for what find_elf below leaves to it (the
+     * vdso, a file it cannot map), and libelf's (a dependency of libdw): */
+    int (*proc_find_elf)(Dwfl_Module *, void **, const char *, uint64_t, char **, Elf **);
+    Elf *(*elf_memory)(char *, size_t);
 } dw;
 
 static dwfl_callbacks callbacks;
@@ -129,6 +149,41 @@ static bool map_stack(void)
     return true;
 }
 
+/* Dwfl_Callbacks.find_elf: a module that is a regular file is mapped
+ * (private, so libelf may convert in place) and given to libdw as an
+ * in-memory ELF; the descriptor lives only for the open/fstat/mmap.  The
+ * mapping is never unmapped: the session, which owns the Elf, lives as long
+ * as the process.  Anything else goes to libdw's own callback. */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, uint64_t base,
+                    char **file_name, Elf **elfp)
+{
+    if (name[0] == '/') {
+        int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+        void *p = MAP_FAILED;
+        if (fd >= 0) {
+            /* Only a regular file: a mapped device may block or have no
+             * end (libdw's callback checks the same). */
+            if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+                p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+            close(fd); /* never retried: the descriptor is gone even on EINTR */
+        }
+        if (p != MAP_FAILED) {
+            Elf *e = dw.elf_memory(p, (size_t)st.st_size);
+            char *copy = e ? strdup(name) : NULL;
+            if (copy) {
+                *file_name = copy; /* libdw frees it with the module */
+                *elfp = e;
+                return -1; /* no descriptor: the ELF is in *elfp */
+            }
+            munmap(p, (size_t)st.st_size);
+            /* e leaks with its few bytes of header; this is the
+             * out-of-memory path, and elf_end is one more dlsym */
+        }
+    }
+    return dw.proc_find_elf(mod, userdata, name, base, file_name, elfp);
+}
+
 static bool open_session(void)
 {
     void *h = dlopen("libdw.so.1", RTLD_LAZY | RTLD_LOCAL);
@@ -145,12 +200,14 @@ static bool open_session(void)
     *(void **)&dw.getsrc_die = dlsym(h, "dwarf_getsrc_die");
     *(void **)&dw.lineno = dlsym(h, "dwarf_lineno");
     *(void **)&dw.linesrc = dlsym(h, "dwarf_linesrc");
-    callbacks.find_elf = dlsym(h, "dwfl_linux_proc_find_elf");
+    *(void **)&dw.proc_find_elf = dlsym(h, "dwfl_linux_proc_find_elf");
+    *(void **)&dw.elf_memory = dlsym(h, "elf_memory"); /* found in libdw's libelf */
+    callbacks.find_elf = (void *)find_elf;
     callbacks.find_debuginfo = dlsym(h, "dwfl_standard_find_debuginfo");
     callbacks.debuginfo_path = &debuginfo_path;
     if (!dw.begin || !dw.proc_report || !dw.report_end || !dw.addrmodule || !dw.getsrc ||
         !dw.lineinfo || !dw.nextcu || !dw.haspc || !dw.getsrc_die || !dw.lineno ||
-        !dw.linesrc || !callbacks.find_elf || !callbacks.find_debuginfo)
+        !dw.linesrc || !dw.proc_find_elf || !dw.elf_memory || !callbacks.find_debuginfo)
         return false; /* the handle stays open: harmless, and dlclose is not */
     Dwfl *d = dw.begin(&callbacks);
     if (!d)

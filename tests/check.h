@@ -10,6 +10,7 @@
 #ifndef GORT_TEST_CHECK_H
 #define GORT_TEST_CHECK_H
 #include <gort.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -35,6 +36,13 @@
 #ifndef GORT_TEST_ASAN
 #define GORT_TEST_ASAN 0
 #endif
+
+/* Whether elfutils' libdw is there for gort to load (tracebacks then
+ * carry file:line where the code has debug information). */
+static inline int have_libdw(void)
+{
+    return dlopen("libdw.so.1", RTLD_LAZY | RTLD_LOCAL) != NULL;
+}
 
 #define CHECK(cond, ...)                                                   \
     do {                                                                   \

@@ -128,14 +128,6 @@ static void setup_states(bool with_spinner)
     }
 }
 
-#ifndef GORT_TEST_NODEBUG
-static bool have_libdw(void)
-{
-    void *h = dlopen("libdw.so.1", RTLD_LAZY | RTLD_LOCAL);
-    return h != NULL;
-}
-#endif
-
 /* What a frame of this file looks like: with debug info Go's two lines,
  * "name(...)\n\t.../test_dump.c:LINE +0xOFF"; without, "\tname+0xOFF (". */
 static void check_frame(const char *buf, const char *fn)

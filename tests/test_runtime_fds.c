@@ -10,7 +10,8 @@
  * may be open.  And no pidfd at any moment: a seccomp filter kills the
  * child at a pidfd_open, or at a process_madvise given a real descriptor
  * (mem_linux.c names the process by the kernel's PIDFD_SELF_THREAD
- * sentinel, or advises range by range).  A second child checks that a
+ * sentinel, or advises range by range).  Nor a module's file after a
+ * traceback with file:line (dwarf.c).  A second child checks that a
  * traceback's fallback pipe does not outlive the dump that made it. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -21,6 +22,7 @@
 #include <linux/seccomp.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -84,6 +86,23 @@ static void exercise(void)
     }
 }
 
+/* A dump whose frames get file:line: libdw reads the program's DWARF.
+ * It used to keep each module's file open for that, above the numbers
+ * the program had just taken; the scan that follows sees any such fd. */
+static void dump_with_lines(void)
+{
+    int fd = memfd_create("dump", MFD_CLOEXEC);
+    CHECK(fd >= 0);
+    CHECK_EQ(gort_dump_goroutines(fd), 0);
+    static char buf[1 << 16];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    CHECK(n > 0);
+    buf[n] = 0;
+    if (have_libdw())
+        CHECK(strstr(buf, "tests/test_runtime_fds.c:"), "no file:line in the dump:\n%s", buf);
+    CHECK_CALL(close(fd), 0);
+}
+
 static void body(void *arg)
 {
     (void)arg;
@@ -101,6 +120,7 @@ static void body(void *arg)
 
     exercise();
     exercise();
+    dump_with_lines();
 
     for (int i = 0; i < NFILES; i++) {
         struct stat st;
