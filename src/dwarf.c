@@ -132,20 +132,37 @@ static void call_on_stack(void (*fn)(void *), void *arg, char *top)
                        "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
+/* Under valgrind, the stack sits between two reservations this wide.
+ * memcheck takes a move of rsp out of a registered stack into one it does
+ * not know (a signal stack, a thread's stack) for a frame pushed or popped
+ * unless the move is longer than --max-stackframe (2 MB by default); a
+ * caller's stack mapped just below ours then had its live frames declared
+ * undefined on the way back (test_dump under memcheck, a dump from the
+ * SIGQUIT handler: every value it printed afterwards was "uninitialised").
+ * With the gaps every caller is more than 16 MiB away. */
+#define DW_VALGRIND_GAP ((size_t)16 << 20)
+
 static bool map_stack(void)
 {
     long pg = sysconf(_SC_PAGESIZE);
     size_t page = pg > 0 ? (size_t)pg : 4096;
-    char *mem = mmap(NULL, DW_STACK_SIZE + page, PROT_READ | PROT_WRITE,
+    size_t gap = RUNNING_ON_VALGRIND ? DW_VALGRIND_GAP : 0;
+    char *mem = mmap(NULL, gap + page + DW_STACK_SIZE + gap, PROT_NONE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED)
         return false;
-    mprotect(mem, page, PROT_NONE); /* overflow faults instead of scribbling */
-    dw_stack_top = mem + page + DW_STACK_SIZE;
+    /* The page below the stack stays PROT_NONE: an overflow faults
+     * instead of scribbling. */
+    char *lo = mem + gap + page;
+    if (mprotect(lo, DW_STACK_SIZE, PROT_READ | PROT_WRITE) != 0) {
+        munmap(mem, gap + page + DW_STACK_SIZE + gap);
+        return false;
+    }
+    dw_stack_top = lo + DW_STACK_SIZE;
     /* Otherwise memcheck takes the switch onto it for a frame of the
      * goroutine's stack and the way back for a return over it: the
      * caller's locals become unaddressable. */
-    (void)VALGRIND_STACK_REGISTER(mem + page, dw_stack_top);
+    (void)VALGRIND_STACK_REGISTER(lo, dw_stack_top);
     return true;
 }
 

@@ -44,6 +44,16 @@ static inline int have_libdw(void)
     return dlopen("libdw.so.1", RTLD_LAZY | RTLD_LOCAL) != NULL;
 }
 
+/* Whether memcheck (or another valgrind tool) runs this process: valgrind
+ * preloads its vgpreload_*.so through LD_PRELOAD.  For the few checks
+ * valgrind itself cannot run (a fixed table of its own that 10,000 stacks
+ * overflow). */
+static inline int under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
 #define CHECK(cond, ...)                                                   \
     do {                                                                   \
         if (!(cond)) {                                                     \
