@@ -282,10 +282,10 @@ demo: examples $(NOSPLIT_DEMO) $(if $(wildcard tools/nosplit/main.c),$(BUILD)/go
 	@s=0; sh examples/demo.sh $(BUILD)/examples || s=1; \
 	 NOSPLIT=$(BUILD)/gort-nosplit sh examples/nosplit/demo.sh $(BUILD)/examples/nosplit || s=1; exit $$s
 
-# The libc wrappers (src/interpose*.c) an executable linked with
+# The libc wrappers (src/interpose*.c, and vfork in arch/) an executable linked with
 # libgort.a must export for shared libraries' calls to reach them:
 # gort-static.pc passes this list to the linker.
-INTERPOSE_OBJS = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/interpose*.c))
+INTERPOSE_OBJS = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/interpose*.c)) $(BUILD)/obj/arch/vfork_amd64.o
 $(BUILD)/interpose.list: $(INTERPOSE_OBJS)
 	{ echo '{'; nm -g --defined-only $^ | awk '$$2 == "T" { print "  " $$3 ";" }' | sort -u; echo '};'; } > $@
 

@@ -41,20 +41,42 @@
  * every fork (the common fork+exec pays for nothing it uses) and still
  * leave the other goroutines' copies.  A fork() wrapper instead of
  * pthread_atfork: fork called inside libc (daemon(), forkpty) would miss
- * it.  vfork(), posix_spawn(), system() and popen() do not run atfork
- * handlers and need nothing: their children share the parent's memory
- * and run only libc code until exec (glibc's clone(CLONE_VM|CLONE_VFORK)
- * child), and the parent's thread waits in the kernel meanwhile.
+ * it.  posix_spawn(), system() and popen() do not run atfork handlers
+ * and need nothing: their children share the parent's memory but run
+ * only libc code until exec (glibc's clone(CLONE_VM|CLONE_VFORK) child),
+ * and the parent's thread waits in the kernel meanwhile.
+ *
+ * vfork().  Its child runs the program's own code on the parent's thread's
+ * stack, memory and TLS, and that code reaches the libc wrappers (dup2,
+ * close, sigaction, sigprocmask before exec), which would act for the
+ * parent's M and goroutine.  gort's vfork (arch/vfork_amd64.S) sets
+ * gort__vforked, a TLS byte, for the child's lifetime; the wrappers pass
+ * every call straight to libc while it is set, and gort__in_forked_child
+ * is true, so the runtime refuses to switch, wait or wake there as in a
+ * fork child.  Thread-local, not a global like gort__forked: the child
+ * shares the memory with the parent's other threads, which go on running.
+ * A program that gets vfork some other way (syscall(SYS_vfork), clone
+ * with CLONE_VM) gets no mark; documented.
  * _Fork() and raw clone/fork system calls run no handler: their children
  * are the program's to keep to exec (documented).
  */
 #define _GNU_SOURCE
 #include "runtime.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <unistd.h>
 
 _Atomic bool gort__forked;
+__thread bool gort__vforked __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/* vfork's failure (arch/vfork_amd64.S jumps here with -errno): libc's
+ * convention. */
+int gort__vfork_failed(int neg)
+{
+    errno = -neg;
+    return -1;
+}
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void fork_child(void)
@@ -79,8 +101,9 @@ void gort__fork_init(void) { pthread_once(&fork_once, fork_register); }
 
 void gort__forked_fatal(const char *what)
 {
-    gort__throw("%s in the child of fork() (pid %d): the runtime's threads and other "
-                "goroutines stayed in the parent; after fork() a child may only exec or "
+    const char *call = gort__vforked ? "vfork()" : "fork()";
+    gort__throw("%s in the child of %s (pid %d): the runtime's threads and other "
+                "goroutines stayed in the parent; after %s a child may only exec or "
                 "_exit (use posix_spawn, or exec before any gort call)",
-                what, (int)getpid());
+                what, call, (int)getpid(), call);
 }

@@ -72,6 +72,7 @@
 #undef putchar
 
 void gort__interpose_dl_init(void);
+void gort__interpose_vfork_init(void);
 
 void *gort__interpose_resolve(const char *name, void **slot)
 {
@@ -294,6 +295,7 @@ __attribute__((constructor)) static void interpose_init(void)
     /* pthread locks (interpose_lock.c): also what links that file in. */
     gort__interpose_lock_init();
     gort__interpose_dl_init(); /* dlopen/dlclose (interpose_dl.c) */
+    gort__interpose_vfork_init(); /* vfork (arch/vfork_amd64.S) */
 }
 
 /* --- close: a registered fd goes through the netpoller's close -------- */

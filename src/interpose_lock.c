@@ -116,7 +116,7 @@ void gort__interpose_lock_init(void)
 static inline void took(void)
 {
     M *m = gort__m_tls;
-    if (m) {
+    if (m && !gort__in_vfork_child()) { /* a vfork child's locks are its own */
         G *g = m->curg;
         if (g && g->plocks++ == 0)
             gort__lockthread(m, g);
@@ -126,7 +126,7 @@ static inline void took(void)
 static inline void gave(void)
 {
     M *m = gort__m_tls;
-    if (m) {
+    if (m && !gort__in_vfork_child()) {
         G *g = m->curg;
         if (g && g->plocks > 0 && --g->plocks == 0)
             gort__unlockthread_maybe(m, g);

@@ -39,6 +39,11 @@
  * sysv_signal, __sysv_signal (signal() under -std=c11) and sigset, and
  * siginterrupt (its mark is glibc's, which signal() reads).
  *
+ * In a vfork() child (gort__in_vfork_child) every one of these goes straight
+ * to libc: the marks, the program's SIGURG action and the goroutine's mask
+ * recorded here live in memory the child shares with its parent, while
+ * the child's dispositions and mask are its own (fork_linux.c).
+ *
  * Reached from interpose_linux.c's constructor (gort__interpose_signal_init),
  * as interpose.h requires for static links.
  */
@@ -82,7 +87,7 @@ void gort__interpose_signal_init(void)
 static G *caller_g(uintptr_t ra, M **mp)
 {
     M *m = gort__getm();
-    if (!m || !m->curg || gort__pc_in_runtime(ra))
+    if (!m || !m->curg || gort__pc_in_runtime(ra) || gort__in_vfork_child())
         return NULL;
     G *g = m->curg;
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
@@ -167,7 +172,7 @@ GORT_API int sigprocmask(int how, const sigset_t *set, sigset_t *oldset)
  * handled here). */
 static int urg_action(uintptr_t ra, const struct sigaction *act, struct sigaction *old)
 {
-    if (gort__pc_in_runtime(ra))
+    if (gort__pc_in_runtime(ra) || gort__in_vfork_child())
         return -2;
     struct sigaction a;
     if (act) {
@@ -272,7 +277,7 @@ void gort__signal_onstack_fixup(void)
  * stack, and the old action as the program set it. */
 static int onstack_action(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (sig < 1 || sig > 64)
+    if (sig < 1 || sig > 64 || gort__in_vfork_child())
         return REAL(sigaction)(sig, act, old);
     /* The program's structs are read and written outside the lock. */
     struct sigaction a, o;
@@ -327,7 +332,7 @@ static _Atomic uint64_t interrupting; /* siginterrupt(sig, 1), as glibc's _sigin
 GORT_API int siginterrupt(int sig, int flag)
 {
     int r = REAL(siginterrupt)(sig, flag);
-    if (r == 0 && sig >= 1 && sig <= 64) {
+    if (r == 0 && sig >= 1 && sig <= 64 && !gort__in_vfork_child()) {
         if (flag)
             atomic_fetch_or(&interrupting, GORT_SIGBIT(sig));
         else
@@ -406,7 +411,7 @@ GORT_API sighandler_t sigset(int sig, sighandler_t h)
         urg_signal((uintptr_t)__builtin_return_address(0), h, 0, &old))
         return old;
     sighandler_t r = REAL(sigset)(sig, h);
-    if (r != SIG_ERR && sig >= 1 && sig <= 64 && is_handler(h))
+    if (r != SIG_ERR && sig >= 1 && sig <= 64 && is_handler(h) && !gort__in_vfork_child())
         onstack_fixup_one(sig);
     return r;
 }

@@ -73,6 +73,14 @@ static void die_abort(void)
 static _Atomic int fatal_owner;      /* 0, or tid+1 of the thread that is dying */
 static __thread int fatal_depth;
 
+/* Before a vfork child dies: the TLS it shares with its parent's thread
+ * as the parent had it (fatal_depth was 0, or it would not have printed). */
+static void vfork_child_restore(void)
+{
+    if (gort__in_vfork_child())
+        fatal_depth = 0;
+}
+
 /* Make user output written before the crash visible, without waiting on
  * a FILE lock some stuck thread may hold. */
 static void flush_std(void)
@@ -87,6 +95,10 @@ static void flush_std(void)
 
 int gort__fatal_claim(void)
 {
+    /* A vfork child's report is its own: the claim is process-wide, and
+     * the parent's threads, which share it, go on. */
+    if (gort__in_vfork_child())
+        return 1;
     int want = 0;
     int me = (int)gettid() + 1;
     if (atomic_compare_exchange_strong(&fatal_owner, &want, me))
@@ -98,13 +110,19 @@ int gort__fatal_claim(void)
  * this thread (while printing) or elsewhere is reported in one line. */
 static void fatal_enter(const char *msg)
 {
+    /* A vfork child shares the parent's memory and this thread's TLS: it
+     * leaves the M's count alone (the parent goes on after the child
+     * dies), as it does the claim, and die_reported puts fatal_depth
+     * back.  Nothing can preempt it: no SIGURG is sent to the child. */
+    bool vforked = gort__in_vfork_child();
     M *m = gort__getm();
-    if (m) {
+    if (m && !vforked) {
         m->locks++; /* not preemptible while we print */
         atomic_signal_fence(memory_order_seq_cst);
     }
     if (fatal_depth++ > 0) {
         fdprint(2, "gort: fatal error while printing a fatal error: %s\n", msg);
+        vfork_child_restore();
         _exit(2);
     }
     int claim = gort__fatal_claim();
@@ -138,6 +156,7 @@ static void others_and_flush(gort__tbout *o, G *cur, bool system)
 
 static GORT_NORETURN void die_reported(int level)
 {
+    vfork_child_restore();
     if (level >= GORT_TB_CRASH)
         die_abort();
     _exit(2);

@@ -1451,11 +1451,16 @@ void gort__vfdprint(int fd, const char *fmt, va_list ap);
  * that would switch, wait for a thread, start one or wake a goroutine
  * test it and end in gort__forked_fatal(what). */
 extern _Atomic bool gort__forked;
+/* Set on the calling thread for the life of a vfork() child (fork_linux.c,
+ * arch/vfork_amd64.S): the libc wrappers pass its calls straight through,
+ * and it counts as a fork child below. */
+extern __thread bool gort__vforked __attribute__((tls_model("initial-exec")));
 void gort__fork_init(void);
 GORT_NORETURN GORT_NOINLINE_COLD void gort__forked_fatal(const char *what);
+static inline bool gort__in_vfork_child(void) { return unlikely(gort__vforked); }
 static inline bool gort__in_forked_child(void)
 {
-    return unlikely(atomic_load_explicit(&gort__forked, memory_order_relaxed));
+    return unlikely(atomic_load_explicit(&gort__forked, memory_order_relaxed) || gort__vforked);
 }
 
 /* ---------------------------------------------------------------------

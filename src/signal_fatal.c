@@ -327,7 +327,10 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
             fatal_sigs[i].name, fatal_sigs[sig_index(report_sig)].name);
         die_from(report_sig);
     }
-    report_sig = sig;
+    /* Not in a vfork child, whose memory is its parent's: a nested fault
+     * there is the kernel's to end (the signal is blocked meanwhile). */
+    if (!gort__in_vfork_child())
+        report_sig = sig;
     G *g = m->curg;
     int claim = gort__fatal_claim();
     if (claim < 0) { /* a fatal error was being printed on this thread */

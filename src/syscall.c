@@ -263,7 +263,8 @@ static inline bool enter(M *m, int block, uintptr_t pc, uintptr_t fp, uintptr_t 
 bool gort__entersyscall(int block)
 {
     M *m = gort__m_tls;
-    if (!m || !m->curg)
+    /* A vfork child's calls are its own, not the parent goroutine's. */
+    if (!m || !m->curg || gort__in_vfork_child())
         return false;
     uintptr_t *fp = __builtin_frame_address(0);
     return enter(m, block, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
@@ -274,7 +275,8 @@ bool gort__entersyscall_from(uintptr_t ra, int block)
     M *m = gort__m_tls;
     /* The runtime's own calls, and GORT_NOSPLIT functions' (which hold
      * their P to the end): no bracket. */
-    if (!m || !m->curg || gort__pc_in_runtime(ra) || gort__pc_in_nosplit(ra))
+    if (!m || !m->curg || gort__pc_in_runtime(ra) || gort__pc_in_nosplit(ra) ||
+        gort__in_vfork_child())
         return false;
     /* Our caller is the wrapper (runtime code, with a frame pointer); its
      * caller's frame is the one to show. */

@@ -1,0 +1,211 @@
+/*
+ * test_vfork.c — a vfork() child's calls are its own.  The child runs the
+ * program's code on its parent's thread's stack, memory and TLS until it
+ * execs, and what a careful spawner does there (block every signal, reset
+ * every handler, close the inherited descriptors, dup2, a short sleep,
+ * restore the mask) reaches gort's libc wrappers.  They must not act for
+ * the parent's goroutine and M (fork_linux.c, arch/vfork_amd64.S).  After
+ * each child, in the parent:
+ *  - a reader parked on a registered socket is still parked, and data
+ *    wakes it (the child's close() of that socket was the child's);
+ *  - SIGUSR1's action reads back as the program set it, without the
+ *    SA_ONSTACK gort added, and SIGURG's handler is the program's;
+ *  - the goroutine's mask is the one it set, in its own view and on its
+ *    thread once it has been rescheduled;
+ *  - goroutines still run, at GORTMAXPROCS=1 beside a call-free loop that
+ *    holds the only other runnable slot (the child's sleep, bracketed,
+ *    handed the parent's P away; with none to take back the child would
+ *    have run the scheduler).
+ * And a gort call in the child that would switch goroutines is a fatal
+ * error that names vfork(), not a switch on the parent's stack; neither
+ * it nor a fault's report in a child disturbs the parent, whose own
+ * fatal error afterwards is reported in full.
+ */
+#define _GNU_SOURCE
+#include "netcheck.h"
+
+#include <sys/syscall.h>
+
+#define ROUNDS 20
+
+static atomic_bool stop;
+static void spin(void *a)
+{
+    (void)a;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed))
+        __asm__ volatile("pause");
+}
+
+static void on_usr1(int s) { (void)s; }
+static void on_urg(int s) { (void)s; }
+
+/* The thread's mask as the kernel has it. */
+static uint64_t kernel_mask(void)
+{
+    uint64_t m = 0;
+    CHECK_CALL(syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &m, sizeof m), 0);
+    return m;
+}
+
+static uint64_t word(const sigset_t *s)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* What the child does before exec.  Only async-signal-safe calls and
+ * _exit: it shares the parent's memory. */
+static void child(int reg_fd)
+{
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &all, NULL) != 0)
+        _exit(10);
+    for (int s = 1; s < 65; s++)
+        if (s != SIGKILL && s != SIGSTOP && s != 32 && s != 33)
+            signal(s, SIG_DFL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGUSR1, &sa, NULL) != 0)
+        _exit(11);
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul < 0 || dup2(nul, reg_fd) != reg_fd) /* onto the registered socket */
+        _exit(12);
+    if (close(reg_fd) != 0)
+        _exit(13);
+    for (int fd = 3; fd < 256; fd++)
+        close(fd);
+    usleep(2000); /* a call gort hands the P off for at once */
+    if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+        _exit(14);
+    execl("/bin/true", "true", (char *)NULL);
+    _exit(15);
+}
+
+static void rounds(void *a)
+{
+    (void)a;
+    watchdog_start("test_vfork", 60);
+    int sv[2];
+    unix_pair(sv);
+    char c;
+    CHECK_CALL(gort_write(sv[1], "r", 1), 1);
+    CHECK_CALL(gort_read(sv[0], &c, 1), 1); /* registered */
+    op_t o;
+    op_init(&o, sv[0]);
+    o.buf = &c;
+    o.n = 1;
+    uint64_t base = io_wait_now();
+    CHECK_EQ(gort_go(g_read, &o), 0);
+    wait_io_wait(base + 1);
+
+    struct sigaction sa, got;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    CHECK_CALL(sigaction(SIGUSR1, &sa, NULL), 0); /* no SA_ONSTACK: gort adds it */
+    sa.sa_handler = on_urg;
+    CHECK_CALL(sigaction(SIGURG, &sa, NULL), 0); /* goes behind gort's handler */
+    sigset_t mine, now;
+    sigemptyset(&mine);
+    sigaddset(&mine, SIGUSR2);
+    CHECK_EQ(pthread_sigmask(SIG_SETMASK, &mine, NULL), 0);
+
+    CHECK_EQ(gort_go(spin, NULL), 0);
+    for (int i = 0; i < ROUNDS; i++) {
+        watchdog_phase("a vfork child and its exec");
+        pid_t p = vfork();
+        if (p == 0)
+            child(sv[0]);
+        CHECK(p > 0, "vfork: %s", strerror(errno));
+        int st;
+        CHECK(waitpid(p, &st, 0) == p);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d: child status %#x", i, st);
+
+        watchdog_phase("the parent's state after the child");
+        CHECK_CALL(sigaction(SIGUSR1, NULL, &got), 0);
+        CHECK(got.sa_handler == on_usr1, "round %d: SIGUSR1's handler is gone", i);
+        CHECK(!(got.sa_flags & SA_ONSTACK),
+              "round %d: SIGUSR1 reads back with SA_ONSTACK, which the program never set", i);
+        CHECK_CALL(sigaction(SIGURG, NULL, &got), 0);
+        CHECK(got.sa_handler == on_urg, "round %d: the program's SIGURG handler is gone", i);
+        CHECK_EQ(pthread_sigmask(SIG_SETMASK, NULL, &now), 0);
+        CHECK(word(&now) == word(&mine), "round %d: mask %#llx, set %#llx", i,
+              (unsigned long long)word(&now), (unsigned long long)word(&mine));
+        gort_yield(); /* rescheduled: the recorded mask is applied again */
+        uint64_t k = kernel_mask();
+        CHECK(k == word(&mine),
+              "round %d: the thread's mask is %#llx after a reschedule, want %#llx", i,
+              (unsigned long long)k, (unsigned long long)word(&mine));
+        op_still_parked(&o, "the parent's reader, after the child closed its socket,");
+    }
+    atomic_store(&stop, true);
+    watchdog_phase("the parent's reader");
+    CHECK_CALL(gort_write(sv[1], "x", 1), 1);
+    op_await(&o, "the parent's reader");
+    CHECK(o.ret == 1 && c == 'x', "ret %ld errno %d", o.ret, o.err);
+    op_free(&o);
+    close(sv[0]);
+    close(sv[1]);
+    alarm(0);
+}
+
+static void one_done(void *wg) { gort_wg_done(wg); }
+
+/* A goroutine switch in the child: fatal, and said so; then a fault in
+ * a child, reported as the child's.  The reports must leave the parent
+ * as it was (the child's memory is the parent's): its goroutines run,
+ * and goroutine 1 returns with no lock counted on its M. */
+static void die_in_children(void *a)
+{
+    (void)a;
+    pid_t p = vfork();
+    if (p == 0) {
+        gort_yield();
+        _exit(0);
+    }
+    CHECK(p > 0);
+    int st;
+    CHECK(waitpid(p, &st, 0) == p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "child status %#x", st); /* a fatal error */
+    p = vfork();
+    if (p == 0) {
+        uintptr_t bad = 8; /* unmapped; opaque, so that the store stays */
+        __asm__ volatile("" : "+r"(bad));
+        *(volatile int *)bad = 1;
+        _exit(0);
+    }
+    CHECK(p > 0);
+    CHECK(waitpid(p, &st, 0) == p);
+    if (GORT_TEST_ASAN) /* ASan's own SEGV handler reports it and exits 1 */
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "child status %#x", st);
+    else
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "child status %#x", st);
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_wg_add(&wg, 4);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(gort_go(one_done, &wg), 0);
+    gort_wg_wait(&wg);
+    /* And the parent's own fatal error is reported in full: the
+     * children's reports left it the claim and this thread's depth. */
+    gort_mutex mu = GORT_MUTEX_INIT;
+    gort_mutex_unlock(&mu);
+}
+
+static void child_yield(void *a)
+{
+    (void)a;
+    run_main(die_in_children, NULL);
+    exit(0); /* not reached */
+}
+
+int main(void)
+{
+    run_main_child(rounds, NULL, "1", NULL);
+    run_main_child(rounds, NULL, "2", NULL);
+    expect_child(child_yield, NULL, 2, "in the child of vfork()",
+                 "fatal error: sync: unlock of unlocked mutex\n\ngoroutine 1 [running]:");
+    return 0;
+}
