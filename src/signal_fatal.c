@@ -67,6 +67,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "valgrind_hooks.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -291,6 +292,9 @@ static void traceback_fault(G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
         peek(sp, &ra, sizeof ra) && after_call(ra) &&
         !(peek(fp, top, sizeof top) && top[1] == ra)) {
         uintptr_t *r = (uintptr_t *)rec;
+        /* Below the goroutine's sp: memcheck counts that as no one's
+         * memory, so it is declared writable first (valgrind_hooks.h). */
+        VALGRIND_MAKE_MEM_UNDEFINED(r, 2 * sizeof *r);
         r[0] = fp;
         r[1] = ra;
         fp = rec;
