@@ -24,6 +24,8 @@ BENCHES = [
     ("select", "select over 4 channels (per select)", 1.0),
     ("mutex", "contended mutex, 8 goroutines on 2 Ps (per op)", 1.0),
     ("rwmutex", "read-mostly RWMutex, 8 goroutines on 2 Ps, 1 op in 100 a write (per op)", 1.0),
+    ("rwmutex1w", "read-mostly RWMutex, 8 goroutines on 2 Ps, one of them writing "
+     "1 op in 100 (per op)", 1.0),
     ("parked_rss", "1M goroutines parked on a channel: RSS per goroutine", 1.6),
     ("stw", "stop-the-world pause p99, P-1 Ps spinning call-free", 0.1),
     ("sleeper", "1 ms sleeper wake-up lateness p99, every P hogged", 0.35),

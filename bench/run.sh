@@ -234,6 +234,8 @@ mutex       go         $PROCS 5 $OUT/gobench mutex
 mutex       boost      $PROCS 5 $OUT/boost_mutex
 rwmutex     gort       $PROCS 5 $OUT/rwmutex
 rwmutex     go         $PROCS 5 $OUT/gobench rwmutex
+rwmutex1w   gort       $PROCS 5 $OUT/rwmutex 0 1w
+rwmutex1w   go         $PROCS 5 $OUT/gobench rwmutex1w
 parked_rss  gort       $PROCS 3 $OUT/parked_rss
 parked_rss  go         $PROCS 3 $OUT/gobench parked_rss
 parked_rss  boost      $PROCS 3 $OUT/boost_parked_rss
@@ -309,6 +311,7 @@ available() { # label name -> 0 if that implementation was built
             [ -x "$OUT/prologue_${1#gort-}" ]; return ;;
         gort-echo1k|gort-idle10k) [ -x "$OUT/echo_netpoll" ]; return ;;
         gort-http) [ -x "$OUT/httpd" ]; return ;;
+        gort-rwmutex1w) [ -x "$OUT/rwmutex" ]; return ;;
     esac
     case $1 in
         gort*) [ -x "$OUT/$2" ] ;;
@@ -339,7 +342,7 @@ ONLY=${BENCH_ONLY:-}
 ONLY=${ONLY//issue10/echo1k http idle10k}
 ONLY=${ONLY//issue11/stop_fib stop_loop prologue}
 ONLY=${ONLY//issue12/skynet sieve pool sleepers pipeline msort}
-ONLY=${ONLY//issue13/rwmutex timers ctxfan}
+ONLY=${ONLY//issue13/rwmutex rwmutex1w timers ctxfan}
 START=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
     log "=== round $round/$ROUNDS ($(( $(date +%s) - START ))s elapsed)"

@@ -10,7 +10,10 @@ import (
 
 // Registered here rather than in main.go's table, so that issue 13's
 // benchmarks each add a file and no shared lines.
-func init() { benches["rwmutex"] = benchRWMutex }
+func init() {
+	benches["rwmutex"] = benchRWMutex
+	benches["rwmutex1w"] = benchRWMutex1W
+}
 
 var (
 	rwmu      sync.RWMutex
@@ -21,10 +24,10 @@ var (
 
 const rwWriteEvery = 100
 
-func rwWorker(n int) {
+func rwWorker(n int, writes bool) {
 	sum := int64(0)
 	for i := 0; i < n; i++ {
-		if i%rwWriteEvery == 0 {
+		if writes && i%rwWriteEvery == 0 {
 			rwmu.Lock()
 			rwCounter++
 			rwmu.Unlock()
@@ -40,10 +43,11 @@ func rwWorker(n int) {
 	rwWg.Done()
 }
 
-func rwRun(g, per int) {
+// rwRun starts g workers; writers of them (the first ones) write.
+func rwRun(g, per, writers int) {
 	rwWg.Add(g)
 	for i := 0; i < g; i++ {
-		go rwWorker(per)
+		go rwWorker(per, i < writers)
 	}
 	rwWg.Wait()
 }
@@ -51,19 +55,25 @@ func rwRun(g, per int) {
 // rwmutex: 8 goroutines on one sync.RWMutex, every 100th operation of
 // each a write (Lock, increment, Unlock), the others reads (RLock, read,
 // RUnlock).  ns per operation.
-func benchRWMutex(n int) {
+func benchRWMutex(n int) { rwBench("rwmutex", n, 8) }
+
+// rwmutex1w: the same with one writing goroutine among the 8 (it writes
+// every 100th of its operations; the other seven only read).
+func benchRWMutex1W(n int) { rwBench("rwmutex1w", n, 1) }
+
+func rwBench(name string, n, writers int) {
 	const g = 8
 	n = arg(n, 20000000)
 	per := n / g
 	n = per * g
-	rwRun(g, 10000)
+	rwRun(g, 10000, writers)
 	rwCounter = 0
 	t0 := now()
-	rwRun(g, per)
+	rwRun(g, per, writers)
 	t1 := now()
-	if rwCounter != int64(g*((per+rwWriteEvery-1)/rwWriteEvery)) {
+	if rwCounter != int64(writers*((per+rwWriteEvery-1)/rwWriteEvery)) {
 		die("rwmutex: lost increments")
 	}
-	result("rwmutex", "ns/op", float64(t1-t0)/float64(n),
-		fmt.Sprintf("n=%d goroutines=%d write_every=%d", n, g, rwWriteEvery))
+	result(name, "ns/op", float64(t1-t0)/float64(n),
+		fmt.Sprintf("n=%d goroutines=%d writers=%d write_every=%d", n, g, writers, rwWriteEvery))
 }
