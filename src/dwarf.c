@@ -174,16 +174,21 @@ static bool map_stack(void)
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, uint64_t base,
                     char **file_name, Elf **elfp)
 {
-    if (name[0] == '/') {
+    struct stat st;
+    /* Only a regular file, checked before it is opened: opening a mapped
+     * device may block or act (libdw's callback checks the same). */
+    if (name[0] == '/' && stat(name, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 4) {
         int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        struct stat st;
         void *p = MAP_FAILED;
         if (fd >= 0) {
-            /* Only a regular file: a mapped device may block or have no
-             * end (libdw's callback checks the same). */
-            if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+            if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 4)
                 p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
             close(fd); /* never retried: the descriptor is gone even on EINTR */
+        }
+        /* Not ELF: libdw would drop our Elf and never unmap the file. */
+        if (p != MAP_FAILED && memcmp(p, "\177ELF", 4) != 0) {
+            munmap(p, (size_t)st.st_size);
+            p = MAP_FAILED;
         }
         if (p != MAP_FAILED) {
             Elf *e = dw.elf_memory(p, (size_t)st.st_size);

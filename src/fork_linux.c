@@ -49,12 +49,17 @@
  * vfork().  Its child runs the program's own code on the parent's thread's
  * stack, memory and TLS, and that code reaches the libc wrappers (dup2,
  * close, sigaction, sigprocmask before exec), which would act for the
- * parent's M and goroutine.  gort's vfork (arch/vfork_amd64.S) sets
- * gort__vforked, a TLS byte, for the child's lifetime; the wrappers pass
- * every call straight to libc while it is set, and gort__in_forked_child
- * is true, so the runtime refuses to switch, wait or wake there as in a
- * fork child.  Thread-local, not a global like gort__forked: the child
- * shares the memory with the parent's other threads, which go on running.
+ * parent's M and goroutine.  gort's vfork (arch/vfork_amd64.S) puts the
+ * calling thread's id in gort__vfork_tid (TLS) for the child's lifetime;
+ * the child, whose id differs, is then a vfork child
+ * (gort__in_vfork_child): the wrappers pass its calls straight to libc,
+ * gort__in_forked_child is true, so the runtime refuses to switch, wait
+ * or wake there as in a fork child, and a runtime lock is refused before
+ * it is taken (gort__lock: a lock the dying child held would stop the
+ * parent).  An id, not a flag: a signal handler that runs on the parent's
+ * thread as the call returns sees the mark set, and its own id in it.
+ * Thread-local, not a global like gort__forked: the child shares the
+ * memory with the parent's other threads, which go on running.
  * A program that gets vfork some other way (syscall(SYS_vfork), clone
  * with CLONE_VM) gets no mark; documented.
  * _Fork() and raw clone/fork system calls run no handler: their children
@@ -62,13 +67,20 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "arch/syscall_amd64.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 _Atomic bool gort__forked;
-__thread bool gort__vforked __attribute__((tls_model("initial-exec"), visibility("hidden")));
+__thread int gort__vfork_tid __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+bool gort__vfork_child_slow(void)
+{
+    return (int)gort__sys3(SYS_gettid, 0, 0, 0) != gort__vfork_tid;
+}
 
 /* vfork's failure (arch/vfork_amd64.S jumps here with -errno): libc's
  * convention. */
@@ -101,7 +113,7 @@ void gort__fork_init(void) { pthread_once(&fork_once, fork_register); }
 
 void gort__forked_fatal(const char *what)
 {
-    const char *call = gort__vforked ? "vfork()" : "fork()";
+    const char *call = gort__in_vfork_child() ? "vfork()" : "fork()";
     gort__throw("%s in the child of %s (pid %d): the runtime's threads and other "
                 "goroutines stayed in the parent; after %s a child may only exec or "
                 "_exit (use posix_spawn, or exec before any gort call)",

@@ -100,6 +100,11 @@ void gort__unlock_raw(gort__mutex *l)
  * (syscall.c and interpose_lock.c read it the same way). */
 void gort__lock(gort__mutex *l)
 {
+    /* A vfork child shares its parent's memory: a runtime lock it took
+     * and died holding would stop the parent (a channel operation takes
+     * one before it could find it must not park: fork_linux.c). */
+    if (gort__in_vfork_child())
+        gort__forked_fatal("taking a runtime lock");
     M *m = gort__m_tls;
     if (m)
         m->locks++;

@@ -248,7 +248,10 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
          code);
     int level = gort__cfg.traceback;
     if (level > GORT_TB_NONE) {
-        if (safe_to_load(pc))
+        /* Not in a fork's child (a lost thread may have held the
+         * loader's lock) nor a vfork's (the session would be the
+         * parent's, opened with the child's descriptors). */
+        if (!gort__in_forked_child() && safe_to_load(pc))
             gort__dwarf_open();
         gort__tb_reset();
         /* Go reports SIGQUIT as a runtime crash, whose level is at least

@@ -1451,16 +1451,24 @@ void gort__vfdprint(int fd, const char *fmt, va_list ap);
  * that would switch, wait for a thread, start one or wake a goroutine
  * test it and end in gort__forked_fatal(what). */
 extern _Atomic bool gort__forked;
-/* Set on the calling thread for the life of a vfork() child (fork_linux.c,
- * arch/vfork_amd64.S): the libc wrappers pass its calls straight through,
- * and it counts as a fork child below. */
-extern __thread bool gort__vforked __attribute__((tls_model("initial-exec")));
+/* For the life of a vfork() child: the id of the thread that called vfork,
+ * in the TLS the child shares with it (fork_linux.c, arch/vfork_amd64.S);
+ * 0 otherwise.  The child, whose id differs, is a vfork child: the libc
+ * wrappers pass its calls straight through, and it counts as a fork child
+ * below.  (Set and its own on the parent's thread while the call is under
+ * way, where a signal handler may run.) */
+extern __thread int gort__vfork_tid __attribute__((tls_model("initial-exec")));
+bool gort__vfork_child_slow(void) GORT_NOINLINE_COLD;
 void gort__fork_init(void);
 GORT_NORETURN GORT_NOINLINE_COLD void gort__forked_fatal(const char *what);
-static inline bool gort__in_vfork_child(void) { return unlikely(gort__vforked); }
+static inline bool gort__in_vfork_child(void)
+{
+    return unlikely(gort__vfork_tid != 0) && gort__vfork_child_slow();
+}
 static inline bool gort__in_forked_child(void)
 {
-    return unlikely(atomic_load_explicit(&gort__forked, memory_order_relaxed) || gort__vforked);
+    return unlikely(atomic_load_explicit(&gort__forked, memory_order_relaxed)) ||
+           gort__in_vfork_child();
 }
 
 /* ---------------------------------------------------------------------

@@ -397,7 +397,8 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
             gort__traceback_ctx(2, pc, fp, NULL);
         }
     }
-    if (level >= GORT_TB_ALL) {
+    /* The others are a vfork child's parent's: their lock is the parent's. */
+    if (level >= GORT_TB_ALL && !gort__in_vfork_child()) {
         say("\n");
         gort__dump_others(2, g);
     }

@@ -15,7 +15,13 @@
  *  - goroutines still run, at GORTMAXPROCS=1 beside a call-free loop that
  *    holds the only other runnable slot (the child's sleep, bracketed,
  *    handed the parent's P away; with none to take back the child would
- *    have run the scheduler).
+ *    have run the scheduler);
+ *  - SIGCHLD's handler, which re-arms itself with signal() on the
+ *    parent's thread as vfork returns, still has SA_ONSTACK;
+ *  - the parent's deep frames raise no ASan report after the child's
+ *    (libasan's vfork unpoisons the stack; gort's vfork replaces it).
+ * Each child first vforks a grandchild of its own, whose return must
+ * leave the child marked.
  * And a gort call in the child that would switch goroutines is a fatal
  * error that names vfork(), not a switch on the parent's stack; neither
  * it nor a fault's report in a child disturbs the parent, whose own
@@ -54,10 +60,62 @@ static uint64_t word(const sigset_t *s)
     return w;
 }
 
+/* SIGCHLD's handler re-arms itself, System V style: it runs on the
+ * parent's thread as vfork returns there, often before the parent's own
+ * code, and its signal() must be the parent's (SA_ONSTACK added). */
+static atomic_int chld_seen;
+static void on_chld(int s)
+{
+    (void)s;
+    atomic_fetch_add(&chld_seen, 1);
+    signal(SIGCHLD, on_chld);
+}
+
+static bool kernel_onstack(int sig)
+{
+    struct {
+        void *h;
+        unsigned long flags;
+        void *restorer;
+        uint64_t mask;
+    } k;
+    CHECK_CALL(syscall(SYS_rt_sigaction, sig, NULL, &k, sizeof k.mask), 0);
+    return k.flags & SA_ONSTACK;
+}
+
+/* Frames deep below the parent's, with arrays (ASan poisons their
+ * redzones in the shadow the child shares), then exec from there. */
+static __attribute__((noinline)) void exec_deep(int depth)
+{
+    char buf[512];
+    memset(buf, depth, sizeof buf);
+    __asm__ volatile("" : : "r"(buf) : "memory");
+    if (depth > 0)
+        exec_deep(depth - 1);
+    else
+        execl("/bin/true", "true", (char *)NULL); /* returns only if it failed */
+}
+
+/* The parent's own deep frames over the same stack afterwards. */
+static __attribute__((noinline)) int parent_deep(int depth)
+{
+    char buf[512];
+    memset(buf, depth, sizeof buf);
+    __asm__ volatile("" : : "r"(buf) : "memory");
+    return buf[depth] + (depth > 0 ? parent_deep(depth - 1) : 0);
+}
+
 /* What the child does before exec.  Only async-signal-safe calls and
  * _exit: it shares the parent's memory. */
 static void child(int reg_fd)
 {
+    /* A vfork of its own first: the grandchild's exit must leave this
+     * child marked (it used to clear the mark). */
+    pid_t q = vfork();
+    if (q == 0)
+        _exit(0);
+    if (q < 0 || waitpid(q, NULL, 0) != q)
+        _exit(9);
     sigset_t all, none;
     sigfillset(&all);
     sigemptyset(&none);
@@ -81,7 +139,7 @@ static void child(int reg_fd)
     usleep(2000); /* a call gort hands the P off for at once */
     if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
         _exit(14);
-    execl("/bin/true", "true", (char *)NULL);
+    exec_deep(8);
     _exit(15);
 }
 
@@ -112,6 +170,8 @@ static void rounds(void *a)
     sigemptyset(&mine);
     sigaddset(&mine, SIGUSR2);
     CHECK_EQ(pthread_sigmask(SIG_SETMASK, &mine, NULL), 0);
+    signal(SIGCHLD, on_chld);
+    CHECK(kernel_onstack(SIGCHLD));
 
     CHECK_EQ(gort_go(spin, NULL), 0);
     for (int i = 0; i < ROUNDS; i++) {
@@ -140,7 +200,11 @@ static void rounds(void *a)
               "round %d: the thread's mask is %#llx after a reschedule, want %#llx", i,
               (unsigned long long)k, (unsigned long long)word(&mine));
         op_still_parked(&o, "the parent's reader, after the child closed its socket,");
+        CHECK(kernel_onstack(SIGCHLD),
+              "round %d: SIGCHLD's handler, re-armed on the parent's thread, lost SA_ONSTACK", i);
+        CHECK(parent_deep(8) != -1); /* under ASan: no report from the child's frames */
     }
+    CHECK(atomic_load(&chld_seen) > 0);
     atomic_store(&stop, true);
     watchdog_phase("the parent's reader");
     CHECK_CALL(gort_write(sv[1], "x", 1), 1);
@@ -154,10 +218,20 @@ static void rounds(void *a)
 
 static void one_done(void *wg) { gort_wg_done(wg); }
 
+static int received;
+static gort_waitgroup *recv_wg;
+static void recv_one(void *c)
+{
+    CHECK(gort_chan_recv(c, &received));
+    gort_wg_done(recv_wg);
+}
+
 /* A goroutine switch in the child: fatal, and said so; then a fault in
- * a child, reported as the child's.  The reports must leave the parent
- * as it was (the child's memory is the parent's): its goroutines run,
- * and goroutine 1 returns with no lock counted on its M. */
+ * a child, reported as the child's; then a channel send in a child,
+ * refused before it takes the channel's lock.  The reports must leave
+ * the parent as it was (the child's memory is the parent's): the
+ * channel works, its goroutines run, and its own fatal error is
+ * reported in full. */
 static void die_in_children(void *a)
 {
     (void)a;
@@ -183,7 +257,27 @@ static void die_in_children(void *a)
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "child status %#x", st);
     else
         CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "child status %#x", st);
+    /* A channel operation in a child: refused before the child takes the
+     * channel's lock, which the parent and its receiver need afterwards. */
+    gort_chan *c = gort_chan_make(sizeof(int), 0);
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    gort_wg_add(&wg, 1);
+    recv_wg = &wg;
+    CHECK_EQ(gort_go(recv_one, c), 0);
+    p = vfork();
+    if (p == 0) {
+        int v = 6;
+        gort_chan_send(c, &v);
+        _exit(0);
+    }
+    CHECK(p > 0);
+    CHECK(waitpid(p, &st, 0) == p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "child status %#x", st);
+    int v = 7;
+    gort_chan_send(c, &v);
+    gort_wg_wait(&wg);
+    CHECK_EQ(received, 7);
+    gort_chan_free(c);
     gort_wg_add(&wg, 4);
     for (int i = 0; i < 4; i++)
         CHECK_EQ(gort_go(one_done, &wg), 0);

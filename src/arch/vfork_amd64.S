@@ -14,12 +14,17 @@
  * sigaction or sigprocmask rewrote what the runtime records for the
  * parent.  The child's own descriptors, dispositions and mask are its
  * own (no CLONE_FILES or CLONE_SIGHAND); only the records are shared.
- * So gort__vforked (a TLS byte, fork_linux.c) is set before the system
- * call, stays set in the child, and is cleared by the parent when the
- * call returns there; the wrappers then pass every call straight to libc,
- * and the runtime's own entry points treat the child as fork()'s
- * (gort__in_forked_child).  The parent's other threads have their own
- * TLS and never see it.
+ * So the calling thread's id goes into gort__vfork_tid (TLS, fork_linux.c)
+ * before the system call: the child, whose own id differs, finds it set
+ * and not its own (gort__in_vfork_child); the parent's thread, and any
+ * signal handler that runs on it when the call returns (SIGCHLD from the
+ * child's exit is commonly delivered right there), finds its own id and
+ * goes on as before.  The parent then puts back the value it found: 0,
+ * or, for a vfork made inside a vfork child, its parent's id.  While the
+ * child runs, the wrappers pass every call straight to libc, and the
+ * runtime's own entry points treat it as fork()'s child
+ * (gort__in_forked_child).  The parent's other threads have their own TLS
+ * and never see it.
  *
  * Why assembly: the child returns from vfork first and reuses the stack,
  * overwriting whatever a C wrapper's frame held, its return address
@@ -42,8 +47,11 @@
 vfork:
 __vfork:
     .cfi_startproc
-    movq gort__vforked@gottpoff(%rip), %rcx
-    movb $1, %fs:(%rcx)
+    movl $__NR_gettid, %eax
+    syscall
+    movq gort__vfork_tid@gottpoff(%rip), %rcx
+    movl %fs:(%rcx), %esi       /* the mark as found: the parent puts it back */
+    movl %eax, %fs:(%rcx)       /* the mark: this thread's id, not the child's */
     popq %rdi                   /* the return address, out of the child's way */
     .cfi_adjust_cfa_offset -8
     .cfi_register %rip, %rdi
@@ -53,26 +61,39 @@ __vfork:
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset %rip, 0
     testl %eax, %eax
-    jz 2f                       /* the child: stays marked */
-    movq gort__vforked@gottpoff(%rip), %rcx
-    movb $0, %fs:(%rcx)         /* the parent, the child gone */
+    jz 3f                       /* the child: the mark stays */
+    movq gort__vfork_tid@gottpoff(%rip), %rcx
+    movl %esi, %fs:(%rcx)       /* the parent, the child gone */
     cmpl $-4095, %eax
-    jae 1f
-    ret
-1:  movl %eax, %edi
+    jae 2f
+    /* Under AddressSanitizer, as libasan's own vfork does: the child's
+     * frames poisoned shadow below our sp, in the memory it shared. */
+    movq __asan_handle_vfork@GOTPCREL(%rip), %rcx
+    testq %rcx, %rcx
+    jz 1f
+    pushq %rax                  /* the pid; and sp 16-aligned for the call */
+    .cfi_adjust_cfa_offset 8
+    leaq 16(%rsp), %rdi         /* the caller's sp once we return */
+    call *%rcx
+    popq %rax
+    .cfi_adjust_cfa_offset -8
+1:  ret
+2:  movl %eax, %edi
     jmp gort__vfork_failed      /* errno = -%edi, return -1 (a tail call) */
-2:  xorl %esi, %esi
+3:  xorl %esi, %esi
     rdsspq %rsi
     testq %rsi, %rsi
-    jnz 3f
+    jnz 4f
     ret
-3:  popq %rdi
+4:  popq %rdi
     .cfi_adjust_cfa_offset -8
     .cfi_register %rip, %rdi
     jmp *%rdi
     .cfi_endproc
     .size vfork, . - vfork
     .size __vfork, . - __vfork
+
+    .weak __asan_handle_vfork
 
 /* Called by interpose_linux.c's constructor: what links this file in
  * wherever the other wrappers are (interpose.h). */
