@@ -90,7 +90,16 @@ GORT_API int *gort_errno_location(void)
     intptr_t off = __atomic_load_n(&gort_errno_tpoff, __ATOMIC_RELAXED);
     if (unlikely(off == 0)) {
         off = (intptr_t)gort__errno_addr() - (intptr_t)thread_pointer();
+        /* Both names.  In libgort.so they can be two objects: a program
+         * that reads gort_errno_tpoff (gort.h's inline errno does) gets a
+         * copy of it in the executable (a copy relocation), which the
+         * exported name then means, while the hidden alias still means
+         * the library's own.  Setting only the exported one left the
+         * runtime's 0, and the runtime's errno writes landed on %fs:0,
+         * the thread's own pointer (every program that used errno with
+         * libgort.so crashed; tests/test_install.sh now checks). */
         __atomic_store_n(&gort_errno_tpoff, off, __ATOMIC_RELAXED);
+        __atomic_store_n(&gort__errno_tpoff, off, __ATOMIC_RELAXED);
     }
     return (int *)(thread_pointer() + (uintptr_t)off);
 }

@@ -6,6 +6,7 @@
 #     statically (gort-static.pc) and dynamically (gort.pc), and run;
 #   - the static binary needs no libgort.so and exports the libc wrappers;
 #     the shared one loads the staged library through the rpath README recommends;
+#   - errno through gort.h works in both (tests/test_install.sh's errno.c);
 #   - the installed gort-nosplit rejects the corpus's nosplit recursion;
 #   - gort.h compiles warning-free as C99/C11 -pedantic and as C++98/11/17, with
 #     every compiler available (gcc, clang, g++, clang++).
@@ -69,6 +70,46 @@ ldd "$tmp/hello-shared" | grep -q "$soname => $lib/$soname" || { ldd "$tmp/hello
 out=$("$tmp/hello-shared") || fail "hello-shared exited $?"
 echo "$out" | grep -q "$want" || fail "hello-shared printed: $out"
 echo "check-install: shared: $out"
+
+# errno in a program that includes gort.h, linked both ways: gort.h's
+# inline errno reads gort_errno_tpoff, which a dynamic link copies into
+# the executable; the runtime's own reads must see it set too (they did
+# not, and its errno writes hit the thread pointer: a crash at the first
+# failing wrapped call).
+cat > "$tmp/errno.c" <<'EOT'
+#include <gort.h>
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+static int bad;
+static void body(void *a)
+{
+    (void)a;
+    errno = 0;
+    if (close(-1) != -1 || errno != EBADF)
+        bad = 1;
+    errno = 1234;
+    gort_yield(); /* the goroutine's errno, across a switch */
+    if (errno != 1234)
+        bad = 2;
+}
+int main(void)
+{
+    if (gort_main(body, NULL) != 0)
+        return 3;
+    printf("errno: %s\n", bad ? "wrong" : "ok");
+    return bad;
+}
+EOT
+# shellcheck disable=SC2086
+$cc "$tmp/errno.c" $cflags $slibs -o "$tmp/errno-static" || fail "static link of errno.c"
+# shellcheck disable=SC2086
+$cc "$tmp/errno.c" $cflags $libs -Wl,-rpath,"$libdir" -o "$tmp/errno-shared" || fail "shared link of errno.c"
+for kind in static shared; do
+    out=$("$tmp/errno-$kind") || fail "errno-$kind exited $? ($out)"
+    [ "$out" = "errno: ok" ] || fail "errno-$kind printed: $out"
+done
+echo "check-install: errno through gort.h, static and shared: ok"
 
 # The checker, installed: an infinitely recursive nosplit function fails.
 $cc -O2 -fsplit-stack -c tests/nosplit/recursion.c -o "$tmp/recursion.o" || fail "compile recursion.c"
