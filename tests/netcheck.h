@@ -353,6 +353,28 @@ static inline void g_read(void *a)
     op_t *o = a;
     op_finish(o, gort_read(o->fd, o->buf, o->n));
 }
+/* A goroutine reading one byte of fd into *c, parked on the netpoller by
+ * the time this returns (o set up here; op_free it). */
+static inline void park_byte_reader(op_t *o, int fd, char *c)
+{
+    op_init(o, fd);
+    o->buf = c;
+    o->n = 1;
+    uint64_t base = io_wait_now();
+    CHECK_EQ(gort_go(g_read, o), 0);
+    wait_io_wait(base + 1);
+}
+
+/* A socket pair whose first end the netpoller knows (a byte went through
+ * it with gort_read). */
+static inline void registered_pair(int sv[2])
+{
+    char c;
+    unix_pair(sv);
+    CHECK_CALL(gort_write(sv[1], "r", 1), 1);
+    CHECK_CALL(gort_read(sv[0], &c, 1), 1);
+}
+
 static inline void g_write(void *a)
 {
     op_t *o = a;

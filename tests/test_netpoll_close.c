@@ -358,12 +358,7 @@ static void test_close_from_thread(void)
     unix_pair(sv);
     char c;
     op_t o;
-    op_init(&o, sv[0]);
-    o.buf = &c;
-    o.n = 1;
-    uint64_t base = io_wait_now();
-    CHECK_EQ(gort_go(g_read, &o), 0);
-    wait_io_wait(base + 1);
+    park_byte_reader(&o, sv[0], &c);
     unsigned long ino = fd_ino(sv[0]);
     int arg = sv[0];
     pthread_t th;

@@ -51,29 +51,19 @@ static void check_child(pid_t p, child_kind k)
 static void one(child_kind k, bool parked)
 {
     int sv[2];
-    unix_pair(sv);
+    registered_pair(sv);
     char c;
-    CHECK_CALL(gort_write(sv[1], "r", 1), 1);
-    CHECK_CALL(gort_read(sv[0], &c, 1), 1); /* registered */
     op_t o;
-    op_init(&o, sv[0]);
-    o.buf = &c;
-    o.n = 1;
-    uint64_t base = io_wait_now();
-    if (parked) {
-        CHECK_EQ(gort_go(g_read, &o), 0);
-        wait_io_wait(base + 1);
-    }
+    if (parked)
+        park_byte_reader(&o, sv[0], &c);
     fflush(NULL);
     pid_t p = fork();
     CHECK(p >= 0);
     if (p == 0)
         child_body(sv[0], k);
     check_child(p, k);
-    if (!parked) {
-        CHECK_EQ(gort_go(g_read, &o), 0);
-        wait_io_wait(base + 1);
-    }
+    if (!parked)
+        park_byte_reader(&o, sv[0], &c);
     CHECK_CALL(gort_write(sv[1], "x", 1), 1);
     gort_case cs = {o.done, GORT_RECV, NULL, false};
     CHECK(gort_select(&cs, 1, SLACK) == 0,

@@ -148,17 +148,10 @@ static void rounds(void *a)
     (void)a;
     watchdog_start("test_vfork", 60);
     int sv[2];
-    unix_pair(sv);
+    registered_pair(sv);
     char c;
-    CHECK_CALL(gort_write(sv[1], "r", 1), 1);
-    CHECK_CALL(gort_read(sv[0], &c, 1), 1); /* registered */
     op_t o;
-    op_init(&o, sv[0]);
-    o.buf = &c;
-    o.n = 1;
-    uint64_t base = io_wait_now();
-    CHECK_EQ(gort_go(g_read, &o), 0);
-    wait_io_wait(base + 1);
+    park_byte_reader(&o, sv[0], &c);
 
     struct sigaction sa, got;
     memset(&sa, 0, sizeof sa);
