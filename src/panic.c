@@ -138,7 +138,8 @@ static void fatal_enter(const char *msg)
             ;
         _exit(2);
     }
-    flush_std();
+    if (!vforked) /* the buffers are the parent's, the fds the child's */
+        flush_std();
     fdprint(2, "gort: fatal error: %s\n\n", msg);
 }
 

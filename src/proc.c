@@ -939,6 +939,11 @@ static GORT_NOINLINE_COLD void gopark_insyscall(bool (*unlockf)(G *, void *), vo
 
 void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
 {
+    /* Before the bracket's own park (a vfork made inside gort_blocking
+     * sees the parent's depth) rewrites the parent's M: mcall's check
+     * comes too late for that path. */
+    if (gort__in_vfork_child())
+        gort__forked_fatal("switching goroutines (park, yield, exit)");
     M *m = m_tls;
     if (m && m->curg) {
         if (unlikely(m->syscall_depth)) {

@@ -202,6 +202,9 @@ static GORT_NOINLINE_COLD void implicit_call(M *m, G *g, uintptr_t pc, uintptr_t
 static inline bool enter(M *m, int block, uintptr_t pc, uintptr_t fp, uintptr_t sp)
 {
     G *g = m->curg;
+    /* A vfork child's bracket would be the parent's (fork_linux.c). */
+    if (gort__in_vfork_child())
+        return false;
     if (m->locks || g->preempt_off)
         return false; /* holds a runtime lock / asked not to move: keep the P */
     /* Off its stack: a signal handler on an alternate stack, or a private
@@ -543,8 +546,10 @@ void gort_syscall_enter(void)
 void gort_syscall_exit(void)
 {
     M *m = gort__m_tls;
-    if (!m || !m->curg || m->syscall_depth <= 0)
-        return; /* not a goroutine, or enter did nothing (preempt_disable) */
+    /* Not a goroutine, or enter did nothing (preempt_disable); or a vfork
+     * child, whose enter did nothing but sees the parent's depth. */
+    if (!m || !m->curg || m->syscall_depth <= 0 || gort__in_vfork_child())
+        return;
     gort__exitsyscall();
 }
 

@@ -88,7 +88,7 @@ static inline uintptr_t thread_pointer(void)
 GORT_API int *gort_errno_location(void)
 {
     intptr_t off = __atomic_load_n(&gort_errno_tpoff, __ATOMIC_RELAXED);
-    if (unlikely(off == 0)) {
+    if (unlikely(off == 0 || __atomic_load_n(&gort__errno_tpoff, __ATOMIC_RELAXED) == 0)) {
         off = (intptr_t)gort__errno_addr() - (intptr_t)thread_pointer();
         /* Both names.  In libgort.so they can be two objects: a program
          * that reads gort_errno_tpoff (gort.h's inline errno does) gets a

@@ -82,14 +82,31 @@ cat > "$tmp/errno.c" <<'EOT'
 #include <stdio.h>
 #include <unistd.h>
 static int bad;
+static gort_waitgroup wg = GORT_WAITGROUP_INIT;
+static void other(void *a)
+{
+    int mine = 5000 + (int)(long)a;
+    for (int i = 0; i < 1000; i++) {
+        errno = mine;
+        gort_yield(); /* each goroutine's own errno, across switches */
+        if (errno != mine)
+            bad = 4;
+        if (close(-1) != -1 || errno != EBADF)
+            bad = 5;
+    }
+    gort_wg_done(&wg);
+}
 static void body(void *a)
 {
     (void)a;
     errno = 0;
     if (close(-1) != -1 || errno != EBADF)
         bad = 1;
+    gort_wg_add(&wg, 4);
+    for (long i = 0; i < 4; i++)
+        gort_go(other, (void *)i);
     errno = 1234;
-    gort_yield(); /* the goroutine's errno, across a switch */
+    gort_wg_wait(&wg);
     if (errno != 1234)
         bad = 2;
 }
@@ -106,7 +123,7 @@ $cc "$tmp/errno.c" $cflags $slibs -o "$tmp/errno-static" || fail "static link of
 # shellcheck disable=SC2086
 $cc "$tmp/errno.c" $cflags $libs -Wl,-rpath,"$libdir" -o "$tmp/errno-shared" || fail "shared link of errno.c"
 for kind in static shared; do
-    out=$("$tmp/errno-$kind") || fail "errno-$kind exited $? ($out)"
+    out=$(GORTMAXPROCS=1 "$tmp/errno-$kind") || fail "errno-$kind exited $? ($out)"
     [ "$out" = "errno: ok" ] || fail "errno-$kind printed: $out"
 done
 echo "check-install: errno through gort.h, static and shared: ok"

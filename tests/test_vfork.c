@@ -211,6 +211,24 @@ static void rounds(void *a)
 
 static void one_done(void *wg) { gort_wg_done(wg); }
 
+/* A vfork inside gort_blocking: the child inherits the parent's bracket
+ * depth, and its sleep used to take the bracket's own park, which
+ * rewrote the parent's M before any check. */
+static void *vfork_sleep(void *a)
+{
+    (void)a;
+    pid_t p = vfork();
+    if (p == 0) {
+        gort_sleep(1000);
+        _exit(0);
+    }
+    CHECK(p > 0);
+    int st;
+    CHECK(waitpid(p, &st, 0) == p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "child status %#x", st);
+    return NULL;
+}
+
 static int received;
 static gort_waitgroup *recv_wg;
 static void recv_one(void *c)
@@ -221,13 +239,15 @@ static void recv_one(void *c)
 
 /* A goroutine switch in the child: fatal, and said so; then a fault in
  * a child, reported as the child's; then a channel send in a child,
- * refused before it takes the channel's lock.  The reports must leave
+ * refused before it takes the channel's lock; a sleep in a child of a
+ * vfork made inside gort_blocking; a gort_read in a child.  The reports must leave
  * the parent as it was (the child's memory is the parent's): the
  * channel works, its goroutines run, and its own fatal error is
  * reported in full. */
 static void die_in_children(void *a)
 {
     (void)a;
+    watchdog_start("test_vfork", 60);
     pid_t p = vfork();
     if (p == 0) {
         gort_yield();
@@ -271,6 +291,29 @@ static void die_in_children(void *a)
     gort_wg_wait(&wg);
     CHECK_EQ(received, 7);
     gort_chan_free(c);
+
+    gort_blocking(vfork_sleep, NULL);
+
+    /* gort_read in a child, on a socket the netpoller does not know yet:
+     * refused before the child takes a reference, a waiter or a lock,
+     * which the parent's gort_close would then wait for. */
+    int sv[2];
+    unix_pair(sv);
+    p = vfork();
+    if (p == 0) {
+        char b;
+        (void)gort_read(sv[0], &b, 1);
+        _exit(0);
+    }
+    CHECK(p > 0);
+    CHECK(waitpid(p, &st, 0) == p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "child status %#x", st);
+    char b;
+    CHECK_CALL(gort_write(sv[1], "r", 1), 1);
+    CHECK_CALL(gort_read(sv[0], &b, 1), 1);
+    CHECK_CALL(gort_close(sv[0]), 0); /* waited for ever on the child's reference */
+    close(sv[1]);
+
     gort_wg_add(&wg, 4);
     for (int i = 0; i < 4; i++)
         CHECK_EQ(gort_go(one_done, &wg), 0);
