@@ -202,7 +202,8 @@ static GORT_NOINLINE_COLD void implicit_call(M *m, G *g, uintptr_t pc, uintptr_t
 static inline bool enter(M *m, int block, uintptr_t pc, uintptr_t fp, uintptr_t sp)
 {
     G *g = m->curg;
-    /* A vfork child's bracket would be the parent's (fork_linux.c). */
+    /* A vfork child's calls are its own: a bracket would be the parent's
+     * (fork_linux.c).  Every bracket, wrapped or public, comes here. */
     if (gort__in_vfork_child())
         return false;
     if (m->locks || g->preempt_off)
@@ -266,8 +267,7 @@ static inline bool enter(M *m, int block, uintptr_t pc, uintptr_t fp, uintptr_t 
 bool gort__entersyscall(int block)
 {
     M *m = gort__m_tls;
-    /* A vfork child's calls are its own, not the parent goroutine's. */
-    if (!m || !m->curg || gort__in_vfork_child())
+    if (!m || !m->curg)
         return false;
     uintptr_t *fp = __builtin_frame_address(0);
     return enter(m, block, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
@@ -278,8 +278,7 @@ bool gort__entersyscall_from(uintptr_t ra, int block)
     M *m = gort__m_tls;
     /* The runtime's own calls, and GORT_NOSPLIT functions' (which hold
      * their P to the end): no bracket. */
-    if (!m || !m->curg || gort__pc_in_runtime(ra) || gort__pc_in_nosplit(ra) ||
-        gort__in_vfork_child())
+    if (!m || !m->curg || gort__pc_in_runtime(ra) || gort__pc_in_nosplit(ra))
         return false;
     /* Our caller is the wrapper (runtime code, with a frame pointer); its
      * caller's frame is the one to show. */
