@@ -76,17 +76,14 @@ gort__pollfd *gort__pd_peek(int fd)
     return c ? &c[fd & (PD_CHUNK - 1)] : NULL;
 }
 
-/* The netpoller's state is the parent's in a vfork child: refused
- * before any of it changes (a reference, a waiter, a lock taken raw). */
-static void refuse_vfork_child(void)
-{
-    if (gort__in_vfork_child())
-        gort__forked_fatal("using the netpoller (gort_read, gort_write, gort_fd_wait, ...)");
-}
-
 gort__pollfd *gort__pd_get(int fd)
 {
-    refuse_vfork_child();
+    /* The netpoller's state is the parent's in a vfork child: refused
+     * before any of it changes (a reference, a waiter, a lock taken raw).
+     * Here only: every call (fd_linux.c's and net.c's enter) gets its pd
+     * here before pd_acquire and pd_wait. */
+    if (gort__in_vfork_child())
+        gort__forked_fatal("using the netpoller (gort_read, gort_write, gort_fd_wait, ...)");
     gort__pollfd *pd = gort__pd_peek(fd);
     if (likely(pd) || (unsigned)fd >= (unsigned)PD_NCHUNKS * PD_CHUNK)
         return pd;
@@ -172,7 +169,6 @@ static int pd_register(gort__pollfd *pd, int known)
 
 int gort__pd_acquire(gort__pollfd *pd, int known)
 {
-    refuse_vfork_child();
     /* Never a reference once a close began: one taken between the last
      * call out and pd_finish_close would make its own release look like
      * the last one, and close the number twice (Go's fdMutex.incref
@@ -342,7 +338,6 @@ static bool wait_commit(G *g, void *arg)
 
 int gort__pd_wait(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t deadline)
 {
-    refuse_vfork_child();
     G *g = gort__getg();
     if (!g)
         gort__throw("netpoll: no G to park");
