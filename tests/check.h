@@ -19,6 +19,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,26 @@
 static inline int have_libdw(void)
 {
     return dlopen("libdw.so.1", RTLD_LAZY | RTLD_LOCAL) != NULL;
+}
+
+/* The first 64 signals of a sigset_t as a word (bit s-1 for signal s). */
+static inline uint64_t sigset_word(const sigset_t *s)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* The calling thread's mask as the kernel has it, read past gort's
+ * wrappers (which report the goroutine's own). */
+static inline uint64_t kernel_sigmask(void)
+{
+    uint64_t w = 0;
+    if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &w, sizeof w) != 0) {
+        fprintf(stderr, "rt_sigprocmask: %s\n", strerror(errno));
+        exit(1);
+    }
+    return w;
 }
 
 /* Whether memcheck (or another valgrind tool) runs this process: valgrind

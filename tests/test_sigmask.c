@@ -23,26 +23,14 @@
 #include <stdatomic.h>
 #include <sys/syscall.h>
 
-static uint64_t word(const sigset_t *s)
-{
-    uint64_t w;
-    memcpy(&w, s, sizeof w);
-    return w;
-}
 #define BIT(s) (1ull << ((s) - 1))
 
-static uint64_t thread_mask(void)
-{
-    uint64_t w = 0;
-    CHECK(syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &w, sizeof w) == 0);
-    return w;
-}
 
 static uint64_t view_mask(void)
 {
     sigset_t s;
     CHECK(pthread_sigmask(SIG_BLOCK, NULL, &s) == 0);
-    return word(&s);
+    return sigset_word(&s);
 }
 
 /* ---- sigwait ----------------------------------------------------------- */
@@ -114,7 +102,7 @@ static atomic_bool inherit_ok;
 static void inherit_child(void *arg)
 {
     uint64_t want = *(uint64_t *)arg;
-    atomic_store(&inherit_ok, view_mask() == want && (thread_mask() & ~BIT(SIGURG)) == (want & ~BIT(SIGURG)));
+    atomic_store(&inherit_ok, view_mask() == want && (kernel_sigmask() & ~BIT(SIGURG)) == (want & ~BIT(SIGURG)));
     gort_wg_done(&wg);
 }
 
@@ -132,8 +120,8 @@ static void masked(void *arg)
             sigaddset(&s, SIGURG); /* seen as blocked, never blocked on the thread */
         sigset_t old;
         CHECK(pthread_sigmask(SIG_BLOCK, &s, &old) == 0);
-        CHECK(word(&old) == base);
-        want = base | word(&s);
+        CHECK(sigset_word(&old) == base);
+        want = base | sigset_word(&s);
     }
     uint64_t on_thread = want & ~BIT(SIGURG);
     if (k == 1) {
@@ -163,7 +151,7 @@ static void masked(void *arg)
             x = x * 2654435761u + 1;
             __asm__ volatile("" : "+r"(x));
         }
-        uint64_t t = thread_mask(), v = view_mask();
+        uint64_t t = kernel_sigmask(), v = view_mask();
         CHECK(t == on_thread, "goroutine %d: thread mask %#llx, want %#llx", k,
               (unsigned long long)t, (unsigned long long)on_thread);
         CHECK(v == want, "goroutine %d: mask %#llx, want %#llx", k,

@@ -45,20 +45,6 @@ static void spin(void *a)
 static void on_usr1(int s) { (void)s; }
 static void on_urg(int s) { (void)s; }
 
-/* The thread's mask as the kernel has it. */
-static uint64_t kernel_mask(void)
-{
-    uint64_t m = 0;
-    CHECK_CALL(syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &m, sizeof m), 0);
-    return m;
-}
-
-static uint64_t word(const sigset_t *s)
-{
-    uint64_t w;
-    memcpy(&w, s, sizeof w);
-    return w;
-}
 
 /* SIGCHLD's handler re-arms itself, System V style: it runs on the
  * parent's thread as vfork returns there, often before the parent's own
@@ -185,13 +171,13 @@ static void rounds(void *a)
         CHECK_CALL(sigaction(SIGURG, NULL, &got), 0);
         CHECK(got.sa_handler == on_urg, "round %d: the program's SIGURG handler is gone", i);
         CHECK_EQ(pthread_sigmask(SIG_SETMASK, NULL, &now), 0);
-        CHECK(word(&now) == word(&mine), "round %d: mask %#llx, set %#llx", i,
-              (unsigned long long)word(&now), (unsigned long long)word(&mine));
+        CHECK(sigset_word(&now) == sigset_word(&mine), "round %d: mask %#llx, set %#llx", i,
+              (unsigned long long)sigset_word(&now), (unsigned long long)sigset_word(&mine));
         gort_yield(); /* rescheduled: the recorded mask is applied again */
-        uint64_t k = kernel_mask();
-        CHECK(k == word(&mine),
+        uint64_t k = kernel_sigmask();
+        CHECK(k == sigset_word(&mine),
               "round %d: the thread's mask is %#llx after a reschedule, want %#llx", i,
-              (unsigned long long)k, (unsigned long long)word(&mine));
+              (unsigned long long)k, (unsigned long long)sigset_word(&mine));
         op_still_parked(&o, "the parent's reader, after the child closed its socket,");
         CHECK(kernel_onstack(SIGCHLD),
               "round %d: SIGCHLD's handler, re-armed on the parent's thread, lost SA_ONSTACK", i);
