@@ -228,6 +228,7 @@ void gort__acquirep(P *pp)
     m->p = pp;
     pp->m = m;
     atomic_store_explicit(&pp->status, P_RUNNING, memory_order_relaxed);
+    gort__rwbias_setp(pp->id);
 }
 
 P *gort__releasep(void)

@@ -1494,6 +1494,18 @@ void gort__sync_spin(void);
 /* gort_mutex_lock without the active spin (rwmutex.c's writer lock, whose
  * holder keeps it while it waits for readers: sync.c). */
 void gort__mutex_lock_nospin(gort_mutex *m);
+/* gort_rwmutex's read bias (rwmutex_bias.c).  claim: take a read lock
+ * in the calling P's slot; false: use `readers` (no P, slot taken, or a
+ * writer revoking).  release: give back a slot holding rw, any P's; false
+ * if none.  revoke (the writer, holding w): bias off, every slot holding
+ * rw moved into `readers`.  restore (holding w): bias back on once the
+ * last revocation's cost has been repaid. */
+#define GORT_RW_MAX_READERS (1 << 30) /* a writer's mark in `readers` */
+bool gort__rwbias_claim(gort_rwmutex *rw);
+void gort__rwbias_revoke(gort_rwmutex *rw);
+void gort__rwbias_restore(gort_rwmutex *rw);
+/* The calling M now holds P pid: its readers' column (acquirep). */
+void gort__rwbias_setp(int32_t pid);
 /* gort_cond's notify list: take a ticket (with the user mutex held), then
  * wait for it (mutex released); notify wakes the oldest ticket / all. */
 uint32_t gort__notifylist_add(gort_cond *c);

@@ -21,8 +21,14 @@
  *                here; unlock() releases one unit per such reader, all in
  *                one trip through the semaphore's root lock.
  *   writer_sema  the pending writer waits here for `departing` to drain.
+ *   bias         0 while readers may hold the lock in per-P slots instead
+ *                of `readers` (rwmutex_bias.c); GORT_RW_NOBIAS_ from a
+ *                writer's revocation (which moves every slot holding the
+ *                lock into `readers`, with GORT_RW_REVOKING_ set while it
+ *                does) to its unlock.  Written only by the holder of w.
  *
- * Protocol.
+ * Protocol (Go's, on `readers`; with the bias on, readers skip it and a
+ * writer first revokes the bias, so Go's protocol then sees every reader).
  *   rlock:   readers += 1; a result < 0 means a writer is there: wait on
  *            reader_sema (the writer's unlock will have counted us in).
  *   runlock: readers -= 1; a result < 0 means a writer is pending: we are
@@ -43,15 +49,17 @@
  *   the writer has added r); the add that brings it back to exactly 0 is
  *   the one that knows everybody has left.
  *
- * The read side's fast paths (the two adds) exist twice: here, and inline
- * in gort.h (gnu_inline), where they are compiled into the program and call
- * gort_rwmutex_rlock_slow_ / gort_rwmutex_runlock_slow_; change both
- * together.  Why inline: docs/DESIGN.md "RWMutex and the weighted
+ * The read side's fast paths (the bias test and the two adds) exist
+ * twice: here, and inline in gort.h (gnu_inline), where they are compiled
+ * into the program and call gort_rwmutex_rlock_bias_ / runlock_bias_
+ * (rwmutex_bias.c) or gort_rwmutex_rlock_slow_ / runlock_slow_; change
+ * both together.  Why inline: docs/DESIGN.md "RWMutex and the weighted
  * semaphore" (the contended line, not the call's cost).
  *
  * Misuse (Go's fatal errors, with a traceback here): runlock that finds
  * readers == -1 (nobody held it) or -MAX_READERS (a writer holds it, no
- * reader); unlock that finds readers >= 0 after adding back (no writer held
+ * reader), or, with the bias on, neither a slot nor a count unit to give
+ * back (rwmutex_bias.c); unlock that finds readers >= 0 after adding back (no writer held
  * it).  A runlock of a read lock that another reader holds cannot be told
  * from a legal one, as in Go.
  *
@@ -67,14 +75,14 @@
  *     a broadcast: every unlock would wake every waiter to race for the
  *     word; Go's counted reader_sema release wakes exactly the readers that
  *     were counted, and each gets in without another CAS.
- *   - Per-P reader counters (a "big reader" lock): RLock would touch no
- *     shared line, but Lock would scan every P and the struct would need
- *     storage per P, so it could no longer be a few integers ready when
- *     zeroed.  Go keeps the shared counter; so do we.
+ *   - Per-P reader counters in the lock (a "big reader" lock): the struct
+ *     would need storage per P, so it could no longer be a few integers
+ *     ready when zeroed.  The bias gets the same effect from one table
+ *     shared by every lock (rwmutex_bias.c).
  */
 #include "runtime.h"
 
-#define MAX_READERS (1 << 30)
+#define MAX_READERS GORT_RW_MAX_READERS
 
 static inline int32_t add_readers(gort_rwmutex *rw, int32_t d)
 {
@@ -109,12 +117,16 @@ void gort_rwmutex_rlock_slow_(gort_rwmutex *rw)
 
 void gort_rwmutex_rlock(gort_rwmutex *rw)
 {
-    if (unlikely(add_readers(rw, 1) < 0))
+    if (__atomic_load_n(&rw->bias, __ATOMIC_RELAXED) == 0)
+        gort_rwmutex_rlock_bias_(rw);
+    else if (unlikely(add_readers(rw, 1) < 0))
         gort_rwmutex_rlock_slow_(rw);
 }
 
 bool gort_rwmutex_tryrlock(gort_rwmutex *rw)
 {
+    if (__atomic_load_n(&rw->bias, __ATOMIC_RELAXED) == 0 && gort__rwbias_claim(rw))
+        return true;
     int32_t c = __atomic_load_n(&rw->readers, __ATOMIC_RELAXED);
     for (;;) {
         if (c < 0)
@@ -136,6 +148,10 @@ GORT_NOINLINE_COLD void gort_rwmutex_runlock_slow_(gort_rwmutex *rw, int32_t r)
 
 void gort_rwmutex_runlock(gort_rwmutex *rw)
 {
+    if (__atomic_load_n(&rw->bias, __ATOMIC_ACQUIRE) != GORT_RW_NOBIAS_) {
+        gort_rwmutex_runlock_bias_(rw);
+        return;
+    }
     int32_t r = add_readers(rw, -1);
     if (unlikely(r < 0))
         gort_rwmutex_runlock_slow_(rw, r);
@@ -144,6 +160,8 @@ void gort_rwmutex_runlock(gort_rwmutex *rw)
 void gort_rwmutex_lock(gort_rwmutex *rw)
 {
     gort__mutex_lock_nospin(&rw->w); /* held across a park: sync.c */
+    if (__atomic_load_n(&rw->bias, __ATOMIC_RELAXED) == 0)
+        gort__rwbias_revoke(rw); /* every read lock is in `readers` now */
     /* Announce the writer: from here on new readers wait. */
     int32_t r = add_readers(rw, -MAX_READERS) + MAX_READERS;
     if (r != 0 && __atomic_add_fetch(&rw->departing, r, __ATOMIC_ACQ_REL) != 0)
@@ -154,9 +172,12 @@ bool gort_rwmutex_trylock(gort_rwmutex *rw)
 {
     if (!gort_mutex_trylock(&rw->w))
         return false;
+    if (__atomic_load_n(&rw->bias, __ATOMIC_RELAXED) == 0)
+        gort__rwbias_revoke(rw);
     int32_t zero = 0;
     if (!__atomic_compare_exchange_n(&rw->readers, &zero, -MAX_READERS, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        gort__rwbias_restore(rw);
         gort_mutex_unlock(&rw->w);
         return false; /* readers hold it */
     }
@@ -172,5 +193,7 @@ void gort_rwmutex_unlock(gort_rwmutex *rw)
     if (unlikely((uint32_t)r >= MAX_READERS))
         gort__throw("sync: Unlock of unlocked RWMutex");
     gort__semrelease_n(&rw->reader_sema, (uint32_t)r);
+    /* Before w goes: the next writer's revocation must see it. */
+    gort__rwbias_restore(rw);
     gort_mutex_unlock(&rw->w);
 }

@@ -368,6 +368,7 @@ bool gort__syscall_retake(M *m, P *pp)
         return false;
     m->p = pp;
     __atomic_store_n(&pp->m, m, __ATOMIC_RELEASE);
+    gort__rwbias_setp(pp->id);
     return true;
 }
 

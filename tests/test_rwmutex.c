@@ -37,20 +37,31 @@ static void test_basic(void)
 {
     gort_rwmutex rw = GORT_RWMUTEX_INIT;
     gort_rwmutex *z = &zeroed;
+    /* A fresh lock is biased: a goroutine's first read lock takes its P's
+     * slot and leaves the count alone; the second finds that slot taken
+     * and counts.  A writer's unlock turns the bias back on only with more
+     * than one P. */
+    bool rebias = gort_maxprocs(0) > 1;
     for (int k = 0; k < 2; k++, z = &rw) {
+        CHECK_EQ(z->bias, 0u);
         gort_rwmutex_rlock(z);
+        CHECK_EQ(readers_of(z), 0);
         gort_rwmutex_rlock(z);
         CHECK(gort_rwmutex_tryrlock(z));
-        CHECK_EQ(readers_of(z), 3);
+        CHECK_EQ(readers_of(z), 2);
         CHECK(!gort_rwmutex_trylock(z)); /* readers hold it */
-        CHECK_EQ(z->w.state, 0);         /* the failed trylock let w go */
+        /* The failed trylock revoked the bias: every read lock is counted. */
+        CHECK_EQ(readers_of(z), 3);
+        CHECK_EQ(z->w.state, 0); /* the failed trylock let w go */
         for (int i = 0; i < 3; i++)
             gort_rwmutex_runlock(z);
         CHECK(gort_rwmutex_trylock(z));
         CHECK_EQ(readers_of(z), -MAX_READERS);
+        CHECK_EQ(z->bias, GORT_RW_NOBIAS_);
         CHECK(!gort_rwmutex_trylock(z));
         CHECK(!gort_rwmutex_tryrlock(z));
         gort_rwmutex_unlock(z);
+        CHECK_EQ(z->bias, rebias ? 0u : GORT_RW_NOBIAS_);
         gort_rwmutex_lock(z);
         gort_rwmutex_unlock(z);
         CHECK_EQ(readers_of(z), 0);
@@ -391,13 +402,19 @@ static void test_thread_goroutine(void)
 
 /* ---- misuse ---- */
 
-enum { BAD_RUNLOCK, BAD_RUNLOCK_WLOCKED, BAD_UNLOCK, BAD_UNLOCK_RLOCKED, BAD_UNLOCK_TWICE };
+enum { BAD_RUNLOCK, BAD_RUNLOCK_TWICE, BAD_RUNLOCK_WLOCKED, BAD_UNLOCK, BAD_UNLOCK_RLOCKED,
+       BAD_UNLOCK_TWICE };
 
 static __attribute__((noinline)) void misuse(long kind)
 {
     gort_rwmutex rw = GORT_RWMUTEX_INIT;
     switch (kind) {
     case BAD_RUNLOCK:
+        gort_rwmutex_runlock(&rw);
+        break;
+    case BAD_RUNLOCK_TWICE: /* the lock is biased: the first took a slot */
+        gort_rwmutex_rlock(&rw);
+        gort_rwmutex_runlock(&rw);
         gort_rwmutex_runlock(&rw);
         break;
     case BAD_RUNLOCK_WLOCKED:
@@ -436,11 +453,13 @@ int main(void)
     const char *w = "gort: fatal error: sync: Unlock of unlocked RWMutex";
     const char *tb = "misuse";
     expect_child(child_misuse, (void *)BAD_RUNLOCK, 2, r, tb);
+    expect_child(child_misuse, (void *)BAD_RUNLOCK_TWICE, 2, r, tb);
     expect_child(child_misuse, (void *)BAD_RUNLOCK_WLOCKED, 2, r, tb);
     expect_child(child_misuse, (void *)BAD_UNLOCK, 2, w, tb);
     expect_child(child_misuse, (void *)BAD_UNLOCK_RLOCKED, 2, w, tb);
     expect_child(child_misuse, (void *)BAD_UNLOCK_TWICE, 2, w, tb);
     expect_child(child_misuse_thread, (void *)BAD_RUNLOCK, -1, r, tb);
+    expect_child(child_misuse_thread, (void *)BAD_RUNLOCK_TWICE, -1, r, tb);
     expect_child(child_misuse_thread, (void *)BAD_UNLOCK, -1, w, tb);
 
     watchdog_start("test_rwmutex", 60);
