@@ -65,6 +65,24 @@ static inline uint64_t kernel_sigmask(void)
     return w;
 }
 
+/* The kernel's action for sig, read past gort's wrappers (which report
+ * the program's own): struct kernel_sigaction's layout on x86-64. */
+struct kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+__attribute__((unused)) static struct kernel_sigaction kernel_sigaction(int sig)
+{
+    struct kernel_sigaction k;
+    if (syscall(SYS_rt_sigaction, sig, NULL, &k, sizeof k.mask) != 0) {
+        fprintf(stderr, "rt_sigaction: %s\n", strerror(errno));
+        exit(1);
+    }
+    return k;
+}
+
 /* Whether memcheck (or another valgrind tool) runs this process: valgrind
  * preloads its vgpreload_*.so through LD_PRELOAD.  For the few checks
  * valgrind itself cannot run (a fixed table of its own that 10,000 stacks

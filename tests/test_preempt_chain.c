@@ -84,9 +84,7 @@ int main(void)
     struct sigaction cur;
     CHECK(sigaction(SIGURG, NULL, &cur) == 0);
     CHECK(cur.sa_sigaction == user_handler);
-    struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } k;
-    CHECK(syscall(SYS_rt_sigaction, SIGURG, NULL, &k, sizeof k.mask) == 0);
-    CHECK(k.handler != (void *)user_handler);
+    CHECK(kernel_sigaction(SIGURG).handler != (void *)user_handler);
     printf("%d kill(SIGURG) reached the program's handler; no preemption signal did\n", NKILL);
     return 0;
 }

@@ -80,21 +80,11 @@ static void *racer_t(void *arg)
     return NULL;
 }
 
-/* The kernel's action, past every wrapper: struct kernel_sigaction's
- * layout on x86-64 (handler, flags, restorer, mask). */
-struct ksigaction {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-};
-
 static void check_round(int r)
 {
     struct sigaction back;
     CHECK(sigaction(SIGUSR2, NULL, &back) == 0);
-    struct ksigaction k;
-    CHECK(syscall(SYS_rt_sigaction, SIGUSR2, NULL, &k, 8) == 0);
+    struct kernel_sigaction k = kernel_sigaction(SIGUSR2);
     CHECK(k.handler == (void *)back.sa_handler, "round %d: read back %p, kernel has %p", r,
           (void *)back.sa_handler, k.handler);
     CHECK(k.flags & SA_ONSTACK, "round %d: the kernel's action lacks SA_ONSTACK (%#lx)", r, k.flags);

@@ -59,14 +59,7 @@ static void on_chld(int s)
 
 static bool kernel_onstack(int sig)
 {
-    struct {
-        void *h;
-        unsigned long flags;
-        void *restorer;
-        uint64_t mask;
-    } k;
-    CHECK_CALL(syscall(SYS_rt_sigaction, sig, NULL, &k, sizeof k.mask), 0);
-    return k.flags & SA_ONSTACK;
+    return kernel_sigaction(sig).flags & SA_ONSTACK;
 }
 
 /* Frames deep below the parent's, with arrays (ASan poisons their
