@@ -72,6 +72,7 @@ static void *mstart(void *arg)
     /* A goroutine died locked to this thread: the thread ends here, with
      * its TLS destructors, as a returning pthread does. */
     m_tls = NULL;
+    gort__rwbias_setp(-1);
     return NULL;
 }
 

@@ -1259,6 +1259,7 @@ int gort_main_thread(void (*fn)(void *), void *arg)
     /* Goroutine 1 returned (goexit0 set sched.exiting and gave up the P):
      * from here on this is a thread like any other. */
     m_tls = NULL;
+    gort__rwbias_setp(-1);
     if (hadss && m->altstack) {
         if (oldss.ss_flags & SS_DISABLE)
             oldss = (stack_t){.ss_flags = SS_DISABLE};

@@ -1504,7 +1504,8 @@ void gort__mutex_lock_nospin(gort_mutex *m);
 bool gort__rwbias_claim(gort_rwmutex *rw);
 void gort__rwbias_revoke(gort_rwmutex *rw);
 void gort__rwbias_restore(gort_rwmutex *rw);
-/* The calling M now holds P pid: its readers' column (acquirep). */
+/* The calling M now holds P pid: its readers' column (acquirep); -1:
+ * the thread is no longer an M. */
 void gort__rwbias_setp(int32_t pid);
 /* gort_cond's notify list: take a ticket (with the user mutex held), then
  * wait for it (mutex released); notify wakes the oldest ticket / all. */

@@ -44,13 +44,21 @@
  *             then rw->bias = NOBIAS.  From there on the writer runs Go's
  *             protocol on the count alone.
  * The claim's re-read and the writer's exchange are a Dekker pair (both
- * seq_cst): either the claimer sees NOBIAS and backs out, or the writer's
- * scan, which comes after its exchange, sees the claim and moves it.  A
- * release's scan can also miss a slot that moves while it looks (another
- * release took the slot it was about to check, and the unit it left was
- * claimed behind the scan); the count then looks empty.  Looking again
- * finds it, so the runlock's misuse error ("RUnlock of unlocked") comes
- * only after 1000 looks with no revocation in progress.
+ * seq_cst, and the writer's scan loads too): either the claimer sees
+ * NOBIAS and backs out, or the writer's scan, which comes after its
+ * exchange, sees the claim and moves it.  A release that finds nothing
+ * may be early (a revoking writer between its two steps) or may have been
+ * outrun (another release took the slot it was about to check, and the
+ * unit that one left was claimed behind the scan).  It then settles the
+ * question under the writers' mutex, taken only with a try: bias revoked,
+ * the count holds every read lock, and an empty count is the misuse Go
+ * reports ("RUnlock of unlocked").  If a writer holds the mutex, its own
+ * revocation is filling the count: look again.
+ *
+ * Writer preference holds as in Go, with one edge: a claimer that read
+ * the bias on just before a writer revoked it, and whose claim another
+ * reader's release then spent, keeps the read lock the writer counted
+ * (the writer waits for it), as if it had arrived first.
  *
  * Policy: none; the bias is on whenever no writer holds the lock (and
  * more than one P exists).  BRAVO turns it off for a while after a
@@ -99,7 +107,9 @@ static struct {
 /* Columns ever used (a high-water mark): revoke and release scan only
  * these.  Raised (seq_cst) by gort__rwbias_setp before this thread's
  * first claim in a column, so a writer whose scan follows a claim in the
- * seq_cst order also sees the column. */
+ * seq_cst order also sees the column.  Never lowered: after
+ * gort_maxprocs(n) shrinks the Ps, slots in the columns of the Ps gone
+ * may still hold read locks. */
 static _Atomic int32_t ncols;
 
 /* The calling thread's column + 1; 0 on threads that are not Ms.  Set when
@@ -115,6 +125,10 @@ static inline uint32_t bucket(const gort_rwmutex *rw)
 
 void gort__rwbias_setp(int32_t pid)
 {
+    if (pid < 0) {
+        gort__rwcol_tls = 0; /* no longer an M */
+        return;
+    }
     int32_t c = pid % NCOL, n = atomic_load(&ncols);
     while (n <= c && !atomic_compare_exchange_weak(&ncols, &n, c + 1))
         ;
@@ -142,9 +156,13 @@ static inline bool claim(gort_rwmutex *rw)
 static inline bool take(_Atomic(gort_rwmutex *) *s, gort_rwmutex *rw)
 {
     gort_rwmutex *old = rw;
-    /* Acquire: a writer that finds the slot already given back must see
-     * what its reader read before giving it back. */
-    return atomic_load_explicit(s, memory_order_acquire) == rw &&
+    /* seq_cst, not only acquire: in revoke this load is the second half
+     * of the writer's side of the Dekker pair with claim() (an acquire
+     * load is outside the seq_cst order and could miss a claim whose
+     * claimer saw the bias still on).  Acquire is also what a writer that
+     * finds a slot already given back needs to see what its reader read.
+     * A plain load on x86-64 either way. */
+    return atomic_load_explicit(s, memory_order_seq_cst) == rw &&
            atomic_compare_exchange_strong(s, &old, NULL);
 }
 
@@ -174,32 +192,58 @@ void gort_rwmutex_rlock_bias_(gort_rwmutex *rw)
         gort_rwmutex_rlock_slow_(rw);
 }
 
+/* Give back one unit of the count, never its last (0, or -MAX while a
+ * writer is pending: the count then holds no read lock to give back). */
+static bool count_release(gort_rwmutex *rw)
+{
+    int32_t c = __atomic_load_n(&rw->readers, __ATOMIC_RELAXED);
+    while (c != 0 && c != -GORT_RW_MAX_READERS) {
+        if (__atomic_compare_exchange_n(&rw->readers, &c, c - 1, true, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            if (c - 1 < 0)
+                gort_rwmutex_runlock_slow_(rw, c - 1); /* a pending writer counted us */
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A runlock that found its unit neither in a slot nor in the count: the
+ * unit is on its way (a revoking writer between its two steps, or a slot
+ * that moved under the scan), or there is none (misuse).  Decide for
+ * sure under the writers' mutex: with the bias revoked and no writer able
+ * to start, the count holds every read lock.  If a writer holds the
+ * mutex, its own revocation is putting every unit in the count: false,
+ * look again.  Never waits for the mutex: that writer may be waiting for
+ * this very read lock. */
+static bool settle(gort_rwmutex *rw)
+{
+    if (!gort_mutex_trylock(&rw->w)) {
+        /* In a child of fork() the writer may have stayed in the parent
+         * in the middle of its revocation. */
+        if (gort__in_forked_child())
+            gort__forked_fatal("sync.RWMutex.RUnlock while the parent's writer held the lock");
+        return false;
+    }
+    if (__atomic_load_n(&rw->bias, __ATOMIC_RELAXED) == 0)
+        gort__rwbias_revoke(rw);
+    bool ok = count_release(rw);
+    gort__rwbias_restore(rw);
+    gort_mutex_unlock(&rw->w);
+    if (!ok)
+        gort__throw("sync: RUnlock of unlocked RWMutex");
+    return true;
+}
+
 /* Release a read lock while the bias is on or being revoked: a slot
- * holding rw if there is one, else a unit of the count, never taking the
- * count below "no readers": a unit that is in neither place at the moment
- * is on its way (a revoking writer between its two steps, or a claim that
- * another release's scan overtook), so look again.  Only when the bias is
- * not being revoked and nothing turns up after many looks is it the
- * misuse Go reports. */
+ * holding rw if there is one, else a unit of the count, else settle(). */
 void gort_rwmutex_runlock_bias_(gort_rwmutex *rw)
 {
     for (int tries = 0;; tries++) {
-        if (release(rw))
+        if (release(rw) || count_release(rw) || settle(rw))
             return;
-        int32_t c = __atomic_load_n(&rw->readers, __ATOMIC_RELAXED);
-        while (c != 0 && c != -GORT_RW_MAX_READERS) {
-            if (__atomic_compare_exchange_n(&rw->readers, &c, c - 1, true, __ATOMIC_ACQ_REL,
-                                            __ATOMIC_RELAXED)) {
-                if (c - 1 < 0)
-                    gort_rwmutex_runlock_slow_(rw, c - 1);
-                return;
-            }
-        }
-        bool revoking = __atomic_load_n(&rw->bias, __ATOMIC_ACQUIRE) & GORT_RW_REVOKING_;
-        if (!revoking && tries >= 1000)
-            gort__throw("sync: RUnlock of unlocked RWMutex");
         if (tries >= 10)
-            sched_yield();
+            sched_yield(); /* a writer is revoking or holds the lock */
     }
 }
 

@@ -116,7 +116,7 @@ static void test_concurrent_readers(void)
     gort_wg_wait(&c_wg);
     for (int i = 0; i < NR_T; i++)
         CHECK_EQ(pthread_join(th[i], NULL), 0);
-    CHECK_EQ(readers_of(&crw), 0);
+    rwmutex_check_idle(&crw);
 }
 
 /* ---- exclusion under mixed load ---- */
@@ -181,14 +181,10 @@ static void test_exclusion(void)
         CHECK_EQ(pthread_join(th[i], NULL), 0);
     CHECK_EQ(pair_a, (long)(MX_G + MX_T) * MX_ITERS / 10);
     CHECK_EQ(pair_b, pair_a);
-    CHECK_EQ(readers_of(&xrw), 0);
-    CHECK_EQ(xrw.departing, 0);
-    CHECK_EQ(xrw.w.state, 0);
     /* Every unit an unlock released (gort__semrelease_n, all at once) was
      * taken by one of the readers it was counted for (units are
      * interchangeable): none left over. */
-    CHECK_EQ(xrw.reader_sema, 0);
-    CHECK_EQ(xrw.writer_sema, 0);
+    rwmutex_check_idle(&xrw);
     CHECK_EQ(xrw.w.sema, 0);
 }
 
@@ -250,7 +246,7 @@ static void test_writer_preference(void)
     CHECK_EQ(pthread_join(th, NULL), 0);
     CHECK_EQ(norder, 3);
     CHECK(order[0] == 'W' && order[1] == 'R' && order[2] == 'R', "order %.3s", order);
-    CHECK_EQ(readers_of(&prw), 0);
+    rwmutex_check_idle(&prw);
 }
 
 /* ---- no starvation: overlapping readers vs. a writer, and the reverse ---- */
@@ -345,7 +341,7 @@ static void test_no_starvation(void)
     }
     __atomic_store_n(&s_stop, 1, __ATOMIC_SEQ_CST);
     gort_wg_wait(&s_wg);
-    CHECK_EQ(readers_of(&srw), 0);
+    rwmutex_check_idle(&srw);
     CHECK_EQ(srw.w.state, 0);
 }
 
@@ -397,7 +393,7 @@ static void test_thread_goroutine(void)
     gort_rwmutex_runlock(&trw);
     CHECK_EQ(pthread_join(th, NULL), 0);
     CHECK_EQ(t_written, 2);
-    CHECK_EQ(readers_of(&trw), 0);
+    rwmutex_check_idle(&trw);
 }
 
 /* ---- misuse ---- */
