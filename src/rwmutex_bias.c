@@ -222,7 +222,7 @@ static bool settle(gort_rwmutex *rw)
         /* In a child of fork() the writer may have stayed in the parent
          * in the middle of its revocation. */
         if (gort__in_forked_child())
-            gort__forked_fatal("sync.RWMutex.RUnlock while the parent's writer held the lock");
+            gort__forked_fatal("sync.RWMutex.RUnlock while the parent held the writers' mutex");
         return false;
     }
     if (__atomic_load_n(&rw->bias, __ATOMIC_RELAXED) == 0)
@@ -236,10 +236,21 @@ static bool settle(gort_rwmutex *rw)
 }
 
 /* Release a read lock while the bias is on or being revoked: a slot
- * holding rw if there is one, else a unit of the count, else settle(). */
+ * holding rw if there is one, else a unit of the count, else settle().
+ * Once a revocation has completed (bias exactly NOBIAS), the count holds
+ * every read lock: release there as the inline path does, which also
+ * makes a runlock while a writer holds the lock the misuse error at once
+ * instead of a wait (at 1 P, one that would never end: library code is
+ * not preempted, so the writer would not run again). */
 void gort_rwmutex_runlock_bias_(gort_rwmutex *rw)
 {
     for (int tries = 0;; tries++) {
+        if (__atomic_load_n(&rw->bias, __ATOMIC_ACQUIRE) == GORT_RW_NOBIAS_) {
+            int32_t r = __atomic_sub_fetch(&rw->readers, 1, __ATOMIC_ACQ_REL);
+            if (r < 0)
+                gort_rwmutex_runlock_slow_(rw, r);
+            return;
+        }
         if (release(rw) || count_release(rw) || settle(rw))
             return;
         if (tries >= 10)

@@ -374,7 +374,9 @@ static inline void cpu_timer_stop(cpu_timer *t)
  * truth. */
 __attribute__((unused)) static void rwmutex_check_idle(gort_rwmutex *rw)
 {
-    gort_rwmutex_lock(rw);
+    /* A try, so that a read lock left over fails here, not in the
+     * watchdog. */
+    CHECK(gort_rwmutex_trylock(rw), "a read or write lock is still held");
     CHECK_EQ(__atomic_load_n(&rw->readers, __ATOMIC_SEQ_CST), -(1 << 30));
     CHECK_EQ(rw->departing, 0);
     gort_rwmutex_unlock(rw);

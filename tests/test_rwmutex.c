@@ -398,8 +398,8 @@ static void test_thread_goroutine(void)
 
 /* ---- misuse ---- */
 
-enum { BAD_RUNLOCK, BAD_RUNLOCK_TWICE, BAD_RUNLOCK_WLOCKED, BAD_UNLOCK, BAD_UNLOCK_RLOCKED,
-       BAD_UNLOCK_TWICE };
+enum { BAD_RUNLOCK, BAD_RUNLOCK_TWICE, BAD_RUNLOCK_WLOCKED, BAD_RUNLOCK_WLOCKED_BIAS, BAD_UNLOCK,
+       BAD_UNLOCK_RLOCKED, BAD_UNLOCK_TWICE };
 
 static __attribute__((noinline)) void misuse(long kind)
 {
@@ -416,6 +416,14 @@ static __attribute__((noinline)) void misuse(long kind)
     case BAD_RUNLOCK_WLOCKED:
         gort_rwmutex_lock(&rw);
         gort_rwmutex_runlock(&rw);
+        break;
+    case BAD_RUNLOCK_WLOCKED_BIAS:
+        /* As a runlock that saw the bias on just before this writer
+         * revoked it: the library's bias path, with the writer in.  It
+         * must fail at once, not wait for a writer that cannot come back
+         * (this goroutine). */
+        gort_rwmutex_lock(&rw);
+        gort_rwmutex_runlock_bias_(&rw);
         break;
     case BAD_UNLOCK:
         gort_rwmutex_unlock(&rw);
@@ -451,6 +459,7 @@ int main(void)
     expect_child(child_misuse, (void *)BAD_RUNLOCK, 2, r, tb);
     expect_child(child_misuse, (void *)BAD_RUNLOCK_TWICE, 2, r, tb);
     expect_child(child_misuse, (void *)BAD_RUNLOCK_WLOCKED, 2, r, tb);
+    expect_child(child_misuse, (void *)BAD_RUNLOCK_WLOCKED_BIAS, 2, r, tb);
     expect_child(child_misuse, (void *)BAD_UNLOCK, 2, w, tb);
     expect_child(child_misuse, (void *)BAD_UNLOCK_RLOCKED, 2, w, tb);
     expect_child(child_misuse, (void *)BAD_UNLOCK_TWICE, 2, w, tb);
