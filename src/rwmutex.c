@@ -59,8 +59,8 @@
  * Misuse (Go's fatal errors, with a traceback here): runlock that finds
  * readers == -1 (nobody held it) or -MAX_READERS (a writer holds it, no
  * reader), or, with the bias on, neither a slot nor a count unit to give
- * back (rwmutex_bias.c); unlock that finds readers >= 0 after adding back (no writer held
- * it).  A runlock of a read lock that another reader holds cannot be told
+ * back (rwmutex_bias.c); unlock that finds readers >= 0 after adding back
+ * (no writer held it).  A runlock of a read lock that another reader holds cannot be told
  * from a legal one, as in Go.
  *
  * Memory order: every read-modify-write is acq_rel (x86 makes them full
