@@ -300,14 +300,14 @@ GORT_API void gort_rwmutex_runlock_bias_(gort_rwmutex *rw);
 #if !defined(GORT_BUILDING_RUNTIME) && defined(__GNUC__)
 /* The read side's fast paths are compiled into the caller, as Go's
  * compiler inlines RLock and RUnlock.  While the lock is biased (no
- * writer holds it, and the program has more than one P) a read goes to
- * the library, which records it in the calling P's own slot; otherwise it
- * is one atomic add on `readers`, done here: with that line contended by two cores, a call and return between
- * the two adds gives the other core time to take the line away in
- * between (read-mostly benchmark: about a fifth less CPU per operation
- * inlined).  gnu_inline: these definitions are only for inlining; the
- * library's functions of the same names stay for function pointers and
- * other languages. */
+ * writer holds it; with one P, only until a writer's first unlock) a read
+ * goes to the library, which records it in the calling P's own slot;
+ * otherwise it is one atomic add on `readers`, done here: with that line
+ * contended by two cores, a call and return between the two adds gives
+ * the other core time to take the line away in between (read-mostly
+ * benchmark: about a fifth less CPU per operation inlined).  gnu_inline:
+ * these definitions are only for inlining; the library's functions of the
+ * same names stay for function pointers and other languages. */
 extern __inline__ __attribute__((gnu_inline, always_inline)) void
 gort_rwmutex_rlock(gort_rwmutex *rw)
 {

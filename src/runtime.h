@@ -1496,10 +1496,9 @@ void gort__sync_spin(void);
 void gort__mutex_lock_nospin(gort_mutex *m);
 /* gort_rwmutex's read bias (rwmutex_bias.c).  claim: take a read lock
  * in the calling P's slot; false: use `readers` (no P, slot taken, or a
- * writer revoking).  release: give back a slot holding rw, any P's; false
- * if none.  revoke (the writer, holding w): bias off, every slot holding
- * rw moved into `readers`.  restore (holding w): bias back on once the
- * last revocation's cost has been repaid. */
+ * writer revoking).  revoke (the writer, holding w): bias off, every slot
+ * holding rw moved into `readers`.  restore (holding w): bias back on,
+ * unless the program has one P. */
 #define GORT_RW_MAX_READERS (1 << 30) /* a writer's mark in `readers` */
 bool gort__rwbias_claim(gort_rwmutex *rw);
 void gort__rwbias_revoke(gort_rwmutex *rw);

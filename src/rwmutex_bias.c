@@ -70,11 +70,14 @@
  * writer that finds readers inside parks, the readers that queue behind
  * it park, their P goes idle, and the program settles on one P with every
  * read contended (22-24 ns/op, Go's figure too), where the bias keeps both
- * Ps reading (10-11 ns/op).  The cost of never turning it off is the read
- * path's: a call into the library and a TLS load, ~2.5 ns per lock/unlock
- * pair uncontended (12.2 -> 14.6 ns/op with 8 goroutines on 1 P), and
- * 13% on the benchmark where all 8 goroutines write (14.4 -> 16.3 ns/op
- * on 2 Ps, Go 18.7).
+ * Ps reading (10-11 ns/op).  The cost of never turning it off: the read
+ * path is a call into the library and a TLS load, ~2.5 ns per lock/unlock
+ * pair uncontended (12.2 -> 14.6 ns/op with 8 goroutines on 1 P, measured
+ * before restore() left the bias off at 1 P); and on the benchmark where
+ * all 8 goroutines write 1 op in 100, 12-18% (14.4 -> 16.3 ns/op on 2 Ps,
+ * Go 18.7).  There the cost is each write's scan, which pulls the other
+ * P's slot line away so that its next claim misses: a copy with the whole
+ * read path inlined into the program measured the same on that shape.
  *
  * Plain threads (no M) always use the count.
  *

@@ -29,8 +29,6 @@
 
 #include <pthread.h>
 
-#define MAX_READERS (1 << 30)
-
 /* ---- the bias is used ---- */
 
 static void test_bias_used(void)
