@@ -391,6 +391,19 @@ def write_issue10(L, g, fails):
     row("  … load generator's CPU, cores used of 2 (information)",
         cell("echo1k", "gort", "client_cores", "cores"),
         cell("echo1k", "go", "client_cores", "cores"), "", "")
+    fl = med(vals("echo1k", "floor"))
+    if fl:
+        gm, om = med(vals("echo1k", "gort")), med(vals("echo1k", "go"))
+        row("  … the floor: a C epoll loop with no runtime, a thread per P, each thread "
+            "its own connections (`bench/echo_floor.c`, information): req/s; floor/Go",
+            cell("echo1k", "floor"), cell("echo1k", "go"),
+            "%.2f" % (fl / om) if om else "—", "")
+        row("  … gort / the floor (information: 1.3 × Go needs at least %s)"
+            % ("%.2f" % (1.3 * om / fl) if om else "—"),
+            "%.2f" % (gm / fl) if gm else "—", "", "", "")
+        row("  … the floor's server CPU per request, µs (information)",
+            cell("echo1k", "floor", "server_cpu_us_per_req", "µs"),
+            cell("echo1k", "go", "server_cpu_us_per_req", "µs"), "", "")
     r = ratio("http")
     row("HTTP hello, `wrk -t2 -c256 --latency` (examples/httpd / net/http): req/s ≥ 1.5 × Go",
         cell("http", "gort"), cell("http", "go"), "%.2f" % r if r else "—",

@@ -204,7 +204,7 @@ for kv in gcc clang; do
           "$BUILD/libgort.a" -pthread -ldl -lm $SPLIT_LDFLAGS; } ||
         build_failed="$build_failed gort:prologue_$kv"
 done
-for b in echo_threads echo_client echo_load; do
+for b in echo_threads echo_client echo_load echo_floor; do
     rm -f "$OUT/$b"
     log "bench: cc bench/$b.c"
     $CC -std=gnu11 -O2 -Wall -Wextra -pthread "bench/$b.c" -o "$OUT/$b" ||
@@ -269,6 +269,7 @@ quantum         gort-q100us 1      3 $OUT/quantum
 quantum         go          1      3 $OUT/gobench quantum
 echo1k          gort        $PROCS 5 $OUT/echo_load -c 1000 $OUT/echo_netpoll
 echo1k          go          $PROCS 5 $OUT/echo_load -c 1000 $OUT/gobench echo
+echo1k          floor       $PROCS 5 $OUT/echo_load -c 1000 $OUT/echo_floor
 http            gort        $PROCS 5 bash bench/http_wrk.sh gort $OUT/httpd
 http            go          $PROCS 5 bash bench/http_wrk.sh go $OUT/gobench httpd
 idle10k         gort        $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/echo_netpoll
@@ -318,6 +319,7 @@ available() { # label name -> 0 if that implementation was built
         go) [ $HAVE_GO = 1 ] ;;
         boost) [ -x "$OUT/boost_$2" ] ;;
         threads) [ -x "$OUT/$2_threads" ] ;;
+        floor) [ -x "$OUT/echo_floor" ] ;;
     esac
 }
 
@@ -361,6 +363,7 @@ for round in $(seq 1 "$ROUNDS"); do
             gort-q100us) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=100us) ;;
             go) envs+=(GOMAXPROCS="$procs") ;;
             boost) envs+=(BENCH_THREADS="$procs") ;;
+            floor) envs+=(GORTMAXPROCS="$procs") ;; # its thread count
         esac
         logf="$RAW/logs/$name-$label-r$round.log"
         t0=$(date +%s.%N)
