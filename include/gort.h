@@ -79,7 +79,10 @@ GORT_API void gort_yield(void);
 /* Sleep for ns nanoseconds; <= 0 returns at once, like time.Sleep(0). */
 GORT_API void gort_sleep(int64_t ns);
 
-/* Monotonic clock in nanoseconds. */
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC).  On a goroutine it is
+ * also a preemption point, as a call is in Go: a loop that waits on the
+ * clock yields the P at the end of its time slice (outside
+ * gort_preempt_disable sections; never from a signal handler). */
 GORT_API int64_t gort_nanotime(void);
 
 /* Id of the calling goroutine; 0 on threads that are not goroutines. */

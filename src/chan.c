@@ -451,7 +451,7 @@ gort_chan *gort_after(int64_t ns)
         errno = ENOMEM;
         return NULL;
     }
-    int64_t now = gort_nanotime();
+    int64_t now = gort__nanotime();
     if (ns < 0)
         ns = 0;
     t->when = ns > INT64_MAX - now ? INT64_MAX : now + ns;

@@ -7,6 +7,16 @@
  * CLOCK_MONOTONIC_RAW (not in the vDSO on every kernel, so a system call
  * per reading), rdtsc (needs calibration and an invariant TSC).
  *
+ * The public gort_nanotime is also a preemption point, as a call is in
+ * Go: a loop that waits on the clock (`while (gort_nanotime() < end)`)
+ * spends nearly all its time in the vDSO under this runtime frame, where
+ * the preemption signal is refused (runtime code is no asynchronous safe
+ * point), so a request would wait for a signal that happens to land in
+ * the loop's own few instructions: 100 ms to seconds with one P.  It
+ * honours a pending request before reading the clock, so the value it
+ * returns is the time after the yield.  The runtime itself reads
+ * gort__nanotime, which never yields (it runs under locks and on g0).
+ *
  * gort__thread_cpu_ns: another thread's CPU time, for bounds that must
  * not expire while the host keeps that thread off the CPUs (the stuck
  * report, the exit's wait for a thread to freeze).
@@ -16,12 +26,32 @@
 
 #include <time.h>
 
-int64_t gort_nanotime(void)
+int64_t gort__nanotime(void)
 {
     struct timespec ts;
     /* vDSO: no syscall.  Cannot fail for CLOCK_MONOTONIC on Linux. */
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A pending request, found by the public clock on a goroutine's own
+ * stack.  Not on another stack: a signal handler that reads the clock
+ * runs on the alternate signal stack (every handler gets SA_ONSTACK), and
+ * switching away from it would leave the handler's frame half run. */
+static GORT_NOINLINE_COLD void nanotime_preempt(G *g)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (sp >= g->stack_lo && sp < g->stack_hi)
+        gort__preempt_check_slow();
+}
+
+int64_t gort_nanotime(void)
+{
+    M *m = gort__m_tls;
+    G *g = m ? m->curg : NULL;
+    if (unlikely(g && atomic_load_explicit(&g->preempt, memory_order_relaxed)))
+        nanotime_preempt(g);
+    return gort__nanotime();
 }
 
 int64_t gort__thread_cpu_ns(pid_t tid)

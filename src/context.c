@@ -226,7 +226,7 @@ gort_ctx *gort_ctx_with_deadline(gort_ctx *parent, int64_t deadline)
     gort_ctx *c = child(parent, deadline, NULL, NULL);
     if (!c || c->deadline != deadline)
         return c; /* the parent's earlier deadline cancels it */
-    if (deadline <= gort_nanotime()) {
+    if (deadline <= gort__nanotime()) {
         cancel(c, ETIMEDOUT, 0, FROM_USER);
         return c;
     }
@@ -243,7 +243,7 @@ gort_ctx *gort_ctx_with_deadline(gort_ctx *parent, int64_t deadline)
 
 gort_ctx *gort_ctx_with_timeout(gort_ctx *parent, int64_t ns)
 {
-    int64_t now = gort_nanotime();
+    int64_t now = gort__nanotime();
     if (ns < 0)
         ns = 0;
     return gort_ctx_with_deadline(parent, ns > INT64_MAX - now ? INT64_MAX : now + ns);

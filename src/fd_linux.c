@@ -60,7 +60,7 @@ static inline int enter(int fd, gort__pollfd **pdp, int known)
 static inline bool expired(gort__pollfd *pd, int mode, int64_t deadline)
 {
     int64_t d = gort__pd_deadline(pd, mode, deadline);
-    return d >= 0 && d <= gort_nanotime();
+    return d >= 0 && d <= gort__nanotime();
 }
 
 /* Does a scheduler run that will poll for a parked thread?  Not before
@@ -84,7 +84,7 @@ static int park(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t de
         int64_t d = gort__pd_deadline(pd, mode, deadline);
         int ms = -1;
         if (d >= 0) {
-            int64_t left = d - gort_nanotime();
+            int64_t left = d - gort__nanotime();
             if (left <= 0)
                 return ETIMEDOUT;
             ms = left / 1000000 + 1 > 1000000 ? 1000000 : (int)(left / 1000000 + 1);

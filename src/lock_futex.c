@@ -46,7 +46,7 @@ void gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
         gort__forked_fatal("waiting for another thread (a runtime lock, a park)");
     struct timespec ts, *tsp = NULL;
     if (deadline >= 0) {
-        int64_t ns = deadline - gort_nanotime();
+        int64_t ns = deadline - gort__nanotime();
         if (ns <= 0)
             return;
         ts.tv_sec = ns / 1000000000;
@@ -161,7 +161,7 @@ void gort__notesleep(gort__note *n)
 bool gort__notetsleep_until(gort__note *n, int64_t deadline)
 {
     while (!note_announce(n)) {
-        if (gort_nanotime() >= deadline)
+        if (gort__nanotime() >= deadline)
             return false;
         gort__futex_wait(&n->key, NOTE_SLEEPING, deadline);
     }

@@ -313,11 +313,11 @@ static bool mpark(M *m, int64_t spin_ns)
 {
     /* A waker within spin_ns only stores to the note: no futex wake. */
     if (spin_ns > 0) {
-        int64_t t0 = gort_nanotime();
+        int64_t t0 = gort__nanotime();
         while (!gort__noteready(&m->park)) {
             for (int i = 0; i < 32 && !gort__noteready(&m->park); i++)
                 __builtin_ia32_pause();
-            if (gort_nanotime() - t0 > spin_ns ||
+            if (gort__nanotime() - t0 > spin_ns ||
                 atomic_load_explicit(&sched.stopper_cpu, memory_order_relaxed) ==
                     sched_getcpu() + 1)
                 break;

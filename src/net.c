@@ -306,7 +306,7 @@ static int lookup_until(const hostport *hp, const struct addrinfo *hints, int64_
         return -1;
     }
     gort_case c = {.chan = l->done, .op = GORT_RECV};
-    int64_t left = deadline - gort_nanotime();
+    int64_t left = deadline - gort__nanotime();
     int err = ETIMEDOUT;
     if (left > 0 && gort_select(&c, 1, left) == 0) {
         err = l->err; /* the channel orders the helper's writes before this */
@@ -589,7 +589,7 @@ int gort_dial(const char *network, const char *address, int64_t deadline)
         return fail(e);
     if (deadline < 0)
         deadline = -1; /* none, as gort_set_deadline reads it */
-    if (deadline >= 0 && gort_nanotime() >= deadline)
+    if (deadline >= 0 && gort__nanotime() >= deadline)
         return fail(ETIMEDOUT);
     if (net == NET_UNIX)
         return dial_one((struct sockaddr *)&sun, len, deadline);
@@ -602,7 +602,7 @@ int gort_dial(const char *network, const char *address, int64_t deadline)
         n++;
     int fd = -1, first = 0;
     for (struct addrinfo *a = res; a; a = a->ai_next, n--) {
-        int64_t now = gort_nanotime();
+        int64_t now = gort__nanotime();
         if (deadline >= 0 && now >= deadline) {
             if (!first)
                 first = ETIMEDOUT;

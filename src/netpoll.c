@@ -63,7 +63,7 @@ static void backend_init(void)
 {
     backend_err = gort__netpoll_backend_init();
     if (!backend_err) {
-        atomic_store(&sched.lastpoll, gort_nanotime());
+        atomic_store(&sched.lastpoll, gort__nanotime());
         atomic_store(&sched.netpoll_inited, true);
     }
 }
@@ -354,7 +354,7 @@ int gort__pd_wait(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t 
         return 0;
     }
     int64_t d = gort__pd_deadline(pd, mode, deadline);
-    if (d >= 0 && d <= gort_nanotime()) {
+    if (d >= 0 && d <= gort__nanotime()) {
         gort__unlock_raw(&pd->lock);
         return ETIMEDOUT;
     }

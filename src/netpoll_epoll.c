@@ -88,7 +88,7 @@ void gort__netpoll_wait(int64_t until, G **list, int32_t *n)
         } else if (until < 0) {
             r = gort__sys6(SYS_epoll_pwait, epfd, (long)evs, 128, -1, 0, 0);
         } else {
-            int64_t left = until - gort_nanotime();
+            int64_t left = until - gort__nanotime();
             if (left <= 0)
                 left = 0;
             r = -ENOSYS;

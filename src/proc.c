@@ -326,7 +326,7 @@ static bool run_timers_if_due(P *p2, int64_t *now)
     if (w == 0)
         return false;
     if (*now == 0)
-        *now = gort_nanotime();
+        *now = gort__nanotime();
     if (w > *now)
         return false;
     gort__checktimers(p2, *now);
@@ -505,7 +505,7 @@ static void netpoll_block(M *m)
     gort__unlock(&sched.lock);
     int32_t n = 0;
     G *list = gort__netpoll_poll(until, &n);
-    atomic_store(&sched.lastpoll, gort_nanotime());
+    atomic_store(&sched.lastpoll, gort__nanotime());
     gort__lock(&sched.lock);
     if (sleeper && sched.timer_sleeper == m) {
         sched.timer_sleeper = NULL;
@@ -566,7 +566,7 @@ top:;
      * here on every switch. */
     int64_t now = 0;
     if (atomic_load_explicit(&pp->timer0_when, memory_order_relaxed)) {
-        now = gort_nanotime();
+        now = gort__nanotime();
         gort__checktimers(pp, now);
     }
     G *g = gort__runqget(pp);
@@ -778,7 +778,7 @@ top:;
     int64_t tw = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
     bool timerready = false;
     int64_t now;
-    if (tw != 0 && tw <= (now = gort_nanotime())) {
+    if (tw != 0 && tw <= (now = gort__nanotime())) {
         G *before = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
         gort__checktimers(pp, now);
         timerready = atomic_load_explicit(&pp->runnext, memory_order_relaxed) != before;
@@ -1072,7 +1072,7 @@ static inline void note_preempted(P *pp)
     uint32_t tick = atomic_load_explicit((_Atomic uint32_t *)&pp->schedtick, memory_order_relaxed);
     atomic_store_explicit(&pp->preempted_tick, ~0u, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&pp->preempted_at, gort_nanotime(), memory_order_relaxed);
+    atomic_store_explicit(&pp->preempted_at, gort__nanotime(), memory_order_relaxed);
     atomic_store_explicit(&pp->preempted_tick, tick, memory_order_release);
 }
 

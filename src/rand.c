@@ -18,7 +18,7 @@ static __thread uint64_t tls_rand;
 static uint64_t rand_seed(void)
 {
     /* splitmix64 of tid and time: distinct per thread and per run. */
-    uint64_t x = (uint64_t)gort_nanotime() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^
+    uint64_t x = (uint64_t)gort__nanotime() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^
                  (uint64_t)(uintptr_t)&tls_rand;
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;

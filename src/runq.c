@@ -150,7 +150,7 @@ static void steal_grace(void)
     if (!atomic_load(&sched.gcwaiting) && gort__stack_prepare_help())
         return;
     atomic_fetch_add(&sched.nstealwait, 1);
-    gort__futex_wait(&sched.gcwaiting, 0, gort_nanotime() + 3000);
+    gort__futex_wait(&sched.gcwaiting, 0, gort__nanotime() + 3000);
     atomic_fetch_sub(&sched.nstealwait, 1);
 }
 

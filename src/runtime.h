@@ -257,7 +257,7 @@ struct gort_g {
     uintptr_t syscallfp;    /* entersyscall's frame pointer: the chain to walk */
 
     /* tracebacks and dumps (traceback.c) */
-    int64_t waitsince;      /* [own] gort_nanotime() when it last parked, for "[chan receive, 2 minutes]" */
+    int64_t waitsince;      /* [own] gort__nanotime() when it last parked, for "[chan receive, 2 minutes]" */
     uintptr_t gopc;         /* return address of the gort_go call that created it ("created by") */
     uint64_t parentgoid;    /* goid of the creating goroutine, 0 for a plain thread */
 
@@ -471,7 +471,7 @@ struct gort_p {
     /* When a call began, noted by its M when it woke a sleeping sysmon for
      * the work behind it (syscall.c enter), so that sysmon counts the
      * retake bound from there and not from when it got a CPU: the low 48
-     * bits of gort_nanotime() above the low 16 bits of the call's
+     * bits of gort__nanotime() above the low 16 bits of the call's
      * syscalltick, in one word.  One store: the M no longer owns the P
      * when it writes (a stalled M may write after the next call began on
      * the P), and the tick in the same word keeps its time from being
@@ -573,7 +573,7 @@ typedef struct gort__sched {
      * gort__notewakeup_hint; sysmon never waits for that wakeup. */
     _Atomic uint32_t sysmonwait;
     gort__note sysmonnote;
-    /* gort_nanotime() as of sysmon's last round: the clock gopark stamps
+    /* gort__nanotime() as of sysmon's last round: the clock gopark stamps
      * g->waitsince with (gort__waitclock), for the dump's "N minutes".
      * 0 before sysmon's first round and while sysmon sleeps longer than
      * DEEP_MAX_NS (50 ms; sysmon.c waitclock_sleep), when gopark reads
@@ -1430,7 +1430,10 @@ bool gort__dwarf_fileline(uintptr_t pc, char *file, size_t n, int *line);
 /* ---------------------------------------------------------------------
  * Misc
  * ------------------------------------------------------------------- */
-static inline int64_t gort__now(void) { return gort_nanotime(); }
+/* CLOCK_MONOTONIC in ns (clock.c): gort_nanotime without its preemption
+ * point, for the runtime, which reads the clock under locks and on g0. */
+int64_t gort__nanotime(void);
+static inline int64_t gort__now(void) { return gort__nanotime(); }
 /* CPU time of thread tid of this process, ns; -1 if it is gone (clock.c). */
 int64_t gort__thread_cpu_ns(pid_t tid);
 uint32_t gort__fastrand(void);               /* per-M xorshift; any thread */

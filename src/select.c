@@ -242,7 +242,7 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
         .cases = cases, .lockorder = lockorder, .nlock = norder, .deadline = -1,
     };
     if (timeout_ns > 0) {
-        int64_t now = gort_nanotime();
+        int64_t now = gort__nanotime();
         s.deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
     }
 

@@ -198,7 +198,7 @@ static int acquire(gort_semaphore *s, int64_t n, int64_t deadline)
         bad_weight(n);
     /* As x/sync with a context already done: a deadline already past
      * fails even if the units are free. */
-    if (deadline >= 0 && gort_nanotime() >= deadline)
+    if (deadline >= 0 && gort__nanotime() >= deadline)
         return ETIMEDOUT;
     gort__lock(sem_lock(s));
     if (s->size - s->cur >= n && s->head == NULL) {
@@ -214,7 +214,7 @@ static int acquire(gort_semaphore *s, int64_t n, int64_t deadline)
                         (long long)n, (long long)size);
         /* Never queued (it would hold back everyone behind it): just wait
          * for the deadline. */
-        for (int64_t now = gort_nanotime(); now < deadline; now = gort_nanotime())
+        for (int64_t now = gort__nanotime(); now < deadline; now = gort__nanotime())
             gort_sleep(deadline - now);
         return ETIMEDOUT;
     }

@@ -244,20 +244,20 @@ static void exit_foreign_wait(void)
                  * then input written after the exit would still be
                  * consumed (test_syscall_exit lost its byte to a reader
                  * left waiting 100 ms for a CPU on a busy host). */
-                int64_t end = gort_nanotime() + 2000000000;
+                int64_t end = gort__nanotime() + 2000000000;
                 int64_t cpu0 = gort__thread_cpu_ns(m->tid);
                 while (!atomic_load(&m->exit_frozen) &&
                        __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0 &&
-                       gort_nanotime() < end) {
+                       gort__nanotime() < end) {
                     int64_t cpu = gort__thread_cpu_ns(m->tid);
                     if (cpu0 >= 0 && cpu >= 0 && cpu - cpu0 >= 100000000)
                         break;
                     uint32_t seen = atomic_load(&m->exit_seen);
                     exit_signal(m);
                     while (atomic_load(&m->exit_seen) == seen && !atomic_load(&m->exit_frozen) &&
-                           gort_nanotime() < end) {
+                           gort__nanotime() < end) {
                         gort__note n = {0};
-                        gort__notetsleep_until(&n, gort_nanotime() + 20000);
+                        gort__notetsleep_until(&n, gort__nanotime() + 20000);
                     }
                 }
             }
@@ -266,7 +266,7 @@ static void exit_foreign_wait(void)
         if (!any)
             return;
         gort__note n = {0};
-        gort__notetsleep_until(&n, gort_nanotime() + 50000);
+        gort__notetsleep_until(&n, gort__nanotime() + 50000);
     }
 }
 
@@ -346,9 +346,9 @@ void gort__stoptheworld(const char *reason)
          * went unseen (bench/stop_fib in split-stack mode: stop p99
          * 50-60 us -> 10-30 us; the rest is the host's, DESIGN.md).  Go
          * does not spin here at all: it sleeps 100 us at a time. */
-        int64_t t0 = gort_nanotime(), last = t0;
+        int64_t t0 = gort__nanotime(), last = t0;
         while (!gort__noteready(&sched.stopnote)) {
-            int64_t now = gort_nanotime();
+            int64_t now = gort__nanotime();
             if (now - t0 > 100000)
                 break;
             /* Split-stack mode: the first round only poisoned guards;
@@ -363,7 +363,7 @@ void gort__stoptheworld(const char *reason)
             if (now - t0 > 5000)
                 sched_yield();
         }
-        while (!gort__notetsleep_until(&sched.stopnote, gort_nanotime() + 50000))
+        while (!gort__notetsleep_until(&sched.stopnote, gort__nanotime() + 50000))
             preemptall(mine);
     }
     if (sched.stopwait != 0)

@@ -179,9 +179,9 @@ static void mutex_lock_slow(gort_mutex *m, bool spin)
         /* A waiter that already slept goes back to the front. */
         bool lifo = wait_start != 0;
         if (wait_start == 0)
-            wait_start = gort_nanotime();
+            wait_start = gort__nanotime();
         gort__semacquire(&m->sema, lifo, "sync.Mutex.Lock");
-        starving = starving || gort_nanotime() - wait_start > STARVATION_THRESHOLD_NS;
+        starving = starving || gort__nanotime() - wait_start > STARVATION_THRESHOLD_NS;
         old = mstate_load(m);
         if (old & MUTEX_STARVING) {
             /* Ownership was handed to us; the state still counts us as a

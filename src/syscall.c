@@ -248,7 +248,7 @@ static inline bool enter(M *m, int block, uintptr_t pc, uintptr_t fp, uintptr_t 
     if (unlikely(atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed)))
         gort__syscall_gcwait(pp);
     if (block) {
-        if (p_has_work(pp, gort_nanotime()))
+        if (p_has_work(pp, gort__nanotime()))
             gort__syscall_handoff(pp, block == GORT_CALL_SLEEPS ? GORT_WAKE_HERE : GORT_WAKE_ANY);
     } else if (unlikely(atomic_load_explicit(&sched.sysmonwait, memory_order_relaxed) != SYSMON_POLL) &&
                p_has_work(pp, 0)) {
@@ -257,7 +257,7 @@ static inline bool enter(M *m, int block, uintptr_t pc, uintptr_t fp, uintptr_t 
          * a sleeping thread gets a CPU 5-40 us after its wakeup on the
          * AMD EPYC VM, and counting the bound from then retook the P of a
          * blocking pipe read() 63 us after the call at the median. */
-        atomic_store_explicit(&pp->nudge, (uint64_t)gort_nanotime() << 16 | (tick & 0xffff),
+        atomic_store_explicit(&pp->nudge, (uint64_t)gort__nanotime() << 16 | (tick & 0xffff),
                               memory_order_relaxed);
         gort__sysmon_nudge();
     }

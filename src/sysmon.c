@@ -118,7 +118,7 @@ void gort__preempt_queued(void)
      * on a loaded machine). */
     if (atomic_load_explicit(&sched.runqsize, memory_order_relaxed) == 0)
         return;
-    int64_t now = gort_nanotime(), q = gort__cfg.quantum_ns;
+    int64_t now = gort__nanotime(), q = gort__cfg.quantum_ns;
     int32_t n = __atomic_load_n(&sched.gomaxprocs, __ATOMIC_RELAXED);
     for (int32_t i = 0; i < n; i++) {
         P *pp = sched.allp[i];
@@ -264,7 +264,7 @@ static void nap(int64_t until)
     /* Only a sleep that had time left to sleep measures its lateness: a
      * round that overran its deadline (a thread created in a hand-off, a
      * code-map refresh, sysmon descheduled) returns at once. */
-    int64_t t0 = gort_nanotime();
+    int64_t t0 = gort__nanotime();
     bool timed = t0 < until;
     if (until - t0 <= 40000) {
         gort__note n = {0};
@@ -277,7 +277,7 @@ static void nap(int64_t until)
         timed &= !end_wait();
     }
     if (timed) {
-        int64_t late = gort_nanotime() - until;
+        int64_t late = gort__nanotime() - until;
         if (late >= 0)
             wake_late = track_quantile(wake_late, late, 1, WAKE_LATE_MAX_NS);
     }
@@ -324,7 +324,7 @@ static void *sysmon(void *arg)
     for (;;) {
         if (atomic_load(&sched.exiting))
             return NULL;
-        int64_t now = gort_nanotime();
+        int64_t now = gort__nanotime();
         atomic_store_explicit(&sched.waitclock, now, memory_order_relaxed);
         int64_t q = gort__cfg.quantum_ns;
         int64_t period = q / 8 < 20000 ? 20000 : q / 8;
@@ -547,7 +547,7 @@ void gort__sysmon_start(void)
 {
     if (atomic_exchange(&sched.sysmon_started, true))
         return;
-    start_time = gort_nanotime();
+    start_time = gort__nanotime();
     last_trace = start_time;
     /* sysmon never runs goroutines: keep the preemption signal off it. */
     sigset_t urg;

@@ -331,12 +331,12 @@ void gort_sleep(int64_t ns)
 {
     if (ns <= 0)
         return; /* as time.Sleep(0) */
-    int64_t now = gort_nanotime();
+    int64_t now = gort__nanotime();
     int64_t deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns; /* "forever" */
     M *m = gort__getm();
     if (!m || !m->curg) {
         /* A plain thread: just sleep it, restarting after signals. */
-        for (int64_t left = ns; left > 0; left = deadline - gort_nanotime()) {
+        for (int64_t left = ns; left > 0; left = deadline - gort__nanotime()) {
             struct timespec ts = {left / 1000000000, left % 1000000000};
             nanosleep(&ts, NULL);
         }

@@ -109,7 +109,7 @@ static void func_fire(void *arg, uint64_t seq)
 
 static int64_t when_after(int64_t ns)
 {
-    int64_t now = gort_nanotime();
+    int64_t now = gort__nanotime();
     if (ns < 0)
         ns = 0;
     return ns > INT64_MAX - now ? INT64_MAX : now + ns;

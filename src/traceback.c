@@ -380,7 +380,7 @@ int64_t gort__wait_minutes(int64_t since, int64_t now)
  * round, and while it sleeps longer than 50 ms). */
 int64_t gort__waitclock_slow(void)
 {
-    return gort_nanotime();
+    return gort__nanotime();
 }
 
 void gort__tb_header(gort__tbout *o, G *g, uint32_t st, bool running_here)
@@ -400,7 +400,7 @@ void gort__tb_header(gort__tbout *o, G *g, uint32_t st, bool running_here)
     int64_t mins = 0;
     if (!running_here && st == G_WAITING)
         mins = gort__wait_minutes(__atomic_load_n(&g->waitsince, __ATOMIC_RELAXED),
-                                  gort_nanotime());
+                                  gort__nanotime());
     if (mins > 0) /* Go's words, "1 minutes" included */
         gort__tb_printf(o, "goroutine %llu [%s, %lld minutes]:\n", (unsigned long long)g->goid, what,
              (long long)mins);
