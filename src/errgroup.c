@@ -32,12 +32,19 @@ struct gort_errgroup {
     gort_ctx *ctx;      /* reference held */
     bool has_ctx;       /* made from a parent: the first error cancels ctx */
     gort_chan *sem;     /* limit tokens, NULL for no limit */
+    /* Goroutines started and not yet done, tokens or not: what
+     * gort_errgroup_set_limit checks (the channel's length counts only
+     * those started under a limit, so a limit set while unlimited ones
+     * ran went unnoticed, and each of them then took back a token it never
+     * sent, letting more than `limit` run). */
+    _Atomic int active;
 };
 
 struct task {
     struct gort_errgroup *g;
     int (*fn)(gort_ctx *, void *);
     void *arg;
+    gort_chan *sem;     /* the channel it sent its token to, or NULL */
 };
 
 gort_errgroup *gort_errgroup_new(gort_ctx *parent)
@@ -68,9 +75,10 @@ gort_ctx *gort_errgroup_ctx(gort_errgroup *g)
 
 int gort_errgroup_set_limit(gort_errgroup *g, int n)
 {
-    if (g->sem && gort_chan_len(g->sem) != 0)
-        gort__throw("gort_errgroup_set_limit: limit changed while %zu goroutines of the group "
-                    "are still active", gort_chan_len(g->sem));
+    int active = atomic_load(&g->active);
+    if (active != 0)
+        gort__throw("gort_errgroup_set_limit: limit changed while %d goroutines of the group "
+                    "are still active", active);
     gort_chan *old = g->sem;
     g->sem = NULL;
     if (n >= 0) {
@@ -91,14 +99,16 @@ static void task_run(void *arg)
     struct task *t = arg;
     struct gort_errgroup *g = t->g;
     int err = t->fn(g->ctx, t->arg);
+    gort_chan *sem = t->sem;
     free(t);
     if (err) {
         int zero = 0;
         if (atomic_compare_exchange_strong(&g->err, &zero, err) && g->has_ctx)
             gort_ctx_cancel_cause(g->ctx, err);
     }
-    if (g->sem)
-        gort_chan_tryrecv(g->sem, NULL, NULL);
+    if (sem)
+        gort_chan_tryrecv(sem, NULL, NULL);
+    atomic_fetch_sub(&g->active, 1); /* after the token: set_limit may free sem */
     gort_wg_done(&g->wg); /* last: g may be freed once the waiter returns */
 }
 
@@ -110,13 +120,15 @@ static int start(struct gort_errgroup *g, int (*fn)(gort_ctx *, void *), void *a
             gort_chan_tryrecv(g->sem, NULL, NULL);
         return ENOMEM;
     }
-    *t = (struct task){g, fn, arg};
+    *t = (struct task){g, fn, arg, g->sem};
+    atomic_fetch_add(&g->active, 1);
     gort_wg_add(&g->wg, 1);
     int r = gort_go(task_run, t);
     if (r != 0) {
         free(t);
         if (g->sem)
             gort_chan_tryrecv(g->sem, NULL, NULL);
+        atomic_fetch_sub(&g->active, 1);
         gort_wg_done(&g->wg);
     }
     return r;

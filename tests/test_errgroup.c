@@ -141,13 +141,28 @@ static void gmain(void *arg)
     printf("test_errgroup: ok\n");
 }
 
+/* A goroutine that stays in the group (its channel is never closed): the
+ * fatal error ends the child. */
 static void limit_while_running(void *arg)
 {
     (void)arg;
     gort_errgroup *g = gort_errgroup_new(NULL);
     gort_errgroup_set_limit(g, 2);
-    gort_errgroup_go(g, worker_fail, NULL);
+    gort_errgroup_go(g, worker_block, gort_chan_make(0, 0));
     gort_errgroup_set_limit(g, 4);
+}
+
+/* The same with no limit before: the goroutines started without one
+ * count too (they hold no token, so the limit's channel did not show
+ * them, and each would later have taken back a token it never sent). */
+static void limit_after_unlimited(void *arg)
+{
+    (void)arg;
+    gort_errgroup *g = gort_errgroup_new(NULL);
+    gort_chan *c = gort_chan_make(0, 0);
+    gort_errgroup_go(g, worker_block, c);
+    gort_errgroup_go(g, worker_block, c);
+    gort_errgroup_set_limit(g, 1);
 }
 
 static void child(void *fn)
@@ -159,6 +174,9 @@ int main(void)
 {
     expect_child(child, (void *)limit_while_running, 2,
                  "gort: fatal error: gort_errgroup_set_limit: limit changed while 1 goroutines",
+                 NULL);
+    expect_child(child, (void *)limit_after_unlimited, 2,
+                 "gort: fatal error: gort_errgroup_set_limit: limit changed while 2 goroutines",
                  NULL);
     run_main(gmain, NULL);
     return 0;
