@@ -76,6 +76,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -171,14 +172,27 @@ static int split_host_port(const char *addr, hostport *hp)
     hp->host[hn] = 0;
     if (pn == 0) {
         strcpy(hp->port, "0"); /* Go: an empty port is port 0 */
-    } else {
-        memcpy(hp->port, port, pn + 1);
-        if (all_digits(port)) {
-            if (pn > 5 || atoi(port) > 65535)
-                return EINVAL;
-        } else if (port[0] == '-' || port[0] == '+') {
+    } else if (all_digits(port + (port[0] == '+' || port[0] == '-'))) {
+        /* A number, with Go's optional sign ("+80", "000080" are port 80;
+         * "-0" is 0): in range, and passed on as plain digits. */
+        const char *d = port + (port[0] == '+' || port[0] == '-');
+        if (!*d)
             return EINVAL;
-        }
+        while (*d == '0' && d[1])
+            d++;
+        if (strlen(d) > 5 || atoi(d) > 65535 || (port[0] == '-' && atoi(d) != 0))
+            return EINVAL;
+        snprintf(hp->port, sizeof hp->port, "%d", atoi(d));
+    } else {
+        /* A service name ("http", "3com-tsmux").  Only name characters:
+         * getaddrinfo reads a port with strtoul, which skips white space,
+         * takes a sign and keeps 16 bits, so " 65616" would have been
+         * port 80. */
+        for (const char *c = port; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+                return EINVAL;
+        memcpy(hp->port, port, pn + 1);
     }
     /* Classify the host: literals need no lookup. */
     unsigned char buf[sizeof(struct in6_addr)];

@@ -307,7 +307,15 @@ static void test_errors(void)
         "127.0.0.1:65536", /* port out of range */
         "127.0.0.1:123456",
         "127.0.0.1:-1",
-        "127.0.0.1:+80",
+        "127.0.0.1:+65536",
+        "127.0.0.1:+",
+        /* What getaddrinfo's strtoul would take as a number and cut to
+         * 16 bits (65616 and 4294967376 are 80 modulo 65536). */
+        "127.0.0.1: 65616",
+        "127.0.0.1: 4294967376",
+        "127.0.0.1:\t80",
+        "127.0.0.1: -1",
+        "127.0.0.1:8 0",
         "[[::1]]:80",
         "1.2.3.4:80:90",
         "",
@@ -319,6 +327,16 @@ static void test_errors(void)
     expect_err(gort_dial("tcp", NULL, -1), EINVAL, "NULL address");
     expect_err(gort_listen(NULL, ":0"), EINVAL, "NULL network");
     expect_err(gort_listen("unix", ""), EINVAL, "empty unix path");
+    /* Go's port syntax: a sign and leading zeros are allowed. */
+    static const char *zero[] = {"127.0.0.1:+0", "127.0.0.1:-0", "127.0.0.1:000000"};
+    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++) {
+        int fd = gort_listen("tcp", zero[i]);
+        CHECK(fd >= 0, "gort_listen(\"tcp\", \"%s\"): errno %d", zero[i], errno);
+        struct sockaddr_in a;
+        socklen_t al = sizeof a;
+        CHECK(getsockname(fd, (struct sockaddr *)&a, &al) == 0 && ntohs(a.sin_port) != 0);
+        CHECK(gort_close(fd) == 0);
+    }
 
     static const char *networks[] = {"udp", "ip", "tcp5", "TCP", "unixgram", ""};
     for (size_t i = 0; i < sizeof networks / sizeof networks[0]; i++) {
