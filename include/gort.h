@@ -572,10 +572,12 @@ GORT_API void *gort_blocking(void *(*fn)(void *), void *arg);
  * cannot be polled (regular files, most devices) work too: the call is
  * made as a blocking system call that hands the P on.
  *
- * Close a registered fd with gort_close (close(), fclose() of a FILE on
- * it and dup2()/dup3() onto it work too: gort wraps them).  Goroutines
- * parked on it wake with ECANCELED, and events for the old file never
- * reach a new one that gets the same number.  A close gort cannot see
+ * Close a registered fd with gort_close (close(), fclose(), pclose() and
+ * freopen() of a FILE on it and dup2()/dup3() onto it work too: gort
+ * wraps them).  Goroutines parked on it wake with ECANCELED, and events
+ * for the old file never reach a new one that gets the same number.  Once
+ * gort_main has returned, a close does not wait for goroutines that were
+ * parked on the fd (they never run again).  A close gort cannot see
  * (syscall(SYS_close), a system call made inline by a library) leaves the
  * number registered: a later file with that number would wait for events
  * that never come.  Do not do that.

@@ -34,23 +34,9 @@ int64_t gort__nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* A pending request, found by the public clock on a goroutine's own
- * stack.  Not on another stack: a signal handler that reads the clock
- * runs on the alternate signal stack (every handler gets SA_ONSTACK), and
- * switching away from it would leave the handler's frame half run. */
-static GORT_NOINLINE_COLD void nanotime_preempt(G *g)
-{
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    if (sp >= g->stack_lo && sp < g->stack_hi)
-        gort__preempt_check_slow();
-}
-
 int64_t gort_nanotime(void)
 {
-    M *m = gort__m_tls;
-    G *g = m ? m->curg : NULL;
-    if (unlikely(g && atomic_load_explicit(&g->preempt, memory_order_relaxed)))
-        nanotime_preempt(g);
+    gort__preempt_check_call();
     return gort__nanotime();
 }
 

@@ -44,9 +44,15 @@ static inline ssize_t fail(int err)
     return -1;
 }
 
-/* Take the pd of fd for a call: 0 or an errno value. */
+/* Take the pd of fd for a call: 0 or an errno value.  Also the call's
+ * preemption point: a loop that retries a call that fails at once
+ * (ECANCELED while the fd is being closed, EBADF) spends its time in this
+ * runtime code, where the preemption signal is refused, and with one P
+ * it held off the very closer it waited for (test_netpoll_close's dup2
+ * race: seconds). */
 static inline int enter(int fd, gort__pollfd **pdp, int known)
 {
+    gort__preempt_check_call();
     if (unlikely(fd < 0))
         return EBADF;
     gort__pollfd *pd = gort__pd_get(fd);

@@ -250,6 +250,9 @@ static inline bool tv_long(const struct timeval *t)
     X(int, openat64, false, (int d, const char *p, int fl, mode_t m), (d, p, fl, m))          \
     X(int, close, false, (int fd), (fd))                                                      \
     X(int, fclose, false, (FILE *f), (f))                                                     \
+    X(int, pclose, true, (FILE *f), (f))                                                      \
+    X(FILE *, freopen, false, (const char *p, const char *m, FILE *f), (p, m, f))             \
+    X(FILE *, freopen64, false, (const char *p, const char *m, FILE *f), (p, m, f))           \
     X(int, dup2, false, (int o, int n), (o, n))                                               \
     X(int, dup3, false, (int o, int n, int fl), (o, n, fl))                                   \
     X(long, syscall, false,                                                                   \
@@ -315,17 +318,61 @@ GORT_API int close(int fd)
 }
 
 /* Closes the netpoller cannot make itself: libc's own close inside
- * fclose, the implicit close of dup2/dup3's target.  The fd's waiters wake
- * with ECANCELED and its registration is dropped first (netpoll.c). */
-GORT_API int fclose(FILE *f)
+ * fclose, pclose and freopen, the implicit close of dup2/dup3's target.
+ * The fd's waiters wake with ECANCELED and its registration is dropped
+ * first; calls on the number get ECANCELED until the close is made
+ * (gort__pd_detach_end), so none registers the dying file (netpoll.c). */
+static gort__pollfd *detach_stream(FILE *f)
 {
     int fd = f ? fileno(f) : -1;
-    if (unlikely(fd >= 0 && gort__pd_busy(fd)))
-        gort__pd_detach(fd);
+    return unlikely(fd >= 0 && gort__pd_busy(fd)) ? gort__pd_detach(fd) : NULL;
+}
+
+GORT_API int fclose(FILE *f)
+{
+    gort__pollfd *pd = detach_stream(f);
     fclose_fn *fn = REAL(fclose);
     ENTER(false);
     int r = fn(f);
     LEAVE();
+    gort__pd_detach_end(pd);
+    return r;
+}
+
+/* pclose also waits for the child: bracketed as a wait. */
+GORT_API int pclose(FILE *f)
+{
+    gort__pollfd *pd = detach_stream(f);
+    pclose_fn *fn = REAL(pclose);
+    ENTER(true);
+    int r = fn(f);
+    LEAVE();
+    gort__pd_detach_end(pd);
+    return r;
+}
+
+/* freopen closes the stream's file (its number then usually gets the new
+ * one).  With a NULL path it reopens the same file in another mode, which
+ * is a new open file description too. */
+GORT_API FILE *freopen(const char *p, const char *m, FILE *f)
+{
+    gort__pollfd *pd = detach_stream(f);
+    freopen_fn *fn = REAL(freopen);
+    ENTER(false);
+    FILE *r = fn(p, m, f);
+    LEAVE();
+    gort__pd_detach_end(pd);
+    return r;
+}
+
+GORT_API FILE *freopen64(const char *p, const char *m, FILE *f)
+{
+    gort__pollfd *pd = detach_stream(f);
+    freopen64_fn *fn = REAL(freopen64);
+    ENTER(false);
+    FILE *r = fn(p, m, f);
+    LEAVE();
+    gort__pd_detach_end(pd);
     return r;
 }
 
@@ -339,16 +386,22 @@ static bool dup_source_ok(int o)
 
 GORT_API int dup2(int o, int n)
 {
+    gort__pollfd *pd = NULL;
     if (unlikely(o != n && gort__pd_busy(n)) && dup_source_ok(o))
-        gort__pd_detach(n);
-    return REAL(dup2)(o, n);
+        pd = gort__pd_detach(n);
+    int r = REAL(dup2)(o, n);
+    gort__pd_detach_end(pd);
+    return r;
 }
 
 GORT_API int dup3(int o, int n, int fl)
 {
+    gort__pollfd *pd = NULL;
     if (unlikely(o != n && gort__pd_busy(n)) && dup_source_ok(o) && !(fl & ~O_CLOEXEC))
-        gort__pd_detach(n);
-    return REAL(dup3)(o, n, fl);
+        pd = gort__pd_detach(n);
+    int r = REAL(dup3)(o, n, fl);
+    gort__pd_detach_end(pd);
+    return r;
 }
 
 /* --- variadic ------------------------------------------------------- */

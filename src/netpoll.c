@@ -212,7 +212,13 @@ static int pd_finish_close(gort__pollfd *pd)
     pd->rdeadline = pd->wdeadline = -1;
     if (pollable)
         gort__netpoll_del(pd->fd); /* dups keep the file in epoll otherwise */
-    atomic_store_explicit(&pd->refs, 0, memory_order_release);
+    /* A detach (someone else closes the number: fclose, dup2...) leaves
+     * the pd closing until gort__pd_detach_end: a call that entered
+     * between here and that close would register the dying file, and the
+     * pd would stay "registered" for the next file with the number, never
+     * put in epoll (a reviewer's dup2 race).  Such a call gets ECANCELED,
+     * as during any close. */
+    atomic_store_explicit(&pd->refs, noclose ? GORT_PD_CLOSING : 0, memory_order_release);
     long r = 0;
     if (!noclose) {
         r = gort__sys3(SYS_close, pd->fd, 0, 0);
@@ -405,6 +411,17 @@ static int pd_close(gort__pollfd *pd, bool noclose)
     pd->gen++;
     take_waiters(pd, GORT_READ | GORT_WRITE, &list, &n);
     gort__unlock(&pd->lock);
+    if (unlikely(atomic_load(&sched.exiting))) {
+        /* gort_main has returned: the goroutines parked here never run
+         * again, so their calls' references are let go on their behalf
+         * (main()'s clean-up closes would otherwise wait for ever).  Our
+         * own reference keeps refs above CLOSING | 0 meanwhile.  Threads
+         * that are not goroutines were readied by take_waiters and let go
+         * of theirs themselves. */
+        for (int32_t i = 0; i < n; i++)
+            atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel);
+        list = NULL;
+    }
     ready_list(list);
     /* Wait for the calls still in flight (just woken, or inside a system
      * call) to let go; the last one readies us.  Registered as closer
@@ -428,11 +445,16 @@ int gort__pd_close(gort__pollfd *pd)
     return pd_close(pd, false);
 }
 
-void gort__pd_detach(int fd)
+gort__pollfd *gort__pd_detach(int fd)
 {
     gort__pollfd *pd = gort__pd_peek(fd);
+    return pd && pd_close(pd, true) == 0 ? pd : NULL;
+}
+
+void gort__pd_detach_end(gort__pollfd *pd)
+{
     if (pd)
-        pd_close(pd, true);
+        atomic_store_explicit(&pd->refs, 0, memory_order_release);
 }
 
 /* ---------------------------------------------------------------------

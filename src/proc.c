@@ -1088,6 +1088,13 @@ void gort__preempt_check_slow(void)
     mcall(gosched_m);
 }
 
+void gort__preempt_check_call_slow(G *g)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (sp >= g->stack_lo && sp < g->stack_hi)
+        gort__preempt_check_slow();
+}
+
 static void asyncpreempt(void)
 {
     M *m = m_tls;

@@ -691,8 +691,12 @@ int64_t gort__pd_deadline(gort__pollfd *pd, int mode, int64_t deadline);
  * last call in flight will make it. */
 int gort__pd_close(gort__pollfd *pd);
 /* fd is about to be closed by someone else (libc's fclose, dup2's
- * target): as gort__pd_close, but the last reference does not close it. */
-void gort__pd_detach(int fd);
+ * target): as gort__pd_close, but the last reference does not close it,
+ * and the pd stays closing (calls on fd get ECANCELED) until
+ * gort__pd_detach_end, called once that close happened.  Returns the pd
+ * to end, or NULL if there is nothing to end (another close was first). */
+gort__pollfd *gort__pd_detach(int fd);
+void gort__pd_detach_end(gort__pollfd *pd);
 /* close() wrapper's question: is fd registered (or being closed)? */
 bool gort__pd_busy(int fd);
 /* Set a per-fd deadline and wake the waiters it concerns. */
@@ -843,6 +847,18 @@ static inline void gort__preempt_check(void)
     G *g = m ? m->curg : NULL;
     if (unlikely(g && atomic_load_explicit(&g->preempt, memory_order_relaxed)))
         gort__preempt_check_slow();
+}
+/* The same at a public call that may run in a signal handler (the clock,
+ * the fd calls): the request is honoured only on the goroutine's own
+ * stack, never from a handler on the alternate signal stack, which must
+ * not be switched away from half run. */
+void gort__preempt_check_call_slow(G *g);
+static inline void gort__preempt_check_call(void)
+{
+    M *m = gort__m_tls;
+    G *g = m ? m->curg : NULL;
+    if (unlikely(g && atomic_load_explicit(&g->preempt, memory_order_relaxed)))
+        gort__preempt_check_call_slow(g);
 }
 /* Fatal error: message, traceback of the current goroutine, abort. */
 GORT_NORETURN void gort__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -5,6 +5,9 @@
  * itself.  Before the fix it parked on the netpoller and never woke: a
  * gort_read whose data came later hung.
  *
+ * Also: an fd a goroutine was parked on when gort_main returned can be
+ * closed (the goroutine never runs again to let go of its call).
+ *
  * Deterministic: the writer sends only once the reader's thread is asleep
  * in the kernel (/proc/self/task/TID/stat says S), i.e. parked.
  */
@@ -18,6 +21,17 @@
 
 static int sv[2];
 static _Atomic pid_t reader_tid;
+/* A pair whose end st[0] a goroutine is parked on when gort_main returns:
+ * that goroutine never runs again, yet main()'s close of the fd must
+ * return (it waited for ever for the parked call to let go). */
+static int st[2];
+
+static void stranded(void *arg)
+{
+    (void)arg;
+    char c;
+    gort_read(st[0], &c, 1); /* parked until the program ends */
+}
 
 static void body(void *arg)
 {
@@ -26,6 +40,14 @@ static void body(void *arg)
     CHECK_EQ(gort_write(sv[1], &c, 1), 1); /* registers both ends */
     CHECK_EQ(gort_read(sv[0], &c, 1), 1);
     CHECK_EQ(c, 'a');
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
+    gort_stats s0, s1;
+    gort_read_stats(&s0);
+    CHECK_EQ(gort_go(stranded, NULL), 0);
+    do {
+        gort_yield();
+        gort_read_stats(&s1);
+    } while (s1.io_wait == s0.io_wait);
 }
 
 static bool sleeping(pid_t tid)
@@ -80,6 +102,13 @@ int main(void)
     CHECK(gort_nanotime() - t0 >= 20000000);
     CHECK_EQ(gort_close(sv[0]), 0);
     CHECK_EQ(gort_close(sv[1]), 0);
+    /* The stranded goroutine's fd: the close returns (alarm: a hang is a
+     * failure with a name, not the suite's timeout). */
+    signal(SIGALRM, SIG_DFL);
+    alarm(30);
+    CHECK_EQ(close(st[0]), 0);
+    alarm(0);
+    CHECK_EQ(close(st[1]), 0);
     printf("ok\n");
     return 0;
 }

@@ -12,6 +12,9 @@
  *  - dup2() onto a registered fd and fclose() of a FILE on one count as
  *    closes (ECANCELED); dup2's new file under the number works; a dup2
  *    or dup3 that fails for a bad source closes nothing.
+ *  - pclose() and freopen() free the number the same way (libc closes
+ *    it inside); a dup2() or fclose() racing with gort_read calls on the
+ *    number leaves the new file working.
  *  - Reuse: goroutine A is parked on fd N; N is closed (both ways) and, in
  *    the same run of the closing goroutine (at GORTMAXPROCS=1 A cannot run
  *    in between), a new socket gets number N and its peer writes to it.
@@ -427,9 +430,126 @@ static void test_dup2_fclose(void)
     }
 }
 
+/* The new file a number got after a libc close must work: a reader
+ * parked on it gets the byte written (the old registration, left behind,
+ * kept the new file out of epoll and blocking). */
+static void check_new_file(int fd, int wfd, const char *what)
+{
+    char c = 0;
+    op_t o;
+    park_byte_reader(&o, fd, &c);
+    CHECK_CALL(write(wfd, "n", 1), 1);
+    op_await(&o, what);
+    CHECK(o.ret == 1 && c == 'n', "%s: ret %ld errno %d c '%c'", what, o.ret, o.err, c ? c : '0');
+    op_free(&o);
+}
+
+/* pclose() and freopen() close the stream's fd inside libc, where no
+ * close() or dup3() wrapper sees it: gort wraps them too. */
+static void test_pclose_freopen(void)
+{
+    char buf[16];
+    FILE *fp = popen("echo hi", "r");
+    CHECK(fp != NULL);
+    int fd = fileno(fp);
+    while (gort_read(fd, buf, sizeof buf) > 0) { /* registers fd */
+    }
+    CHECK_CALL(pclose(fp), 0);
+    int p[2];
+    CHECK_CALL(pipe2(p, O_CLOEXEC), 0);
+    CHECK(p[0] == fd, "pipe got %d, not pclose's number %d", p[0], fd);
+    check_new_file(p[0], p[1], "reader on a number pclose() freed");
+    close(p[0]);
+    close(p[1]);
+
+    char dir[] = "/tmp/gort_test_fifoXXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    CHECK_CALL(mkfifo(path, 0600), 0);
+    CHECK_CALL(pipe2(p, O_CLOEXEC), 0);
+    CHECK_CALL(write(p[1], "hi", 2), 2);
+    fp = fdopen(p[0], "r");
+    CHECK(fp != NULL);
+    CHECK_CALL(gort_read(p[0], buf, 2), 2); /* registers p[0] */
+    int w = open(path, O_RDWR | O_CLOEXEC); /* so that the open for reading does not wait */
+    CHECK(w >= 0);
+    fp = freopen(path, "r", fp);
+    CHECK(fp != NULL);
+    CHECK(fileno(fp) == p[0], "freopen moved the stream to fd %d from %d", fileno(fp), p[0]);
+    check_new_file(p[0], w, "reader on a number freopen() reused");
+    CHECK_CALL(fclose(fp), 0);
+    close(w);
+    close(p[1]);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A dup2() onto a number that another goroutine keeps calling gort_read
+ * on, retrying after ECANCELED: whatever the interleaving, the number's
+ * new file must end up working.  Between the detach and the dup2 such a
+ * call registered the old file again; the dup2 then dropped it from epoll
+ * while gort still thought the number registered, and the new file was
+ * never put in epoll (a reviewer's race: 6-7 rounds in 1000 at 2 Ps).
+ * fclose() of a FILE on the number is the same window. */
+static _Atomic int looper_stop;
+static gort_chan *looper_done;
+
+static void looper(void *a)
+{
+    int fd = (int)(intptr_t)a;
+    char c;
+    while (!atomic_load(&looper_stop))
+        (void)gort_read(fd, &c, 1);
+    gort_chan_send(looper_done, NULL);
+}
+
+static void test_dup2_race(int rounds)
+{
+    looper_done = gort_chan_make(0, 1);
+    CHECK(looper_done);
+    for (int i = 0; i < rounds; i++) {
+        bool use_fclose = i & 1;
+        int sv[2], nv[2];
+        unix_pair(sv);
+        int n = sv[0];
+        FILE *fp = use_fclose ? fdopen(n, "r+") : NULL;
+        CHECK(!use_fclose || fp);
+        atomic_store(&looper_stop, 0);
+        uint64_t base = io_wait_now();
+        CHECK_EQ(gort_go(looper, (void *)(intptr_t)n), 0);
+        wait_io_wait(base + 1);
+        if (use_fclose) {
+            CHECK_CALL(fclose(fp), 0);
+            unix_pair(nv);
+            CHECK(nv[0] == n, "socketpair got %d, not fclose's number %d", nv[0], n);
+        } else {
+            unix_pair(nv);
+            CHECK_CALL(dup2(nv[0], n), n);
+            close(nv[0]);
+        }
+        /* The looper may be parked on the new file: a byte lets it see
+         * the stop; then the number must still work for a new reader. */
+        atomic_store(&looper_stop, 1);
+        CHECK_CALL(write(nv[1], "y", 1), 1);
+        gort_case done = {looper_done, GORT_RECV, NULL, false};
+        CHECK(gort_select(&done, 1, SLACK) == 0, "round %d: the looper on the new file never woke",
+              i);
+        char y;
+        while (recv(n, &y, 1, MSG_DONTWAIT) == 1) {
+        }
+        check_new_file(n, nv[1], use_fclose ? "reader after fclose() raced with gort_read"
+                                            : "reader after dup2() raced with gort_read");
+        CHECK_CALL(gort_close(n), 0);
+        close(sv[1]);
+        close(nv[1]);
+    }
+    gort_chan_free(looper_done);
+}
+
 static void run_all(void)
 {
     test_dup2_fclose();
+    test_pclose_freopen();
     test_close_from_thread();
 #ifndef SKIP_FREE_CHECK
     test_close_frees_number();
@@ -449,6 +569,7 @@ static void all(void *a)
     run_all();
     use_plain_close = true;
     run_all();
+    test_dup2_race(gort_maxprocs(0) > 1 ? 1500 : 100);
 }
 
 int main(void)
