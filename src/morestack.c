@@ -134,7 +134,7 @@ static GORT_NORETURN void overflow_m(G *g)
     uintptr_t pcs[64];
     int n = 0;
     const uintptr_t *fp = (const uintptr_t *)m->morestack.fp;
-    while (n < 64 && (uintptr_t)fp >= g->stack_lo && (uintptr_t)fp + 24 <= g->stack_hi) {
+    while (n < 64 && (uintptr_t)fp >= g->stack_lo && (uintptr_t)fp <= g->stack_hi - 24) {
         /* A frame of __morestack_non_split: the caller's return address
          * is one word up (gort__prologue_return). */
         uintptr_t ret = fp[1];

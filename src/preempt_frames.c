@@ -138,7 +138,7 @@ __attribute__((no_sanitize_address)) static bool walk(const codemap *cm, int n, 
                                                       uintptr_t fp, G *g)
 {
     uintptr_t lo = g->stack_lo, hi = g->stack_hi;
-    if (sp >= lo && sp + 16 <= hi) {
+    if (sp >= lo && sp <= hi - 16) { /* not sp + 16: it may wrap */
         const uintptr_t *w = (const uintptr_t *)sp;
         /* A function's first instruction (and its last, the ret): the
          * return address is the word at rsp. */
@@ -154,7 +154,9 @@ __attribute__((no_sanitize_address)) static bool walk(const codemap *cm, int n, 
     }
     uintptr_t prev = sp;
     for (int depth = 0; depth < MAX_WALK; depth++) {
-        if (fp < prev || fp < lo || fp + 16 > hi || (fp & 7))
+        /* fp > hi - 16, not fp + 16 > hi: code without frame pointers
+         * leaves anything in rbp, -8 too, and the sum would wrap. */
+        if (fp < prev || fp < lo || fp > hi - 16 || (fp & 7))
             return false; /* end of the chain, or not a frame pointer */
         uintptr_t ret = ((const uintptr_t *)fp)[1];
         if (in_foreign_code(cm, n, ret))
@@ -163,7 +165,7 @@ __attribute__((no_sanitize_address)) static bool walk(const codemap *cm, int n, 
          * function's body holds the `ret` after that function's prologue
          * call; the function's own return address, which may be into a
          * foreign caller (a comparator under qsort), is one word up. */
-        if (fp + 24 <= hi && gort__prologue_return(ret) &&
+        if (fp <= hi - 24 && gort__prologue_return(ret) &&
             in_foreign_code(cm, n, ((const uintptr_t *)fp)[2]))
             return true;
         prev = fp + 16;

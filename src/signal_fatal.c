@@ -288,7 +288,7 @@ static void traceback_fault(G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
 {
     uintptr_t ra = 0, top[2] = {0, 0};
     uintptr_t rec = (sp - 128 - 16) & ~(uintptr_t)15;
-    if (sp >= g->stack_lo && sp + 8 <= g->stack_hi && rec >= g->stack_lo && fp > sp &&
+    if (sp >= g->stack_lo && sp <= g->stack_hi - 8 && rec >= g->stack_lo && fp > sp &&
         peek(sp, &ra, sizeof ra) && after_call(ra) &&
         !(peek(fp, top, sizeof top) && top[1] == ra)) {
         uintptr_t *r = (uintptr_t *)rec;
