@@ -108,6 +108,11 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(if $(findstring _native,$*),-march=native) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(MODE_LDFLAGS) $(EXTRA_TEST_LDFLAGS)
 
+# test_errno without optimisation (gort.h's errno route differs there).
+$(BUILD)/tests/test_errno_O0: tests/test_errno_O0.c tests/test_errno.c tests/check.h $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -O0 $< -o $@ $(BUILD)/libgort.a $(LDLIBS_RT) -lm $(MODE_LDFLAGS) $(EXTRA_TEST_LDFLAGS)
+
 # The netpoller's tests share netcheck.h.
 $(filter $(BUILD)/tests/test_netpoll%,$(TESTS)): tests/netcheck.h
 # The semaphore's tests share semaphore_util.h.

@@ -710,10 +710,19 @@ GORT_API extern intptr_t gort_errno_tpoff;
  * the thread pointer, added by one instruction (add %fs:0), so no register
  * ever holds a half-made address; the asm is volatile and reads
  * gort_errno_tpoff, so the compiler may neither merge it with another use
- * nor move it across a call.  No call on the fast path. */
+ * nor move it across a call.  No call on the fast path.  Not without
+ * optimisation: there this is a real function that keeps the address in
+ * a stack slot until it returns, where a goroutine moved meanwhile would
+ * take the old thread's errno; the call's result stays in a register.
+ *
+ * In C (and C++ before C++17) `errno = f();` may compute errno's address
+ * before calling f: if f can switch goroutines (a blocking gort call, a
+ * wrapped blocking libc call), the store can land in the errno of the
+ * thread the goroutine left.  Assign through a variable: `int e = f();
+ * errno = e;`. */
 static inline int *gort__errno_inline(void)
 {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__OPTIMIZE__)
     intptr_t p = gort_errno_tpoff;
     if (__builtin_expect(p == 0, 0))
         return gort_errno_location();
