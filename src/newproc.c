@@ -133,9 +133,14 @@ int gort_go(void (*fn)(void *), void *arg)
                      atomic_load_explicit(&pp->runqhead, memory_order_relaxed);
         M *m = gort__m_tls;
         /* Not inside gort_preempt_disable or a stopped world (m->locks):
-         * there the caller must keep running. */
+         * there the caller must keep running; nor under a foreign frame
+         * (a dl_iterate_phdr callback spawning goroutines holds ld.so's
+         * lock, which must be released on this thread), as for any
+         * preemption. */
         if (unlikely(n >= GORT_RUNQ_SIZE - 1) && pp->slicespawn >= GORT_RUNQ_SIZE / 2 &&
-            m->curg && m->curg->preempt_off == 0 && m->locks == 0) {
+            m->curg && m->curg->preempt_off == 0 && m->locks == 0 &&
+            !gort__foreign_caller((uintptr_t)__builtin_frame_address(0),
+                                  (uintptr_t)__builtin_frame_address(0), m->curg)) {
             if (atomic_load_explicit(&sched.started, memory_order_relaxed))
                 gort__wakep();
             gort__gosched();

@@ -1083,6 +1083,14 @@ void gort__preempt_check_slow(void)
     if (g->preempt_off > 0 || m->locks > 0 || m->syscall_depth > 0 || g->plocks > 0)
         return; /* inside a system-call bracket it holds no P to give up;
                    a pthread lock holder is not preempted (preempt.c) */
+    /* Nor a gort call made from a callback that foreign code runs: a
+     * dl_iterate_phdr callback holds ld.so's loader lock, which must be
+     * released by this thread; switched and moved, it stayed held for
+     * good and the program wedged (a reviewer's reproducer).  The
+     * request stays pending, as when the signal finds such a frame. */
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    if (gort__foreign_caller(fp, fp, g))
+        return;
     gort__owner_inc(&m->p->nsyncpreempt);
     note_preempted(m->p);
     mcall(gosched_m);
@@ -1090,6 +1098,10 @@ void gort__preempt_check_slow(void)
 
 void gort__preempt_check_call_slow(G *g)
 {
+    /* Not in a vfork child, which runs on the parent's goroutine: a clock
+     * read there must stay a clock read (switching is fatal in it). */
+    if (gort__in_forked_child())
+        return;
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     if (sp >= g->stack_lo && sp < g->stack_hi)
         gort__preempt_check_slow();
