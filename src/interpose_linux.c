@@ -320,34 +320,37 @@ GORT_API int close(int fd)
 /* Closes the netpoller cannot make itself: libc's own close inside
  * fclose, pclose and freopen, the implicit close of dup2/dup3's target.
  * The fd's waiters wake with ECANCELED and its registration is dropped
- * first; calls on the number get ECANCELED until the close is made
- * (gort__pd_detach_end), so none registers the dying file (netpoll.c). */
-static gort__pollfd *detach_stream(FILE *f)
+ * first; the file is marked dying so that no call registers it again
+ * before libc closes it (netpoll.c gort__pd_detach). */
+static uint32_t detach_stream(FILE *f, int *fdp)
 {
     int fd = f ? fileno(f) : -1;
-    return unlikely(fd >= 0 && gort__pd_busy(fd)) ? gort__pd_detach(fd) : NULL;
+    *fdp = fd;
+    return unlikely(fd >= 0 && gort__pd_busy(fd)) ? gort__pd_detach(fd) : 0;
 }
 
 GORT_API int fclose(FILE *f)
 {
-    gort__pollfd *pd = detach_stream(f);
+    int fd;
+    uint32_t tag = detach_stream(f, &fd);
     fclose_fn *fn = REAL(fclose);
     ENTER(false);
     int r = fn(f);
     LEAVE();
-    gort__pd_detach_end(pd);
+    gort__pd_detach_end(fd, tag);
     return r;
 }
 
 /* pclose also waits for the child: bracketed as a wait. */
 GORT_API int pclose(FILE *f)
 {
-    gort__pollfd *pd = detach_stream(f);
+    int fd;
+    uint32_t tag = detach_stream(f, &fd);
     pclose_fn *fn = REAL(pclose);
     ENTER(true);
     int r = fn(f);
     LEAVE();
-    gort__pd_detach_end(pd);
+    gort__pd_detach_end(fd, tag);
     return r;
 }
 
@@ -356,23 +359,25 @@ GORT_API int pclose(FILE *f)
  * is a new open file description too. */
 GORT_API FILE *freopen(const char *p, const char *m, FILE *f)
 {
-    gort__pollfd *pd = detach_stream(f);
+    int fd;
+    uint32_t tag = detach_stream(f, &fd);
     freopen_fn *fn = REAL(freopen);
     ENTER(false);
     FILE *r = fn(p, m, f);
     LEAVE();
-    gort__pd_detach_end(pd);
+    gort__pd_detach_end(fd, tag);
     return r;
 }
 
 GORT_API FILE *freopen64(const char *p, const char *m, FILE *f)
 {
-    gort__pollfd *pd = detach_stream(f);
+    int fd;
+    uint32_t tag = detach_stream(f, &fd);
     freopen64_fn *fn = REAL(freopen64);
     ENTER(false);
     FILE *r = fn(p, m, f);
     LEAVE();
-    gort__pd_detach_end(pd);
+    gort__pd_detach_end(fd, tag);
     return r;
 }
 
@@ -386,21 +391,21 @@ static bool dup_source_ok(int o)
 
 GORT_API int dup2(int o, int n)
 {
-    gort__pollfd *pd = NULL;
+    uint32_t tag = 0;
     if (unlikely(o != n && gort__pd_busy(n)) && dup_source_ok(o))
-        pd = gort__pd_detach(n);
+        tag = gort__pd_detach(n);
     int r = REAL(dup2)(o, n);
-    gort__pd_detach_end(pd);
+    gort__pd_detach_end(n, tag);
     return r;
 }
 
 GORT_API int dup3(int o, int n, int fl)
 {
-    gort__pollfd *pd = NULL;
+    uint32_t tag = 0;
     if (unlikely(o != n && gort__pd_busy(n)) && dup_source_ok(o) && !(fl & ~O_CLOEXEC))
-        pd = gort__pd_detach(n);
+        tag = gort__pd_detach(n);
     int r = REAL(dup3)(o, n, fl);
-    gort__pd_detach_end(pd);
+    gort__pd_detach_end(n, tag);
     return r;
 }
 

@@ -48,6 +48,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #define PD_CHUNK_SHIFT 10
@@ -125,6 +126,15 @@ static int pd_register(gort__pollfd *pd, int known)
 {
     pthread_once(&backend_once, backend_init);
     int fd = pd->fd;
+    if (unlikely(pd->dying)) {
+        struct stat st;
+        long r = gort__sys3(SYS_fstat, fd, (long)&st, 0);
+        if (r < 0)
+            return (int)-r; /* closed: EBADF */
+        if ((uint64_t)st.st_dev == pd->dying_dev && (uint64_t)st.st_ino == pd->dying_ino)
+            return ECANCELED; /* still the file being closed */
+        pd->dying = false; /* the number's next file */
+    }
     if (!(known & PD_KNOWN_NONBLOCK)) {
         long fl = gort__sys3(SYS_fcntl, fd, F_GETFL, 0);
         if (fl < 0)
@@ -212,13 +222,7 @@ static int pd_finish_close(gort__pollfd *pd)
     pd->rdeadline = pd->wdeadline = -1;
     if (pollable)
         gort__netpoll_del(pd->fd); /* dups keep the file in epoll otherwise */
-    /* A detach (someone else closes the number: fclose, dup2...) leaves
-     * the pd closing until gort__pd_detach_end: a call that entered
-     * between here and that close would register the dying file, and the
-     * pd would stay "registered" for the next file with the number, never
-     * put in epoll (a reviewer's dup2 race).  Such a call gets ECANCELED,
-     * as during any close. */
-    atomic_store_explicit(&pd->refs, noclose ? GORT_PD_CLOSING : 0, memory_order_release);
+    atomic_store_explicit(&pd->refs, 0, memory_order_release);
     long r = 0;
     if (!noclose) {
         r = gort__sys3(SYS_close, pd->fd, 0, 0);
@@ -445,16 +449,51 @@ int gort__pd_close(gort__pollfd *pd)
     return pd_close(pd, false);
 }
 
-gort__pollfd *gort__pd_detach(int fd)
+/* A detach marks the file being closed as dying first (its identity, from
+ * fstat), so that no call registers it again between the detach and
+ * libc's close: one that did left the pd "registered" for the number's
+ * next file, which then never went into epoll (a reviewer's dup2 race, 6
+ * in 1000 at 2 Ps).  Such a call gets ECANCELED, as during any close.
+ * The mark goes once the number names another file, or at
+ * gort__pd_detach_end: not by keeping the pd closing until libc returns,
+ * since pclose closes the number and then waits for the child, and the
+ * number's next file would have been unusable (and unclosable) that long. */
+uint32_t gort__pd_detach(int fd)
 {
     gort__pollfd *pd = gort__pd_peek(fd);
-    return pd && pd_close(pd, true) == 0 ? pd : NULL;
+    if (!pd)
+        return 0;
+    struct stat st;
+    bool known = gort__sys3(SYS_fstat, fd, (long)&st, 0) == 0;
+    static _Atomic uint32_t tags;
+    uint32_t tag = 0;
+    gort__lock(&pd->lock);
+    if (known) {
+        tag = atomic_fetch_add_explicit(&tags, 1, memory_order_relaxed) + 1;
+        if (!tag)
+            tag = atomic_fetch_add_explicit(&tags, 1, memory_order_relaxed) + 1;
+        pd->dying = true;
+        pd->dying_tag = tag;
+        pd->dying_dev = (uint64_t)st.st_dev;
+        pd->dying_ino = (uint64_t)st.st_ino;
+    }
+    gort__unlock(&pd->lock);
+    if (pd_close(pd, true) != 0) { /* another close was first: it closes */
+        gort__pd_detach_end(fd, tag);
+        return 0;
+    }
+    return tag;
 }
 
-void gort__pd_detach_end(gort__pollfd *pd)
+void gort__pd_detach_end(int fd, uint32_t tag)
 {
-    if (pd)
-        atomic_store_explicit(&pd->refs, 0, memory_order_release);
+    gort__pollfd *pd = tag ? gort__pd_peek(fd) : NULL;
+    if (!pd)
+        return;
+    gort__lock(&pd->lock);
+    if (pd->dying && pd->dying_tag == tag)
+        pd->dying = false;
+    gort__unlock(&pd->lock);
 }
 
 /* ---------------------------------------------------------------------

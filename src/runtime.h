@@ -641,6 +641,15 @@ struct gort__pollfd {
     bool is_socket;              /* writes use MSG_NOSIGNAL */
     bool is_tcp;                 /* TCP: a short read empties the queue (fd_linux.c) */
     bool noclose;                /* closing, but someone else closes the number */
+    /* Detached (gort__pd_detach): the file the number named then, which
+     * libc is about to close.  Until the number names another file (or
+     * none), registering it is refused: a call that came in between
+     * would register the dying file, and the pd stay "registered" for
+     * the number's next one.  dying_tag tells detaches apart (the end of
+     * an old one must not clear a newer one). */
+    bool dying;
+    uint32_t dying_tag;
+    uint64_t dying_dev, dying_ino;
     G *closer;                   /* the close waiting for the calls in flight to leave */
     int64_t rdeadline, wdeadline;/* gort_set_deadline's; -1 none */
     gort__pollwaiter *waiters;   /* parked, both directions */
@@ -692,11 +701,11 @@ int64_t gort__pd_deadline(gort__pollfd *pd, int mode, int64_t deadline);
 int gort__pd_close(gort__pollfd *pd);
 /* fd is about to be closed by someone else (libc's fclose, dup2's
  * target): as gort__pd_close, but the last reference does not close it,
- * and the pd stays closing (calls on fd get ECANCELED) until
- * gort__pd_detach_end, called once that close happened.  Returns the pd
- * to end, or NULL if there is nothing to end (another close was first). */
-gort__pollfd *gort__pd_detach(int fd);
-void gort__pd_detach_end(gort__pollfd *pd);
+ * and until gort__pd_detach_end the file fd names now is not registered
+ * again (calls on it get ECANCELED; a new file under the number works at
+ * once).  Returns the tag to end, 0 if there is nothing to end. */
+uint32_t gort__pd_detach(int fd);
+void gort__pd_detach_end(int fd, uint32_t tag);
 /* close() wrapper's question: is fd registered (or being closed)? */
 bool gort__pd_busy(int fd);
 /* Set a per-fd deadline and wake the waiters it concerns. */
