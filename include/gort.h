@@ -576,8 +576,9 @@ GORT_API void *gort_blocking(void *(*fn)(void *), void *arg);
  * freopen() of a FILE on it and dup2()/dup3() onto it work too: gort
  * wraps them).  Goroutines parked on it wake with ECANCELED, and events
  * for the old file never reach a new one that gets the same number.  Once
- * gort_main has returned, a close does not wait for goroutines that were
- * parked on the fd (they never run again).  A close gort cannot see
+ * gort_main has returned, a close does not wait for the goroutines parked
+ * on the fd (they never run again; one already woken but not yet run
+ * still holds it).  A close gort cannot see
  * (syscall(SYS_close), a system call made inline by a library) leaves the
  * number registered: a later file with that number would wait for events
  * that never come.  Do not do that.
@@ -697,6 +698,10 @@ GORT_API int gort_dump_goroutines(int fd);
  * deliverable on the thread even if the goroutine blocks it.  A SIGURG
  * handler installed with sigaction or signal after gort_main started is
  * called for every SIGURG that is not gort's own, behind gort's handler.
+ * A signal to be taken with sigwait or signalfd must be blocked before
+ * gort_main, as it must be before creating threads: the runtime's own
+ * threads keep the mask gort_main's caller had, and a process-directed
+ * signal goes to any thread that does not block it.
  * ====================================================================== */
 
 /* This thread's errno. */
