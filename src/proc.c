@@ -1267,6 +1267,18 @@ int gort_main_thread(void (*fn)(void *), void *arg)
     bool hadss = sigaltstack(NULL, &oldss) == 0;
     sigset_t oldmask;
     pthread_sigmask(SIG_SETMASK, NULL, &oldmask);
+    /* The caller may be inside a C++ catch block: that exception state is
+     * the caller's, not goroutine 1's, and an M's thread must hold none
+     * while no goroutine runs (cxx_eh.c), so it waits here, put back on
+     * return (it was moved into goroutine 1 at its first switch and
+     * dropped when it exited: a `throw;` after the call terminated). */
+    gort__cxa_eh_globals *eh = NULL, kept = {NULL, 0};
+    if (atomic_load(&gort__cxx_eh_on)) {
+        eh = gort__cxx_thread_globals(m);
+        kept = *eh;
+        eh->caught = NULL;
+        eh->uncaught = 0;
+    }
     atomic_store(&sched.started, true);
     gort__sysmon_start();
     /* Work queued by gort_go before: other Ms run it. */
@@ -1285,6 +1297,8 @@ int gort_main_thread(void (*fn)(void *), void *arg)
         sigaltstack(&oldss, NULL);
     }
     pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+    if (eh)
+        *eh = kept;
     gort__exitstop();
     return 0;
 }
