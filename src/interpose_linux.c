@@ -389,10 +389,19 @@ static bool dup_source_ok(int o)
     return fcntl(o, F_GETFD) >= 0;
 }
 
+/* Any number the netpoller has a pd for, registered or not now: a
+ * goroutine may register its current file between a check and the dup,
+ * which then left the pd registered for a file gone (a reviewer's
+ * reproducer: dup2 alternating two files onto a number waited on). */
+static inline bool dup_target_known(int n)
+{
+    return !gort__in_forked_child() && gort__pd_peek(n) != NULL;
+}
+
 GORT_API int dup2(int o, int n)
 {
     uint32_t tag = 0;
-    if (unlikely(o != n && gort__pd_busy(n)) && dup_source_ok(o))
+    if (unlikely(o != n && dup_target_known(n)) && dup_source_ok(o))
         tag = gort__pd_detach(n);
     int r = REAL(dup2)(o, n);
     gort__pd_detach_end(n, tag);
@@ -402,7 +411,7 @@ GORT_API int dup2(int o, int n)
 GORT_API int dup3(int o, int n, int fl)
 {
     uint32_t tag = 0;
-    if (unlikely(o != n && gort__pd_busy(n)) && dup_source_ok(o) && !(fl & ~O_CLOEXEC))
+    if (unlikely(o != n && dup_target_known(n)) && dup_source_ok(o) && !(fl & ~O_CLOEXEC))
         tag = gort__pd_detach(n);
     int r = REAL(dup3)(o, n, fl);
     gort__pd_detach_end(n, tag);

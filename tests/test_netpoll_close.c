@@ -596,6 +596,72 @@ static void test_dup2_race(int rounds)
     gort_chan_free(looper_done);
 }
 
+/* A thread dup2()s two pipes' read ends onto a number in turn while
+ * goroutines wait on it; then a waiter must wake for a byte written to
+ * whichever pipe the number names.  The wrappers detached only a number
+ * registered at their check, and a waiter that registered the current
+ * file just after it left the number registered for a file gone (a
+ * reviewer's reproducer failed 3 runs of 3 within 200 rounds under that
+ * hour's load; it and this test passed on the old code in later runs:
+ * a timing-dependent check). */
+static int alt_x[2], alt_y[2], alt_n;
+static _Atomic int alt_stop;
+static gort_chan *alt_done;
+
+static void *alt_dupper(void *a)
+{
+    (void)a;
+    for (int i = 0; !atomic_load(&alt_stop); i++)
+        dup2(i & 1 ? alt_y[0] : alt_x[0], alt_n);
+    return NULL;
+}
+
+static void alt_waiter(void *a)
+{
+    (void)a;
+    while (!atomic_load(&alt_stop))
+        (void)gort_fd_wait(alt_n, GORT_READ, gort_nanotime() + 20000);
+    gort_chan_send(alt_done, NULL);
+}
+
+static void test_dup2_alternate(int rounds)
+{
+    CHECK_CALL(pipe2(alt_x, O_CLOEXEC), 0);
+    CHECK_CALL(pipe2(alt_y, O_CLOEXEC), 0);
+    alt_n = dup(alt_x[0]);
+    CHECK(alt_n >= 0);
+    alt_done = gort_chan_make(0, 0);
+    CHECK(alt_done);
+    for (int r = 0; r < rounds; r++) {
+        atomic_store(&alt_stop, 0);
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, alt_dupper, NULL) == 0);
+        CHECK_EQ(gort_go(alt_waiter, NULL), 0);
+        CHECK_EQ(gort_go(alt_waiter, NULL), 0);
+        gort_sleep(2000000);
+        atomic_store(&alt_stop, 1);
+        CHECK(pthread_join(t, NULL) == 0);
+        gort_chan_recv(alt_done, NULL);
+        gort_chan_recv(alt_done, NULL);
+        struct stat sn, sx;
+        CHECK_CALL(fstat(alt_n, &sn), 0);
+        CHECK_CALL(fstat(alt_x[0], &sx), 0);
+        int w = sn.st_ino == sx.st_ino ? alt_x[1] : alt_y[1];
+        CHECK_CALL(write(w, "x", 1), 1);
+        int rc = gort_fd_wait(alt_n, GORT_READ, gort_nanotime() + SLACK);
+        CHECK(rc == 0, "round %d: gort_fd_wait on the number dup2() left: %d (%s)", r, rc,
+              strerror(rc));
+        char c;
+        CHECK_CALL(read(alt_n, &c, 1), 1);
+    }
+    gort_chan_free(alt_done);
+    CHECK_CALL(gort_close(alt_n), 0);
+    close(alt_x[0]);
+    close(alt_x[1]);
+    close(alt_y[0]);
+    close(alt_y[1]);
+}
+
 static void run_all(void)
 {
     test_dup2_fclose();
@@ -620,6 +686,7 @@ static void all(void *a)
     use_plain_close = true;
     run_all();
     test_dup2_race(gort_maxprocs(0) > 1 ? 1000 : 100);
+    test_dup2_alternate(100);
 }
 
 int main(void)
