@@ -177,6 +177,58 @@ static int pd_register(gort__pollfd *pd, int known)
     return 0;
 }
 
+/* Is the caller a goroutine (not a thread that is no M, nor gort_main's
+ * thread once it returned)?  Decides which count a reference goes in; the
+ * same caller asks at its acquire and its release. */
+static inline bool on_goroutine(void)
+{
+    M *m = gort__m_tls;
+    return m && m->curg;
+}
+
+/* A thread's reference, counted in trefs too, both under pd->lock: a
+ * close after the goroutines froze waits for these alone, and must see
+ * each one go (thread_release) or not at all. */
+static int thread_acquire(gort__pollfd *pd)
+{
+    gort__lock(&pd->lock);
+    uint32_t r = atomic_load_explicit(&pd->refs, memory_order_relaxed);
+    if (r & GORT_PD_CLOSING) {
+        gort__unlock(&pd->lock);
+        return ECANCELED;
+    }
+    atomic_fetch_add_explicit(&pd->refs, 1, memory_order_acquire);
+    pd->trefs++;
+    gort__unlock(&pd->lock);
+    return 0;
+}
+
+/* May a close waiting under pd->lock go on?  When every call in flight
+ * let go, or, once the goroutines are frozen for good, every thread's
+ * call: a frozen goroutine's reference is never let go (one readied but
+ * not run when gort_main returned, one stopped inside its call), and
+ * main()'s clean-up close waited for it for ever. */
+static inline bool close_may_go(gort__pollfd *pd, uint32_t refs)
+{
+    return refs == GORT_PD_CLOSING ||
+           (atomic_load_explicit(&sched.frozen, memory_order_acquire) && pd->trefs == 0);
+}
+
+static void thread_release(gort__pollfd *pd)
+{
+    gort__lock(&pd->lock);
+    pd->trefs--;
+    uint32_t r = atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel) - 1;
+    G *c = NULL;
+    if ((r & GORT_PD_CLOSING) && pd->closer && close_may_go(pd, r)) {
+        c = pd->closer;
+        pd->closer = NULL;
+    }
+    gort__unlock(&pd->lock);
+    if (c)
+        gort__goready(c, false);
+}
+
 int gort__pd_acquire(gort__pollfd *pd, int known)
 {
     /* Never a reference once a close began: one taken between the last
@@ -184,12 +236,19 @@ int gort__pd_acquire(gort__pollfd *pd, int known)
      * the last one, and close the number twice (Go's fdMutex.incref
      * refuses too).  test10's test_netpoll_race; also
      * refs driven below zero, CLOSING for good (test_netpoll_close_race). */
-    uint32_t r = atomic_load_explicit(&pd->refs, memory_order_relaxed);
-    do {
-        if (unlikely(r & GORT_PD_CLOSING))
-            return ECANCELED;
-    } while (!atomic_compare_exchange_weak_explicit(&pd->refs, &r, r + 1, memory_order_acquire,
-                                                    memory_order_relaxed));
+    if (unlikely(!on_goroutine())) {
+        int err = thread_acquire(pd);
+        if (err)
+            return err;
+    } else {
+        uint32_t r = atomic_load_explicit(&pd->refs, memory_order_relaxed);
+        do {
+            if (unlikely(r & GORT_PD_CLOSING))
+                return ECANCELED;
+        } while (!atomic_compare_exchange_weak_explicit(&pd->refs, &r, r + 1,
+                                                        memory_order_acquire,
+                                                        memory_order_relaxed));
+    }
     if (likely(__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE)))
         return 0;
     gort__lock(&pd->lock);
@@ -235,6 +294,10 @@ static int pd_finish_close(gort__pollfd *pd)
 
 void gort__pd_release(gort__pollfd *pd)
 {
+    if (unlikely(!on_goroutine())) {
+        thread_release(pd);
+        return;
+    }
     uint32_t r = atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel);
     if (unlikely(r == (GORT_PD_CLOSING | 1))) {
         /* The last call out of a closing fd: the close waits for it. */
@@ -245,9 +308,39 @@ void gort__pd_release(gort__pollfd *pd)
         /* acquire takes no reference once CLOSING is set, so the closer
          * (it holds one until it is registered as closer) is never
          * missing here. */
-        if (!c)
+        if (!c) {
+            if (atomic_load(&sched.frozen))
+                return; /* the close went on without us (close_may_go) */
             gort__throw("netpoll: last call out of closing fd %d found no closer", pd->fd);
+        }
         gort__goready(c, false);
+    }
+}
+
+/* gort__exitstop, once every P stopped for good: a thread's close that
+ * was waiting for goroutines' calls to let go now waits for threads'
+ * only (close_may_go); let those with none left go on.  A closer that is
+ * a goroutine is frozen itself and stays so. */
+void gort__netpoll_frozen(void)
+{
+    atomic_store_explicit(&sched.frozen, true, memory_order_release);
+    for (int i = 0; i < PD_NCHUNKS; i++) {
+        gort__pollfd *c = atomic_load_explicit(&pdtab[i], memory_order_acquire);
+        for (int j = 0; c && j < PD_CHUNK; j++) {
+            gort__pollfd *pd = &c[j];
+            if (!__atomic_load_n(&pd->closer, __ATOMIC_RELAXED))
+                continue;
+            G *g = NULL;
+            gort__lock(&pd->lock);
+            if (pd->closer && pd->closer->foreign &&
+                close_may_go(pd, atomic_load_explicit(&pd->refs, memory_order_relaxed))) {
+                g = pd->closer;
+                pd->closer = NULL;
+            }
+            gort__unlock(&pd->lock);
+            if (g)
+                gort__goready(g, false);
+        }
     }
 }
 
@@ -435,7 +528,7 @@ static int pd_close(gort__pollfd *pd, bool noclose)
         gort__throw("netpoll: no G to wait in close");
     gort__lock_raw(&pd->lock);
     pd->closer = g;
-    if (atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel) == (GORT_PD_CLOSING | 1)) {
+    if (close_may_go(pd, atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_acq_rel) - 1)) {
         pd->closer = NULL;
         gort__unlock_raw(&pd->lock);
     } else {

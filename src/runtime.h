@@ -588,6 +588,7 @@ typedef struct gort__sched {
     /* lifecycle */
     _Atomic bool started;        /* gort_main is running */
     _Atomic bool exiting;        /* main goroutine returned: run nothing more */
+    _Atomic bool frozen;         /* and every P stopped for good (gort__exitstop) */
     gort__note mainnote;         /* gort_main's thread waits here */
     _Atomic int32_t nforeign_blocked; /* foreign threads blocked in gort calls */
 
@@ -659,6 +660,11 @@ struct gort__pollfd {
      * reach a new file that got the number, and the number is free when
      * gort_close returns, as after close(2) (Go's fdMutex + csema). */
     _Atomic uint32_t refs;
+    /* Of refs, those held by calls from threads that are not goroutines.
+     * Changed under `lock` (a thread's release is no fast path): once the
+     * goroutines are frozen for good (sched.frozen), a close waits for
+     * these alone, since no goroutine will run again to let go of its. */
+    uint32_t trefs;
     /* Readiness edges seen by the poller.  A call samples them before its
      * system call and parks only if they have not moved since: no
      * readiness is lost between EAGAIN and the park. */
@@ -706,6 +712,9 @@ int gort__pd_close(gort__pollfd *pd);
  * once).  Returns the tag to end, 0 if there is nothing to end. */
 uint32_t gort__pd_detach(int fd);
 void gort__pd_detach_end(int fd, uint32_t tag);
+/* gort__exitstop's last step: sets sched.frozen, and lets closes that
+ * waited only for goroutines' calls go on. */
+void gort__netpoll_frozen(void);
 /* close() wrapper's question: is fd registered (or being closed)? */
 bool gort__pd_busy(int fd);
 /* Set a per-fd deadline and wake the waiters it concerns. */

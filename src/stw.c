@@ -422,6 +422,7 @@ void gort__exitstop(void)
         gort__throw("exitstop: goroutine 1 has not returned");
     gort__stoptheworld("exit");
     exit_foreign_wait();
+    gort__netpoll_frozen();
 }
 
 void gort_stop_the_world(void) { gort__stoptheworld("user"); }

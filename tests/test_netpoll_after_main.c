@@ -25,12 +25,23 @@ static _Atomic pid_t reader_tid;
  * that goroutine never runs again, yet main()'s close of the fd must
  * return (it waited for ever for the parked call to let go). */
 static int st[2];
+/* And one whose goroutine was woken (readied, not yet run) when gort_main
+ * returned: its call still holds its reference, and nothing will ever
+ * run it to let go (the close hung on that too). */
+static int sw[2];
 
 static void stranded(void *arg)
 {
     (void)arg;
     char c;
     gort_read(st[0], &c, 1); /* parked until the program ends */
+}
+
+static void woken(void *arg)
+{
+    (void)arg;
+    char c;
+    gort_read(sw[0], &c, 1); /* readied at the end, never run again */
 }
 
 static void body(void *arg)
@@ -48,6 +59,18 @@ static void body(void *arg)
         gort_yield();
         gort_read_stats(&s1);
     } while (s1.io_wait == s0.io_wait);
+    /* One P, so that the goroutine readied below cannot run on another
+     * before this one returns: it waits in this P's run queue, holding
+     * its call's reference, when the program's goroutines stop. */
+    gort_maxprocs(1);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sw) == 0);
+    CHECK_EQ(gort_go(woken, NULL), 0);
+    do {
+        gort_yield();
+        gort_read_stats(&s0);
+    } while (s0.io_wait == s1.io_wait);
+    /* A new deadline wakes the parked reader to re-read it. */
+    CHECK_EQ(gort_set_deadline(sw[0], GORT_READ, gort_nanotime() + 3600 * (int64_t)1000000000), 0);
 }
 
 static bool sleeping(pid_t tid)
@@ -109,6 +132,10 @@ int main(void)
     CHECK_EQ(close(st[0]), 0);
     alarm(0);
     CHECK_EQ(close(st[1]), 0);
+    alarm(30);
+    CHECK_EQ(gort_close(sw[0]), 0);
+    alarm(0);
+    CHECK_EQ(close(sw[1]), 0);
     printf("ok\n");
     return 0;
 }
