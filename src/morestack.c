@@ -282,4 +282,17 @@ void gort__morestack_vla(size_t size, uintptr_t sp, uintptr_t pc)
     uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
     if (sp < guard || sp - guard < size + GORT_VLA_SLACK)
         overflow(m, *(uintptr_t *)__builtin_frame_address(0), pc, sp, size, MS_VLA);
+    /* The block fits: what sent us here was most likely a poisoned guard
+     * (a preemption request).  Put the real one back, as a prologue that
+     * may not park does: each allocation made through here costs
+     * GORT_VLA_SLACK bytes more than the inline path's until the function
+     * returns, and a call-free loop of small allocas kept coming here
+     * until the signal stopped it, and overflowed a stack it fit in (an
+     * adversarial hunt: 16-byte allocas, 300 bytes each).  No park here:
+     * this is a call from the middle of a function whose callee-saved
+     * registers, &errno among them, are not in a frame the runtime knows
+     * (the prologue's slow path saves them all); the request stays
+     * pending and the signal that follows a poison serves it. */
+    if (m->stackguard)
+        __atomic_store_n(m->stackguard, guard, __ATOMIC_RELAXED);
 }
