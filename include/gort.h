@@ -493,8 +493,13 @@ GORT_API void gort_errgroup_free(gort_errgroup *g);
  * and, in split-stack mode (-fsplit-stack), has no stack check at all:
  * its stack use and that of the nosplit functions it calls must fit in
  * the window gort-nosplit proves at link time.  It must finish promptly,
- * or it holds its P. */
-#if defined(__has_attribute)
+ * or it holds its P.  g++ (12) refuses no_split_stack on a definition
+ * ("cannot set 'no_split_stack' attribute after definition"), so in C++
+ * under g++ GORT_NOSPLIT leaves it out: the function is still never
+ * preempted, but in split-stack mode it keeps its stack check.  There a
+ * true nosplit function needs the attribute on a declaration before the
+ * definition: `__attribute__((no_split_stack)) int f(int);`. */
+#if defined(__has_attribute) && !(defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__))
 #if __has_attribute(no_split_stack)
 #define GORT_NOSPLIT_ATTR_ no_split_stack,
 #endif

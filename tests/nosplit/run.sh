@@ -11,6 +11,11 @@
 #   indirect.c, libc.c, vla.c  what escapes the proof: warnings (exit 0),
 #                          errors under -strict (exit 1)
 #   clean.c                split functions only: silent, exit 0 even -strict
+#   byname_*.c, alias.c, switch.c (also -O0), shlib.c (also as a shared
+#                          library), comdat.cc (C++, g++ and clang++): chains
+#                          found by name, through an alias, a jump table,
+#                          a library's PLT and sections of one name
+#   stripped programs and gcc -flto objects: refused (exit 2)
 # the same through an archive, and linked programs (gcc; libgcc supplies
 # __morestack): the chain found through section gort_nosplit, and GNU
 # ld.bfd's missing split-stack call adjustment reported as an error.
@@ -120,7 +125,45 @@ for cc in $ccs; do
     want_rc 0
     empty
 
+    # A call by name reaches the global function, never another
+    # object's static one of the same name, in either order.
+    for order in "byname_static byname_global" "byname_global byname_static"; do
+        set -- $order
+        run "$cc-byname-$1" "$d/$1.o" "$d/$2.o" "$d/byname_call.o"
+        want_rc 1
+        has "ns_byname: nosplit stack over 2048 byte limit"
+        has "    grows 624 bytes, calls helper"
+        has "        grows 1816 bytes"
+    done
+
+    run "$cc-alias" "$d/alias.o"
+    want_rc 1
+    has "ns_via_alias: nosplit stack over 2048 byte limit"
+    match "^    grows 624 bytes, calls ns_alias(ed)?$"
+
+    run "$cc-switch" "$d/switch.o"
+    want_rc 1
+    has "ns_switch: nosplit stack over 2048 byte limit"
+    match "^    grows [0-9]+ bytes, calls ns_sw_big$"
+    # shellcheck disable=SC2086
+    $cc -O0 -g -fno-omit-frame-pointer -fsplit-stack -c "$here/switch.c" -o "$d/switch-O0.o" ||
+        bad "$cc: cannot compile switch.c at -O0"
+    run "$cc-switch-O0" "$d/switch-O0.o"
+    want_rc 1
+    has "ns_switch: nosplit stack over 2048 byte limit"
+    match "^    grows [0-9]+ bytes, calls ns_sw_big$"
+
+    # gcc -flto: intermediate code only, nothing to check: an error.
+    if [ "$cc" = gcc ]; then
+        # shellcheck disable=SC2086
+        gcc $flags -flto -c "$here/deep.c" -o "$d/deep-lto.o" || bad "gcc -flto: cannot compile deep.c"
+        run "$cc-lto" "$d/deep-lto.o"
+        want_rc 2
+        match "LTO intermediate code"
+    fi
+
     # All of it as one archive: the same findings, members named.
+    rm -f "$d/deep-lto.o" "$d/switch-O0.o"
     ar rcs "$d/corpus.a" "$d"/*.o
     run "$cc-archive" "$d/corpus.a"
     want_rc 1
@@ -159,6 +202,32 @@ for ld in gold lld; do
     run "libc-$ld" "$tmp/libc.$ld"
     want_rc 0
     match "^warning: .*libc.$ld: ns_write: (calls|jumps to) write@plt, code without checks: its stack use is not counted$"
+    # Stripped, a program cannot be checked: an error, not a pass.
+    strip -o "$tmp/deep-stripped.$ld" "$tmp/deep.$ld"
+    run "stripped-$ld" "$tmp/deep-stripped.$ld"
+    want_rc 2
+    match "no symbol table"
+    # A shared library: the chain through its own PLT is found, and no
+    # linker error for split code calling split code through it.
+    gcc -O2 -g -fno-omit-frame-pointer -fsplit-stack -fPIC -shared -fuse-ld=$ld \
+        "$here/shlib.c" -o "$tmp/libshlib.$ld.so" || { bad "cannot link shlib.c with $ld"; continue; }
+    run "shlib-$ld" "$tmp/libshlib.$ld.so"
+    want_rc 1
+    has "ns_mid: nosplit stack over 2048 byte limit"
+    match "^    grows 1216 bytes, calls ns_leaf(@plt)?$"
+    if grep -q "^error:" "$tmp/$name.out"; then bad "$name: a linker error reported"; else ok; fi
+done
+
+# C++ inline (comdat) nosplit functions: several sections named
+# gort_nosplit in one object.
+for cxx in g++ clang++; do
+    command -v $cxx >/dev/null 2>&1 || continue
+    $cxx -O2 -g -fno-omit-frame-pointer -fsplit-stack -Wno-attributes -c "$here/comdat.cc" -o "$tmp/comdat-$cxx.o" ||
+        { bad "$cxx: cannot compile comdat.cc"; continue; }
+    run "comdat-$cxx" "$tmp/comdat-$cxx.o"
+    want_rc 1
+    has "_Z10ns_cxx_midi: nosplit stack over 2048 byte limit"
+    has "    grows 1520 bytes, calls _Z11ns_cxx_leafi"
 done
 # GNU ld.bfd links split code calling libc without adjusting the caller's
 # prologue (gold and lld make it always take the slow path).

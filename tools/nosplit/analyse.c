@@ -48,6 +48,13 @@ static int is_table_jump(const struct func *f, int k, const struct op *o)
 	for (int j = k - 1; j >= f->i0 && j >= k - 4; j--)
 		if (!strncmp(insns[j].text, "movslq ", 7) && strstr(insns[j].text, ",4)"))
 			return 1;
+	/* gcc -O0: the offset loaded 32-bit and sign-extended apart
+	 * (lea 0(,%rax,4),%rdx; lea TABLE,%rax; mov (%rdx,%rax,1),%eax;
+	 * cltq; lea TABLE,%rdx; add %rdx,%rax; jmp *%rax). */
+	for (int j = k - 1; j > f->i0 && j >= k - 5; j--)
+		if (!strcmp(insns[j].text, "cltq") && !strncmp(insns[j - 1].text, "mov ", 4) &&
+		    strstr(insns[j - 1].text, ",1),%eax"))
+			return 1;
 	return 0;
 }
 

@@ -68,11 +68,39 @@ void classify(void)
 				f->cls = d == 1 ? C_NOSPLIT : C_FOREIGN;
 				f->known_foreign = d == 0;
 			}
-		} else
+		} else if (!strncmp(f->sec, "gort_nosplit", 12) && (!f->sec[12] || f->sec[12] == '#'))
+			f->cls = C_NOSPLIT; /* GORT_NOSPLIT: clang gives an object of
+					       only such functions no split-stack note */
+		else
 			f->cls = u->split ? C_NOSPLIT : C_FOREIGN;
 	}
 	for (int i = 0; i < nfuncs; i++)
 		analyse(&funcs[i]);
+	/* A shared library calls its own global functions through its PLT
+	 * (they could be interposed): follow the stub to the library's own
+	 * definition, which is the code that runs unless a program interposes
+	 * it.  Taken for code without checks, a nosplit chain through it was
+	 * missed, and a split caller's unadjusted prologue (gold rightly
+	 * leaves a call into split code alone) looked like ld.bfd's link. */
+	for (int i = 0; i < nfuncs; i++) {
+		struct func *f = &funcs[i];
+		for (int e = 0; e < f->ne; e++) {
+			struct edge *ed = &f->e[e];
+			if (ed->kind != T_FUNC || funcs[ed->target].cls != C_PLT)
+				continue;
+			const char *pn = funcs[ed->target].name;
+			const char *at = strstr(pn, "@plt");
+			if (!at || at == pn || at[4])
+				continue;
+			char *base = strndup(pn, (size_t)(at - pn));
+			if (!base)
+				die("out of memory");
+			int d = find_by_name(base, f->unit);
+			free(base);
+			if (d >= 0 && funcs[d].unit == f->unit && funcs[d].cls != C_PLT)
+				ed->target = d;
+		}
+	}
 	for (int i = 0; i < nfuncs; i++) {
 		struct func *f = &funcs[i];
 		for (int k = f->i0; k < f->i1; k++)

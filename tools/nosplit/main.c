@@ -108,6 +108,8 @@ struct insn *insns;
 int ninsns, cinsns;
 struct func *funcs;
 int nfuncs, cfuncs;
+struct sym *syms;
+int nsyms, csyms;
 
 void die(const char *fmt, ...)
 {

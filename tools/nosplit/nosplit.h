@@ -62,6 +62,7 @@ struct unit {
 	int linked; /* executable or shared library */
 	int nsplit_rewritten, nsplit;
 	int split_runtime; /* linked: gort_text has split functions */
+	int lto;           /* object with gcc's LTO sections (.gnu.lto_*) */
 };
 
 struct insn {
@@ -92,7 +93,8 @@ struct func {
 	enum cls cls;
 	int has_check, rewritten, inferred;
 	int known_foreign; /* linked: DWARF says built without -fsplit-stack */
-	int ambiguous;     /* in a second section of the same name (see below) */
+	int ambiguous;     /* linked: in a second section of the same name (objdump.c) */
+	int global;        /* global or weak symbol: other units may call it by name */
 	int dynamic;   /* %rsp changed by an unknown amount, or alloca call */
 	int local_max; /* max height within the function */
 	struct edge *e;
@@ -101,7 +103,20 @@ struct func {
 	int reported;      /* graph node for reporting */
 };
 
+/* A function symbol as the symbol table lists it: objdump labels the
+ * code with one name per address, so an alias (a second name for the
+ * same code, __attribute__((alias))) is found through these. */
+struct sym {
+	char *name;
+	int unit;
+	char *sec;
+	uint64_t addr;
+	int global;
+};
+
 /* The inputs, in reading order (defined in main.c, filled by objdump.c). */
+extern struct sym *syms;
+extern int nsyms, csyms;
 extern struct unit *units;
 extern int nunits, cunits;
 extern struct insn *insns;

@@ -12,17 +12,16 @@
  */
 #include "nosplit.h"
 
-/* Function symbols (type F) of the unit being read: objdump labels every
- * symbol, but only these start a function. */
-static char **fsyms;
-static int nfsyms, cfsyms;
+/* Function symbols (type F) of the unit being read are syms[unit_syms,
+ * nsyms): objdump labels every symbol, but only these start a function. */
+static int unit_syms;
 
-static int is_fsym(const char *name)
+static const struct sym *find_fsym(const char *name)
 {
-	for (int i = 0; i < nfsyms; i++)
-		if (!strcmp(fsyms[i], name))
-			return 1;
-	return 0;
+	for (int i = unit_syms; i < nsyms; i++)
+		if (!strcmp(syms[i].name, name))
+			return &syms[i];
+	return NULL;
 }
 
 static char *shell_quote(const char *s)
@@ -118,6 +117,26 @@ static void new_func(const char *name, int unit, const char *sec, uint64_t lo)
 
 static void read_dwarf(const char *path, int unit);
 
+/* Inputs that cannot be checked fail (exit 2) rather than pass empty. */
+static void check_units(const char *path, int first)
+{
+	for (int u = first; u < nunits; u++) {
+		int code = 0, named = 0;
+		for (int i = 0; i < nfuncs; i++)
+			if (funcs[i].unit == u && funcs[i].i1 > funcs[i].i0)
+				code = 1;
+		for (int i = 0; i < nsyms; i++)
+			named |= syms[i].unit == u;
+		if (units[u].lto && !code)
+			die("%s: LTO intermediate code (gcc -flto): nothing to check until it is compiled; "
+			    "check the linked program (or objects built with -ffat-lto-objects)",
+			    units[u].name);
+		if (units[u].linked && code && !named)
+			die("%s: no symbol table (stripped?): its functions cannot be told apart; "
+			    "check the program before stripping it", path);
+	}
+}
+
 void read_input(const char *path)
 {
 	int kind = file_kind(path);
@@ -132,6 +151,7 @@ void read_input(const char *path)
 	if (!p)
 		die("cannot run %s: %s", cmd, strerror(errno));
 	char *line = NULL, *sec = xstrdup("");
+	int first_unit = nunits;
 	/* Sections of this unit: objcopy --rename-section can leave several
 	 * sections of one name (gort's own objects: .text, .text.startup, ...
 	 * all become gort_text), and objdump then labels their code with one
@@ -140,6 +160,8 @@ void read_input(const char *path)
 	char **seen = NULL;
 	char **dups = NULL;
 	int ndups = 0, cdups = 0;
+	char **disasm = NULL; /* duplicated names disassembled so far */
+	int ndisasm = 0, cdisasm = 0;
 	int nseen = 0, cseen = 0, ambiguous = 0;
 	size_t cap = 0;
 	int unit = -1, infunc = 0;
@@ -160,14 +182,14 @@ void read_input(const char *path)
 				u->name = xstrdup(path);
 			u->linked = kind == 1;
 			unit = nunits++;
-			for (int i = 0; i < nfsyms; i++)
-				free(fsyms[i]);
-			nfsyms = 0;
+			unit_syms = nsyms;
 			for (int i = 0; i < nseen; i++)
 				free(seen[i]);
 			for (int i = 0; i < ndups; i++)
 				free(dups[i]);
-			nseen = ndups = 0;
+			for (int i = 0; i < ndisasm; i++)
+				free(disasm[i]);
+			nseen = ndups = ndisasm = 0;
 			infunc = 0;
 			mode = NONE;
 			continue;
@@ -192,9 +214,28 @@ void read_input(const char *path)
 			end_func();
 			infunc = 0;
 			ambiguous = 0;
+			int dup = 0;
 			for (int i = 0; i < ndups; i++)
-				if (!strcmp(dups[i], sec))
-					ambiguous = 1;
+				dup |= !strcmp(dups[i], sec);
+			if (dup && !units[unit].linked) {
+				/* An object: objdump labels each section's code with
+				 * that section's own symbols (C++ inline functions:
+				 * one gort_nosplit section per comdat group), so the
+				 * code is attributed; only a relocation against the
+				 * section symbol cannot say which of them it means
+				 * (resolve.c).  Each gets a name of its own. */
+				int k = 1;
+				for (int i = 0; i < ndisasm; i++)
+					k += !strcmp(disasm[i], sec);
+				GROW(disasm, ndisasm, cdisasm);
+				disasm[ndisasm++] = xstrdup(sec);
+				char *u;
+				if (asprintf(&u, "%s#%d", sec, k) < 0)
+					die("out of memory");
+				free(sec);
+				sec = u;
+			} else
+				ambiguous = dup;
 			continue;
 		}
 		if (mode == SECTIONS) {
@@ -204,6 +245,8 @@ void read_input(const char *path)
 				continue;
 			if (!strcmp(name, ".note.GNU-split-stack"))
 				units[unit].split = 1;
+			if (!strncmp(name, ".gnu.lto_", 9))
+				units[unit].lto = 1;
 			int dup = 0;
 			for (int i = 0; i < nseen; i++)
 				dup |= !strcmp(seen[i], name);
@@ -216,7 +259,9 @@ void read_input(const char *path)
 			continue;
 		}
 		if (mode == SYMBOLS) {
-			/* "0000000000000000 g     F .text\t000000000000002a ns_c" */
+			/* "0000000000000000 g     F .text\t000000000000002a ns_c":
+			 * the value, 7 flag columns (binding first, w for weak),
+			 * the section, the size, the name. */
 			char *tab = strchr(line, '\t');
 			if (!tab || tab - line < 25 || line[23] != 'F')
 				continue;
@@ -229,8 +274,15 @@ void read_input(const char *path)
 			char *sp = strrchr(nm, ' ');
 			if (sp)
 				nm = sp + 1;
-			GROW(fsyms, nfsyms, cfsyms);
-			fsyms[nfsyms++] = xstrdup(nm);
+			GROW(syms, nsyms, csyms);
+			struct sym *y = &syms[nsyms++];
+			y->name = xstrdup(nm);
+			y->unit = unit;
+			y->sec = strndup(line + 25, (size_t)(tab - line - 25));
+			if (!y->sec)
+				die("out of memory");
+			y->addr = strtoull(line, NULL, 16);
+			y->global = line[17] == 'g' || line[17] == 'u' || line[18] == 'w';
 			continue;
 		}
 		if (mode != DISASM)
@@ -243,9 +295,11 @@ void read_input(const char *path)
 			*gt = 0;
 			const char *name = lt + 1;
 			int plt = !strncmp(sec, ".plt", 4) || !strcmp(sec, ".iplt");
-			if (!infunc || plt || is_fsym(name)) {
+			const struct sym *y = find_fsym(name);
+			if (!infunc || plt || y) {
 				new_func(name, unit, sec, strtoull(line, NULL, 16));
 				funcs[nfuncs - 1].ambiguous = ambiguous;
+				funcs[nfuncs - 1].global = y && y->global;
 				infunc = 1;
 			}
 			continue;
@@ -293,12 +347,16 @@ void read_input(const char *path)
 		free(seen[i]);
 	for (int i = 0; i < ndups; i++)
 		free(dups[i]);
+	for (int i = 0; i < ndisasm; i++)
+		free(disasm[i]);
 	free(seen);
 	free(dups);
+	free(disasm);
 	int st = pclose(p);
 	if (st != 0)
 		die("%s failed (status %d)", cmd, st);
 	free(cmd);
+	check_units(path, first_unit);
 	if (kind == 1)
 		read_dwarf(path, nunits - 1);
 }

@@ -52,7 +52,10 @@ void build_index(void)
 	qsort(byaddr, (size_t)nfuncs, sizeof *byaddr, cmp_addr);
 }
 
-/* The function called name: unit's own if it has one, else the first. */
+/* The function called name: unit's own if it has one, else the first
+ * global (or weak) one of another unit: a static function of another
+ * object is not what a call by name reaches.  Failing that, an alias of
+ * a function (a symbol objdump did not label the code with). */
 int find_by_name(const char *name, int unit)
 {
 	int lo = 0, hi = nfuncs;
@@ -67,10 +70,21 @@ int find_by_name(const char *name, int unit)
 	for (int j = lo; j < nfuncs && !strcmp(funcs[byname[j]].name, name); j++) {
 		if (funcs[byname[j]].unit == unit)
 			return byname[j];
-		if (first < 0)
+		if (first < 0 && funcs[byname[j]].global)
 			first = byname[j];
 	}
-	return first;
+	if (first >= 0)
+		return first;
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < nsyms; i++) {
+			const struct sym *y = &syms[i];
+			if ((pass == 0 ? y->unit != unit : !y->global) || strcmp(y->name, name))
+				continue;
+			int t = find_by_addr(y->unit, y->sec, y->addr, 1);
+			if (t >= 0)
+				return t;
+		}
+	return -1;
 }
 
 /* The function of unit that starts at (exact) or contains sec+addr; of
@@ -98,6 +112,17 @@ int find_by_addr(int unit, const char *sec, uint64_t addr, int exact)
 	return addr <= end ? byaddr[lo - 1] : -1;
 }
 
+/* Does unit (an object) have several sections called sec?  objdump.c
+ * named them sec#1, sec#2, ... */
+static int dup_section(int unit, const char *sec)
+{
+	size_t n = strlen(sec);
+	for (int i = 0; i < nfuncs; i++)
+		if (funcs[i].unit == unit && !strncmp(funcs[i].sec, sec, n) && funcs[i].sec[n] == '#')
+			return 1;
+	return 0;
+}
+
 static int is_section_name(const char *n)
 {
 	return n[0] == '.' || !strcmp(n, "gort_text") || !strcmp(n, "gort_nosplit");
@@ -117,6 +142,10 @@ int resolve(const struct func *f, int k, const struct op *o, const char **ext)
 			if (t >= 0)
 				return t;
 			*ext = in->rsym;
+			if (!units[f->unit].linked && dup_section(f->unit, in->rsym) &&
+			    asprintf((char **)ext, "%s+%#lx (one of several sections of that name)",
+				     in->rsym, in->raddend + 4) < 0)
+				die("out of memory");
 			return -1;
 		}
 		int t = find_by_name(in->rsym, f->unit);
