@@ -938,6 +938,32 @@ static GORT_NOINLINE_COLD void gopark_insyscall(bool (*unlockf)(G *, void *), vo
     gort__syscall_resume(depth);
 }
 
+/* A thread that is not an M, about to block: the deadline for its wait.
+ * The timers live on the Ps' heaps, which only the scheduler's Ms run;
+ * before gort_main and once it returned no M does, and a plain thread's
+ * gort_select timeout, gort_after, timer channel or context deadline
+ * never fired (an adversarial hunt: each hung for ever).  Then each
+ * blocked thread serves the timers itself: it runs those due and wakes
+ * for the earliest of the rest.  A timer armed while it sleeps, by a
+ * thread that then does not wait, fires at the next wait of any thread.
+ * -1: no deadline (the scheduler runs the timers). */
+static int64_t foreign_timer_duty(void)
+{
+    if (likely(atomic_load_explicit(&sched.started, memory_order_relaxed) &&
+               !atomic_load_explicit(&sched.exiting, memory_order_relaxed)))
+        return -1;
+    for (;;) {
+        int64_t next = gort__timesleepuntil();
+        if (next == 0)
+            return -1;
+        int64_t now = gort__nanotime();
+        if (next > now)
+            return next;
+        for (int32_t i = 0; i < sched.gomaxprocs; i++)
+            gort__checktimers(sched.allp[i], now);
+    }
+}
+
 void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
 {
     /* Before the bracket's own park (a vfork made inside gort_blocking
@@ -975,7 +1001,7 @@ void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
      * moment, which only ever errs towards "not dead". */
     gort__foreign_block();
     while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
-        gort__futex_wait(&g->status, G_WAITING, -1);
+        gort__futex_wait(&g->status, G_WAITING, foreign_timer_duty());
     atomic_store(&g->status, G_RUNNING);
 }
 

@@ -432,7 +432,10 @@ int gort_maxprocs(int n)
 {
     gort__schedinit();
     int old = sched.gomaxprocs;
-    if (n <= 0 || n == old)
+    /* Once gort_main returned the world is stopped for good, by a stop
+     * that never ends: another would wait for it for ever (a hunt: a
+     * clean-up's gort_maxprocs(n) spun).  Nothing runs to use more Ps. */
+    if (n <= 0 || n == old || atomic_load(&sched.exiting))
         return old;
     if (n > sched.allp_cap)
         n = sched.allp_cap;
