@@ -135,6 +135,10 @@ GORT_API bool gort_chan_recv(gort_chan *c, void *elem);
 GORT_API void gort_chan_close(gort_chan *c);
 /* Free a channel no goroutine uses any more.  NULL is ignored. */
 GORT_API void gort_chan_free(gort_chan *c);
+/* Elements buffered, and the capacity (0 for NULL).  The channel of a
+ * timer, a ticker or gort_after has capacity 1 and length 1 while a
+ * fired value waits; Go 1.23 reports 0 for both (its timer channels act
+ * as unbuffered ones, as gort's do for stop and reset). */
 GORT_API size_t gort_chan_len(const gort_chan *c);
 GORT_API size_t gort_chan_cap(const gort_chan *c);
 

@@ -252,8 +252,16 @@ static bool chansend(gort_chan *c, const void *elem, bool block)
             return false;
         park_forever("chan send (nil chan)");
     }
+    /* Every call is a preemption point, the non-blocking ones too: a loop
+     * of them spends nearly all its time in here, where the signal cannot
+     * stop it, and held its P for seconds (an adversarial hunt: a
+     * goroutine runnable for 1.8 s beside a select-default loop).  Go's
+     * prologue check stops such a loop at its next call.  _call: not from
+     * a signal handler on the alternate stack. */
     if (block)
         gort__preempt_check();
+    else
+        gort__preempt_check_call();
 
     /* Lock-free "would block" test for trysend.  Reading closed before
      * fullness is the safe order: if the channel was open and full at the
@@ -309,8 +317,10 @@ static bool chanrecv(gort_chan *c, void *elem, bool block, bool *ok)
             return false;
         park_forever("chan receive (nil chan)");
     }
-    if (block)
+    if (block) /* and the non-blocking ones: see chansend */
         gort__preempt_check();
+    else
+        gort__preempt_check_call();
 
     if (!block) {
         /* Lock-free "would block" test.  Emptiness is read before closed;

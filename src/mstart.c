@@ -85,7 +85,11 @@ M *gort__allocm(P *pp)
     m->id = atomic_fetch_add(&mid_gen, 1);
     m->wakercpu = -1;
     gort__set_nextp(m, pp, false);
-    m->fastrand = 0x9e3779b97f4a7c15ull * (uint64_t)(m->id + 1);
+    /* 0: seeded on first use from the clock, the thread and a TLS
+     * address (rand.c), so select's choices and steal orders differ from
+     * run to run as Go's do.  A constant per M id made every run of a
+     * program choose the same cases in the same order. */
+    m->fastrand = 0;
     gort__lock(&sched.lock);
     m->alllink = sched.allm;
     sched.allm = m;

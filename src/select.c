@@ -207,8 +207,11 @@ int gort_select(gort_case *cases, size_t n, int64_t timeout_ns)
 {
     if (n > (size_t)INT_MAX / 2)
         gort__throw("select: too many cases (%zu)", n);
+    /* A preemption point even when it must not block (see chansend). */
     if (timeout_ns != 0)
         gort__preempt_check();
+    else
+        gort__preempt_check_call();
 
     gort__sudog sg_stack[SELECT_STACK_CASES];
     uint32_t order_stack[2 * SELECT_STACK_CASES];
