@@ -229,8 +229,18 @@ void gort__fatal_exit2(const char *msg)
  * a leaf that holds no lock: that is where every parked thread of the
  * runtime sits (futex waits), so a SIGQUIT to an idle process, which the
  * kernel usually hands to such a thread, still gets file:line. */
-static bool safe_to_load(uintptr_t pc)
+static bool safe_to_load(uintptr_t pc, uintptr_t sp)
 {
+    /* Not if what was interrupted is itself a handler, on the signal
+     * stack (every handler runs there: gort adds SA_ONSTACK): its pc says
+     * nothing of the code it interrupted in turn.  A SIGQUIT that came on
+     * top of the SIGURG handler, which had interrupted malloc, loaded
+     * libdw and waited in calloc for the arena lock its own thread held
+     * (an adversarial hunt: 9 of 40 dumps hung for ever). */
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) &&
+        sp - (uintptr_t)ss.ss_sp < ss.ss_size)
+        return false;
     if (gort__pc_code(pc) != GORT_PR_FOREIGN)
         return true;
     gort__sym s;
@@ -252,7 +262,7 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
         /* Not in a fork's child (a lost thread may have held the
          * loader's lock) nor a vfork's (the session would be the
          * parent's, opened with the child's descriptors). */
-        if (!gort__in_forked_child() && safe_to_load(pc))
+        if (!gort__in_forked_child() && safe_to_load(pc, sp))
             gort__dwarf_open();
         gort__tb_reset();
         /* Go reports SIGQUIT as a runtime crash, whose level is at least
