@@ -597,6 +597,11 @@ void gort__tb_self(gort__tbout *o, G *cur, bool system)
 
 int gort_dump_goroutines(int fd)
 {
+    /* A preemption point, as every public call: the dump is runtime code,
+     * never stopped by the signal, and a goroutine dumping in a loop held
+     * its P for good (a hunt: with two such loops on two Ps, a goroutine
+     * whose 100 ms sleep had ended never ran again). */
+    gort__preempt_check_call();
     if (fcntl(fd, F_GETFL) < 0)
         return errno;
     gort__dwarf_open(); /* ordinary code: opening libdw is safe here */
