@@ -1,7 +1,7 @@
 /*
  * signal_fatal.c — fatal signals raised by goroutine code: SIGSEGV, SIGBUS,
- * SIGFPE, SIGILL and SIGTRAP (Go's signal_unix.go sighandler/sigfwd/
- * dieFromSignal, for C).
+ * SIGFPE, SIGILL, SIGTRAP and SIGABRT (abort(), assert()) (Go's
+ * signal_unix.go sighandler/sigfwd/dieFromSignal, for C).
  *
  * What it does.  A synchronous fault on a goroutine is reported the way Go
  * reports a fault it cannot turn into a panic:
@@ -87,6 +87,10 @@ static const struct fatal_sig {
     {SIGFPE, "SIGFPE", "floating-point exception"},
     {SIGILL, "SIGILL", "illegal instruction"},
     {SIGTRAP, "SIGTRAP", "trace trap"},
+    /* abort(), so every failed assert(): Go crashes on SIGABRT with the
+     * goroutine's traceback too.  Not raised by the runtime's own
+     * GORTTRACEBACK=crash, which puts SIG_DFL back first (panic.c). */
+    {SIGABRT, "SIGABRT", "abort"},
 };
 #define NFATAL ((int)(sizeof fatal_sigs / sizeof fatal_sigs[0]))
 
@@ -284,10 +288,54 @@ static bool after_call(uintptr_t ra)
  * does not already start with it, a frame record {fp, it} is written just
  * below the red zone (the goroutine will never run again) and the walk
  * starts there. */
+/* A return address into the program's (or the runtime's) code. */
+static bool program_ra(uintptr_t ra)
+{
+    return gort__pc_code(ra) != GORT_PR_FOREIGN && after_call(ra);
+}
+
+/* A signal raised inside libc (abort's raise, a fault in strlen or
+ * memcpy): libc keeps no frame pointers, so rbp may be any value and the
+ * chain from it garbage.  Find instead the last call the program made:
+ * the first word above sp that is a return address into its code, then,
+ * above that, the frame record of the function that made the call (a
+ * saved rbp pointing higher up the stack, next to a return address into
+ * the program).  Returns that record's address, or 0; *ra the call's
+ * return address. */
+static uintptr_t program_frame(const G *g, uintptr_t sp, uintptr_t *ra)
+{
+    uintptr_t hi = g->stack_hi, w = 0, rec[2];
+    uintptr_t lim = sp + (64u << 10) < hi ? sp + (64u << 10) : hi;
+    uintptr_t at = sp & ~(uintptr_t)7;
+    for (; at + 8 <= lim; at += 8)
+        if (peek(at, &w, sizeof w) && program_ra(w))
+            break;
+    if (at + 8 > lim)
+        return 0;
+    *ra = w;
+    for (uintptr_t q = at + 8; q + 16 <= lim; q += 8)
+        if (peek(q, rec, sizeof rec) && rec[0] > q && rec[0] < hi && !(rec[0] & 7) &&
+            program_ra(rec[1]))
+            return q;
+    return 0;
+}
+
 static void traceback_fault(G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
 {
     uintptr_t ra = 0, top[2] = {0, 0};
     uintptr_t rec = (sp - 128 - 16) & ~(uintptr_t)15;
+    if (gort__pc_code(pc) == GORT_PR_FOREIGN && sp >= g->stack_lo && sp < g->stack_hi &&
+        rec >= g->stack_lo) {
+        uintptr_t at = program_frame(g, sp, &ra);
+        if (at) {
+            uintptr_t *r = (uintptr_t *)rec;
+            VALGRIND_MAKE_MEM_UNDEFINED(r, 2 * sizeof *r);
+            r[0] = at;
+            r[1] = ra;
+            gort__traceback_ctx(2, pc, rec, g);
+            return;
+        }
+    }
     if (sp >= g->stack_lo && sp <= g->stack_hi - 8 && rec >= g->stack_lo && fp > sp &&
         peek(sp, &ra, sizeof ra) && after_call(ra) &&
         !(peek(fp, top, sizeof top) && top[1] == ra)) {

@@ -259,6 +259,37 @@ static void bus_main(void *arg)
     no_tail_call();
 }
 
+/* abort() (so a failed assert()): SIGABRT, raised inside libc. */
+__attribute__((noinline)) static void call_abort(void)
+{
+    abort();
+}
+
+static void abort_main(void *arg)
+{
+    (void)arg;
+    call_abort();
+    no_tail_call();
+}
+
+/* A fault inside libc, which keeps no frame pointers: the traceback must
+ * still find the program's frames.  Through a pointer, so that UBSan's
+ * nonnull check does not see the call. */
+static size_t (*volatile strlen_ptr)(const char *) = strlen;
+static const char *volatile null_str;
+
+__attribute__((noinline)) static void libc_fault(void)
+{
+    printf("%zu\n", strlen_ptr(null_str));
+}
+
+static void libc_fault_main(void *arg)
+{
+    (void)arg;
+    libc_fault();
+    no_tail_call();
+}
+
 static void *thread_fault(void *arg)
 {
     (void)arg;
@@ -401,6 +432,14 @@ static void test_signals(void)
          "gort: fatal error: unexpected signal SIGTRAP: trace trap\n",
          "[signal SIGTRAP: trace trap code=SI_KERNEL addr=0x0 pc=0x",
          "\tbreakpoint_here", "\ttrap_main"},
+        {{"abort()", abort_main, NULL, NULL, NULL, false}, SIGABRT,
+         "gort: fatal error: unexpected signal SIGABRT: abort\n",
+         "[signal SIGABRT: abort code=SI_TKILL addr=0x",
+         "\tcall_abort", "\tabort_main"},
+        {{"NULL into strlen", libc_fault_main, NULL, NULL, NULL, false}, SIGSEGV,
+         "gort: fatal error: unexpected signal SIGSEGV: segmentation violation\n",
+         "[signal SIGSEGV: segmentation violation code=SEGV_MAPERR addr=0x0 pc=0x",
+         "\tlibc_fault", "\tlibc_fault_main"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const crash_case *c = &cases[i].c;
