@@ -228,6 +228,24 @@ static bool below_stack(const G *g, int sig, const siginfo_t *info, uintptr_t sp
     return sp < lo && lo - sp <= reach;
 }
 
+/* A signal handler that ran off the alternate signal stack every handler
+ * runs on (gort adds SA_ONSTACK): the fault is in the guard page below it,
+ * or rsp is already there (a frame bigger than the page).  The kernel then
+ * delivered this signal at the top of that stack again, since rsp was no
+ * longer on it.  [*lo, *hi): the signal stack. */
+static bool off_signal_stack(int sig, const siginfo_t *info, uintptr_t sp, uintptr_t *lo,
+                             uintptr_t *hi)
+{
+    stack_t ss;
+    if ((sig != SIGSEGV && sig != SIGBUS) || from_user(info) || sigaltstack(NULL, &ss) != 0 ||
+        (ss.ss_flags & SS_DISABLE))
+        return false;
+    *lo = (uintptr_t)ss.ss_sp;
+    *hi = *lo + ss.ss_size;
+    uintptr_t addr = (uintptr_t)info->si_addr, reach = (uintptr_t)1 << 20;
+    return (addr < *lo && *lo - addr <= reach) && (sp < *hi && (sp >= *lo || *lo - sp <= reach));
+}
+
 /* n bytes as "256 KiB" (human) or "256K" (a GORTSTACKSIZE value). */
 static const char *fmt_size(char *buf, size_t len, size_t n, bool env)
 {
@@ -415,6 +433,26 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
     if (g && !overflow)
         overflow = below_stack(g, sig, info, sp);
     int level = gort__cfg.traceback;
+    uintptr_t ss_lo, ss_hi;
+    if (g && !overflow && off_signal_stack(sig, info, sp, &ss_lo, &ss_hi)) {
+        char have[32];
+        report_signal("stack overflow in a signal handler", i, info, pc);
+        say("a signal handler on goroutine %llu's thread ran past the %s alternate signal "
+            "stack handlers run on (sp=%#lx, signal stack=[%#lx, %#lx))\n",
+            (unsigned long long)g->goid, fmt_size(have, sizeof have, ss_hi - ss_lo, false),
+            (unsigned long)sp, (unsigned long)ss_lo, (unsigned long)ss_hi);
+        if (level > GORT_TB_NONE) {
+            say("\nsignal handler frames:\n");
+            gort__traceback_ctx(2, pc, fp, NULL);
+        }
+        if (level >= GORT_TB_ALL && !gort__in_vfork_child()) {
+            say("\n");
+            gort__dump_others(2, NULL);
+        }
+        if (level >= GORT_TB_CRASH)
+            die_from(SIGABRT);
+        die_from(sig);
+    }
     if (g) {
         if (overflow) {
             char have[32], raise[32];
