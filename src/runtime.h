@@ -810,6 +810,16 @@ GORT_NORETURN void gort__goexit_entry(G *g);
 /* The trampoline's return address from g->fn: the one runtime address
  * always on a goroutine stack (arch/asm_amd64.S). */
 extern char gort__gostart_ret[];
+/* Split-stack mode's __morestack_non_split return address, under every
+ * function body it calls (arch/morestack_amd64.S; libgort.a only). */
+extern const char gort__morestack_ns_ret[] __attribute__((weak));
+/* A return address into the runtime that is only a frame under the
+ * program's code, not runtime code running: one of the two above.  A
+ * function that tail-calls sits right on top of it. */
+static inline bool gort__ra_frame_only(uintptr_t ra)
+{
+    return ra == (uintptr_t)gort__gostart_ret || ra == (uintptr_t)gort__morestack_ns_ret;
+}
 /* Async preemption trampoline (issue 3). */
 void gort__asyncpreempt(void);
 

@@ -277,14 +277,17 @@ bool gort__entersyscall_from(uintptr_t ra, int block)
 {
     M *m = gort__m_tls;
     /* The runtime's own calls, and GORT_NOSPLIT functions' (which hold
-     * their P to the end): no bracket.  But a goroutine's entry function
-     * that tail-calls the wrapper (`void g(void *a) { sleep(1); }` is
-     * `jmp sleep` at -O2) leaves the goroutine trampoline's return
-     * address: that call is the program's.  Refused, it held its P
-     * blocked, and sysmon's signal cut the sleep short (an adversarial
-     * hunt: sleep(1) back after ~10 ms, 20 of 20 at one P). */
+     * their P to the end): no bracket.  But a function that tail-calls
+     * the wrapper leaves the return address of what called it, which may
+     * be a runtime frame under the program's code: the goroutine
+     * trampoline's (`void g(void *a) { sleep(1); }` is `jmp sleep` at
+     * -O2), or in split-stack mode __morestack_non_split's, under every
+     * body of a function whose prologue the linker rewrote.  That call is
+     * the program's.  Refused, it held its P blocked, and sysmon's signal
+     * cut the sleep short (an adversarial hunt: sleep(1) back after
+     * ~10 ms, 20 of 20 at one P). */
     if (!m || !m->curg || gort__pc_in_nosplit(ra) ||
-        (gort__pc_in_runtime(ra) && ra != (uintptr_t)gort__gostart_ret))
+        (gort__pc_in_runtime(ra) && !gort__ra_frame_only(ra)))
         return false;
     /* Our caller is the wrapper (runtime code, with a frame pointer); its
      * caller's frame is the one to show. */

@@ -63,7 +63,6 @@
  * return address, which is under every function body it calls (only a
  * frame, no runtime state), or into a GORT_NOSPLIT function (which holds
  * its P to the end, as documented)? */
-extern const char gort__morestack_ns_ret[] __attribute__((weak)); /* libgort.a only */
 __attribute__((no_sanitize_address)) static bool runtime_frames(G *g, uintptr_t sp)
 {
     if (sp < g->stack_lo || sp >= g->stack_hi)
@@ -75,9 +74,7 @@ __attribute__((no_sanitize_address)) static bool runtime_frames(G *g, uintptr_t 
     bool found = false;
     for (const uintptr_t *w = (const uintptr_t *)(sp & ~(uintptr_t)7);
          (uintptr_t)w < g->stack_hi && !found; w++)
-        found = (gort__pc_in_runtime(*w) && *w != (uintptr_t)gort__gostart_ret &&
-                 *w != (uintptr_t)gort__morestack_ns_ret) ||
-                gort__pc_in_nosplit(*w);
+        found = (gort__pc_in_runtime(*w) && !gort__ra_frame_only(*w)) || gort__pc_in_nosplit(*w);
     VALGRIND_ENABLE_ERROR_REPORTING;
     VALGRIND_MAKE_MEM_DEFINED(&found, sizeof found); /* the answer is */
     return found;
