@@ -41,6 +41,9 @@ _Atomic uint64_t gort__foreign_gen;  /* bumped by every foreign block/unblock */
  * be about to futex-wake the status word of a G whose thread has exited. */
 static gort__mutex foreign_free_lock;
 static G *foreign_free;
+/* Every pseudo-G ever made, through foreign_next (pushed once, never
+ * removed: they are recycled, not freed), for gort__foreign_kick. */
+static G *_Atomic foreign_all;
 
 static void foreign_g_free(void *p)
 {
@@ -61,12 +64,19 @@ GORT_NOINLINE_COLD G *gort__foreign_getg(void)
     if (g)
         foreign_free = g->schedlink;
     gort__unlock_raw(&foreign_free_lock);
-    if (g)
+    if (g) {
+        G *next = g->foreign_next;
         memset(g, 0, sizeof *g);
-    else
+        g->foreign_next = next;
+    } else {
         g = calloc(1, sizeof *g);
-    if (!g)
-        return NULL;
+        if (!g)
+            return NULL;
+        G *head = atomic_load(&foreign_all);
+        do
+            g->foreign_next = head;
+        while (!atomic_compare_exchange_weak(&foreign_all, &head, g));
+    }
     g->foreign = true;
     atomic_store(&g->status, G_RUNNING);
     gort__foreign_g_tls = g;
@@ -84,4 +94,18 @@ void gort__foreign_unblock(void)
 {
     atomic_fetch_sub(&sched.nforeign_blocked, 1);
     atomic_fetch_add(&gort__foreign_gen, 1);
+}
+
+/* A kicked thread finds its status changed (so a kick just before its
+ * futex wait is not lost), sets it back to waiting and looks at the
+ * timers again; a goready meanwhile still stores runnable over either. */
+void gort__foreign_kick(void)
+{
+    if (atomic_load(&sched.nforeign_blocked) <= 0)
+        return;
+    for (G *g = atomic_load(&foreign_all); g; g = g->foreign_next) {
+        uint32_t w = G_WAITING;
+        if (atomic_compare_exchange_strong(&g->status, &w, G_WAITING_KICK))
+            gort__futex_wake(&g->status, 1);
+    }
 }

@@ -293,6 +293,9 @@ void gort__morestack_vla(size_t size, uintptr_t sp, uintptr_t pc)
      * registers, &errno among them, are not in a frame the runtime knows
      * (the prologue's slow path saves them all); the request stays
      * pending and the signal that follows a poison serves it. */
-    if (m->stackguard)
+    if (m->stackguard && !atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
         __atomic_store_n(m->stackguard, guard, __ATOMIC_RELAXED);
+    /* (Not the poison that asks a goroutine back from foreign code
+     * without its P to take one again: that one must stay until a
+     * prologue honours it, morestack2's reclaim.) */
 }

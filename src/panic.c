@@ -229,7 +229,7 @@ void gort__fatal_exit2(const char *msg)
  * a leaf that holds no lock: that is where every parked thread of the
  * runtime sits (futex waits), so a SIGQUIT to an idle process, which the
  * kernel usually hands to such a thread, still gets file:line. */
-static bool safe_to_load(uintptr_t pc, uintptr_t sp)
+static bool safe_to_load(uintptr_t pc, uintptr_t sp, bool on_m)
 {
     /* Not if what was interrupted is itself a handler, on the signal
      * stack (every handler runs there: gort adds SA_ONSTACK): its pc says
@@ -241,8 +241,17 @@ static bool safe_to_load(uintptr_t pc, uintptr_t sp)
     if (sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) &&
         sp - (uintptr_t)ss.ss_sp < ss.ss_size)
         return false;
-    if (gort__pc_code(pc) != GORT_PR_FOREIGN)
+    /* A thread that is not an M has no signal stack of gort's: its
+     * handlers run on its own stack, where the test above cannot see
+     * them, and the program's code the signal interrupted may be one (a
+     * review: a SIGUSR1 handler spinning over malloc, then SIGQUIT: 5 of
+     * 8 dumps hung).  There only the runtime's own code (a futex wait)
+     * proves it. */
+    int code = gort__pc_code(pc);
+    if (code == GORT_PR_RUNTIME || (code != GORT_PR_FOREIGN && on_m))
         return true;
+    if (code != GORT_PR_FOREIGN)
+        return false;
     gort__sym s;
     return gort__symtab_lookup(pc, &s) && s.name && strcmp(s.name, "syscall") == 0;
 }
@@ -262,7 +271,7 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
         /* Not in a fork's child (a lost thread may have held the
          * loader's lock) nor a vfork's (the session would be the
          * parent's, opened with the child's descriptors). */
-        if (!gort__in_forked_child() && safe_to_load(pc, sp))
+        if (!gort__in_forked_child() && safe_to_load(pc, sp, m != NULL))
             gort__dwarf_open();
         gort__tb_reset();
         /* Go reports SIGQUIT as a runtime crash, whose level is at least

@@ -944,8 +944,8 @@ static GORT_NOINLINE_COLD void gopark_insyscall(bool (*unlockf)(G *, void *), vo
  * gort_select timeout, gort_after, timer channel or context deadline
  * never fired (an adversarial hunt: each hung for ever).  Then each
  * blocked thread serves the timers itself: it runs those due and wakes
- * for the earliest of the rest.  A timer armed while it sleeps, by a
- * thread that then does not wait, fires at the next wait of any thread.
+ * for the earliest of the rest.  A timer armed meanwhile, and the end of
+ * gort_main, kick the blocked threads to look again (gort__foreign_kick).
  * -1: no deadline (the scheduler runs the timers). */
 static int64_t foreign_timer_duty(void)
 {
@@ -1000,8 +1000,16 @@ void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
      * that gets in before this increment leaves the count one low for a
      * moment, which only ever errs towards "not dead". */
     gort__foreign_block();
-    while (atomic_load_explicit(&g->status, memory_order_acquire) == G_WAITING)
+    for (;;) {
+        uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
+        if (st == G_WAITING_KICK) { /* gort__foreign_kick: look again */
+            atomic_compare_exchange_strong(&g->status, &st, G_WAITING);
+            continue;
+        }
+        if (st != G_WAITING)
+            break;
         gort__futex_wait(&g->status, G_WAITING, foreign_timer_duty());
+    }
     atomic_store(&g->status, G_RUNNING);
 }
 

@@ -107,6 +107,8 @@ enum {
     G_WAITING,      /* parked: a channel, sema, timer or cond will ready it */
     G_DEAD,         /* finished; on a free list */
     G_SYSCALL,      /* inside a system call or foreign call (syscall.c): on its M, no P */
+    G_WAITING_KICK, /* foreign pseudo-G only: parked, and told to look at the timers
+                       again (gort__foreign_kick); its thread sets it back to waiting */
 };
 
 /* ---------------------------------------------------------------------
@@ -212,6 +214,9 @@ struct gort_g {
     size_t stack_maplen;    /* its length */
     _Atomic uint32_t status;/* G_*; changed with CAS at hand-offs; futex word for foreign Gs */
     bool foreign;           /* pseudo-G of a thread that is not an M */
+    /* Pseudo-Gs: the next of every one ever made (cgocallback.c; they are
+     * recycled, never freed).  Written once, before the G is published. */
+    G *foreign_next;
     bool guarded;           /* stack has a guard page (false: slab stack, or foreign) */
     bool is_main;           /* goroutine 1: its exit ends gort_main */
     bool stack_clean;       /* dead G whose stack was checked for deep pages (scavenge.c;
@@ -908,6 +913,10 @@ bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *
  * for deadlock detection. */
 void gort__foreign_block(void);
 void gort__foreign_unblock(void);
+/* Make every foreign thread blocked in a gort call look at the timers
+ * again (proc.c foreign_timer_duty): when no scheduler runs them, a timer
+ * armed meanwhile, or the end of gort_main, changes how long it may wait. */
+void gort__foreign_kick(void);
 /* Bumped by every block and unblock: checkdead's "nothing changed". */
 extern _Atomic uint64_t gort__foreign_gen;
 /* The calling thread's pseudo-G, once it has one (gort__getg's read). */

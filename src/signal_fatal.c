@@ -270,8 +270,12 @@ static void report_signal(const char *title, int i, const siginfo_t *info, uintp
         cn = num;
     }
     say("gort: fatal error: %s\n", title);
-    say("[signal %s: %s code=%s addr=0x%lx pc=0x%lx]\n", fs->name, fs->desc, cn,
-        (unsigned long)(info ? (uintptr_t)info->si_addr : 0), (unsigned long)pc);
+    if (from_user(info)) /* sent (kill, raise, abort): si_addr is the sender's pid */
+        say("[signal %s: %s code=%s pid=%d pc=0x%lx]\n", fs->name, fs->desc, cn,
+            (int)info->si_pid, (unsigned long)pc);
+    else
+        say("[signal %s: %s code=%s addr=0x%lx pc=0x%lx]\n", fs->name, fs->desc, cn,
+            (unsigned long)(info ? (uintptr_t)info->si_addr : 0), (unsigned long)pc);
 }
 
 /* Copy n bytes at p without faulting (false if unreadable): the kernel
@@ -312,29 +316,65 @@ static bool program_ra(uintptr_t ra)
     return gort__pc_code(ra) != GORT_PR_FOREIGN && after_call(ra);
 }
 
+/* Could the call before ra have entered libc?  A direct call into the
+ * program's or the runtime's own code cannot have: a return address
+ * after one, found above a libc frame, is stale (left by a deeper call
+ * that returned long ago, in memory a libc frame did not write).  An
+ * indirect call, or a direct one to a PLT stub or to libc, may have. */
+static bool may_call_foreign(uintptr_t ra)
+{
+    unsigned char b[5];
+    if (!peek(ra - 5, b, sizeof b) || b[0] != 0xe8)
+        return true; /* not `call rel32`: an indirect call */
+    int32_t rel;
+    memcpy(&rel, b + 1, sizeof rel);
+    return gort__pc_code(ra + (uintptr_t)(intptr_t)rel) == GORT_PR_FOREIGN;
+}
+
+/* Does the frame-pointer chain from record fp reach the goroutine's
+ * first frame through return addresses into the program only? */
+static bool chain_ok(const G *g, uintptr_t fp)
+{
+    uintptr_t rec[2];
+    for (int depth = 0; depth < 4096; depth++) {
+        if (fp < g->stack_lo || fp > g->stack_hi - 16 || (fp & 7) || !peek(fp, rec, sizeof rec))
+            return false;
+        if (rec[1] == (uintptr_t)gort__gostart_ret)
+            return true;
+        if (!program_ra(rec[1]) || rec[0] <= fp)
+            return false;
+        fp = rec[0];
+    }
+    return false;
+}
+
 /* A signal raised inside libc (abort's raise, a fault in strlen or
  * memcpy): libc keeps no frame pointers, so rbp may be any value and the
- * chain from it garbage.  Find instead the last call the program made:
- * the first word above sp that is a return address into its code, then,
- * above that, the frame record of the function that made the call (a
- * saved rbp pointing higher up the stack, next to a return address into
- * the program).  Returns that record's address, or 0; *ra the call's
- * return address. */
+ * chain from it garbage.  Find instead the program's call into libc: the
+ * first word above sp that is a return address into the program after a
+ * call that may have entered libc, with, above it, the frame record of
+ * the function that made the call (a saved rbp pointing higher up the
+ * stack next to another return address into the program) whose chain
+ * reaches the goroutine's first frame.  Returns that record's address,
+ * or 0 (then the plain walk from rbp is printed); *ra the call's return
+ * address.  Stale words in libc's frames (a review: 18 dead frames of an
+ * earlier recursion, printed as live) fail the call test or the chain. */
 static uintptr_t program_frame(const G *g, uintptr_t sp, uintptr_t *ra)
 {
     uintptr_t hi = g->stack_hi, w = 0, rec[2];
     uintptr_t lim = sp + (64u << 10) < hi ? sp + (64u << 10) : hi;
-    uintptr_t at = sp & ~(uintptr_t)7;
-    for (; at + 8 <= lim; at += 8)
-        if (peek(at, &w, sizeof w) && program_ra(w))
-            break;
-    if (at + 8 > lim)
-        return 0;
-    *ra = w;
-    for (uintptr_t q = at + 8; q + 16 <= lim; q += 8)
-        if (peek(q, rec, sizeof rec) && rec[0] > q && rec[0] < hi && !(rec[0] & 7) &&
-            program_ra(rec[1]))
-            return q;
+    for (uintptr_t at = sp & ~(uintptr_t)7; at + 8 <= lim; at += 8) {
+        if (!peek(at, &w, sizeof w) || !program_ra(w) || !may_call_foreign(w))
+            continue;
+        for (uintptr_t q = at + 8; q + 16 <= lim; q += 8)
+            if (peek(q, rec, sizeof rec) && rec[0] > q && rec[0] < hi && !(rec[0] & 7) &&
+                (program_ra(rec[1]) || rec[1] == (uintptr_t)gort__gostart_ret)) {
+                if (!chain_ok(g, q))
+                    break;
+                *ra = w;
+                return q;
+            }
+    }
     return 0;
 }
 

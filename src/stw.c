@@ -422,7 +422,22 @@ void gort__exitstop(void)
         gort__throw("exitstop: goroutine 1 has not returned");
     gort__stoptheworld("exit");
     exit_foreign_wait();
-    gort__netpoll_frozen();
+    /* Goroutines no longer run: only now may a close stop waiting for
+     * their calls -- unless one still runs inside a system-call bracket
+     * that exit_foreign_wait gave up freezing (it computes there, and may
+     * make fd calls that hold references); then closes wait for every
+     * reference, as before the exit. */
+    bool all = true;
+    for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink)
+        if (!atomic_load(&m->exit_frozen) &&
+            (__atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0 ||
+             atomic_load(&m->syscall_implicit)))
+            all = false;
+    if (all)
+        gort__netpoll_frozen();
+    /* Plain threads blocked in gort calls with a timeout waited for the
+     * Ms to run their timers: now they run them themselves. */
+    gort__foreign_kick();
 }
 
 void gort_stop_the_world(void) { gort__stoptheworld("user"); }

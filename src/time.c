@@ -204,7 +204,12 @@ void gort__addtimer(gort__timer *t)
     heap_add(pp, t);
     gort__unlock(&pp->timerslock);
     /* On an M with a P, schedule() on this P sees the timer; elsewhere make
-     * sure a sleeping or idle M will. */
+     * sure a sleeping or idle M will.  With no scheduler running (before
+     * gort_main, after it returned) the blocked plain threads run the
+     * timers: they look again (proc.c foreign_timer_duty). */
+    if (unlikely(!atomic_load_explicit(&sched.started, memory_order_relaxed) ||
+                 atomic_load_explicit(&sched.exiting, memory_order_relaxed)))
+        gort__foreign_kick();
     if (!(m && m->p))
         gort__timerwake(t->when);
     else if (atomic_load_explicit(&sched.timer_sleep_until, memory_order_relaxed) > t->when)

@@ -466,7 +466,7 @@ static void test_signals(void)
          "\tbreakpoint_here", "\ttrap_main"},
         {{"abort()", abort_main, NULL, NULL, NULL, false}, SIGABRT,
          "gort: fatal error: unexpected signal SIGABRT: abort\n",
-         "[signal SIGABRT: abort code=SI_TKILL addr=0x",
+         "[signal SIGABRT: abort code=SI_TKILL pid=",
          "\tcall_abort", "\tabort_main"},
         {{"NULL into strlen", libc_fault_main, NULL, NULL, NULL, false}, SIGSEGV,
          "gort: fatal error: unexpected signal SIGSEGV: segmentation violation\n",
