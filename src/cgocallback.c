@@ -31,6 +31,7 @@
 #include "runtime.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,9 +66,12 @@ GORT_NOINLINE_COLD G *gort__foreign_getg(void)
         foreign_free = g->schedlink;
     gort__unlock_raw(&foreign_free_lock);
     if (g) {
-        G *next = g->foreign_next;
-        memset(g, 0, sizeof *g);
-        g->foreign_next = next;
+        /* Everything but foreign_next, which a kick's walk may be
+         * reading: cleared and restored, it read NULL and stopped there (a
+         * review, under gdb). */
+        size_t at = offsetof(G, foreign_next), past = at + sizeof g->foreign_next;
+        memset(g, 0, at);
+        memset((char *)g + past, 0, sizeof *g - past);
     } else {
         g = calloc(1, sizeof *g);
         if (!g)
@@ -99,11 +103,22 @@ void gort__foreign_unblock(void)
 /* A kicked thread finds its status changed (so a kick just before its
  * futex wait is not lost), sets it back to waiting and looks at the
  * timers again; a goready meanwhile still stores runnable over either. */
-void gort__foreign_kick(void)
+_Atomic uint64_t gort__foreign_timer_gen;
+
+void gort__foreign_kick(int64_t when)
 {
+    atomic_fetch_add(&gort__foreign_timer_gen, 1);
     if (atomic_load(&sched.nforeign_blocked) <= 0)
         return;
     for (G *g = atomic_load(&foreign_all); g; g = g->foreign_next) {
+        if (atomic_load(&g->status) != G_WAITING)
+            continue;
+        /* One that wakes by then anyway runs the new timer then (or looks
+         * at it): not woken for nothing, N threads arming timers cost N^2
+         * wake-ups (a review). */
+        int64_t until = atomic_load(&g->fwait_until);
+        if (when >= 0 && until >= 0 && until <= when)
+            continue;
         uint32_t w = G_WAITING;
         if (atomic_compare_exchange_strong(&g->status, &w, G_WAITING_KICK))
             gort__futex_wake(&g->status, 1);

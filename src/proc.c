@@ -1008,7 +1008,15 @@ void gort__gopark(bool (*unlockf)(G *, void *), void *lock, const char *reason)
         }
         if (st != G_WAITING)
             break;
-        gort__futex_wait(&g->status, G_WAITING, foreign_timer_duty());
+        /* The deadline is published before the generation is read again:
+         * a timer armed after it was computed either shows in the
+         * generation (look again) or finds the deadline and kicks. */
+        uint64_t gen = atomic_load(&gort__foreign_timer_gen);
+        int64_t until = foreign_timer_duty();
+        atomic_store(&g->fwait_until, until);
+        if (atomic_load(&gort__foreign_timer_gen) != gen)
+            continue;
+        gort__futex_wait(&g->status, G_WAITING, until);
     }
     atomic_store(&g->status, G_RUNNING);
 }

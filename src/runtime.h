@@ -215,8 +215,13 @@ struct gort_g {
     _Atomic uint32_t status;/* G_*; changed with CAS at hand-offs; futex word for foreign Gs */
     bool foreign;           /* pseudo-G of a thread that is not an M */
     /* Pseudo-Gs: the next of every one ever made (cgocallback.c; they are
-     * recycled, never freed).  Written once, before the G is published. */
+     * recycled, never freed).  Written once, before the G is published,
+     * and kept when the G is recycled (the walk may be reading it). */
     G *foreign_next;
+    /* Pseudo-Gs blocked with no scheduler running: the deadline of the
+     * wait (-1 none), so that a new timer kicks only the threads that
+     * would wake later than it (gort__foreign_kick). */
+    _Atomic int64_t fwait_until;
     bool guarded;           /* stack has a guard page (false: slab stack, or foreign) */
     bool is_main;           /* goroutine 1: its exit ends gort_main */
     bool stack_clean;       /* dead G whose stack was checked for deep pages (scavenge.c;
@@ -913,10 +918,14 @@ bool gort__helper_thread(void *(*fn)(void *), size_t stacksize, const sigset_t *
  * for deadlock detection. */
 void gort__foreign_block(void);
 void gort__foreign_unblock(void);
-/* Make every foreign thread blocked in a gort call look at the timers
+/* Make the foreign threads blocked in a gort call look at the timers
  * again (proc.c foreign_timer_duty): when no scheduler runs them, a timer
- * armed meanwhile, or the end of gort_main, changes how long it may wait. */
-void gort__foreign_kick(void);
+ * armed meanwhile (when: its deadline; only threads waiting past it), or
+ * the end of gort_main (when < 0: all), changes how long they may wait. */
+void gort__foreign_kick(int64_t when);
+/* Bumped before each such kick: a thread that computed its deadline
+ * before it looks again (proc.c). */
+extern _Atomic uint64_t gort__foreign_timer_gen;
 /* Bumped by every block and unblock: checkdead's "nothing changed". */
 extern _Atomic uint64_t gort__foreign_gen;
 /* The calling thread's pseudo-G, once it has one (gort__getg's read). */

@@ -437,7 +437,7 @@ void gort__exitstop(void)
         gort__netpoll_frozen();
     /* Plain threads blocked in gort calls with a timeout waited for the
      * Ms to run their timers: now they run them themselves. */
-    gort__foreign_kick();
+    gort__foreign_kick(-1);
 }
 
 void gort_stop_the_world(void) { gort__stoptheworld("user"); }

@@ -209,7 +209,7 @@ void gort__addtimer(gort__timer *t)
      * timers: they look again (proc.c foreign_timer_duty). */
     if (unlikely(!atomic_load_explicit(&sched.started, memory_order_relaxed) ||
                  atomic_load_explicit(&sched.exiting, memory_order_relaxed)))
-        gort__foreign_kick();
+        gort__foreign_kick(t->when);
     if (!(m && m->p))
         gort__timerwake(t->when);
     else if (atomic_load_explicit(&sched.timer_sleep_until, memory_order_relaxed) > t->when)
