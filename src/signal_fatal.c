@@ -474,6 +474,7 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
         overflow = below_stack(g, sig, info, sp);
     int level = gort__cfg.traceback;
     uintptr_t ss_lo, ss_hi;
+    G *skip = g; /* the goroutine whose frames the report shows */
     if (g && !overflow && off_signal_stack(sig, info, sp, &ss_lo, &ss_hi)) {
         char have[32];
         report_signal("stack overflow in a signal handler", i, info, pc);
@@ -485,15 +486,8 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
             say("\nsignal handler frames:\n");
             gort__traceback_ctx(2, pc, fp, NULL);
         }
-        if (level >= GORT_TB_ALL && !gort__in_vfork_child()) {
-            say("\n");
-            gort__dump_others(2, NULL);
-        }
-        if (level >= GORT_TB_CRASH)
-            die_from(SIGABRT);
-        die_from(sig);
-    }
-    if (g) {
+        skip = NULL; /* its goroutine's own frames are listed with the others */
+    } else if (g) {
         if (overflow) {
             char have[32], raise[32];
             size_t size = gort__cfg.stacksize;
@@ -526,7 +520,7 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
     /* The others are a vfork child's parent's: their lock is the parent's. */
     if (level >= GORT_TB_ALL && !gort__in_vfork_child()) {
         say("\n");
-        gort__dump_others(2, g);
+        gort__dump_others(2, skip);
     }
     if (level >= GORT_TB_CRASH)
         die_from(SIGABRT);
