@@ -69,23 +69,17 @@ static inline bool expired(gort__pollfd *pd, int mode, int64_t deadline)
     return d >= 0 && d <= gort__nanotime();
 }
 
-/* Does a scheduler run that will poll for a parked thread?  Not before
- * gort_main, and not once it returned: its Ms then park for good (proc.c
- * findrunnable), and a thread that parked on the netpoller -- the caller
- * of gort_main itself, using a socket afterwards -- waited forever for
- * data that had come. */
-static inline bool runtime_started(void)
-{
-    return atomic_load_explicit(&sched.started, memory_order_relaxed) &&
-           !atomic_load_explicit(&sched.exiting, memory_order_relaxed);
-}
 
 /* Block until the edge count of mode moves (or deadline, close).  0 to
  * try again, else an errno value. */
 static int park(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t deadline)
 {
     M *m = gort__getm();
-    if (unlikely(!(m && m->curg) && !runtime_started())) {
+    /* No scheduler to poll for us (gort__sched_running): once gort_main
+     * returned its Ms park for good, and a thread that parked on the
+     * netpoller -- the caller of gort_main itself, using a socket
+     * afterwards -- waited forever for data that had come. */
+    if (unlikely(!(m && m->curg) && !gort__sched_running())) {
         /* No scheduler runs to poll for us: poll(2) on this thread. */
         int64_t d = gort__pd_deadline(pd, mode, deadline);
         int ms = -1;

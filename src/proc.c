@@ -949,8 +949,7 @@ static GORT_NOINLINE_COLD void gopark_insyscall(bool (*unlockf)(G *, void *), vo
  * -1: no deadline (the scheduler runs the timers). */
 static int64_t foreign_timer_duty(void)
 {
-    if (likely(atomic_load_explicit(&sched.started, memory_order_relaxed) &&
-               !atomic_load_explicit(&sched.exiting, memory_order_relaxed)))
+    if (likely(gort__sched_running()))
         return -1;
     for (;;) {
         int64_t next = gort__timesleepuntil();

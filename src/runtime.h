@@ -611,6 +611,15 @@ enum { SYSMON_POLL = 0, SYSMON_DEEP = 1, SYSMON_NAP = 2 };
 extern gort__sched gort__sched_state;
 #define sched gort__sched_state
 
+/* Does a scheduler run, whose Ms poll the netpoller and run the timers?
+ * Not before gort_main, and not once it returned: a plain thread waiting
+ * then must poll its fd (fd_linux.c) and run the timers (proc.c) itself. */
+static inline bool gort__sched_running(void)
+{
+    return atomic_load_explicit(&sched.started, memory_order_relaxed) &&
+           !atomic_load_explicit(&sched.exiting, memory_order_relaxed);
+}
+
 /* The clock g->waitsince is stamped with at every park: a load of the
  * value sysmon publishes, where a clock read (even the coarse vDSO one
  * through the PLT) was ~5% of the prime sieve's samples, a park per

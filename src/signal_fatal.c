@@ -302,14 +302,6 @@ static bool after_call(uintptr_t ra)
            (b[3] == 0xff && (b[4] & 0xf8) == 0x50);        /* ff /2, disp8(reg) */
 }
 
-/* Walk the goroutine's frames from the signal context.  A fault in a leaf
- * function compiled without a frame (gcc omits it in leaves even with
- * -fno-omit-frame-pointer) leaves rbp pointing at the caller's caller, and
- * the caller, whose return address is the word at rsp, would be missing
- * from the chain.  When that word follows a call instruction and the chain
- * does not already start with it, a frame record {fp, it} is written just
- * below the red zone (the goroutine will never run again) and the walk
- * starts there. */
 /* A return address into the program's (or the runtime's) code. */
 static bool program_ra(uintptr_t ra)
 {
@@ -378,30 +370,32 @@ static uintptr_t program_frame(const G *g, uintptr_t sp, uintptr_t *ra)
     return 0;
 }
 
+/* Walk the goroutine's frames from the signal context.  A fault in a leaf
+ * function compiled without a frame (gcc omits it in leaves even with
+ * -fno-omit-frame-pointer) leaves rbp pointing at the caller's caller, and
+ * the caller, whose return address is the word at rsp, would be missing
+ * from the chain.  When that word follows a call instruction and the chain
+ * does not already start with it, a frame record {fp, it} is written just
+ * below the red zone (the goroutine will never run again) and the walk
+ * starts there.  A signal raised inside libc splices in the program's call
+ * into libc the same way (program_frame). */
 static void traceback_fault(G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
 {
-    uintptr_t ra = 0, top[2] = {0, 0};
+    uintptr_t ra = 0, top[2] = {0, 0}, link = 0;
     uintptr_t rec = (sp - 128 - 16) & ~(uintptr_t)15;
     if (gort__pc_code(pc) == GORT_PR_FOREIGN && sp >= g->stack_lo && sp < g->stack_hi &&
-        rec >= g->stack_lo) {
-        uintptr_t at = program_frame(g, sp, &ra);
-        if (at) {
-            uintptr_t *r = (uintptr_t *)rec;
-            VALGRIND_MAKE_MEM_UNDEFINED(r, 2 * sizeof *r);
-            r[0] = at;
-            r[1] = ra;
-            gort__traceback_ctx(2, pc, rec, g);
-            return;
-        }
-    }
-    if (sp >= g->stack_lo && sp <= g->stack_hi - 8 && rec >= g->stack_lo && fp > sp &&
+        rec >= g->stack_lo)
+        link = program_frame(g, sp, &ra);
+    if (!link && sp >= g->stack_lo && sp <= g->stack_hi - 8 && rec >= g->stack_lo && fp > sp &&
         peek(sp, &ra, sizeof ra) && after_call(ra) &&
-        !(peek(fp, top, sizeof top) && top[1] == ra)) {
+        !(peek(fp, top, sizeof top) && top[1] == ra))
+        link = fp;
+    if (link) {
         uintptr_t *r = (uintptr_t *)rec;
         /* Below the goroutine's sp: memcheck counts that as no one's
          * memory, so it is declared writable first (valgrind_hooks.h). */
         VALGRIND_MAKE_MEM_UNDEFINED(r, 2 * sizeof *r);
-        r[0] = fp;
+        r[0] = link;
         r[1] = ra;
         fp = rec;
     }

@@ -218,9 +218,11 @@ static void preemptall(P *mine)
 
 /* The exit: Ms P-less after foreign code have no P for the stop to take;
  * wait until each is frozen (its own code, or a system call) or has left
- * that state (and then parked for good: exitsyscall sees the exit). */
-static void exit_foreign_wait(void)
+ * that state (and then parked for good: exitsyscall sees the exit).
+ * False if one was given up on inside a wrapped call, where it runs on. */
+static bool exit_foreign_wait(void)
 {
+    bool gave_up = false;
     for (bool first = true;;) {
         bool any = false;
         for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink) {
@@ -260,11 +262,14 @@ static void exit_foreign_wait(void)
                         gort__notetsleep_until(&n, gort__nanotime() + 20000);
                     }
                 }
+                if (!atomic_load(&m->exit_frozen) &&
+                    __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0)
+                    gave_up = true;
             }
         }
         first = false;
         if (!any)
-            return;
+            return !gave_up;
         gort__note n = {0};
         gort__notetsleep_until(&n, gort__nanotime() + 50000);
     }
@@ -421,19 +426,12 @@ void gort__exitstop(void)
     if (!atomic_load(&sched.exiting))
         gort__throw("exitstop: goroutine 1 has not returned");
     gort__stoptheworld("exit");
-    exit_foreign_wait();
     /* Goroutines no longer run: only now may a close stop waiting for
      * their calls -- unless one still runs inside a system-call bracket
      * that exit_foreign_wait gave up freezing (it computes there, and may
      * make fd calls that hold references); then closes wait for every
      * reference, as before the exit. */
-    bool all = true;
-    for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink)
-        if (!atomic_load(&m->exit_frozen) &&
-            (__atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0 ||
-             atomic_load(&m->syscall_implicit)))
-            all = false;
-    if (all)
+    if (exit_foreign_wait())
         gort__netpoll_frozen();
     /* Plain threads blocked in gort calls with a timeout waited for the
      * Ms to run their timers: now they run them themselves. */

@@ -207,8 +207,7 @@ void gort__addtimer(gort__timer *t)
      * sure a sleeping or idle M will.  With no scheduler running (before
      * gort_main, after it returned) the blocked plain threads run the
      * timers: they look again (proc.c foreign_timer_duty). */
-    if (unlikely(!atomic_load_explicit(&sched.started, memory_order_relaxed) ||
-                 atomic_load_explicit(&sched.exiting, memory_order_relaxed)))
+    if (unlikely(!gort__sched_running()))
         gort__foreign_kick(t->when);
     if (!(m && m->p))
         gort__timerwake(t->when);
