@@ -114,6 +114,9 @@ typedef struct gort_stats {
     uint64_t io_wait;          /* goroutines and threads parked on the netpoller now */
     uint64_t prologue_preempts;/* split-stack mode: goroutines stopped at a function's
                                   stack check by a pending request (no signal) */
+    uint64_t lock_sleeps;      /* waits on the runtime's internal locks (a channel's,
+                                  the scheduler's) that outlasted ~20 us of spinning
+                                  and slept: contention, or a holder off its CPU */
 } gort_stats;
 
 GORT_API void gort_read_stats(gort_stats *s);

@@ -75,6 +75,7 @@ void gort_read_stats(gort_stats *s)
     for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink)
         s->syscalls += atomic_load_explicit(&m->nsyscall_pless, memory_order_relaxed);
     s->handoffs = atomic_load(&sched.nhandoff);
+    s->lock_sleeps = gort__lock_sleeps();
     int32_t iow = atomic_load(&sched.netpoll_waiters);
     s->io_wait = iow > 0 ? (uint64_t)iow : 0;
     for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink) {

@@ -64,14 +64,36 @@ typedef struct gort__timer gort__timer;
  * Low-level locks and notes (lock_futex.c)
  * ------------------------------------------------------------------- */
 
-/* A futex mutex: 0 unlocked, 1 locked, 2 locked with sleepers. */
-typedef struct gort__lock { _Atomic uint32_t key; } gort__mutex;
+/* A futex mutex (lock_futex.c has the protocol).  `word` is the futex
+ * word; within it, `locked` is the lock itself (0 or 1, taken by an
+ * exchange, released by a plain store where membarrier works) and
+ * `sleepers` counts the threads that gave up spinning and may be asleep
+ * in the kernel (changed only by atomic adds on `word`).  Zero is an
+ * unlocked lock, so static and zeroed locks need no initializer. */
+typedef struct gort__lock {
+    union {
+        uint32_t word;
+        struct {
+            uint8_t locked;
+            uint8_t unused;
+            uint16_t sleepers;
+        } b;
+    };
+} gort__mutex;
+_Static_assert(sizeof(gort__mutex) == 4, "a runtime lock is one futex word");
 void gort__lock(gort__mutex *l);   /* also m->locks++ on an M */
 void gort__unlock(gort__mutex *l); /* also m->locks-- */
 /* Raw variants that do not touch m->locks (usable with no M, e.g. foreign
  * threads, or where the caller accounts for it). */
 void gort__lock_raw(gort__mutex *l);
 void gort__unlock_raw(gort__mutex *l);
+/* One attempt, never sleeps: true if the lock was taken. */
+bool gort__trylock_raw(gort__mutex *l);
+/* Whether unlocks are plain stores (membarrier registered, no
+ * GORTDEBUG=lockfence=1); fixed before main. */
+bool gort__lock_fast_unlock(void);
+/* Waits on runtime locks that stopped spinning and slept, since start. */
+uint64_t gort__lock_sleeps(void);
 
 /* A one-shot wakeup: clear, then one sleeper and one waker.  The key is
  * NOTE_CLEAR, NOTE_SLEEPING (the sleeper is in, or on its way into, the
@@ -803,6 +825,8 @@ typedef struct gort__config {
 } gort__config;
 extern gort__config gort__cfg;
 void gort__parse_env(void);
+/* GORTDEBUG has key=1 right now (for constructors; no warnings). */
+bool gort__gortdebug_early(const char *key);
 /* Parse a duration like "500us", "10ms", "1s", "250" (ns); -1 if bad. */
 int64_t gort__parse_duration(const char *s);
 /* Unsigned decimal [s, e) into *out; false on empty, garbage, overflow. */

@@ -509,24 +509,16 @@ void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g)
  * ------------------------------------------------------------------- */
 
 /* allglock without blocking: a fatal error may be raised by a thread that
- * holds it, or while another thread that holds it is stuck.  Uses the
- * 0/1/2 futex protocol of lock_futex.c. */
+ * holds it, or while another thread that holds it is stuck. */
 static bool allglock_try(void)
 {
     for (int i = 0; i < 1000; i++) {
-        uint32_t want = 0;
-        if (atomic_compare_exchange_weak(&sched.allglock.key, &want, 1))
+        if (gort__trylock_raw(&sched.allglock))
             return true;
         struct timespec ts = {0, 100 * 1000}; /* up to ~100ms in all */
         nanosleep(&ts, NULL);
     }
     return false;
-}
-
-static void allglock_release(void)
-{
-    if (atomic_exchange(&sched.allglock.key, 0) == 2)
-        gort__futex_wake(&sched.allglock.key, 1);
 }
 
 /* Every live goroutine but skip; `self` (if not skipped) is the caller's
@@ -556,7 +548,7 @@ int gort__tb_others(gort__tbout *o, G *skip, G *self, bool system)
         gort__tb_trailer(o, g);
     }
     if (locked)
-        allglock_release();
+        gort__unlock_raw(&sched.allglock);
     return printed;
 }
 
