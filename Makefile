@@ -23,8 +23,8 @@ LDLIBS_RT = -pthread -ldl
 # file name the full version; libgort.so (the link-time name) and
 # libgort.so.$(ABI) (the loader's name) are symlinks to it, as distributions
 # lay libraries out.  Bump ABI when a public struct or signature changes.
-VERSION   := 0.4.0
-ABI       := 3
+VERSION   := 0.5.0
+ABI       := 4
 SONAME    := libgort.so.$(ABI)
 
 RT_C   := $(wildcard src/*.c) $(wildcard src/arch/*_amd64.c)

@@ -2,13 +2,13 @@
  * lock_futex.c — the runtime's own mutex and one-shot notes on Linux futexes
  * (Go's lock_futex.go).
  *
- * Invariants: a gort__lock's word holds `locked` (0 free, 1 held: one
- * byte, taken by an exchange) and `sleepers`, the threads that stopped
- * spinning and may sleep in the kernel on the word.  gort__lock/unlock
- * count themselves in m->locks so the
- * preemption handler can see that the M is inside a runtime critical section
- * (the runtime's code is never an async safe point anyway, but m->locks also
- * covers user-visible windows such as gort_preempt_disable).  A note is
+ * Invariants: a gort__lock's key is 0 (free) or 1 (held); the threads
+ * that stopped spinning and may sleep on it are counted in sleepers[],
+ * under a hash of its address.  gort__lock/unlock count themselves in
+ * m->locks so the preemption handler can see that the M is inside a
+ * runtime critical section (the runtime's code is never an async safe
+ * point anyway, but m->locks also covers user-visible windows such as
+ * gort_preempt_disable).  A note is
  * cleared by its owner, slept on by one thread and woken once; its key
  * says whether the sleeper may be in the kernel, so that a wakeup nobody
  * sleeps on costs no system call (Go's notes always call futex wake: ~2
@@ -26,18 +26,31 @@
  * sleeper (the store-buffer race).  The sleeper, on the rare path, closes
  * that window with membarrier (lock_slow says how).  membarrier costs
  * 1-20 us on the VM (an IPI to each CPU running one of our threads), so a
- * waiter spins for up to SPIN_NS before it registers: a holder that is
- * running finishes long before, and only one that lost its CPU makes
- * anyone sleep.  Where membarrier cannot be registered, or with
- * GORTDEBUG=lockfence=1, the unlock is an exchange (a full fence) and the
- * sleeper skips membarrier.
+ * waiter spins for up to GORT__LOCK_SPIN_NS before it registers: a holder
+ * that is running finishes long before, and only one that lost its CPU
+ * makes anyone sleep.  Until schedinit, where membarrier cannot be
+ * registered, or with GORTDEBUG=lockfence=1, the unlock is an exchange
+ * (a full fence).  Sleepers run membarrier whenever it is registered,
+ * whatever the unlock mode, so the switch to plain stores at schedinit
+ * needs no quiet moment.
+ *
+ * The sleeper count lives outside the lock because the woken side may
+ * free the lock the moment the key reads 0 (a goroutine woken by a
+ * channel operation frees the channel): the unlock computes its slot
+ * before the release and touches nothing of the lock after it but the
+ * futex wake, which for a private futex does not read the memory.  Locks
+ * that share a slot only cost each other a useless wake.
  *
  * Alternatives rejected: pthread_mutex (not usable from code that must also
  * run with no M and whose acquisition we want to count), plain spinlocks
  * (a preempted or descheduled holder would make every other M burn CPU),
  * Go's 0/1/2 key with an exchange to unlock (the fence above), a sleeper
  * flag instead of a count (a woken sleeper must then assume others and
- * leave the flag set, so every later unlock makes a futex call).
+ * leave the flag set, so every later unlock makes a futex call), the
+ * count inside the lock word (read after the release: a use after free),
+ * deciding the mode in a constructor (a program's own constructors run
+ * before a static library's and may already use channels; and it put a
+ * membarrier call into every process that merely links gort).
  */
 #include "runtime.h"
 
@@ -98,105 +111,131 @@ void gort__futex_wake(_Atomic uint32_t *addr, int n)
     futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)n, NULL);
 }
 
-/* How long a waiter spins before it sleeps.  Spinning through a running
- * holder's critical section is cheaper than a futex round trip and, with
- * the plain-store unlock, a membarrier; 20 us is where a two-P worker
- * pool of selects (bench/pool) stopped sleeping on its channel locks
- * (~15k sleeps a run at ~1 us of spinning, a dozen at 18 us). */
-#define SPIN_NS 20000
+/* membarrier(PRIVATE_EXPEDITED): 0 not yet asked, 1 registered, -1 not
+ * available (old kernel, seccomp filter) or not wanted (lockfence=1).
+ * Decided once, by whoever asks first; registration cannot be undone, so
+ * 1 stays true, and -1 means no unlock will ever be a plain store. */
+static _Atomic int mb_state;
 
-/* Where membarrier(PRIVATE_EXPEDITED) is registered, an unlock is a plain
- * store; elsewhere (old kernels, seccomp filters) or with
- * GORTDEBUG=lockfence=1, an exchange.  Chosen once, from a constructor,
- * while the process has one thread: flipping it while a waiter that
- * skipped membarrier is on its way to sleep would lose that waiter's
- * wakeup.  Never written after, so its line stays shared in every cache. */
+static int mb_registered(void)
+{
+    int st = atomic_load_explicit(&mb_state, memory_order_acquire);
+    if (st)
+        return st;
+    int want = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0 ? 1 : -1;
+    if (!atomic_compare_exchange_strong(&mb_state, &st, want))
+        return st; /* another thread decided first */
+    return want;
+}
+
+/* Plain-store unlocks: set by schedinit (gort__lock_init) only once
+ * mb_state is 1, never cleared.  Read by every unlock. */
 static bool fast_unlock __attribute__((aligned(64)));
 
-__attribute__((constructor)) static void lock_init(void)
+void gort__lock_init(void)
 {
-    fast_unlock = !gort__gortdebug_early("lockfence") &&
-                  membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    if (gort__cfg.lockfence) {
+        /* Exchanges for good: no membarrier call either, unless a sleeper
+         * before this point already registered (a sandbox that forbids
+         * the call can set lockfence=1). */
+        int undecided = 0;
+        atomic_compare_exchange_strong(&mb_state, &undecided, -1);
+    } else if (mb_registered() == 1) {
+        __atomic_store_n(&fast_unlock, true, __ATOMIC_RELAXED);
+    }
 }
 
 bool gort__lock_fast_unlock(void)
 {
-    return fast_unlock;
+    return __atomic_load_n(&fast_unlock, __ATOMIC_RELAXED);
 }
 
-/* Threads that slept on a runtime lock (gort_stats.lock_sleeps). */
-static _Atomic uint64_t nsleeps;
+/* Threads that went to sleep on a runtime lock (gort_stats.lock_sleeps). */
+static _Atomic uint64_t nsleeps __attribute__((aligned(64)));
 
 uint64_t gort__lock_sleeps(void)
 {
     return atomic_load_explicit(&nsleeps, memory_order_relaxed);
 }
 
-bool gort__trylock_raw(gort__mutex *l)
+/* Sleeper counts by lock address.  Never freed; 1 KiB, written only by
+ * sleepers, so the line an unlock reads stays in its cache. */
+#define NSLEEPSLOTS 256
+static _Atomic uint32_t sleepers[NSLEEPSLOTS] __attribute__((aligned(64)));
+
+static inline _Atomic uint32_t *sleepers_of(const gort__mutex *l)
 {
-    return __atomic_exchange_n(&l->b.locked, 1, __ATOMIC_ACQUIRE) == 0;
+    uint64_t h = (uint64_t)(uintptr_t)l * 0x9e3779b97f4a7c15ull;
+    return &sleepers[h >> 56];
 }
 
-#define SLEEPER ((uint32_t)1 << 16)
+bool gort__trylock_raw(gort__mutex *l)
+{
+    return atomic_exchange_explicit(&l->key, 1, memory_order_acquire) == 0;
+}
+
+/* After registering as a sleeper: whether it may now sleep.  An unlock
+ * stores the key and then loads the count with no fence between them
+ * (plain-store mode): its load may run before our registration is
+ * visible while its store still sits in its CPU's store buffer, unseen
+ * by us.  membarrier makes every running thread of the process execute
+ * a full barrier, so when it returns each unlock has either made its
+ * store visible (we see the lock free before sleeping) or has yet to
+ * load the count (it sees us and wakes a sleeper).  Where membarrier was
+ * never registered no unlock is a plain store: the exchange is a full
+ * barrier.  If a seccomp filter installed later makes the call fail,
+ * sleeping could lose the wakeup, so the waiter yields instead. */
+static bool sleep_fenced(void)
+{
+    if (mb_registered() < 0)
+        return true;
+    return membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0;
+}
 
 static __attribute__((noinline)) void lock_slow(gort__mutex *l)
 {
     /* Spin: runtime critical sections are a few dozen instructions and
      * the holder is usually running on another core.  The clock is read
-     * once per 64 pauses (~1 us here). */
-    int64_t until = 0;
-    for (int i = 1;; i++) {
-        __builtin_ia32_pause();
-        if (__atomic_load_n(&l->b.locked, __ATOMIC_RELAXED) == 0 && gort__trylock_raw(l))
+     * once per 64 pauses (~1 us here).  With one CPU the holder cannot
+     * run while we spin: yield it the CPU once instead (Go's lock2). */
+    if (gort__cfg.ncpu == 1) {
+        sched_yield();
+        if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0 && gort__trylock_raw(l))
             return;
-        if (i % 64 == 0) {
-            int64_t now = gort__nanotime();
-            if (!until)
-                until = now + SPIN_NS;
-            else if (now >= until)
-                break;
+    } else {
+        int64_t until = 0;
+        for (int i = 1;; i++) {
+            __builtin_ia32_pause();
+            if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0 && gort__trylock_raw(l))
+                return;
+            if (i % 64 == 0) {
+                int64_t now = gort__nanotime();
+                if (!until)
+                    until = now + GORT__LOCK_SPIN_NS;
+                else if (now >= until)
+                    break;
+            }
         }
     }
-    atomic_fetch_add_explicit(&nsleeps, 1, memory_order_relaxed);
-    /* Register as a sleeper: a locked CAS, so the count is visible to
-     * every load that runs after it.  An unlock stores `locked` and then
-     * loads `sleepers` with no fence between them: its load may run before
-     * our CAS while its store still sits in its CPU's store buffer,
-     * invisible to us.  membarrier makes every running thread of the
-     * process execute a full barrier, so when it returns each unlock has
-     * either made its store visible (we see the lock free below) or has
-     * yet to load `sleepers` (it sees us and wakes a sleeper).  The
-     * exchange unlock is a full barrier of its own.  The count saturates:
-     * the 65536th thread to wait on one lock yields instead of sleeping. */
-    uint32_t w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
+    /* Register (a locked add: visible to every load that runs after it),
+     * fence, then sleep only while the key still reads held. */
+    _Atomic uint32_t *count = sleepers_of(l);
+    atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
+    bool can_sleep = sleep_fenced(), slept = false;
     for (;;) {
-        if ((w & 0xff) == 0 && gort__trylock_raw(l))
-            return;
-        if ((w >> 16) == 0xffff) {
-            sched_yield();
-            w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
-            continue;
-        }
-        if (__atomic_compare_exchange_n(&l->word, &w, w + SLEEPER, false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_RELAXED))
+        if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0 && gort__trylock_raw(l))
             break;
-    }
-    if (fast_unlock && membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
-        (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0 ||
-         membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0))
-        gort__throw("membarrier failed after it was registered");
-    for (;;) {
-        w = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
-        if ((w & 0xff) == 0) {
-            if (gort__trylock_raw(l))
-                break;
+        if (!can_sleep) {
+            sched_yield();
             continue;
         }
-        /* Sleeps only while the word is still w: an unlock, or another
-         * sleeper coming or going, changes it and the wait returns. */
-        gort__futex_wait((_Atomic uint32_t *)&l->word, w, -1);
+        if (!slept) {
+            slept = true;
+            atomic_fetch_add_explicit(&nsleeps, 1, memory_order_relaxed);
+        }
+        gort__futex_wait(&l->key, 1, -1);
     }
-    __atomic_fetch_sub(&l->word, SLEEPER, __ATOMIC_RELAXED);
+    atomic_fetch_sub_explicit(count, 1, memory_order_relaxed);
 }
 
 void gort__lock_raw(gort__mutex *l)
@@ -208,16 +247,18 @@ void gort__lock_raw(gort__mutex *l)
 
 void gort__unlock_raw(gort__mutex *l)
 {
-    if (likely(fast_unlock)) {
-        __atomic_store_n(&l->b.locked, 0, __ATOMIC_RELEASE);
+    /* The slot first: after the release the lock may be freed. */
+    _Atomic uint32_t *count = sleepers_of(l);
+    if (likely(__atomic_load_n(&fast_unlock, __ATOMIC_RELAXED))) {
+        atomic_store_explicit(&l->key, 0, memory_order_release);
         /* The compiler must not hoist the load above the store; the CPU
          * may, which is what the sleeper's membarrier is for. */
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        atomic_signal_fence(memory_order_seq_cst);
     } else {
-        __atomic_exchange_n(&l->b.locked, 0, __ATOMIC_SEQ_CST);
+        atomic_exchange_explicit(&l->key, 0, memory_order_seq_cst);
     }
-    if (unlikely(__atomic_load_n(&l->b.sleepers, __ATOMIC_RELAXED) != 0))
-        gort__futex_wake((_Atomic uint32_t *)&l->word, 1);
+    if (unlikely(atomic_load_explicit(count, memory_order_relaxed) != 0))
+        gort__futex_wake(&l->key, 1);
 }
 
 /* The M straight from TLS, not through gort__getm (a call, 3% of the

@@ -107,6 +107,7 @@ static void schedinit_once(void)
     for (int32_t i = n - 1; i >= 0; i--)
         gort__pidleput(sched.allp[i]);
     gort__unlock(&sched.lock);
+    gort__lock_init();
     gort__syscall_init();
     gort__splitstack_init();
     gort__signal_init();

@@ -64,23 +64,10 @@ typedef struct gort__timer gort__timer;
  * Low-level locks and notes (lock_futex.c)
  * ------------------------------------------------------------------- */
 
-/* A futex mutex (lock_futex.c has the protocol).  `word` is the futex
- * word; within it, `locked` is the lock itself (0 or 1, taken by an
- * exchange, released by a plain store where membarrier works) and
- * `sleepers` counts the threads that gave up spinning and may be asleep
- * in the kernel (changed only by atomic adds on `word`).  Zero is an
- * unlocked lock, so static and zeroed locks need no initializer. */
-typedef struct gort__lock {
-    union {
-        uint32_t word;
-        struct {
-            uint8_t locked;
-            uint8_t unused;
-            uint16_t sleepers;
-        } b;
-    };
-} gort__mutex;
-_Static_assert(sizeof(gort__mutex) == 4, "a runtime lock is one futex word");
+/* A futex mutex: key 0 unlocked, 1 locked.  Who may be asleep on it is
+ * counted apart, in a table that is never freed (lock_futex.c), so that an
+ * unlock never reads the lock's memory after releasing it. */
+typedef struct gort__lock { _Atomic uint32_t key; } gort__mutex;
 void gort__lock(gort__mutex *l);   /* also m->locks++ on an M */
 void gort__unlock(gort__mutex *l); /* also m->locks-- */
 /* Raw variants that do not touch m->locks (usable with no M, e.g. foreign
@@ -89,11 +76,15 @@ void gort__lock_raw(gort__mutex *l);
 void gort__unlock_raw(gort__mutex *l);
 /* One attempt, never sleeps: true if the lock was taken. */
 bool gort__trylock_raw(gort__mutex *l);
-/* Whether unlocks are plain stores (membarrier registered, no
- * GORTDEBUG=lockfence=1); fixed before main. */
+/* From schedinit: unlocks become plain stores where membarrier registers
+ * and GORTDEBUG=lockfence=1 is not set (before it, exchanges). */
+void gort__lock_init(void);
+/* Whether unlocks are plain stores now. */
 bool gort__lock_fast_unlock(void);
-/* Waits on runtime locks that stopped spinning and slept, since start. */
+/* Waits on runtime locks that outlasted the spin and went to the kernel. */
 uint64_t gort__lock_sleeps(void);
+/* How long a waiter spins before it sleeps (more than one CPU). */
+#define GORT__LOCK_SPIN_NS 20000
 
 /* A one-shot wakeup: clear, then one sleeper and one waker.  The key is
  * NOTE_CLEAR, NOTE_SLEEPING (the sleeper is in, or on its way into, the
@@ -811,6 +802,8 @@ typedef struct gort__config {
     bool asyncpreemptoff;    /* GORTDEBUG=asyncpreemptoff=1 */
     bool prologuepreemptoff; /* GORTDEBUG=prologuepreemptoff=1: split-stack mode without the
                                 poison, requests go straight to the signal (benchmarks) */
+    bool lockfence;          /* GORTDEBUG=lockfence=1: runtime locks unlock with an
+                                exchange, not a plain store (lock_futex.c) */
     bool membarrier;         /* GORTDEBUG=membarrier=1: entersyscall publishes with a plain
                                 store, preemptors run membarrier (syscall.c) */
     bool wakecpu;            /* GORTDEBUG=wakecpu=0: Ms woken by startm stay where the
@@ -825,8 +818,6 @@ typedef struct gort__config {
 } gort__config;
 extern gort__config gort__cfg;
 void gort__parse_env(void);
-/* GORTDEBUG has key=1 right now (for constructors; no warnings). */
-bool gort__gortdebug_early(const char *key);
 /* Parse a duration like "500us", "10ms", "1s", "250" (ns); -1 if bad. */
 int64_t gort__parse_duration(const char *s);
 /* Unsigned decimal [s, e) into *out; false on empty, garbage, overflow. */

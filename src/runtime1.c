@@ -210,10 +210,8 @@ static void parse_gortdebug(const char *s)
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
                 gort__cfg.membarrier = u != 0;
         } else if (key_is(k, kl, "lockfence")) {
-            /* Acted on by lock_futex.c's constructor, which reads the
-             * environment before main (gort__gortdebug_early); here it
-             * is only recognised. */
-            ok = ok && gort__parse_u64(v, end, &u) && u <= 1;
+            if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
+                gort__cfg.lockfence = u != 0;
         } else if (key_is(k, kl, "wakecpu")) {
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
                 gort__cfg.wakecpu = u != 0;
@@ -246,25 +244,6 @@ static void parse_gortdebug(const char *s)
             warn_value("GORTDEBUG", k, kl, v, vl);
         p = *end ? end + 1 : end;
     }
-}
-
-/* GORTDEBUG's `key=1` as the environment is now, for the few settings
- * that must be fixed before a second thread exists (constructors): no
- * warnings here, parse_gortdebug reports bad values later. */
-bool gort__gortdebug_early(const char *key)
-{
-    const char *s = getenv("GORTDEBUG");
-    size_t n = strlen(key);
-    bool on = false;
-    for (const char *p = s; p && *p;) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        if ((size_t)(end - p) == n + 2 && strncmp(p, key, n) == 0 && p[n] == '=')
-            on = p[n + 1] == '1'; /* the last one wins, as in parse_gortdebug */
-        p = *end ? end + 1 : end;
-    }
-    return on;
 }
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;

@@ -1,15 +1,21 @@
 /*
  * test_lock.c — the runtime's internal lock (lock_futex.c) under waits long
  * enough to make waiters sleep, in both unlock modes: the plain store with
- * the sleeper's membarrier (the default where membarrier registers) and
- * the exchange (GORTDEBUG=lockfence=1, a child re-executed with it, since
- * the mode is fixed by a constructor before main).
+ * the sleeper's membarrier (the default once the scheduler is initialised,
+ * where membarrier registers) and the exchange (GORTDEBUG=lockfence=1, in
+ * a child re-executed with it).
  *
- * Holders keep the lock past the waiters' spin budget now and then, so
- * waiters register and sleep on the futex; a lost wakeup is a hang that
- * the alarm turns into a failure, and a broken exclusion a wrong count.
- * Plain threads use the lock raw, goroutines through channels whose
- * buffers they contend for (each a channel lock per operation).
+ *  - hammer: holders keep the lock past the waiters' spin now and then, so
+ *    waiters register and sleep; a broken exclusion is a wrong count.
+ *  - litmus: one holder, one waiter, and quiet after each unlock.  The
+ *    holder releases around the moment the waiter gives up spinning, just
+ *    after stores that miss the cache (its unlock's store then waits in
+ *    the store buffer).  A lost wakeup leaves the waiter asleep for good,
+ *    since nothing unlocks again: the round's deadline names it.  Built
+ *    without the sleeper's membarrier this lost a wakeup within a few
+ *    hundred rounds, every run.
+ *  - channel: goroutines and plain threads contending for one small
+ *    buffered channel, each operation a channel lock.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -17,10 +23,7 @@
 
 #include <linux/membarrier.h>
 
-enum { THREADS = 4, ITERS = 3000, HOLD_EVERY = 40, HOLD_NS = 60000 };
-
-static gort__mutex mu;
-static long counter; /* under mu, deliberately not atomic */
+extern char **environ;
 
 static int64_t now_ns(void)
 {
@@ -29,25 +32,92 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void spin_until(int64_t t)
+{
+    while (now_ns() < t)
+        __builtin_ia32_pause();
+}
+
+/* ---- hammer ---- */
+
+enum { THREADS = 4, ITERS = 3000, HOLD_EVERY = 40, HOLD_NS = 3 * GORT__LOCK_SPIN_NS };
+
+static gort__mutex mu;
+static long counter; /* under mu, deliberately not atomic */
+
 static void *hammer(void *arg)
 {
     long id = (long)arg;
     for (int i = 0; i < ITERS; i++) {
         gort__lock_raw(&mu);
         long c = counter;
-        /* Longer than a waiter spins (20 us): the others go to sleep. */
         if ((i + id) % HOLD_EVERY == 0)
-            for (int64_t until = now_ns() + HOLD_NS; now_ns() < until;)
-                __asm__ volatile("" ::: "memory");
+            spin_until(now_ns() + HOLD_NS);
         counter = c + 1;
         gort__unlock_raw(&mu);
     }
     return NULL;
 }
 
-/* Goroutines and plain threads contending for one small buffered channel:
- * every operation takes its lock, and holders are often descheduled on an
- * oversubscribed machine. */
+/* ---- litmus ---- */
+
+enum { ROUNDS = 20000, COLD = 64 << 20 };
+static gort__mutex lm;
+static _Atomic long held, trying, done;
+static char *cold;
+
+static void *litmus_waiter(void *arg)
+{
+    (void)arg;
+    for (long r = 1; r <= ROUNDS; r++) {
+        while (atomic_load(&held) != r)
+            __builtin_ia32_pause();
+        atomic_store(&trying, r);
+        gort__lock_raw(&lm);
+        gort__unlock_raw(&lm);
+        atomic_store(&done, r);
+    }
+    return NULL;
+}
+
+static void litmus(void)
+{
+    cold = malloc(COLD);
+    CHECK(cold != NULL);
+    for (long i = 0; i < COLD; i += 4096)
+        cold[i] = 1;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, litmus_waiter, NULL) == 0);
+    unsigned seed = 1;
+    uint64_t s0 = gort__lock_sleeps();
+    for (long r = 1; r <= ROUNDS; r++) {
+        gort__lock_raw(&lm);
+        atomic_store(&held, r);
+        while (atomic_load(&trying) != r)
+            __builtin_ia32_pause();
+        /* Release within +-40% of the moment the waiter stops spinning. */
+        int64_t spin = GORT__LOCK_SPIN_NS;
+        spin_until(now_ns() + spin * 8 / 10 + rand_r(&seed) % (spin * 6 / 10));
+        for (int k = 0; k < 8; k++)
+            cold[((size_t)rand_r(&seed) * 64 * 7919 + (size_t)k * 4096 * 31) % COLD] = (char)r;
+        gort__unlock_raw(&lm);
+        int64_t deadline = now_ns() + 2000000000LL;
+        while (atomic_load(&done) != r) {
+            if (now_ns() > deadline) {
+                fprintf(stderr, "lost wakeup in round %ld: key %u, the waiter still asleep\n", r,
+                        atomic_load(&lm.key));
+                exit(1);
+            }
+            __builtin_ia32_pause();
+        }
+    }
+    pthread_join(t, NULL);
+    free(cold);
+    printf("litmus: %d rounds, %" PRIu64 " sleeps\n", ROUNDS, gort__lock_sleeps() - s0);
+}
+
+/* ---- channel ---- */
+
 enum { SENDERS = 6, PER_SENDER = 20000 };
 static gort_chan *ch;
 static gort_waitgroup wg = GORT_WAITGROUP_INIT;
@@ -89,7 +159,7 @@ static void body(void *arg)
     for (int i = 0; i < SENDERS / 2; i++)
         pthread_join(t[i], NULL);
     CHECK_EQ(sum, (int64_t)SENDERS * PER_SENDER);
-    /* gort_stats reports the sleeps, the raw phase's included. */
+    /* gort_stats reports the sleeps, the earlier phases' included. */
     gort_stats st;
     gort_read_stats(&st);
     CHECK(st.lock_sleeps >= raw_sleeps && raw_sleeps > 0);
@@ -97,8 +167,9 @@ static void body(void *arg)
 
 static void run(bool fenced)
 {
-    /* The mode: an exchange when asked for, or where membarrier cannot be
-     * registered (registering again is harmless), else the plain store. */
+    gort_num_goroutine(); /* initialises the scheduler, which picks the mode */
+    /* An exchange when asked for, or where membarrier cannot be registered
+     * (registering again is harmless); else the plain store. */
     bool mb = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
     CHECK_EQ(gort__lock_fast_unlock(), !fenced && mb);
     printf("%s unlock (membarrier %s)\n", gort__lock_fast_unlock() ? "plain-store" : "exchange",
@@ -112,11 +183,12 @@ static void run(bool fenced)
         pthread_join(t[i], NULL);
     CHECK_EQ(counter, (long)THREADS * ITERS);
     uint64_t slept = gort__lock_sleeps() - s0;
-    printf("raw: %d acquisitions, %" PRIu64 " sleeps\n", THREADS * ITERS, slept);
-    /* 300 holds of 60 us with three other threads waiting: some of them
-     * outwait the spin (even on one CPU, where a spinner uses up its
-     * slice while the holder waits for the CPU). */
+    printf("hammer: %d acquisitions, %" PRIu64 " sleeps\n", THREADS * ITERS, slept);
+    /* 300 holds of three spins each with three other threads waiting:
+     * some of them outwait the spin, on one CPU as on several. */
     CHECK(slept > 0);
+
+    litmus();
     raw_sleeps = gort__lock_sleeps();
 
     CHECK_EQ(gort_main(body, NULL), 0);
@@ -132,15 +204,24 @@ int main(int argc, char **argv)
         return 0;
     }
     /* This process's mode is the default unless the environment says. */
-    run(gort__gortdebug_early("lockfence"));
+    const char *dbg = getenv("GORTDEBUG");
+    run(dbg && strstr(dbg, "lockfence=1"));
 
-    /* The other mode, in a fresh process (its constructor decides). */
+    /* The other mode, in a fresh process: its environment is built here,
+     * before the fork (no setenv in a child of a threaded process). */
+    static char env_dbg[] = "GORTDEBUG=lockfence=1";
+    char *envp[256];
+    int n = 0;
+    for (char **e = environ; *e && n < 254; e++)
+        if (strncmp(*e, "GORTDEBUG=", 10) != 0)
+            envp[n++] = *e;
+    envp[n++] = env_dbg;
+    envp[n] = NULL;
     fflush(stdout);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        setenv("GORTDEBUG", "lockfence=1", 1);
-        execl("/proc/self/exe", argv[0], "fenced", (char *)NULL);
+        execle("/proc/self/exe", argv[0], "fenced", (char *)NULL, envp);
         _exit(127);
     }
     int st;
