@@ -224,6 +224,11 @@ static int cgroup_cpus(void)
     return best;
 }
 
+int gort__affinity_ncpu(void)
+{
+    return affinity_cpus();
+}
+
 int gort__ncpu(void)
 {
     int n = affinity_cpus();

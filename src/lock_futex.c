@@ -30,9 +30,10 @@
  * that is running finishes long before, and only one that lost its CPU
  * makes anyone sleep.  Until schedinit, where membarrier cannot be
  * registered, or with GORTDEBUG=lockfence=1, the unlock is an exchange
- * (a full fence).  Sleepers run membarrier whenever it is registered,
- * whatever the unlock mode, so the switch to plain stores at schedinit
- * needs no quiet moment.
+ * (a full fence).  schedinit registers, publishes that, and only then
+ * turns plain stores on; a sleeper that registered itself before it saw
+ * the registration is seen by every plain-store unlock anyway, so the
+ * switch needs no quiet moment (gort__lock_init).
  *
  * The sleeper count lives outside the lock because the woken side may
  * free the lock the moment the key reads 0 (a goroutine woken by a
@@ -111,43 +112,39 @@ void gort__futex_wake(_Atomic uint32_t *addr, int n)
     futex(addr, FUTEX_WAKE_PRIVATE, (uint32_t)n, NULL);
 }
 
-/* membarrier(PRIVATE_EXPEDITED): 0 not yet asked, 1 registered, -1 not
- * available (old kernel, seccomp filter) or not wanted (lockfence=1).
- * Decided once, by whoever asks first; registration cannot be undone, so
- * 1 stays true, and -1 means no unlock will ever be a plain store. */
-static _Atomic int mb_state;
-
-static int mb_registered(void)
-{
-    int st = atomic_load_explicit(&mb_state, memory_order_acquire);
-    if (st)
-        return st;
-    int want = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0 ? 1 : -1;
-    if (!atomic_compare_exchange_strong(&mb_state, &st, want))
-        return st; /* another thread decided first */
-    return want;
-}
-
-/* Plain-store unlocks: set by schedinit (gort__lock_init) only once
- * mb_state is 1, never cleared.  Read by every unlock. */
-static bool fast_unlock __attribute__((aligned(64)));
+/* How unlocks are made, fixed by gort__lock_init (schedinit) and never
+ * changed after; one line of its own, read by every unlock.
+ *   mb_state: membarrier(PRIVATE_EXPEDITED) 0 not asked yet, 1 registered,
+ *     -1 not available (old kernel, seccomp filter) or not wanted
+ *     (lockfence=1).  Only gort__lock_init writes it: a waiter never
+ *     registers, so lockfence=1 keeps gort from the call entirely.
+ *   fast_unlock: plain-store unlocks; set only after mb_state became 1.
+ *   nospin: this thread's affinity allows one CPU (not a cgroup quota:
+ *     a quota still lets the holder run on another CPU while we spin). */
+static struct {
+    _Atomic int mb_state;
+    bool fast_unlock;
+    bool nospin;
+} mode __attribute__((aligned(64)));
 
 void gort__lock_init(void)
 {
-    if (gort__cfg.lockfence) {
-        /* Exchanges for good: no membarrier call either, unless a sleeper
-         * before this point already registered (a sandbox that forbids
-         * the call can set lockfence=1). */
-        int undecided = 0;
-        atomic_compare_exchange_strong(&mb_state, &undecided, -1);
-    } else if (mb_registered() == 1) {
-        __atomic_store_n(&fast_unlock, true, __ATOMIC_RELAXED);
+    mode.nospin = gort__affinity_ncpu() == 1;
+    if (!gort__cfg.lockfence && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0) {
+        /* In this order: a waiter that still reads 0 after its locked add
+         * made the add visible before any unlock could read fast_unlock
+         * set and then load the count (stores and loads each stay in
+         * order on x86; release and acquire say so to the compiler). */
+        atomic_store_explicit(&mode.mb_state, 1, memory_order_seq_cst);
+        __atomic_store_n(&mode.fast_unlock, true, __ATOMIC_RELEASE);
+    } else {
+        atomic_store_explicit(&mode.mb_state, -1, memory_order_seq_cst);
     }
 }
 
 bool gort__lock_fast_unlock(void)
 {
-    return __atomic_load_n(&fast_unlock, __ATOMIC_RELAXED);
+    return __atomic_load_n(&mode.fast_unlock, __ATOMIC_RELAXED);
 }
 
 /* Threads that went to sleep on a runtime lock (gort_stats.lock_sleeps). */
@@ -181,13 +178,14 @@ bool gort__trylock_raw(gort__mutex *l)
  * by us.  membarrier makes every running thread of the process execute
  * a full barrier, so when it returns each unlock has either made its
  * store visible (we see the lock free before sleeping) or has yet to
- * load the count (it sees us and wakes a sleeper).  Where membarrier was
- * never registered no unlock is a plain store: the exchange is a full
+ * load the count (it sees us and wakes a sleeper).  mb_state read after
+ * the registration as 0 or -1 means no plain-store unlock can miss us
+ * (gort__lock_init's order; -1 is for good): the exchange is a full
  * barrier.  If a seccomp filter installed later makes the call fail,
  * sleeping could lose the wakeup, so the waiter yields instead. */
 static bool sleep_fenced(void)
 {
-    if (mb_registered() < 0)
+    if (atomic_load_explicit(&mode.mb_state, memory_order_seq_cst) != 1)
         return true;
     return membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0;
 }
@@ -198,7 +196,7 @@ static __attribute__((noinline)) void lock_slow(gort__mutex *l)
      * the holder is usually running on another core.  The clock is read
      * once per 64 pauses (~1 us here).  With one CPU the holder cannot
      * run while we spin: yield it the CPU once instead (Go's lock2). */
-    if (gort__cfg.ncpu == 1) {
+    if (mode.nospin) {
         sched_yield();
         if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0 && gort__trylock_raw(l))
             return;
@@ -249,7 +247,7 @@ void gort__unlock_raw(gort__mutex *l)
 {
     /* The slot first: after the release the lock may be freed. */
     _Atomic uint32_t *count = sleepers_of(l);
-    if (likely(__atomic_load_n(&fast_unlock, __ATOMIC_RELAXED))) {
+    if (likely(__atomic_load_n(&mode.fast_unlock, __ATOMIC_ACQUIRE))) {
         atomic_store_explicit(&l->key, 0, memory_order_release);
         /* The compiler must not hoist the load above the store; the CPU
          * may, which is what the sleeper's membarrier is for. */

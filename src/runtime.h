@@ -824,6 +824,8 @@ int64_t gort__parse_duration(const char *s);
 bool gort__parse_u64(const char *s, const char *e, uint64_t *out);
 /* CPUs this process may use: affinity and cgroup quota (cpus_linux.c). */
 int gort__ncpu(void);
+/* CPUs in this thread's affinity mask, ignoring any cgroup quota. */
+int gort__affinity_ncpu(void);
 
 /* ---------------------------------------------------------------------
  * Architecture (arch/asm_amd64.S, arch/arch_amd64.c)
