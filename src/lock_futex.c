@@ -129,7 +129,7 @@ static struct {
 
 void gort__lock_init(void)
 {
-    mode.nospin = gort__affinity_ncpu() == 1;
+    __atomic_store_n(&mode.nospin, gort__affinity_ncpu() == 1, __ATOMIC_RELAXED);
     if (!gort__cfg.lockfence && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0) {
         /* In this order: a waiter that still reads 0 after its locked add
          * made the add visible before any unlock could read fast_unlock
@@ -196,7 +196,7 @@ static __attribute__((noinline)) void lock_slow(gort__mutex *l)
      * the holder is usually running on another core.  The clock is read
      * once per 64 pauses (~1 us here).  With one CPU the holder cannot
      * run while we spin: yield it the CPU once instead (Go's lock2). */
-    if (mode.nospin) {
+    if (__atomic_load_n(&mode.nospin, __ATOMIC_RELAXED)) {
         sched_yield();
         if (atomic_load_explicit(&l->key, memory_order_relaxed) == 0 && gort__trylock_raw(l))
             return;
