@@ -69,7 +69,6 @@ static inline bool expired(gort__pollfd *pd, int mode, int64_t deadline)
     return d >= 0 && d <= gort__nanotime();
 }
 
-
 /* Block until the edge count of mode moves (or deadline, close).  0 to
  * try again, else an errno value. */
 static int park(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t deadline)
@@ -80,7 +79,7 @@ static int park(gort__pollfd *pd, int mode, uint32_t rs, uint32_t ws, int64_t de
      * netpoller -- the caller of gort_main itself, using a socket
      * afterwards -- waited forever for data that had come. */
     if (unlikely(!(m && m->curg) && !gort__sched_running())) {
-        /* No scheduler runs to poll for us: poll(2) on this thread. */
+        /* So poll(2) on this thread. */
         int64_t d = gort__pd_deadline(pd, mode, deadline);
         int ms = -1;
         if (d >= 0) {

@@ -222,7 +222,6 @@ static void preemptall(P *mine)
  * False if one was given up on inside a wrapped call, where it runs on. */
 static bool exit_foreign_wait(void)
 {
-    bool gave_up = false;
     for (bool first = true;;) {
         bool any = false;
         for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink) {
@@ -262,14 +261,18 @@ static bool exit_foreign_wait(void)
                         gort__notetsleep_until(&n, gort__nanotime() + 20000);
                     }
                 }
-                if (!atomic_load(&m->exit_frozen) &&
-                    __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0)
-                    gave_up = true;
             }
         }
         first = false;
-        if (!any)
-            return !gave_up;
+        if (!any) {
+            /* Every M in foreign code is frozen now; one still in a
+             * wrapped call was given up on (in any pass). */
+            for (M *m = __atomic_load_n(&sched.allm, __ATOMIC_ACQUIRE); m; m = m->alllink)
+                if (!atomic_load(&m->exit_frozen) &&
+                    __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) > 0)
+                    return false;
+            return true;
+        }
         gort__note n = {0};
         gort__notetsleep_until(&n, gort__nanotime() + 50000);
     }
