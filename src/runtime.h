@@ -1016,6 +1016,9 @@ bool gort__wake_pless_m_locked(bool spinning);
 void gort__cpu_leave(int cpu);
 void gort__cpu_pin_here(M *m);
 void gort__cpu_unpin(M *m);
+/* cpus_linux.c: ask the kernel for short slices of `ns` for the calling
+ * thread (sysmon's), so that it preempts the Ms when it wakes. */
+bool gort__cpu_short_slice(int64_t ns);
 void gort__acquirep(P *pp);
 P *gort__releasep(void);
 /* STW support for schedule(): give up the P and sleep until restarted. */

@@ -317,6 +317,11 @@ static void *sysmon(void *arg)
     /* sysmon's sleeps are deadlines (a quantum's end, a timer's): the
      * default 50 us timer slack would blur them. */
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    /* And they must end on a CPU: when every P's thread is running,
+     * sysmon waits for one of them to lose its CPU, and with the kernel's
+     * default slice that took up to a 4 ms tick (cpus_linux.c).  100 us
+     * is the shortest slice the kernel takes; a round needs a few. */
+    gort__cpu_short_slice(100000);
     int idle_rounds = 0;
     int64_t last_codemap = 0;
     int64_t backoff = 0, prev_round = 0;

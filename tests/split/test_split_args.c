@@ -208,8 +208,8 @@ static uint64_t call(int kind, long k, bool poison)
 static void caller(void *arg)
 {
     int me = (int)(intptr_t)arg;
-    for (int i = 0; i < CALLS; i++) {
-        int kind = (i + me) % NKINDS, k = (i * 7 + me) % NSETS;
+    for (long i = 0; split_go_on(i, CALLS); i++) {
+        int kind = (int)((i + me) % NKINDS), k = (int)((i * 7 + me) % NSETS);
         if (!have[kind])
             continue;
         uint64_t got = call(kind, k, false);
@@ -230,7 +230,7 @@ static void args_main(void *arg)
             CHECK(got == want[kind][k], "%s, set %d, through the slow path: %#llx, before gort %#llx",
                   kind_name[kind], k, (unsigned long long)got, (unsigned long long)want[kind][k]);
         }
-    gort_stats s1 = split_run(NG, caller, 0, "argument calls");
+    gort_stats s1 = split_run_until(NG, caller, 0, "argument calls", SPLIT_NEED(prologue_preempts));
     CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");
 }
 

@@ -106,9 +106,9 @@ static long want(int kind, long code)
 static void worker(void *arg)
 {
     long me = (long)(intptr_t)arg;
-    for (int i = 0; i < ROUNDS; i++) {
+    for (long i = 0; split_go_on(i, ROUNDS); i++) {
         int kind = (int)((i + me) % 3);
-        long code = me * 100000 + i;
+        long code = me * 100000 + i % 100000;
         long got = run_one(kind, code, false);
         CHECK(got == want(kind, code), "goroutine %ld kind %d: caught %ld, want %ld", me, kind, got,
               want(kind, code));
@@ -123,7 +123,7 @@ static void cxx_main(void *)
             CHECK(got == want(kind, code), "kind %d through the slow path: caught %ld, want %ld", kind, got,
                   want(kind, code));
         }
-    gort_stats s1 = split_run(NG, worker, 1, "exceptions");
+    gort_stats s1 = split_run_until(NG, worker, 1, "exceptions", SPLIT_NEED(prologue_preempts));
     CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");
 }
 

@@ -31,8 +31,8 @@ __attribute__((noinline)) int leaf(int x)
 
 static void routed(int me)
 {
-    for (int i = 0; i < ROUNDS; i++) {
-        int v = me * 1000000 + i;
+    for (long n = 0; split_go_on(n, ROUNDS); n++) {
+        int i = (int)(n % 1000000), v = me * 1000000 + i;
         long t0 = split_gettid();
         errno = v;
         int r = leaf(i);
@@ -46,8 +46,8 @@ static void routed(int me)
 static void cached(int me)
 {
     int *p = __errno_location(); /* kept in a callee-saved register */
-    for (int i = 0; i < ROUNDS; i++) {
-        int v = me * 1000000 + i;
+    for (long n = 0; split_go_on(n, ROUNDS); n++) {
+        int i = (int)(n % 1000000), v = me * 1000000 + i;
         *p = v;
         long t0 = split_gettid();
         int r = leaf(i);
@@ -72,7 +72,7 @@ static void worker(void *arg)
 static void errno_main(void *arg)
 {
     (void)arg;
-    gort_stats s1 = split_run(NG, worker, 1, "errno rounds");
+    gort_stats s1 = split_run_until(NG, worker, 1, "errno rounds", SPLIT_NEED(prologue_preempts));
     printf("calls that returned on another thread: %ld with errno, %ld with a kept address\n",
            atomic_load(&moves), atomic_load(&cached_moves));
     CHECK(s1.prologue_preempts > 0, "never stopped at a prologue");

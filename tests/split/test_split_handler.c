@@ -98,7 +98,7 @@ static void worker(void *arg)
     int me = (int)(intptr_t)arg;
     volatile long sink = 0;
     atomic_store(&load.top[me], (uintptr_t)&sink);
-    while (!atomic_load_explicit(&load.stop, memory_order_relaxed)) {
+    for (long n = 0; !atomic_load_explicit(&load.stop, memory_order_relaxed) || split_go_on(n, 0); n++) {
         atomic_store_explicit(&load.tid[me], split_gettid(), memory_order_relaxed);
         for (int i = 0; i < 50; i++)
             sink += burn(200);
@@ -119,7 +119,8 @@ static void handler_main(void *arg)
           "the action read back is not the one set (flags %#x)", (unsigned)back.sa_flags);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, sigload_sender, &load) == 0);
-    gort_stats s1 = split_run(NG, worker, 0, "handler");
+    gort_stats s1 = split_run_until(NG, worker, 0, "handler",
+                                    arg ? SPLIT_NEED(prologue_preempts) : SPLIT_NEED(preempt_requests));
     CHECK(pthread_join(t, NULL) == 0);
     int n = atomic_load(&handled);
     printf("%d handlers ran, %d off the alternate stack, %d on a goroutine's stack, "
