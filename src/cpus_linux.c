@@ -325,7 +325,7 @@ bool gort__cpu_short_slice(int64_t ns)
     if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0) != 0 || a.policy != SCHED_OTHER)
         return false;
     a.size = sizeof a;
-    a.flags = 0;
+    a.flags &= 1; /* SCHED_FLAG_RESET_ON_FORK, as it was; the others ask for more */
     a.runtime = (uint64_t)ns;
     return syscall(SYS_sched_setattr, 0, &a, 0) == 0;
 }
