@@ -312,8 +312,8 @@ struct sched_attr_ {
  * every few dozen microseconds to time slices, and when every P's thread
  * is running a goroutine, sysmon shares their CPUs.  With the default
  * slice, 2 Ps running 4 goroutines at quantum=200us, sysmon woke 3-4 ms
- * past its deadline (a 4 ms tick) often enough that in 24 runs of 300 no
- * preemption was asked for at all in 5 ms; with a 100 us slice, in 5-7.
+ * past its deadline (a 4 ms tick) often enough that in 41-56 runs of 300
+ * no preemption was asked for at all in 5 ms; with a 100 us slice, 9-13.
  * The policy and nice value are kept (a thread the user made real-time,
  * batch or idle is left alone); an older kernel ignores the field and a
  * refusal (a seccomp filter) only costs the hint.  No privilege is
