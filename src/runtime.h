@@ -806,6 +806,8 @@ typedef struct gort__config {
                                 exchange, not a plain store (lock_futex.c) */
     bool membarrier;         /* GORTDEBUG=membarrier=1: entersyscall publishes with a plain
                                 store, preemptors run membarrier (syscall.c) */
+    bool sysmonslice;        /* GORTDEBUG=sysmonslice=0: sysmon keeps the kernel's default
+                                time slice (cpus_linux.c gort__cpu_short_slice); default 1 */
     bool wakecpu;            /* GORTDEBUG=wakecpu=0: Ms woken by startm stay where the
                                 kernel puts them (mstart.c mpark); default 1 */
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */

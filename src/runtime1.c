@@ -36,6 +36,7 @@ gort__config gort__cfg = {
     .maxthreads = 10000,
     .foreigncalls = true,
     .wakecpu = true,
+    .sysmonslice = true,
     .scheddetail = false,
     .traceback = GORT_TB_SINGLE,
 };
@@ -212,6 +213,9 @@ static void parse_gortdebug(const char *s)
         } else if (key_is(k, kl, "lockfence")) {
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
                 gort__cfg.lockfence = u != 0;
+        } else if (key_is(k, kl, "sysmonslice")) {
+            if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
+                gort__cfg.sysmonslice = u != 0;
         } else if (key_is(k, kl, "wakecpu")) {
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
                 gort__cfg.wakecpu = u != 0;

@@ -1,0 +1,112 @@
+/*
+ * test_sysmon_slice.c — sysmon asks the kernel for a 100 us time slice
+ * (sched_setattr's sched_runtime, src/cpus_linux.c gort__cpu_short_slice),
+ * so that on Linux 6.12+ it preempts a busy M when it wakes; the Ms keep
+ * the kernel's default, and GORTDEBUG=sysmonslice=0 leaves sysmon's alone.
+ * sysmon is found by its thread name, gort-sysmon, which it takes after
+ * the request.  A kernel that does not keep a custom slice (before 6.12,
+ * probed on a plain thread first) skips the checks, saying so.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+
+struct sattr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+};
+
+static uint64_t slice_of(long tid)
+{
+    struct sattr a;
+    memset(&a, 0, sizeof a);
+    CHECK(syscall(SYS_sched_getattr, tid, &a, (unsigned)sizeof a, 0) == 0, "sched_getattr(%ld): %s", tid,
+          strerror(errno));
+    return a.runtime;
+}
+
+static uint64_t default_slice;
+
+/* Does the kernel keep (and report) a slice set on a thread? */
+static void *probe(void *arg)
+{
+    struct sattr a;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0) != 0)
+        return NULL;
+    default_slice = a.runtime;
+    a.size = sizeof a;
+    a.flags = 0;
+    a.runtime = 100000;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
+        return NULL;
+    *(bool *)arg = slice_of(0) == 100000 && default_slice != 100000;
+    return NULL;
+}
+
+/* The id of the thread named `name`, or 0. */
+static long thread_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL);
+    long found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && !found) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof comm, f))
+            comm[strcspn(comm, "\n")] = 0;
+        fclose(f);
+        if (strcmp(comm, name) == 0)
+            found = atol(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+static void check_slices(void *arg)
+{
+    bool want_short = arg != NULL;
+    long sysmon = 0;
+    for (int64_t t0 = gort_nanotime(); !(sysmon = thread_named("gort-sysmon"));) {
+        CHECK(gort_nanotime() - t0 < 10LL * 1000000000, "no thread named gort-sysmon after 10 s");
+        gort_sleep(1000000);
+    }
+    uint64_t s = slice_of(sysmon);
+    printf("sysmon (thread %ld): slice %llu ns, default %llu\n", sysmon, (unsigned long long)s,
+           (unsigned long long)default_slice);
+    if (want_short)
+        CHECK(s == 100000, "sysmon's slice is %llu ns, not 100 us", (unsigned long long)s);
+    else
+        CHECK(s == default_slice, "sysmonslice=0, yet sysmon's slice is %llu ns", (unsigned long long)s);
+    /* This goroutine's thread, an M, keeps the default. */
+    CHECK(slice_of(0) == default_slice, "an M's slice is %llu ns", (unsigned long long)slice_of(0));
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    bool kept = false;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, probe, &kept) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    if (!kept) {
+        printf("skipped: this kernel does not keep a custom time slice (Linux 6.12+ does)\n");
+        return 0;
+    }
+    run_main_child(check_slices, (void *)1, "2", NULL);
+    run_main_child(check_slices, NULL, "2", "sysmonslice=0");
+    printf("sysmon asks for a 100 us slice, and only sysmon; sysmonslice=0 turns it off\n");
+    return 0;
+}
