@@ -6,8 +6,8 @@
  * 1.5 CPUs gets 2 Ps, not one per host core.  And the moves of a woken
  * M (mstart.c mpark): off its running waker's CPU (gort__cpu_leave), or
  * pinned to its sleeping waker's until it runs (gort__cpu_pin_here,
- * gort__cpu_unpin).  And the short time slice asked for sysmon's thread
- * (gort__cpu_short_slice).
+ * gort__cpu_unpin).  And the short time slice asked for sysmon's thread,
+ * undone in the threads it creates (gort__cpu_sysmon_thread).
  *
  * Rejected: sysconf(_SC_NPROCESSORS_ONLN) (ignores affinity and quotas),
  * reading cgroup limits only at /sys/fs/cgroup/cpu.max (wrong inside
@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -304,6 +305,13 @@ struct sched_attr_ {
     uint64_t runtime, deadline, period;
 };
 
+/* sysmon's thread: what it had before it asked (its creator's) and what
+ * it asked for.  Written once by sysmon at its start, read only by it. */
+static struct sched_attr_ before_attr, sysmon_attr;
+static bool attr_ok;
+static char before_name[16], sysmon_name[16];
+static __thread bool on_sysmon;
+
 /* Ask the kernel for slices of `ns` for the calling thread: EEVDF (Linux
  * 6.12 and later) reads sched_runtime of a SCHED_OTHER thread as its
  * slice request, and a waking thread whose slice is shorter than the
@@ -317,15 +325,52 @@ struct sched_attr_ {
  * The policy and nice value are kept (a thread the user made real-time,
  * batch or idle is left alone); an older kernel ignores the field and a
  * refusal (a seccomp filter) only costs the hint.  No privilege is
- * needed: it asks for shorter slices, not for more CPU. */
-bool gort__cpu_short_slice(int64_t ns)
+ * needed: it asks for shorter slices, not for more CPU.
+ *
+ * The kernel copies a thread's slice (and its name) to the threads and
+ * processes it creates, and sysmon creates Ms (a hand-off, a wakep for a
+ * timer): a review found 5 of 6 Ms named gort-sysmon with its slice, and
+ * a program one of them exec'd with the slice too.  So sysmon takes both
+ * off around pthread_create (gort__cpu_sysmon_creating, four system calls
+ * on a path that creates a thread).  Rejected: the new thread putting
+ * them back itself (until it has, it shows sysmon's name and slice), and
+ * SCHED_FLAG_RESET_ON_FORK on sysmon (it also resets a negative nice to 0
+ * in the threads created). */
+static void set_attr(const struct sched_attr_ *want)
 {
-    struct sched_attr_ a;
-    memset(&a, 0, sizeof a);
-    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0) != 0 || a.policy != SCHED_OTHER)
-        return false;
+    struct sched_attr_ a = *want;
     a.size = sizeof a;
     a.flags &= 1; /* SCHED_FLAG_RESET_ON_FORK, as it was; the others ask for more */
-    a.runtime = (uint64_t)ns;
-    return syscall(SYS_sched_setattr, 0, &a, 0) == 0;
+    syscall(SYS_sched_setattr, 0, &a, 0);
+}
+
+void gort__cpu_sysmon_thread(bool slice, int64_t ns, const char *name)
+{
+    on_sysmon = true;
+    if (prctl(PR_GET_NAME, before_name, 0, 0, 0) != 0)
+        before_name[0] = 0;
+    snprintf(sysmon_name, sizeof sysmon_name, "%s", name);
+    if (slice && syscall(SYS_sched_getattr, 0, &before_attr, (unsigned)sizeof before_attr, 0) == 0 &&
+        before_attr.policy == SCHED_OTHER) {
+        sysmon_attr = before_attr;
+        sysmon_attr.runtime = (uint64_t)ns;
+        sysmon_attr.size = sizeof sysmon_attr;
+        sysmon_attr.flags &= 1;
+        attr_ok = syscall(SYS_sched_setattr, 0, &sysmon_attr, 0) == 0;
+    }
+    prctl(PR_SET_NAME, sysmon_name, 0, 0, 0);
+}
+
+/* Around a pthread_create on sysmon's thread.  The slice before it
+ * asked, as read then, not "the default" (runtime 0): the kernel reports
+ * a slice without saying whether one was asked for, and a program that
+ * set one for its threads keeps it in its Ms. */
+void gort__cpu_sysmon_creating(bool creating)
+{
+    if (!on_sysmon)
+        return;
+    if (before_name[0])
+        prctl(PR_SET_NAME, creating ? before_name : sysmon_name, 0, 0, 0);
+    if (attr_ok)
+        set_attr(creating ? &before_attr : &sysmon_attr);
 }

@@ -122,7 +122,9 @@ int gort__newm(P *pp, bool spinning, bool revocable)
     /* A SIGURG that reaches the thread before it is an M (m_tls unset) is
      * passed on to the program's handler, like any signal not ours. */
     pthread_t th;
+    gort__cpu_sysmon_creating(true); /* sysmon starts Ms too: not with its slice */
     int rc = pthread_create(&th, &attr, mstart, m);
+    gort__cpu_sysmon_creating(false);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         gort__lock(&sched.lock);

@@ -807,7 +807,7 @@ typedef struct gort__config {
     bool membarrier;         /* GORTDEBUG=membarrier=1: entersyscall publishes with a plain
                                 store, preemptors run membarrier (syscall.c) */
     bool sysmonslice;        /* GORTDEBUG=sysmonslice=0: sysmon keeps the kernel's default
-                                time slice (cpus_linux.c gort__cpu_short_slice); default 1 */
+                                time slice (cpus_linux.c gort__cpu_sysmon_thread); default 1 */
     bool wakecpu;            /* GORTDEBUG=wakecpu=0: Ms woken by startm stay where the
                                 kernel puts them (mstart.c mpark); default 1 */
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
@@ -1018,9 +1018,14 @@ bool gort__wake_pless_m_locked(bool spinning);
 void gort__cpu_leave(int cpu);
 void gort__cpu_pin_here(M *m);
 void gort__cpu_unpin(M *m);
-/* cpus_linux.c: ask the kernel for short slices of `ns` for the calling
- * thread (sysmon's), so that it preempts the Ms when it wakes. */
-bool gort__cpu_short_slice(int64_t ns);
+/* cpus_linux.c: make the calling thread sysmon's: ask the kernel for
+ * short slices of `ns` (if `slice`; so that it preempts the Ms when it
+ * wakes) and name it `name`, remembering what it had.  Around creating a
+ * thread, sysmon takes off both (`creating`) and puts them on again: the
+ * kernel copies them to the threads a thread creates.  No-ops on any other
+ * thread. */
+void gort__cpu_sysmon_thread(bool slice, int64_t ns, const char *name);
+void gort__cpu_sysmon_creating(bool creating);
 void gort__acquirep(P *pp);
 P *gort__releasep(void);
 /* STW support for schedule(): give up the P and sleep until restarted. */

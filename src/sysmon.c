@@ -321,11 +321,10 @@ static void *sysmon(void *arg)
      * sysmon waits for one of them to lose its CPU, and with the kernel's
      * default slice that took up to a 4 ms tick (cpus_linux.c).  100 us
      * is the shortest slice the kernel takes; a round needs a few. */
-    if (gort__cfg.sysmonslice)
-        gort__cpu_short_slice(100000);
-    /* Named for top -H, gdb and perf (and after the request: a test finds
-     * sysmon by this name and reads its slice). */
-    prctl(PR_SET_NAME, "gort-sysmon", 0, 0, 0);
+    /* Named for top -H, gdb and perf (after the request: a test finds
+     * sysmon by this name and reads its slice).  The Ms sysmon starts
+     * (hand-offs, wakep) put both back (mstart.c). */
+    gort__cpu_sysmon_thread(gort__cfg.sysmonslice, 100000, "gort-sysmon");
     int idle_rounds = 0;
     int64_t last_codemap = 0;
     int64_t backoff = 0, prev_round = 0;

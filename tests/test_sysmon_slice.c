@@ -4,7 +4,11 @@
  * so that on Linux 6.12+ it preempts a busy M when it wakes; the Ms keep
  * the kernel's default, and GORTDEBUG=sysmonslice=0 leaves sysmon's alone.
  * sysmon is found by its thread name, gort-sysmon, which it takes after
- * the request.  A kernel that does not keep a custom slice (before 6.12,
+ * the request.  The kernel copies a thread's slice and name to the threads
+ * it creates, and sysmon creates Ms (hand-offs from goroutines in calls):
+ * goroutines sleep in gort_syscall_enter/exit brackets until sysmon has
+ * handed Ps off, and then no thread but sysmon may have its slice or
+ * name.  A kernel that does not keep a custom slice (before 6.12,
  * probed on a plain thread first) skips the checks, saying so.
  */
 #define _GNU_SOURCE
@@ -13,6 +17,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 struct sattr {
     uint32_t size, policy;
@@ -50,8 +55,8 @@ static void *probe(void *arg)
     return NULL;
 }
 
-/* The id of the thread named `name`, or 0. */
-static long thread_named(const char *name)
+/* Call fn(tid, name) for every thread of the process; stops at a true. */
+static long each_thread(bool (*fn)(long tid, const char *name, void *arg), void *arg)
 {
     DIR *d = opendir("/proc/self/task");
     CHECK(d != NULL);
@@ -64,22 +69,60 @@ static long thread_named(const char *name)
         snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
         FILE *f = fopen(path, "re");
         if (!f)
-            continue;
+            continue; /* ended meanwhile */
         if (fgets(comm, sizeof comm, f))
             comm[strcspn(comm, "\n")] = 0;
         fclose(f);
-        if (strcmp(comm, name) == 0)
+        if (fn(atol(e->d_name), comm, arg))
             found = atol(e->d_name);
     }
     closedir(d);
     return found;
 }
 
+static bool named_sysmon(long tid, const char *name, void *arg)
+{
+    (void)tid;
+    (void)arg;
+    return strcmp(name, "gort-sysmon") == 0;
+}
+
+/* Every thread but sysmon: not its name, not its slice. */
+static int others;
+static bool check_other(long tid, const char *name, void *arg)
+{
+    if (tid == *(long *)arg)
+        return false;
+    CHECK(strcmp(name, "gort-sysmon") != 0, "thread %ld is named gort-sysmon too", tid);
+    struct sattr a;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, tid, &a, (unsigned)sizeof a, 0) != 0)
+        return false; /* ended meanwhile */
+    CHECK(a.runtime == default_slice, "thread %ld (%s) has a %llu ns slice", tid, name,
+          (unsigned long long)a.runtime);
+    others++;
+    return false;
+}
+
+/* Goroutines that sleep in call brackets, so that sysmon hands their Ps
+ * to Ms it starts itself. */
+static gort_waitgroup wg = GORT_WAITGROUP_INIT;
+static void in_calls(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        gort_syscall_enter();
+        usleep(2000);
+        gort_syscall_exit();
+    }
+    gort_wg_done(&wg);
+}
+
 static void check_slices(void *arg)
 {
     bool want_short = arg != NULL;
     long sysmon = 0;
-    for (int64_t t0 = gort_nanotime(); !(sysmon = thread_named("gort-sysmon"));) {
+    for (int64_t t0 = gort_nanotime(); !(sysmon = each_thread(named_sysmon, NULL));) {
         CHECK(gort_nanotime() - t0 < 10LL * 1000000000, "no thread named gort-sysmon after 10 s");
         gort_sleep(1000000);
     }
@@ -90,8 +133,18 @@ static void check_slices(void *arg)
         CHECK(s == 100000, "sysmon's slice is %llu ns, not 100 us", (unsigned long long)s);
     else
         CHECK(s == default_slice, "sysmonslice=0, yet sysmon's slice is %llu ns", (unsigned long long)s);
-    /* This goroutine's thread, an M, keeps the default. */
-    CHECK(slice_of(0) == default_slice, "an M's slice is %llu ns", (unsigned long long)slice_of(0));
+    gort_stats s0, s1;
+    gort_read_stats(&s0);
+    gort_wg_add(&wg, 6);
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(gort_go(in_calls, NULL), 0);
+    gort_wg_wait(&wg);
+    gort_read_stats(&s1);
+    others = 0;
+    each_thread(check_other, &sysmon);
+    printf("%llu hand-offs; %d other threads, none named gort-sysmon, all with the default slice\n",
+           (unsigned long long)(s1.handoffs - s0.handoffs), others);
+    CHECK(s1.handoffs > s0.handoffs, "no P was handed off: sysmon started no M");
 }
 
 int main(void)
