@@ -320,10 +320,12 @@ static void *sysmon(void *arg)
     /* And they must end on a CPU: when every P's thread is running,
      * sysmon waits for one of them to lose its CPU, and with the kernel's
      * default slice that took up to a 4 ms tick (cpus_linux.c).  100 us
-     * is the shortest slice the kernel takes; a round needs a few. */
-    /* Named for top -H, gdb and perf (after the request: a test finds
+     * is the shortest slice the kernel takes; a round needs a few.
+     * Named for top -H, gdb and perf (after the request: a test finds
      * sysmon by this name and reads its slice).  The Ms sysmon starts
-     * (hand-offs, wakep) put both back (mstart.c). */
+     * (hand-offs, wakep) get neither: newm takes both off around
+     * pthread_create.  (The timer slack above they do inherit, as
+     * before.) */
     gort__cpu_sysmon_thread(gort__cfg.sysmonslice, 100000, "gort-sysmon");
     int idle_rounds = 0;
     int64_t last_codemap = 0;
