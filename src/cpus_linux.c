@@ -309,7 +309,8 @@ struct sched_attr_ {
  * it asked for.  Written once by sysmon at its start, read only by it. */
 static struct sched_attr_ before_attr, sysmon_attr;
 static bool attr_ok;
-static char before_name[16], sysmon_name[16];
+static char before_name[16];
+static const char *sysmon_name;
 static __thread bool on_sysmon;
 
 /* Ask the kernel for slices of `ns` for the calling thread: EEVDF (Linux
@@ -336,12 +337,12 @@ static __thread bool on_sysmon;
  * them back itself (until it has, it shows sysmon's name and slice), and
  * SCHED_FLAG_RESET_ON_FORK on sysmon (it also resets a negative nice to 0
  * in the threads created). */
-static void set_attr(const struct sched_attr_ *want)
+static bool set_attr(const struct sched_attr_ *want)
 {
     struct sched_attr_ a = *want;
     a.size = sizeof a;
     a.flags &= 1; /* SCHED_FLAG_RESET_ON_FORK, as it was; the others ask for more */
-    syscall(SYS_sched_setattr, 0, &a, 0);
+    return syscall(SYS_sched_setattr, 0, &a, 0) == 0;
 }
 
 void gort__cpu_sysmon_thread(bool slice, int64_t ns, const char *name)
@@ -349,14 +350,12 @@ void gort__cpu_sysmon_thread(bool slice, int64_t ns, const char *name)
     on_sysmon = true;
     if (prctl(PR_GET_NAME, before_name, 0, 0, 0) != 0)
         before_name[0] = 0;
-    snprintf(sysmon_name, sizeof sysmon_name, "%s", name);
+    sysmon_name = name;
     if (slice && syscall(SYS_sched_getattr, 0, &before_attr, (unsigned)sizeof before_attr, 0) == 0 &&
         before_attr.policy == SCHED_OTHER) {
         sysmon_attr = before_attr;
         sysmon_attr.runtime = (uint64_t)ns;
-        sysmon_attr.size = sizeof sysmon_attr;
-        sysmon_attr.flags &= 1;
-        attr_ok = syscall(SYS_sched_setattr, 0, &sysmon_attr, 0) == 0;
+        attr_ok = set_attr(&sysmon_attr);
     }
     prctl(PR_SET_NAME, sysmon_name, 0, 0, 0);
 }
