@@ -1021,10 +1021,9 @@ void gort__cpu_unpin(M *m);
 /* cpus_linux.c: make the calling thread sysmon's: ask the kernel for
  * short slices of `ns` (if `slice`; so that it preempts the Ms when it
  * wakes) and name it `name` (kept, not copied), remembering what it had.
- * Around creating a
- * thread, sysmon takes off both (`creating`) and puts them on again: the
- * kernel copies them to the threads a thread creates.  No-ops on any other
- * thread. */
+ * Around creating a thread, sysmon takes off both (`creating`) and puts
+ * them on again: the kernel copies them to the threads a thread creates.
+ * No-ops on any other thread. */
 void gort__cpu_sysmon_thread(bool slice, int64_t ns, const char *name);
 void gort__cpu_sysmon_creating(bool creating);
 void gort__acquirep(P *pp);
