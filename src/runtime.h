@@ -1439,7 +1439,7 @@ static inline bool gort__poison_guard(M *m)
 {
     uintptr_t *word = gort__cfg.prologuepreemptoff ? NULL : m->stackguard;
     if (word)
-        __atomic_store_n(word, GORT_STACK_POISON, __ATOMIC_RELAXED);
+        __atomic_store_n(word, GORT_STACK_POISON, __ATOMIC_RELEASE);
     return word != NULL;
 }
 /* --- end split-stack mode --- */
