@@ -1069,7 +1069,8 @@ bad:
 }
 
 /* Yield and preemption both put the G on the global queue (as Go does), so
- * it runs after everything already waiting, on whichever P gets there. */
+ * it runs after everything already waiting, on whichever P gets there --
+ * but for a stop of the world (below). */
 static void gosched_m(G *g)
 {
     M *m = m_tls;
