@@ -27,12 +27,18 @@ struct sattr {
     uint64_t runtime, deadline, period;
 };
 
+/* Thread tid's scheduling attributes (0: the caller's); false if the
+ * kernel refused (the thread ended, no sched_getattr). */
+static bool attr_of(long tid, struct sattr *a)
+{
+    memset(a, 0, sizeof *a);
+    return syscall(SYS_sched_getattr, tid, a, (unsigned)sizeof *a, 0) == 0;
+}
+
 static uint64_t slice_of(long tid)
 {
     struct sattr a;
-    memset(&a, 0, sizeof a);
-    CHECK(syscall(SYS_sched_getattr, tid, &a, (unsigned)sizeof a, 0) == 0, "sched_getattr(%ld): %s", tid,
-          strerror(errno));
+    CHECK(attr_of(tid, &a), "sched_getattr(%ld): %s", tid, strerror(errno));
     return a.runtime;
 }
 
@@ -42,8 +48,7 @@ static uint64_t default_slice;
 static void *probe(void *arg)
 {
     struct sattr a;
-    memset(&a, 0, sizeof a);
-    if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof a, 0) != 0)
+    if (!attr_of(0, &a))
         return NULL;
     default_slice = a.runtime;
     a.size = sizeof a;
@@ -95,8 +100,7 @@ static bool check_other(long tid, const char *name, void *arg)
         return false;
     CHECK(strcmp(name, "gort-sysmon") != 0, "thread %ld is named gort-sysmon too", tid);
     struct sattr a;
-    memset(&a, 0, sizeof a);
-    if (syscall(SYS_sched_getattr, tid, &a, (unsigned)sizeof a, 0) != 0)
+    if (!attr_of(tid, &a))
         return false; /* ended meanwhile */
     CHECK(a.runtime == default_slice, "thread %ld (%s) has a %llu ns slice", tid, name,
           (unsigned long long)a.runtime);
