@@ -404,6 +404,20 @@ def write_issue10(L, g, fails):
         row("  … the floor's server CPU per request, µs (information)",
             cell("echo1k", "floor", "server_cpu_us_per_req", "µs"),
             cell("echo1k", "go", "server_cpu_us_per_req", "µs"), "", "")
+    om = med(vals("echo1k", "go"))
+    for impl, what in (("floor-batch", "the epoll floor with its recvs and sends batched, "
+                        "one io_uring_enter for all of an epoll_wait's connections, MSG_DONTWAIT"),
+                       ("floor-uring", "io_uring's completion model, a ring per thread, recv "
+                        "completions carrying the data")):
+        fu = med(vals("echo1k", impl))
+        if not fu:
+            continue
+        row("  … %s (`bench/echo_floor_uring.c`, information): req/s; /Go" % what,
+            cell("echo1k", impl), cell("echo1k", "go"),
+            "%.2f" % (fu / om) if om else "—", "")
+        row("  … its server CPU per request, µs (information)",
+            cell("echo1k", impl, "server_cpu_us_per_req", "µs"),
+            cell("echo1k", "go", "server_cpu_us_per_req", "µs"), "", "")
     r = ratio("http")
     row("HTTP hello, `wrk -t2 -c256 --latency` (examples/httpd / net/http): req/s ≥ 1.5 × Go",
         cell("http", "gort"), cell("http", "go"), "%.2f" % r if r else "—",

@@ -66,6 +66,8 @@ command -v g++ >/dev/null 2>&1 || install_pkg g++ || true
 # Issue 10's HTTP benchmark drives both servers with Debian's wrk.
 command -v wrk >/dev/null 2>&1 || install_pkg wrk || true
 HAVE_WRK=0; command -v wrk >/dev/null 2>&1 && HAVE_WRK=1
+# Echo's io_uring floors (information) use liburing.
+[ -f /usr/include/liburing.h ] || install_pkg liburing-dev || true
 # ... and gort's server there, examples/httpd, parses with libhttp-parser.
 if [ -f examples/httpd.c ] && [ ! -f /usr/include/http_parser.h ]; then
     install_pkg libhttp-parser-dev || true
@@ -210,6 +212,15 @@ for b in echo_threads echo_client echo_load echo_floor; do
     $CC -std=gnu11 -O2 -Wall -Wextra -pthread "bench/$b.c" -o "$OUT/$b" ||
         build_failed="$build_failed $b"
 done
+# The io_uring floor is information only: built where liburing is.
+rm -f "$OUT/echo_floor_uring"
+if [ -f /usr/include/liburing.h ]; then
+    log "bench: cc bench/echo_floor_uring.c"
+    $CC -std=gnu11 -O2 -Wall -Wextra -pthread bench/echo_floor_uring.c \
+        -o "$OUT/echo_floor_uring" -luring || build_failed="$build_failed echo_floor_uring"
+else
+    log "bench: no liburing (apt-get install liburing-dev): echo1k's io_uring floor skipped"
+fi
 [ -n "$build_failed" ] && log "bench: build failures:$build_failed"
 
 # ---------------------------------------------------------------- plan
@@ -270,6 +281,8 @@ quantum         go          1      3 $OUT/gobench quantum
 echo1k          gort        $PROCS 5 $OUT/echo_load -c 1000 $OUT/echo_netpoll
 echo1k          go          $PROCS 5 $OUT/echo_load -c 1000 $OUT/gobench echo
 echo1k          floor       $PROCS 5 $OUT/echo_load -c 1000 $OUT/echo_floor
+echo1k          floor-uring $PROCS 5 $OUT/echo_load -c 1000 $OUT/echo_floor_uring
+echo1k          floor-batch $PROCS 5 $OUT/echo_load -c 1000 env ECHO_URING=batch $OUT/echo_floor_uring
 http            gort        $PROCS 5 bash bench/http_wrk.sh gort $OUT/httpd
 http            go          $PROCS 5 bash bench/http_wrk.sh go $OUT/gobench httpd
 idle10k         gort        $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/echo_netpoll
@@ -320,6 +333,7 @@ available() { # label name -> 0 if that implementation was built
         boost) [ -x "$OUT/boost_$2" ] ;;
         threads) [ -x "$OUT/$2_threads" ] ;;
         floor) [ -x "$OUT/echo_floor" ] ;;
+        floor-uring|floor-batch) [ -x "$OUT/echo_floor_uring" ] ;;
     esac
 }
 
