@@ -33,7 +33,8 @@ RT_OBJ := $(RT_C:src/%.c=$(BUILD)/obj/%.o) $(RT_S:src/%.S=$(BUILD)/obj/%.o)
 HDRS   := include/gort.h $(wildcard src/*.h) $(wildcard src/arch/*.h)
 
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c)) \
-            $(BUILD)/tests/test_dump_nog $(BUILD)/tests/test_nosplit
+            $(BUILD)/tests/test_dump_nog $(BUILD)/tests/test_nosplit \
+            $(BUILD)/tests/test_netpoll_iobatch
 # C++ tests (tests/test_cxx_*.cc): each is built twice, with g++ and with
 # clang++ (binaries *_gxx and *_clangxx), for the compilers installed.
 # Sanitizer builds use only the C++ compiler of CC's family: gcc's and
@@ -167,6 +168,16 @@ $(BUILD)/tests/test_callback: EXTRA_TEST_LDFLAGS = -rdynamic
 # The checker's corpus (tests/nosplit/run.sh) as a test the suite runs:
 # it compiles the corpus with gcc (and clang) -fsplit-stack and needs only
 # them and binutils.
+# The netpoller's tests again with GORTDEBUG=iobatch=1 (tests/iobatch_run.sh).
+IOBATCH_TESTS := test_netpoll test_netpoll_close test_netpoll_close_race test_netpoll_cycles \
+                 test_netpoll_deadline test_netpoll_emfile test_netpoll_fork test_netpoll_peer \
+                 test_netpoll_race test_netpoll_sched test_netpoll_short test_netpoll_thread \
+                 test_net_listen_dial test_echo_blocking
+$(BUILD)/tests/test_netpoll_iobatch: tests/iobatch_run.sh $(IOBATCH_TESTS:%=$(BUILD)/tests/%)
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec sh "%s" "%s"\n' "$(abspath tests/iobatch_run.sh)" \
+	    "$(abspath $(BUILD)/tests)" > $@ && chmod +x $@
+
 $(BUILD)/tests/test_nosplit: tests/nosplit/run.sh $(BUILD)/gort-nosplit
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec sh "%s" "%s"\n' "$(abspath tests/nosplit/run.sh)" \

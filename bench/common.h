@@ -86,14 +86,15 @@ static inline void bench_stats_str(const gort_stats *a, const gort_stats *b,
              " sync_preempts=%" PRIu64 " ctxsw=%" PRIu64 " steals=%" PRIu64
              " preempt_requests=%" PRIu64 " signals=%" PRIu64 " stw=%" PRIu64
              " spawned=%" PRIu64 " syscalls=%" PRIu64 " handoffs=%" PRIu64
-             " lock_sleeps=%" PRIu64,
+             " lock_sleeps=%" PRIu64 " io_batches=%" PRIu64 " io_batched=%" PRIu64,
              b->procs, b->threads, b->async_preempts - a->async_preempts,
              b->sync_preempts - a->sync_preempts,
              b->context_switches - a->context_switches, b->steals - a->steals,
              b->preempt_requests - a->preempt_requests,
              b->signals_sent - a->signals_sent, b->stw_count - a->stw_count,
              b->spawned - a->spawned, b->syscalls - a->syscalls,
-             b->handoffs - a->handoffs, b->lock_sleeps - a->lock_sleeps);
+             b->handoffs - a->handoffs, b->lock_sleeps - a->lock_sleeps,
+             b->io_batches - a->io_batches, b->io_batched - a->io_batched);
 }
 
 static int bench_cmp_i64(const void *x, const void *y)

@@ -117,6 +117,9 @@ typedef struct gort_stats {
     uint64_t lock_sleeps;      /* waits on the runtime's internal locks (a channel's,
                                   the scheduler's) that outlasted ~20 us of spinning
                                   and slept: contention, or a holder off its CPU */
+    uint64_t io_batches;       /* GORTDEBUG=iobatch=1: io_uring_enter calls that made
+                                  goroutines' queued socket reads and writes */
+    uint64_t io_batched;       /* ... and the reads and writes they made */
 } gort_stats;
 
 GORT_API void gort_read_stats(gort_stats *s);

@@ -190,7 +190,7 @@ ssize_t gort_read(int fd, void *buf, size_t n)
             uint32_t rs = atomic_load_explicit(&pd->rseq, memory_order_acquire);
             if (atomic_load_explicit(&pd->rdrained, memory_order_relaxed) != (GORT_PD_DRAINED | rs) ||
                 atomic_load_explicit(&pd->rhup, memory_order_relaxed)) {
-                r = gort__sys3(SYS_read, fd, (long)buf, (long)n);
+                r = gort__iobatch_recv(fd, buf, n);
                 if (r > 0 && (size_t)r < n)
                     atomic_store_explicit(&pd->rdrained, GORT_PD_DRAINED | rs, memory_order_relaxed);
                 if (r != -EAGAIN && r != -EINTR)
@@ -237,7 +237,7 @@ static long op_write(gort__pollfd *pd, void *arg)
 {
     rw_arg *a = arg;
     if (pd->is_socket)
-        return gort__sys6(SYS_sendto, pd->fd, (long)a->buf, (long)a->n, MSG_NOSIGNAL, 0, 0);
+        return gort__iobatch_send(pd->fd, a->buf, a->n);
     if (!pd->pollable) {
         gort_syscall_enter();
         long r = pipe_write(pd->fd, a->buf, a->n);

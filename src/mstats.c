@@ -65,6 +65,8 @@ void gort_read_stats(gort_stats *s)
         s->steals += atomic_load_explicit(&pp->nsteal, memory_order_relaxed);
         s->sync_preempts += atomic_load_explicit(&pp->nsyncpreempt, memory_order_relaxed);
         s->prologue_preempts += atomic_load_explicit(&pp->nprologuepreempt, memory_order_relaxed);
+        s->io_batches += atomic_load_explicit(&pp->niobatch, memory_order_relaxed);
+        s->io_batched += atomic_load_explicit(&pp->niobop, memory_order_relaxed);
         s->async_preempts += atomic_load_explicit(&pp->nasyncpreempt, memory_order_relaxed);
     }
     s->preempt_requests = atomic_load(&sched.npreemptreq);

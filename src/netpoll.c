@@ -636,6 +636,7 @@ G *gort__netpoll_inject(G *list, int32_t n, bool take_one)
     if (!list)
         return NULL;
     for (G *g = list; g; g = g->schedlink) {
+        g->iob_ready = true; /* schedule() need not flush a batch before it */
         uint32_t want = G_WAITING;
         if (!atomic_compare_exchange_strong(&g->status, &want, G_RUNNABLE))
             gort__throw("netpoll: goroutine %llu not waiting (status %u)",

@@ -147,6 +147,11 @@ void gort__procresize(int32_t n)
         sched.allp[i] = pp;
     }
     int32_t old = sched.gomaxprocs;
+    /* Ps going away with socket ops still queued (the stopper's own, when
+     * it was one of them): made now, their goroutines readied here. */
+    for (int32_t i = n; i < old; i++)
+        if (atomic_load_explicit(&sched.allp[i]->iob_queued, memory_order_relaxed))
+            gort__iobatch_flush(sched.allp[i]);
     gort__lock(&sched.lock);
     for (int32_t i = n; i < old; i++) {
         P *pp = sched.allp[i];
@@ -759,12 +764,24 @@ static void startlockedm(G *g)
     gort__stopm();
 }
 
+/* The P's batched socket ops go to the kernel when nothing runnable is
+ * left to add to them, or before its M lets the P go (a locked M handing
+ * it over, a stop of the world), so no P idles or stops on a batch. */
+static GORT_NOINLINE_COLD void iobatch_due(M *m, P *pp)
+{
+    if (m->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) ||
+        gort__runqempty(pp))
+        gort__iobatch_flush(pp);
+}
+
 GORT_NORETURN void gort__schedule(void)
 {
     M *m = m_tls;
 top:;
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
         gort__park_forever(NULL);
+    if (unlikely(m->p && atomic_load_explicit(&m->p->iob_queued, memory_order_relaxed)))
+        iobatch_due(m, m->p);
     /* Locked to a goroutine that stopped running: wait for it (before the
      * stop-the-world check: handoffp gives the P to a stop in progress). */
     if (unlikely(m->lockedg != NULL)) {
@@ -828,6 +845,14 @@ top:;
          * it returned, 1 run in 4; 0 of 14 with this). */
         inherit = false;
     }
+    /* A goroutine the poller or a flush did not ready may compute for a
+     * whole slice: the batch goes before it runs, not after; and before
+     * our P goes to the M a goroutine is locked to. */
+    if (unlikely(atomic_load_explicit(&m->p->iob_queued, memory_order_relaxed)) &&
+        (!g->iob_ready || g->lockedm))
+        gort__iobatch_flush(m->p);
+    if (g->iob_ready)
+        g->iob_ready = false;
     if (m->spinning)
         resetspinning();
     /* Runs only on its own M: hand it our P, and sleep. */

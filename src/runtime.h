@@ -57,6 +57,7 @@
 typedef struct gort_g G;
 typedef struct gort_m M;
 typedef struct gort_p P;
+typedef struct gort__iobatch gort__iobatch; /* iobatch_linux.c */
 typedef struct gort__sudog gort__sudog;
 typedef struct gort__timer gort__timer;
 
@@ -227,6 +228,10 @@ struct gort_g {
     size_t stack_maplen;    /* its length */
     _Atomic uint32_t status;/* G_*; changed with CAS at hand-offs; futex word for foreign Gs */
     bool foreign;           /* pseudo-G of a thread that is not an M */
+    bool iob_ready;         /* runnable because the netpoller or an iobatch flush readied
+                               it (set by the readier, cleared when it runs): schedule()
+                               runs such a G before flushing the P's batch, any other
+                               flushes first (iobatch_linux.c) */
     /* Pseudo-Gs: the next of every one ever made (cgocallback.c; they are
      * recycled, never freed).  Written once, before the G is published,
      * and kept when the G is recycled (the walk may be reading it). */
@@ -448,6 +453,13 @@ struct gort_p {
                                     or its runnext (written by thieves, runq.c; read by
                                     the owner's prefetch of the next G) */
 
+    /* Socket reads and writes queued for one io_uring_enter (iobatch_linux.c,
+     * GORTDEBUG=iobatch=1).  Owner only: the ring is made by the first
+     * batched call on this P; iob_queued (ops queued, not submitted) is
+     * nonzero only while an M holds the P, and handoffp reads it as work. */
+    gort__iobatch *iob;
+    _Atomic uint32_t iob_queued;
+
     /* Local run queue: lock-free single-producer (the owner) multi-consumer
      * (stealers) ring, as in Go.  runnext is a one-G fast path. */
     _Atomic uint32_t runqhead;   /* consumers CAS it */
@@ -504,6 +516,7 @@ struct gort_p {
     /* Statistics: written by the owner, summed racily. */
     _Atomic uint64_t nswitch, nsteal, nsyncpreempt, nasyncpreempt;
     _Atomic uint64_t nprologuepreempt; /* split-stack mode: stopped at a prologue */
+    _Atomic uint64_t niobatch, niobop; /* iobatch flushes, and the ops they submitted */
     /* Goroutines created on / exited on this P (owner only; live count =
      * sum of created - sum of exited, so spawn and exit touch no shared
      * cache line), and a cache of goroutine ids taken 16 at a time from
@@ -654,6 +667,19 @@ static inline int64_t gort__waitclock(void)
  * ------------------------------------------------------------------- */
 /* A goroutine or thread parked on an fd: lives in its frame; linked in the
  * fd's list under pd->lock; `woken` is set by whoever unlinks it. */
+/* ---------------------------------------------------------------------
+ * Batched socket calls (iobatch_linux.c)
+ * ------------------------------------------------------------------- */
+/* recv(fd, buf, n, 0) / send(fd, buf, n, MSG_NOSIGNAL) as a system call's
+ * result (bytes or -errno), queued on the P's ring with the goroutine
+ * parked until the next flush when iobatch is on and usable, made
+ * directly otherwise.  Callers: sockets only (fd_linux.c). */
+long gort__iobatch_recv(int fd, void *buf, size_t n);
+long gort__iobatch_send(int fd, const void *buf, size_t n);
+/* Submit pp's queued ops, wait for their completions (immediate: every
+ * op is MSG_DONTWAIT) and ready their goroutines on pp.  pp's owner. */
+void gort__iobatch_flush(P *pp);
+
 typedef struct gort__pollwaiter gort__pollwaiter;
 typedef struct gort__pollfd gort__pollfd;
 struct gort__pollwaiter {
@@ -815,6 +841,8 @@ typedef struct gort__config {
     int64_t maxthreads;      /* GORTDEBUG=maxthreads=N: Ms allowed, default 10000 (Go's) */
     bool foreigncalls;       /* GORTDEBUG=foreigncalls=0 keeps the P of a goroutine found in
                                 foreign code (syscall_foreign.c); default 1 */
+    bool iobatch;            /* GORTDEBUG=iobatch=1: socket reads and writes batched through
+                                a per-P io_uring (iobatch_linux.c); default 0 */
     bool scheddetail;
     int traceback;           /* GORTTRACEBACK: GORT_TB_*, default single */
 } gort__config;

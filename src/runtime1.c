@@ -210,6 +210,9 @@ static void parse_gortdebug(const char *s)
         } else if (key_is(k, kl, "membarrier")) {
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
                 gort__cfg.membarrier = u != 0;
+        } else if (key_is(k, kl, "iobatch")) {
+            if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
+                gort__cfg.iobatch = u != 0;
         } else if (key_is(k, kl, "lockfence")) {
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
                 gort__cfg.lockfence = u != 0;

@@ -236,6 +236,10 @@ static inline bool enter(M *m, int block, uintptr_t pc, uintptr_t fp, uintptr_t 
      * as from runtime code: there is no P to release. */
     if (unlikely(!pp))
         return false;
+    /* Ops queued for the P's next io_uring_enter go now: no P is let go
+     * with a batch its goroutines wait on (iobatch_linux.c). */
+    if (unlikely(atomic_load_explicit(&pp->iob_queued, memory_order_relaxed)))
+        gort__iobatch_flush(pp);
     uint64_t tick = release_p(m, g, pp, pc, fp);
     /* Publish, then look: see the Dekker pairs in the header comment. */
     if (likely(!barrier_ok))
@@ -469,7 +473,7 @@ void gort__handoffp(P *pp, int how)
 {
     /* Work of its own, or queued globally: an M runs it on this P. */
     if (!gort__runqempty(pp) || atomic_load(&sched.runqsize) > 0 ||
-        atomic_load(&pp->timer0_when) != 0) {
+        atomic_load(&pp->timer0_when) != 0 || atomic_load(&pp->iob_queued) != 0) {
         atomic_fetch_add_explicit(&sched.nhandoff, 1, memory_order_relaxed);
         gort__startm(pp, false, how);
         return;
