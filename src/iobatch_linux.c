@@ -24,19 +24,28 @@
  *    goroutine queueing, its g0 flushing).  pp->iob_queued counts the ops
  *    queued and not submitted; it is nonzero only while the P is held.
  *    Every path that lets go of a P flushes first or treats a queued op
- *    as work: schedule() flushes when its run queue is empty (so before
- *    findrunnable can idle the P), before a goroutine that the netpoller
+ *    as work (gort__runqempty is false while one is queued, so handoffp,
+ *    sysmon's retake, starttheworld and checkdead see it): schedule() flushes when its run queue is empty, and
+ *    findrunnable on entry (a thief may have emptied the queue since),
+ *    so no P idles on a batch; before a goroutine that the netpoller
  *    or a flush did not ready (so a computing goroutine never delays the
  *    batch by its time slice), before stopping for a stop-the-world and
  *    before a locked M hands its P away; the system-call bracket flushes
- *    before it publishes P_SYSCALL; handoffp counts queued ops as work.
+ *    before it publishes P_SYSCALL.  The foreign-code reclaim (a signal
+ *    handler: it cannot flush) leaves the batch on a P_SYSCALL P, which
+ *    sysmon then hands to an M as a P with work.
  *  - An op's record (iob_req) lives on the parked goroutine's stack; the
  *    flush writes the result and only then readies the goroutine.
+ *  - A batch cannot be stolen: a goroutine that runs long without a
+ *    scheduling point holds the ops queued before it (DESIGN.md).
  *
  * Falls back to the direct system call when: iobatch is off; io_uring_setup
- * fails (an old kernel, a seccomp profile, kernel.io_uring_disabled) or
- * its probe lacks IORING_OP_SEND/RECV (before Linux 5.6); the caller is
- * not a goroutine on a P, is inside the system-call bracket, holds
+ * fails (an old kernel, a seccomp profile, kernel.io_uring_disabled), its
+ * probe lacks IORING_OP_SEND/RECV (before Linux 5.6), or a MSG_DONTWAIT
+ * recv on an empty socket is not answered -EAGAIN at once (checked when
+ * a ring is made: nowait_honoured); the caller is
+ * not a goroutine on a P, is locked to its thread (each park would hand
+ * the P to another M and back), is inside the system-call bracket, holds
  * runtime locks (a stopped world: it may not park), runs off its stack
  * (a signal handler) or in a forked child; under valgrind, which does not see the kernel's writes through
  * the ring.
@@ -72,6 +81,8 @@ struct gort__iobatch {
     struct io_uring_cqe *cqes;
     uint32_t tail;      /* our copy of *sq_tail */
     uint32_t inflight;  /* submitted, not yet reaped */
+    void *ring;         /* the mappings, for ring_free */
+    size_t ringlen, sqeslen;
 };
 
 typedef struct {
@@ -92,13 +103,62 @@ static bool iob_on(void)
     return s;
 }
 
-static gort__iobatch *ring_new(void)
+static void ring_free(gort__iobatch *b)
+{
+    munmap(b->sqes, b->sqeslen);
+    munmap(b->ring, b->ringlen);
+    gort__sys3(SYS_close, b->fd, 0, 0);
+    free(b);
+}
+
+/* Does this kernel complete a MSG_DONTWAIT recv that finds nothing inside
+ * the io_uring_enter that submits it (-EAGAIN), rather than arming a poll
+ * and completing it later, from task work on this thread?  The whole
+ * design rests on it (the file comment), so it is asked once per ring, on
+ * an empty socket pair.  If not, the op left in the kernel can only ever
+ * complete with 0 (its peer is closed here) and goes with the ring. */
+static bool nowait_honoured(gort__iobatch *b, int *err)
+{
+    static char byte;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        *err = errno;
+        return false;
+    }
+    struct io_uring_sqe *s = &b->sqes[b->tail & b->sq_mask];
+    memset(s, 0, sizeof *s);
+    s->opcode = IORING_OP_RECV;
+    s->fd = sv[0];
+    s->addr = (uintptr_t)&byte;
+    s->len = 1;
+    s->msg_flags = MSG_DONTWAIT;
+    b->tail++;
+    atomic_store_explicit(b->sq_tail, b->tail, memory_order_release);
+    long r;
+    do
+        r = gort__sys6(SYS_io_uring_enter, b->fd, 1, 0, 0, 0, 0);
+    while (r == -EINTR);
+    uint32_t head = atomic_load_explicit(b->cq_head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(b->cq_tail, memory_order_acquire);
+    bool ok = r == 1 && tail - head == 1 && b->cqes[head & b->cq_mask].res == -EAGAIN;
+    atomic_store_explicit(b->cq_head, tail, memory_order_release);
+    gort__sys3(SYS_close, sv[0], 0, 0);
+    gort__sys3(SYS_close, sv[1], 0, 0);
+    return ok;
+}
+
+/* A ring, or NULL with *err: the errno of what failed, 0 when the kernel
+ * lacks what is needed (no retry helps). */
+static gort__iobatch *ring_new(int *err)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
+    *err = 0;
     long fd = gort__sys3(SYS_io_uring_setup, IOB_ENTRIES, (long)&p, 0);
-    if (fd < 0)
+    if (fd < 0) {
+        *err = (int)-fd;
         return NULL;
+    }
     /* The features and ops used here: 5.5's single mmap and no-drop
      * completions, 5.6's SEND and RECV (asked through 5.6's probe). */
     enum { NOPS = IORING_OP_RECV + 1 };
@@ -125,6 +185,7 @@ static gort__iobatch *ring_new(void)
                                         (int)fd, IORING_OFF_SQES);
     gort__iobatch *b = sqes == MAP_FAILED ? NULL : calloc(1, sizeof *b);
     if (!b) {
+        *err = ENOMEM;
         if (r != MAP_FAILED) {
             if (sqes != MAP_FAILED)
                 munmap(sqes, p.sq_entries * sizeof(struct io_uring_sqe));
@@ -134,6 +195,9 @@ static gort__iobatch *ring_new(void)
         return NULL;
     }
     b->fd = (int)fd;
+    b->ring = r;
+    b->ringlen = len;
+    b->sqeslen = p.sq_entries * sizeof(struct io_uring_sqe);
     b->sq_head = (_Atomic uint32_t *)(r + p.sq_off.head);
     b->sq_tail = (_Atomic uint32_t *)(r + p.sq_off.tail);
     b->sq_mask = *(uint32_t *)(r + p.sq_off.ring_mask);
@@ -147,6 +211,10 @@ static gort__iobatch *ring_new(void)
     /* The SQ array maps slot i to sqe i once and for all. */
     for (uint32_t i = 0; i <= b->sq_mask; i++)
         b->sq_array[i] = i;
+    if (!nowait_honoured(b, err)) {
+        ring_free(b);
+        return NULL;
+    }
     return b;
 }
 
@@ -221,7 +289,7 @@ static gort__iobatch *usable(M **mp, P **pp)
     /* A goroutine on a P first: the configuration is read by then (a
      * plain thread's call before gort_main must not decide "off"). */
     M *m = gort__m_tls;
-    if (!m || !m->curg || m->syscall_depth || !m->p || m->locks || !iob_on())
+    if (!m || !m->curg || m->syscall_depth || !m->p || m->locks || m->lockedg || !iob_on())
         return NULL;
     /* Not off the goroutine's stack (a signal handler on the alternate
      * stack: it may not park), not in a forked child (whose ring pages
@@ -231,9 +299,13 @@ static gort__iobatch *usable(M **mp, P **pp)
         return NULL;
     P *p = m->p;
     if (unlikely(!p->iob)) {
-        p->iob = ring_new();
+        int err;
+        p->iob = ring_new(&err);
         if (!p->iob) {
-            atomic_store(&iob_state, 0);
+            /* For good where the kernel says no; out of descriptors or
+             * memory, this call goes direct and a later one tries again. */
+            if (err != EMFILE && err != ENFILE && err != ENOMEM && err != EAGAIN)
+                atomic_store(&iob_state, 0);
             return NULL;
         }
     }
@@ -248,7 +320,7 @@ long gort__iobatch_recv(int fd, void *buf, size_t n)
     P *pp;
     gort__iobatch *b = usable(&m, &pp);
     if (!b)
-        return gort__sys6(SYS_recvfrom, fd, (long)buf, (long)n, 0, 0, 0);
+        return gort__sys3(SYS_read, fd, (long)buf, (long)n);
     return queue_and_park(m, pp, b, IORING_OP_RECV, fd, buf, n, 0);
 }
 

@@ -562,6 +562,10 @@ static G *findrunnable(void)
     M *m = m_tls;
 top:;
     P *pp = m->p;
+    /* schedule() flushed a batch only if its queue looked empty; a thief
+     * may have emptied it since.  Nothing may idle or stop this P on one. */
+    if (unlikely(atomic_load_explicit(&pp->iob_queued, memory_order_relaxed)))
+        gort__iobatch_flush(pp);
     if (atomic_load(&sched.gcwaiting)) {
         gort__gcstopm();
         goto top;
@@ -714,6 +718,8 @@ static GORT_NORETURN void execute_slice(G *g, bool inherit)
     g->m = m;
     atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
     g->preempt_reported = false;
+    if (g->iob_ready)
+        g->iob_ready = false; /* schedule() has looked; it is running now */
     gort__setguard(m, g); /* before G_RUNNING: a poison after it is this G's */
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
     if (!inherit)
@@ -769,8 +775,11 @@ static void startlockedm(G *g)
  * it over, a stop of the world), so no P idles or stops on a batch. */
 static GORT_NOINLINE_COLD void iobatch_due(M *m, P *pp)
 {
-    if (m->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) ||
-        gort__runqempty(pp))
+    /* The G queues only: runqempty counts the batch itself as work. */
+    bool no_g = atomic_load_explicit(&pp->runqhead, memory_order_relaxed) ==
+                    atomic_load_explicit(&pp->runqtail, memory_order_relaxed) &&
+                atomic_load_explicit(&pp->runnext, memory_order_relaxed) == NULL;
+    if (m->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) || no_g)
         gort__iobatch_flush(pp);
 }
 
@@ -851,8 +860,6 @@ top:;
     if (unlikely(atomic_load_explicit(&m->p->iob_queued, memory_order_relaxed)) &&
         (!g->iob_ready || g->lockedm))
         gort__iobatch_flush(m->p);
-    if (g->iob_ready)
-        g->iob_ready = false;
     if (m->spinning)
         resetspinning();
     /* Runs only on its own M: hand it our P, and sleep. */

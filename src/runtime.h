@@ -229,7 +229,7 @@ struct gort_g {
     _Atomic uint32_t status;/* G_*; changed with CAS at hand-offs; futex word for foreign Gs */
     bool foreign;           /* pseudo-G of a thread that is not an M */
     bool iob_ready;         /* runnable because the netpoller or an iobatch flush readied
-                               it (set by the readier, cleared when it runs): schedule()
+                               it (set by the readier, cleared by execute): schedule()
                                runs such a G before flushing the P's batch, any other
                                flushes first (iobatch_linux.c) */
     /* Pseudo-Gs: the next of every one ever made (cgocallback.c; they are
@@ -662,15 +662,9 @@ static inline int64_t gort__waitclock(void)
 }
 
 /* ---------------------------------------------------------------------
- * Netpoller (netpoll.c: waiting on fds; netpoll_epoll.c: the kernel side;
- * fd_linux.c: the public calls)
- * ------------------------------------------------------------------- */
-/* A goroutine or thread parked on an fd: lives in its frame; linked in the
- * fd's list under pd->lock; `woken` is set by whoever unlinks it. */
-/* ---------------------------------------------------------------------
  * Batched socket calls (iobatch_linux.c)
  * ------------------------------------------------------------------- */
-/* recv(fd, buf, n, 0) / send(fd, buf, n, MSG_NOSIGNAL) as a system call's
+/* read(fd, buf, n) / send(fd, buf, n, MSG_NOSIGNAL) as a system call's
  * result (bytes or -errno), queued on the P's ring with the goroutine
  * parked until the next flush when iobatch is on and usable, made
  * directly otherwise.  Callers: sockets only (fd_linux.c). */
@@ -680,6 +674,12 @@ long gort__iobatch_send(int fd, const void *buf, size_t n);
  * op is MSG_DONTWAIT) and ready their goroutines on pp.  pp's owner. */
 void gort__iobatch_flush(P *pp);
 
+/* ---------------------------------------------------------------------
+ * Netpoller (netpoll.c: waiting on fds; netpoll_epoll.c: the kernel side;
+ * fd_linux.c: the public calls)
+ * ------------------------------------------------------------------- */
+/* A goroutine or thread parked on an fd: lives in its frame; linked in the
+ * fd's list under pd->lock; `woken` is set by whoever unlinks it. */
 typedef struct gort__pollwaiter gort__pollwaiter;
 typedef struct gort__pollfd gort__pollfd;
 struct gort__pollwaiter {
@@ -999,7 +999,12 @@ void gort__asyncpreempt2(void);
 void gort__runqput(P *pp, G *g, bool next);
 G *gort__runqget(P *pp);
 G *gort__runqget_inherit(P *pp, bool *inherit); /* *inherit: it was runnext */
-/* Inline: entersyscall asks it on its fast path. */
+/* Nothing queued on pp: no G in its ring or runnext, and no socket op
+ * in its iobatch ring (whose goroutines wait for whoever holds pp next).
+ * So every "has this P work?" -- handoffp, retake, sysmon's preemption,
+ * starttheworld, checkdead, a spinning M's last look -- sees a batch as
+ * work, and no P idles or stops on one for long (iobatch_linux.c).
+ * Inline: entersyscall asks it on its fast path. */
 static inline bool gort__runqempty(P *pp)
 {
     /* Read head, tail, runnext, then check tail did not move: otherwise a
@@ -1009,7 +1014,8 @@ static inline bool gort__runqempty(P *pp)
         uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
         G *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
         if (t == atomic_load_explicit(&pp->runqtail, memory_order_acquire))
-            return h == t && next == NULL;
+            return h == t && next == NULL &&
+                   atomic_load_explicit(&pp->iob_queued, memory_order_relaxed) == 0;
     }
 }
 /* Steal half of p2's queue into pp; returns one G to run or NULL. */

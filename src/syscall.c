@@ -473,7 +473,7 @@ void gort__handoffp(P *pp, int how)
 {
     /* Work of its own, or queued globally: an M runs it on this P. */
     if (!gort__runqempty(pp) || atomic_load(&sched.runqsize) > 0 ||
-        atomic_load(&pp->timer0_when) != 0 || atomic_load(&pp->iob_queued) != 0) {
+        atomic_load(&pp->timer0_when) != 0) {
         atomic_fetch_add_explicit(&sched.nhandoff, 1, memory_order_relaxed);
         gort__startm(pp, false, how);
         return;
