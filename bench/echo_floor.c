@@ -25,21 +25,15 @@
  * (never taken with 64-byte ping-pong).
  */
 #define _GNU_SOURCE
-#include "echo.h"
+#include "echo_floor.h"
 
-#include <pthread.h>
 #include <stdbool.h>
-#include <stdatomic.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
 
 struct conn {
     int fd;
     char buf[ECHO_BUF];
 };
 
-static int lfd, n_conns;
-static _Atomic int n_accepted, n_done;
 
 static void send_all(int fd, const char *p, size_t n)
 {
@@ -54,29 +48,6 @@ static void send_all(int fd, const char *p, size_t n)
         } else if (w < 0 && errno != EINTR) {
             return; /* reset: the read that follows sees it */
         }
-    }
-}
-
-static void accept_all(int ep)
-{
-    for (;;) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno != EAGAIN)
-                echo_die("accept4");
-            return;
-        }
-        struct conn *c = malloc(sizeof *c);
-        if (!c)
-            echo_die("malloc");
-        c->fd = fd;
-        echo_nodelay(fd);
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-            echo_die("epoll_ctl");
-        atomic_fetch_add(&n_accepted, 1);
     }
 }
 
@@ -105,12 +76,7 @@ static bool serve(struct conn *c)
 static void *loop(void *arg)
 {
     (void)arg;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0)
-        echo_die("epoll_create1");
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = NULL};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0)
-        echo_die("epoll_ctl(listener)");
+    int ep = floor_epoll();
     struct epoll_event evs[128];
     while (atomic_load(&n_done) < n_conns) {
         /* The timeout lets a thread whose connections are all gone see
@@ -120,7 +86,7 @@ static void *loop(void *arg)
             echo_die("epoll_wait");
         for (int i = 0; i < k; i++) {
             if (!evs[i].data.ptr)
-                accept_all(ep);
+                floor_accept_all(ep, sizeof(struct conn));
             else
                 serve(evs[i].data.ptr);
         }
@@ -131,31 +97,5 @@ static void *loop(void *arg)
 
 int main(int argc, char **argv)
 {
-    int port, nt = 2;
-    const char *e = getenv("GORTMAXPROCS");
-    if (e && atoi(e) > 0)
-        nt = atoi(e);
-    n_conns = echo_conns_arg(argc, argv);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    lfd = echo_listen(&port);
-    if (fcntl(lfd, F_SETFL, O_NONBLOCK) != 0)
-        echo_die("fcntl");
-    printf("SERVER impl=floor port=%d\n", port);
-    fflush(stdout);
-    pthread_t *t = calloc((size_t)nt, sizeof *t);
-    if (!t)
-        echo_die("calloc");
-    for (int i = 0; i < nt; i++)
-        if (pthread_create(&t[i], NULL, loop, NULL) != 0)
-            echo_die("pthread_create");
-    for (int i = 0; i < nt; i++)
-        pthread_join(t[i], NULL);
-    close(lfd);
-    printf("SERVER_DONE threads=%d accepted=%d\n", nt, atomic_load(&n_accepted));
-    fflush(stdout);
-    return 0;
+    return floor_main(argc, argv, "floor", loop, true);
 }

@@ -40,14 +40,10 @@
  * never short; a short one ends the run with exit 2, not a wrong echo).
  */
 #define _GNU_SOURCE
-#include "echo.h"
+#include "echo_floor.h"
 
 #include <liburing.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
 
 struct conn {
     int fd;
@@ -56,8 +52,6 @@ struct conn {
     char buf[ECHO_BUF];
 };
 
-static int lfd, n_conns;
-static _Atomic int n_accepted, n_done;
 static char accept_tag; /* user_data of the multishot accept */
 
 static struct io_uring_sqe *sqe_get(struct io_uring *r)
@@ -166,29 +160,6 @@ static void *loop(void *arg)
 
 /* ---- batch mode ---- */
 
-static void accept_all(int ep)
-{
-    for (;;) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno != EAGAIN)
-                echo_die("accept4");
-            return;
-        }
-        struct conn *c = malloc(sizeof *c);
-        if (!c)
-            echo_die("malloc");
-        c->fd = fd;
-        echo_nodelay(fd);
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-            echo_die("epoll_ctl");
-        atomic_fetch_add(&n_accepted, 1);
-    }
-}
-
 /* Submit what is queued, wait for its n completions, store each result
  * in its connection's len. */
 static void flush(struct io_uring *r, int n)
@@ -221,12 +192,7 @@ static void *loop_batch(void *arg)
         errno = -e;
         echo_die("io_uring_queue_init");
     }
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0)
-        echo_die("epoll_create1");
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = NULL};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0)
-        echo_die("epoll_ctl(listener)");
+    int ep = floor_epoll();
     struct epoll_event evs[BATCH];
     struct conn *ready[BATCH];
     while (atomic_load(&n_done) < n_conns) {
@@ -237,7 +203,7 @@ static void *loop_batch(void *arg)
         for (int i = 0; i < k; i++) {
             struct conn *c = evs[i].data.ptr;
             if (!c) {
-                accept_all(ep);
+                floor_accept_all(ep, sizeof(struct conn));
                 continue;
             }
             struct io_uring_sqe *s = sqe_get(&r);
@@ -274,33 +240,8 @@ static void *loop_batch(void *arg)
 
 int main(int argc, char **argv)
 {
-    int port, nt = 2;
-    const char *e = getenv("GORTMAXPROCS");
-    if (e && atoi(e) > 0)
-        nt = atoi(e);
-    n_conns = echo_conns_arg(argc, argv);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
     const char *mode = getenv("ECHO_URING");
     bool batch = mode && strcmp(mode, "batch") == 0;
-    lfd = echo_listen(&port);
-    if (batch && fcntl(lfd, F_SETFL, O_NONBLOCK) != 0)
-        echo_die("fcntl");
-    printf("SERVER impl=%s port=%d\n", batch ? "floor_batch" : "floor_uring", port);
-    fflush(stdout);
-    pthread_t *t = calloc((size_t)nt, sizeof *t);
-    if (!t)
-        echo_die("calloc");
-    for (int i = 0; i < nt; i++)
-        if (pthread_create(&t[i], NULL, batch ? loop_batch : loop, NULL) != 0)
-            echo_die("pthread_create");
-    for (int i = 0; i < nt; i++)
-        pthread_join(t[i], NULL);
-    close(lfd);
-    printf("SERVER_DONE threads=%d accepted=%d\n", nt, atomic_load(&n_accepted));
-    fflush(stdout);
-    return 0;
+    return batch ? floor_main(argc, argv, "floor_batch", loop_batch, true)
+                 : floor_main(argc, argv, "floor_uring", loop, false);
 }
