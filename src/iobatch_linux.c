@@ -25,7 +25,8 @@
  *    queued and not submitted; it is nonzero only while the P is held.
  *    Every path that lets go of a P flushes first or treats a queued op
  *    as work (gort__runqempty is false while one is queued, so handoffp,
- *    sysmon's retake, starttheworld and checkdead see it): schedule() flushes when its run queue is empty, and
+ *    sysmon's retake, starttheworld and checkdead see it; thieves ask
+ *    gort__runqempty_g, as a batch cannot be stolen): schedule() flushes when its run queue is empty, and
  *    findrunnable on entry (a thief may have emptied the queue since),
  *    so no P idles on a batch; before a goroutine that the netpoller
  *    or a flush did not ready (so a computing goroutine never delays the

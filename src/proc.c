@@ -376,7 +376,7 @@ static G *stealwork(P *pp, int64_t now, bool *rantimers)
                     return g;
             }
             if (atomic_load_explicit(&p2->status, memory_order_relaxed) != P_IDLE ||
-                !gort__runqempty(p2)) {
+                !gort__runqempty_g(p2)) {
                 G *g = gort__runqsteal(pp, p2, last);
                 if (g) {
                     gort__owner_inc(&pp->nsteal);
@@ -644,7 +644,7 @@ top:;
          * wakep saw us spinning, so it woke nobody. */
         bool global = atomic_load(&sched.runqsize) > 0;
         for (int32_t i = global ? procs - 1 : 0; i < procs; i++) {
-            if (global || !gort__runqempty(sched.allp[i])) {
+            if (global || !gort__runqempty_g(sched.allp[i])) {
                 gort__lock(&sched.lock);
                 P *p2 = gort__pidleget();
                 gort__unlock(&sched.lock);
@@ -775,11 +775,8 @@ static void startlockedm(G *g)
  * it over, a stop of the world), so no P idles or stops on a batch. */
 static GORT_NOINLINE_COLD void iobatch_due(M *m, P *pp)
 {
-    /* The G queues only: runqempty counts the batch itself as work. */
-    bool no_g = atomic_load_explicit(&pp->runqhead, memory_order_relaxed) ==
-                    atomic_load_explicit(&pp->runqtail, memory_order_relaxed) &&
-                atomic_load_explicit(&pp->runnext, memory_order_relaxed) == NULL;
-    if (m->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) || no_g)
+    if (m->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) ||
+        gort__runqempty_g(pp))
         gort__iobatch_flush(pp);
 }
 

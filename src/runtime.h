@@ -999,13 +999,8 @@ void gort__asyncpreempt2(void);
 void gort__runqput(P *pp, G *g, bool next);
 G *gort__runqget(P *pp);
 G *gort__runqget_inherit(P *pp, bool *inherit); /* *inherit: it was runnext */
-/* Nothing queued on pp: no G in its ring or runnext, and no socket op
- * in its iobatch ring (whose goroutines wait for whoever holds pp next).
- * So every "has this P work?" -- handoffp, retake, sysmon's preemption,
- * starttheworld, checkdead, a spinning M's last look -- sees a batch as
- * work, and no P idles or stops on one for long (iobatch_linux.c).
- * Inline: entersyscall asks it on its fast path. */
-static inline bool gort__runqempty(P *pp)
+/* No G in pp's ring or runnext: nothing a thief could take. */
+static inline bool gort__runqempty_g(P *pp)
 {
     /* Read head, tail, runnext, then check tail did not move: otherwise a
      * put that moved runnext into the ring could make us see both empty. */
@@ -1014,9 +1009,19 @@ static inline bool gort__runqempty(P *pp)
         uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
         G *next = atomic_load_explicit(&pp->runnext, memory_order_acquire);
         if (t == atomic_load_explicit(&pp->runqtail, memory_order_acquire))
-            return h == t && next == NULL &&
-                   atomic_load_explicit(&pp->iob_queued, memory_order_relaxed) == 0;
+            return h == t && next == NULL;
     }
+}
+/* Nothing queued on pp: no G, and no socket op in its iobatch ring (whose
+ * goroutines wait for whoever holds pp next).  So every "does this P need
+ * an M?" -- handoffp, retake, sysmon's preemption and quiet check,
+ * starttheworld, checkdead -- sees a batch as work, and no P idles or
+ * stops on one (iobatch_linux.c).  Thieves ask gort__runqempty_g: a batch
+ * cannot be stolen, and counting it sent idle Ms spinning for nothing.
+ * Inline: entersyscall asks it on its fast path. */
+static inline bool gort__runqempty(P *pp)
+{
+    return gort__runqempty_g(pp) && atomic_load_explicit(&pp->iob_queued, memory_order_relaxed) == 0;
 }
 /* Steal half of p2's queue into pp; returns one G to run or NULL. */
 G *gort__runqsteal(P *pp, P *p2, bool stealrunnext);
