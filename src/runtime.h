@@ -456,7 +456,8 @@ struct gort_p {
     /* Socket reads and writes queued for one io_uring_enter (iobatch_linux.c,
      * GORTDEBUG=iobatch=1).  Owner only: the ring is made by the first
      * batched call on this P; iob_queued (ops queued, not submitted) is
-     * nonzero only while an M holds the P, and handoffp reads it as work. */
+     * written by the owner and read by gort__runqempty, so whoever decides
+     * whether this P needs an M sees a batch as work. */
     gort__iobatch *iob;
     _Atomic uint32_t iob_queued;
 
