@@ -165,19 +165,20 @@ $(BUILD)/tests/libgortcb_reg.so: tests/lib_gortcb.c include/gort.h
 $(BUILD)/tests/test_callback: $(CB_LIBS)
 $(BUILD)/tests/test_callback: EXTRA_TEST_LDFLAGS = -rdynamic
 
-# The checker's corpus (tests/nosplit/run.sh) as a test the suite runs:
-# it compiles the corpus with gcc (and clang) -fsplit-stack and needs only
-# them and binutils.
-# The netpoller's tests again with GORTDEBUG=iobatch=1 (tests/iobatch_run.sh).
+# The netpoller's tests again with GORTDEBUG=iobatch=1 (tests/iobatch_run.sh
+# runs the ones named here).
 IOBATCH_TESTS := test_netpoll test_netpoll_close test_netpoll_close_race test_netpoll_cycles \
                  test_netpoll_deadline test_netpoll_emfile test_netpoll_fork test_netpoll_peer \
                  test_netpoll_race test_netpoll_sched test_netpoll_short test_netpoll_thread \
                  test_net_listen_dial test_echo_blocking
 $(BUILD)/tests/test_netpoll_iobatch: tests/iobatch_run.sh $(IOBATCH_TESTS:%=$(BUILD)/tests/%)
 	@mkdir -p $(dir $@)
-	printf '#!/bin/sh\nexec sh "%s" "%s"\n' "$(abspath tests/iobatch_run.sh)" \
-	    "$(abspath $(BUILD)/tests)" > $@ && chmod +x $@
+	printf '#!/bin/sh\nexec sh "%s" "%s" %s\n' "$(abspath tests/iobatch_run.sh)" \
+	    "$(abspath $(BUILD)/tests)" "$(IOBATCH_TESTS)" > $@ && chmod +x $@
 
+# The checker's corpus (tests/nosplit/run.sh) as a test the suite runs:
+# it compiles the corpus with gcc (and clang) -fsplit-stack and needs only
+# them and binutils.
 $(BUILD)/tests/test_nosplit: tests/nosplit/run.sh $(BUILD)/gort-nosplit
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec sh "%s" "%s"\n' "$(abspath tests/nosplit/run.sh)" \
