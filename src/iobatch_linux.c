@@ -26,8 +26,9 @@
  *    Every path that lets go of a P flushes first or treats a queued op
  *    as work (gort__runqempty is false while one is queued, so handoffp,
  *    sysmon's retake, starttheworld and checkdead see it; thieves ask
- *    gort__runqempty_g, as a batch cannot be stolen): schedule() flushes when its run queue is empty, and
- *    findrunnable on entry (a thief may have emptied the queue since),
+ *    gort__runqempty_g, as a batch cannot be stolen): schedule() flushes
+ *    when its run queue is empty, and findrunnable on entry (a thief may
+ *    have emptied the queue since),
  *    so no P idles on a batch; before a goroutine that the netpoller
  *    or a flush did not ready (so a computing goroutine never delays the
  *    batch by its time slice), before stopping for a stop-the-world and
@@ -44,12 +45,12 @@
  * fails (an old kernel, a seccomp profile, kernel.io_uring_disabled), its
  * probe lacks IORING_OP_SEND/RECV (before Linux 5.6), or a MSG_DONTWAIT
  * recv on an empty socket is not answered -EAGAIN at once (checked when
- * a ring is made: nowait_honoured); the caller is
- * not a goroutine on a P, is locked to its thread (each park would hand
+ * a ring is made: nowait_honoured); the caller is not a goroutine on a
+ * P, is locked to its thread (each park would hand
  * the P to another M and back), is inside the system-call bracket, holds
  * runtime locks (a stopped world: it may not park), runs off its stack
- * (a signal handler) or in a forked child; under valgrind, which does not see the kernel's writes through
- * the ring.
+ * (a signal handler) or in a forked child; under valgrind, which does not
+ * see the kernel's writes through the ring.
  *
  * Rejected: liburing (every program would link it; the few ring
  * operations needed here are a page of code on <linux/io_uring.h>); a ring
@@ -104,12 +105,31 @@ static bool iob_on(void)
     return s;
 }
 
+/* Whatever ring_new got as far as making. */
 static void ring_free(gort__iobatch *b)
 {
-    munmap(b->sqes, b->sqeslen);
-    munmap(b->ring, b->ringlen);
+    if (b->sqes)
+        munmap(b->sqes, b->sqeslen);
+    if (b->ring)
+        munmap(b->ring, b->ringlen);
     gort__sys3(SYS_close, b->fd, 0, 0);
     free(b);
+}
+
+/* Fill the next submission entry (not yet handed to the kernel: the
+ * flush publishes the tail). */
+static void put_sqe(gort__iobatch *b, uint8_t op, int fd, void *buf, size_t n, int flags,
+                    void *data)
+{
+    struct io_uring_sqe *s = &b->sqes[b->tail & b->sq_mask];
+    memset(s, 0, sizeof *s);
+    s->opcode = op;
+    s->fd = fd;
+    s->addr = (uintptr_t)buf;
+    s->len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    s->msg_flags = (uint32_t)flags;
+    s->user_data = (uintptr_t)data;
+    b->tail++;
 }
 
 /* Does this kernel complete a MSG_DONTWAIT recv that finds nothing inside
@@ -126,14 +146,7 @@ static bool nowait_honoured(gort__iobatch *b, int *err)
         *err = errno;
         return false;
     }
-    struct io_uring_sqe *s = &b->sqes[b->tail & b->sq_mask];
-    memset(s, 0, sizeof *s);
-    s->opcode = IORING_OP_RECV;
-    s->fd = sv[0];
-    s->addr = (uintptr_t)&byte;
-    s->len = 1;
-    s->msg_flags = MSG_DONTWAIT;
-    b->tail++;
+    put_sqe(b, IORING_OP_RECV, sv[0], &byte, 1, MSG_DONTWAIT, NULL);
     atomic_store_explicit(b->sq_tail, b->tail, memory_order_release);
     long r;
     do
@@ -175,35 +188,34 @@ static gort__iobatch *ring_new(int *err)
         gort__sys3(SYS_close, fd, 0, 0);
         return NULL;
     }
-    size_t sqlen = p.sq_off.array + p.sq_entries * sizeof(uint32_t);
-    size_t cqlen = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-    size_t len = sqlen > cqlen ? sqlen : cqlen;
-    char *r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, (int)fd,
-                   IORING_OFF_SQ_RING);
-    void *sqes = r == MAP_FAILED ? MAP_FAILED
-                                 : mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
-                                        PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                                        (int)fd, IORING_OFF_SQES);
-    gort__iobatch *b = sqes == MAP_FAILED ? NULL : calloc(1, sizeof *b);
+    gort__iobatch *b = calloc(1, sizeof *b);
     if (!b) {
         *err = ENOMEM;
-        if (r != MAP_FAILED) {
-            if (sqes != MAP_FAILED)
-                munmap(sqes, p.sq_entries * sizeof(struct io_uring_sqe));
-            munmap(r, len);
-        }
         gort__sys3(SYS_close, fd, 0, 0);
         return NULL;
     }
     b->fd = (int)fd;
-    b->ring = r;
-    b->ringlen = len;
+    size_t sqlen = p.sq_off.array + p.sq_entries * sizeof(uint32_t);
+    size_t cqlen = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    b->ringlen = sqlen > cqlen ? sqlen : cqlen;
     b->sqeslen = p.sq_entries * sizeof(struct io_uring_sqe);
+    void *ring = mmap(NULL, b->ringlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                      b->fd, IORING_OFF_SQ_RING);
+    void *sqes = ring == MAP_FAILED ? MAP_FAILED
+                                    : mmap(NULL, b->sqeslen, PROT_READ | PROT_WRITE,
+                                           MAP_SHARED | MAP_POPULATE, b->fd, IORING_OFF_SQES);
+    b->ring = ring == MAP_FAILED ? NULL : ring;
+    b->sqes = sqes == MAP_FAILED ? NULL : sqes;
+    if (!b->sqes) {
+        *err = ENOMEM;
+        ring_free(b);
+        return NULL;
+    }
+    char *r = b->ring;
     b->sq_head = (_Atomic uint32_t *)(r + p.sq_off.head);
     b->sq_tail = (_Atomic uint32_t *)(r + p.sq_off.tail);
     b->sq_mask = *(uint32_t *)(r + p.sq_off.ring_mask);
     b->sq_array = (uint32_t *)(r + p.sq_off.array);
-    b->sqes = sqes;
     b->cq_head = (_Atomic uint32_t *)(r + p.cq_off.head);
     b->cq_tail = (_Atomic uint32_t *)(r + p.cq_off.tail);
     b->cq_mask = *(uint32_t *)(r + p.cq_off.ring_mask);
@@ -270,16 +282,11 @@ static long queue_and_park(M *m, P *pp, gort__iobatch *b, uint8_t op, int fd, vo
     if (b->tail - atomic_load_explicit(b->sq_head, memory_order_acquire) > b->sq_mask)
         gort__iobatch_flush(pp); /* full: submit the batch before this op */
     iob_req q = {m->curg, 0};
-    struct io_uring_sqe *s = &b->sqes[b->tail & b->sq_mask];
-    memset(s, 0, sizeof *s);
-    s->opcode = op;
-    s->fd = fd;
-    s->addr = (uintptr_t)buf;
-    s->len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-    s->msg_flags = (uint32_t)(flags | MSG_DONTWAIT);
-    s->user_data = (uintptr_t)&q;
-    b->tail++;
-    atomic_fetch_add_explicit(&pp->iob_queued, 1, memory_order_relaxed);
+    put_sqe(b, op, fd, buf, n, flags | MSG_DONTWAIT, &q);
+    /* Owner only: a plain increment, no locked add. */
+    atomic_store_explicit(&pp->iob_queued,
+                          atomic_load_explicit(&pp->iob_queued, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     gort__gopark(NULL, NULL, "IO wait");
     return q.res;
 }
