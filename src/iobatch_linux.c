@@ -22,13 +22,12 @@
  *    completion as task work of the submitting thread: DESIGN.md.)
  *  - The ring is the P's, touched only by the M that holds the P (its
  *    goroutine queueing, its g0 flushing).  pp->iob_queued counts the ops
- *    queued and not submitted; it is nonzero only while the P is held.
- *    Every path that lets go of a P flushes first or treats a queued op
- *    as work (gort__runqempty is false while one is queued, so handoffp,
- *    sysmon's retake, starttheworld and checkdead see it; thieves ask
- *    gort__runqempty_g, as a batch cannot be stolen): schedule() flushes
- *    when its run queue is empty, and findrunnable on entry (a thief may
- *    have emptied the queue since),
+ *    queued and not submitted.  Every path that lets go of a P flushes
+ *    first or treats a queued op as work (gort__runqempty is false while
+ *    one is queued, so handoffp, sysmon's retake, starttheworld and
+ *    checkdead see it; thieves ask gort__runqempty_g, as a batch cannot
+ *    be stolen): schedule() flushes when its run queue is empty, and
+ *    findrunnable on entry (a thief may have emptied the queue since),
  *    so no P idles on a batch; before a goroutine that the netpoller
  *    or a flush did not ready (so a computing goroutine never delays the
  *    batch by its time slice), before stopping for a stop-the-world and
@@ -46,8 +45,8 @@
  * probe lacks IORING_OP_SEND/RECV (before Linux 5.6), or a MSG_DONTWAIT
  * recv on an empty socket is not answered -EAGAIN at once (checked when
  * a ring is made: nowait_honoured); the caller is not a goroutine on a
- * P, is locked to its thread (each park would hand
- * the P to another M and back), is inside the system-call bracket, holds
+ * P, is locked to its thread (each park would hand the P to another M
+ * and back), is inside the system-call bracket, holds
  * runtime locks (a stopped world: it may not park), runs off its stack
  * (a signal handler) or in a forked child; under valgrind, which does not
  * see the kernel's writes through the ring.
