@@ -417,6 +417,9 @@ static int64_t stw_park_spin_ns_locked(void)
 void gort__gcstopm(void)
 {
     M *m = m_tls;
+    /* No P stops with socket ops queued on it: the stop may be long. */
+    if (unlikely(atomic_load_explicit(&m->p->iob_queued, memory_order_relaxed)))
+        gort__iobatch_flush(m->p);
     if (m->spinning) {
         m->spinning = false;
         atomic_fetch_sub(&sched.nmspinning, 1);

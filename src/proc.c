@@ -562,10 +562,6 @@ static G *findrunnable(void)
     M *m = m_tls;
 top:;
     P *pp = m->p;
-    /* schedule() flushed a batch only if its queue looked empty; a thief
-     * may have emptied it since.  Nothing may idle or stop this P on one. */
-    if (unlikely(atomic_load_explicit(&pp->iob_queued, memory_order_relaxed)))
-        gort__iobatch_flush(pp);
     if (atomic_load(&sched.gcwaiting)) {
         gort__gcstopm();
         goto top;
@@ -588,6 +584,17 @@ top:;
         gort__unlock(&sched.lock);
         if (g)
             return g;
+    }
+    /* Nothing runnable is left to add to the P's batch of socket ops: to
+     * the kernel with it, and run what it readied.  Here, past the two
+     * queues, and not in schedule(): a switch that finds a goroutine pays
+     * for no look at the ring (yield: a third of its instructions went to
+     * three such looks), and no path below idles, steals for or stops
+     * this P while ops its goroutines wait on are queued (a thief may have
+     * emptied the queue after schedule() looked). */
+    if (unlikely(atomic_load_explicit(&pp->iob_queued, memory_order_relaxed))) {
+        gort__iobatch_flush(pp);
+        goto top;
     }
     /* Goroutines whose fds became ready: poll without blocking before
      * stealing (Go's findrunnable), unless an M is blocked in the poller
@@ -707,6 +714,14 @@ top:;
     goto top;
 }
 
+static GORT_NORETURN void execute_slice(G *g, bool inherit);
+
+static GORT_NORETURN GORT_NOINLINE_COLD void iobatch_flush_execute(P *pp, G *g, bool inherit)
+{
+    gort__iobatch_flush(pp);
+    execute_slice(g, inherit);
+}
+
 /* inherit: g runs in the current time slice (it came from runnext, or is
  * the G that just failed to park): schedtick, by which sysmon times
  * slices, stays as it is (Go's inheritTime). */
@@ -714,12 +729,18 @@ static GORT_NORETURN void execute_slice(G *g, bool inherit)
 {
     M *m = m_tls;
     P *pp = m->p;
+    /* A goroutine the poller or a flush did not ready may compute for a
+     * whole slice: the P's batch goes before it runs, not after.  Here,
+     * where pp is in a register already, and not in schedule(); the flush
+     * comes back through a tail call, so that nothing here lives across
+     * it: the look costs a switch three instructions. */
+    if (unlikely(atomic_load_explicit(&pp->iob_queued, memory_order_relaxed)) && !g->iob_ready)
+        iobatch_flush_execute(pp, g, inherit);
     m->curg = g;
     g->m = m;
     atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
     g->preempt_reported = false;
-    if (g->iob_ready)
-        g->iob_ready = false; /* schedule() has looked; it is running now */
+    g->iob_ready = false; /* schedule() has looked; it is running now */
     gort__setguard(m, g); /* before G_RUNNING: a poison after it is this G's */
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
     if (!inherit)
@@ -754,6 +775,9 @@ static void stoplockedm(void)
         m->spinning = false;
         atomic_fetch_sub(&sched.nmspinning, 1);
     }
+    /* The P goes to whoever takes it next: its batch goes first. */
+    if (unlikely(atomic_load_explicit(&m->p->iob_queued, memory_order_relaxed)))
+        gort__iobatch_flush(m->p);
     /* A goroutine readied meanwhile, or the yielder itself on the global
      * queue: handoffp starts an M for it, which hands a P back to us. */
     gort__handoffp(gort__releasep(), GORT_WAKE_HERE); /* we sleep next */
@@ -763,21 +787,14 @@ static void stoplockedm(void)
 static void startlockedm(G *g)
 {
     M *lm = g->lockedm;
+    /* Our P goes to the locked M: its batch goes first. */
+    if (unlikely(atomic_load_explicit(&m_tls->p->iob_queued, memory_order_relaxed)))
+        gort__iobatch_flush(m_tls->p);
     P *pp = gort__releasep();
     gort__incidlelocked(-1);
     gort__set_nextp(lm, pp, false);
     gort__notewakeup(&lm->park);
     gort__stopm();
-}
-
-/* The P's batched socket ops go to the kernel when nothing runnable is
- * left to add to them, or before its M lets the P go (a locked M handing
- * it over, a stop of the world), so no P idles or stops on a batch. */
-static GORT_NOINLINE_COLD void iobatch_due(M *m, P *pp)
-{
-    if (m->lockedg || atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed) ||
-        gort__runqempty_g(pp))
-        gort__iobatch_flush(pp);
 }
 
 GORT_NORETURN void gort__schedule(void)
@@ -786,8 +803,6 @@ GORT_NORETURN void gort__schedule(void)
 top:;
     if (atomic_load_explicit(&sched.exiting, memory_order_relaxed))
         gort__park_forever(NULL);
-    if (unlikely(m->p && atomic_load_explicit(&m->p->iob_queued, memory_order_relaxed)))
-        iobatch_due(m, m->p);
     /* Locked to a goroutine that stopped running: wait for it (before the
      * stop-the-world check: handoffp gives the P to a stop in progress). */
     if (unlikely(m->lockedg != NULL)) {
@@ -851,12 +866,6 @@ top:;
          * it returned, 1 run in 4; 0 of 14 with this). */
         inherit = false;
     }
-    /* A goroutine the poller or a flush did not ready may compute for a
-     * whole slice: the batch goes before it runs, not after; and before
-     * our P goes to the M a goroutine is locked to. */
-    if (unlikely(atomic_load_explicit(&m->p->iob_queued, memory_order_relaxed)) &&
-        (!g->iob_ready || g->lockedm))
-        gort__iobatch_flush(m->p);
     if (m->spinning)
         resetspinning();
     /* Runs only on its own M: hand it our P, and sleep. */
