@@ -34,7 +34,7 @@ HDRS   := include/gort.h $(wildcard src/*.h) $(wildcard src/arch/*.h)
 
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c)) \
             $(BUILD)/tests/test_dump_nog $(BUILD)/tests/test_nosplit \
-            $(BUILD)/tests/test_netpoll_iobatch
+            $(BUILD)/tests/test_netpoll_direct
 # C++ tests (tests/test_cxx_*.cc): each is built twice, with g++ and with
 # clang++ (binaries *_gxx and *_clangxx), for the compilers installed.
 # Sanitizer builds use only the C++ compiler of CC's family: gcc's and
@@ -165,16 +165,16 @@ $(BUILD)/tests/libgortcb_reg.so: tests/lib_gortcb.c include/gort.h
 $(BUILD)/tests/test_callback: $(CB_LIBS)
 $(BUILD)/tests/test_callback: EXTRA_TEST_LDFLAGS = -rdynamic
 
-# The netpoller's tests again with GORTDEBUG=iobatch=1 (tests/iobatch_run.sh
-# runs the ones named here).
-IOBATCH_TESTS := test_netpoll test_netpoll_close test_netpoll_close_race test_netpoll_cycles \
+# The netpoller's tests again with GORTDEBUG=iobatch=0, the direct socket
+# calls (tests/netpoll_direct.sh runs the ones named here).
+DIRECT_TESTS := test_netpoll test_netpoll_close test_netpoll_close_race test_netpoll_cycles \
                  test_netpoll_deadline test_netpoll_emfile test_netpoll_fork test_netpoll_peer \
                  test_netpoll_race test_netpoll_sched test_netpoll_short test_netpoll_thread \
                  test_net_listen_dial test_echo_blocking
-$(BUILD)/tests/test_netpoll_iobatch: tests/iobatch_run.sh $(IOBATCH_TESTS:%=$(BUILD)/tests/%)
+$(BUILD)/tests/test_netpoll_direct: tests/netpoll_direct.sh $(DIRECT_TESTS:%=$(BUILD)/tests/%)
 	@mkdir -p $(dir $@)
-	printf '#!/bin/sh\nexec sh "%s" "%s" %s\n' "$(abspath tests/iobatch_run.sh)" \
-	    "$(abspath $(BUILD)/tests)" "$(IOBATCH_TESTS)" > $@ && chmod +x $@
+	printf '#!/bin/sh\nexec sh "%s" "%s" %s\n' "$(abspath tests/netpoll_direct.sh)" \
+	    "$(abspath $(BUILD)/tests)" "$(DIRECT_TESTS)" > $@ && chmod +x $@
 
 # The checker's corpus (tests/nosplit/run.sh) as a test the suite runs:
 # it compiles the corpus with gcc (and clang) -fsplit-stack and needs only

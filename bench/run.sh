@@ -279,13 +279,13 @@ syscall_bracket go          $PROCS 5 $OUT/gobench syscall_bracket
 quantum         gort-q100us 1      3 $OUT/quantum
 quantum         go          1      3 $OUT/gobench quantum
 echo1k          gort        $PROCS 5 $OUT/echo_load -c 1000 $OUT/echo_netpoll
-echo1k          gort-iobatch $PROCS 5 $OUT/echo_load -c 1000 env GORTDEBUG=iobatch=1 $OUT/echo_netpoll
+echo1k          gort-direct $PROCS 5 $OUT/echo_load -c 1000 env GORTDEBUG=iobatch=0 $OUT/echo_netpoll
 echo1k          go          $PROCS 5 $OUT/echo_load -c 1000 $OUT/gobench echo
 echo1k          floor       $PROCS 5 $OUT/echo_load -c 1000 $OUT/echo_floor
 echo1k          floor-uring $PROCS 5 $OUT/echo_load -c 1000 $OUT/echo_floor_uring
 echo1k          floor-batch $PROCS 5 $OUT/echo_load -c 1000 env ECHO_URING=batch $OUT/echo_floor_uring
 http            gort        $PROCS 5 bash bench/http_wrk.sh gort $OUT/httpd
-http            gort-iobatch $PROCS 5 env GORTDEBUG=iobatch=1 bash bench/http_wrk.sh gort $OUT/httpd
+http            gort-direct $PROCS 5 env GORTDEBUG=iobatch=0 bash bench/http_wrk.sh gort $OUT/httpd
 http            go          $PROCS 5 bash bench/http_wrk.sh go $OUT/gobench httpd
 idle10k         gort        $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/echo_netpoll
 idle10k         go          $PROCS 3 $OUT/echo_load -c 10000 -i 2 $OUT/gobench echo
@@ -325,8 +325,8 @@ available() { # label name -> 0 if that implementation was built
         gort-split*-stop_*) [ -x "$OUT/${2}_split" ]; return ;;
         gort-gcc-prologue|gort-clang-prologue)
             [ -x "$OUT/prologue_${1#gort-}" ]; return ;;
-        gort-echo1k|gort-idle10k|gort-iobatch-echo1k) [ -x "$OUT/echo_netpoll" ]; return ;;
-        gort-http|gort-iobatch-http) [ -x "$OUT/httpd" ]; return ;;
+        gort-echo1k|gort-idle10k|gort-direct-echo1k) [ -x "$OUT/echo_netpoll" ]; return ;;
+        gort-http|gort-direct-http) [ -x "$OUT/httpd" ]; return ;;
         gort-rwmutex1w) [ -x "$OUT/rwmutex" ]; return ;;
     esac
     case $1 in

@@ -117,8 +117,8 @@ typedef struct gort_stats {
     uint64_t lock_sleeps;      /* waits on the runtime's internal locks (a channel's,
                                   the scheduler's) that outlasted ~20 us of spinning
                                   and slept: contention, or a holder off its CPU */
-    uint64_t io_batches;       /* GORTDEBUG=iobatch=1: io_uring_enter calls that made
-                                  goroutines' queued socket reads and writes */
+    uint64_t io_batches;       /* io_uring_enter calls that made goroutines' queued
+                                  socket reads and writes (0 with GORTDEBUG=iobatch=0) */
     uint64_t io_batched;       /* ... and the reads and writes they made */
 } gort_stats;
 

@@ -1,6 +1,6 @@
 /*
  * iobatch_linux.c — socket reads and writes batched through io_uring, one
- * ring per P (GORTDEBUG=iobatch=1; off by default).
+ * ring per P (on by default; GORTDEBUG=iobatch=0 turns it off).
  *
  * On a VM a system call's fixed cost can dominate a server's CPU (about
  * 1.1 µs on the EPYC VM this was measured on, against 8-12 µs of server
@@ -26,13 +26,13 @@
  *    first or treats a queued op as work (gort__runqempty is false while
  *    one is queued, so handoffp, sysmon's retake, starttheworld and
  *    checkdead see it; thieves ask gort__runqempty_g, as a batch cannot
- *    be stolen): schedule() flushes when its run queue is empty, and
- *    findrunnable on entry (a thief may have emptied the queue since),
- *    so no P idles on a batch; before a goroutine that the netpoller
- *    or a flush did not ready (so a computing goroutine never delays the
- *    batch by its time slice), before stopping for a stop-the-world and
- *    before a locked M hands its P away; the system-call bracket flushes
- *    before it publishes P_SYSCALL.  The foreign-code reclaim (a signal
+ *    be stolen): findrunnable flushes once the P's two run queues are
+ *    empty (before it polls, steals or idles), so no P idles on a batch;
+ *    execute_slice before a goroutine that the netpoller or a flush did
+ *    not ready (so a computing goroutine never delays the batch by its
+ *    time slice); gcstopm before stopping for a stop-the-world; and
+ *    stoplockedm and startlockedm before a locked M's P changes hands;
+ *    the system-call bracket before it publishes P_SYSCALL.  The foreign-code reclaim (a signal
  *    handler: it cannot flush) leaves the batch on a P_SYSCALL P, which
  *    sysmon then hands to an M as a P with work.
  *  - An op's record (iob_req) lives on the parked goroutine's stack; the
@@ -49,7 +49,9 @@
  * and back), is inside the system-call bracket, holds
  * runtime locks (a stopped world: it may not park), runs off its stack
  * (a signal handler) or in a forked child; under valgrind, which does not
- * see the kernel's writes through the ring.
+ * see the kernel's writes through the ring.  A program that closes the
+ * ring's descriptor (close_range) turns it off for good: the flush makes
+ * the ops still queued as direct calls (ring_lost).
  *
  * Rejected: liburing (every program would link it; the few ring
  * operations needed here are a page of code on <linux/io_uring.h>); a ring
@@ -248,6 +250,38 @@ static void reap(gort__iobatch *b)
     atomic_store_explicit(b->cq_head, head, memory_order_release);
 }
 
+/* The ring's descriptor is gone: the program closed it (close_range, a
+ * daemon's loop closing every fd it did not open), and the number is free
+ * (EBADF) or another file's (EOPNOTSUPP).  The ops the kernel has not
+ * taken are still in our mapping of the ring: each is made as the direct
+ * call it stands for, its goroutine readied with the result, and iobatch
+ * is off from here on, for every P (a program that closes one ring has
+ * closed them all, or will).  The mappings stay: the number is not ours
+ * to close any more, and they are a few pages. */
+static GORT_NOINLINE_COLD void ring_lost(gort__iobatch *b)
+{
+    atomic_store(&iob_state, 0);
+    reap(b); /* what completed before the descriptor went */
+    for (uint32_t h = atomic_load_explicit(b->sq_head, memory_order_acquire); h != b->tail; h++) {
+        struct io_uring_sqe *s = &b->sqes[h & b->sq_mask];
+        iob_req *q = (iob_req *)(uintptr_t)s->user_data;
+        long r;
+        do
+            r = gort__sys6(s->opcode == IORING_OP_RECV ? SYS_recvfrom : SYS_sendto, s->fd,
+                           (long)s->addr, s->len, s->msg_flags, 0, 0);
+        while (r == -EINTR);
+        q->res = r;
+        b->inflight--;
+        q->g->iob_ready = true;
+        gort__goready(q->g, false);
+    }
+    /* Every op the kernel took completed inside the call that took it
+     * (MSG_DONTWAIT), and reap has them all. */
+    if (b->inflight != 0)
+        gort__throw("iobatch: %u ops still in a ring that is gone", b->inflight);
+    b->tail = atomic_load_explicit(b->sq_head, memory_order_relaxed);
+}
+
 void gort__iobatch_flush(P *pp)
 {
     gort__iobatch *b = pp->iob;
@@ -267,6 +301,10 @@ void gort__iobatch_flush(P *pp)
         uint32_t left = b->tail - atomic_load_explicit(b->sq_head, memory_order_acquire);
         long r = gort__sys6(SYS_io_uring_enter, b->fd, left, b->inflight,
                             IORING_ENTER_GETEVENTS, 0, 0);
+        if (r == -EBADF || r == -EOPNOTSUPP) {
+            ring_lost(b);
+            return;
+        }
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
             gort__throw("io_uring_enter: errno %ld", -r);
         reap(b);

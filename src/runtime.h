@@ -229,9 +229,9 @@ struct gort_g {
     _Atomic uint32_t status;/* G_*; changed with CAS at hand-offs; futex word for foreign Gs */
     bool foreign;           /* pseudo-G of a thread that is not an M */
     bool iob_ready;         /* runnable because the netpoller or an iobatch flush readied
-                               it (set by the readier, cleared by execute): schedule()
-                               runs such a G before flushing the P's batch, any other
-                               flushes first (iobatch_linux.c) */
+                               it (set by the readier, cleared by execute_slice): such
+                               a G runs before the P's batch is flushed, any other
+                               flushes it first (iobatch_linux.c) */
     /* Pseudo-Gs: the next of every one ever made (cgocallback.c; they are
      * recycled, never freed).  Written once, before the G is published,
      * and kept when the G is recycled (the walk may be reading it). */
@@ -454,7 +454,7 @@ struct gort_p {
                                     the owner's prefetch of the next G) */
 
     /* Socket reads and writes queued for one io_uring_enter (iobatch_linux.c,
-     * GORTDEBUG=iobatch=1).  Owner only: the ring is made by the first
+     * on unless GORTDEBUG=iobatch=0).  Owner only: the ring is made by the first
      * batched call on this P; iob_queued (ops queued, not submitted) is
      * written by the owner and read by gort__runqempty, so whoever decides
      * whether this P needs an M sees a batch as work. */
@@ -842,8 +842,8 @@ typedef struct gort__config {
     int64_t maxthreads;      /* GORTDEBUG=maxthreads=N: Ms allowed, default 10000 (Go's) */
     bool foreigncalls;       /* GORTDEBUG=foreigncalls=0 keeps the P of a goroutine found in
                                 foreign code (syscall_foreign.c); default 1 */
-    bool iobatch;            /* GORTDEBUG=iobatch=1: socket reads and writes batched through
-                                a per-P io_uring (iobatch_linux.c); default 0 */
+    bool iobatch;            /* GORTDEBUG=iobatch: socket reads and writes batched through
+                                a per-P io_uring (iobatch_linux.c); default 1 */
     bool scheddetail;
     int traceback;           /* GORTTRACEBACK: GORT_TB_*, default single */
 } gort__config;

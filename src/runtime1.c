@@ -35,6 +35,7 @@ gort__config gort__cfg = {
     .guardedstacks = -1,
     .maxthreads = 10000,
     .foreigncalls = true,
+    .iobatch = true,
     .wakecpu = true,
     .sysmonslice = true,
     .scheddetail = false,

@@ -1,8 +1,8 @@
 /*
- * test_iobatch.c — GORTDEBUG=iobatch=1 (src/iobatch_linux.c): goroutines'
+ * test_iobatch.c — iobatch (src/iobatch_linux.c, on by default): goroutines'
  * socket reads and writes queued on their P's io_uring and made by one
- * io_uring_enter per batch.  (The netpoller's own tests run with it on
- * too: tests/iobatch_run.sh, test_netpoll_iobatch.)
+ * io_uring_enter per batch.  (The netpoller's own tests run with it on,
+ * and again with it off: tests/netpoll_direct.sh, test_netpoll_direct.)
  *
  *  1. A batch (GORTMAXPROCS=1): K goroutines each parked in gort_read on
  *     its own TCP connection; main writes a request to every peer, then
@@ -22,7 +22,14 @@
  *     after a batched read found nothing.  (A close while the read is
  *     still queued on the ring is not arranged here: the pd reference the
  *     read holds makes the close wait for it, as for a direct read.)
- *  4. iobatch off (the default): the counters stay 0.
+ *  4. iobatch on by default, and off with GORTDEBUG=iobatch=0: the
+ *     counters stay 0.
+ *  5. The program closes its rings (as close_range would) while a batch
+ *     is queued (GORTMAXPROCS=1): a goroutine the poller readied with
+ *     K echo goroutines closes every io_uring descriptor, so the flush
+ *     after it finds the ring gone with the K replies queued.  Checked:
+ *     every reply arrives (the queued ops made as direct calls), later
+ *     calls are direct (io_batches stops growing), and the process goes on.
  *
  * Where io_uring cannot be set up (kernel.io_uring_disabled, a seccomp
  * profile, Linux before 5.6) or lets a MSG_DONTWAIT recv wait, iobatch
@@ -321,6 +328,93 @@ static void main_world(void *arg)
     CHECK_CALL(gort_close(p[0]), 0);
 }
 
+/* ---- 5: the rings closed under the runtime ---- */
+
+static int trig[2];
+
+/* Every io_uring descriptor of the process: the runtime's rings. */
+static int close_rings(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], link[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t l = readlink(path, link, sizeof link - 1);
+        if (l <= 0)
+            continue;
+        link[l] = 0;
+        if (strcmp(link, "anon_inode:[io_uring]") == 0) {
+            CHECK_CALL(close(atoi(e->d_name)), 0);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static _Atomic int rings_closed = -1;
+
+static void ring_closer(void *arg)
+{
+    (void)arg;
+    char c;
+    CHECK_CALL(gort_read(trig[1], &c, 1), 1L);
+    atomic_store(&rings_closed, close_rings());
+    gort_wg_done(&wave_wg);
+}
+
+static void main_lost(void *arg)
+{
+    bool on = *(bool *)arg;
+    for (int i = 0; i < K; i++) {
+        int p[2];
+        tcp_pair(p);
+        cli[i] = p[0];
+        srv[i] = p[1];
+    }
+    tcp_pair(trig);
+    gort_wg_add(&wave_wg, K + 1);
+    CHECK_EQ(gort_go(ring_closer, NULL), 0);
+    for (intptr_t i = 0; i < K; i++)
+        CHECK_EQ(gort_go(echo_once, (void *)i), 0);
+    wait_io_wait(K + 1);
+    /* The trigger last: epoll reports the fds in the order they became
+     * ready, the K + 1 reads are queued and complete in that order, and
+     * the closer runs after the K echoes have queued their replies. */
+    for (int i = 0; i < K; i++) {
+        uint32_t v = 0x2000u + (uint32_t)i;
+        CHECK_CALL(gort_write(cli[i], &v, sizeof v), (long)sizeof v);
+    }
+    CHECK_CALL(gort_write(trig[0], "x", 1), 1L);
+    gort_wg_wait(&wave_wg);
+    int closed = atomic_load(&rings_closed);
+    fprintf(stderr, "rings closed under the runtime: %d\n", closed);
+    CHECK(on ? closed >= 1 : closed == 0, "%d rings closed, iobatch %s", closed, on ? "on" : "off");
+    for (int i = 0; i < K; i++) {
+        uint32_t v;
+        CHECK_CALL(gort_read(cli[i], &v, sizeof v), (long)sizeof v);
+        CHECK(v == ~(0x2000u + (uint32_t)i), "connection %d: wrong reply %#x", i, v);
+    }
+    /* From here on every call is direct. */
+    stats_mark();
+    for (int i = 0; i < K; i++) {
+        uint32_t v = (uint32_t)i;
+        CHECK_CALL(gort_write(cli[i], &v, sizeof v), (long)sizeof v);
+        CHECK_CALL(gort_read(srv[i], &v, sizeof v), (long)sizeof v);
+        CHECK(v == (uint32_t)i);
+        CHECK_CALL(gort_close(cli[i]), 0);
+        CHECK_CALL(gort_close(srv[i]), 0);
+    }
+    uint64_t batches, ops;
+    stats_since(&batches, &ops);
+    CHECK(batches == 0 && ops == 0, "%" PRIu64 " batches after the rings were closed", batches);
+    CHECK_CALL(gort_close(trig[0]), 0);
+    CHECK_CALL(gort_close(trig[1]), 0);
+}
+
 int main(void)
 {
     watchdog_start("test_iobatch", 100);
@@ -331,11 +425,15 @@ int main(void)
     bool on = uring, off = false;
     watchdog_phase("wave, iobatch=1");
     run_main_child(main_wave, &on, "1", "iobatch=1");
-    watchdog_phase("wave, iobatch off");
-    run_main_child(main_wave, &off, "1", "");
+    watchdog_phase("wave, iobatch by default");
+    run_main_child(main_wave, &on, "1", "");
+    watchdog_phase("wave, iobatch=0");
+    run_main_child(main_wave, &off, "1", "iobatch=0");
     watchdog_phase("ping-pong, iobatch=1");
     run_main_child(main_pingpong, &on, "2", "iobatch=1");
     watchdog_phase("stopped world and close, iobatch=1");
     run_main_child(main_world, NULL, "2", "iobatch=1");
+    watchdog_phase("rings closed under a queued batch");
+    run_main_child(main_lost, &on, "1", "");
     return 0;
 }
