@@ -49,9 +49,10 @@
  * and back), is inside the system-call bracket, holds
  * runtime locks (a stopped world: it may not park), runs off its stack
  * (a signal handler) or in a forked child; under valgrind, which does not
- * see the kernel's writes through the ring.  A program that closes the
- * ring's descriptor (close_range) turns it off for good: the flush makes
- * the ops still queued as direct calls (ring_lost).
+ * see the kernel's writes through the ring; under a seccomp filter,
+ * which might kill the process at io_uring_setup (seccomp_filtered).  A
+ * program that closes a ring's descriptor turns it off for good: the
+ * flush makes the ops still queued as direct calls (ring_lost).
  *
  * Rejected: liburing (every program would link it; the few ring
  * operations needed here are a page of code on <linux/io_uring.h>); a ring
@@ -63,6 +64,7 @@
 #include "arch/syscall_amd64.h"
 #include "valgrind_hooks.h"
 
+#include <fcntl.h>
 #include <linux/io_uring.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,15 +95,56 @@ typedef struct {
     long res;
 } iob_req;
 
-/* 1 on, 0 off (config, setup failure, old kernel), decided once. */
+/* Is a seccomp filter (or strict mode) in force on this thread?  Its
+ * verdict on io_uring_setup cannot be asked without making the call, and
+ * a filter whose default is to kill (systemd's SystemCallFilter= without
+ * SystemCallErrorNumber=, a hand-written allowlist) kills the process at
+ * that call: a program that ran under it with direct calls would die at
+ * its first socket read.  So iobatch is off under any filter; Docker's
+ * default profile, which answers EPERM, loses nothing by it (the call
+ * would have failed).  /proc unreadable: the same answer. */
+static bool seccomp_filtered(void)
+{
+    char buf[4096];
+    long fd;
+    do
+        fd = gort__sys6(SYS_openat, AT_FDCWD, (long)"/proc/self/status", O_RDONLY | O_CLOEXEC, 0,
+                        0, 0);
+    while (fd == -EINTR);
+    if (fd < 0)
+        return true;
+    size_t len = 0;
+    long r;
+    while (len < sizeof buf - 1 &&
+           ((r = gort__sys3(SYS_read, fd, (long)(buf + len), (long)(sizeof buf - 1 - len))) > 0 ||
+            r == -EINTR))
+        if (r > 0)
+            len += (size_t)r;
+    gort__sys3(SYS_close, fd, 0, 0);
+    buf[len] = 0;
+    const char *f = strstr(buf, "\nSeccomp:");
+    if (!f)
+        return true;
+    f += strlen("\nSeccomp:");
+    while (*f == ' ' || *f == '\t')
+        f++;
+    return *f != '0';
+}
+
+/* 1 on, 0 off (config, valgrind, a seccomp filter, setup failure, an old
+ * kernel, a ring closed under us), decided at the first batchable call. */
 static _Atomic int iob_state = -1;
+
+/* No ring before this (gort_nanotime): the last try at making one failed
+ * for want of descriptors or memory. */
+static _Atomic int64_t iob_retry;
 
 static bool iob_on(void)
 {
     int s = atomic_load_explicit(&iob_state, memory_order_relaxed);
     if (likely(s >= 0))
         return s;
-    s = gort__cfg.iobatch && !RUNNING_ON_VALGRIND;
+    s = gort__cfg.iobatch && !RUNNING_ON_VALGRIND && !seccomp_filtered();
     atomic_store(&iob_state, s);
     return s;
 }
@@ -250,14 +293,25 @@ static void reap(gort__iobatch *b)
     atomic_store_explicit(b->cq_head, head, memory_order_release);
 }
 
-/* The ring's descriptor is gone: the program closed it (close_range, a
- * daemon's loop closing every fd it did not open), and the number is free
- * (EBADF) or another file's (EOPNOTSUPP).  The ops the kernel has not
+/* The ring's descriptor is gone: the program closed it (a loop over
+ * /proc/self/fd closing what it did not open), and the number is free
+ * (EBADF), another file's (EOPNOTSUPP) or another ring's (the call took
+ * none of our entries).  The ops the kernel has not
  * taken are still in our mapping of the ring: each is made as the direct
  * call it stands for, its goroutine readied with the result, and iobatch
  * is off from here on, for every P (a program that closes one ring has
  * closed them all, or will).  The mappings stay: the number is not ours
  * to close any more, and they are a few pages. */
+static long direct(uint8_t op, int fd, void *buf, size_t n, int flags)
+{
+    long r;
+    do
+        r = gort__sys6(op == IORING_OP_RECV ? SYS_recvfrom : SYS_sendto, fd, (long)buf, (long)n,
+                       flags, 0, 0);
+    while (r == -EINTR);
+    return r;
+}
+
 static GORT_NOINLINE_COLD void ring_lost(gort__iobatch *b)
 {
     atomic_store(&iob_state, 0);
@@ -265,12 +319,7 @@ static GORT_NOINLINE_COLD void ring_lost(gort__iobatch *b)
     for (uint32_t h = atomic_load_explicit(b->sq_head, memory_order_acquire); h != b->tail; h++) {
         struct io_uring_sqe *s = &b->sqes[h & b->sq_mask];
         iob_req *q = (iob_req *)(uintptr_t)s->user_data;
-        long r;
-        do
-            r = gort__sys6(s->opcode == IORING_OP_RECV ? SYS_recvfrom : SYS_sendto, s->fd,
-                           (long)s->addr, s->len, s->msg_flags, 0, 0);
-        while (r == -EINTR);
-        q->res = r;
+        q->res = direct(s->opcode, s->fd, (void *)(uintptr_t)s->addr, s->len, (int)s->msg_flags);
         b->inflight--;
         q->g->iob_ready = true;
         gort__goready(q->g, false);
@@ -280,6 +329,7 @@ static GORT_NOINLINE_COLD void ring_lost(gort__iobatch *b)
     if (b->inflight != 0)
         gort__throw("iobatch: %u ops still in a ring that is gone", b->inflight);
     b->tail = atomic_load_explicit(b->sq_head, memory_order_relaxed);
+    b->fd = -1; /* never entered again: the number may be another ring's */
 }
 
 void gort__iobatch_flush(P *pp)
@@ -294,14 +344,21 @@ void gort__iobatch_flush(P *pp)
     gort__owner_inc(&pp->niobatch);
     atomic_store_explicit(&pp->niobop, atomic_load_explicit(&pp->niobop, memory_order_relaxed) + n,
                           memory_order_relaxed);
-    /* Every op completes in the call (MSG_DONTWAIT), so waiting for all of
-     * them does not block; a signal may cut the call short, and what it
-     * had not submitted yet is still between the kernel's head and tail. */
+    /* Every op completes in the call that submits it (MSG_DONTWAIT); a
+     * signal may cut the call short, and what it had not submitted yet is
+     * still between the kernel's head and tail.  The call waits for
+     * nothing while entries are left to submit: if the number is no
+     * longer our ring but another (the program closed ours, and opened
+     * one), it takes none of our entries, and waiting there would be
+     * waiting on someone else's completions.  Only once the kernel has
+     * taken them all, and so the ring is ours, may it wait for stragglers. */
     while (b->inflight) {
-        uint32_t left = b->tail - atomic_load_explicit(b->sq_head, memory_order_acquire);
-        long r = gort__sys6(SYS_io_uring_enter, b->fd, left, b->inflight,
+        uint32_t head = atomic_load_explicit(b->sq_head, memory_order_acquire);
+        uint32_t left = b->tail - head;
+        long r = gort__sys6(SYS_io_uring_enter, b->fd, left, left ? 0 : b->inflight,
                             IORING_ENTER_GETEVENTS, 0, 0);
-        if (r == -EBADF || r == -EOPNOTSUPP) {
+        if (r == -EBADF || r == -EOPNOTSUPP ||
+            (r >= 0 && left && atomic_load_explicit(b->sq_head, memory_order_acquire) == head)) {
             ring_lost(b);
             return;
         }
@@ -316,8 +373,11 @@ void gort__iobatch_flush(P *pp)
 static long queue_and_park(M *m, P *pp, gort__iobatch *b, uint8_t op, int fd, void *buf,
                            size_t n, int flags)
 {
-    if (b->tail - atomic_load_explicit(b->sq_head, memory_order_acquire) > b->sq_mask)
+    if (b->tail - atomic_load_explicit(b->sq_head, memory_order_acquire) > b->sq_mask) {
         gort__iobatch_flush(pp); /* full: submit the batch before this op */
+        if (b->fd < 0)           /* ... and found the ring gone */
+            return direct(op, fd, buf, n, flags | MSG_DONTWAIT);
+    }
     iob_req q = {m->curg, 0};
     put_sqe(b, op, fd, buf, n, flags | MSG_DONTWAIT, &q);
     /* Owner only: a plain increment, no locked add. */
@@ -344,13 +404,21 @@ static gort__iobatch *usable(M **mp, P **pp)
         return NULL;
     P *p = m->p;
     if (unlikely(!p->iob)) {
+        int64_t now = gort__nanotime();
+        if (now < atomic_load_explicit(&iob_retry, memory_order_relaxed))
+            return NULL;
         int err;
         p->iob = ring_new(&err);
         if (!p->iob) {
             /* For good where the kernel says no; out of descriptors or
-             * memory, this call goes direct and a later one tries again. */
+             * memory (RLIMIT_MEMLOCK before Linux 5.12, which a few rings
+             * of every process of the user exhaust), the calls go direct
+             * and one tries again 100 ms later: not a failed setup per
+             * call, which would cost a server more than batching saves. */
             if (err != EMFILE && err != ENFILE && err != ENOMEM && err != EAGAIN)
                 atomic_store(&iob_state, 0);
+            else
+                atomic_store_explicit(&iob_retry, now + 100 * 1000 * 1000, memory_order_relaxed);
             return NULL;
         }
     }

@@ -30,6 +30,14 @@
  *     after it finds the ring gone with the K replies queued.  Checked:
  *     every reply arrives (the queued ops made as direct calls), later
  *     calls are direct (io_batches stops growing), and the process goes on.
+ *  6. The closed ring's number taken by a ring of the program's own: the
+ *     runtime's next flush enters that number, must see that the ring
+ *     took none of its entries, make them directly and never wait on the
+ *     other ring's completions (before: a P spinning for ever).
+ *  7. A seccomp filter that kills the process at io_uring_setup,
+ *     installed before the first socket call (systemd's SystemCallFilter=
+ *     without an errno is such a filter): iobatch stays off, no ring is
+ *     asked for, and the calls work directly.
  *
  * Where io_uring cannot be set up (kernel.io_uring_disabled, a seccomp
  * profile, Linux before 5.6) or lets a MSG_DONTWAIT recv wait, iobatch
@@ -38,8 +46,12 @@
  */
 #include "netcheck.h"
 
+#include <linux/filter.h>
 #include <linux/io_uring.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 enum { K = 32, PAIRS = 16, ROUNDS = 2000, BIG = 4 << 20 };
 
@@ -332,6 +344,17 @@ static void main_world(void *arg)
 
 static int trig[2];
 
+/* close(2) itself: libc's close and syscall() are the runtime's
+ * (interpose_linux.c), and their bracket flushes the P's batch before the
+ * call, which would leave nothing queued on the ring closed here. */
+static long raw_close(int fd)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "0"((long)SYS_close), "D"((long)fd)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
 /* Every io_uring descriptor of the process: the runtime's rings. */
 static int close_rings(void)
 {
@@ -347,7 +370,7 @@ static int close_rings(void)
             continue;
         link[l] = 0;
         if (strcmp(link, "anon_inode:[io_uring]") == 0) {
-            CHECK_CALL(close(atoi(e->d_name)), 0);
+            CHECK_EQ(raw_close(atoi(e->d_name)), 0L);
             n++;
         }
     }
@@ -363,6 +386,7 @@ static void ring_closer(void *arg)
     char c;
     CHECK_CALL(gort_read(trig[1], &c, 1), 1L);
     atomic_store(&rings_closed, close_rings());
+    stats_mark(); /* what is flushed from here on meets a closed ring */
     gort_wg_done(&wave_wg);
 }
 
@@ -398,6 +422,14 @@ static void main_lost(void *arg)
         CHECK_CALL(gort_read(cli[i], &v, sizeof v), (long)sizeof v);
         CHECK(v == ~(0x2000u + (uint32_t)i), "connection %d: wrong reply %#x", i, v);
     }
+    /* One flush met the closed ring, with the replies queued after (or
+     * before) the close: K of them when the closer ran last. */
+    uint64_t batches, ops;
+    stats_since(&batches, &ops);
+    fprintf(stderr, "the flush that found the ring closed held %" PRIu64 " ops\n", ops);
+    if (on)
+        CHECK(batches == 1 && ops >= 1, "%" PRIu64 " flushes of %" PRIu64 " ops after the close",
+              batches, ops);
     /* From here on every call is direct. */
     stats_mark();
     for (int i = 0; i < K; i++) {
@@ -408,11 +440,87 @@ static void main_lost(void *arg)
         CHECK_CALL(gort_close(cli[i]), 0);
         CHECK_CALL(gort_close(srv[i]), 0);
     }
-    uint64_t batches, ops;
     stats_since(&batches, &ops);
     CHECK(batches == 0 && ops == 0, "%" PRIu64 " batches after the rings were closed", batches);
     CHECK_CALL(gort_close(trig[0]), 0);
     CHECK_CALL(gort_close(trig[1]), 0);
+}
+
+/* ---- 6: the number of a closed ring reused by the program's own ring ---- */
+
+static void main_reuse(void *arg)
+{
+    bool on = *(bool *)arg;
+    int p[2];
+    tcp_pair(p);
+    uint64_t v = 7;
+    CHECK_CALL(gort_write(p[0], &v, sizeof v), (long)sizeof v); /* makes the P's ring */
+    CHECK_CALL(gort_read(p[1], &v, sizeof v), (long)sizeof v);
+    int ringfd = -1;
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d != NULL);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char path[300], link[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t l = readlink(path, link, sizeof link - 1);
+        if (l > 0 && (link[l] = 0, strcmp(link, "anon_inode:[io_uring]") == 0))
+            ringfd = atoi(e->d_name);
+    }
+    closedir(d);
+    CHECK(on == (ringfd >= 0), "iobatch %s, ring fd %d", on ? "on" : "off", ringfd);
+    if (!on)
+        return;
+    /* The program's own ring takes the number: the lowest free one. */
+    CHECK_EQ(raw_close(ringfd), 0L);
+    struct io_uring_params prm;
+    memset(&prm, 0, sizeof prm);
+    int mine = (int)syscall(SYS_io_uring_setup, 8, &prm);
+    CHECK(mine == ringfd, "the program's ring got fd %d, not the closed %d", mine, ringfd);
+    /* The runtime's next flush enters that number: it must see the ring
+     * is not its own, make the calls directly, and not wait there. */
+    stats_mark();
+    for (uint64_t k = 0; k < 100; k++) {
+        CHECK_CALL(gort_write(p[0], &k, sizeof k), (long)sizeof k);
+        CHECK_CALL(gort_read(p[1], &v, sizeof v), (long)sizeof v);
+        CHECK(v == k);
+    }
+    uint64_t batches, ops;
+    stats_since(&batches, &ops);
+    CHECK(batches <= 1, "%" PRIu64 " flushes after the ring went", batches);
+    CHECK_CALL(close(mine), 0);
+    CHECK_CALL(gort_close(p[0]), 0);
+    CHECK_CALL(gort_close(p[1]), 0);
+}
+
+/* ---- 7: a seccomp filter that kills at io_uring_setup ---- */
+
+static void main_seccomp(void *arg)
+{
+    (void)arg;
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+    CHECK_CALL(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    /* Every thread of the process, the runtime's Ms included. */
+    CHECK_CALL(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog), 0L);
+    int p[2];
+    tcp_pair(p);
+    stats_mark();
+    for (uint64_t k = 0; k < 100; k++) {
+        uint64_t v;
+        CHECK_CALL(gort_write(p[0], &k, sizeof k), (long)sizeof k);
+        CHECK_CALL(gort_read(p[1], &v, sizeof v), (long)sizeof v);
+        CHECK(v == k);
+    }
+    uint64_t batches, ops;
+    stats_since(&batches, &ops);
+    CHECK(batches == 0 && ops == 0, "%" PRIu64 " batches under a seccomp filter", batches);
+    CHECK_CALL(gort_close(p[0]), 0);
+    CHECK_CALL(gort_close(p[1]), 0);
 }
 
 int main(void)
@@ -435,5 +543,9 @@ int main(void)
     run_main_child(main_world, NULL, "2", "iobatch=1");
     watchdog_phase("rings closed under a queued batch");
     run_main_child(main_lost, &on, "1", "");
+    watchdog_phase("a closed ring's number reused by another ring");
+    run_main_child(main_reuse, &on, "1", "");
+    watchdog_phase("a seccomp filter that kills at io_uring_setup");
+    run_main_child(main_seccomp, NULL, "2", "");
     return 0;
 }
