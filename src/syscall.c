@@ -488,7 +488,21 @@ void gort__handoffp(P *pp, int how)
         gort__startm(pp, true, how);
         return;
     }
+    /* The global queue again, under the lock that queues to it: a
+     * goroutine back from a call (exitsyscall0) may have found no idle P
+     * and queued itself after the look above, and this P idle with it
+     * queued would wait for whoever looks next -- nobody, with every
+     * other P idle or blocked in a call (test_pthread_lock once hung so
+     * under ASan on a loaded CI machine: a goroutine holding the mutex
+     * runnable on the global queue, three blocked on it, every P idle).
+     * Go's handoffp looks again here too. */
     gort__lock(&sched.lock);
+    if (!atomic_load(&sched.gcwaiting) && atomic_load(&sched.runqsize) > 0) {
+        gort__unlock(&sched.lock);
+        atomic_fetch_add_explicit(&sched.nhandoff, 1, memory_order_relaxed);
+        gort__startm(pp, false, how);
+        return;
+    }
     gort__pidleput_or_stop(pp);
     gort__unlock(&sched.lock);
 }
