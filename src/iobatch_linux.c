@@ -32,9 +32,10 @@
  *    not ready (so a computing goroutine never delays the batch by its
  *    time slice); gcstopm before stopping for a stop-the-world; and
  *    stoplockedm and startlockedm before a locked M's P changes hands;
- *    the system-call bracket before it publishes P_SYSCALL.  The foreign-code reclaim (a signal
- *    handler: it cannot flush) leaves the batch on a P_SYSCALL P, which
- *    sysmon then hands to an M as a P with work.
+ *    the system-call bracket before it publishes P_SYSCALL.  The
+ *    foreign-code reclaim (a signal handler: it cannot flush) leaves the
+ *    batch on a P_SYSCALL P, which sysmon then hands to an M as a P with
+ *    work.
  *  - An op's record (iob_req) lives on the parked goroutine's stack; the
  *    flush writes the result and only then readies the goroutine.
  *  - A batch cannot be stolen: a goroutine that runs long without a
@@ -293,15 +294,7 @@ static void reap(gort__iobatch *b)
     atomic_store_explicit(b->cq_head, head, memory_order_release);
 }
 
-/* The ring's descriptor is gone: the program closed it (a loop over
- * /proc/self/fd closing what it did not open), and the number is free
- * (EBADF), another file's (EOPNOTSUPP) or another ring's (the call took
- * none of our entries).  The ops the kernel has not
- * taken are still in our mapping of the ring: each is made as the direct
- * call it stands for, its goroutine readied with the result, and iobatch
- * is off from here on, for every P (a program that closes one ring has
- * closed them all, or will).  The mappings stay: the number is not ours
- * to close any more, and they are a few pages. */
+/* The system call an op stands for, made now. */
 static long direct(uint8_t op, int fd, void *buf, size_t n, int flags)
 {
     long r;
@@ -312,6 +305,15 @@ static long direct(uint8_t op, int fd, void *buf, size_t n, int flags)
     return r;
 }
 
+/* The ring's descriptor is gone: the program closed it (a loop over
+ * /proc/self/fd closing what it did not open), and the number is free
+ * (EBADF), another file's (EOPNOTSUPP) or another ring's (the call took
+ * none of our entries).  The ops the kernel has not taken are still in
+ * our mapping of the ring: each is made as the direct call it stands for,
+ * its goroutine readied with the result, and iobatch is off from here
+ * on, for every P (a program that closes one ring has closed them all, or
+ * will).  The mappings stay: the number is not ours to close any more,
+ * and they are a few pages. */
 static GORT_NOINLINE_COLD void ring_lost(gort__iobatch *b)
 {
     atomic_store(&iob_state, 0);

@@ -740,7 +740,7 @@ static GORT_NORETURN void execute_slice(G *g, bool inherit)
     g->m = m;
     atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
     g->preempt_reported = false;
-    g->iob_ready = false; /* schedule() has looked; it is running now */
+    g->iob_ready = false; /* looked at above; it is running now */
     gort__setguard(m, g); /* before G_RUNNING: a poison after it is this G's */
     atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
     if (!inherit)
