@@ -106,30 +106,38 @@ typedef struct {
  * would have failed).  /proc unreadable: the same answer. */
 static bool seccomp_filtered(void)
 {
-    char buf[4096];
+    enum { LEN = 4096 }; /* not on the stack: runtime code may have little */
+    char *buf = malloc(LEN);
+    if (!buf)
+        return true;
     long fd;
     do
-        fd = gort__sys6(SYS_openat, AT_FDCWD, (long)"/proc/self/status", O_RDONLY | O_CLOEXEC, 0,
-                        0, 0);
+        fd = gort__sys6(SYS_openat, AT_FDCWD, (long)"/proc/thread-self/status",
+                        O_RDONLY | O_CLOEXEC, 0, 0, 0);
     while (fd == -EINTR);
-    if (fd < 0)
+    if (fd < 0) {
+        free(buf);
         return true;
+    }
     size_t len = 0;
     long r;
-    while (len < sizeof buf - 1 &&
-           ((r = gort__sys3(SYS_read, fd, (long)(buf + len), (long)(sizeof buf - 1 - len))) > 0 ||
+    while (len < LEN - 1 &&
+           ((r = gort__sys3(SYS_read, fd, (long)(buf + len), (long)(LEN - 1 - len))) > 0 ||
             r == -EINTR))
         if (r > 0)
             len += (size_t)r;
     gort__sys3(SYS_close, fd, 0, 0);
     buf[len] = 0;
     const char *f = strstr(buf, "\nSeccomp:");
-    if (!f)
-        return true;
-    f += strlen("\nSeccomp:");
-    while (*f == ' ' || *f == '\t')
-        f++;
-    return *f != '0';
+    bool filtered = true;
+    if (f) {
+        f += strlen("\nSeccomp:");
+        while (*f == ' ' || *f == '\t')
+            f++;
+        filtered = *f != '0';
+    }
+    free(buf);
+    return filtered;
 }
 
 /* 1 on, 0 off (config, valgrind, a seccomp filter, setup failure, an old
@@ -145,7 +153,7 @@ static bool iob_on(void)
     int s = atomic_load_explicit(&iob_state, memory_order_relaxed);
     if (likely(s >= 0))
         return s;
-    s = gort__cfg.iobatch && !RUNNING_ON_VALGRIND && !seccomp_filtered();
+    s = gort__cfg.iobatch && !RUNNING_ON_VALGRIND; /* seccomp: ring_new asks */
     atomic_store(&iob_state, s);
     return s;
 }
@@ -213,6 +221,12 @@ static gort__iobatch *ring_new(int *err)
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
     *err = 0;
+    /* Rings are made one P at a time, as each first batches: a filter
+     * installed since the first look (a program that sandboxes itself
+     * after its set-up) would see this call.  (A filter installed after
+     * the rings exist must allow io_uring_enter: nothing here can ask.) */
+    if (seccomp_filtered())
+        return NULL;
     long fd = gort__sys3(SYS_io_uring_setup, IOB_ENTRIES, (long)&p, 0);
     if (fd < 0) {
         *err = (int)-fd;
@@ -359,8 +373,15 @@ void gort__iobatch_flush(P *pp)
         uint32_t left = b->tail - head;
         long r = gort__sys6(SYS_io_uring_enter, b->fd, left, left ? 0 : b->inflight,
                             IORING_ENTER_GETEVENTS, 0, 0);
+        /* Any answer but a signal that took none of our entries: not our
+         * ring.  Ours (no setup flags, at most 64 ops in a CQ of 128) has
+         * no cause for -EBUSY or -EAGAIN that a retry would cure sooner
+         * than the direct calls, and another program's ring answers
+         * -EEXIST (SINGLE_ISSUER), -EBADFD (R_DISABLED) or -EOWNERDEAD
+         * (a dead SQPOLL thread) as well as EBADF and EOPNOTSUPP. */
         if (r == -EBADF || r == -EOPNOTSUPP ||
-            (r >= 0 && left && atomic_load_explicit(b->sq_head, memory_order_acquire) == head)) {
+            (r != -EINTR && left &&
+             atomic_load_explicit(b->sq_head, memory_order_acquire) == head)) {
             ring_lost(b);
             return;
         }
