@@ -418,8 +418,7 @@ void gort__gcstopm(void)
 {
     M *m = m_tls;
     /* No P stops with socket ops queued on it: the stop may be long. */
-    if (unlikely(atomic_load_explicit(&m->p->iob_queued, memory_order_relaxed)))
-        gort__iobatch_flush(m->p);
+    gort__iobatch_flush_queued(m->p);
     if (m->spinning) {
         m->spinning = false;
         atomic_fetch_sub(&sched.nmspinning, 1);

@@ -150,8 +150,7 @@ void gort__procresize(int32_t n)
     /* Ps going away with socket ops still queued (the stopper's own, when
      * it was one of them): made now, their goroutines readied here. */
     for (int32_t i = n; i < old; i++)
-        if (atomic_load_explicit(&sched.allp[i]->iob_queued, memory_order_relaxed))
-            gort__iobatch_flush(sched.allp[i]);
+        gort__iobatch_flush_queued(sched.allp[i]);
     gort__lock(&sched.lock);
     for (int32_t i = n; i < old; i++) {
         P *pp = sched.allp[i];
@@ -776,8 +775,7 @@ static void stoplockedm(void)
         atomic_fetch_sub(&sched.nmspinning, 1);
     }
     /* The P goes to whoever takes it next: its batch goes first. */
-    if (unlikely(atomic_load_explicit(&m->p->iob_queued, memory_order_relaxed)))
-        gort__iobatch_flush(m->p);
+    gort__iobatch_flush_queued(m->p);
     /* A goroutine readied meanwhile, or the yielder itself on the global
      * queue: handoffp starts an M for it, which hands a P back to us. */
     gort__handoffp(gort__releasep(), GORT_WAKE_HERE); /* we sleep next */
@@ -788,8 +786,7 @@ static void startlockedm(G *g)
 {
     M *lm = g->lockedm;
     /* Our P goes to the locked M: its batch goes first. */
-    if (unlikely(atomic_load_explicit(&m_tls->p->iob_queued, memory_order_relaxed)))
-        gort__iobatch_flush(m_tls->p);
+    gort__iobatch_flush_queued(m_tls->p);
     P *pp = gort__releasep();
     gort__incidlelocked(-1);
     gort__set_nextp(lm, pp, false);

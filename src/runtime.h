@@ -674,6 +674,14 @@ long gort__iobatch_send(int fd, const void *buf, size_t n);
 /* Submit pp's queued ops, wait for their completions (immediate: every
  * op is MSG_DONTWAIT) and ready their goroutines on pp.  pp's owner. */
 void gort__iobatch_flush(P *pp);
+/* The same, where ops are queued: the look every path that lets pp go
+ * makes first (gcstopm, stoplockedm, startlockedm, the call bracket,
+ * procresize), inline so that a P with none pays one load. */
+static inline void gort__iobatch_flush_queued(P *pp)
+{
+    if (unlikely(atomic_load_explicit(&pp->iob_queued, memory_order_relaxed)))
+        gort__iobatch_flush(pp);
+}
 
 /* ---------------------------------------------------------------------
  * Netpoller (netpoll.c: waiting on fds; netpoll_epoll.c: the kernel side;

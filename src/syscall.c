@@ -238,8 +238,7 @@ static inline bool enter(M *m, int block, uintptr_t pc, uintptr_t fp, uintptr_t 
         return false;
     /* Ops queued for the P's next io_uring_enter go now: no P is let go
      * with a batch its goroutines wait on (iobatch_linux.c). */
-    if (unlikely(atomic_load_explicit(&pp->iob_queued, memory_order_relaxed)))
-        gort__iobatch_flush(pp);
+    gort__iobatch_flush_queued(pp);
     uint64_t tick = release_p(m, g, pp, pc, fp);
     /* Publish, then look: see the Dekker pairs in the header comment. */
     if (likely(!barrier_ok))
