@@ -503,7 +503,20 @@ void gort__handoffp(P *pp, int how)
         return;
     }
     gort__pidleput_or_stop(pp);
+    /* A timer armed on this P after the look at the top (a plain thread
+     * arms on allp[0], which may be the P being handed off) found no idle
+     * P to wake: its gort__timerwake ran before the pidleput above.  Look
+     * at the P's timers again now that it is published idle; the fence
+     * pairs with the one in gort__addtimer (store timer0_when, fence, load
+     * npidle there; store npidle, fence, load timer0_when here), so one of
+     * the two sees the other and someone sleeps for the timer.  Go's
+     * handoffp wakes the poller for the P's timers the same way. */
+    atomic_thread_fence(memory_order_seq_cst);
+    int64_t when = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
+    bool idle = atomic_load_explicit(&pp->status, memory_order_relaxed) == P_IDLE;
     gort__unlock(&sched.lock);
+    if (when != 0 && idle)
+        gort__timerwake(when);
 }
 
 int64_t gort__retake(int64_t now, int64_t early)

@@ -209,8 +209,12 @@ void gort__addtimer(gort__timer *t)
      * timers: they look again (proc.c foreign_timer_duty). */
     if (unlikely(!gort__sched_running()))
         gort__foreign_kick(t->when);
-    if (!(m && m->p))
+    if (!(m && m->p)) {
+        /* Pairs with the fence in gort__handoffp: the timer is in the heap
+         * before this looks for an idle P or a timer sleeper. */
+        atomic_thread_fence(memory_order_seq_cst);
         gort__timerwake(t->when);
+    }
     else if (atomic_load_explicit(&sched.timer_sleep_until, memory_order_relaxed) > t->when)
         gort__timerwake(t->when);
 }
