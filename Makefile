@@ -270,7 +270,7 @@ test-split: check-split-toolchain
 # the SIGQUIT handler on a signal stack, from goroutines and threads), and netpoll.
 VALGRIND := valgrind -q --error-exitcode=9
 VALGRIND_TESTS := test_preempt_redzone test_preempt_chain test_sched test_mutex test_context \
-                  test_waitgroup test_netpoll_short test_dump test_rwmutex
+                  test_waitgroup test_netpoll_short test_dump test_rwmutex test_unstarted
 test-valgrind: examples tests
 	@for e in hello pingpong; do timeout 300 $(VALGRIND) $(BUILD)/examples/$$e || exit 1; done
 	@GORT_TEST_TIMEOUT=300 GORT_TEST_WRAP="$(VALGRIND)" GORT_TEST_ONLY="$(VALGRIND_TESTS)" sh tests/run.sh $(BUILD)/tests

@@ -70,7 +70,11 @@ GORT_API int gort_main(void (*fn)(void *), void *arg);
  * stack is restored before it returns. */
 GORT_API int gort_main_thread(void (*fn)(void *), void *arg);
 
-/* Start a goroutine running fn(arg): 0, or ENOMEM/EAGAIN. */
+/* Start a goroutine running fn(arg): 0, or ENOMEM/EAGAIN.  From a
+ * goroutine, the new one gets its stack when it first runs (until then
+ * it is a small record in a run queue); a stack that cannot be mapped
+ * then is a fatal error, as Go's runtime treats a stack it cannot grow.
+ * GORTDEBUG=lazystacks=0 gives it its stack here instead. */
 GORT_API int gort_go(void (*fn)(void *), void *arg);
 
 /* Let other goroutines run (runtime.Gosched). */

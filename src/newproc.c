@@ -1,9 +1,12 @@
 /*
  * newproc.c — a goroutine's life at its two ends (Go's newproc and goexit,
- * in proc.go there): gort_go takes a dead G from the P's free list (or the
- * global one from a thread without a P), or a new stack, resets every
- * field a previous life could have left, and queues it in the creator's
- * runnext; the trampoline asks goentry for the function to call and,
+ * in proc.go there): gort_go on a P queues a record without a stack, which
+ * takes a dead G's stack (or a new one) when it first runs (unstarted.c);
+ * elsewhere (a plain thread, goroutine 1) it takes a dead G from the
+ * global free list, or a new stack.  Either way every field a previous
+ * life could have left is reset, and the goroutine is queued in the
+ * creator's runnext (the global queue from a thread); the trampoline asks
+ * goentry for the function to call and,
  * when it returns, goexit_entry switches to g0 for good and goexit0 puts
  * the G on its P's free list.
  *
@@ -32,11 +35,44 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-G *gort__newg(void (*fn)(void *), void *arg)
+void gort__g_reset(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64_t sigmask)
+{
+    g->fn = fn;
+    g->arg = arg;
+    g->schedlink = NULL;
+    g->m = NULL;
+    g->is_main = false;
+    atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
+    g->preempt_off = 0;
+    g->preempt_reported = false;
+    g->async_preempted = false;
+    g->waitreason = NULL;
+    g->param = NULL;
+    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
+    g->waiting = NULL;
+    g->waitsince = 0;
+    g->asan_fake_stack = NULL;
+    /* A new goroutine starts with errno 0, and its creator's signal mask,
+     * as a new thread does (threadstate.c). */
+    g->ts_errno = 0;
+    g->ts_sigmask_set = sigmask_set;
+    g->ts_sigmask = sigmask_set ? sigmask : 0;
+    g->lockedm = NULL;
+    g->lockext = 0;
+    g->lockmain = 0;
+    g->plocks = 0;
+}
+
+/* lazy: on a P, a record without a stack (gort_go; unstarted.c says why
+ * always, even when a dead G is free: a stack handed to a goroutine that
+ * then waits in a queue is one a starting goroutine cannot have). */
+static G *newg(void (*fn)(void *), void *arg, bool lazy)
 {
     P *pp = gort__getp();
     G *g = NULL;
-    if (pp) {
+    if (pp && lazy && gort__cfg.lazystacks) {
+        g = gort__unstarted_new(pp);
+    } else if (pp) {
         g = gort__gfget(pp);
     } else if (atomic_load_explicit((_Atomic int32_t *)&sched.gfreecnt, memory_order_relaxed) > 0) {
         gort__lock(&sched.gflock);
@@ -61,34 +97,18 @@ G *gort__newg(void (*fn)(void *), void *arg)
         g->prepared = false;
         gort__stack_taken();
     }
-    g->fn = fn;
-    g->arg = arg;
-    g->schedlink = NULL;
-    g->m = NULL;
-    g->is_main = false;
-    atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
-    g->preempt_off = 0;
-    g->preempt_reported = false;
-    g->async_preempted = false;
-    g->waitreason = NULL;
-    g->param = NULL;
-    atomic_store_explicit(&g->selectdone, 0, memory_order_relaxed);
-    g->waiting = NULL;
-    g->waitsince = 0;
-    g->asan_fake_stack = NULL;
-    /* A new goroutine starts with errno 0, and its creator's signal mask,
-     * as a new thread does (threadstate.c). */
-    g->ts_errno = 0;
     G *parent = gort__m_tls ? gort__m_tls->curg : NULL;
-    g->ts_sigmask_set = parent && parent->ts_sigmask_set;
-    g->ts_sigmask = g->ts_sigmask_set ? parent->ts_sigmask : 0;
-    g->lockedm = NULL;
-    g->lockext = 0;
-    g->lockmain = 0;
-    g->plocks = 0;
-    gort__arch_newstack(g);
+    bool set = parent && parent->ts_sigmask_set;
+    gort__g_reset(g, fn, arg, set, set ? parent->ts_sigmask : 0);
+    if (!g->unstarted)
+        gort__arch_newstack(g);
     atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     return g;
+}
+
+G *gort__newg(void (*fn)(void *), void *arg)
+{
+    return newg(fn, arg, false);
 }
 
 int gort_go(void (*fn)(void *), void *arg)
@@ -97,7 +117,7 @@ int gort_go(void (*fn)(void *), void *arg)
         gort__forked_fatal("gort_go");
     gort__schedinit();
     gort__preempt_check();
-    G *g = gort__newg(fn, arg);
+    G *g = newg(fn, arg, true);
     if (!g)
         return ENOMEM;
     /* "created by" in dumps: where, and by which goroutine (0: a thread). */

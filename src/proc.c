@@ -158,6 +158,7 @@ void gort__procresize(int32_t n)
         while ((g = gort__runqget(pp)))
             gort__globrunqput(g);
         gort__gfdrain(pp, 0);
+        gort__unstarted_drain(pp);
         atomic_store(&pp->status, P_STOPPED);
     }
     sched.gomaxprocs = n;
@@ -728,6 +729,9 @@ static GORT_NORETURN void execute_slice(G *g, bool inherit)
 {
     M *m = m_tls;
     P *pp = m->p;
+    /* Its first run, and it was made without a stack (unstarted.c). */
+    if (unlikely(g->unstarted))
+        g = gort__unstarted_start(pp, g);
     /* A goroutine the poller or a flush did not ready may compute for a
      * whole slice: the P's batch goes before it runs, not after.  Here,
      * where pp is in a register already, and not in schedule(); the flush

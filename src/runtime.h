@@ -232,6 +232,10 @@ struct gort_g {
                                it (set by the readier, cleared by execute_slice): such
                                a G runs before the P's batch is flushed, any other
                                flushes it first (iobatch_linux.c) */
+    bool unstarted;         /* a goroutine that has not run yet, with no stack: a
+                               G-shaped record from unstarted.c, exchanged for a G
+                               with a stack when it first runs (execute_slice);
+                               fixed for the record's life */
     /* Pseudo-Gs: the next of every one ever made (cgocallback.c; they are
      * recycled, never freed).  Written once, before the G is published,
      * and kept when the G is recycled (the walk may be reading it). */
@@ -472,6 +476,9 @@ struct gort_p {
     G *gfree;
     int32_t gfreecnt;
     int32_t gfree_unscanned;     /* Gs on gfree with !stack_clean (a hint for gfscavenge) */
+    /* Free records for goroutines not started yet (unstarted.c); owner only. */
+    G *ufree;
+    int32_t ufreecnt;
 
     /* Timers (time.c) */
     gort__mutex timerslock;
@@ -565,6 +572,10 @@ typedef struct gort__sched {
     G *gfree; int32_t gfreecnt;   /* dead Gs (gfree: stacks already scanned for depth, */
     G *gfree_dirty; int32_t ndirty; /* gfree_dirty: not yet; the scavenger thread scans them) */
     G *gfree_aged; int32_t naged; /* dirty stacks left to age SCAV_AGE_NS, next to scan */
+
+    /* Free records for goroutines not started yet (unstarted.c), spilled
+     * by Ps with too many: a stack of chunks as above, guarded by gflock. */
+    G *ufree; int32_t ufreecnt;
 
     gort__mutex allglock;         /* guards allgs */
     G *allgs; int32_t nallgs;
@@ -847,6 +858,8 @@ typedef struct gort__config {
                                 kernel puts them (mstart.c mpark); default 1 */
     int64_t stuck_report_ns; /* GORTDEBUG=stuckreport=..., default 1s; 0 = off */
     int64_t guardedstacks;   /* GORTDEBUG=guardedstacks=N: cap on guard-paged stacks, -1 = vm.max_map_count's */
+    bool lazystacks;         /* GORTDEBUG=lazystacks=0: a goroutine gets its stack when made,
+                                not when it first runs (unstarted.c); default 1 */
     int64_t maxthreads;      /* GORTDEBUG=maxthreads=N: Ms allowed, default 10000 (Go's) */
     bool foreigncalls;       /* GORTDEBUG=foreigncalls=0 keeps the P of a goroutine found in
                                 foreign code (syscall_foreign.c); default 1 */
@@ -928,6 +941,18 @@ GORT_NORETURN void gort__schedule(void);
 /* A G ready to run fn(arg), from a free list or a new stack, or NULL
  * (newproc.c). */
 G *gort__newg(void (*fn)(void *), void *arg);
+/* Reset every field of g that a previous life (or a record's) could have
+ * left, for a goroutine that runs fn(arg) with the given errno-free
+ * thread state; status untouched (newproc.c). */
+void gort__g_reset(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64_t sigmask);
+/* Goroutines not started yet (unstarted.c): a free record from pp's
+ * list (pp may not be NULL), G_IDLE, or NULL if memory is short; the G
+ * with a stack that record u runs as, made at u's first run on pp, u
+ * back on pp's list; and all of pp's free records to the global list
+ * (procresize). */
+G *gort__unstarted_new(P *pp);
+G *gort__unstarted_start(P *pp, G *u);
+void gort__unstarted_drain(P *pp);
 /* A counter only its owner writes: a plain increment (no lock prefix),
  * published for racy readers. */
 static inline void gort__owner_inc(_Atomic uint64_t *c)

@@ -33,6 +33,7 @@ gort__config gort__cfg = {
     .asyncpreemptoff = false,
     .stuck_report_ns = 1000 * 1000 * 1000,
     .guardedstacks = -1,
+    .lazystacks = true,
     .maxthreads = 10000,
     .foreigncalls = true,
     .iobatch = true,
@@ -235,6 +236,9 @@ static void parse_gortdebug(const char *s)
              * slabs (tests of that path; stack.c). */
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= (uint64_t)INT32_MAX))
                 gort__cfg.guardedstacks = (int64_t)u;
+        } else if (key_is(k, kl, "lazystacks")) {
+            if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
+                gort__cfg.lazystacks = u != 0;
         } else if (key_is(k, kl, "foreigncalls")) {
             if ((ok = ok && gort__parse_u64(v, end, &u) && u <= 1))
                 gort__cfg.foreigncalls = u != 0;

@@ -445,6 +445,10 @@ static void trace_other(gort__tbout *o, G *g, uint32_t st, bool system)
         gort__tb_printf(o, "\tgoroutine running on other thread; stack unavailable\n");
         return;
     }
+    if (g->unstarted) {
+        gort__tb_printf(o, "\tnot started yet\n");
+        return;
+    }
     bounds b = {g->stack_lo, g->stack_hi};
     if (st == G_SYSCALL) {
         /* Where it entered the call (syscall.c); it may return while we
