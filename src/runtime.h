@@ -476,6 +476,9 @@ struct gort_p {
     G *gfree;
     int32_t gfreecnt;
     int32_t gfree_unscanned;     /* Gs on gfree with !stack_clean (a hint for gfscavenge) */
+    uint64_t nstackfresh;        /* new stacks made on this P (stack.c: batch size); owner only */
+    struct iovec *prepvec;       /* 2 x SLAB_BURST vectors for preparing them (stack.c),
+                                    malloc'd at the first burst; owner only */
     /* Free records for goroutines not started yet (unstarted.c); owner only. */
     G *ufree;
     int32_t ufreecnt;
