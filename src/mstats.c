@@ -21,8 +21,9 @@
  * and the reader sums them); stopping the world for a consistent snapshot
  * as Go's ReadMemStats does (a monitor polling the counters would stop
  * every goroutine each time); counting goroutines in calls by walking
- * allgs under allglock (O(goroutines), and gort_go waits on that lock: a
- * thread polling the stats every 100 us made skynet run 21 s, not 2.7).
+ * allgs (O(goroutines): under the lock allgs had then, which gort_go
+ * waited on, a thread polling the stats every 100 us made skynet run
+ * 21 s, not 2.7).
  */
 #define _GNU_SOURCE
 #include "runtime.h"

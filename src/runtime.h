@@ -17,7 +17,7 @@
  *
  * Lock order (take left before right, never the reverse):
  *   chan.lock (several: by address) -> sema root lock / cond lock ->
- *   p.timerslock -> sched.lock -> sched.gflock -> allglock
+ *   p.timerslock -> sched.lock -> sched.gflock
  * Runtime locks are futex mutexes; holding one increments m->locks, which
  * makes the M non-preemptible.  Nothing may block (park) holding one, except
  * through gort__gopark's unlock callback, which releases it on g0.
@@ -258,7 +258,7 @@ struct gort_g {
      * anywhere else. */
     G *chunknext;
     int32_t chunkn;
-    G *alllink;             /* allgs list; guarded by sched.allglock; never unlinked */
+    G *alllink;             /* allgs list: written once, before the G is on it; never unlinked */
     M *m;                   /* M running it, NULL if not running */
     void (*fn)(void *);     /* entry */
     void *arg;
@@ -476,7 +476,8 @@ struct gort_p {
     G *gfree;
     int32_t gfreecnt;
     int32_t gfree_unscanned;     /* Gs on gfree with !stack_clean (a hint for gfscavenge) */
-    uint64_t nstackfresh;        /* new stacks made on this P (stack.c: batch size); owner only */
+    uint64_t nstackfresh;        /* new stacks made on this P since gfget last found a dead G
+                                    (stack.c: the batch size); owner only */
     struct iovec *prepvec;       /* 2 x SLAB_BURST vectors for preparing them (stack.c),
                                     malloc'd at the first burst; owner only */
     /* Free records for goroutines not started yet (unstarted.c); owner only. */
@@ -580,8 +581,15 @@ typedef struct gort__sched {
      * by Ps with too many: a stack of chunks as above, guarded by gflock. */
     G *ufree; int32_t ufreecnt;
 
-    gort__mutex allglock;         /* guards allgs */
-    G *allgs; int32_t nallgs;
+    /* Every G and record ever made, newest first: prepended without a
+     * lock (gort__allgs_add: a CAS of the head after the new chain is
+     * linked), never unlinked, so walkers (dumps) follow it with acquire
+     * loads and no lock.  A lock here was held by a dump across its
+     * writes, and a P starting a goroutine that needed a new stack waited
+     * on it: a dump into a pipe whose reader had not started yet never
+     * finished.  nallgs: how many, added after the CAS (a walker may see
+     * a few more than it says). */
+    G *allgs; int32_t nallgs;  /* __atomic builtins only */
 
     _Atomic uint64_t goidgen;
     _Atomic int64_t ncreated_nop; /* goroutines created by threads without a P */
@@ -954,6 +962,9 @@ void gort__g_reset(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64
  * back on pp's list; and all of pp's free records to the global list
  * (procresize). */
 G *gort__unstarted_new(P *pp);
+/* Put the chain first..last (n Gs or records, linked through alllink
+ * already, last's to be set) on allgs (stack.c). */
+void gort__allgs_add(G *first, G *last, int32_t n);
 G *gort__unstarted_start(P *pp, G *u);
 void gort__unstarted_drain(P *pp);
 /* A counter only its owner writes: a plain increment (no lock prefix),

@@ -44,7 +44,7 @@
  * runtime lock held: it uses no malloc, no stdio stream, no runtime lock,
  * only snprintf of numbers and strings (which neither allocates nor locks
  * in glibc), write(2) through gort__vfdprint and the traceback code, built
- * for this (bounded, probed reads; allglock only tried).  Only one thread
+ * for this (bounded, probed reads; allgs walked without a lock).  Only one thread
  * reports; a second faulting thread says so in one line and waits for the
  * first to end the process.  A fault while reporting, on the same thread,
  * is a different signal (the one being handled is blocked, so a repeat of

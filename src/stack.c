@@ -105,16 +105,18 @@
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14+ */
 #endif
 #define SLAB_PREP 32 /* guard-marker slots prepared at once */
-/* A P that has made BURST_AFTER new stacks (a burst of goroutines that
- * live on) takes SLAB_BURST at a time.  Preparing them in few large runs
- * rather than often, between its other work, cut bench/sleepers' wall
- * time ~10% on the AMD EPYC VM (10 interleaved runs: 305 against 342 ms
- * with goroutines made without stacks, unstarted.c, which prepare them
- * as they start; 324 when gort_go prepared them): the cost of a new
- * stack there is in the hypervisor's mapping of its page, and a wake-up
- * that touched a sleeping G's page just after a preparation paid more.
- * A program that makes a few goroutines still prepares 32 at a time. */
-#define SLAB_BURST 128
+/* A P that has made BURST_AFTER new stacks since it last reused one a
+ * goroutine had run on (a burst of goroutines that live on) takes
+ * SLAB_BURST at a time; such a reuse (gort__gfget) ends the burst.
+ * Preparing them in fewer, larger runs cut bench/sleepers' wall time on
+ * the AMD EPYC VM, where a new stack's cost is in the hypervisor's mapping
+ * of its page (medians of 8-10 interleaved runs, goroutines made without
+ * stacks, unstarted.c: 337-356 ms at 32, 334 at 64, 305-324 at 128), but
+ * a run holds its P while it writes every G (~8 us each there), and the
+ * timers due on that P wait: mean wake-up lateness 1.8 ms at 32 and 64,
+ * 2.2 at 128.  A program that makes a few goroutines still prepares 32
+ * at a time. */
+#define SLAB_BURST 64
 #define BURST_AFTER (4 * SLAB_PREP)
 
 /* A run of equal slots carved from one mapping at a time (slablock). */
@@ -300,8 +302,14 @@ static G *slab_prepare_vec(const slab *s, char *first, size_t n, struct iovec *g
  * gort_go on a small goroutine stack: 4 KiB of vectors stay off it). */
 static G *slab_prepare(const slab *s, char *first, size_t n, P *pp)
 {
-    if (n > SLAB_PREP && pp &&
-        (pp->prepvec || (pp->prepvec = malloc(2 * SLAB_BURST * sizeof(struct iovec)))))
+    if (n > SLAB_PREP && pp && !pp->prepvec) {
+        /* mmap, not malloc: this runs on g0 when a goroutine starts
+         * (unstarted.c), where the C allocator must not be re-entered. */
+        void *v = mmap(NULL, 2 * SLAB_BURST * sizeof(struct iovec), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        pp->prepvec = v == MAP_FAILED ? NULL : v;
+    }
+    if (n > SLAB_PREP && pp && pp->prepvec)
         return slab_prepare_vec(s, first, n, pp->prepvec, pp->prepvec + SLAB_BURST);
     /* SLAB_PREP at a time (no memory for pp's vectors: a burst's batch
      * in chunks), the last chunk first: the list runs in address order. */
@@ -371,8 +379,8 @@ static _Atomic int32_t nunused; /* Gs with g->prepared set */
 static _Atomic bool helping;
 
 /* The n new Gs of list g, linked through schedlink: dead, clean (only the
- * top page, which holds the G, is committed), never run, and linked into
- * allgs under one allglock.  Returns the last. */
+ * top page, which holds the G, is committed), never run, and put on allgs
+ * in one step.  Returns the last. */
 static G *adopt(G *g, size_t n)
 {
     G *last = g;
@@ -383,13 +391,20 @@ static G *adopt(G *g, size_t n)
         last = x;
     }
     atomic_fetch_add_explicit(&nunused, (int32_t)n, memory_order_relaxed);
-    gort__lock(&sched.allglock);
-    for (G *x = g; x; x = x->schedlink)
-        x->alllink = x->schedlink ? x->schedlink : sched.allgs;
-    sched.allgs = g;
-    sched.nallgs += (int32_t)n;
-    gort__unlock(&sched.allglock);
+    for (G *x = g; x != last; x = x->schedlink)
+        x->alllink = x->schedlink;
+    gort__allgs_add(g, last, (int32_t)n);
     return last;
+}
+
+void gort__allgs_add(G *first, G *last, int32_t n)
+{
+    G *head = __atomic_load_n(&sched.allgs, __ATOMIC_RELAXED);
+    do
+        __atomic_store_n(&last->alllink, head, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&sched.allgs, &head, first, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+    __atomic_add_fetch(&sched.nallgs, n, __ATOMIC_RELAXED);
 }
 
 /* New stacks for newg when the pools are empty: a batch of SLAB_PREP
@@ -440,30 +455,31 @@ G *gort__stackalloc_g(P *pp)
     return g;
 }
 
-/* Preparing stacks ahead of a burst.  A goroutine that lives on while
- * more are spawned needs a new slot, and committing its top page costs
- * ~2.5 us on this VM (a fault, or MADV_POPULATE_WRITE: the same), all on
- * the spawning thread: 10,000 living goroutines took 30 ms to start, as
- * in Go.  An M that would otherwise wait prepares PREP_HELP more on the
- * global free list from the other core: in steal_grace (runq.c, holding
- * its spinning P) or about to sleep without a P (findrunnable).  Only
- * while a burst consumes them: after a change of ntaken (Gs that never
- * ran, taken by gort__newg), with fewer than PREP_LOW prepared Gs unused
- * anywhere (nunused: every free list, global or per-P), and one helper at
- * a time (helping).  So helpers leave fewer than PREP_LOW + PREP_HELP
- * (96, 384 KiB committed) unused stacks behind a burst; a P's own batch
- * (gort__stackalloc_g) can leave up to SLAB_PREP - 1 more on that P, as
- * before.  The first spawn that needs a new batch can start one helper
+/* Preparing stacks ahead of a burst.  A goroutine that lives on while more
+ * are spawned needs a new slot, and committing its top page costs ~2.5 us
+ * on this VM (a fault, or MADV_POPULATE_WRITE: the same), all on the
+ * spawning thread: 10,000 living goroutines took 30 ms to start, as in
+ * Go.  An M that would otherwise wait prepares PREP_HELP more on the global
+ * free list from the other core: in steal_grace (runq.c, holding its
+ * spinning P) or about to sleep without a P (findrunnable).  Only while a
+ * burst consumes them: after a change of ntaken (Gs that never ran, taken
+ * by gort__newg), with fewer than PREP_LOW prepared Gs unused anywhere
+ * (nunused: every free list, global or per-P), and one helper at a time
+ * (helping).  So helpers leave fewer than PREP_LOW + PREP_HELP (96, 384 KiB
+ * committed) unused stacks behind a burst; a P's own batch
+ * (gort__stackalloc_g) can leave up to SLAB_PREP - 1 more on that P
+ * (SLAB_BURST - 1 in a burst, past GFREE_LOCAL_MAX until its next gfput
+ * drains it).  The first spawn that needs a new batch can start one helper
  * (31 of its batch unused), so a program that starts a few goroutines may
  * commit 32 stacks more than it uses.  A stop of the world cannot cut a
  * batch short as it does the grace sleep: one that begins during a batch
  * waits for it, ~80 us here, a cost only spawn bursts pay (skipping the
- * commit would not help: writing each G faults its page in anyway).
- * 10k living goroutines start in 23.3 ms against 28.2 without
- * help (medians of 11); with PREP_LOW 32, 24.2; with half batches, 24.6;
- * with no bound on the helpers (gfreecnt < 64 as the gate, two at once),
- * 20-21 ms but 96-135 unused stacks left.  Guard-marker slabs only:
- * elsewhere a stack is a mapping of its own, one at a time. */
+ * commit would not help: writing each G faults its page in anyway).  10k
+ * living goroutines start in 23.3 ms against 28.2 without help (medians of
+ * 11); with PREP_LOW 32, 24.2; with half batches, 24.6; with no bound on
+ * the helpers (gfreecnt < 64 as the gate, two at once), 20-21 ms but
+ * 96-135 unused stacks left.  Guard-marker slabs only: elsewhere a stack is
+ * a mapping of its own, one at a time. */
 #define PREP_HELP SLAB_PREP
 #define PREP_LOW (2 * SLAB_PREP)
 
@@ -579,6 +595,8 @@ G *gort__gfget(P *p)
     }
     G *g = p->gfree;
     if (g) {
+        if (unlikely(p->nstackfresh) && !g->prepared)
+            p->nstackfresh = 0; /* a goroutine's stack again: the burst is over */
         p->gfree = g->schedlink;
         p->gfreecnt--;
         if (!g->stack_clean)

@@ -43,10 +43,8 @@
  *     sched_sp+0 MXCSR/x87 CW, +8..+40 r15 r14 r13 r12 rbx, +48 rbp, +56 pc
  * and its chain ends at gort__gostart, whose frame has rbp = 0.
  *
- * Ownership.  sched.allgs is append-only and Gs are never freed, so the
- * dump walks it even when allglock cannot be taken (a fatal error raised
- * with allglock held, or by a thread that is stuck holding it): it tries the
- * lock briefly, then reads without it.  Racy reads of a G that changes state
+ * Ownership.  sched.allgs is prepended to without a lock and Gs are never
+ * freed, so the dump walks it without one (runtime.h).  Racy reads of a G that changes state
  * meanwhile can only produce a wrong but bounds-checked trace.  The frame
  * cache (resolved names and lines by pc) is a try-locked static table: a
  * million parked goroutines share a handful of pcs, and naming each frame
@@ -512,29 +510,15 @@ void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g)
  * Goroutine dumps
  * ------------------------------------------------------------------- */
 
-/* allglock without blocking: a fatal error may be raised by a thread that
- * holds it, or while another thread that holds it is stuck. */
-static bool allglock_try(void)
-{
-    for (int i = 0; i < 1000; i++) {
-        if (gort__trylock_raw(&sched.allglock))
-            return true;
-        struct timespec ts = {0, 100 * 1000}; /* up to ~100ms in all */
-        nanosleep(&ts, NULL);
-    }
-    return false;
-}
-
 /* Every live goroutine but skip; `self` (if not skipped) is the caller's
  * own, walked from here.  Streams: nothing is allocated per goroutine. */
 int gort__tb_others(gort__tbout *o, G *skip, G *self, bool system)
 {
     G *cur = self;
-    bool locked = allglock_try();
     G *g = __atomic_load_n(&sched.allgs, __ATOMIC_ACQUIRE);
     int printed = 0;
     /* Bound the walk: a list corrupted into a cycle must not hang a fatal
-     * error.  nallgs may lag behind appends when unlocked; allow slack. */
+     * error.  nallgs lags behind a prepend in progress; allow slack. */
     int64_t limit = (int64_t)__atomic_load_n(&sched.nallgs, __ATOMIC_RELAXED) + 1024;
     for (int64_t i = 0; g && i < limit; g = __atomic_load_n(&g->alllink, __ATOMIC_ACQUIRE), i++) {
         if (g == skip || g->foreign)
@@ -551,8 +535,6 @@ int gort__tb_others(gort__tbout *o, G *skip, G *self, bool system)
             trace_other(o, g, st, system);
         gort__tb_trailer(o, g);
     }
-    if (locked)
-        gort__unlock_raw(&sched.allglock);
     return printed;
 }
 

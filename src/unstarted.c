@@ -53,8 +53,7 @@
  */
 #include "runtime.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include <sys/mman.h>
 
 /* Always a record, even when a dead G is free at gort_go: that stack,
  * given to a goroutine that then waits behind a full run queue, is one a
@@ -70,28 +69,27 @@
 #define UBATCH 64
 #define UFREE_LOCAL_MAX 128
 
-/* A new batch of records, linked through schedlink, on allgs. */
+/* A new batch of records, linked through schedlink, on allgs.  mmap, not
+ * malloc: this may run on g0 in the scheduler (a gort_after_func timer's
+ * gort_go), where the C allocator must not be re-entered (runq.c). */
 static G *batch(void)
 {
     size_t sz = (sizeof(G) + 63) & ~(size_t)63;
-    char *mem = aligned_alloc(64, sz * UBATCH);
-    if (!mem)
+    char *mem = mmap(NULL, sz * UBATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
         return NULL;
-    memset(mem, 0, sz * UBATCH);
-    G *first = NULL;
+    G *first = NULL, *last = NULL;
     for (int i = UBATCH - 1; i >= 0; i--) {
         G *u = (G *)(mem + (size_t)i * sz);
         u->unstarted = true;
         atomic_store_explicit(&u->status, G_IDLE, memory_order_relaxed);
         u->schedlink = first;
+        u->alllink = first;
+        if (!last)
+            last = u;
         first = u;
     }
-    gort__lock(&sched.allglock);
-    for (G *u = first; u; u = u->schedlink)
-        u->alllink = u->schedlink ? u->schedlink : sched.allgs;
-    __atomic_store_n(&sched.allgs, first, __ATOMIC_RELEASE);
-    sched.nallgs += UBATCH;
-    gort__unlock(&sched.allglock);
+    gort__allgs_add(first, last, UBATCH);
     return first;
 }
 
@@ -163,7 +161,7 @@ G *gort__unstarted_start(P *pp, G *u)
     g->parentgoid = u->parentgoid;
     g->iob_ready = false;
     gort__arch_newstack(g);
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
     /* The record is free: a dump walking allgs now skips it. */
     atomic_store_explicit(&u->status, G_IDLE, memory_order_release);
     u->schedlink = pp->ufree;
