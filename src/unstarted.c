@@ -4,11 +4,11 @@
  * gort_go on a P queues a record, not a G with a stack: a G-shaped
  * struct with no stack (g->unstarted), reset as newproc.c resets any new
  * G, that the run queues, stealing and dumps treat as the runnable G it
- * is.  When a P first picks it (execute_slice, proc.c) it takes a G with a stack the
- * usual way -- a dead G from its free lists, which by then goroutines
- * that finished may have filled, else a new stack -- copies the record's
- * identity into it (entry, argument, id, creator, inherited signal mask)
- * and runs that; the record goes back on the P's list.
+ * is.  When a P first picks it (execute_slice, proc.c) it takes a G with
+ * a stack the usual way -- a dead G from its free lists, which by then
+ * goroutines that finished may have filled, else a new stack -- copies
+ * the record's identity into it (entry, argument, id, creator, inherited
+ * signal mask) and runs that; the record goes back on the P's list.
  *
  * Why.  A new stack's first touch is the dearest thing about a goroutine
  * that lives: ~2.5 us on an Intel host, 8-10 us on the AMD EPYC VM (the
@@ -29,24 +29,24 @@
  * The goroutine id, which users see, is the record's.
  *
  * Ownership.  A free record is on one P's list (pp->ufree, owner only) or
- * on the global one (sched.ufree, under sched.gflock, which the G free
- * lists use too).  A queued record belongs to the queue like any G; the P
+ * in a chunk on the global one (sched.ufree, under sched.gflock, which
+ * the G free lists use too).  A queued record belongs to the queue like any G; the P
  * that starts it owns it until it is free again.  Records are never
  * freed (Gs are not either), and stay on allgs.
  *
  * Costs.  A spawn writes a record (a line or two, recycled LIFO) instead
  * of a dead G's; the first run takes the dead G and copies ~10 fields
  * into it (or makes a new stack, if none was freed meanwhile).  The
- * switch pays one flag test (execute_slice).  A stack
- * that cannot be mapped at the first run is a fatal error, as a stack
- * Go cannot grow is; gort_go's ENOMEM now means no memory for a record.
+ * switch pays one flag test (execute_slice).  A stack that cannot be
+ * mapped at the first run is a fatal error, as a stack Go cannot grow
+ * is; gort_go's ENOMEM now means no memory for a record.
  *
  * Rejected: Gs kept apart from their stacks for the whole of every
  * goroutine's life (each switch would touch two distant lines, and a
  * parked goroutine would cost its G's line besides its stack's page);
- * binding the stack at
- * gort_go but committing it at the first run (the commit is the cost,
- * and a stack chosen at spawn cannot be a finished goroutine's warm one);
+ * binding the stack at gort_go but committing it at the first run (the
+ * commit is the cost, and a stack chosen at spawn cannot be a finished
+ * goroutine's warm one);
  * running the child at once and queueing the spawner (work-first, as
  * Cilk: it bounds the live set, but changes the order goroutines run in,
  * which Go programs' fairness and benchmarks rest on).
