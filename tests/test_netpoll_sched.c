@@ -11,8 +11,8 @@
  *    a message instead of hanging).  Likewise a deadline: a reader with a
  *    50 ms read deadline among spinners times out, not early, within the
  *    bound.
- *  - Resizing: 100 readers parked with deadlines 200 ms away, plus 100
- *    without, while gort_maxprocs goes 4 -> 1 -> 3 (the per-P timer heaps
+ *  - Resizing: 100 readers parked, then given deadlines 200 ms away, plus
+ *    100 without, while gort_maxprocs goes 4 -> 1 -> 3 (the per-P timer heaps
  *    holding the deadlines are merged and split); the 100 with deadlines
  *    time out, not early; the others are then woken by data, each its own.
  */
@@ -114,19 +114,24 @@ static void main_resize(void *a)
     static int fds[2 * NR][2];
     static op_t ops[2 * NR];
     static int32_t vals[2 * NR];
-    int64_t d = gort_nanotime() + 200 * MS;
     for (int i = 0; i < 2 * NR; i++) {
         unix_pair(fds[i]);
         op_init(&ops[i], fds[i][0]);
         ops[i].buf = (char *)&vals[i];
         ops[i].n = sizeof vals[i];
-        if (i < NR) {
-            ops[i].deadline = d;
-            CHECK_EQ(gort_set_deadline(fds[i][0], GORT_READ, d), 0);
-        }
         CHECK_EQ(gort_go(g_read, &ops[i]), 0);
     }
+    /* All parked first, then the deadlines (they reach parked calls):
+     * set before the goroutines were made, a deadline 200 ms away could
+     * pass while 200 goroutines were still starting on a loaded machine,
+     * and the wait below then never saw all 200 parked at once (an ASan
+     * run beside other work: io_wait stopped at 100). */
     wait_io_wait(2 * NR);
+    int64_t d = gort_nanotime() + 200 * MS;
+    for (int i = 0; i < NR; i++) {
+        ops[i].deadline = d;
+        CHECK_EQ(gort_set_deadline(fds[i][0], GORT_READ, d), 0);
+    }
     CHECK_EQ(gort_maxprocs(1), 4);
     CHECK_EQ(gort_maxprocs(3), 1);
     for (int i = 0; i < NR; i++) {
