@@ -479,7 +479,7 @@ struct gort_p {
     uint64_t nstackfresh;        /* new stacks made on this P since gfget last found a dead G
                                     (stack.c: the batch size); owner only */
     struct iovec *prepvec;       /* 2 x SLAB_BURST vectors for preparing them (stack.c),
-                                    malloc'd at the first burst; owner only */
+                                    mmap'd at the first burst; owner only */
     /* Free records for goroutines not started yet (unstarted.c); owner only. */
     G *ufree;
     int32_t ufreecnt;
@@ -962,11 +962,11 @@ void gort__g_reset(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64
  * back on pp's list; and all of pp's free records to the global list
  * (procresize). */
 G *gort__unstarted_new(P *pp);
+G *gort__unstarted_start(P *pp, G *u);
+void gort__unstarted_drain(P *pp);
 /* Put the chain first..last (n Gs or records, linked through alllink
  * already, last's to be set) on allgs (stack.c). */
 void gort__allgs_add(G *first, G *last, int32_t n);
-G *gort__unstarted_start(P *pp, G *u);
-void gort__unstarted_drain(P *pp);
 /* A counter only its owner writes: a plain increment (no lock prefix),
  * published for racy readers. */
 static inline void gort__owner_inc(_Atomic uint64_t *c)
