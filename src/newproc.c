@@ -35,8 +35,19 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-void gort__g_reset(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64_t sigmask)
+/* Make g, dead or new (or a record, unstarted.c), a runnable goroutine
+ * that will call fn(arg): every field a previous life could have left is
+ * reset, a prepared stack is counted as taken (stack.c's helpers watch
+ * that count), the entry frame is built on a G with a stack, and the
+ * G_RUNNABLE store comes last, so a dump walking allgs sees either a dead
+ * G or a whole new one.  The one init for newg and for a record's first
+ * run (gort__unstarted_start). */
+void gort__g_init(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64_t sigmask)
 {
+    if (unlikely(g->prepared)) {
+        g->prepared = false;
+        gort__stack_taken();
+    }
     g->fn = fn;
     g->arg = arg;
     g->schedlink = NULL;
@@ -61,6 +72,10 @@ void gort__g_reset(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64
     g->lockext = 0;
     g->lockmain = 0;
     g->plocks = 0;
+    g->iob_ready = false;
+    if (!g->unstarted)
+        gort__arch_newstack(g);
+    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
 }
 
 /* lazy: on a P, a record without a stack (gort_go; unstarted.c says why
@@ -93,16 +108,9 @@ static G *newg(void (*fn)(void *), void *arg, bool lazy)
         if (!g)
             return NULL;
     }
-    if (unlikely(g->prepared)) {
-        g->prepared = false;
-        gort__stack_taken();
-    }
     G *parent = gort__m_tls ? gort__m_tls->curg : NULL;
     bool set = parent && parent->ts_sigmask_set;
-    gort__g_reset(g, fn, arg, set, set ? parent->ts_sigmask : 0);
-    if (!g->unstarted)
-        gort__arch_newstack(g);
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+    gort__g_init(g, fn, arg, set, set ? parent->ts_sigmask : 0);
     return g;
 }
 

@@ -955,7 +955,7 @@ G *gort__newg(void (*fn)(void *), void *arg);
 /* Reset every field of g that a previous life (or a record's) could have
  * left, for a goroutine that runs fn(arg) with the given errno-free
  * thread state; status untouched (newproc.c). */
-void gort__g_reset(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64_t sigmask);
+void gort__g_init(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64_t sigmask);
 /* Goroutines not started yet (unstarted.c): a free record from pp's
  * list (pp may not be NULL), G_IDLE, or NULL if memory is short; the G
  * with a stack that record u runs as, made at u's first run on pp, u

@@ -317,32 +317,29 @@ static G *slab_prepare_vec(const slab *s, char *first, size_t n, struct iovec *g
 
 /* n slots from first, in one pair of calls: up to SLAB_PREP with vectors
  * on the stack, a burst's SLAB_BURST with pp's (the caller may be
- * gort_go on a small goroutine stack: 4 KiB of vectors stay off it). */
+ * gort_go on a small goroutine stack: 4 KiB of vectors stay off it;
+ * gort__stackalloc_g asks for more than SLAB_PREP only once
+ * burst_vectors has mapped them). */
 static G *slab_prepare(const slab *s, char *first, size_t n, P *pp)
 {
-    if (n > SLAB_PREP && pp && !pp->prepvec) {
-        /* mmap, not malloc: this runs on g0 when a goroutine starts
-         * (unstarted.c), where the C allocator must not be re-entered. */
+    if (n > SLAB_PREP)
+        return slab_prepare_vec(s, first, n, pp->prepvec, pp->prepvec + SLAB_BURST);
+    struct iovec guard[SLAB_PREP], top[SLAB_PREP];
+    return slab_prepare_vec(s, first, n, guard, top);
+}
+
+/* pp's vectors for a burst's batches, mapped at its first burst; NULL if
+ * they cannot be, and the P goes on preparing SLAB_PREP at a time.  mmap,
+ * not malloc: this runs on g0 when a goroutine starts (unstarted.c),
+ * where the C allocator must not be re-entered. */
+static struct iovec *burst_vectors(P *pp)
+{
+    if (!pp->prepvec) {
         void *v = mmap(NULL, 2 * SLAB_BURST * sizeof(struct iovec), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         pp->prepvec = v == MAP_FAILED ? NULL : v;
     }
-    if (n > SLAB_PREP && pp && pp->prepvec)
-        return slab_prepare_vec(s, first, n, pp->prepvec, pp->prepvec + SLAB_BURST);
-    /* SLAB_PREP at a time (no memory for pp's vectors: a burst's batch
-     * in chunks), the last chunk first: the list runs in address order. */
-    G *list = NULL;
-    while (n > 0) {
-        struct iovec guard[SLAB_PREP], top[SLAB_PREP];
-        size_t c = n % SLAB_PREP ? n % SLAB_PREP : SLAB_PREP;
-        n -= c;
-        G *part = slab_prepare_vec(s, first + n * s->slot, c, guard, top), *last = part;
-        while (last->schedlink)
-            last = last->schedlink;
-        last->schedlink = list;
-        list = part;
-    }
-    return list;
+    return pp->prepvec;
 }
 
 /* Up to want slots of a guard-marker slab, [guard page][stack][G] each,
@@ -433,7 +430,9 @@ void gort__allgs_add(G *first, G *last, int32_t n)
 G *gort__stackalloc_g(P *pp)
 {
     G *g = NULL;
-    size_t want = !guard_markers ? 1 : pp && pp->nstackfresh >= BURST_AFTER ? SLAB_BURST : SLAB_PREP;
+    size_t want = !guard_markers                                          ? 1
+                  : pp && pp->nstackfresh >= BURST_AFTER && burst_vectors(pp) ? SLAB_BURST
+                                                                              : SLAB_PREP;
     size_t n = 0, k = guarded_reserve(want);
     if (k > 0) {
         if (guard_markers) {

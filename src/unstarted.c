@@ -151,17 +151,10 @@ G *gort__unstarted_start(P *pp, G *u)
                         "(GORTSTACKSIZE=%zu)",
                         (unsigned long long)u->goid, gort__cfg.stacksize);
     }
-    if (unlikely(g->prepared)) {
-        g->prepared = false;
-        gort__stack_taken();
-    }
-    gort__g_reset(g, u->fn, u->arg, u->ts_sigmask_set, u->ts_sigmask);
     g->goid = u->goid;
     g->gopc = u->gopc;
     g->parentgoid = u->parentgoid;
-    g->iob_ready = false;
-    gort__arch_newstack(g);
-    atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+    gort__g_init(g, u->fn, u->arg, u->ts_sigmask_set, u->ts_sigmask);
     /* The record is free: a dump walking allgs now skips it. */
     atomic_store_explicit(&u->status, G_IDLE, memory_order_release);
     u->schedlink = pp->ufree;
