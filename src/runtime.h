@@ -952,9 +952,10 @@ GORT_NORETURN void gort__schedule(void);
 /* A G ready to run fn(arg), from a free list or a new stack, or NULL
  * (newproc.c). */
 G *gort__newg(void (*fn)(void *), void *arg);
-/* Reset every field of g that a previous life (or a record's) could have
- * left, for a goroutine that runs fn(arg) with the given errno-free
- * thread state; status untouched (newproc.c). */
+/* Make g (dead, new, or a record) a goroutine that runs fn(arg) with the
+ * given signal mask and errno 0: every field a previous life could have
+ * left reset, its entry frame built if it has a stack, G_RUNNABLE stored
+ * last (newproc.c). */
 void gort__g_init(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64_t sigmask);
 /* Goroutines not started yet (unstarted.c): a free record from pp's
  * list (pp may not be NULL), G_IDLE, or NULL if memory is short; the G
