@@ -36,12 +36,15 @@
 #endif
 
 /* Make g, dead or new (or a record, unstarted.c), a runnable goroutine
- * that will call fn(arg): every field a previous life could have left is
+ * that will call fn(arg): the fields a previous life could have left are
  * reset, a prepared stack is counted as taken (stack.c's helpers watch
  * that count), the entry frame is built on a G with a stack, and the
- * G_RUNNABLE store comes last, so a dump walking allgs sees either a dead
- * G or a whole new one.  The one init for newg and for a record's first
- * run (gort__unstarted_start). */
+ * G_RUNNABLE store comes last.  The id, creator and call site are the
+ * caller's: gort__unstarted_start copies them before, so a dump walking
+ * allgs sees the started G whole; gort_go writes them after, while the G
+ * is on no queue yet, so a dump in that moment may name a new goroutine
+ * by its G's previous id (as before this was one function).  The one
+ * init for newg and for a record's first run. */
 static inline __attribute__((always_inline)) void g_init(G *g, void (*fn)(void *), void *arg,
                                                           bool sigmask_set, uint64_t sigmask)
 {

@@ -953,9 +953,9 @@ GORT_NORETURN void gort__schedule(void);
  * (newproc.c). */
 G *gort__newg(void (*fn)(void *), void *arg);
 /* Make g (dead, new, or a record) a goroutine that runs fn(arg) with the
- * given signal mask and errno 0: every field a previous life could have
- * left reset, its entry frame built if it has a stack, G_RUNNABLE stored
- * last (newproc.c). */
+ * given signal mask and errno 0: a previous life's fields reset (goid,
+ * gopc and parentgoid are the caller's), its entry frame built if it has
+ * a stack, G_RUNNABLE stored last (newproc.c). */
 void gort__g_init(G *g, void (*fn)(void *), void *arg, bool sigmask_set, uint64_t sigmask);
 /* Goroutines not started yet (unstarted.c): a free record from pp's
  * list (pp may not be NULL), G_IDLE, or NULL if memory is short; the G

@@ -295,7 +295,11 @@ static G *slab_prepare_vec(const slab *s, char *first, size_t n, struct iovec *g
          * store into each due timer's G (checktimers), mean wake-up
          * lateness 1.1-1.4 ms against 0.5 with the tables made by faults
          * (DESIGN.md "Stacks").  Elsewhere it costs one fault in place of
-         * a populate per page table, eight stacks. */
+         * a populate per page table (eight stacks at the default size).
+         * A span with no top page in it (a slab's first guard just below
+         * a 2 MiB boundary; the guard and deep end of each stack of 2 MiB
+         * or more) still gets its table from the guard's madvise: only
+         * frames that deep would run through it. */
         uintptr_t pt = (uintptr_t)top[i].iov_base / ptspan;
         if (i == 0 || pt != lastpt)
             *(volatile char *)((char *)top[i].iov_base + pagesz - 1) = 0;
@@ -317,7 +321,7 @@ static G *slab_prepare_vec(const slab *s, char *first, size_t n, struct iovec *g
 
 /* n slots from first, in one pair of calls: up to SLAB_PREP with vectors
  * on the stack, a burst's SLAB_BURST with pp's (the caller may be
- * gort_go on a small goroutine stack: 4 KiB of vectors stay off it;
+ * gort_go on a small goroutine stack: 2 KiB of vectors stay off it;
  * gort__stackalloc_g asks for more than SLAB_PREP only once
  * burst_vectors has mapped them). */
 static G *slab_prepare(const slab *s, char *first, size_t n, P *pp)
@@ -423,8 +427,8 @@ void gort__allgs_add(G *first, G *last, int32_t n)
 }
 
 /* New stacks for newg when the pools are empty: a batch of SLAB_PREP
- * where guard markers work (their preparation costs two system calls
- * whatever the count), else one.  The first G is returned; the others
+ * (SLAB_BURST in a burst) where guard markers work (their preparation
+ * costs two system calls whatever the count), else one.  The first G is returned; the others
  * go to pp's free list, or the global one when pp is NULL (a plain
  * thread), clean and dead, as if they had run. */
 G *gort__stackalloc_g(P *pp)
@@ -498,6 +502,8 @@ G *gort__stackalloc_g(P *pp)
  * 96-135 unused stacks left.  Guard-marker slabs only: elsewhere a stack is
  * a mapping of its own, one at a time. */
 #define PREP_HELP SLAB_PREP
+/* The helper has no P: its batches must fit slab_prepare's stack vectors. */
+_Static_assert(PREP_HELP <= SLAB_PREP, "helper batches use slab_prepare's stack vectors");
 #define PREP_LOW (2 * SLAB_PREP)
 
 void gort__stack_taken(void)
