@@ -35,6 +35,14 @@ static volatile int spin_stop;
  * goroutine's own frame is on its stack for the dump to show. */
 #define NOTAIL() __asm__ volatile("" ::: "memory")
 
+/* How long a poll below waits for what it expects before it fails with
+ * what it saw, well inside the runner's limit (300 s under valgrind,
+ * where a whole run takes ~10 s): a wait that never ends is then a named
+ * failure with a dump, not a bare TIMEOUT.  (CI once saw that TIMEOUT
+ * under valgrind, in about 1 run of 100, and which wait it was is not
+ * known.) */
+#define WAIT_LIMIT_NS ((int64_t)60 * 1000000000)
+
 static void block_recv(void *a) { (void)a; gort_chan_recv(never, NULL); NOTAIL(); }
 static void block_send(void *a) { (void)a; gort_chan_send(never_send, NULL); NOTAIL(); }
 static void block_select(void *a)
@@ -119,11 +127,13 @@ static void setup_states(bool with_spinner)
     CHECK_EQ(pthread_join(th, NULL), 0);
     if (with_spinner)
         CHECK_EQ(gort_go(spinner, NULL), 0);
+    int64_t t0 = gort_nanotime();
     for (int i = 0;; i++) {
         CHECK_EQ(dump_to(big, sizeof big), 0);
         if (all_parked(big))
             break;
-        CHECK(i < 20000, "goroutines did not park:\n%s", big);
+        CHECK(gort_nanotime() - t0 < WAIT_LIMIT_NS, "goroutines did not park in 60 s (%d polls):\n%s",
+              i, big);
         gort_sleep(1000000);
     }
 }
@@ -209,8 +219,12 @@ static void main_sigquit(void *a)
     (void)a;
     setup_states(true);
     kill(getpid(), SIGQUIT);
-    for (;;) /* the handler exits 2; it may run on this thread or another */
+    /* The handler exits 2; it may run on this thread or another. */
+    for (int64_t t0 = gort_nanotime(); gort_nanotime() - t0 < WAIT_LIMIT_NS;)
         gort_sleep(1000000);
+    fprintf(stderr, "test_dump: SIGQUIT's handler did not end the process in 60 s\n");
+    gort_dump_goroutines(2);
+    _exit(6);
 }
 
 static void no_core(void)
@@ -296,8 +310,15 @@ static void main_own(void *a)
 {
     (void)a;
     kill(getpid(), SIGQUIT); /* process-directed, but this thread has it unblocked */
-    while (!own_quits)
+    int64_t t0 = gort_nanotime();
+    while (!own_quits) {
+        if (gort_nanotime() - t0 >= WAIT_LIMIT_NS) {
+            fprintf(stderr, "test_dump: the program's SIGQUIT handler did not run in 60 s\n");
+            gort_dump_goroutines(2);
+            _exit(6);
+        }
         gort_yield();
+    }
     _exit(7);
 }
 static void child_own(void *a)
@@ -315,7 +336,7 @@ static void main_throw(void *a)
     CHECK_EQ(gort_go(block_recv, NULL), 0);
     /* Wait (a condition, not a guess) until it is parked in its receive:
      * under load a fixed sleep left it runnable (1 in 10 ASan runs). */
-    for (;;) {
+    for (int64_t t0 = gort_nanotime();;) {
         static char dump[65536];
         FILE *f = tmpfile();
         CHECK(f != NULL);
@@ -326,6 +347,7 @@ static void main_throw(void *a)
         dump[n] = 0;
         if (strstr(dump, "[chan receive]:\n"))
             break;
+        CHECK(gort_nanotime() - t0 < WAIT_LIMIT_NS, "block_recv did not park in 60 s:\n%s", dump);
         gort_yield();
     }
     gort_mutex m = GORT_MUTEX_INIT;
