@@ -428,9 +428,9 @@ void gort__allgs_add(G *first, G *last, int32_t n)
 
 /* New stacks for newg when the pools are empty: a batch of SLAB_PREP
  * (SLAB_BURST in a burst) where guard markers work (their preparation
- * costs two system calls whatever the count), else one.  The first G is returned; the others
- * go to pp's free list, or the global one when pp is NULL (a plain
- * thread), clean and dead, as if they had run. */
+ * costs two system calls whatever the count), else one.  The first G is
+ * returned; the others go to pp's free list, or the global one when pp
+ * is NULL (a plain thread), clean and dead, as if they had run. */
 G *gort__stackalloc_g(P *pp)
 {
     G *g = NULL;

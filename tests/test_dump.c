@@ -214,6 +214,15 @@ static void child_states(void *a)
 }
 
 #ifndef GORT_TEST_NODEBUG
+/* A child whose wait ran past WAIT_LIMIT_NS: say what it waited for, dump
+ * its goroutines to stderr (the parent prints them) and exit 6. */
+static void gave_up(const char *what)
+{
+    fprintf(stderr, "test_dump: %s in 60 s\n", what);
+    gort_dump_goroutines(2);
+    _exit(6);
+}
+
 static void main_sigquit(void *a)
 {
     (void)a;
@@ -222,9 +231,7 @@ static void main_sigquit(void *a)
     /* The handler exits 2; it may run on this thread or another. */
     for (int64_t t0 = gort_nanotime(); gort_nanotime() - t0 < WAIT_LIMIT_NS;)
         gort_sleep(1000000);
-    fprintf(stderr, "test_dump: SIGQUIT's handler did not end the process in 60 s\n");
-    gort_dump_goroutines(2);
-    _exit(6);
+    gave_up("SIGQUIT's handler did not end the process");
 }
 
 static void no_core(void)
@@ -312,11 +319,8 @@ static void main_own(void *a)
     kill(getpid(), SIGQUIT); /* process-directed, but this thread has it unblocked */
     int64_t t0 = gort_nanotime();
     while (!own_quits) {
-        if (gort_nanotime() - t0 >= WAIT_LIMIT_NS) {
-            fprintf(stderr, "test_dump: the program's SIGQUIT handler did not run in 60 s\n");
-            gort_dump_goroutines(2);
-            _exit(6);
-        }
+        if (gort_nanotime() - t0 >= WAIT_LIMIT_NS)
+            gave_up("the program's SIGQUIT handler did not run");
         gort_yield();
     }
     _exit(7);
