@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -119,9 +120,6 @@ static inline int under_valgrind(void)
         }                                                                  \
     } while (0)
 
-/* Run fn(arg) in a child process (it exits 0 if fn returns) with its stderr
- * captured into buf (n bytes, NUL-terminated); returns the raw wait
- * status. */
 /* Split-stack mode (make test-split compiles the suite -fsplit-stack and
  * defines GORT_TEST_SPLIT): a stack overflow is caught by a function's
  * prologue check instead of the guard page.  (Not a weak reference to
@@ -135,7 +133,59 @@ static inline bool split_mode(void)
 #endif
 }
 
-static inline int capture_child(void (*fn)(void *), void *arg, char *buf, size_t n)
+/* How long a child of capture_child may run: half the runner's limit
+ * (tests/run.sh exports GORT_TEST_TIMEOUT); 60 s when the test runs by
+ * hand.  Half, so that a child's hang is reported by the
+ * parent, which names the child and shows its goroutines, before the
+ * runner kills the whole test with only its name. */
+static inline int child_limit_s(void)
+{
+    const char *e = getenv("GORT_TEST_TIMEOUT");
+    int l = e ? atoi(e) : 0;
+    return l <= 0 ? 60 : l > 1 ? l / 2 : 1;
+}
+
+/* Reap pid into *st within secs seconds: 1 if it exited, 0 if it still
+ * runs.  A pidfd polled with a timeout (Linux 5.3); without one, an
+ * unbounded waitpid. */
+static inline int wait_child_for(pid_t pid, int *st, int secs)
+{
+#ifdef SYS_pidfd_open
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pfd >= 0) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        struct pollfd p = {pfd, POLLIN, 0};
+        int r;
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            long left = secs * 1000L - ((t1.tv_sec - t0.tv_sec) * 1000L +
+                                        (t1.tv_nsec - t0.tv_nsec) / 1000000);
+            r = poll(&p, 1, left > 0 ? (int)left : 0);
+            if (r >= 0 || errno != EINTR)
+                break;
+        }
+        close(pfd);
+        if (r == 0)
+            return 0;
+    }
+#endif
+    pid_t w;
+    while ((w = waitpid(pid, st, 0)) < 0 && errno == EINTR)
+        ;
+    CHECK(w == pid);
+    return 1;
+}
+
+/* Run fn(arg) in a child process (it exits 0 if fn returns) with its stderr
+ * captured into buf (n bytes, NUL-terminated); returns the raw wait
+ * status.  A child still running after child_limit_s() is a failure of the
+ * test, named here: it gets SIGQUIT (a gort program prints every
+ * goroutine's stack and exits), then SIGKILL 10 s later, and its stderr is
+ * printed above the message. */
+#define capture_child(fn, arg, buf, n) capture_child_named(#fn, fn, arg, buf, n)
+static inline int capture_child_named(const char *name, void (*fn)(void *), void *arg, char *buf,
+                                      size_t n)
 {
     char path[] = "/tmp/gort-test-XXXXXX";
     int fd = mkstemp(path);
@@ -149,22 +199,33 @@ static inline int capture_child(void (*fn)(void *), void *arg, char *buf, size_t
         fn(arg);
         _exit(0);
     }
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
+    int st = 0, limit = child_limit_s();
+    bool hung = !wait_child_for(pid, &st, limit);
+    if (hung) {
+        kill(pid, SIGQUIT);
+        if (!wait_child_for(pid, &st, 10)) {
+            kill(pid, SIGKILL);
+            wait_child_for(pid, &st, 0);
+        }
+    }
     ssize_t r = pread(fd, buf, n - 1, 0);
     close(fd);
     buf[r > 0 ? r : 0] = 0;
+    CHECK(!hung, "child %s still ran after %d s; SIGQUIT, then status %#x; its stderr:\n%s\n"
+          "(end of %s's stderr) child %s hung",
+          name, limit, st, buf, name, name);
     return st;
 }
 
 /* Run fn(arg) in a child process.  The child's stderr is captured.  Passes
  * if the child exited with `want_status` (-1: killed by any signal or
  * exited non-zero) and its stderr contains every non-NULL needle. */
-static inline void expect_child(void (*fn)(void *), void *arg, int want_status,
-                                const char *needle1, const char *needle2)
+#define expect_child(fn, ...) expect_child_named(#fn, fn, __VA_ARGS__)
+static inline void expect_child_named(const char *name, void (*fn)(void *), void *arg,
+                                      int want_status, const char *needle1, const char *needle2)
 {
     char buf[16384];
-    int st = capture_child(fn, arg, buf, sizeof buf);
+    int st = capture_child_named(name, fn, arg, buf, sizeof buf);
     int ok_status;
     if (want_status == -1)
         ok_status = WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0);

@@ -2,9 +2,13 @@
 # Run every test binary in $1 as its own process under a timeout; a hang is
 # a failure with the test's name.  Ends with "N passed, N failed".
 # GORT_TEST_ONLY: run only these (space-separated names); GORT_TEST_WRAP:
-# a command each test runs under (make test-valgrind's memcheck).
+# a command each test runs under (make test-valgrind's memcheck);
+# GORT_TEST_TIMEOUT: each test's limit in seconds (default 120).
 dir=${1:-build/tests}
 limit=${GORT_TEST_TIMEOUT:-120}
+# Exported: a test's children get half of it (check.h, capture_child), so
+# that a hung child is named by its parent before this limit ends the test.
+export GORT_TEST_TIMEOUT=$limit
 only=${GORT_TEST_ONLY:-}
 wrap=${GORT_TEST_WRAP:-}
 pass=0; fail=0; failed=""
@@ -24,7 +28,7 @@ for t in "$dir"/test_*; do
         fail=$((fail+1)); failed="$failed $name"
         if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then why="TIMEOUT after ${limit}s"; else why="exit $rc"; fi
         printf 'FAIL %-32s %s\n' "$name" "$why"
-        sed 's/^/    | /' "$t.log" | tail -n 40
+        sed "s/^/    | /" "$t.log" | tail -n 100
     fi
 done
 # A name in GORT_TEST_ONLY that is not built is a failure, not a skip.
