@@ -268,7 +268,12 @@ test-split: check-split-toolchain
 # switches, asynchronous preemption (the simulated call, the red zone),
 # the preemption checks' stack walks, libdw's own stack (test_dump: a dump from
 # the SIGQUIT handler on a signal stack, from goroutines and threads), and netpoll.
-VALGRIND := valgrind -q --error-exitcode=9
+# --fair-sched=yes: valgrind runs one thread at a time, and its default
+# lock (a pipe) lets the thread that releases it take it straight back, so
+# a goroutine spinning in a loop (test_dump's spinner, the preemption
+# tests) can keep sysmon and the other Ms off the machine for a long time,
+# which no kernel scheduler does.  The futex lock hands it round-robin.
+VALGRIND := valgrind -q --error-exitcode=9 --fair-sched=yes
 VALGRIND_TESTS := test_preempt_redzone test_preempt_chain test_sched test_mutex test_context \
                   test_waitgroup test_netpoll_short test_dump test_rwmutex test_unstarted
 test-valgrind: examples tests
