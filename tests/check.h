@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -133,56 +132,56 @@ static inline bool split_mode(void)
 #endif
 }
 
-/* How long a child of capture_child may run: half the runner's limit
- * (tests/run.sh exports GORT_TEST_TIMEOUT); 60 s when the test runs by
- * hand.  Half, so that a child's hang is reported by the
- * parent, which names the child and shows its goroutines, before the
- * runner kills the whole test with only its name. */
+/* What a hung child of capture_child gets between SIGQUIT (a gort child
+ * prints every goroutine's stack, which takes tens of seconds under
+ * memcheck) and SIGKILL. */
+static inline int child_grace_s(void) { return under_valgrind() ? 30 : 10; }
+
+/* How long a child of capture_child may run: until 5 s plus the grace
+ * before the runner's deadline for the whole test (tests/run.sh exports
+ * GORT_TEST_DEADLINE, in seconds since the epoch), so that the parent
+ * names a hung child, with its goroutines, before the runner kills the
+ * test with only its name; at least 1 s.  60 s when the test runs by
+ * hand. */
 static inline int child_limit_s(void)
 {
-    const char *e = getenv("GORT_TEST_TIMEOUT");
-    int l = e ? atoi(e) : 0;
-    return l <= 0 ? 60 : l > 1 ? l / 2 : 1;
+    const char *e = getenv("GORT_TEST_DEADLINE");
+    if (!e || atol(e) <= 0)
+        return 60;
+    long left = atol(e) - (long)time(NULL) - child_grace_s() - 5;
+    return left > 1 ? (int)left : 1;
 }
 
 /* Reap pid into *st within secs seconds: 1 if it exited, 0 if it still
- * runs.  A pidfd polled with a timeout (Linux 5.3); without one, an
- * unbounded waitpid. */
+ * runs.  A waitpid(WNOHANG) poll, 1 ms at first, backing off to 50 ms:
+ * no pidfd, which memcheck 3.19 does not know (ENOSYS and a warning in
+ * the log), and no SIGCHLD wait, which another thread of a gort parent
+ * could take. */
 static inline int wait_child_for(pid_t pid, int *st, int secs)
 {
-#ifdef SYS_pidfd_open
-    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (pfd >= 0) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        struct pollfd p = {pfd, POLLIN, 0};
-        int r;
-        for (;;) {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            long left = secs * 1000L - ((t1.tv_sec - t0.tv_sec) * 1000L +
-                                        (t1.tv_nsec - t0.tv_nsec) / 1000000);
-            r = poll(&p, 1, left > 0 ? (int)left : 0);
-            if (r >= 0 || errno != EINTR)
-                break;
-        }
-        close(pfd);
-        if (r == 0)
+    struct timespec t0, t1, nap = {0, 1000000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t w = waitpid(pid, st, WNOHANG);
+        if (w == pid)
+            return 1;
+        CHECK(w == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) >=
+            secs * 1000000000L)
             return 0;
+        nanosleep(&nap, NULL);
+        if (nap.tv_nsec < 50000000)
+            nap.tv_nsec *= 2;
     }
-#endif
-    pid_t w;
-    while ((w = waitpid(pid, st, 0)) < 0 && errno == EINTR)
-        ;
-    CHECK(w == pid);
-    return 1;
 }
 
 /* Run fn(arg) in a child process (it exits 0 if fn returns) with its stderr
  * captured into buf (n bytes, NUL-terminated); returns the raw wait
  * status.  A child still running after child_limit_s() is a failure of the
  * test, named here: it gets SIGQUIT (a gort program prints every
- * goroutine's stack and exits), then SIGKILL 10 s later, and its stderr is
- * printed above the message. */
+ * goroutine's stack and exits), then SIGKILL after child_grace_s(), and
+ * its stderr is printed above the message. */
 #define capture_child(fn, arg, buf, n) capture_child_named(#fn, fn, arg, buf, n)
 static inline int capture_child_named(const char *name, void (*fn)(void *), void *arg, char *buf,
                                       size_t n)
@@ -200,20 +199,24 @@ static inline int capture_child_named(const char *name, void (*fn)(void *), void
         _exit(0);
     }
     int st = 0, limit = child_limit_s();
-    bool hung = !wait_child_for(pid, &st, limit);
+    bool hung = !wait_child_for(pid, &st, limit), killed = false;
     if (hung) {
         kill(pid, SIGQUIT);
-        if (!wait_child_for(pid, &st, 10)) {
-            kill(pid, SIGKILL);
-            wait_child_for(pid, &st, 0);
+        if (!wait_child_for(pid, &st, child_grace_s())) {
+            killed = true;
+            kill(pid, SIGKILL); /* cannot be caught: wait for it */
+            pid_t w;
+            while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+                ;
+            CHECK(w == pid, "waitpid: %s", strerror(errno));
         }
     }
     ssize_t r = pread(fd, buf, n - 1, 0);
     close(fd);
     buf[r > 0 ? r : 0] = 0;
-    CHECK(!hung, "child %s still ran after %d s; SIGQUIT, then status %#x; its stderr:\n%s\n"
+    CHECK(!hung, "child %s still ran after %d s; SIGQUIT%s, then status %#x; its stderr:\n%s\n"
           "(end of %s's stderr) child %s hung",
-          name, limit, st, buf, name, name);
+          name, limit, killed ? " and SIGKILL" : "", st, buf, name, name);
     return st;
 }
 

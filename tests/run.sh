@@ -3,12 +3,10 @@
 # a failure with the test's name.  Ends with "N passed, N failed".
 # GORT_TEST_ONLY: run only these (space-separated names); GORT_TEST_WRAP:
 # a command each test runs under (make test-valgrind's memcheck);
-# GORT_TEST_TIMEOUT: each test's limit in seconds (default 120).
+# GORT_TEST_TIMEOUT: each test's limit in seconds (default 120), a plain
+# number.
 dir=${1:-build/tests}
 limit=${GORT_TEST_TIMEOUT:-120}
-# Exported: a test's children get half of it (check.h, capture_child), so
-# that a hung child is named by its parent before this limit ends the test.
-export GORT_TEST_TIMEOUT=$limit
 only=${GORT_TEST_ONLY:-}
 wrap=${GORT_TEST_WRAP:-}
 pass=0; fail=0; failed=""
@@ -19,6 +17,10 @@ for t in "$dir"/test_*; do
         case " $only " in *" $name "*) ;; *) continue ;; esac
     fi
     start=$(date +%s.%N)
+    # The test's deadline, exported: its children stop short of it
+    # (check.h, capture_child), so that a hung child is named by its parent
+    # before this limit ends the test.  The limit is in plain seconds.
+    export GORT_TEST_DEADLINE=$(( ${start%.*} + limit ))
     timeout -k 5 "$limit" $wrap "$t" > "$t.log" 2>&1
     rc=$?
     secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}')
