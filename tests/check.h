@@ -171,17 +171,34 @@ static inline int wait_child_for(pid_t pid, int *st, int secs)
             secs * 1000000000L)
             return 0;
         nanosleep(&nap, NULL);
-        if (nap.tv_nsec < 50000000)
-            nap.tv_nsec *= 2;
+        nap.tv_nsec = nap.tv_nsec * 2 < 50000000 ? nap.tv_nsec * 2 : 50000000;
     }
+}
+
+/* Reap pid, giving it until `limit` seconds: 0 if it ended in time; if
+ * not, it gets SIGQUIT (a gort program prints every goroutine's stack
+ * and exits) and child_grace_s() more, 1 if it ended then, 2 if it
+ * needed SIGKILL.  Reaped in every case, its status in *st. */
+static inline int reap_child(pid_t pid, int *st, int limit)
+{
+    if (wait_child_for(pid, st, limit))
+        return 0;
+    kill(pid, SIGQUIT);
+    if (wait_child_for(pid, st, child_grace_s()))
+        return 1;
+    kill(pid, SIGKILL); /* cannot be caught: wait for it */
+    pid_t w;
+    while ((w = waitpid(pid, st, 0)) < 0 && errno == EINTR)
+        ;
+    CHECK(w == pid, "waitpid: %s", strerror(errno));
+    return 2;
 }
 
 /* Run fn(arg) in a child process (it exits 0 if fn returns) with its stderr
  * captured into buf (n bytes, NUL-terminated); returns the raw wait
  * status.  A child still running after child_limit_s() is a failure of the
- * test, named here: it gets SIGQUIT (a gort program prints every
- * goroutine's stack and exits), then SIGKILL after child_grace_s(), and
- * its stderr is printed above the message. */
+ * test, named here (reap_child: SIGQUIT for its goroutines, then
+ * SIGKILL), with its stderr printed above the message. */
 #define capture_child(fn, arg, buf, n) capture_child_named(#fn, fn, arg, buf, n)
 static inline int capture_child_named(const char *name, void (*fn)(void *), void *arg, char *buf,
                                       size_t n)
@@ -199,24 +216,13 @@ static inline int capture_child_named(const char *name, void (*fn)(void *), void
         _exit(0);
     }
     int st = 0, limit = child_limit_s();
-    bool hung = !wait_child_for(pid, &st, limit), killed = false;
-    if (hung) {
-        kill(pid, SIGQUIT);
-        if (!wait_child_for(pid, &st, child_grace_s())) {
-            killed = true;
-            kill(pid, SIGKILL); /* cannot be caught: wait for it */
-            pid_t w;
-            while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
-                ;
-            CHECK(w == pid, "waitpid: %s", strerror(errno));
-        }
-    }
+    int hung = reap_child(pid, &st, limit);
     ssize_t r = pread(fd, buf, n - 1, 0);
     close(fd);
     buf[r > 0 ? r : 0] = 0;
     CHECK(!hung, "child %s still ran after %d s; SIGQUIT%s, then status %#x; its stderr:\n%s\n"
           "(end of %s's stderr) child %s hung",
-          name, limit, killed ? " and SIGKILL" : "", st, buf, name, name);
+          name, limit, hung > 1 ? " and SIGKILL" : "", st, buf, name, name);
     return st;
 }
 
@@ -281,9 +287,13 @@ static inline void run_main(void (*fn)(void *), void *arg)
 }
 
 /* run_main in a forked child, with GORTMAXPROCS=procs and, unless NULL,
- * GORTDEBUG=debug: a fresh runtime per setting.  Checks it exited 0. */
-__attribute__((unused)) static void run_main_child(void (*fn)(void *), void *arg,
-                                                   const char *procs, const char *debug)
+ * GORTDEBUG=debug: a fresh runtime per setting.  Checks it exited 0 within
+ * child_limit_s() (its stderr is the test's: a hung child's goroutines
+ * are printed above the failure). */
+#define run_main_child(fn, ...) run_main_child_named(#fn, fn, __VA_ARGS__)
+__attribute__((unused)) static void run_main_child_named(const char *name, void (*fn)(void *),
+                                                         void *arg, const char *procs,
+                                                         const char *debug)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -296,8 +306,11 @@ __attribute__((unused)) static void run_main_child(void (*fn)(void *), void *arg
         fflush(NULL);
         _exit(0);
     }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
+    int st = 0, limit = child_limit_s();
+    int hung = reap_child(pid, &st, limit);
+    CHECK(!hung, "run_main_child(%s) GORTMAXPROCS=%s GORTDEBUG=%s still ran after %d s; "
+          "SIGQUIT%s, then status %#x", name, procs, debug ? debug : "", limit,
+          hung > 1 ? " and SIGKILL" : "", st);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "GORTMAXPROCS=%s GORTDEBUG=%s: status %#x",
           procs, debug ? debug : "", st);
 }

@@ -19,8 +19,11 @@ for t in "$dir"/test_*; do
     start=$(date +%s.%N)
     # The test's deadline, exported: its children stop short of it
     # (check.h, capture_child), so that a hung child is named by its parent
-    # before this limit ends the test.  The limit is in plain seconds.
-    export GORT_TEST_DEADLINE=$(( ${start%.*} + limit ))
+    # before this limit ends the test.  The limit is in plain seconds; 0
+    # (no limit) exports no deadline.
+    if [ "$limit" -gt 0 ]; then
+        export GORT_TEST_DEADLINE=$(( ${start%.*} + limit ))
+    fi
     timeout -k 5 "$limit" $wrap "$t" > "$t.log" 2>&1
     rc=$?
     secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}')
