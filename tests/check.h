@@ -132,17 +132,17 @@ static inline bool split_mode(void)
 #endif
 }
 
-/* What a hung child of capture_child gets between SIGQUIT (a gort child
+/* What a hung child (reap_child) gets between SIGQUIT (a gort child
  * prints every goroutine's stack, which takes tens of seconds under
  * memcheck) and SIGKILL. */
 static inline int child_grace_s(void) { return under_valgrind() ? 30 : 10; }
 
-/* How long a child of capture_child may run: until 5 s plus the grace
- * before the runner's deadline for the whole test (tests/run.sh exports
- * GORT_TEST_DEADLINE, in seconds since the epoch), so that the parent
- * names a hung child, with its goroutines, before the runner kills the
- * test with only its name; at least 1 s.  60 s when the test runs by
- * hand. */
+/* How long a child of capture_child or run_main_child may run: until 5 s
+ * plus the grace before the runner's deadline for the whole test
+ * (tests/run.sh exports GORT_TEST_DEADLINE, in seconds since the epoch),
+ * so that the parent names a hung child, with its goroutines, before the
+ * runner kills the test with only its name; at least 1 s.  60 s when the
+ * test runs by hand. */
 static inline int child_limit_s(void)
 {
     const char *e = getenv("GORT_TEST_DEADLINE");
