@@ -132,6 +132,15 @@ static inline bool split_mode(void)
 #endif
 }
 
+/* A clock's reading in nanoseconds: CLOCK_PROCESS_CPUTIME_ID, a thread's
+ * CPU clock (pthread_getcpuclockid), CLOCK_MONOTONIC... */
+static inline int64_t clock_ns(clockid_t clk)
+{
+    struct timespec ts;
+    CHECK(clock_gettime(clk, &ts) == 0);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* What a hung child (reap_child) gets between SIGQUIT (a gort child
  * prints every goroutine's stack, which takes tens of seconds under
  * memcheck) and SIGKILL. */
@@ -159,16 +168,14 @@ static inline int child_limit_s(void)
  * could take. */
 static inline int wait_child_for(pid_t pid, int *st, int secs)
 {
-    struct timespec t0, t1, nap = {0, 1000000};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec nap = {0, 1000000};
+    int64_t t0 = clock_ns(CLOCK_MONOTONIC);
     for (;;) {
         pid_t w = waitpid(pid, st, WNOHANG);
         if (w == pid)
             return 1;
         CHECK(w == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) >=
-            secs * 1000000000L)
+        if (clock_ns(CLOCK_MONOTONIC) - t0 >= secs * (int64_t)1000000000)
             return 0;
         nanosleep(&nap, NULL);
         nap.tv_nsec = nap.tv_nsec * 2 < 50000000 ? nap.tv_nsec * 2 : 50000000;
@@ -408,15 +415,6 @@ static inline void wait_in_syscall(uint64_t n)
             return;
         gort_yield();
     }
-}
-
-/* A clock's reading in nanoseconds: CLOCK_PROCESS_CPUTIME_ID, a thread's
- * CPU clock (pthread_getcpuclockid), CLOCK_MONOTONIC... */
-static inline int64_t clock_ns(clockid_t clk)
-{
-    struct timespec ts;
-    CHECK(clock_gettime(clk, &ts) == 0);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* A loop that must keep a thread busy long enough for something measured

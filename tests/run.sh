@@ -18,7 +18,7 @@ for t in "$dir"/test_*; do
     fi
     start=$(date +%s.%N)
     # The test's deadline, exported: its children stop short of it
-    # (check.h, capture_child), so that a hung child is named by its parent
+    # (check.h, reap_child), so that a hung child is named by its parent
     # before this limit ends the test.  The limit is in plain seconds; 0
     # (no limit) exports no deadline.
     if [ "$limit" -gt 0 ]; then

@@ -342,13 +342,7 @@ static void main_throw(void *a)
      * under load a fixed sleep left it runnable (1 in 10 ASan runs). */
     for (int64_t t0 = gort_nanotime();;) {
         static char dump[65536];
-        FILE *f = tmpfile();
-        CHECK(f != NULL);
-        CHECK_EQ(gort_dump_goroutines(fileno(f)), 0);
-        rewind(f);
-        size_t n = fread(dump, 1, sizeof dump - 1, f);
-        fclose(f);
-        dump[n] = 0;
+        CHECK_EQ(dump_to(dump, sizeof dump), 0);
         if (strstr(dump, "[chan receive]:\n"))
             break;
         CHECK(gort_nanotime() - t0 < WAIT_LIMIT_NS, "block_recv did not park in 60 s:\n%s", dump);
