@@ -309,6 +309,8 @@ pool            gort        $PROCS 5 $OUT/pool
 pool            go          $PROCS 5 $OUT/gobench pool
 sleepers        gort        $PROCS 5 $OUT/sleepers
 sleepers        go          $PROCS 5 $OUT/gobench sleepers
+sleepers        gort-warm   $PROCS 3 env BENCH_WARMUP=1 $OUT/sleepers
+sleepers        go-warm     $PROCS 3 env BENCH_WARMUP=1 $OUT/gobench sleepers
 pipeline        gort        $PROCS 5 $OUT/pipeline
 pipeline        go          $PROCS 5 $OUT/gobench pipeline
 msort           gort        $PROCS 5 $OUT/msort
@@ -331,7 +333,7 @@ available() { # label name -> 0 if that implementation was built
     esac
     case $1 in
         gort*) [ -x "$OUT/$2" ] ;;
-        go) [ $HAVE_GO = 1 ] ;;
+        go|go-warm) [ $HAVE_GO = 1 ] ;;
         boost) [ -x "$OUT/boost_$2" ] ;;
         threads) [ -x "$OUT/$2_threads" ] ;;
         floor) [ -x "$OUT/echo_floor" ] ;;
@@ -373,11 +375,11 @@ for round in $(seq 1 "$ROUNDS"); do
         available "$label" "$name" || continue
         envs=(BENCH_SAMPLES="$RAW/samples/$name-$label-r$round.txt")
         case $label in
-            gort|gort-split|gort-gcc|gort-clang) envs+=(GORTMAXPROCS="$procs") ;;
+            gort|gort-split|gort-gcc|gort-clang|gort-warm) envs+=(GORTMAXPROCS="$procs") ;;
             gort-split-sig) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=prologuepreemptoff=1) ;;
             gort-q1ms) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=1ms) ;;
             gort-q100us) envs+=(GORTMAXPROCS="$procs" GORTDEBUG=quantum=100us) ;;
-            go) envs+=(GOMAXPROCS="$procs") ;;
+            go|go-warm) envs+=(GOMAXPROCS="$procs") ;;
             boost) envs+=(BENCH_THREADS="$procs") ;;
             floor) envs+=(GORTMAXPROCS="$procs") ;; # its thread count
         esac

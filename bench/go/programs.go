@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -211,12 +212,24 @@ func sleeperG(g int, late []int64) {
 	wg.Done()
 }
 
-func benchSleepers(n int) {
-	n = arg(n, 10000)
-	late := make([]int64, n*sleepersSleeps)
+// sleepersOnce runs the whole program once (samples reset, n goroutines,
+// all waited for) and returns its wall time in ns.
+func sleepersOnce(n int, late []int64) int64 {
 	for i := range late {
 		late[i] = math.MinInt64
 	}
+	t0 := now()
+	wg.Add(n)
+	for g := 0; g < n; g++ {
+		go sleeperG(g, late)
+	}
+	wg.Wait()
+	return now() - t0
+}
+
+func benchSleepers(n int) {
+	n = arg(n, 10000)
+	late := make([]int64, n*sleepersSleeps)
 	var floor int64
 	for g := 0; g < n; g++ {
 		s := 0x9E3779B97F4A7C15 * uint64(g+1)
@@ -228,13 +241,12 @@ func benchSleepers(n int) {
 			floor = tot
 		}
 	}
-	t0 := now()
-	wg.Add(n)
-	for g := 0; g < n; g++ {
-		go sleeperG(g, late)
+	// BENCH_WARMUP=K: K unmeasured runs first, in this process (sleepers.c).
+	warmup, _ := strconv.Atoi(os.Getenv("BENCH_WARMUP"))
+	for r := 0; r < warmup; r++ {
+		sleepersOnce(n, late)
 	}
-	wg.Wait()
-	t1 := now()
+	wall := sleepersOnce(n, late)
 	for i, v := range late {
 		if v < 0 {
 			fmt.Fprintf(os.Stderr, "sleepers: sample %d: %d ns\n", i, v)
@@ -247,9 +259,9 @@ func benchSleepers(n int) {
 	}
 	dumpSamples(late)
 	sortI64(late)
-	result("sleepers", "ms", float64(t1-t0)/1e6, fmt.Sprintf(
-		"goroutines=%d sleeps=%d floor_ms=%.1f late_mean_us=%.1f late_p50_us=%.1f late_p99_us=%.1f late_max_us=%.1f",
-		n, sleepersSleeps, float64(floor)/1e6, mean/1e3, float64(quantile(late, 0.5))/1e3,
+	result("sleepers", "ms", float64(wall)/1e6, fmt.Sprintf(
+		"goroutines=%d sleeps=%d warmup=%d floor_ms=%.1f late_mean_us=%.1f late_p50_us=%.1f late_p99_us=%.1f late_max_us=%.1f",
+		n, sleepersSleeps, warmup, float64(floor)/1e6, mean/1e3, float64(quantile(late, 0.5))/1e3,
 		float64(quantile(late, 0.99))/1e3, float64(quantile(late, 1))/1e3))
 }
 
