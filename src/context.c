@@ -12,6 +12,14 @@
  * Invariants.
  *   - c->err goes from 0 to non-zero once, under c->lock; c->cause is
  *     written before it (release), so a reader that sees err sees cause.
+ *   - c->settled goes true under the same hold of c->lock, after every
+ *     child has been cancelled.  gort_ctx_err and gort_ctx_cause that see
+ *     err but not settled wait for the lock, so that whoever sees a
+ *     context cancelled sees its descendants cancelled too, as Go's Err
+ *     (which takes the mutex its cancel holds through the children) gives.
+ *     Rejected: storing err after the walk (a goroutine woken by the done
+ *     channel, closed first as in Go, could read err 0); a lock in every
+ *     gort_ctx_err (the uncancelled poll is the common call).
  *   - A child is in its parent's children list (linked) only while both
  *     are uncancelled; whoever unlinks it does so under the parent's lock.
  *   - The done channel is made lazily (most contexts are never waited on);
@@ -51,6 +59,7 @@ struct gort_ctx {
     _Atomic int32_t refs;   /* <0: immortal (background) */
     gort__mutex lock;
     _Atomic int err;        /* 0 until cancelled */
+    _Atomic bool settled;   /* cancelled, children included; written under lock */
     int cause;
     gort_chan *done;        /* lazily made; under lock */
     struct gort_ctx *parent;   /* reference held; NULL for background's children */
@@ -158,6 +167,7 @@ static bool cancel(gort_ctx *c, int err, int cause, int from)
     c->children = NULL;
     if (c->afn && from == FROM_PARENT && gort_go(c->afn, c->aarg) != 0)
         gort__throw("gort_ctx_after_func: cannot start a goroutine (out of memory)");
+    atomic_store_explicit(&c->settled, true, memory_order_release);
     gort__unlock(&c->lock);
     if (from != FROM_PARENT && c->parent && atomic_load_explicit(&c->linked, memory_order_acquire)) {
         gort__lock(&c->parent->lock);
@@ -311,16 +321,26 @@ gort_chan *gort_ctx_done(gort_ctx *c)
     return d;
 }
 
+/* c's err, once any cancel that set it has cancelled c's children
+ * (the invariant on settled, above). */
+static int settled_err(gort_ctx *c)
+{
+    int err = atomic_load_explicit(&c->err, memory_order_acquire);
+    if (err && !atomic_load_explicit(&c->settled, memory_order_acquire)) {
+        gort__lock(&c->lock);
+        gort__unlock(&c->lock);
+    }
+    return err;
+}
+
 int gort_ctx_err(gort_ctx *c)
 {
-    return atomic_load_explicit(&c->err, memory_order_acquire);
+    return settled_err(c);
 }
 
 int gort_ctx_cause(gort_ctx *c)
 {
-    if (!atomic_load_explicit(&c->err, memory_order_acquire))
-        return 0;
-    return c->cause;
+    return settled_err(c) ? c->cause : 0;
 }
 
 int64_t gort_ctx_deadline(gort_ctx *c)
