@@ -275,9 +275,14 @@ int64_t gort__checktimers(P *pp, int64_t now)
         t->f(t->arg, t->seq);
         gort__lock(&pp->timerslock);
         if (t->period > 0) {
+            /* Past this firing's stamp, not just past our `now`: the stamp
+             * is the heap's latest clock, which another M may have moved
+             * ahead of ours, and a deadline at or before it would fire at
+             * once with the same stamp (two ticks with one time).  The
+             * next stamp is at least the deadline, so ticks increase. */
             t->when += t->period;
-            if (t->when < now)
-                t->when = now + t->period;
+            if (t->when <= t->fired)
+                t->when = t->fired + t->period;
             heap_add(pp, t);
         } else {
             atomic_store_explicit(&t->state, T_IDLE, memory_order_release);
