@@ -416,13 +416,16 @@ int gort_set_deadline(int fd, int events, int64_t deadline)
 
 int gort_close(int fd)
 {
-    /* In a fork's child: a plain close (gort__pd_busy says why). */
-    gort__pollfd *pd = fd >= 0 && gort__pd_busy(fd) ? gort__pd_peek(fd) : NULL;
+    bool own = false;
+    gort__pollfd *pd = gort__pd_close_begin(fd, &own);
     long r;
-    if (pd)
+    if (pd && !own) {
         r = gort__pd_close(pd);
-    else
+    } else {
         r = gort__sys3(SYS_close, fd, 0, 0);
+        if (pd)
+            gort__pd_close_end(pd);
+    }
     if (r == -EINTR)
         r = 0;
     return r < 0 ? (int)fail((int)-r) : 0;

@@ -15,6 +15,18 @@
  * number: ECANCELED); and a call entering between the last reference's
  * exit and the close(2) registered the dying file, leaving the number
  * "registered" for the next file, whose readers then never woke.
+ *
+ * first_call_body: a goroutine's first call on a new fd racing the
+ * program's own close of it (libc's close, through the wrapper, or
+ * gort_close), with no call in flight when the close begins.  The call
+ * must fail (EBADF, or ECANCELED from a close that saw it in flight)
+ * within seconds, and the number's next file must be registered anew
+ * (non-blocking after its first call, and woken by data).  Bug this
+ * caught: the close tested "registered or in use?" without a lock, the
+ * first call registered the fd just before the close(2), and the number
+ * stayed "registered" with no file: that call could park for ever, and
+ * the next file never went into epoll nor became non-blocking (every run
+ * of a helper's stress program).
  */
 #include "check.h"
 #include <fcntl.h>
@@ -131,10 +143,81 @@ static void body(void *arg)
           atomic_load(&opener_bad));
 }
 
+typedef struct {
+    int fd;
+    ssize_t got;
+    int err;
+    _Atomic int done;
+} first_t;
+
+static void first_reader(void *arg)
+{
+    first_t *f = arg;
+    char c;
+    f->got = gort_read(f->fd, &c, 1);
+    f->err = f->got < 0 ? errno : 0;
+    atomic_store(&f->done, 1);
+}
+
+static void first_call_body(void *arg)
+{
+    (void)arg;
+    /* The netpoller's own descriptors are made at the first registration:
+     * made during the loop, they would take a number just closed, and the
+     * racing read would act on them.  (For the same reason this body runs
+     * with iobatch=0: each P makes its io_uring ring at its first batched
+     * call.)  A read of a closed number acts on whatever file has it. */
+    int wv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wv) == 0);
+    CHECK_EQ(gort_set_deadline(wv[0], GORT_READ, -1), 0);
+    CHECK_EQ(gort_close(wv[0]), 0);
+    CHECK_EQ(gort_close(wv[1]), 0);
+    for (int i = 0; i < ROUNDS; i++) {
+        int sv[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        first_t f = {.fd = sv[0]};
+        gort_go(first_reader, &f);
+        for (int k = 0; k < (i & 3); k++)
+            gort_yield();
+        CHECK_EQ((i & 4) ? gort_close(sv[0]) : close(sv[0]), 0);
+        int64_t t0 = gort_nanotime();
+        while (!atomic_load(&f.done)) {
+            CHECK(gort_nanotime() - t0 < 5000000000LL,
+                  "round %d: a first read of fd %d still parked 5 s after its close", i, sv[0]);
+            gort_sleep(100000);
+        }
+        CHECK(f.got == -1 && (f.err == EBADF || f.err == ECANCELED),
+              "round %d: a read racing the close of fd %d: %zd errno %d", i, sv[0], f.got,
+              f.err);
+        CHECK_EQ(close(sv[1]), 0);
+
+        /* The number's next file (the lowest free number: likely the
+         * same) is registered by its first call. */
+        int nv[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, nv) == 0);
+        CHECK_EQ(gort_set_deadline(nv[0], GORT_READ, gort_nanotime() + 5000000000LL), 0);
+        CHECK(fcntl(nv[0], F_GETFL) & O_NONBLOCK,
+              "round %d: fd %d (old %d) not made non-blocking: registered as a closed file's",
+              i, nv[0], sv[0]);
+        probe_t p = {.fd = nv[0]};
+        gort_wg_add(&p.wg, 1);
+        gort_go(probe_reader, &p);
+        gort_yield();
+        CHECK_EQ(gort_write(nv[1], "x", 1), 1);
+        gort_wg_wait(&p.wg);
+        CHECK(p.got == 1, "round %d: fd %d (old %d): read %zd errno %d", i, nv[0], sv[0],
+              p.got, p.err);
+        CHECK_EQ(gort_close(nv[0]), 0);
+        CHECK_EQ(gort_close(nv[1]), 0);
+    }
+}
+
 int main(void)
 {
     run_main_child(body, NULL, "1", NULL);
     run_main_child(body, NULL, "2", NULL);
+    run_main_child(first_call_body, NULL, "1", "iobatch=0");
+    run_main_child(first_call_body, NULL, "2", "iobatch=0");
     printf("ok\n");
     return 0;
 }
