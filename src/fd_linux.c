@@ -416,15 +416,14 @@ int gort_set_deadline(int fd, int events, int64_t deadline)
 
 int gort_close(int fd)
 {
-    bool own = false;
-    gort__pollfd *pd = gort__pd_close_begin(fd, &own);
+    uint32_t tag;
+    gort__pollfd *pd = gort__pd_close_begin(fd, &tag);
     long r;
-    if (pd && !own) {
+    if (pd) {
         r = gort__pd_close(pd);
     } else {
         r = gort__sys3(SYS_close, fd, 0, 0);
-        if (pd)
-            gort__pd_close_end(pd);
+        gort__pd_detach_end(fd, tag);
     }
     if (r == -EINTR)
         r = 0;

@@ -303,25 +303,25 @@ __attribute__((constructor)) static void interpose_init(void)
 
 /* --- close: a registered fd goes through the netpoller's close -------- */
 
-/* An fd with calls in flight on it (netpoll.c) is closed by gort_close:
- * its parked goroutines wake with ECANCELED, and its number is freed only
- * once no call is in flight on it.  Others: libc's close, bracketed, with
- * the number held against a first call registering it meanwhile
+/* An fd the netpoller knows (netpoll.c) is closed by gort_close: its
+ * parked goroutines wake with ECANCELED, and its number is freed only
+ * once no call is in flight on it.  Others: libc's close, bracketed, the
+ * file marked dying against a first call registering it meanwhile
  * (gort__pd_close_begin). */
 GORT_API int close(int fd)
 {
-    bool own = false;
-    gort__pollfd *pd = gort__pd_close_begin(fd, &own);
-    if (unlikely(pd && !own))
+    uint32_t tag;
+    if (unlikely(gort__pd_close_begin(fd, &tag) != NULL))
         return gort_close(fd);
     close_fn *f = REAL(close);
     ENTER(false);
     int r = f(fd);
-    /* At once, not after LEAVE (which may wait for a P): calls on the
-     * number's next file wait until then.  A store: errno stays close's. */
-    if (pd)
-        gort__pd_close_end(pd);
     LEAVE();
+    if (tag) {
+        int e = errno;
+        gort__pd_detach_end(fd, tag);
+        errno = e;
+    }
     return r;
 }
 

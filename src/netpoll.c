@@ -186,32 +186,13 @@ static inline bool on_goroutine(void)
     return m && m->curg;
 }
 
-/* Until a plain close of the number (gort__pd_close_begin) has made its
- * close(2): a few hundred nanoseconds, unless its thread lost the CPU. */
-static void plain_wait(gort__pollfd *pd)
-{
-    for (int i = 0; atomic_load_explicit(&pd->refs, memory_order_acquire) & GORT_PD_PLAIN; i++) {
-        if (i < 100)
-            __builtin_ia32_pause();
-        else
-            sched_yield();
-    }
-}
-
 /* A thread's reference, counted in trefs too, both under pd->lock: a
  * close after the goroutines froze waits for these alone, and must see
  * each one go (thread_release) or not at all. */
 static int thread_acquire(gort__pollfd *pd)
 {
-    plain_wait(pd);
     gort__lock(&pd->lock);
     uint32_t r = atomic_load_explicit(&pd->refs, memory_order_relaxed);
-    while (unlikely(r & GORT_PD_PLAIN)) {
-        gort__unlock(&pd->lock);
-        plain_wait(pd);
-        gort__lock(&pd->lock);
-        r = atomic_load_explicit(&pd->refs, memory_order_relaxed);
-    }
     if (r & GORT_PD_CLOSING) {
         gort__unlock(&pd->lock);
         return ECANCELED;
@@ -262,11 +243,6 @@ int gort__pd_acquire(gort__pollfd *pd, int known)
     } else {
         uint32_t r = atomic_load_explicit(&pd->refs, memory_order_relaxed);
         do {
-            if (unlikely(r & GORT_PD_PLAIN)) {
-                plain_wait(pd);
-                r = atomic_load_explicit(&pd->refs, memory_order_relaxed);
-                continue;
-            }
             if (unlikely(r & GORT_PD_CLOSING))
                 return ECANCELED;
         } while (!atomic_compare_exchange_weak_explicit(&pd->refs, &r, r + 1,
@@ -283,20 +259,6 @@ int gort__pd_acquire(gort__pollfd *pd, int known)
     return err;
 }
 
-/* The incarnation's registration, before its number is closed: out of
- * epoll, no deadlines, nothing known about the file.  pd->lock held. */
-static void pd_forget(gort__pollfd *pd)
-{
-    bool pollable = pd->pollable;
-    pd->registered = false;
-    pd->pollable = false;
-    pd->is_socket = false;
-    pd->is_tcp = false;
-    pd->rdeadline = pd->wdeadline = -1;
-    if (pollable)
-        gort__netpoll_del(pd->fd); /* dups keep the file in epoll otherwise */
-}
-
 /* The last reference of a closing pd: forget the incarnation, then close
  * the number (after which it may be reused at once). */
 static int pd_finish_close(gort__pollfd *pd)
@@ -309,9 +271,16 @@ static int pd_finish_close(gort__pollfd *pd)
      * left the pd "registered" for the next file with that number, whose
      * readers then waited for edges that never came. */
     gort__lock(&pd->lock);
+    bool pollable = pd->pollable;
     bool noclose = pd->noclose;
     pd->noclose = false;
-    pd_forget(pd);
+    pd->registered = false;
+    pd->pollable = false;
+    pd->is_socket = false;
+    pd->is_tcp = false;
+    pd->rdeadline = pd->wdeadline = -1;
+    if (pollable)
+        gort__netpoll_del(pd->fd); /* dups keep the file in epoll otherwise */
     atomic_store_explicit(&pd->refs, 0, memory_order_release);
     long r = 0;
     if (!noclose) {
@@ -530,11 +499,6 @@ static int pd_close(gort__pollfd *pd, bool noclose)
 {
     uint32_t r = atomic_load(&pd->refs);
     do {
-        if (unlikely(r & GORT_PD_PLAIN)) {
-            plain_wait(pd); /* then close what has the number, if anything */
-            r = atomic_load(&pd->refs);
-            continue;
-        }
         if (r & GORT_PD_CLOSING)
             return -EBADF; /* another close got here first */
     } while (!atomic_compare_exchange_weak(&pd->refs, &r, (r | GORT_PD_CLOSING) + 1));
@@ -579,69 +543,6 @@ int gort__pd_close(gort__pollfd *pd)
     return pd_close(pd, false);
 }
 
-/* The program closes fd itself (gort_close, the close wrapper).  With no
- * call in flight, the caller makes the close(2) (the wrapper inside its
- * system-call bracket) while the pd is held PLAIN: a call or a close that
- * starts meanwhile waits for gort__pd_close_end, then finds the number
- * free (EBADF) or another file's, as just after any close(2), so none can
- * register the file being closed.  Failing them instead (as CLOSING
- * does) would fail calls on the number's next file, which another thread
- * may open before gort__pd_close_end: an accept returns the lowest free
- * number.  An unlocked "is it registered or in use?" test before a plain
- * close, as before, let a goroutine's first call on the fd register it
- * between the test and the close(2): the pd stayed "registered" for a
- * closed number, that call could park for ever, and the number's next
- * file never went into epoll nor became non-blocking (a helper's stress
- * hunt, every run).  Rejected: holding pd->lock across the close(2), as
- * pd_finish_close does (no system-call bracket can be made with a runtime
- * lock held, and a close(2) can block: SO_LINGER, a network file system).
- *
- * Returns NULL when nothing of the runtime's can be using the number (a
- * fork's child; no pd, because no call was ever made on any number of
- * its block of PD_CHUNK): close it, that is all.  Else *own says how:
- * true, the pd is held for the caller's close(2), after which it calls
- * gort__pd_close_end; false, calls are in flight or another close began,
- * and gort__pd_close does it all.  Left open: the first call ever on a
- * number of a block racing a close of that number (making the block here
- * would put calloc in close, which a signal handler may call). */
-gort__pollfd *gort__pd_close_begin(int fd, bool *own)
-{
-    /* A fork's child closes plainly (gort__pd_busy says why). */
-    if (fd < 0 || unlikely(gort__in_forked_child()))
-        return NULL;
-    gort__pollfd *pd = gort__pd_peek(fd);
-    if (!pd)
-        return NULL;
-    uint32_t idle = 0;
-    if (!atomic_compare_exchange_strong_explicit(&pd->refs, &idle, GORT_PD_PLAIN,
-                                                 memory_order_acquire, memory_order_relaxed)) {
-        *own = false;
-        return pd;
-    }
-    *own = true;
-    /* Nothing reads refs with PLAIN as a count: no release can come (no
-     * call holds a reference) and every acquire waits.  So the fields
-     * below only change here now, and the acquire above saw the last
-     * call's writes (its release of refs): read without the lock, which
-     * a close of a file gort never used (the common one, and one a
-     * signal handler may make) need not take.  An idle registered
-     * incarnation (or deadlines left from one) is forgotten before its
-     * number goes, as gort__pd_close does; a new generation drops its
-     * queued edges. */
-    if (pd->registered || pd->rdeadline != -1 || pd->wdeadline != -1) {
-        gort__lock(&pd->lock);
-        pd->gen++;
-        pd_forget(pd);
-        gort__unlock(&pd->lock);
-    }
-    return pd;
-}
-
-void gort__pd_close_end(gort__pollfd *pd)
-{
-    atomic_store_explicit(&pd->refs, 0, memory_order_release);
-}
-
 /* A detach marks the file being closed as dying first (its identity, from
  * fstat), so that no call registers it again between the detach and
  * libc's close: one that did left the pd "registered" for the number's
@@ -651,6 +552,20 @@ void gort__pd_close_end(gort__pollfd *pd)
  * gort__pd_detach_end: not by keeping the pd closing until libc returns,
  * since pclose closes the number and then waits for the child, and the
  * number's next file would have been unusable (and unclosable) that long. */
+/* Marks the file st describes dying (pd->lock held); the mark's tag. */
+static uint32_t pd_mark_dying(gort__pollfd *pd, const struct stat *st)
+{
+    static _Atomic uint32_t tags;
+    uint32_t tag = atomic_fetch_add_explicit(&tags, 1, memory_order_relaxed) + 1;
+    if (!tag)
+        tag = atomic_fetch_add_explicit(&tags, 1, memory_order_relaxed) + 1;
+    pd->dying = true;
+    pd->dying_tag = tag;
+    pd->dying_dev = (uint64_t)st->st_dev;
+    pd->dying_ino = (uint64_t)st->st_ino;
+    return tag;
+}
+
 uint32_t gort__pd_detach(int fd)
 {
     gort__pollfd *pd = gort__pd_peek(fd);
@@ -658,24 +573,69 @@ uint32_t gort__pd_detach(int fd)
         return 0;
     struct stat st;
     bool known = gort__sys3(SYS_fstat, fd, (long)&st, 0) == 0;
-    static _Atomic uint32_t tags;
     uint32_t tag = 0;
     gort__lock(&pd->lock);
-    if (known) {
-        tag = atomic_fetch_add_explicit(&tags, 1, memory_order_relaxed) + 1;
-        if (!tag)
-            tag = atomic_fetch_add_explicit(&tags, 1, memory_order_relaxed) + 1;
-        pd->dying = true;
-        pd->dying_tag = tag;
-        pd->dying_dev = (uint64_t)st.st_dev;
-        pd->dying_ino = (uint64_t)st.st_ino;
-    }
+    if (known)
+        tag = pd_mark_dying(pd, &st);
     gort__unlock(&pd->lock);
     if (pd_close(pd, true) != 0) { /* another close was first: it closes */
         gort__pd_detach_end(fd, tag);
         return 0;
     }
     return tag;
+}
+
+/* The program closes fd itself (gort_close, the close wrapper).  A
+ * registered fd, or one with calls in flight, goes through the
+ * netpoller's close (returns its pd: gort__pd_close).  Any other is
+ * closed by the caller (returns NULL), the file first marked dying as a
+ * detach does (*tag, for gort__pd_detach_end after the close(2)): a call
+ * whose first use of the fd came between the test and the close(2) found
+ * it unregistered and registered it, and the pd stayed "registered" for
+ * a closed number; that call could park for ever, and the number's next
+ * file never went into epoll nor became non-blocking (a helper's stress
+ * hunt, every run).  With the mark such a call gets ECANCELED (the file
+ * being closed), EBADF (the number closed) or registers the number's
+ * next file, and nobody waits for the close(2), which can block
+ * (SO_LINGER, a network file system) while the number is already free.
+ * Rejected: holding a bit in refs across the close(2) that calls wait on
+ * (an adversarial review: calls on the number's next file, which another
+ * thread can open meanwhile, spun through a lingering close holding
+ * their P, a second close waited it out and then closed that next file,
+ * and a thread's acquire between its check and its increment lost the
+ * increment to the bit's clearing store); holding pd->lock across the
+ * close(2) (no system-call bracket with a runtime lock held).  The cost:
+ * an fstat per close of a number whose block of the table exists.  Left
+ * open: the first call ever on any number of a block (no pd yet) racing
+ * a close of that number; making the block here would put calloc in
+ * close, which signal handlers may call. */
+gort__pollfd *gort__pd_close_begin(int fd, uint32_t *tag)
+{
+    *tag = 0;
+    /* A fork's child closes plainly (gort__pd_busy says why). */
+    if (fd < 0 || unlikely(gort__in_forked_child()))
+        return NULL;
+    gort__pollfd *pd = gort__pd_peek(fd);
+    if (!pd)
+        return NULL;
+    if (__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE) ||
+        atomic_load_explicit(&pd->refs, memory_order_acquire))
+        return pd;
+    struct stat st;
+    if (gort__sys3(SYS_fstat, fd, (long)&st, 0) != 0)
+        return NULL; /* no file: close(2) says EBADF */
+    gort__lock(&pd->lock);
+    if (pd->registered) { /* a first call registered it meanwhile */
+        gort__unlock(&pd->lock);
+        return pd;
+    }
+    /* Marked already: a detach's libc close or another close of the
+     * number is under way (the program closes it twice).  Its mark
+     * stands; ours would outlive it or be cut short by it. */
+    if (!pd->dying)
+        *tag = pd_mark_dying(pd, &st);
+    gort__unlock(&pd->lock);
+    return NULL;
 }
 
 void gort__pd_detach_end(int fd, uint32_t tag)

@@ -747,9 +747,7 @@ struct gort__pollfd {
      * began.  The close wakes the parked calls and waits for the last of
      * them to let go before it makes the close(2): no call in flight can
      * reach a new file that got the number, and the number is free when
-     * gort_close returns, as after close(2) (Go's fdMutex + csema).
-     * GORT_PD_PLAIN alone while the program's own close(2) of an idle
-     * fd runs (gort__pd_close_begin). */
+     * gort_close returns, as after close(2) (Go's fdMutex + csema). */
     _Atomic uint32_t refs;
     /* Of refs, those held by calls from threads that are not goroutines.
      * Changed under `lock` (a thread's release is no fast path): once the
@@ -775,10 +773,6 @@ struct gort__pollfd {
  * data, or return 0 or fail, not EAGAIN). */
 #define GORT_PD_HUP 4
 #define GORT_PD_CLOSING 0x80000000u
-/* refs while the program's own close(2) of an idle fd runs
- * (gort__pd_close_begin/_end): calls and closes wait for it to end, then
- * act on whatever file has the number by then. */
-#define GORT_PD_PLAIN 0x40000000u
 
 /* The pd of fd (allocated if need be), NULL if fd is out of range. */
 gort__pollfd *gort__pd_get(int fd);
@@ -812,8 +806,9 @@ void gort__pd_detach_end(int fd, uint32_t tag);
 void gort__netpoll_frozen(void);
 /* close() wrapper's question: is fd registered (or being closed)? */
 bool gort__pd_busy(int fd);
-gort__pollfd *gort__pd_close_begin(int fd, bool *own); /* the program's close(2) of fd */
-void gort__pd_close_end(gort__pollfd *pd);
+/* The program's close of fd: its pd to close it through, or NULL with
+ * *tag for gort__pd_detach_end after the caller's own close(2). */
+gort__pollfd *gort__pd_close_begin(int fd, uint32_t *tag);
 /* Set a per-fd deadline and wake the waiters it concerns. */
 void gort__pd_setdeadline(gort__pollfd *pd, int mode, int64_t deadline);
 
