@@ -308,20 +308,55 @@ __attribute__((constructor)) static void interpose_init(void)
  * once no call is in flight on it.  Others: libc's close, bracketed, the
  * file marked dying against a first call registering it meanwhile
  * (gort__pd_close_begin). */
+/* close is a cancellation point: a thread cancelled in it (glibc acts
+ * before the system call: the fd stays open) ends the mark on its way out,
+ * or the number's file stayed refused for good (an adversarial review).
+ * Threads only: the cleanup record is linked into the thread's own list,
+ * and a goroutine may come back from its bracket on another thread (nor
+ * is a goroutine's thread the program's to cancel). */
+struct close_mark {
+    int fd;
+    uint32_t tag;
+};
+
+static void close_mark_end(void *arg)
+{
+    struct close_mark *c = arg;
+    gort__pd_detach_end(c->fd, c->tag);
+}
+
+__attribute__((noinline)) static int close_thread_marked(close_fn *f, int fd, uint32_t tag)
+{
+    struct close_mark c = {fd, tag};
+    int r;
+    pthread_cleanup_push(close_mark_end, &c);
+    r = f(fd);
+    pthread_cleanup_pop(0);
+    int e = errno;
+    gort__pd_detach_end(fd, tag);
+    errno = e;
+    return r;
+}
+
 GORT_API int close(int fd)
 {
     uint32_t tag;
     if (unlikely(gort__pd_close_begin(fd, &tag) != NULL))
         return gort_close(fd);
     close_fn *f = REAL(close);
+    M *m = gort__m_tls;
+    if (tag && !(m && m->curg))
+        return close_thread_marked(f, fd, tag);
     ENTER(false);
     int r = f(fd);
-    LEAVE();
+    /* Before LEAVE, which may wait for a P: until the mark ends, a new
+     * descriptor for the same file on this number is refused too. */
     if (tag) {
         int e = errno;
         gort__pd_detach_end(fd, tag);
         errno = e;
     }
+    LEAVE();
     return r;
 }
 

@@ -40,6 +40,7 @@
  * wait (an epoll_ctl per park, Go rejected it too); a hash table by fd
  * (table lookups on every call for no gain: fd numbers are dense).
  */
+#define _GNU_SOURCE /* statx */
 #include "runtime.h"
 #include "arch/syscall_amd64.h"
 
@@ -50,6 +51,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 
 #define PD_CHUNK_SHIFT 10
 #define PD_CHUNK (1 << PD_CHUNK_SHIFT)
@@ -121,17 +123,47 @@ bool gort__pd_busy(int fd)
  * Registration and references
  * ------------------------------------------------------------------- */
 
+/* The identity of the file fd names (device, inode): 0 or -errno.
+ * statx asks for the inode alone and no sync: fstat on a network or
+ * user-space file system may flush dirty pages or ask the server for
+ * attributes, and a close calls this before its system-call bracket
+ * (an adversarial review).  fstat where statx is refused (ENOSYS). */
+static int file_id(int fd, uint64_t *dev, uint64_t *ino)
+{
+    static _Atomic bool no_statx;
+    if (!atomic_load_explicit(&no_statx, memory_order_relaxed)) {
+        struct statx sx;
+        long r = gort__sys6(SYS_statx, fd, (long)"", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+                            STATX_INO, (long)&sx, 0);
+        if (r == 0) {
+            *dev = (uint64_t)sx.stx_dev_major << 32 | sx.stx_dev_minor;
+            *ino = sx.stx_ino;
+            return 0;
+        }
+        if (r != -ENOSYS)
+            return (int)r;
+        atomic_store_explicit(&no_statx, true, memory_order_relaxed);
+    }
+    struct stat st;
+    long r = gort__sys3(SYS_fstat, fd, (long)&st, 0);
+    if (r < 0)
+        return (int)r;
+    *dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
+    *ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
 /* pd->lock held. */
 static int pd_register(gort__pollfd *pd, int known)
 {
     pthread_once(&backend_once, backend_init);
     int fd = pd->fd;
     if (unlikely(pd->dying)) {
-        struct stat st;
-        long r = gort__sys3(SYS_fstat, fd, (long)&st, 0);
+        uint64_t dev, ino;
+        int r = file_id(fd, &dev, &ino);
         if (r < 0)
-            return (int)-r; /* closed: EBADF */
-        if ((uint64_t)st.st_dev == pd->dying_dev && (uint64_t)st.st_ino == pd->dying_ino)
+            return -r; /* closed: EBADF */
+        if (dev == pd->dying_dev && ino == pd->dying_ino)
             return ECANCELED; /* still the file being closed */
         pd->dying = false; /* the number's next file */
     }
@@ -552,8 +584,15 @@ int gort__pd_close(gort__pollfd *pd)
  * gort__pd_detach_end: not by keeping the pd closing until libc returns,
  * since pclose closes the number and then waits for the child, and the
  * number's next file would have been unusable (and unclosable) that long. */
-/* Marks the file st describes dying (pd->lock held); the mark's tag. */
-static uint32_t pd_mark_dying(gort__pollfd *pd, const struct stat *st)
+/* Marks the file (dev, ino) dying (pd->lock held); the mark's tag.  A
+ * mark already there is replaced: it names a file that no longer has the
+ * number if this one differs (the same identity otherwise), and its
+ * owner's gort__pd_detach_end, its tag no longer matching, leaves ours.
+ * Kept instead, a close that found another close's or a pclose's mark
+ * set marked nothing, and a first call during its close(2) registered
+ * the file being closed (an adversarial review: 4 of 4 runs, with the
+ * closer's thread slowed down). */
+static uint32_t pd_mark_dying(gort__pollfd *pd, uint64_t dev, uint64_t ino)
 {
     static _Atomic uint32_t tags;
     uint32_t tag = atomic_fetch_add_explicit(&tags, 1, memory_order_relaxed) + 1;
@@ -561,8 +600,8 @@ static uint32_t pd_mark_dying(gort__pollfd *pd, const struct stat *st)
         tag = atomic_fetch_add_explicit(&tags, 1, memory_order_relaxed) + 1;
     pd->dying = true;
     pd->dying_tag = tag;
-    pd->dying_dev = (uint64_t)st->st_dev;
-    pd->dying_ino = (uint64_t)st->st_ino;
+    pd->dying_dev = dev;
+    pd->dying_ino = ino;
     return tag;
 }
 
@@ -571,12 +610,12 @@ uint32_t gort__pd_detach(int fd)
     gort__pollfd *pd = gort__pd_peek(fd);
     if (!pd)
         return 0;
-    struct stat st;
-    bool known = gort__sys3(SYS_fstat, fd, (long)&st, 0) == 0;
+    uint64_t dev, ino;
+    bool known = file_id(fd, &dev, &ino) == 0;
     uint32_t tag = 0;
     gort__lock(&pd->lock);
     if (known)
-        tag = pd_mark_dying(pd, &st);
+        tag = pd_mark_dying(pd, dev, ino);
     gort__unlock(&pd->lock);
     if (pd_close(pd, true) != 0) { /* another close was first: it closes */
         gort__pd_detach_end(fd, tag);
@@ -598,6 +637,9 @@ uint32_t gort__pd_detach(int fd)
  * being closed), EBADF (the number closed) or registers the number's
  * next file, and nobody waits for the close(2), which can block
  * (SO_LINGER, a network file system) while the number is already free.
+ * The caller ends the mark right after its close(2), before leaving its
+ * bracket (which may wait for a P): meanwhile a new descriptor for the
+ * same file (a dup of it) that got the number would be refused too.
  * Rejected: holding a bit in refs across the close(2) that calls wait on
  * (an adversarial review: calls on the number's next file, which another
  * thread can open meanwhile, spun through a lingering close holding
@@ -605,7 +647,7 @@ uint32_t gort__pd_detach(int fd)
  * and a thread's acquire between its check and its increment lost the
  * increment to the bit's clearing store); holding pd->lock across the
  * close(2) (no system-call bracket with a runtime lock held).  The cost:
- * an fstat per close of a number whose block of the table exists.  Left
+ * a statx per close of a number whose block of the table exists.  Left
  * open: the first call ever on any number of a block (no pd yet) racing
  * a close of that number; making the block here would put calloc in
  * close, which signal handlers may call. */
@@ -621,19 +663,15 @@ gort__pollfd *gort__pd_close_begin(int fd, uint32_t *tag)
     if (__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE) ||
         atomic_load_explicit(&pd->refs, memory_order_acquire))
         return pd;
-    struct stat st;
-    if (gort__sys3(SYS_fstat, fd, (long)&st, 0) != 0)
+    uint64_t dev, ino;
+    if (file_id(fd, &dev, &ino) != 0)
         return NULL; /* no file: close(2) says EBADF */
     gort__lock(&pd->lock);
     if (pd->registered) { /* a first call registered it meanwhile */
         gort__unlock(&pd->lock);
         return pd;
     }
-    /* Marked already: a detach's libc close or another close of the
-     * number is under way (the program closes it twice).  Its mark
-     * stands; ours would outlive it or be cut short by it. */
-    if (!pd->dying)
-        *tag = pd_mark_dying(pd, &st);
+    *tag = pd_mark_dying(pd, dev, ino);
     gort__unlock(&pd->lock);
     return NULL;
 }
