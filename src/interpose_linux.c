@@ -303,11 +303,6 @@ __attribute__((constructor)) static void interpose_init(void)
 
 /* --- close: a registered fd goes through the netpoller's close -------- */
 
-/* An fd the netpoller knows (netpoll.c) is closed by gort_close: its
- * parked goroutines wake with ECANCELED, and its number is freed only
- * once no call is in flight on it.  Others: libc's close, bracketed, the
- * file marked dying against a first call registering it meanwhile
- * (gort__pd_close_begin). */
 /* close is a cancellation point: a thread cancelled in it (glibc acts
  * before the system call: the fd stays open) ends the mark on its way out,
  * or the number's file stayed refused for good (an adversarial review).
@@ -338,6 +333,11 @@ __attribute__((noinline)) static int close_thread_marked(close_fn *f, int fd, ui
     return r;
 }
 
+/* An fd the netpoller knows (netpoll.c) is closed by gort_close: its
+ * parked goroutines wake with ECANCELED, and its number is freed only
+ * once no call is in flight on it.  Others: libc's close, bracketed, the
+ * file marked dying against a first call registering it meanwhile
+ * (gort__pd_close_begin). */
 GORT_API int close(int fd)
 {
     uint32_t tag;

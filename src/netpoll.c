@@ -575,15 +575,6 @@ int gort__pd_close(gort__pollfd *pd)
     return pd_close(pd, false);
 }
 
-/* A detach marks the file being closed as dying first (its identity, from
- * fstat), so that no call registers it again between the detach and
- * libc's close: one that did left the pd "registered" for the number's
- * next file, which then never went into epoll (a reviewer's dup2 race, 6
- * in 1000 at 2 Ps).  Such a call gets ECANCELED, as during any close.
- * The mark goes once the number names another file, or at
- * gort__pd_detach_end: not by keeping the pd closing until libc returns,
- * since pclose closes the number and then waits for the child, and the
- * number's next file would have been unusable (and unclosable) that long. */
 /* Marks the file (dev, ino) dying (pd->lock held); the mark's tag.  A
  * mark already there is replaced: it names a file that no longer has the
  * number if this one differs (the same identity otherwise), and its
@@ -605,6 +596,15 @@ static uint32_t pd_mark_dying(gort__pollfd *pd, uint64_t dev, uint64_t ino)
     return tag;
 }
 
+/* A detach marks the file being closed as dying first (its identity, from
+ * fstat), so that no call registers it again between the detach and
+ * libc's close: one that did left the pd "registered" for the number's
+ * next file, which then never went into epoll (a reviewer's dup2 race, 6
+ * in 1000 at 2 Ps).  Such a call gets ECANCELED, as during any close.
+ * The mark goes once the number names another file, or at
+ * gort__pd_detach_end: not by keeping the pd closing until libc returns,
+ * since pclose closes the number and then waits for the child, and the
+ * number's next file would have been unusable (and unclosable) that long. */
 uint32_t gort__pd_detach(int fd)
 {
     gort__pollfd *pd = gort__pd_peek(fd);
