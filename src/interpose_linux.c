@@ -314,10 +314,13 @@ struct close_mark {
     uint32_t tag;
 };
 
+/* Ends the mark, errno left as close's. */
 static void close_mark_end(void *arg)
 {
     struct close_mark *c = arg;
+    int e = errno;
     gort__pd_detach_end(c->fd, c->tag);
+    errno = e;
 }
 
 __attribute__((noinline)) static int close_thread_marked(close_fn *f, int fd, uint32_t tag)
@@ -326,10 +329,7 @@ __attribute__((noinline)) static int close_thread_marked(close_fn *f, int fd, ui
     int r;
     pthread_cleanup_push(close_mark_end, &c);
     r = f(fd);
-    pthread_cleanup_pop(0);
-    int e = errno;
-    gort__pd_detach_end(fd, tag);
-    errno = e;
+    pthread_cleanup_pop(1);
     return r;
 }
 
@@ -351,11 +351,8 @@ GORT_API int close(int fd)
     int r = f(fd);
     /* Before LEAVE, which may wait for a P: until the mark ends, a new
      * descriptor for the same file on this number is refused too. */
-    if (tag) {
-        int e = errno;
-        gort__pd_detach_end(fd, tag);
-        errno = e;
-    }
+    if (tag)
+        close_mark_end(&(struct close_mark){fd, tag});
     LEAVE();
     return r;
 }

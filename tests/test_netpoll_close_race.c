@@ -101,6 +101,29 @@ static void probe_reader(void *arg)
     gort_wg_done(&p->wg);
 }
 
+/* The number's next file (the lowest free number: likely old's) is
+ * registered by its first call: made non-blocking, and a byte written to
+ * its peer wakes a reader parked on it. */
+static void check_next_file(int round, int old)
+{
+    int nv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, nv) == 0);
+    CHECK_EQ(gort_set_deadline(nv[0], GORT_READ, gort_nanotime() + 5000000000LL), 0);
+    CHECK(fcntl(nv[0], F_GETFL) & O_NONBLOCK,
+          "round %d: fd %d (old %d) not made non-blocking: registered as a closed file's",
+          round, nv[0], old);
+    probe_t p = {.fd = nv[0]};
+    gort_wg_add(&p.wg, 1);
+    gort_go(probe_reader, &p);
+    gort_yield();
+    CHECK_EQ(gort_write(nv[1], "x", 1), 1);
+    gort_wg_wait(&p.wg);
+    CHECK(p.got == 1, "round %d: fd %d (old %d): read %zd errno %d", round, nv[0], old, p.got,
+          p.err);
+    CHECK_EQ(gort_close(nv[0]), 0);
+    CHECK_EQ(gort_close(nv[1]), 0);
+}
+
 static void body(void *arg)
 {
     (void)arg;
@@ -122,20 +145,7 @@ static void body(void *arg)
         gort_wg_wait(&r.wg);
         CHECK_EQ(close(sv[1]), 0);
 
-        /* A new file with (likely) the same number must work. */
-        int nv[2];
-        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, nv) == 0);
-        probe_t p = {.fd = nv[0]};
-        CHECK_EQ(gort_set_deadline(nv[0], GORT_READ, gort_nanotime() + 5000000000LL), 0);
-        gort_wg_add(&p.wg, 1);
-        gort_go(probe_reader, &p);
-        gort_yield();
-        CHECK_EQ(gort_write(nv[1], "x", 1), 1);
-        gort_wg_wait(&p.wg);
-        CHECK(p.got == 1, "round %d: fd %d (old %d): read %zd errno %d", i, nv[0], sv[0],
-              p.got, p.err);
-        CHECK_EQ(gort_close(nv[0]), 0);
-        CHECK_EQ(gort_close(nv[1]), 0);
+        check_next_file(i, sv[0]);
     }
     atomic_store(&stop_opener, 1);
     pthread_join(th, NULL);
@@ -191,24 +201,7 @@ static void first_call_body(void *arg)
               f.err);
         CHECK_EQ(close(sv[1]), 0);
 
-        /* The number's next file (the lowest free number: likely the
-         * same) is registered by its first call. */
-        int nv[2];
-        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, nv) == 0);
-        CHECK_EQ(gort_set_deadline(nv[0], GORT_READ, gort_nanotime() + 5000000000LL), 0);
-        CHECK(fcntl(nv[0], F_GETFL) & O_NONBLOCK,
-              "round %d: fd %d (old %d) not made non-blocking: registered as a closed file's",
-              i, nv[0], sv[0]);
-        probe_t p = {.fd = nv[0]};
-        gort_wg_add(&p.wg, 1);
-        gort_go(probe_reader, &p);
-        gort_yield();
-        CHECK_EQ(gort_write(nv[1], "x", 1), 1);
-        gort_wg_wait(&p.wg);
-        CHECK(p.got == 1, "round %d: fd %d (old %d): read %zd errno %d", i, nv[0], sv[0],
-              p.got, p.err);
-        CHECK_EQ(gort_close(nv[0]), 0);
-        CHECK_EQ(gort_close(nv[1]), 0);
+        check_next_file(i, sv[0]);
     }
 }
 
