@@ -493,32 +493,37 @@ static bool dup_source_ok(int o)
     return fcntl(o, F_GETFD) >= 0;
 }
 
-/* Any number the netpoller has a pd for, registered or not now: a
- * goroutine may register its current file between a check and the dup,
- * which then left the pd registered for a file gone (a reviewer's
- * reproducer: dup2 alternating two files onto a number waited on). */
-static inline bool dup_target_known(int n)
+/* dup2/dup3's target n is closed as close() closes it
+ * (gort__pd_close_begin: its file marked dying, its block of the table
+ * made if need be), and a registered one is detached if the call can
+ * succeed.  A goroutine may register n's current file between any check
+ * and the dup, which then left the pd registered for a file gone (a
+ * reviewer's reproducer: dup2 alternating two files onto a number waited
+ * on).  No G needed unless n is registered: a program's dup2 in its own
+ * fork's child (before gort_main, say) must not start the runtime. */
+static uint32_t dup_target_begin(int o, int n, int fl)
 {
-    return !gort__in_forked_child() && gort__pd_peek(n) != NULL;
+    uint32_t tag = 0;
+    if (o == n || (fl & ~O_CLOEXEC))
+        return 0;
+    if (gort__pd_close_begin(n, &tag) && dup_source_ok(o))
+        tag = gort__pd_detach(n);
+    return tag;
 }
 
 GORT_API int dup2(int o, int n)
 {
-    uint32_t tag = 0;
-    if (unlikely(o != n && dup_target_known(n)) && dup_source_ok(o))
-        tag = gort__pd_detach(n);
+    uint32_t tag = dup_target_begin(o, n, 0);
     int r = REAL(dup2)(o, n);
-    gort__pd_detach_end(n, tag);
+    mark_end(n, tag);
     return r;
 }
 
 GORT_API int dup3(int o, int n, int fl)
 {
-    uint32_t tag = 0;
-    if (unlikely(o != n && dup_target_known(n)) && dup_source_ok(o) && !(fl & ~O_CLOEXEC))
-        tag = gort__pd_detach(n);
+    uint32_t tag = dup_target_begin(o, n, fl);
     int r = REAL(dup3)(o, n, fl);
-    gort__pd_detach_end(n, tag);
+    mark_end(n, tag);
     return r;
 }
 

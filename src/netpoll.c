@@ -48,6 +48,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -58,7 +59,6 @@
 #define PD_NCHUNKS 4096 /* 4M fds */
 
 static gort__pollfd *_Atomic pdtab[PD_NCHUNKS];
-static gort__mutex pdtab_lock;
 static pthread_once_t backend_once = PTHREAD_ONCE_INIT;
 static int backend_err;
 
@@ -79,6 +79,39 @@ gort__pollfd *gort__pd_peek(int fd)
     return c ? &c[fd & (PD_CHUNK - 1)] : NULL;
 }
 
+/* Makes fd's block of the table (lock-free: mmap, fill, publish with a
+ * compare-and-swap; a loser unmaps its own).  Async-signal-safe, since
+ * close() makes blocks too (gort__pd_close_begin). */
+static gort__pollfd *pd_make(int fd)
+{
+    _Atomic(gort__pollfd *) *slot = &pdtab[fd >> PD_CHUNK_SHIFT];
+    size_t len = PD_CHUNK * sizeof(gort__pollfd);
+    long r = gort__sys6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r < 0 && r > -4096)
+        return NULL; /* ENOMEM: the caller goes on without */
+    gort__pollfd *c = (gort__pollfd *)r, *old = NULL;
+    int base = fd & ~(PD_CHUNK - 1);
+    for (int i = 0; i < PD_CHUNK; i++) {
+        c[i].fd = base + i;
+        c[i].rdeadline = c[i].wdeadline = -1;
+    }
+    if (!atomic_compare_exchange_strong_explicit(slot, &old, c, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        gort__sys3(SYS_munmap, (long)c, (long)len, 0);
+        c = old;
+    }
+    return &c[fd & (PD_CHUNK - 1)];
+}
+
+gort__pollfd *gort__pd_lookup(int fd)
+{
+    gort__pollfd *pd = gort__pd_peek(fd);
+    if (likely(pd) || (unsigned)fd >= (unsigned)PD_NCHUNKS * PD_CHUNK)
+        return pd;
+    return pd_make(fd);
+}
+
 gort__pollfd *gort__pd_get(int fd)
 {
     /* The netpoller's state is the parent's in a vfork child: refused
@@ -87,36 +120,7 @@ gort__pollfd *gort__pd_get(int fd)
      * here before pd_acquire and pd_wait. */
     if (gort__in_vfork_child())
         gort__forked_fatal("using the netpoller (gort_read, gort_write, gort_fd_wait, ...)");
-    gort__pollfd *pd = gort__pd_peek(fd);
-    if (likely(pd) || (unsigned)fd >= (unsigned)PD_NCHUNKS * PD_CHUNK)
-        return pd;
-    gort__lock_raw(&pdtab_lock);
-    gort__pollfd *c = atomic_load(&pdtab[fd >> PD_CHUNK_SHIFT]);
-    if (!c) {
-        c = calloc(PD_CHUNK, sizeof *c);
-        if (c) {
-            int base = fd & ~(PD_CHUNK - 1);
-            for (int i = 0; i < PD_CHUNK; i++) {
-                c[i].fd = base + i;
-                c[i].rdeadline = c[i].wdeadline = -1;
-            }
-            atomic_store_explicit(&pdtab[fd >> PD_CHUNK_SHIFT], c, memory_order_release);
-        }
-    }
-    gort__unlock_raw(&pdtab_lock);
-    return c ? &c[fd & (PD_CHUNK - 1)] : NULL;
-}
-
-bool gort__pd_busy(int fd)
-{
-    /* A fork's child shares the parent's epoll set: its closes must not
-     * touch the registrations (an EPOLL_CTL_DEL there is the parent's
-     * loss), nor wake the parent's goroutines.  It closes plainly. */
-    if (unlikely(gort__in_forked_child()))
-        return false;
-    gort__pollfd *pd = gort__pd_peek(fd);
-    return pd && (__atomic_load_n(&pd->registered, __ATOMIC_RELAXED) ||
-                  atomic_load_explicit(&pd->refs, memory_order_relaxed));
+    return gort__pd_lookup(fd);
 }
 
 /* ---------------------------------------------------------------------
@@ -140,7 +144,9 @@ static int file_id(int fd, uint64_t *dev, uint64_t *ino)
             *ino = sx.stx_ino;
             return 0;
         }
-        if (r != -ENOSYS)
+        /* ENOSYS: a kernel before 4.11; EPERM: a seccomp filter that
+         * predates statx (older container runtimes).  fstat then. */
+        if (r != -ENOSYS && r != -EPERM)
             return (int)r;
         atomic_store_explicit(&no_statx, true, memory_order_relaxed);
     }
@@ -647,19 +653,21 @@ uint32_t gort__pd_detach(int fd)
  * and a thread's acquire between its check and its increment lost the
  * increment to the bit's clearing store); holding pd->lock across the
  * close(2) (no system-call bracket with a runtime lock held).  The cost:
- * a statx per close of a number whose block of the table exists.  Left
- * open: the first call ever on any number of a block (no pd yet) racing
- * a close of that number; making the block here would put calloc in
- * close, which signal handlers may call. */
+ * a statx per close of an fd no gort call has registered.  A number
+ * whose block of the table did not exist yet is the same race (the call
+ * makes the block, the close found no pd to mark): the close makes the
+ * block (pd_make, async-signal-safe, as signal handlers call close). */
 gort__pollfd *gort__pd_close_begin(int fd, uint32_t *tag)
 {
     *tag = 0;
-    /* A fork's child closes plainly (gort__pd_busy says why). */
+    /* A fork's child shares the parent's epoll set: its closes must not
+     * touch the registrations (an EPOLL_CTL_DEL there is the parent's
+     * loss), nor wake the parent's goroutines.  It closes plainly. */
     if (fd < 0 || unlikely(gort__in_forked_child()))
         return NULL;
-    gort__pollfd *pd = gort__pd_peek(fd);
+    gort__pollfd *pd = gort__pd_lookup(fd);
     if (!pd)
-        return NULL;
+        return NULL; /* beyond the table, or no memory for its block */
     if (__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE) ||
         atomic_load_explicit(&pd->refs, memory_order_acquire))
         return pd;

@@ -774,8 +774,12 @@ struct gort__pollfd {
 #define GORT_PD_HUP 4
 #define GORT_PD_CLOSING 0x80000000u
 
-/* The pd of fd (allocated if need be), NULL if fd is out of range. */
+/* The pd of fd (its block of the table made if need be), NULL if fd is
+ * out of range or the block's memory was refused.  gort__pd_get is the
+ * calls' (fatal in a vfork child); gort__pd_lookup the closes'
+ * (async-signal-safe). */
 gort__pollfd *gort__pd_get(int fd);
+gort__pollfd *gort__pd_lookup(int fd);
 /* The pd of fd if it was ever allocated, else NULL (no allocation). */
 gort__pollfd *gort__pd_peek(int fd);
 /* Take a reference for a call: register the fd if it is new (flags:
@@ -804,8 +808,6 @@ void gort__pd_detach_end(int fd, uint32_t tag);
 /* gort__exitstop's last step: sets sched.frozen, and lets closes that
  * waited only for goroutines' calls go on. */
 void gort__netpoll_frozen(void);
-/* close() wrapper's question: is fd registered (or being closed)? */
-bool gort__pd_busy(int fd);
 /* The program's close of fd: its pd to close it through, or NULL with
  * *tag for gort__pd_detach_end after the caller's own close(2). */
 gort__pollfd *gort__pd_close_begin(int fd, uint32_t *tag);

@@ -27,14 +27,23 @@
  * stayed "registered" with no file: that call could park for ever, and
  * the next file never went into epoll nor became non-blocking (every run
  * of a helper's stress program).
+ *
+ * new_block_body: the same race where the number's block of gort's fd
+ * table (one per 1024 numbers) does not exist yet, so that the close has
+ * no pd to mark and the call makes the block: fds moved to a new block's
+ * number each round, closed by close(), a dup2 onto the number,
+ * gort_close or fclose.  It failed 3 of 3 runs before closes of such
+ * numbers made the block themselves (netpoll.c pd_make).
  */
 #include "check.h"
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #define ROUNDS 3000
+#define NEW_BLOCKS 64
 
 static _Atomic int stop_opener;
 static _Atomic long opener_bad;
@@ -217,12 +226,110 @@ static void first_call_body(void *arg)
     }
 }
 
+/* A number in a block of gort's fd table that does not exist yet (one
+ * per 1024 numbers, made by the first call on any of them): *fd moved
+ * there, or false when RLIMIT_NOFILE has no room left. */
+static bool move_to_new_block(int *fd, int block)
+{
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    long n = (long)block * 1024 + 7;
+    if ((rlim_t)n >= rl.rlim_cur) {
+        if ((rlim_t)n >= rl.rlim_max)
+            return false;
+        rl.rlim_cur = rl.rlim_max;
+        CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    }
+    int m = fcntl(*fd, F_DUPFD_CLOEXEC, (int)n);
+    CHECK(m == n, "F_DUPFD to %ld: %d (%s)", n, m, strerror(errno));
+    CHECK_EQ(close(*fd), 0);
+    *fd = m;
+    return true;
+}
+
+/* The first call ever on a number of a new block racing the number's
+ * close: the close found no pd to mark, and the call made the block and
+ * registered the file being closed. */
+static void new_block_body(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    int wv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wv) == 0);
+    CHECK_EQ(gort_set_deadline(wv[0], GORT_READ, -1), 0); /* the poller made */
+    CHECK_EQ(gort_close(wv[0]), 0);
+    CHECK_EQ(gort_close(wv[1]), 0);
+    for (int b = 1; b <= NEW_BLOCKS; b++) {
+        int sv[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        if (!move_to_new_block(&sv[0], b)) {
+            CHECK_EQ(close(sv[0]), 0);
+            CHECK_EQ(close(sv[1]), 0);
+            if (b == 1)
+                fprintf(stderr, "new_block_body: skipped: RLIMIT_NOFILE's hard limit leaves "
+                                "no number above 1024\n");
+            break;
+        }
+        first_t f = {.fd = sv[0]};
+        gort_go(first_reader, &f);
+        for (int k = 0; k < (b & 3); k++)
+            gort_yield();
+        /* The number's next file: made by the closing dup2, or after the
+         * close. */
+        static const char *const how[] = {"close", "dup2", "gort_close", "fclose"};
+        int kind = (i + b) & 3;
+        bool by_dup = kind == 1;
+        int nv[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, nv) == 0);
+        switch (kind) {
+        case 0:
+            CHECK_EQ(close(sv[0]), 0);
+            break;
+        case 1:
+            CHECK_EQ(dup2(nv[0], sv[0]), sv[0]);
+            CHECK_EQ(write(nv[1], "x", 1), 1); /* for a read of the new file */
+            break;
+        case 2:
+            CHECK_EQ(gort_close(sv[0]), 0);
+            break;
+        default: {
+            FILE *fp = fdopen(sv[0], "r");
+            CHECK(fp != NULL);
+            CHECK_EQ(fclose(fp), 0);
+        }
+        }
+        int64_t t0 = gort_nanotime();
+        while (!atomic_load(&f.done)) {
+            CHECK(gort_nanotime() - t0 < 5000000000LL,
+                  "block %d: a first read of fd %d still parked 5 s after its %s", b, sv[0],
+                  how[kind]);
+            gort_sleep(100000);
+        }
+        CHECK((f.got == -1 && (f.err == EBADF || f.err == ECANCELED)) || (by_dup && f.got == 1),
+              "block %d: a read racing the %s of fd %d: %zd errno %d", b, how[kind], sv[0],
+              f.got, f.err);
+        CHECK_EQ(close(sv[1]), 0);
+        if (!by_dup)
+            CHECK_EQ(fcntl(nv[0], F_DUPFD_CLOEXEC, sv[0]), sv[0]);
+        CHECK_EQ(close(nv[0]), 0);
+        nv[0] = sv[0];
+        CHECK_EQ(gort_set_deadline(nv[0], GORT_READ, gort_nanotime() + 5000000000LL), 0);
+        CHECK(fcntl(nv[0], F_GETFL) & O_NONBLOCK,
+              "block %d: fd %d not made non-blocking: registered as a closed file's", b, nv[0]);
+        CHECK_EQ(gort_close(nv[0]), 0);
+        CHECK_EQ(close(nv[1]), 0);
+    }
+}
+
 int main(void)
 {
     run_main_child(body, NULL, "1", NULL);
     run_main_child(body, NULL, "2", NULL);
     run_main_child(first_call_body, NULL, "1", "iobatch=0");
     run_main_child(first_call_body, NULL, "2", "iobatch=0");
+    /* Each child has fresh blocks: as many as RLIMIT_NOFILE allows, up to
+     * NEW_BLOCKS. */
+    for (int i = 0; i < 10; i++)
+        run_main_child(new_block_body, (void *)(intptr_t)i, (i & 1) ? "2" : "1", "iobatch=0");
     printf("ok\n");
     return 0;
 }
