@@ -665,15 +665,19 @@ gort__pollfd *gort__pd_close_begin(int fd, uint32_t *tag)
      * loss), nor wake the parent's goroutines.  It closes plainly. */
     if (fd < 0 || unlikely(gort__in_forked_child()))
         return NULL;
-    gort__pollfd *pd = gort__pd_lookup(fd);
-    if (!pd)
-        return NULL; /* beyond the table, or no memory for its block */
-    if (__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE) ||
-        atomic_load_explicit(&pd->refs, memory_order_acquire))
-        return pd;
     uint64_t dev, ino;
-    if (file_id(fd, &dev, &ino) != 0)
+    gort__pollfd *pd = gort__pd_peek(fd);
+    if (!pd) {
+        /* A block only for a number that names a file: a daemon's loop
+         * closing every number up to RLIMIT_NOFILE makes none. */
+        if (file_id(fd, &dev, &ino) != 0 || !(pd = gort__pd_lookup(fd)))
+            return NULL; /* no file (EBADF), beyond the table, no memory */
+    } else if (__atomic_load_n(&pd->registered, __ATOMIC_ACQUIRE) ||
+               atomic_load_explicit(&pd->refs, memory_order_acquire)) {
+        return pd;
+    } else if (file_id(fd, &dev, &ino) != 0) {
         return NULL; /* no file: close(2) says EBADF */
+    }
     gort__lock(&pd->lock);
     if (pd->registered) { /* a first call registered it meanwhile */
         gort__unlock(&pd->lock);
