@@ -171,7 +171,7 @@ void gort__startm(P *pp, bool spinning, int how)
     }
     if (!pp) {
         /* No idle M: an M that sleeps without a P takes the idle P
-         * itself, with the spinning token if there is one (proc.c). */
+         * itself, with the spinning token if there is one (findrunnable.c). */
         if (!sched.midle && atomic_load(&sched.npidle) > 0 && gort__wake_pless_m_locked(spinning)) {
             gort__unlock(&sched.lock);
             return;

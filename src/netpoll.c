@@ -4,7 +4,7 @@
  * A call that would block on an fd (fd_linux.c) parks its goroutine here
  * instead of its thread; the poller (netpoll_epoll.c) readies it when the
  * kernel reports an edge.  Nobody runs a poller thread: the scheduler polls
- * (proc.c findrunnable) without blocking before it steals, an M with
+ * (findrunnable.c) without blocking before it steals, an M with
  * nothing to run blocks in the poller until the next timer, and sysmon
  * polls when nobody has for 10 ms (gort__netpoll_sysmon).
  *

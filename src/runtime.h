@@ -181,7 +181,7 @@ int64_t gort__timesleepuntil(void);
 void gort__movetimers(P *to, P *from);
 /* A timer was armed at `when` where no running P will see it soon (a
  * thread without a P): wake the timer-sleeping M if it sleeps longer, or
- * an idle P (proc.c). */
+ * an idle P (findrunnable.c). */
 void gort__timerwake(int64_t when);
 /* Mark c as owned by timer t (timer.c; NULL to unmark before freeing it):
  * closing c is then a fatal error (chan.c). */
@@ -954,6 +954,12 @@ void gort__goparkunlock(gort__mutex *l, const char *reason);
 void gort__goready(G *g, bool next);
 /* The scheduler loop on g0 (proc.c): never returns. */
 GORT_NORETURN void gort__schedule(void);
+/* findrunnable.c, on g0 with a P: a goroutine to run, found in the P's or
+ * the global queue, the poller or another P; returns only with one (and a
+ * P), sleeping without a P until there is.  The M may be spinning on
+ * return: gort__resetspinning then, before running what it found. */
+G *gort__findrunnable(void);
+void gort__resetspinning(void);
 /* A G ready to run fn(arg), from a free list or a new stack, or NULL
  * (newproc.c). */
 G *gort__newg(void (*fn)(void *), void *arg);
@@ -1101,7 +1107,7 @@ P *gort__pidleget_pref(P *want);
  * that sleeps next. */
 enum { GORT_WAKE_ANY, GORT_WAKE_AWAY, GORT_WAKE_HERE };
 void gort__startm(P *pp, bool spinning, int how);
-/* proc.c, sched.lock held: wake the M sleeping without a P (poller or
+/* findrunnable.c, sched.lock held: wake the M sleeping without a P (poller or
  * timer sleeper) to take an idle P, handing it the spinning token if
  * `spinning`; false if there is none not already being woken. */
 bool gort__wake_pless_m_locked(bool spinning);
