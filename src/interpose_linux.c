@@ -60,6 +60,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
 #include <threads.h>
 #include <sys/wait.h>
@@ -190,6 +191,9 @@ static inline bool tv_long(const struct timeval *t)
     X(int, semop, false, (int id, struct sembuf *o, size_t n), (id, o, n))                    \
     X(int, semtimedop, false, (int id, struct sembuf *o, size_t n, const struct timespec *t), \
       (id, o, n, t))                                                                          \
+    /* System V messages: never restarted after a handler (signal(7)). */                   \
+    X(ssize_t, msgrcv, false, (int id, void *p, size_t n, long t, int fl), (id, p, n, t, fl)) \
+    X(int, msgsnd, false, (int id, const void *p, size_t n, int fl), (id, p, n, fl))          \
     X(size_t, fread, false, (void *p, size_t s, size_t n, FILE *f), (p, s, n, f))             \
     X(size_t, fwrite, false, (const void *p, size_t s, size_t n, FILE *f), (p, s, n, f))      \
     X(char *, fgets, false, (char *s, int n, FILE *f), (s, n, f))                             \

@@ -11,7 +11,9 @@
  * for returning early; alone, and after 300 us of work so that sysmon
  * wants the goroutine preempted just as it enters the call), poll with a 0 or 1 ms timeout, select and
  * epoll_wait with a timeout, sem_timedwait, sigtimedwait on a signal
- * nobody sends, and read on a socket with SO_RCVTIMEO.  Every EINTR is
+ * nobody sends, read on a socket with SO_RCVTIMEO, and System V
+ * messages (msgrcv on an empty queue and msgsnd on a full one, which a
+ * plain thread fills and drains every 200 us).  Every EINTR is
  * counted and must be 0.  So that the property is not vacuous, the hogs
  * must have been preempted by signal many times in the same window.
  * Beside them a goroutine's sleep(1) returns 0 after at least 1 s.
@@ -23,7 +25,9 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/msg.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -37,12 +41,25 @@
 #define MIN_PREEMPTS 100
 #define MAX_NS (8000LL * 1000 * 1000)
 
-enum { K_NANOSLEEP, K_COMPUTE_SLEEP, K_POLL, K_SELECT, K_EPOLL, K_SEMTIMED, K_SIGTIMED, K_RCVTIMEO, NK };
+enum {
+    K_NANOSLEEP,
+    K_COMPUTE_SLEEP,
+    K_POLL,
+    K_SELECT,
+    K_EPOLL,
+    K_SEMTIMED,
+    K_SIGTIMED,
+    K_RCVTIMEO,
+    K_MSGRCV,
+    K_MSGSND,
+    NK
+};
 static const char *const kname[NK] = {"nanosleep(50us)", "300us work, nanosleep(1ms)",
                                       "poll(NULL, 0, 0..1ms)",
                                       "select(200us)",   "epoll_wait(1ms)",
                                       "sem_timedwait(200us)", "sigtimedwait(200us)",
-                                      "read(SO_RCVTIMEO 1ms)"};
+                                      "read(SO_RCVTIMEO 1ms)", "msgrcv(empty queue)",
+                                      "msgsnd(full queue)"};
 static long calls[NK], eintr[NK], other[NK];
 static _Atomic long early;
 static int64_t deadline, hard_deadline;
@@ -50,6 +67,15 @@ static uint64_t preempts0;
 static _Atomic int stop_hogs;
 static gort_waitgroup wg_loops = GORT_WAITGROUP_INIT, wg_hogs = GORT_WAITGROUP_INIT;
 static int epfd, sv[2];
+/* System V queues: msg_in fed by the pump for msgrcv, msg_out (its bytes
+ * limit a few messages) drained by it for msgsnd. */
+enum { MSG_BYTES = 4000 };
+struct msg {
+    long type;
+    char text[MSG_BYTES];
+};
+static int msg_in = -1, msg_out = -1;
+static _Atomic int stop_pump;
 static sem_t sem;
 static int sleep_rc = -1;
 static int64_t sleep_ns;
@@ -135,6 +161,14 @@ __attribute__((noinline)) static int one_call(int k, long i)
         ssize_t n = read(sv[0], &c, 1);
         return n >= 0 ? -1 : (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : errno;
     }
+    case K_MSGRCV: {
+        static struct msg m;
+        return msgrcv(msg_in, &m, MSG_BYTES, 0, 0) == MSG_BYTES ? 0 : errno;
+    }
+    case K_MSGSND: {
+        static struct msg m = {.type = 1};
+        return msgsnd(msg_out, &m, MSG_BYTES, 0) == 0 ? 0 : errno;
+    }
     }
     return -1;
 }
@@ -162,6 +196,22 @@ static void looper(void *arg)
     gort_wg_done(&wg_loops);
 }
 
+/* A plain thread: every 200 us, a message into msg_in (while fewer than
+ * two wait) and one out of msg_out, so that both blocking calls return. */
+static void *pump(void *arg)
+{
+    (void)arg;
+    static struct msg m = {.type = 1};
+    while (!atomic_load(&stop_pump)) {
+        struct msqid_ds ds;
+        if (msgctl(msg_in, IPC_STAT, &ds) == 0 && ds.msg_qnum < 2)
+            (void)msgsnd(msg_in, &m, MSG_BYTES, IPC_NOWAIT);
+        (void)msgrcv(msg_out, &m, MSG_BYTES, 0, IPC_NOWAIT);
+        usleep(200);
+    }
+    return NULL;
+}
+
 static void sleeper(void *arg)
 {
     (void)arg;
@@ -182,12 +232,16 @@ static void gmain(void *arg)
         CHECK_CALL(gort_go(hog, NULL), 0);
     deadline = gort_nanotime() + RUN_NS;
     hard_deadline = deadline - RUN_NS + MAX_NS;
+    pthread_t pt;
+    CHECK(pthread_create(&pt, NULL, pump, NULL) == 0);
     gort_wg_add(&wg_loops, NK + 1);
     for (int k = 0; k < NK; k++)
         CHECK_CALL(gort_go(looper, (void *)(intptr_t)k), 0);
     CHECK_CALL(gort_go(sleeper, NULL), 0);
     gort_wg_wait(&wg_loops);
     gort_read_stats(&s1);
+    atomic_store(&stop_pump, 1);
+    CHECK(pthread_join(pt, NULL) == 0);
     atomic_store(&stop_hogs, 1);
     gort_wg_wait(&wg_hogs);
 
@@ -226,10 +280,19 @@ int main(void)
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     struct timeval tv = {0, 1000};
     CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    msg_in = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    msg_out = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    CHECK(msg_in >= 0 && msg_out >= 0, "msgget: %s", strerror(errno));
+    struct msqid_ds ds;
+    CHECK(msgctl(msg_out, IPC_STAT, &ds) == 0);
+    ds.msg_qbytes = 3 * MSG_BYTES; /* full after three */
+    CHECK(msgctl(msg_out, IPC_SET, &ds) == 0);
     watchdog_start("test_syscall_eintr", 60);
     /* Both forms of the barrier pair that keeps signals out of calls
      * (syscall.c): the exchange (default) and membarrier. */
     run_main_child(gmain, NULL, "2", "quantum=100us");
     run_main_child(gmain, NULL, "2", "quantum=100us,membarrier=1");
+    msgctl(msg_in, IPC_RMID, NULL);
+    msgctl(msg_out, IPC_RMID, NULL);
     return 0;
 }
