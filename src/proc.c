@@ -437,12 +437,18 @@ top:;
      * starvation test_runnext checks: 57-67 ms of CPU in 4 of 14 runs). */
     if (pp->schedtick % 61 == 0)
         pp->globalcheck = true;
-    /* ... and deferred too right after a yield or preemption, which put the
+    /* ... and deferred too right after a yield or preemption that put the
      * G at the global queue's tail: with nothing else there the look would
-     * pick it straight back, ahead of the goroutines it yielded to. */
-    bool yielded = pp->yielded;
-    pp->yielded = false;
-    if (pp->globalcheck && !timerready && !yielded &&
+     * pick it straight back, ahead of the goroutines it yielded to.  Not
+     * after one for a stop of the world, which queues the G on the P
+     * (gosched_m): deferred then too, a goroutine preempted at every stop
+     * (a plain thread stopping the world every 1 ms beside a call-free
+     * loop) put the look off for good, and goroutines back from system
+     * calls or woken by threads waited in the global queue for ever (a
+     * stress hunt: 2 of 3 runs made no progress for 3 s). */
+    bool yielded = pp->yielded, yielded_global = pp->yielded_global;
+    pp->yielded = pp->yielded_global = false;
+    if (pp->globalcheck && !timerready && !yielded_global &&
         atomic_load_explicit(&sched.runqsize, memory_order_relaxed) > 0) {
         pp->globalcheck = false;
         gort__lock(&sched.lock);
@@ -726,10 +732,17 @@ static void gosched_m(G *g)
      * prologue, ~150 ns of the stop on the EPYC VM). */
     if (atomic_load_explicit(&sched.gcwaiting, memory_order_relaxed)) {
         gort__runqput(m->p, g, false);
+        /* Go queues it globally, behind the goroutines waiting there, which
+         * then run first after the start: so the first schedule after the
+         * start looks there (a goroutine stopped at every stop would
+         * otherwise keep them waiting until a 1-in-61 look, ~10 looks a
+         * second when a thread stops the world every 1 ms: a stress hunt). */
+        m->p->globalcheck = true;
     } else {
         gort__lock(&sched.lock);
         gort__globrunqput(g);
         gort__unlock(&sched.lock);
+        m->p->yielded_global = true;
     }
     m->p->yielded = true;
     gort__schedule();

@@ -450,7 +450,9 @@ struct gort_p {
                                     slice inherits the request too (proc.c) */
     bool globalcheck;            /* owner: the 1-in-61 global queue look is due */
     bool yielded;                /* owner: the last G here yielded or was preempted
-                                    to the global queue (defers that look once) */
+                                    (its slice is over: a runnext G does not inherit it) */
+    bool yielded_global;         /* owner: ... and went to the global queue's tail
+                                    (defers the global look once) */
     uint32_t slicespawn;         /* owner: goroutines the running G created since it
                                     was scheduled (gort_go's back-pressure) */
     _Atomic uint32_t stolentick; /* schedtick when a thief last took from this P's ring
