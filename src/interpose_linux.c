@@ -508,9 +508,9 @@ static bool dup_source_ok(int o)
 static uint32_t dup_target_begin(int o, int n, int fl)
 {
     uint32_t tag = 0;
-    if (o == n || (fl & ~O_CLOEXEC))
-        return 0;
-    if (gort__pd_close_begin(n, &tag) && dup_source_ok(o))
+    if (o == n || (fl & ~O_CLOEXEC) || !dup_source_ok(o))
+        return 0; /* the call fails: no close, no mark (dup_source_ok) */
+    if (gort__pd_close_begin(n, &tag))
         tag = gort__pd_detach(n);
     return tag;
 }

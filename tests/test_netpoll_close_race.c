@@ -36,6 +36,7 @@
  * numbers made the block themselves (netpoll.c pd_make).
  */
 #include "check.h"
+#include "../src/runtime.h" /* gort__pd_peek */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -320,8 +321,26 @@ static void new_block_body(void *arg)
     }
 }
 
+/* Closing (or dup2-ing onto) numbers that name no file makes no block
+ * of the table: a daemon closes every number up to RLIMIT_NOFILE, and a
+ * block each was 104 KiB per 1024 numbers (418 MiB up to 4M). */
+static void no_block_for_free_numbers(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    for (int n = 200 * 1024; n < 264 * 1024; n += 97) {
+        CHECK(close(n) == -1 && errno == EBADF);
+        CHECK(gort_close(n) == -1 && errno == EBADF);
+        CHECK(dup2(-1, n) == -1 && errno == EBADF);
+        CHECK(gort__pd_peek(n) == NULL, "closing free number %d made its block", n);
+    }
+    CHECK_EQ(close(sv[0]), 0);
+    CHECK_EQ(close(sv[1]), 0);
+}
+
 int main(void)
 {
+    no_block_for_free_numbers();
     run_main_child(body, NULL, "1", NULL);
     run_main_child(body, NULL, "2", NULL);
     run_main_child(first_call_body, NULL, "1", "iobatch=0");
