@@ -421,7 +421,8 @@ static void stream_body(void *arg)
 /* fclose and pclose; pclose also waits for the child: bracketed as a
  * wait.  Inlined: the bracket shows the wrapper's caller's frame, which
  * gort__entersyscall_from finds as its caller's caller. */
-static inline __attribute__((always_inline)) int stream_close(int (*fn)(FILE *), FILE *f, bool wait, uintptr_t ra)
+static inline __attribute__((always_inline)) int stream_close(int (*fn)(FILE *), FILE *f,
+                                                               bool wait, uintptr_t ra)
 {
     int fd;
     uint32_t tag = detach_stream(f, &fd);
