@@ -292,10 +292,13 @@ void gort__morestack_vla(size_t size, uintptr_t sp, uintptr_t pc)
      * this is a call from the middle of a function whose callee-saved
      * registers, &errno among them, are not in a frame the runtime knows
      * (the prologue's slow path saves them all); the request stays
-     * pending and the signal that follows a poison serves it. */
-    if (m->stackguard && !atomic_load_explicit(&m->syscall_implicit, memory_order_relaxed))
+     * pending and the signal that follows a poison serves it.  So too
+     * the poison that asks a goroutine back from foreign code without its
+     * P (syscall_foreign.c): kept for a prologue to honour, it sent every
+     * alloca of a call-free loop after a long memset through here, and a
+     * loop that fit inline died as a stack overflow (a stress hunt: 10 of
+     * 10 runs); every reclaim round poisons the word again and signals,
+     * so the P still comes back within a sysmon period. */
+    if (m->stackguard)
         __atomic_store_n(m->stackguard, guard, __ATOMIC_RELAXED);
-    /* (Not the poison that asks a goroutine back from foreign code
-     * without its P to take one again: that one must stay until a
-     * prologue honours it, morestack2's reclaim.) */
 }

@@ -139,7 +139,8 @@ bool gort__foreign_signal(M *m)
         __atomic_load_n(&m->syscall_depth, __ATOMIC_RELAXED) != 1 || m->tid <= 0)
         return false;
     /* Again, in case a checked call that could not take the P put the
-     * guard back (a callback from the foreign code: exit (e)). */
+     * guard back (a callback from the foreign code: exit (e)), or an
+     * alloca did (morestack.c gort__morestack_vla). */
     gort__poison_guard(m);
     uint32_t zero = 0;
     if (!atomic_compare_exchange_strong(&m->signal_pending, &zero, 1))
