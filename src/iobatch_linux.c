@@ -110,24 +110,10 @@ static bool seccomp_filtered(void)
     char *buf = malloc(LEN);
     if (!buf)
         return true;
-    long fd;
-    do
-        fd = gort__sys6(SYS_openat, AT_FDCWD, (long)"/proc/thread-self/status",
-                        O_RDONLY | O_CLOEXEC, 0, 0, 0);
-    while (fd == -EINTR);
-    if (fd < 0) {
+    if (gort__procfs_read("/proc/thread-self/status", buf, LEN) < 0) {
         free(buf);
         return true;
     }
-    size_t len = 0;
-    long r;
-    while (len < LEN - 1 &&
-           ((r = gort__sys3(SYS_read, fd, (long)(buf + len), (long)(LEN - 1 - len))) > 0 ||
-            r == -EINTR))
-        if (r > 0)
-            len += (size_t)r;
-    gort__sys3(SYS_close, fd, 0, 0);
-    buf[len] = 0;
     const char *f = strstr(buf, "\nSeccomp:");
     bool filtered = true;
     if (f) {

@@ -41,9 +41,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
-#include "arch/syscall_amd64.h"
 
-#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,34 +243,15 @@ void gort__mexit_account(M *m)
  * that could still call into gort: nothing can ever run again. */
 /* The kernel's own thread count (/proc/self/status): atomic, unlike a
  * readdir of /proc/self/task, which can skip live threads while others
- * exit.  0 if it cannot tell.  Raw system calls: checkdead holds
- * sched.lock, and libc's close through gort's wrapper takes the number's
- * pd->lock (netpoll.c), which the netpoller holds while it takes
- * sched.lock (a thread's wait arming its deadline timer): the two orders
- * would meet on a number a program used after closing it (a review). */
+ * exit.  0 if it cannot tell.  Read by raw system calls
+ * (gort__procfs_read says why: checkdead holds sched.lock). */
 static int proc_thread_count(void)
 {
-    long fd;
-    do
-        fd = gort__sys6(SYS_openat, AT_FDCWD, (long)"/proc/self/status", O_RDONLY | O_CLOEXEC,
-                        0, 0, 0);
-    while (fd == -EINTR);
-    if (fd < 0)
-        return 0;
     char buf[4096];
-    size_t len = 0;
-    while (len < sizeof buf - 1) {
-        long r = gort__sys3(SYS_read, fd, (long)(buf + len), (long)(sizeof buf - 1 - len));
-        if (r == -EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    gort__sys3(SYS_close, fd, 0, 0);
-    buf[len] = 0;
+    if (gort__procfs_read("/proc/self/status", buf, sizeof buf) < 0)
+        return 0;
     const char *t = strstr(buf, "\nThreads:");
-    return t ? atoi(t + 9) : 0;
+    return t ? atoi(t + strlen("\nThreads:")) : 0;
 }
 
 static void checkdead(void)

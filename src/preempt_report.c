@@ -17,23 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Read a small /proc/self/task/<tid>/<name> file into buf (NUL-terminated);
- * length, or -1. */
-static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t n)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/%s", (int)tid, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t r = read(fd, buf, n - 1);
-    close(fd);
-    if (r < 0)
-        return -1;
-    buf[r] = 0;
-    return r;
-}
-
 /* Is thread tid's state 'R' (running or runnable) in /proc/.../stat, the
  * letter after the command name (which may contain spaces and parentheses,
  * hence the last ')')?  True if /proc cannot tell.  The file is opened
@@ -45,8 +28,9 @@ static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t n)
  * report asks for first. */
 static bool thread_state_running(pid_t tid)
 {
-    char buf[512];
-    if (read_task_file(tid, "stat", buf, sizeof buf) <= 0)
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    if (gort__procfs_read(path, buf, sizeof buf) <= 0)
         return true;
     char *rp = strrchr(buf, ')');
     if (!rp || rp[1] != ' ' || !rp[2])

@@ -1635,6 +1635,9 @@ int64_t gort__nanotime(void);
 static inline int64_t gort__now(void) { return gort__nanotime(); }
 /* CPU time of thread tid of this process, ns; -1 if it is gone (clock.c). */
 int64_t gort__thread_cpu_ns(pid_t tid);
+/* A small /proc file into buf (n bytes, NUL-terminated) by raw system
+ * calls: its length, or -1 (procfs_linux.c). */
+ssize_t gort__procfs_read(const char *path, char *buf, size_t n);
 uint32_t gort__fastrand(void);               /* per-M xorshift; any thread */
 static inline uint32_t gort__fastrandn(uint32_t n)
 {
