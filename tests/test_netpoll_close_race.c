@@ -179,19 +179,59 @@ static void first_reader(void *arg)
     atomic_store(&f->done, 1);
 }
 
-static void first_call_body(void *arg)
+/* The netpoller's own descriptors are made at the first registration:
+ * made during a loop, they would take a number just closed, and the
+ * racing read would act on them.  (For the same reason these bodies run
+ * with iobatch=0: each P makes its io_uring ring at its first batched
+ * call.)  A read of a closed number acts on whatever file has it. */
+static void make_poller(void)
 {
-    (void)arg;
-    /* The netpoller's own descriptors are made at the first registration:
-     * made during the loop, they would take a number just closed, and the
-     * racing read would act on them.  (For the same reason this body runs
-     * with iobatch=0: each P makes its io_uring ring at its first batched
-     * call.)  A read of a closed number acts on whatever file has it. */
     int wv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wv) == 0);
     CHECK_EQ(gort_set_deadline(wv[0], GORT_READ, -1), 0);
     CHECK_EQ(gort_close(wv[0]), 0);
     CHECK_EQ(gort_close(wv[1]), 0);
+}
+
+/* The ways the program closes an fd: libc's close (the wrapper),
+ * gort_close, fclose of a stream on it (libc's own close), and a dup2
+ * onto it (new_block_body makes that one: it needs the new file). */
+enum { BY_CLOSE, BY_GORT_CLOSE, BY_FCLOSE, BY_DUP2 };
+static const char *const by_name[] = {"close", "gort_close", "fclose", "dup2"};
+
+static void close_by(int how, int fd)
+{
+    switch (how) {
+    case BY_CLOSE:
+        CHECK_EQ(close(fd), 0);
+        break;
+    case BY_GORT_CLOSE:
+        CHECK_EQ(gort_close(fd), 0);
+        break;
+    default: {
+        FILE *fp = fdopen(fd, "r");
+        CHECK(fp != NULL);
+        CHECK_EQ(fclose(fp), 0);
+    }
+    }
+}
+
+/* Until the first read racing the close is over: 5 s at most. */
+static void wait_first_read(first_t *f, const char *unit, int n, int how)
+{
+    int64_t t0 = gort_nanotime();
+    while (!atomic_load(&f->done)) {
+        CHECK(gort_nanotime() - t0 < 5000000000LL,
+              "%s %d: a first read of fd %d still parked 5 s after its %s", unit, n, f->fd,
+              by_name[how]);
+        gort_sleep(100000);
+    }
+}
+
+static void first_call_body(void *arg)
+{
+    (void)arg;
+    make_poller();
     for (int i = 0; i < ROUNDS; i++) {
         int sv[2];
         CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
@@ -199,28 +239,12 @@ static void first_call_body(void *arg)
         gort_go(first_reader, &f);
         for (int k = 0; k < (i & 3); k++)
             gort_yield();
-        switch ((i >> 2) % 3) {
-        case 0:
-            CHECK_EQ(close(sv[0]), 0);
-            break;
-        case 1:
-            CHECK_EQ(gort_close(sv[0]), 0);
-            break;
-        default: { /* libc's own close, inside fclose */
-            FILE *fp = fdopen(sv[0], "r");
-            CHECK(fp != NULL);
-            CHECK_EQ(fclose(fp), 0);
-        }
-        }
-        int64_t t0 = gort_nanotime();
-        while (!atomic_load(&f.done)) {
-            CHECK(gort_nanotime() - t0 < 5000000000LL,
-                  "round %d: a first read of fd %d still parked 5 s after its close", i, sv[0]);
-            gort_sleep(100000);
-        }
+        int how = (i >> 2) % 3; /* close, gort_close, fclose */
+        close_by(how, sv[0]);
+        wait_first_read(&f, "round", i, how);
         CHECK(f.got == -1 && (f.err == EBADF || f.err == ECANCELED),
-              "round %d: a read racing the close of fd %d: %zd errno %d", i, sv[0], f.got,
-              f.err);
+              "round %d: a read racing the %s of fd %d: %zd errno %d", i, by_name[how], sv[0],
+              f.got, f.err);
         CHECK_EQ(close(sv[1]), 0);
 
         check_next_file(i, sv[0]);
@@ -254,11 +278,7 @@ static bool move_to_new_block(int *fd, int block)
 static void new_block_body(void *arg)
 {
     int i = (int)(intptr_t)arg;
-    int wv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wv) == 0);
-    CHECK_EQ(gort_set_deadline(wv[0], GORT_READ, -1), 0); /* the poller made */
-    CHECK_EQ(gort_close(wv[0]), 0);
-    CHECK_EQ(gort_close(wv[1]), 0);
+    make_poller();
     for (int b = 1; b <= NEW_BLOCKS; b++) {
         int sv[2];
         CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
@@ -276,37 +296,19 @@ static void new_block_body(void *arg)
             gort_yield();
         /* The number's next file: made by the closing dup2, or after the
          * close. */
-        static const char *const how[] = {"close", "dup2", "gort_close", "fclose"};
-        int kind = (i + b) & 3;
-        bool by_dup = kind == 1;
+        int how = (i + b) & 3;
+        bool by_dup = how == BY_DUP2;
         int nv[2];
         CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, nv) == 0);
-        switch (kind) {
-        case 0:
-            CHECK_EQ(close(sv[0]), 0);
-            break;
-        case 1:
+        if (by_dup) {
             CHECK_EQ(dup2(nv[0], sv[0]), sv[0]);
             CHECK_EQ(write(nv[1], "x", 1), 1); /* for a read of the new file */
-            break;
-        case 2:
-            CHECK_EQ(gort_close(sv[0]), 0);
-            break;
-        default: {
-            FILE *fp = fdopen(sv[0], "r");
-            CHECK(fp != NULL);
-            CHECK_EQ(fclose(fp), 0);
+        } else {
+            close_by(how, sv[0]);
         }
-        }
-        int64_t t0 = gort_nanotime();
-        while (!atomic_load(&f.done)) {
-            CHECK(gort_nanotime() - t0 < 5000000000LL,
-                  "block %d: a first read of fd %d still parked 5 s after its %s", b, sv[0],
-                  how[kind]);
-            gort_sleep(100000);
-        }
+        wait_first_read(&f, "block", b, how);
         CHECK((f.got == -1 && (f.err == EBADF || f.err == ECANCELED)) || (by_dup && f.got == 1),
-              "block %d: a read racing the %s of fd %d: %zd errno %d", b, how[kind], sv[0],
+              "block %d: a read racing the %s of fd %d: %zd errno %d", b, by_name[how], sv[0],
               f.got, f.err);
         CHECK_EQ(close(sv[1]), 0);
         if (!by_dup)
