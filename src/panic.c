@@ -280,7 +280,7 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
         G *cur = m ? m->curg : NULL;
         if (cur && !cur->foreign && sp >= cur->stack_lo && sp < cur->stack_hi) {
             gort__tb_header(&o, cur, atomic_load(&cur->status), true);
-            gort__tb_ctx(&o, pc, fp, cur, system);
+            gort__tb_ctx(&o, pc, 0, fp, cur, system);
             gort__tb_trailer(&o, cur);
         } else {
             cur = NULL; /* on g0 or a plain thread: its goroutine (if any) is listed below */
@@ -288,7 +288,7 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
                 gort__tb_printf(&o, "scheduler stack (M%d):\n", m->id);
             else
                 gort__tb_printf(&o, "thread %d (not a goroutine) [running]:\n", (int)gettid());
-            gort__tb_ctx(&o, pc, fp, NULL, system);
+            gort__tb_ctx(&o, pc, 0, fp, NULL, system);
         }
         others_and_flush(&o, cur, system);
     }

@@ -1574,8 +1574,9 @@ void gort__tb_trailer(gort__tbout *o, G *g); /* "created by ..." */
 /* One frame at pc (a return address if return_address); false if it was
  * a hidden runtime frame (system: show those too). */
 bool gort__tb_frame(gort__tbout *o, uintptr_t pc, bool return_address, bool system);
-/* The frames of an interrupted context: pc, then the chain from fp. */
-void gort__tb_ctx(gort__tbout *o, uintptr_t pc, uintptr_t fp, G *g, bool system);
+/* The frames of an interrupted context: pc, then ra (a return address
+ * the chain lacks; 0: none), then the chain from fp. */
+void gort__tb_ctx(gort__tbout *o, uintptr_t pc, uintptr_t ra, uintptr_t fp, G *g, bool system);
 /* The caller's own goroutine (or thread), walked from here. */
 void gort__tb_self(gort__tbout *o, G *cur, bool system);
 /* Every goroutine but skip (self: the caller's, marked as such); how many
@@ -1588,9 +1589,10 @@ void gort__dump_goroutines(int fd);          /* every goroutine (deadlock) */
  * the call); returns how many were printed. */
 int gort__dump_others(int fd, G *skip);
 /* Frames of an interrupted context (a signal handler's ucontext): pc
- * itself, then the frame-pointer chain from fp, reads bounded by g's
- * stack when fp lies on it, probed otherwise. */
-void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g);
+ * itself, ra unless 0 (as gort__tb_ctx), then the frame-pointer chain
+ * from fp, reads bounded by g's stack when fp lies on it, probed
+ * otherwise. */
+void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t ra, uintptr_t fp, G *g);
 /* One report per process: whoever prints a fatal error, a fatal signal's
  * report or the SIGQUIT dump claims it first.  1: this thread is the
  * reporter now; 0: another thread is (print one line, let it finish);

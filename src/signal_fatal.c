@@ -67,7 +67,6 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
-#include "valgrind_hooks.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -350,11 +349,14 @@ static bool chain_ok(const G *g, uintptr_t fp)
  * reaches the goroutine's first frame.  Returns that record's address,
  * or 0 (then the plain walk from rbp is printed); *ra the call's return
  * address.  Stale words in libc's frames (a review: 18 dead frames of an
- * earlier recursion, printed as live) fail the call test or the chain. */
+ * earlier recursion, printed as live) fail the call test or the chain.
+ * The scan reaches past the largest frame libc makes (a 64 KiB alloca on
+ * top of a fixed frame of up to 33 KiB in Debian 12's): sp may lie in the
+ * gap below the stack when one of those overflowed it (stack.c). */
 static uintptr_t program_frame(const G *g, uintptr_t sp, uintptr_t *ra)
 {
     uintptr_t hi = g->stack_hi, w = 0, rec[2];
-    uintptr_t lim = sp + (64u << 10) < hi ? sp + (64u << 10) : hi;
+    uintptr_t lim = sp + (128u << 10) < hi ? sp + (128u << 10) : hi;
     for (uintptr_t at = sp & ~(uintptr_t)7; at + 8 <= lim; at += 8) {
         if (!peek(at, &w, sizeof w) || !program_ra(w) || !may_call_foreign(w))
             continue;
@@ -374,32 +376,26 @@ static uintptr_t program_frame(const G *g, uintptr_t sp, uintptr_t *ra)
  * function compiled without a frame (gcc omits it in leaves even with
  * -fno-omit-frame-pointer) leaves rbp pointing at the caller's caller, and
  * the caller, whose return address is the word at rsp, would be missing
- * from the chain.  When that word follows a call instruction and the chain
- * does not already start with it, a frame record {fp, it} is written just
- * below the red zone (the goroutine will never run again) and the walk
- * starts there.  A signal raised inside libc splices in the program's call
- * into libc the same way (program_frame). */
+ * from the chain: when that word follows a call instruction and the chain
+ * does not already start with it, it is printed after pc and the walk
+ * goes on from rbp.  A signal raised inside libc splices in the program's
+ * call into libc the same way (program_frame).  Nothing is written to the
+ * goroutine's stack: after an overflow sp lies in the gap below it, whose
+ * guard pages would fault.  sp is trusted anywhere from the bottom of
+ * that gap (stack_map) up; every read is a peek. */
 static void traceback_fault(G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
 {
     uintptr_t ra = 0, top[2] = {0, 0}, link = 0;
-    uintptr_t rec = (sp - 128 - 16) & ~(uintptr_t)15;
-    if (gort__pc_code(pc) == GORT_PR_FOREIGN && sp >= g->stack_lo && sp < g->stack_hi &&
-        rec >= g->stack_lo)
+    uintptr_t lo = g->stack_map ? (uintptr_t)g->stack_map : g->stack_lo;
+    bool on_stack = sp >= lo && sp <= g->stack_hi - 8;
+    if (gort__pc_code(pc) == GORT_PR_FOREIGN && on_stack)
         link = program_frame(g, sp, &ra);
-    if (!link && sp >= g->stack_lo && sp <= g->stack_hi - 8 && rec >= g->stack_lo && fp > sp &&
-        peek(sp, &ra, sizeof ra) && after_call(ra) &&
+    if (!link && on_stack && fp > sp && peek(sp, &ra, sizeof ra) && after_call(ra) &&
         !(peek(fp, top, sizeof top) && top[1] == ra))
         link = fp;
-    if (link) {
-        uintptr_t *r = (uintptr_t *)rec;
-        /* Below the goroutine's sp: memcheck counts that as no one's
-         * memory, so it is declared writable first (valgrind_hooks.h). */
-        VALGRIND_MAKE_MEM_UNDEFINED(r, 2 * sizeof *r);
-        r[0] = link;
-        r[1] = ra;
-        fp = rec;
-    }
-    gort__traceback_ctx(2, pc, fp, g);
+    if (!link)
+        ra = 0;
+    gort__traceback_ctx(2, pc, ra, link ? link : fp, g);
 }
 
 static void fatal_handler(int sig, siginfo_t *info, void *ctx)
@@ -478,7 +474,7 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
             (unsigned long)sp, (unsigned long)ss_lo, (unsigned long)ss_hi);
         if (level > GORT_TB_NONE) {
             say("\nsignal handler frames:\n");
-            gort__traceback_ctx(2, pc, fp, NULL);
+            gort__traceback_ctx(2, pc, 0, fp, NULL);
         }
         skip = NULL; /* its goroutine's own frames are listed with the others */
     } else if (g) {
@@ -508,7 +504,7 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
         report_signal(title, i, info, pc);
         if (level > GORT_TB_NONE) {
             say("\nscheduler stack (M%d):\n", (int)m->id);
-            gort__traceback_ctx(2, pc, fp, NULL);
+            gort__traceback_ctx(2, pc, 0, fp, NULL);
         }
     }
     /* The others are a vfork child's parent's: their lock is the parent's. */

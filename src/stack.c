@@ -4,14 +4,31 @@
  *
  * Layout.  Stacks are carved from slabs: one anonymous mapping holds
  * many equal slots (8 in the first slab, doubling up to 256), each
- *     [guard page][ usable stack ......... ][ struct gort_g ]
- *     slot        stack_lo                  stack_hi == (uintptr_t)g
+ *     [gap, 64 KiB][ usable stack ......... ][ struct gort_g ]
+ *     slot          stack_lo                  stack_hi == (uintptr_t)g
  * The G sits at the top of its own stack, in the page the first frames
  * touch anyway, so a parked goroutine costs one resident page.  Mappings
  * are MAP_NORESERVE (and MADV_NOHUGEPAGE: a huge page would commit 2 MiB
  * around each G) and committed lazily by the kernel on first touch.
  *
- * Guard pages.  The guard page is a page-table marker installed with
+ * The gap below a stack (STACK_GAP) is guard pages on a guarded stack and
+ * a red zone on a slab stack (below).  It is larger than one page because
+ * a C frame can skip a page without touching it: glibc, built without
+ * stack-clash probes, allocas up to 64 KiB (printf("%.9000f") ~36 KiB for
+ * its digits) and has fixed frames of up to 33 KiB.  With one guard page
+ * such a frame's first write landed in what lies below the slot: the G and
+ * top frames of another goroutine, or an M's thread stack with its TLS,
+ * after which the fault could not even be reported (test_crash's "libc
+ * frame past a page").  A frame that skips more than the gap still can;
+ * code of the program's own that makes such frames wants
+ * -fstack-clash-protection.  The cost is address space, and so page
+ * tables: 1M parked goroutines take 619 MiB of them instead of 505
+ * (VmPTE), and where a fresh page-table page is dear (this VM)
+ * bench/sleepers' first run ~2.5 % more wall time.  128 KiB would also
+ * cover a maximal alloca on top of the largest fixed frame; it cost twice
+ * that (742 MiB, sleepers +4 %).
+ *
+ * Guard pages.  The guard pages are page-table markers installed with
  * madvise(MADV_GUARD_INSTALL) (Linux 6.13+): a touch faults like a
  * PROT_NONE page, but the mapping is not split, so a million stacks cost
  * a handful of VMAs (adjacent slabs merge) and vm.max_map_count (65530 by
@@ -24,7 +41,7 @@
  * (gort__stack_prepare_help): the page commits, ~2.5 us a stack here,
  * then no longer all fall on the spawning thread.  Where the kernel refuses the
  * advice (probed once at start, and under valgrind), each guarded stack is
- * its own mapping with an mprotect'd PROT_NONE page: two VMAs, so once
+ * its own mapping with an mprotect'd PROT_NONE gap: two VMAs, so once
  * they would use most of vm.max_map_count, further stacks come from
  * red-zone slabs (Slab stacks below) whose overflow is caught at the next
  * switch.  That needs no warning: nothing has gone wrong and the user has
@@ -46,7 +63,7 @@
  * scavenger drops the pages a deep goroutine left below the stack's top.
  *
  * Slab stacks (unguarded).  A slot is [red zone][usable stack][G]; the 64 KiB
- * red zone (SLAB_REDZONE, address space only) lies between a stack's
+ * red zone (the gap, address space only) lies between a stack's
  * bottom (stack_lo) and the G of the slot below.  A goroutine that stays
  * on its stack never writes there, so at every switch out (mcall: yield,
  * park, preemption, exit) gort__stack_check reads the red zone's top 4 KiB
@@ -92,14 +109,18 @@
  * 256 stacks). */
 #define SLAB_FIRST 8
 #define SLAB_STACKS 256
-/* Unused, never-written space below each unguarded slab stack (see "Slab
- * stacks" above); its top REDZONE_CHECK bytes are checked at every switch. */
-#define SLAB_REDZONE (64 * 1024)
+/* Bytes below every stack's stack_lo (see "The gap below a stack" above):
+ * guard pages where the stack is guarded, else never-written red zone
+ * whose top REDZONE_CHECK bytes are checked at every switch. */
+#define STACK_GAP (64 * 1024)
 #define REDZONE_CHECK 4096
 #define UNSCANNED_MAX 32  /* unscanned stacks a busy P keeps before handing them off */
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13+ */
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14+ */
@@ -123,7 +144,7 @@
 typedef struct {
     char *next, *end;
     size_t slot;   /* bytes per slot, page-rounded */
-    size_t below;  /* bytes below stack_lo: the guard page or the red zone */
+    size_t below;  /* bytes below stack_lo (STACK_GAP): guard pages or the red zone */
     size_t nnext;  /* slots in the next mapping */
 } slab;
 
@@ -178,12 +199,12 @@ void gort__stack_init(void)
     }
     if (gort__cfg.guardedstacks >= 0 && (size_t)gort__cfg.guardedstacks < guarded_max)
         guarded_max = (size_t)gort__cfg.guardedstacks;
-    gslab.below = pagesz;
-    gslab.slot = (pagesz + gort__cfg.stacksize + gsize + (G_COLOURS - 1) * 64 + pagesz - 1) &
+    gslab.below = STACK_GAP;
+    gslab.slot = (STACK_GAP + gort__cfg.stacksize + gsize + (G_COLOURS - 1) * 64 + pagesz - 1) &
                  ~(pagesz - 1);
     gslab.nnext = SLAB_FIRST;
-    rzslab.below = SLAB_REDZONE;
-    rzslab.slot = (SLAB_REDZONE + gort__cfg.stacksize + gsize + (G_COLOURS - 1) * 64 + pagesz - 1) &
+    rzslab.below = STACK_GAP;
+    rzslab.slot = (STACK_GAP + gort__cfg.stacksize + gsize + (G_COLOURS - 1) * 64 + pagesz - 1) &
                   ~(pagesz - 1);
     rzslab.nnext = SLAB_FIRST;
 }
@@ -217,8 +238,8 @@ static G *g_in_region(char *base, size_t len, size_t below, bool guarded)
     return g;
 }
 
-/* Kernels without guard markers: one mapping per stack, its lowest page
- * made PROT_NONE (two VMAs). */
+/* Kernels without guard markers: one mapping per stack, its gap made
+ * PROT_NONE (two VMAs). */
 static G *alloc_guarded(void)
 {
     size_t len = gslab.slot;
@@ -226,11 +247,11 @@ static G *alloc_guarded(void)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    if (mprotect(p, pagesz, PROT_NONE) != 0) {
+    if (mprotect(p, STACK_GAP, PROT_NONE) != 0) {
         munmap(p, len);
         return NULL;
     }
-    return g_in_region(p, len, pagesz, true);
+    return g_in_region(p, len, STACK_GAP, true);
 }
 
 /* One slot of s, mapping a new slab when the current one is used up.
@@ -273,7 +294,7 @@ static char *slab_take(slab *s)
  * us on an AMD EPYC VM), their Gs written and linked through schedlink.
  * A guard the batch did not install is retried alone; one the kernel
  * refuses (ENOMEM for the page table) leaves that slot unguarded, its
- * never-written lowest page the red zone checked at each switch (mcall),
+ * never-written gap the red zone checked at each switch (mcall),
  * as in a red-zone slab. */
 static G *slab_prepare_vec(const slab *s, char *first, size_t n, struct iovec *guard,
                            struct iovec *top)
@@ -284,7 +305,7 @@ static G *slab_prepare_vec(const slab *s, char *first, size_t n, struct iovec *g
     uintptr_t lastpt = 0;
     for (size_t i = 0; i < n; i++) {
         char *base = first + i * s->slot;
-        guard[i] = (struct iovec){base, pagesz};
+        guard[i] = (struct iovec){base, STACK_GAP};
         top[i] = (struct iovec){base + s->slot - pagesz, pagesz};
         /* Fault in the top page of the first slot in each page table from
          * user mode, before the madvise calls below can make that table
@@ -306,13 +327,17 @@ static G *slab_prepare_vec(const slab *s, char *first, size_t n, struct iovec *g
         lastpt = pt;
     }
     long r = gort__madvise_many(guard, n, MADV_GUARD_INSTALL);
-    size_t installed = r > 0 ? (size_t)r / pagesz : 0;
+    size_t installed = r > 0 ? (size_t)r / STACK_GAP : 0;
     (void)gort__madvise_many(top, n, MADV_POPULATE_WRITE); /* else faulted in on first touch */
     G *list = NULL;
     for (size_t i = n; i-- > 0;) {
         bool guarded =
-            i < installed || gort__madvise(guard[i].iov_base, pagesz, MADV_GUARD_INSTALL) == 0;
-        G *g = g_in_region(guard[i].iov_base, s->slot, pagesz, guarded);
+            i < installed || gort__madvise(guard[i].iov_base, STACK_GAP, MADV_GUARD_INSTALL) == 0;
+        /* A refusal may have left part of the gap marked, and the switch's
+         * red-zone check reads the gap: no markers at all then. */
+        if (!guarded)
+            (void)gort__madvise(guard[i].iov_base, STACK_GAP, MADV_GUARD_REMOVE);
+        G *g = g_in_region(guard[i].iov_base, s->slot, STACK_GAP, guarded);
         g->schedlink = list;
         list = g;
     }
@@ -346,8 +371,8 @@ static struct iovec *burst_vectors(P *pp)
     return pp->prepvec;
 }
 
-/* Up to want slots of a guard-marker slab, [guard page][stack][G] each,
- * the guard a page-table marker (MADV_GUARD_INSTALL), not a VMA: a fault
+/* Up to want slots of a guard-marker slab, [gap][stack][G] each,
+ * the gap page-table markers (MADV_GUARD_INSTALL), not a VMA: a fault
  * there is SIGSEGV like a PROT_NONE page.  The slots are claimed under
  * slablock and prepared outside it: the two process_madvise calls took
  * ~10 us with the lock held, and the other Ps' gort_go slept on it
@@ -454,7 +479,7 @@ G *gort__stackalloc_g(P *pp)
         char *base = slab_take(&rzslab);
         if (!base)
             return NULL;
-        g = g_in_region(base, rzslab.slot, SLAB_REDZONE, false);
+        g = g_in_region(base, rzslab.slot, STACK_GAP, false);
         n = 1;
     }
     if (pp)

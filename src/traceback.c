@@ -484,9 +484,11 @@ void gort__traceback_g(int fd, G *g)
     gort__tb_flush(&o);
 }
 
-void gort__tb_ctx(gort__tbout *o, uintptr_t pc, uintptr_t fp, G *g, bool system)
+void gort__tb_ctx(gort__tbout *o, uintptr_t pc, uintptr_t ra, uintptr_t fp, G *g, bool system)
 {
     gort__tb_frame(o, pc, false, true); /* the interrupted frame itself: always */
+    if (ra)
+        gort__tb_frame(o, ra, true, system);
     bounds b = {0, 0};
     if (g && !g->foreign && fp >= g->stack_lo && fp < g->stack_hi) {
         b.lo = g->stack_lo;
@@ -498,11 +500,11 @@ void gort__tb_ctx(gort__tbout *o, uintptr_t pc, uintptr_t fp, G *g, bool system)
 /* For the fatal-signal report (signal_fatal.c): a runtime crash to Go,
  * whose level is then "system" at least, so runtime frames are shown, as
  * they are by gort__dump_others. */
-void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t fp, G *g)
+void gort__traceback_ctx(int fd, uintptr_t pc, uintptr_t ra, uintptr_t fp, G *g)
 {
     gort__tbout o;
     gort__tb_init(&o, fd);
-    gort__tb_ctx(&o, pc, fp, g, true);
+    gort__tb_ctx(&o, pc, ra, fp, g, true);
     gort__tb_flush(&o);
 }
 

@@ -171,6 +171,31 @@ static void overflow_big_frame(void *arg)
     big_frame();    no_tail_call();
 }
 
+/* A libc frame that skips a page: printf's %.9000f allocas ~36 KiB for
+ * its digits (glibc allocas up to 64 KiB without probing each page), so
+ * called with 8 KiB of stack left its first writes land ~28 KiB below
+ * stack_lo.  With a one-page guard they went past it into whatever lay
+ * below (another goroutine's G, or an M's thread stack and TLS: the
+ * process died with no report); the gap below a stack (stack.c) is
+ * larger than any frame libc makes. */
+__attribute__((noinline)) static int near_bottom(uintptr_t stop)
+{
+    volatile char frame[256];
+    frame[0] = 1;
+    if ((uintptr_t)__builtin_frame_address(0) > stop)
+        return near_bottom(stop) + frame[0];
+    char buf[64];
+    volatile int digits = 9000;
+    return snprintf(buf, sizeof buf, "%.*f", digits, 1.0) + frame[0];
+}
+
+static void overflow_libc_frame(void *arg)
+{
+    (void)arg;
+    near_bottom(gort__getm()->curg->stack_lo + 8192);
+    no_tail_call();
+}
+
 static void overflow_in_child_goroutine(void *arg)
 {
     gort_chan *done = arg;
@@ -434,6 +459,19 @@ static void test_overflow(void)
         else
             want_not(&c, st, "goroutine 1 [");
         want_overflow_end(&c, st);
+    }
+    /* A libc frame larger than a page, with little stack left. */
+    crash_case l = {"libc frame past a page", overflow_libc_frame, NULL, NULL, NULL, false};
+    int lst = run_case(&l);
+    if (!forwarded(&l, lst, SIGSEGV)) {
+        want(&l, lst, "gort: fatal error: stack overflow\n");
+        want(&l, lst, "goroutine 1 exceeded its 256 KiB stack");
+        want(&l, lst, "\ngoroutine 1 [running]:\n");
+        /* The program's frames below libc's (the fault's walk finds the
+         * call into libc above sp, which lies below the stack). */
+        want(&l, lst, split_mode() ? "near_bottom" : "\tnear_bottom");
+        want_not(&l, lst, "unexpected signal");
+        want_overflow_end(&l, lst);
     }
 }
 
