@@ -138,6 +138,7 @@ static void fatal_enter(const char *msg)
             ;
         _exit(2);
     }
+    gort__freezetheworld();
     if (!vforked) /* the buffers are the parent's, the fds the child's */
         flush_std();
     fdprint(2, "gort: fatal error: %s\n\n", msg);
@@ -261,6 +262,7 @@ void gort__sigquit_report(uintptr_t pc, uintptr_t sp, uintptr_t fp, int code)
     /* One report; a fatal error being printed already wins (it exits). */
     if (gort__fatal_claim() != 1)
         return;
+    gort__freezetheworld();
     M *m = gort__getm();
     gort__tbout o;
     gort__tb_init(&o, 2);

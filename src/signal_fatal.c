@@ -487,6 +487,7 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
         die_from(sig);
     }
 
+    gort__freezetheworld();
     const ucontext_t *uc = ctx;
     const greg_t *gr = uc->uc_mcontext.gregs;
     uintptr_t pc = (uintptr_t)gr[REG_RIP];

@@ -49,6 +49,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "arch/syscall_amd64.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -418,6 +419,47 @@ void gort__starttheworld(void)
     if (m)
         m->locks--;
     atomic_store(&stw_busy, false);
+}
+
+/* Go's freezetheworld, for a fatal report (a fatal signal, a throw, the
+ * SIGQUIT dump): stop what goroutines a millisecond allows and never start
+ * them again, so that the program's other goroutines neither go on
+ * writing its files and sockets while the report is printed (a fatal
+ * signal's waits ~90 ms for the copy of the process that looks up
+ * file:line) nor keep running when the copy is taken, and a dump shows
+ * their stacks instead of "running on other thread".  Best effort and
+ * lock-free: the reporter may hold any runtime lock and may be in a
+ * signal handler.  gcwaiting makes every scheduler stop its P at its next
+ * look (a goroutine in a system call stops when the call returns);
+ * stopwait is made too large for any stop to complete, so one in progress
+ * never returns; every running P's goroutine is asked to stop, again each
+ * 250 us while one still runs, for 5 ms at most (Go's bound: on a busy
+ * machine a spinner's thread may wait milliseconds for a CPU to take the
+ * signal on).  Not in a fork's
+ * child (whose Ps are copies with no Ms) or a vfork's (whose memory is
+ * its parent's). */
+void gort__freezetheworld(void)
+{
+    if (gort__in_forked_child() || gort__in_vfork_child())
+        return;
+    M *m = gort__getm();
+    P *mine = m ? m->p : NULL;
+    __atomic_store_n(&sched.stopwait, INT32_MAX / 2, __ATOMIC_RELAXED);
+    atomic_store(&sched.gcwaiting, 1);
+    for (int round = 0; round < 20; round++) {
+        bool running = false;
+        for (int32_t i = 0; i < sched.gomaxprocs; i++) {
+            P *pp = sched.allp[i];
+            if (!pp || pp == mine || atomic_load(&pp->status) != P_RUNNING)
+                continue;
+            running = true;
+            gort__preemptone(pp);
+        }
+        if (!running)
+            return;
+        struct timespec ts = {0, 250000};
+        gort__sys3(SYS_nanosleep, (long)&ts, 0, 0);
+    }
 }
 
 /* gort_main's thread, once goroutine 1 returned (sched.exiting set): stop
