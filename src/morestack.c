@@ -245,52 +245,18 @@ static G *stack_owner(M *m, uintptr_t sp)
     return NULL;
 }
 
-/* Checked code on a signal stack.  Every handler runs on the M's
- * alternate stack (interpose_signal.c adds SA_ONSTACK) while the word
- * still holds the interrupted goroutine's guard, or a poison: where that
- * stack lies below the guard, every check in the handler failed, each
- * prologue came here (a stress hunt: fib(22) in a handler 1.8-5.9 ms
- * against 131 us in a goroutine) and each alloca took GORT_VLA_SLACK more
- * (300 allocas of 16 bytes overflowed a 64 KiB signal stack).  The signal
- * stack's own guard goes in instead, so the rest of the handler checks
- * inline against the stack it runs on; a frame that does not fit is left
- * to the signal stack's guard page (signal_fatal.c reports it).
- * Afterwards the goroutine runs with that word until something writes
- * its own: at once where the signal stack lies above its stack (its next
- * check fails and comes here), else at its next switch or preemption
- * request, its prologue checks passing meanwhile and the gap below its
- * stack still catching an overflow (stack.c).  A poison overwritten here
- * is served by the signal that follows every request not answered within
- * GORT_SYNCPREEMPT_WAIT_NS.  Rejected: a trampoline around each handler
- * to swap the word in and out (it must carry SA_RESETHAND and SA_NODEFER
- * and report the program's action back, and a siglongjmp out of the
- * handler skips its restore anyway: DESIGN.md "Stack checks").  The
- * sigaltstack query costs a system call per handler, at its first failed
- * check only. */
-static void signal_stack_guard(M *m, uintptr_t sp, uintptr_t want)
-{
-    stack_t ss;
-    if (!m || !m->stackguard || sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK))
-        return;
-    uintptr_t guard = (uintptr_t)ss.ss_sp + GORT_STACK_GUARD;
-    if (sp > guard && sp - guard >= want)
-        __atomic_store_n(m->stackguard, guard, __ATOMIC_RELAXED);
-}
-
 void gort__morestack2(uintptr_t *fr)
 {
     M *m = gort__getm();
     uintptr_t pc = fr[1], sp = (uintptr_t)fr + 40, need = fr[-10];
     int kind = (int)fr[-11];
+    G *g = stack_owner(m, sp);
+    if (!g)
+        return;
+    uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
     uintptr_t want = need + (kind == MS_NONSPLIT ? gort__nonsplit_room : 0);
     if (kind == MS_CHECK && need < GORT_STACK_SMALL)
         want = 0; /* the compiler's small-frame check: sp against the guard */
-    G *g = stack_owner(m, sp);
-    if (!g) {
-        signal_stack_guard(m, sp, want);
-        return;
-    }
-    uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
     if (sp < guard || sp - guard < want)
         overflow(m, (uintptr_t)fr, pc, sp, need, kind);
     uintptr_t fp = fr[0] ? ((uintptr_t *)fr[0])[0] : 0;
@@ -311,10 +277,8 @@ void gort__morestack_vla(size_t size, uintptr_t sp, uintptr_t pc)
 {
     M *m = gort__getm();
     G *g = stack_owner(m, sp);
-    if (!g) {
-        signal_stack_guard(m, sp, size + GORT_VLA_SLACK);
+    if (!g)
         return;
-    }
     uintptr_t guard = g->stack_lo + GORT_STACK_GUARD;
     if (sp < guard || sp - guard < size + GORT_VLA_SLACK)
         overflow(m, *(uintptr_t *)__builtin_frame_address(0), pc, sp, size, MS_VLA);
