@@ -323,11 +323,19 @@ static bool may_call_foreign(uintptr_t ra)
 }
 
 /* Does the frame-pointer chain from record fp reach the goroutine's
- * first frame through return addresses into the program only? */
-static bool chain_ok(const G *g, uintptr_t fp)
+ * first frame through return addresses into the program only?  A chain
+ * that is still such after CHAIN_MAX records is taken as live too: a
+ * recursion deeper than that failed every candidate after the whole walk,
+ * and program_frame tried a candidate per word (a review: a report after
+ * an overflow in libc under 16-byte recursive frames took 97 s).  Each
+ * read costs one of *budget. */
+#define CHAIN_MAX 4096
+static bool chain_ok(const G *g, uintptr_t fp, long *budget)
 {
     uintptr_t rec[2];
-    for (int depth = 0; depth < 4096; depth++) {
+    for (int depth = 0; depth < CHAIN_MAX; depth++) {
+        if (--*budget < 0)
+            return false;
         if (fp < g->stack_lo || fp > g->stack_hi - 16 || (fp & 7) || !peek(fp, rec, sizeof rec))
             return false;
         if (rec[1] == (uintptr_t)gort__gostart_ret)
@@ -336,7 +344,7 @@ static bool chain_ok(const G *g, uintptr_t fp)
             return false;
         fp = rec[0];
     }
-    return false;
+    return true;
 }
 
 /* A signal raised inside libc (abort's raise, a fault in strlen or
@@ -357,13 +365,18 @@ static uintptr_t program_frame(const G *g, uintptr_t sp, uintptr_t *ra)
 {
     uintptr_t hi = g->stack_hi, w = 0, rec[2];
     uintptr_t lim = sp + (128u << 10) < hi ? sp + (128u << 10) : hi;
-    for (uintptr_t at = sp & ~(uintptr_t)7; at + 8 <= lim; at += 8) {
+    /* Reads (system calls, ~1 us each here) the whole scan may make: a
+     * chain that fails deep (a recursion under a callback from libc) is
+     * walked again from every candidate below it. */
+    long budget = 1L << 18;
+    for (uintptr_t at = sp & ~(uintptr_t)7; at + 8 <= lim && budget > 0; at += 8) {
+        budget--;
         if (!peek(at, &w, sizeof w) || !program_ra(w) || !may_call_foreign(w))
             continue;
-        for (uintptr_t q = at + 8; q + 16 <= lim; q += 8)
-            if (peek(q, rec, sizeof rec) && rec[0] > q && rec[0] < hi && !(rec[0] & 7) &&
+        for (uintptr_t q = at + 8; q + 16 <= lim && budget > 0; q += 8)
+            if (budget--, peek(q, rec, sizeof rec) && rec[0] > q && rec[0] < hi && !(rec[0] & 7) &&
                 (program_ra(rec[1]) || rec[1] == (uintptr_t)gort__gostart_ret)) {
-                if (!chain_ok(g, q))
+                if (!chain_ok(g, q, &budget))
                     break;
                 *ra = w;
                 return q;
