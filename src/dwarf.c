@@ -21,10 +21,10 @@
  * could hold.  A lookup in an open session may still allocate inside libdw
  * (it reads a compilation unit's line table the first time it is needed);
  * that is accepted for the same callers under the same rule.  The
- * fatal-signal report (signal_fatal.c) never opens the session in the
- * dying process, whose heap may be broken: a copy of the process opens it
- * and prints the frames (fatal_copy_linux.c), unless an earlier dump or
- * throw opened it here already.  libdw needs much stack (below), so it
+ * fatal-signal report (signal_fatal.c) never opens the session: it prints
+ * file:line only if an earlier dump or throw opened it, since a crashing
+ * process may have a broken heap (a copy of the process opening it
+ * instead was tried and rejected: DESIGN.md "Fatal signals").  libdw needs much stack (below), so it
  * always runs on a 1 MiB stack of its own, whatever stack the caller is on
  * (signal stack, small goroutine stack).  Modules loaded after the session
  * opened have no file:line.

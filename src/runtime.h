@@ -1376,11 +1376,6 @@ int gort__sigurg_program(const struct sigaction *act, struct sigaction *old);
  * of goroutines, then die of the signal; handlers installed earlier keep
  * their signals.  Called once by gort__signal_init. */
 void gort__signal_fatal_init(void);
-/* fatal_copy_linux.c: run frames(arg), which prints a fatal signal
- * report's frames to fd 2, in a copy of the process with libdw's session
- * open (file:line).  true: the copy printed them all.  false: print them
- * here; *partial: the copy had printed some before it failed. */
-bool gort__fatal_frames_in_copy(void (*frames)(void *), void *arg, bool *partial);
 /* Ask the G running on pp to stop (sysmon, STW).  Returns true if a
  * request was made. */
 bool gort__preemptone(P *pp);

@@ -422,8 +422,8 @@ typedef struct fault_frames {
 } fault_frames;
 
 /* The report's frames: the faulting stack's, then (GORTTRACEBACK=all and
- * up) every other goroutine's.  Run in a copy of the process when one can
- * add file:line (fatal_copy_linux.c), else here. */
+ * up) every other goroutine's.  file:line only if libdw's session was
+ * open already (dwarf.c: a dying process does not open it). */
 static void print_frames(void *arg)
 {
     const fault_frames *f = arg;
@@ -551,13 +551,8 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
         report_signal(title, i, info, pc);
         ff.kind = FF_SCHEDULER;
     }
-    bool partial = false;
-    if (level > GORT_TB_NONE && !gort__fatal_frames_in_copy(print_frames, &ff, &partial)) {
-        if (partial)
-            say("\n[the copy of the process that looked up file:line failed; "
-                "the frames again, without it]\n");
+    if (level > GORT_TB_NONE)
         print_frames(&ff);
-    }
     if (level >= GORT_TB_CRASH)
         die_from(SIGABRT);
     die_from(sig);

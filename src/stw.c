@@ -422,12 +422,11 @@ void gort__starttheworld(void)
 }
 
 /* Go's freezetheworld, for a fatal report (a fatal signal, a throw, the
- * SIGQUIT dump): stop what goroutines a millisecond allows and never start
- * them again, so that the program's other goroutines neither go on
- * writing its files and sockets while the report is printed (a fatal
- * signal's waits ~90 ms for the copy of the process that looks up
- * file:line) nor keep running when the copy is taken, and a dump shows
- * their stacks instead of "running on other thread".  Best effort and
+ * SIGQUIT dump): stop what goroutines 5 ms allow and never start them
+ * again, so that the program's other goroutines do not go on writing its
+ * files and sockets while the report is printed (a GORTTRACEBACK=all dump
+ * of many goroutines takes a while), and a dump shows their stacks
+ * instead of "running on other thread".  Best effort and
  * lock-free: the reporter may hold any runtime lock and may be in a
  * signal handler.  gcwaiting makes every scheduler stop its P at its next
  * look (a goroutine in a system call stops when the call returns);
