@@ -24,7 +24,8 @@
  * fatal-signal report (signal_fatal.c) never opens the session: it prints
  * file:line only if an earlier dump or throw opened it, since a crashing
  * process may have a broken heap (a copy of the process opening it
- * instead was tried and rejected: DESIGN.md "Fatal signals").  libdw needs much stack (below), so it
+ * instead was tried and rejected: DESIGN.md "Fatal signals").  libdw
+ * needs much stack (below), so it
  * always runs on a 1 MiB stack of its own, whatever stack the caller is on
  * (signal stack, small goroutine stack).  Modules loaded after the session
  * opened have no file:line.

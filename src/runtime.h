@@ -1266,9 +1266,8 @@ void gort__procresize(int32_t n);
 /* proc helpers used by the preemption code */
 void gort__stoptheworld(const char *reason);
 void gort__starttheworld(void);
-/* Stop what goroutines a millisecond allows, for good: for the reporter
- * of a fatal error, before it prints (stw.c).  Lock-free,
- * async-signal-safe. */
+/* Stop what goroutines 5 ms allow, for good: for the reporter of a
+ * fatal error, before it prints (stw.c).  Lock-free, async-signal-safe. */
 void gort__freezetheworld(void);
 P *gort__getp(void); /* current P or NULL */
 

@@ -424,9 +424,8 @@ typedef struct fault_frames {
 /* The report's frames: the faulting stack's, then (GORTTRACEBACK=all and
  * up) every other goroutine's.  file:line only if libdw's session was
  * open already (dwarf.c: a dying process does not open it). */
-static void print_frames(void *arg)
+static void print_frames(const fault_frames *f)
 {
-    const fault_frames *f = arg;
     if (f->level > GORT_TB_NONE) {
         switch (f->kind) {
         case FF_HANDLER:
