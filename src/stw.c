@@ -426,17 +426,16 @@ void gort__starttheworld(void)
  * again, so that the program's other goroutines do not go on writing its
  * files and sockets while the report is printed (a GORTTRACEBACK=all dump
  * of many goroutines takes a while), and a dump shows their stacks
- * instead of "running on other thread".  Best effort and
- * lock-free: the reporter may hold any runtime lock and may be in a
- * signal handler.  gcwaiting makes every scheduler stop its P at its next
- * look (a goroutine in a system call stops when the call returns);
- * stopwait is made too large for any stop to complete, so one in progress
- * never returns; every running P's goroutine is asked to stop, again each
- * 250 us while one still runs, for 5 ms at most (Go's bound: on a busy
- * machine a spinner's thread may wait milliseconds for a CPU to take the
- * signal on).  Not in a fork's
- * child (whose Ps are copies with no Ms) or a vfork's (whose memory is
- * its parent's). */
+ * instead of "running on other thread".  Best effort and lock-free: the
+ * reporter may hold any runtime lock and may be in a signal handler.
+ * gcwaiting makes every scheduler stop its P at its next look (a
+ * goroutine in a system call stops when the call returns); stopwait is
+ * made too large for any stop to complete, so one in progress never
+ * returns; every running P's goroutine is asked to stop, again each 250 us
+ * while one still runs, for 5 ms at most (Go's bound: on a busy machine a
+ * spinner's thread may wait milliseconds for a CPU to take the signal on).
+ * Not in a fork's child (whose Ps are copies with no Ms) or a vfork's
+ * (whose memory is its parent's). */
 void gort__freezetheworld(void)
 {
     if (gort__in_forked_child() || gort__in_vfork_child())
