@@ -161,6 +161,12 @@ $(BUILD)/tests/libgortcb_nofp.so: tests/lib_gortcb.c
 $(BUILD)/tests/libgortcb_reg.so: tests/lib_gortcb.c include/gort.h
 	@mkdir -p $(dir $@)
 	$(CC) $(FOREIGN_CFLAGS) -DGORTCB_REGISTER -fPIC -shared $< -o $@
+# test_crash: a library whose constructor holds the loader's lock for good.
+CB_LIBS += $(BUILD)/tests/libstuckctor.so
+$(BUILD)/tests/libstuckctor.so: tests/lib_stuckctor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FOREIGN_CFLAGS) -fPIC -shared $< -o $@
+$(BUILD)/tests/test_crash: $(BUILD)/tests/libstuckctor.so
 # The libraries resolve gort_register_module from the executable.
 $(BUILD)/tests/test_callback: $(CB_LIBS)
 $(BUILD)/tests/test_callback: EXTRA_TEST_LDFLAGS = -rdynamic

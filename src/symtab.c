@@ -3,10 +3,11 @@
  * into it (Go's symtab.go, for the C world: ELF symbol tables instead of
  * Go's pclntab).
  *
- * What it does.  gort__symtab_lookup(pc) finds the module with dladdr and
- * the function containing pc: dladdr's dynamic-symbol answer when it has
- * one, else the module's own ELF .symtab (read from the file), which also
- * names static and hidden functions; the whole runtime is hidden, and a
+ * What it does.  gort__symtab_lookup(pc) finds the module with
+ * _dl_find_object (no lock; dladdr where that is missing, and for the
+ * vDSO) and the function containing pc in the module's own ELF .symtab
+ * (read from the file; its .dynsym if stripped), which also names static
+ * and hidden functions; the whole runtime is hidden, and a
  * test's static functions are what its tracebacks are about.  File and
  * line come from dwarf.c, not from here.
  *
@@ -29,6 +30,8 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h> /* program_invocation_name */
+#include <link.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -194,10 +197,41 @@ static const char *elf_name(const char *path, const void *fbase, uintptr_t pc,
     return name;
 }
 
+/* The module containing pc without the loader's lock: glibc 2.35's
+ * _dl_find_object reads a lock-free copy of the loaded objects' ranges.
+ * dladdr takes the loader's lock, and a fatal signal's report waited in it
+ * for as long as another thread's dlopen ran (a review: 30 s behind a slow
+ * constructor; for ever behind one that deadlocks).  The vDSO has no file
+ * to read symbols from: dladdr names it. */
+static bool find_module(uintptr_t pc, const void **fbase, const char **fname)
+{
+#if defined(DLFO_STRUCT_HAS_EH_DBASE)
+    struct dl_find_object fo;
+    if (_dl_find_object((void *)pc, &fo) == 0 && fo.dlfo_link_map && fo.dlfo_map_start) {
+        const char *name = fo.dlfo_link_map->l_name;
+        if (!name || strncmp(name, "linux-vdso", 10) != 0) {
+            *fbase = fo.dlfo_map_start;
+            *fname = name && *name ? name : program_invocation_name;
+            return true;
+        }
+    }
+#endif
+    (void)pc, (void)fbase, (void)fname;
+    return false;
+}
+
 bool gort__symtab_lookup(uintptr_t lookup, gort__sym *out)
 {
     memset(out, 0, sizeof *out);
     out->module = "?";
+    const void *fbase;
+    const char *fname;
+    if (find_module(lookup, &fbase, &fname)) {
+        out->module = fname && *fname ? fname : "?";
+        out->fbase = (uintptr_t)fbase;
+        out->name = elf_name(fname, fbase, lookup, &out->start);
+        return true;
+    }
     Dl_info info;
     memset(&info, 0, sizeof info);
     if (!dladdr((void *)lookup, &info) || !info.dli_fbase)

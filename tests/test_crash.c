@@ -13,6 +13,7 @@
 #define _GNU_SOURCE /* memfd_create */
 #include "check.h"
 #include "../src/runtime.h" /* gort__mcall_asm, gort__getm: a fault on g0 */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -306,6 +307,38 @@ static void broken_heap_main(void *arg)
     free(a);
     free(b);
     memset(b, 0x5a, 16); /* b heads the free list: its link and key */
+    null_deref();    no_tail_call();
+}
+
+/* A fault while a plain thread is inside dlopen, its library's
+ * constructor never returning: the loader's lock stays held.  The report
+ * names frames without it (symtab.c: _dl_find_object, not dladdr, which
+ * waited for the lock for ever). */
+static void *stuck_dlopen(void *arg)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/libstuckctor.so", (const char *)arg);
+    dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    return NULL;
+}
+
+static void loader_locked_main(void *arg)
+{
+    (void)arg;
+    static char dir[4096];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    CHECK(n > 0);
+    dir[n] = 0;
+    *strrchr(dir, '/') = 0;
+    int p[2];
+    CHECK(pipe(p) == 0);
+    char fd[16];
+    snprintf(fd, sizeof fd, "%d", p[1]);
+    setenv("STUCKCTOR_FD", fd, 1);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, stuck_dlopen, dir) == 0);
+    char c;
+    CHECK(read(p[0], &c, 1) == 1, "the library's constructor did not run");
     null_deref();    no_tail_call();
 }
 
@@ -603,6 +636,20 @@ static void test_signals(void)
     }
 }
 
+/* The loader's lock held for good by another thread: the report still
+ * comes (it waited for ever in dladdr). */
+static void test_loader_locked(void)
+{
+    crash_case c = {"loader lock held", loader_locked_main, NULL, NULL, NULL, false};
+    int st = run_case(&c);
+    if (forwarded(&c, st, SIGSEGV))
+        return;
+    want(&c, st, "gort: fatal error: unexpected signal SIGSEGV: segmentation violation\n");
+    want_frame(&c, st, "null_deref");
+    want_frame(&c, st, "loader_locked_main");
+    want_killed(&c, st, SIGSEGV);
+}
+
 /* A broken heap does not stop the report. */
 static void test_broken_heap(void)
 {
@@ -717,6 +764,7 @@ int main(void)
     test_overflow();
     test_signals();
     test_broken_heap();
+    test_loader_locked();
     test_not_ours();
     test_traceback_levels();
     test_scheduler_fault();
