@@ -143,9 +143,19 @@ static const char *elf_lookup(const elfmod *em, uintptr_t addr, uintptr_t *start
             continue;
         if (s->st_size != 0) {
             if (addr - s->st_value < s->st_size) {
-                best = s;
-                break; /* exact containment beats any sizeless label */
+                /* Exact containment beats any sizeless label; a global
+                 * name beats a local alias of the same code (gcc's
+                 * foo.localalias in -fPIC objects), as dladdr's answer
+                 * from the dynamic symbols did. */
+                if (ELF64_ST_BIND(s->st_info) != STB_LOCAL) {
+                    best = s;
+                    break;
+                }
+                if (!best || best->st_size == 0)
+                    best = s;
             }
+        } else if (best && best->st_size != 0) {
+            continue;
         } else if (type != STT_NOTYPE || em->strs[s->st_name] != '.') {
             /* sizeless symbol (hand-written asm): nearest one below */
             if (!best || s->st_value > best->st_value)
