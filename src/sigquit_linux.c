@@ -66,6 +66,12 @@ static void install(void)
     sa.sa_sigaction = sigquit_handler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigemptyset(&sa.sa_mask);
+    /* No preemption signal on top of the dump, as for a fatal signal's
+     * report: the dump freezes the world, after which sysmon wants every
+     * P back and asks this thread's goroutine too (under memcheck the
+     * nested signal left the dump's buffer on the signal stack marked
+     * unaddressable: every write into it an error). */
+    sigaddset(&sa.sa_mask, SIGURG);
     sigaction(SIGQUIT, &sa, NULL);
 }
 
