@@ -916,6 +916,10 @@ GORT_NORETURN void gort__goexit_entry(G *g);
 /* The trampoline's return address from g->fn: the one runtime address
  * always on a goroutine stack (arch/asm_amd64.S). */
 extern char gort__gostart_ret[];
+/* The return address of gort__asyncpreempt's call to gort__asyncpreempt2
+ * (arch/preempt_amd64.S): the next frame's "return address" is the pc the
+ * preemption interrupted, to be named as it is, not as pc - 1. */
+extern char gort__asyncpreempt_ret[];
 /* Split-stack mode's __morestack_non_split return address, under every
  * function body it calls (arch/morestack_amd64.S; libgort.a only). */
 extern const char gort__morestack_ns_ret[] __attribute__((weak));

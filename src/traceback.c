@@ -298,6 +298,7 @@ static void walk(gort__tbout *o, uintptr_t fp, const bounds *b, bool system)
     int depth = 0, steps = 0;
     int pfd[2] = {-1, -1};
     uintptr_t fr[2];
+    bool interrupted = false; /* fr[1] is an interrupted pc, not a return address */
     while (read_frame(fp, b, fr, pfd)) {
         if (fr[1] == 0)
             break;
@@ -313,8 +314,12 @@ static void walk(gort__tbout *o, uintptr_t fp, const bounds *b, bool system)
             if (read_frame(fp + 16, b, up, pfd))
                 ret = up[0];
         }
-        if (gort__tb_frame(o, ret, true, system))
+        /* Looked up at ret - 1 as a return address, a pc preempted at a
+         * function's first instruction was named after the function
+         * before it (a spinner's `jmp .` printed as frame_dummy+0x10). */
+        if (gort__tb_frame(o, ret, !interrupted, system))
             depth++;
+        interrupted = ret == (uintptr_t)gort__asyncpreempt_ret;
         if (fr[0] <= fp)
             break; /* outermost frame (gort__gostart's rbp is 0), or a
                     * chain that does not go up */

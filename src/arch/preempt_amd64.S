@@ -157,6 +157,11 @@ gort__asyncpreempt:
     vzeroupper
 3:  cld
     call gort__asyncpreempt2@PLT
+    /* The return address of that call, for traceback.c: the frame record
+     * above it holds the interrupted pc, which is no return address. */
+    .globl gort__asyncpreempt_ret
+    .hidden gort__asyncpreempt_ret
+gort__asyncpreempt_ret:
 
     /* Resumed (maybe on another M).  rsp is back at the save area: the
      * callee preserved it, and rbp too. */
