@@ -411,44 +411,6 @@ static void traceback_fault(G *g, uintptr_t pc, uintptr_t sp, uintptr_t fp)
     gort__traceback_ctx(2, pc, ra, link ? link : fp, g);
 }
 
-/* What a report's frames part needs: which stack faulted, and where. */
-typedef struct fault_frames {
-    enum { FF_GOROUTINE, FF_HANDLER, FF_SCHEDULER } kind;
-    G *g;    /* the faulting goroutine (FF_GOROUTINE, FF_HANDLER) */
-    G *skip; /* the goroutine whose frames are printed first (not again) */
-    int m_id;
-    uintptr_t pc, sp, fp;
-    int level;
-} fault_frames;
-
-/* The report's frames: the faulting stack's, then (GORTTRACEBACK=all and
- * up) every other goroutine's.  file:line only if libdw's session was
- * open already (dwarf.c: a dying process does not open it). */
-static void print_frames(const fault_frames *f)
-{
-    if (f->level > GORT_TB_NONE) {
-        switch (f->kind) {
-        case FF_HANDLER:
-            say("\nsignal handler frames:\n");
-            gort__traceback_ctx(2, f->pc, 0, f->fp, NULL);
-            break;
-        case FF_GOROUTINE:
-            say("\ngoroutine %llu [running]:\n", (unsigned long long)f->g->goid);
-            traceback_fault(f->g, f->pc, f->sp, f->fp);
-            break;
-        case FF_SCHEDULER:
-            say("\nscheduler stack (M%d):\n", f->m_id);
-            gort__traceback_ctx(2, f->pc, 0, f->fp, NULL);
-            break;
-        }
-    }
-    /* The others are a vfork child's parent's: their lock is the parent's. */
-    if (f->level >= GORT_TB_ALL && !gort__in_vfork_child()) {
-        say("\n");
-        gort__dump_others(2, f->skip);
-    }
-}
-
 static void fatal_handler(int sig, siginfo_t *info, void *ctx)
 {
     int saved_errno = errno;
@@ -516,8 +478,7 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
         overflow = below_stack(g, sig, info, sp);
     int level = gort__cfg.traceback;
     uintptr_t ss_lo, ss_hi;
-    fault_frames ff = {.kind = FF_GOROUTINE, .g = g, .skip = g, .m_id = m->id, .pc = pc,
-                       .sp = sp, .fp = fp, .level = level};
+    G *skip = g; /* the goroutine whose frames the report shows */
     if (g && !overflow && off_signal_stack(sig, info, sp, &ss_lo, &ss_hi)) {
         char have[32];
         report_signal("stack overflow in a signal handler", i, info, pc);
@@ -525,8 +486,11 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
             "stack handlers run on (sp=%#lx, signal stack=[%#lx, %#lx))\n",
             (unsigned long long)g->goid, fmt_size(have, sizeof have, ss_hi - ss_lo, false),
             (unsigned long)sp, (unsigned long)ss_lo, (unsigned long)ss_hi);
-        ff.kind = FF_HANDLER;
-        ff.skip = NULL; /* its goroutine's own frames are listed with the others */
+        if (level > GORT_TB_NONE) {
+            say("\nsignal handler frames:\n");
+            gort__traceback_ctx(2, pc, 0, fp, NULL);
+        }
+        skip = NULL; /* its goroutine's own frames are listed with the others */
     } else if (g) {
         if (overflow) {
             char have[32], raise[32];
@@ -543,15 +507,25 @@ static void fatal_handler(int sig, siginfo_t *info, void *ctx)
                      fatal_sigs[i].desc);
             report_signal(title, i, info, pc);
         }
+        if (level > GORT_TB_NONE) {
+            say("\ngoroutine %llu [running]:\n", (unsigned long long)g->goid);
+            traceback_fault(g, pc, sp, fp);
+        }
     } else {
         char title[128];
         snprintf(title, sizeof title, "unexpected signal %s: %s in the scheduler (M%d)",
                  fatal_sigs[i].name, fatal_sigs[i].desc, (int)m->id);
         report_signal(title, i, info, pc);
-        ff.kind = FF_SCHEDULER;
+        if (level > GORT_TB_NONE) {
+            say("\nscheduler stack (M%d):\n", (int)m->id);
+            gort__traceback_ctx(2, pc, 0, fp, NULL);
+        }
     }
-    if (level > GORT_TB_NONE)
-        print_frames(&ff);
+    /* The others are a vfork child's parent's: their lock is the parent's. */
+    if (level >= GORT_TB_ALL && !gort__in_vfork_child()) {
+        say("\n");
+        gort__dump_others(2, skip);
+    }
     if (level >= GORT_TB_CRASH)
         die_from(SIGABRT);
     die_from(sig);
