@@ -333,6 +333,10 @@ int gort__pc_code(uintptr_t pc)
     int nrt = atomic_load_explicit(&rt_nseg, memory_order_acquire);
     if (in_ranges(rt_seg, nrt, pc))
         return GORT_PR_RUNTIME;
+    /* A sanitizer's runtime inside a registered module (clang links it
+     * into the executable): foreign, as libc is. */
+    if (gort__pc_in_sanitizer(pc))
+        return GORT_PR_FOREIGN;
     int n = atomic_load_explicit(&nmodules, memory_order_acquire);
     for (int i = 0; i < n; i++) {
         int code = entry_code(&modules[i], pc);

@@ -109,6 +109,7 @@ static void schedinit_once(void)
         gort__pidleput(sched.allp[i]);
     gort__unlock(&sched.lock);
     gort__lock_init();
+    gort__sanitizer_init();
     gort__syscall_init();
     gort__splitstack_init();
     gort__signal_init();

@@ -1264,6 +1264,10 @@ bool gort__foreign_signal(M *m);
 bool gort__foreign_poll(int64_t now, int64_t every); /* true if any M is P-less in foreign code */
 /* Is pc inside the runtime's own code? */
 bool gort__pc_in_runtime(uintptr_t pc);
+/* sanitizer_linux.c: pc in a sanitizer's runtime (found in schedinit):
+ * foreign code, and its libc calls never bracketed. */
+void gort__sanitizer_init(void);
+bool gort__pc_in_sanitizer(uintptr_t pc);
 /* Allocate and initialise Ps up to n (STW or init). */
 void gort__procresize(int32_t n);
 
@@ -1623,6 +1627,15 @@ typedef struct gort__sym {
     uintptr_t fbase;      /* module load address (if found) */
 } gort__sym;
 bool gort__symtab_lookup(uintptr_t lookup, gort__sym *out);
+/* Call fn for every sized function symbol of the module containing pc
+ * (its file's .symtab, else .dynsym), with run-time bounds [lo, hi) and
+ * whether it is local (static).  For scans at start (sanitizer_linux.c):
+ * maps the file privately, does not use the cache.  False if the module
+ * or its table was not found. */
+bool gort__symtab_each_func(uintptr_t pc,
+                            void (*fn)(const char *name, uintptr_t lo, uintptr_t hi, bool local,
+                                       void *arg),
+                            void *arg);
 /* Describe pc as "func+0xoff (module)" into buf. */
 void gort__symbolize(uintptr_t pc, char *buf, size_t n);
 /* Same, naming the function containing `lookup` (pc - 1 for a return address). */

@@ -257,6 +257,32 @@ bool gort__symtab_lookup(uintptr_t lookup, gort__sym *out)
     return true;
 }
 
+bool gort__symtab_each_func(uintptr_t pc,
+                            void (*fn)(const char *name, uintptr_t lo, uintptr_t hi, bool local,
+                                       void *arg),
+                            void *arg)
+{
+    const void *fbase;
+    const char *fname;
+    if (!find_module(pc, &fbase, &fname))
+        return false;
+    elfmod em;
+    if (!elf_open(main_program(fbase) ? "/proc/self/exe" : fname, fbase, &em))
+        return false;
+    for (size_t i = 0; i < em.nsyms; i++) {
+        const Elf64_Sym *sym = &em.syms[i];
+        if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_size == 0 ||
+            sym->st_shndx == SHN_UNDEF || sym->st_shndx >= SHN_LORESERVE || sym->st_name == 0 ||
+            sym->st_name >= em.strslen)
+            continue;
+        uintptr_t lo = sym->st_value + em.bias;
+        fn(em.strs + sym->st_name, lo, lo + sym->st_size,
+           ELF64_ST_BIND(sym->st_info) == STB_LOCAL, arg);
+    }
+    munmap((void *)em.map, em.len);
+    return true;
+}
+
 /* Name `pc`, looking it up at `lookup` (pc - 1 for a return address, so a
  * call at the very end of a function is not attributed to the next one). */
 void gort__symbolize_at(uintptr_t pc, uintptr_t lookup, char *buf, size_t n)

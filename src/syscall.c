@@ -290,7 +290,7 @@ bool gort__entersyscall_from(uintptr_t ra, int block)
      * cut the sleep short (an adversarial hunt: sleep(1) back after
      * ~10 ms, 20 of 20 at one P). */
     if (!m || !m->curg || gort__pc_in_nosplit(ra) ||
-        (gort__pc_in_runtime(ra) && !gort__ra_frame_only(ra)))
+        (gort__pc_in_runtime(ra) && !gort__ra_frame_only(ra)) || gort__pc_in_sanitizer(ra))
         return false;
     /* Our caller is the wrapper (runtime code, with a frame pointer); its
      * caller's frame is the one to show. */
