@@ -1627,14 +1627,15 @@ typedef struct gort__sym {
     uintptr_t fbase;      /* module load address (if found) */
 } gort__sym;
 bool gort__symtab_lookup(uintptr_t lookup, gort__sym *out);
-/* Call fn for every sized function symbol of the module containing pc
- * (its file's .symtab, else .dynsym), with run-time bounds [lo, hi) and
- * whether it is local (static).  For scans at start (sanitizer_linux.c):
- * maps the file privately, does not use the cache.  False if the module
- * or its table was not found. */
+/* Call fn for every function symbol of the module containing pc (its
+ * file's .symtab, else .dynsym), with run-time bounds [lo, hi) (empty for
+ * a symbol without a size) and whether it is internal to the module
+ * (static, or hidden).  For scans at start (sanitizer_linux.c): maps the
+ * file privately, does not use the cache.  False if the module or its
+ * table was not found. */
 bool gort__symtab_each_func(uintptr_t pc,
-                            void (*fn)(const char *name, uintptr_t lo, uintptr_t hi, bool local,
-                                       void *arg),
+                            void (*fn)(const char *name, uintptr_t lo, uintptr_t hi,
+                                       bool internal, void *arg),
                             void *arg);
 /* Describe pc as "func+0xoff (module)" into buf. */
 void gort__symbolize(uintptr_t pc, char *buf, size_t n);

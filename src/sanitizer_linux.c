@@ -1,8 +1,9 @@
 /*
  * sanitizer_linux.c — where a sanitizer's runtime (ASan, LSan, TSan,
  * UBSan, HWASan) keeps its code, so that gort treats that code as it
- * treats libc: never preempted (modules.c classifies it foreign), and its
- * own libc calls not bracketed, the P held across them (syscall.c).
+ * treats libc: never preempted (modules.c classifies it foreign), and,
+ * while an ASan report is printed, its libc calls not bracketed: the P is
+ * held across them (syscall.c sanitizer_own_call).
  *
  * Why.  A sanitizer is a second runtime in the process, with locks of its
  * own that gort cannot see.  Its reports run on the faulting goroutine and
@@ -26,13 +27,16 @@
  *    the above, that module's functions in address order (its symbol
  *    table), and the run around that one of functions named as the
  *    runtimes name theirs (__asan_*, __interceptor_*, the C++ namespaces
- *    __sanitizer, __asan, ...), with static functions, aliases and the
- *    operators new and delete allowed in between; any other function ends
- *    the run.  The linker lays an archive's members out in one piece, so
- *    the run is the runtime (measured: all of clang's and of gcc's but
- *    their cold sections, which lie before the program's startup code).
- *    A run that holds gort's own code or main is not trusted, and none is
- *    used (the runtime's code is then the program's, as before).
+ *    __sanitizer, __asan, ...).  Functions internal to the module (static
+ *    or hidden), aliases, C++ specials, the replaced operators new and
+ *    delete and the hooks a program may define (__asan_default_options...)
+ *    may lie in between but never begin or end the run; any other function
+ *    ends it.  The linker lays an archive's members out in one piece, so
+ *    the run is the runtime: measured from the program's startup code to
+ *    main with clang and gcc, PIE or not, libgort.a or libgort.so.  A run
+ *    that holds gort's own code or main is not trusted, and none is used
+ *    (the runtime's code is then the program's, as before); so too in a
+ *    stripped executable, whose dynamic symbols do not name the runtime.
  *
  * Invariants: the ranges are found once, in schedinit, before any
  * goroutine runs (a sanitizer's runtime is loaded before the program: it
@@ -40,8 +44,9 @@
  * signal handlers.
  *
  * Rejected (docs/DESIGN.md, "Finding the calls: libc wrappers"): asking
- * the sanitizer whether a report is in progress; exitsyscall taking back a
- * P handed to an M still being created.
+ * only whether a report is in progress (preemption inside the runtime's
+ * allocator or interceptors is as wrong outside reports); exitsyscall
+ * taking back a P handed to an M still being created.
  */
 #define _GNU_SOURCE
 #include "runtime.h"
@@ -131,7 +136,25 @@ typedef struct {
     uintptr_t main_fn; /* the program's main, if this module has it */
 } fsyms;
 
-static void collect(const char *name, uintptr_t lo, uintptr_t hi, bool local, void *arg)
+/* Hooks the program may define to configure or observe a runtime
+ * (sanitizer/common_interface_defs.h and the others): the program's code
+ * when it does, so such a name never makes a run longer; nor does it end
+ * one (the runtime's own weak default sits inside it otherwise). */
+static bool hook_symbol(const char *name)
+{
+    static const char *const hooks[] = {"__sanitizer_malloc_hook", "__sanitizer_free_hook",
+                                        "__sanitizer_report_error_summary",
+                                        "__sanitizer_on_print", "__sanitizer_symbolize_",
+                                        "__sanitizer_weak_hook_", "__sanitizer_cov_",
+                                        "__asan_on_error", "__tsan_on_report",
+                                        "__lsan_is_turned_off"};
+    size_t n = strlen(name);
+    return prefixed(name, hooks, sizeof hooks / sizeof hooks[0]) ||
+           (n > 16 && strcmp(name + n - 16, "_default_options") == 0) ||
+           (n > 21 && strcmp(name + n - 21, "_default_suppressions") == 0);
+}
+
+static void collect(const char *name, uintptr_t lo, uintptr_t hi, bool internal, void *arg)
 {
     fsyms *fs = arg;
     if (strcmp(name, "main") == 0)
@@ -146,15 +169,17 @@ static void collect(const char *name, uintptr_t lo, uintptr_t hi, bool local, vo
         fs->v = v;
         fs->cap = cap;
     }
-    /* Static functions (C's, C++'s internal linkage and anonymous
-     * namespace), C++ functions local to a function (_ZZ: lambdas),
-     * thread-local wrappers (_ZTW, _ZTH) and the operators new and delete
-     * (ASan replaces them) sit among the runtimes' named ones: they
-     * neither break a span nor begin or end one. */
+    /* Functions internal to the module (static, or hidden: a non-PIE
+     * link keeps the runtime's hidden helpers global), C++ functions with
+     * internal linkage or local to a function (_ZZ: lambdas), thread-local
+     * wrappers (_ZTW, _ZTH), the operators new and delete (ASan replaces
+     * them) and the hooks above sit among the runtimes' named ones: they
+     * neither break a run nor begin or end one. */
     static const char *const neutral[] = {"_ZL",  "_ZN12_GLOBAL__N_1", "_ZZ",  "_ZTW", "_ZTH",
                                           "_Znw", "_Zna",              "_Zdl", "_Zda"};
-    int kind = sanitizer_symbol(name) ? SYM_SAN
-               : local || prefixed(name, neutral, sizeof neutral / sizeof neutral[0])
+    int kind = hook_symbol(name)        ? SYM_NEUTRAL
+               : sanitizer_symbol(name) ? SYM_SAN
+               : internal || prefixed(name, neutral, sizeof neutral / sizeof neutral[0])
                    ? SYM_NEUTRAL
                    : SYM_OTHER;
     fs->v[fs->n++] = (fsym){lo, hi, kind};

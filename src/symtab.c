@@ -258,8 +258,8 @@ bool gort__symtab_lookup(uintptr_t lookup, gort__sym *out)
 }
 
 bool gort__symtab_each_func(uintptr_t pc,
-                            void (*fn)(const char *name, uintptr_t lo, uintptr_t hi, bool local,
-                                       void *arg),
+                            void (*fn)(const char *name, uintptr_t lo, uintptr_t hi,
+                                       bool internal, void *arg),
                             void *arg)
 {
     const void *fbase;
@@ -271,13 +271,14 @@ bool gort__symtab_each_func(uintptr_t pc,
         return false;
     for (size_t i = 0; i < em.nsyms; i++) {
         const Elf64_Sym *sym = &em.syms[i];
-        if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_size == 0 ||
-            sym->st_shndx == SHN_UNDEF || sym->st_shndx >= SHN_LORESERVE || sym->st_name == 0 ||
-            sym->st_name >= em.strslen)
+        if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF ||
+            sym->st_shndx >= SHN_LORESERVE || sym->st_name == 0 || sym->st_name >= em.strslen)
             continue;
         uintptr_t lo = sym->st_value + em.bias;
         fn(em.strs + sym->st_name, lo, lo + sym->st_size,
-           ELF64_ST_BIND(sym->st_info) == STB_LOCAL, arg);
+           ELF64_ST_BIND(sym->st_info) == STB_LOCAL ||
+               ELF64_ST_VISIBILITY(sym->st_other) == STV_HIDDEN,
+           arg);
     }
     munmap((void *)em.map, em.len);
     return true;

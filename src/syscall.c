@@ -276,6 +276,25 @@ bool gort__entersyscall(int block)
     return enter(m, block, (uintptr_t)__builtin_return_address(0), fp[0], (uintptr_t)fp);
 }
 
+/* The wrapper was called from a sanitizer's runtime (sanitizer_linux.c)
+ * while an ASan report is being printed: the report's own call (reading
+ * debug information, with the runtime's thread registry locked), which
+ * holds the P as the runtime's own calls do.  Otherwise a call from the
+ * runtime is one of its interceptors passing the program's call on (with
+ * libgort.so, every call the sanitizer also intercepts comes that way:
+ * the program's read() reaches __interceptor_read, whose "real" read is
+ * ours) and is bracketed as the program's.  Rejected: telling the two by
+ * the frame above the caller (gcc's libasan keeps no frame pointers in
+ * the code that reads debug information: its reports hung 10-15 times in
+ * 20 again); by the interceptors' symbols (gcc splits them into
+ * .part.0 functions that the stripped library does not name). */
+extern int __asan_report_present(void) __attribute__((weak));
+
+static bool sanitizer_own_call(uintptr_t ra)
+{
+    return gort__pc_in_sanitizer(ra) && __asan_report_present && __asan_report_present();
+}
+
 bool gort__entersyscall_from(uintptr_t ra, int block)
 {
     M *m = gort__m_tls;
@@ -290,11 +309,13 @@ bool gort__entersyscall_from(uintptr_t ra, int block)
      * cut the sleep short (an adversarial hunt: sleep(1) back after
      * ~10 ms, 20 of 20 at one P). */
     if (!m || !m->curg || gort__pc_in_nosplit(ra) ||
-        (gort__pc_in_runtime(ra) && !gort__ra_frame_only(ra)) || gort__pc_in_sanitizer(ra))
+        (gort__pc_in_runtime(ra) && !gort__ra_frame_only(ra)))
         return false;
     /* Our caller is the wrapper (runtime code, with a frame pointer); its
      * caller's frame is the one to show. */
     uintptr_t *fp = __builtin_frame_address(0);
+    if (sanitizer_own_call(ra))
+        return false;
     return enter(m, block, ra, *(uintptr_t *)fp[0], (uintptr_t)fp);
 }
 
