@@ -1265,7 +1265,8 @@ bool gort__foreign_poll(int64_t now, int64_t every); /* true if any M is P-less 
 /* Is pc inside the runtime's own code? */
 bool gort__pc_in_runtime(uintptr_t pc);
 /* sanitizer_linux.c: pc in a sanitizer's runtime (found in schedinit):
- * foreign code, and its libc calls never bracketed. */
+ * foreign code; its libc calls are not bracketed while an ASan report is
+ * printed (syscall.c). */
 void gort__sanitizer_init(void);
 bool gort__pc_in_sanitizer(uintptr_t pc);
 /* Allocate and initialise Ps up to n (STW or init). */
