@@ -171,12 +171,19 @@ static const char *elf_lookup(const elfmod *em, uintptr_t addr, uintptr_t *start
     return em->strs + best->st_name;
 }
 
+/* The file to read a module's symbols from: the executable's through
+ * /proc/self/exe (its name may be relative, or gone). */
+static const char *module_file(const char *path, const void *fbase)
+{
+    return (main_program(fbase) || !path || !*path) ? "/proc/self/exe" : path;
+}
+
 /* Look up pc in the module at fbase/path via the cache (or a private
  * mapping when another thread is using the cache). */
 static const char *elf_name(const char *path, const void *fbase, uintptr_t pc,
                             uintptr_t *symaddr)
 {
-    const char *file = (main_program(fbase) || !path || !*path) ? "/proc/self/exe" : path;
+    const char *file = module_file(path, fbase);
     const char *name = NULL;
     uintptr_t start = 0;
     int expected = 0;
@@ -267,7 +274,7 @@ bool gort__symtab_each_func(uintptr_t pc,
     if (!find_module(pc, &fbase, &fname))
         return false;
     elfmod em;
-    if (!elf_open(main_program(fbase) ? "/proc/self/exe" : fname, fbase, &em))
+    if (!elf_open(module_file(fname, fbase), fbase, &em))
         return false;
     for (size_t i = 0; i < em.nsyms; i++) {
         const Elf64_Sym *sym = &em.syms[i];

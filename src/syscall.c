@@ -298,8 +298,8 @@ static bool sanitizer_own_call(uintptr_t ra)
 bool gort__entersyscall_from(uintptr_t ra, int block)
 {
     M *m = gort__m_tls;
-    /* The runtime's own calls, and GORT_NOSPLIT functions' (which hold
-     * their P to the end): no bracket.  But a function that tail-calls
+    /* The runtime's own calls, GORT_NOSPLIT functions' (which hold
+     * their P to the end) and an ASan report's (above): no bracket.  But a function that tail-calls
      * the wrapper leaves the return address of what called it, which may
      * be a runtime frame under the program's code: the goroutine
      * trampoline's (`void g(void *a) { sleep(1); }` is `jmp sleep` at
@@ -309,13 +309,11 @@ bool gort__entersyscall_from(uintptr_t ra, int block)
      * cut the sleep short (an adversarial hunt: sleep(1) back after
      * ~10 ms, 20 of 20 at one P). */
     if (!m || !m->curg || gort__pc_in_nosplit(ra) ||
-        (gort__pc_in_runtime(ra) && !gort__ra_frame_only(ra)))
+        (gort__pc_in_runtime(ra) && !gort__ra_frame_only(ra)) || sanitizer_own_call(ra))
         return false;
     /* Our caller is the wrapper (runtime code, with a frame pointer); its
      * caller's frame is the one to show. */
     uintptr_t *fp = __builtin_frame_address(0);
-    if (sanitizer_own_call(ra))
-        return false;
     return enter(m, block, ra, *(uintptr_t *)fp[0], (uintptr_t)fp);
 }
 
